@@ -1,0 +1,353 @@
+import type { StepRegistry } from '../steps/index.ts';
+import type { StepOutcome, StepType } from '../steps/plugin.ts';
+import { stepShouldRun } from './conditions.ts';
+import { findStart } from './definition.ts';
+import { CountersignError, fail } from './errors.ts';
+import { isTerminal, type InstanceStatusName } from './status.ts';
+import { resolveValue, type TokenScope } from './tokens.ts';
+import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
+
+/**
+ * The workflow semantics as pure functions: (instance, event) -> (instance, history, effects).
+ * No I/O, no clock, no randomness: `now` and ids come in through the context.
+ */
+export interface EngineContext {
+  now: string;
+  registry: StepRegistry;
+}
+
+/** Work the shell must do after committing a transition. */
+export type Effect = { type: 'runStep'; instanceId: string; step: string; stepId: string };
+
+export interface Transition {
+  instance: Instance;
+  history: HistoryEntry[];
+  effects: Effect[];
+}
+
+export interface StartInput {
+  id: string;
+  referenceId: number;
+  definition: { id: string; displayName: string; workflowType: string };
+  version: DefinitionVersion;
+  title: string | null;
+  initialData: JsonObject;
+  initiator: { identityId: number; accountName: string } | null;
+  restartedFrom?: string | null;
+}
+
+/** Safety bound on steps run in one transition; validated graphs are acyclic, so this never trips. */
+const MAX_STEPS_PER_TRANSITION = 10_000;
+
+export function startInstance(input: StartInput, ctx: EngineContext): Transition {
+  const start = findStart(input.version.steps);
+  if (!start) fail('DefinitionInvalid', `Definition ${input.definition.id} version ${input.version.version} has no start step.`);
+  const instance: Instance = {
+    id: input.id,
+    referenceId: input.referenceId,
+    definitionId: input.definition.id,
+    definitionVersion: input.version.version,
+    definitionName: input.definition.displayName,
+    workflowType: input.definition.workflowType,
+    status: 'Running',
+    statusMessage: null,
+    currentStep: null,
+    currentStepId: null,
+    currentStepDisplayName: null,
+    title: input.title,
+    initiatorId: input.initiator?.identityId ?? null,
+    initiatorName: input.initiator?.accountName ?? null,
+    initialData: input.initialData,
+    stateData: { ...input.initialData },
+    metadata: {},
+    signals: [],
+    pendingRoleIds: [],
+    startDate: ctx.now,
+    lastModified: ctx.now,
+    restartedFrom: input.restartedFrom ?? null,
+    restartedTo: null,
+    rev: 0,
+  };
+  const history: HistoryEntry[] = [
+    entry(ctx, 'Started', null, input.initiator?.accountName ?? null, `Started on ${input.definition.displayName} version ${input.version.version}.`),
+  ];
+  if (input.restartedFrom) history.push(entry(ctx, 'RestartedFrom', null, null, `Restarted from instance ${input.restartedFrom}.`, { PreviousInstanceId: input.restartedFrom }));
+  return runFrom({ instance, history, effects: [] }, input.version, start!, ctx);
+}
+
+export interface SignalInput {
+  key: string;
+  data: JsonObject;
+  actor: Actor;
+}
+
+export type SignalResult = Transition & { duplicate: boolean };
+
+/**
+ * Records a signal at the current step and advances the instance if the step is now decided.
+ * Throws CountersignError for every refusal; a refusal changes nothing.
+ */
+export function applySignal(instance: Instance, version: DefinitionVersion, input: SignalInput, ctx: EngineContext): SignalResult {
+  const dot = input.key.lastIndexOf('.');
+  if (dot <= 0 || dot === input.key.length - 1)
+    fail('SignalInvalid', `SignalKey '${input.key}' must have the form <StepUniqueName>.<SignalName>, e.g. RequireApproval1.ApprovalStatus.`);
+  const stepName = input.key.slice(0, dot);
+  const signalName = input.key.slice(dot + 1);
+  if (instance.status !== 'Suspended')
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}, not Suspended; only a suspended instance accepts signals.`);
+  const step = findStep(version, instance.currentStep!);
+  if (stepName !== step.uniqueName) {
+    const known = version.steps.some((s) => s.uniqueName === stepName);
+    fail(
+      'SignalNotCurrentStep',
+      `${known ? `Step '${stepName}' is not the current step` : `Instance ${instance.id} has no step '${stepName}'`}; the current step is '${step.uniqueName}' (${step.displayName}). Use SignalKey '${step.uniqueName}.<SignalName>'.`,
+    );
+  }
+  const type = stepType(ctx, step);
+  const sigConfig = step.signals.find((s) => s.name === signalName);
+  if (!sigConfig || !type.checkSignal) {
+    const names = step.signals.map((s) => s.name).join(', ') || 'none';
+    fail('SignalInvalid', `Step '${step.uniqueName}' has no signal '${signalName}'; its signals: ${names}.`);
+  }
+  if (!input.actor.roleIds.some((r) => instance.pendingRoleIds.includes(r)))
+    fail('Forbidden', `${input.actor.accountName} holds none of the roles allowed to send ${step.uniqueName}.${signalName}.`);
+  const checked = type.checkSignal!(signalName, input.data);
+  if (!checked.ok) fail('SignalInvalid', checked.message);
+  const data = (checked as { data: JsonObject }).data;
+
+  const previous = instance.signals.find((s) => s.signal === signalName && s.identityId === input.actor.identityId);
+  if (previous) {
+    if (previous.data.Approved === data.Approved) {
+      const history = [entry(ctx, 'SignalRepeated', step.uniqueName, input.actor.accountName, `${input.actor.accountName} repeated the same ${signalName}; counted once.`, data)];
+      return { instance: touch(instance, ctx), history, effects: [], duplicate: true };
+    }
+    throw new CountersignError(
+      'SignalDecisionChanged',
+      `${input.actor.accountName} already sent ${signalName} on step '${step.uniqueName}' with a different decision; a decision cannot be changed.`,
+    );
+  }
+  const recorded: RecordedSignal = {
+    step: step.uniqueName,
+    signal: signalName,
+    identityId: input.actor.identityId,
+    accountName: input.actor.accountName,
+    data,
+    at: ctx.now,
+  };
+  const withSignal = { ...instance, signals: [...instance.signals, recorded] };
+  const received = entry(ctx, 'SignalReceived', step.uniqueName, input.actor.accountName, describeSignal(signalName, data), { Signal: signalName, ...data });
+  return { ...decideCurrent({ instance: withSignal, history: [received], effects: [] }, version, step, ctx), duplicate: false };
+}
+
+/**
+ * Re-decides a suspended instance from the signals it already holds. The reconciler calls it;
+ * it returns null when the step is still undecided.
+ */
+export function reconcile(instance: Instance, version: DefinitionVersion, ctx: EngineContext): Transition | null {
+  if (instance.status !== 'Suspended' || !instance.currentStep) return null;
+  const step = findStep(version, instance.currentStep);
+  const type = stepType(ctx, step);
+  if (!type.decide) return null;
+  const outcome = type.decide(stepContext(instance, step));
+  if (outcome.kind === 'suspend') return null;
+  const note = entry(ctx, 'Reconciled', step.uniqueName, null, 'The reconciler found this step decided by signals already recorded.');
+  return applyOutcome({ instance, history: [note], effects: [] }, version, step, outcome, ctx);
+}
+
+/** Stop: only a suspended instance; it ends Rejected. */
+export function stopInstance(instance: Instance, actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Suspended')
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance can be stopped.`);
+  const message = `Stopped by ${actor.accountName}.`;
+  const next = finish(instance, 'Rejected', message, ctx);
+  return { instance: next, history: [entry(ctx, 'Stopped', instance.currentStep, actor.accountName, message)], effects: [] };
+}
+
+/** Restart, old half: a Failed or Suspended instance becomes CanceledForRestart. */
+export function cancelForRestart(instance: Instance, newId: string, actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Failed' && instance.status !== 'Suspended')
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Failed or Suspended instance can be restarted.`);
+  const message = `Restarted by ${actor.accountName} as ${newId}.`;
+  const next = { ...finish(instance, 'CanceledForRestart', message, ctx), restartedTo: newId };
+  return { instance: next, history: [entry(ctx, 'Restarted', instance.currentStep, actor.accountName, message, { NewInstanceId: newId })], effects: [] };
+}
+
+/** Result of an automatic step's run, fed back by the runner. */
+export function completeRun(
+  instance: Instance,
+  version: DefinitionVersion,
+  result: { step: string; ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { step: string; ok: false; message: string },
+  ctx: EngineContext,
+): Transition | null {
+  // A result for a step the instance has left (a duplicate delivery) changes nothing.
+  if (instance.status !== 'Running' || instance.currentStep !== result.step) return null;
+  const step = findStep(version, result.step);
+  const outcome: StepOutcome = result.ok ? { kind: 'continue', variables: result.variables, metadata: result.metadata, message: result.message } : { kind: 'fail', message: result.message };
+  return applyOutcome({ instance, history: [], effects: [] }, version, step, outcome, ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx: EngineContext): Transition {
+  let cur: Transition = t;
+  let step: StepDef | undefined = first;
+  for (let i = 0; step; i++) {
+    if (i > MAX_STEPS_PER_TRANSITION) return failWith(cur, step, 'The workflow ran too many steps in one go; its graph may loop.', ctx);
+    if (!stepShouldRun(step, scopeOf(cur.instance))) {
+      const why = step.enabled ? 'a condition is not true' : 'the step is disabled';
+      cur = log(cur, entry(ctx, 'StepSkipped', step.uniqueName, null, `Skipped ${step.displayName}: ${why}.`));
+      step = next(version, step, 'continue');
+      if (!step) return complete(cur, ctx);
+      continue;
+    }
+    cur = enter(cur, step, ctx);
+    const outcome = stepType(ctx, step).enter(stepContext(cur.instance, step));
+    if (outcome.kind === 'continue') {
+      cur = recordContinue(cur, step, outcome, ctx);
+      const target = next(version, step, outcome.output ?? 'continue');
+      if (!target) return complete(cur, ctx);
+      step = target;
+      continue;
+    }
+    return applyOutcome(cur, version, step, outcome, ctx);
+  }
+  return cur;
+}
+
+/** Applies a non-initial outcome at `step` (after entering, a signal, or a run result). */
+function applyOutcome(t: Transition, version: DefinitionVersion, step: StepDef, outcome: StepOutcome, ctx: EngineContext): Transition {
+  switch (outcome.kind) {
+    case 'continue': {
+      const cur = recordContinue(t, step, outcome, ctx);
+      const target = next(version, step, outcome.output ?? 'continue');
+      return target ? runFrom(cur, version, target, ctx) : complete(cur, ctx);
+    }
+    case 'suspend':
+      return suspend(t, step, outcome.message, ctx);
+    case 'reject': {
+      const instance = finish(t.instance, 'Rejected', outcome.message, ctx);
+      return log({ ...t, instance }, entry(ctx, 'Rejected', step.uniqueName, null, outcome.message));
+    }
+    case 'fail':
+      return failWith(t, step, outcome.message, ctx);
+    case 'run': {
+      const instance = { ...t.instance, status: 'Running' as const, statusMessage: `Running ${step.displayName}.`, lastModified: ctx.now };
+      return { ...t, instance, effects: [...t.effects, { type: 'runStep', instanceId: instance.id, step: step.uniqueName, stepId: step.id }] };
+    }
+  }
+}
+
+function decideCurrent(t: Transition, version: DefinitionVersion, step: StepDef, ctx: EngineContext): Transition {
+  const type = stepType(ctx, step);
+  const outcome = type.decide ? type.decide(stepContext(t.instance, step)) : ({ kind: 'suspend', message: t.instance.statusMessage ?? '' } as const);
+  return applyOutcome(t, version, step, outcome, ctx);
+}
+
+function enter(t: Transition, step: StepDef, ctx: EngineContext): Transition {
+  const instance: Instance = {
+    ...t.instance,
+    currentStep: step.uniqueName,
+    currentStepId: step.id,
+    currentStepDisplayName: step.displayName,
+    signals: [],
+    pendingRoleIds: [],
+    lastModified: ctx.now,
+  };
+  return log({ ...t, instance }, entry(ctx, 'StepEntered', step.uniqueName, null, `Entered ${step.displayName} (${step.extensionName}).`));
+}
+
+function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutcome, { kind: 'continue' }>, ctx: EngineContext): Transition {
+  const instance: Instance = {
+    ...t.instance,
+    stateData: outcome.variables ? { ...t.instance.stateData, ...outcome.variables } : t.instance.stateData,
+    metadata: outcome.metadata ? { ...t.instance.metadata, ...outcome.metadata } : t.instance.metadata,
+    signals: [],
+    pendingRoleIds: [],
+    lastModified: ctx.now,
+  };
+  const kind = step.signals.length > 0 ? 'Approved' : 'StepCompleted';
+  return log({ ...t, instance }, entry(ctx, kind, step.uniqueName, null, outcome.message ?? `Completed ${step.displayName}.`));
+}
+
+function suspend(t: Transition, step: StepDef, message: string, ctx: EngineContext): Transition {
+  const wasSuspendedHere = t.instance.status === 'Suspended' && t.instance.currentStep === step.uniqueName;
+  const instance: Instance = {
+    ...t.instance,
+    status: 'Suspended',
+    statusMessage: message,
+    pendingRoleIds: wasSuspendedHere ? t.instance.pendingRoleIds : allowedRoles(step, scopeOf(t.instance)),
+    lastModified: ctx.now,
+  };
+  return wasSuspendedHere ? { ...t, instance } : log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message));
+}
+
+/** RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them). */
+function allowedRoles(step: StepDef, scope: TokenScope): number[] {
+  const ids = new Set<number>();
+  for (const sig of step.signals) {
+    for (const id of sig.roleIds) ids.add(id);
+    for (const token of sig.roleTokens) {
+      const v = resolveValue(token, scope);
+      for (const x of Array.isArray(v) ? v : [v]) {
+        const n = typeof x === 'number' ? x : typeof x === 'string' && /^\s*\d+\s*$/.test(x) ? Number(x) : NaN;
+        if (Number.isInteger(n)) ids.add(n);
+      }
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+function complete(t: Transition, ctx: EngineContext): Transition {
+  const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);
+  return log({ ...t, instance }, entry(ctx, 'Completed', t.instance.currentStep, null, 'The workflow completed.'));
+}
+
+function failWith(t: Transition, step: StepDef, message: string, ctx: EngineContext): Transition {
+  const instance = finish(t.instance, 'Failed', message, ctx);
+  return log({ ...t, instance }, entry(ctx, 'Failed', step.uniqueName, null, message));
+}
+
+function finish(instance: Instance, status: InstanceStatusName, message: string, ctx: EngineContext): Instance {
+  return { ...instance, status, statusMessage: message, pendingRoleIds: [], lastModified: ctx.now };
+}
+
+const touch = (instance: Instance, ctx: EngineContext): Instance => ({ ...instance, lastModified: ctx.now });
+
+const log = (t: Transition, e: HistoryEntry): Transition => ({ ...t, history: [...t.history, e] });
+
+function entry(ctx: EngineContext, kind: HistoryEntry['kind'], step: string | null, actor: string | null, message: string, data: JsonObject | null = null): HistoryEntry {
+  return { at: ctx.now, kind, step, actor, message, data };
+}
+
+function describeSignal(signal: string, data: JsonObject): string {
+  if (signal !== 'ApprovalStatus') return `Signal ${signal} received.`;
+  const verb = data.Approved === true ? 'Approved' : 'Denied';
+  return typeof data.Comment === 'string' && data.Comment !== '' ? `${verb}: ${data.Comment}` : `${verb}.`;
+}
+
+export function scopeOf(instance: Instance): TokenScope {
+  return { data: instance.stateData, metadata: instance.metadata };
+}
+
+function stepContext(instance: Instance, step: StepDef) {
+  return { step, instance, scope: scopeOf(instance), signals: instance.signals.filter((s) => s.step === step.uniqueName) };
+}
+
+function next(version: DefinitionVersion, step: StepDef, output: string): StepDef | undefined {
+  const target = step.outputs[output];
+  return target === undefined ? undefined : findStep(version, target);
+}
+
+export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {
+  const step = version.steps.find((s) => s.uniqueName === uniqueName);
+  if (!step) fail('Internal', `Definition ${version.definitionId} version ${version.version} has no step '${uniqueName}'.`);
+  return step!;
+}
+
+function stepType(ctx: EngineContext, step: StepDef): StepType {
+  const t = ctx.registry.get(step.extensionName);
+  if (!t) fail('Internal', `Step type ${step.extensionName} is not installed.`);
+  return t!;
+}
+
+export { isTerminal };

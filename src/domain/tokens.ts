@@ -1,0 +1,76 @@
+import type { Json, JsonObject } from './types.ts';
+
+/** What tokens are resolved against: the data bucket (initial data plus variables) and metadata. */
+export interface TokenScope {
+  data: JsonObject;
+  metadata: JsonObject;
+}
+
+const TOKEN = /\$\(([^()]+)\)/g;
+const WHOLE_TOKEN = /^\$\(([^()]+)\)$/;
+
+/** Looks one token name up; undefined when it does not resolve. */
+export function lookupToken(name: string, scope: TokenScope): Json | undefined {
+  if (name.toLowerCase().startsWith('metadata:')) {
+    const field = name.slice('metadata:'.length);
+    return Object.hasOwn(scope.metadata, field) ? scope.metadata[field] : undefined;
+  }
+  // Whole names win: data-bucket keys may contain dots, spaces and colons ("CSR:Raw").
+  if (Object.hasOwn(scope.data, name)) return scope.data[name];
+  const [head, ...path] = name.split('.');
+  if (path.length === 0 || !Object.hasOwn(scope.data, head)) return undefined;
+  let cur: Json | undefined = scope.data[head];
+  for (const part of path) cur = child(cur, part);
+  return cur;
+}
+
+function child(value: Json | undefined, key: string): Json | undefined {
+  if (Array.isArray(value)) return /^\d+$/.test(key) ? value[Number(key)] : undefined;
+  if (value !== null && typeof value === 'object') return Object.hasOwn(value, key) ? value[key] : undefined;
+  if (typeof value === 'string' && /^\s*[[{]/.test(value)) {
+    // Variables stored as serialized JSON (as Keyfactor stores REST responses) are addressable too.
+    try {
+      return child(JSON.parse(value) as Json, key);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export const stringify = (v: Json): string =>
+  typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+
+/** Replaces every resolvable token in the text; unknown tokens stay as written. */
+export function replaceTokens(text: string, scope: TokenScope): { text: string; unresolved: string[] } {
+  const unresolved: string[] = [];
+  const out = text.replace(TOKEN, (whole, name: string) => {
+    const v = lookupToken(name, scope);
+    if (v === undefined) {
+      unresolved.push(name);
+      return whole;
+    }
+    return stringify(v);
+  });
+  return { text: out, unresolved };
+}
+
+/**
+ * Resolves a value that may be a single token to the token's raw JSON value (so a token holding
+ * a list stays a list); any other string gets textual replacement.
+ */
+export function resolveValue(value: Json, scope: TokenScope): Json {
+  if (typeof value === 'string') {
+    const m = WHOLE_TOKEN.exec(value);
+    if (m) {
+      const v = lookupToken(m[1], scope);
+      if (v !== undefined) return v;
+    }
+    return replaceTokens(value, scope).text;
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveValue(v, scope));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, scope)]));
+  }
+  return value;
+}

@@ -1,0 +1,130 @@
+import type { InstanceStatusName } from './status.ts';
+
+/** JSON value as stored in data buckets and configuration. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+export interface SignalConfig {
+  name: string;
+  roleIds: number[];
+  roleTokens: string[];
+}
+
+export interface StepCondition {
+  id: string;
+  value: string;
+}
+
+export interface StepDef {
+  id: string;
+  extensionName: string;
+  uniqueName: string;
+  displayName: string;
+  enabled: boolean;
+  config: JsonObject;
+  signals: SignalConfig[];
+  conditions: StepCondition[];
+  /** output name -> UniqueName of the next step */
+  outputs: Record<string, string>;
+}
+
+export interface DefinitionKey {
+  value: string;
+  displayName: string | null;
+}
+
+/** Version-independent header of a definition. */
+export interface Definition {
+  id: string;
+  displayName: string;
+  description: string | null;
+  workflowType: string;
+  keys: DefinitionKey[];
+  enabled: boolean;
+  draftVersion: number;
+  publishedVersion: number | null;
+  createdAt: string;
+  lastModified: string;
+}
+
+/** One immutable-once-published version of a definition's step list. */
+export interface DefinitionVersion {
+  definitionId: string;
+  version: number;
+  steps: StepDef[];
+}
+
+/** Someone who acts: a signed-in identity with the roles it holds. */
+export interface Actor {
+  identityId: number;
+  accountName: string;
+  roleIds: number[];
+}
+
+/** A signal as recorded against the step visit it was given on. */
+export interface RecordedSignal {
+  step: string;
+  signal: string;
+  identityId: number;
+  accountName: string;
+  data: JsonObject;
+  at: string;
+}
+
+export interface Instance {
+  id: string;
+  referenceId: number;
+  definitionId: string;
+  definitionVersion: number;
+  definitionName: string;
+  workflowType: string;
+  status: InstanceStatusName;
+  statusMessage: string | null;
+  /** UniqueName of the step where the instance is (or last was). */
+  currentStep: string | null;
+  currentStepId: string | null;
+  currentStepDisplayName: string | null;
+  title: string | null;
+  initiatorId: number | null;
+  initiatorName: string | null;
+  initialData: JsonObject;
+  stateData: JsonObject;
+  /** Metadata of the instance's subject, read by $(metadata:Name). */
+  metadata: JsonObject;
+  /** Signals received at the current step visit; cleared when the step is left. */
+  signals: RecordedSignal[];
+  /** Role ids that may signal the current step (denormalised for AssignedToMe). */
+  pendingRoleIds: number[];
+  startDate: string;
+  lastModified: string;
+  restartedFrom: string | null;
+  restartedTo: string | null;
+  /** Optimistic version, incremented on every write. */
+  rev: number;
+}
+
+export type HistoryKind =
+  | 'Started'
+  | 'StepEntered'
+  | 'StepSkipped'
+  | 'StepCompleted'
+  | 'Suspended'
+  | 'SignalReceived'
+  | 'SignalRepeated'
+  | 'Approved'
+  | 'Rejected'
+  | 'Completed'
+  | 'Failed'
+  | 'Stopped'
+  | 'Restarted'
+  | 'RestartedFrom'
+  | 'Reconciled';
+
+export interface HistoryEntry {
+  at: string;
+  kind: HistoryKind;
+  step: string | null;
+  actor: string | null;
+  message: string;
+  data: JsonObject | null;
+}

@@ -1,0 +1,67 @@
+import { fail } from '../domain/errors.ts';
+
+/**
+ * The permissions Countersign enforces, in both Keyfactor spellings: version-1 "Area:Permission"
+ * and version-2 access-control strings. They mean the same rights (security-notes section 5).
+ * Canonical form, stored and checked, is the access-control string. A shorter string grants
+ * everything below it: "/" grants all, "/workflows/" all workflow rights.
+ */
+export const PERMISSIONS = [
+  { legacy: 'WorkflowDefinitions:Read', path: '/workflows/definitions/read/', description: 'List and read workflow definitions, step types and workflow types.' },
+  { legacy: 'WorkflowDefinitions:Modify', path: '/workflows/definitions/modify/', description: 'Create, edit, publish, enable, disable and delete workflow definitions.' },
+  { legacy: 'WorkflowInstances:ReadAll', path: '/workflows/instances/read/', description: 'Read every workflow instance.' },
+  { legacy: 'WorkflowInstances:ReadMy', path: '/workflows/instances/read/mine/', description: 'Read the instances the caller started.' },
+  { legacy: 'WorkflowInstances:ReadAssignedToMe', path: '/workflows/instances/read/pending/', description: 'Read the suspended instances waiting on the caller.' },
+  { legacy: 'WorkflowInstances:Manage', path: '/workflows/instances/manage/', description: 'Stop, restart and delete instances.' },
+  { legacy: 'WorkflowInstances:Start', path: '/workflows/instances/start/', description: 'Start instances (Countersign extension).' },
+  { legacy: 'Security:Read', path: '/security/read/', description: 'Read identities, roles and permissions.' },
+  { legacy: 'Security:Modify', path: '/security/modify/', description: 'Create, change and delete identities and roles.' },
+] as const;
+
+/** Grouping strings accepted in version-2 roles: each grants everything below it. */
+const GROUPS = ['/', '/workflows/', '/workflows/definitions/', '/workflows/instances/', '/security/'];
+
+export const P = {
+  definitionsRead: '/workflows/definitions/read/',
+  definitionsModify: '/workflows/definitions/modify/',
+  instancesReadAll: '/workflows/instances/read/',
+  instancesReadMine: '/workflows/instances/read/mine/',
+  instancesReadPending: '/workflows/instances/read/pending/',
+  instancesManage: '/workflows/instances/manage/',
+  instancesStart: '/workflows/instances/start/',
+  securityRead: '/security/read/',
+  securityModify: '/security/modify/',
+} as const;
+
+export const ALL_PERMISSIONS = ['/'];
+
+/** Whether the held permissions grant the needed one (prefix inheritance). */
+export function grants(held: readonly string[], needed: string): boolean {
+  return held.some((h) => needed.startsWith(h));
+}
+
+const normalPath = (s: string): string => {
+  let p = s.trim().toLowerCase();
+  if (!p.startsWith('/')) p = '/' + p;
+  if (!p.endsWith('/')) p += '/';
+  return p;
+};
+
+/** Accepts either spelling and returns the canonical string; unknown permissions are a 400. */
+export function toCanonical(permission: string): string {
+  const t = permission.trim();
+  if (t.includes(':')) {
+    const [area, perm] = t.split(':').map((x) => x.trim().toLowerCase());
+    const hit = PERMISSIONS.find((p) => p.legacy.toLowerCase() === `${area}:${perm}`);
+    if (hit) return hit.path;
+    return fail('RoleInvalid', `Unknown permission '${permission}'. Known: ${PERMISSIONS.map((p) => p.legacy).join(', ')}.`);
+  }
+  const path = normalPath(t);
+  if (GROUPS.includes(path) || PERMISSIONS.some((p) => p.path === path)) return path;
+  return fail('RoleInvalid', `Unknown permission '${permission}'. Known: ${[...GROUPS, ...PERMISSIONS.map((p) => p.path)].join(', ')}.`);
+}
+
+/** Version-1 spelling(s) of a canonical permission; a group expands to every permission under it. */
+export function toLegacy(canonical: string): string[] {
+  return PERMISSIONS.filter((p) => p.path.startsWith(canonical)).map((p) => p.legacy);
+}

@@ -1,0 +1,20 @@
+import type { Identity } from '../store/store.ts';
+
+/** Who is calling: the identity, the roles it holds, and the permissions those roles grant. */
+export interface Principal {
+  identity: Identity;
+  roleIds: number[];
+  /** Canonical access-control strings, e.g. "/workflows/instances/read/". */
+  permissions: string[];
+}
+
+/**
+ * Turns request credentials into a principal. Basic authentication is one implementation; an
+ * OIDC bearer-token provider is another that can be added beside it.
+ */
+export interface Authenticator {
+  /** Returns null when the credentials are absent or wrong. */
+  authenticate(authorization: string | undefined, remoteAddress: string): Promise<Principal | null>;
+  /** The WWW-Authenticate challenge to send with a 401. */
+  readonly challenge: string;
+}

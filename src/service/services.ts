@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { StepRegistry } from '../steps/index.ts';
+import type { Store } from '../store/store.ts';
+
+export interface ServiceConfig {
+  /** How often the reconciler sweeps (ms). */
+  reconcileIntervalMs: number;
+  /** How long a verified credential stays cached (ms). */
+  authCacheTtlMs: number;
+}
+
+/** Everything the HTTP shell and the background workers need; built once in src/cli. */
+export interface Services {
+  store: Store;
+  registry: StepRegistry;
+  config: ServiceConfig;
+  /** Injectable clock and ids keep the core testable. */
+  now: () => string;
+  newId: () => string;
+}
+
+export const defaultServiceConfig: ServiceConfig = {
+  reconcileIntervalMs: 5_000,
+  authCacheTtlMs: 60_000,
+};
+
+export function makeServices(store: Store, registry: StepRegistry, config: Partial<ServiceConfig> = {}): Services {
+  return {
+    store,
+    registry,
+    config: { ...defaultServiceConfig, ...config },
+    now: () => new Date().toISOString(),
+    newId: () => randomUUID(),
+  };
+}

@@ -1,0 +1,36 @@
+import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
+import { expirationRenewalStep } from './expiration-renewal.ts';
+import { noopStep } from './noop.ts';
+import type { StepType } from './plugin.ts';
+import { requireApprovalStep } from './require-approval.ts';
+import { updateMetadataStep } from './update-metadata.ts';
+
+export type { StepType } from './plugin.ts';
+
+/** Step types by ExtensionName. Lookups are case-sensitive, as ExtensionNames are on the wire. */
+export class StepRegistry {
+  private readonly types = new Map<string, StepType>();
+  constructor(types: StepType[]) {
+    for (const t of types) this.types.set(t.extensionName, t);
+  }
+  get(name: string): StepType | undefined {
+    return this.types.get(name);
+  }
+  all(): StepType[] {
+    return [...this.types.values()];
+  }
+}
+
+export const builtInStepTypes: StepType[] = [
+  noopStep,
+  requireApprovalStep,
+  emailStep,
+  restRequestStep,
+  oauthRestRequestStep,
+  powerShellStep,
+  scriptStep,
+  updateMetadataStep,
+  expirationRenewalStep,
+];
+
+export const defaultRegistry = (): StepRegistry => new StepRegistry(builtInStepTypes);

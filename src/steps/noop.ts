@@ -1,0 +1,13 @@
+import type { StepType } from './plugin.ts';
+
+/** Start and end markers: they do nothing. */
+export const noopStep: StepType = {
+  extensionName: 'NOOPStep',
+  displayName: 'NOOP Step',
+  description: 'Entry or exit marker that does nothing.',
+  outputs: ['continue'],
+  workflowTypes: 'all',
+  parameters: {},
+  signals: {},
+  enter: () => ({ kind: 'continue' }),
+};

@@ -1,0 +1,87 @@
+import type { Instance, Json, JsonObject, RecordedSignal, StepDef } from '../domain/types.ts';
+import type { TokenScope } from '../domain/tokens.ts';
+
+/**
+ * The kinds of parameter a step can declare. Each maps to Keyfactor's integer DataType and
+ * InputControlType in the catalogue (their names are unpublished; our mapping is in
+ * docs/compatibility.md).
+ */
+export type ParamType =
+  | 'string'
+  | 'html'
+  | 'integer'
+  | 'boolean'
+  | 'stringList'
+  | 'stringMap'
+  | 'stringListMap'
+  | 'object';
+
+export interface ParamDecl {
+  displayName: string;
+  type: ParamType;
+  required?: boolean;
+  default?: Json;
+  /** Whether $(...) tokens are replaced in this value before the step runs. */
+  tokens?: boolean;
+  /** Write-only: never returned by the API or logged. */
+  secret?: boolean;
+  /** Values may also be a PAM secret reference object ({Provider, Parameters}). */
+  allowSecretReference?: boolean;
+  minimum?: number;
+  maxLength?: number;
+  potentialValues?: Record<string, string>;
+  tooltip?: string;
+}
+
+/** What entering a step (or re-deciding it after a signal) leads to. Pure data. */
+export type StepOutcome =
+  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string }
+  | { kind: 'suspend'; message: string }
+  | { kind: 'reject'; message: string }
+  | { kind: 'fail'; message: string }
+  /** Automatic work with side effects: the runner does it outside the transaction. */
+  | { kind: 'run' };
+
+export interface StepContext {
+  step: StepDef;
+  instance: Instance;
+  scope: TokenScope;
+  /** Signals recorded at this visit of the step. */
+  signals: RecordedSignal[];
+}
+
+export type SignalCheck = { ok: true; data: JsonObject } | { ok: false; message: string };
+
+/**
+ * A step type. Declarations feed validation and the catalogue endpoints; enter/decide are pure
+ * and run inside the engine's transition; run (optional) does I/O in the runner.
+ */
+export interface StepType {
+  extensionName: string;
+  displayName: string;
+  description: string;
+  outputs: string[];
+  /** Workflow types the step may be used in; 'all' for every type. */
+  workflowTypes: 'all' | string[];
+  parameters: Record<string, ParamDecl>;
+  /** signal name -> its Data parameters */
+  signals: Record<string, Record<string, ParamDecl>>;
+  /** Checks beyond the declared parameter types; returns problems as "Field: reason". */
+  validate?(config: JsonObject): string[];
+  enter(ctx: StepContext): StepOutcome;
+  /** Normalises and checks a signal's Data for this step. */
+  checkSignal?(signal: string, data: JsonObject): SignalCheck;
+  /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
+  decide?(ctx: StepContext): StepOutcome;
+}
+
+export const param = (displayName: string, type: ParamType, extra: Omit<ParamDecl, 'displayName' | 'type'> = {}): ParamDecl => ({
+  displayName,
+  type,
+  ...extra,
+});
+
+/** Reads a parameter with its declared default. */
+export function configValue(type: StepType, config: JsonObject, name: string): Json | undefined {
+  return Object.hasOwn(config, name) && config[name] !== null ? config[name] : type.parameters[name]?.default;
+}

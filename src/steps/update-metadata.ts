@@ -1,0 +1,20 @@
+import { resolveValue } from '../domain/tokens.ts';
+import { param, type StepType } from './plugin.ts';
+
+/** Sets a metadata field on the instance's subject; pure, so it runs inside the transition. */
+export const updateMetadataStep: StepType = {
+  extensionName: 'UpdateMetadata',
+  displayName: 'Update Certificate Metadata',
+  description: 'Sets a metadata field on the subject certificate, readable later as $(metadata:Name).',
+  outputs: ['continue'],
+  workflowTypes: 'all',
+  parameters: {
+    Name: param('Metadata field', 'string', { required: true }),
+    Value: param('Value', 'string', { required: true, tokens: true }),
+  },
+  signals: {},
+  enter: ({ step, scope }) => {
+    const name = String(step.config.Name);
+    return { kind: 'continue', metadata: { [name]: resolveValue(step.config.Value ?? '', scope) } };
+  },
+};

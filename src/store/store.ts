@@ -1,0 +1,145 @@
+import type { Transition } from '../domain/engine.ts';
+import type { BoundAst } from '../domain/query/index.ts';
+import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
+
+/**
+ * The one persistence port. Two implementations: SQLite (embedded, default) and PostgreSQL
+ * (several nodes). Nothing outside src/store knows which one it has.
+ *
+ * Read-modify-write operations take a pure, synchronous function: the store loads the row under
+ * its lock (a SQLite write transaction, or SELECT ... FOR UPDATE), calls the function, and writes
+ * the result, the history and the queued effects in the same transaction. That is how a signal is
+ * recorded, evaluated and advanced atomically.
+ */
+export interface Store extends SecurityStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // Definitions ---------------------------------------------------------------------------------
+  listDefinitions(q: ListQuery): Promise<Definition[]>;
+  getDefinition(id: string): Promise<Definition | null>;
+  getVersion(definitionId: string, version: number): Promise<DefinitionVersion | null>;
+  listVersions(definitionId: string): Promise<number[]>;
+  /** Inserts a definition with its first version; throws DefinitionBindingTaken on a clash. */
+  insertDefinition(def: Definition, first: DefinitionVersion): Promise<void>;
+  /**
+   * Atomically rewrites a definition (and optionally upserts one version). Throws NotFound when
+   * the definition does not exist, DefinitionBindingTaken when an enabled definition already binds
+   * one of its (WorkflowType, Key) pairs.
+   */
+  updateDefinition<R>(id: string, fn: (def: Definition, latest: DefinitionVersion) => DefinitionChange<R>): Promise<R>;
+  /** Deletes a definition and its versions; fn may veto (throw) given the count of non-terminal instances. */
+  deleteDefinition(id: string, guard: (activeInstances: number) => void): Promise<void>;
+  /** The published, enabled definition bound to (workflowType, key). */
+  findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null>;
+
+  // Instances -----------------------------------------------------------------------------------
+  /** Creates an instance; the store assigns the next ReferenceId. */
+  createInstance(build: (referenceId: number) => Transition): Promise<Instance>;
+  getInstance(id: string): Promise<Instance | null>;
+  getHistory(id: string): Promise<HistoryEntry[]>;
+  /**
+   * Serialised read-modify-write of one instance. Throws NotFound for an unknown id. fn may throw
+   * (nothing is written) or return a transition (null: nothing to write) and, for Restart, a
+   * second instance to create in the same transaction.
+   */
+  mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R>;
+  queryInstances(q: InstanceQuery): Promise<Instance[]>;
+  /** Deletes an instance and its history; guard may veto (throw). */
+  deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void>;
+  /** Ids of Suspended instances holding signals, for the reconciler. */
+  listReconcileCandidates(limit: number): Promise<string[]>;
+}
+
+export interface DefinitionChange<R> {
+  definition: Definition;
+  /** A version to insert or replace (the draft). */
+  version?: DefinitionVersion;
+  result: R;
+}
+
+export interface InstanceChange<R> {
+  transition: Transition | null;
+  spawn?: (referenceId: number) => Transition;
+  result: R;
+}
+
+export interface Paging {
+  limit: number;
+  offset: number;
+  sortColumn: string;
+  ascending: boolean;
+}
+
+export interface ListQuery extends Paging {
+  filter: BoundAst | null;
+}
+
+export interface InstanceQuery extends ListQuery {
+  /** Only instances this identity started (My). */
+  initiatorId?: number;
+  /** Only Suspended instances this identity may signal and has not signalled (AssignedToMe). */
+  assignedTo?: { identityId: number; roleIds: number[] };
+}
+
+// Security ----------------------------------------------------------------------------------------
+
+export interface Identity {
+  id: number;
+  accountName: string;
+  identityType: 'User' | 'Group';
+  sid: string | null;
+  email: string | null;
+  /** scrypt hash in PHC-like text form; null for identities that cannot sign in with a password. */
+  passwordHash: string | null;
+  createdAt: string;
+}
+
+export interface RoleClaim {
+  id: number;
+  claimType: number;
+  claimValue: string;
+  providerScheme: string;
+  description: string;
+}
+
+export interface Role {
+  id: number;
+  name: string;
+  description: string;
+  email: string | null;
+  enabled: boolean;
+  private: boolean;
+  immutable: boolean;
+  /** Canonical access-control strings, e.g. "/workflows/instances/read/". */
+  permissions: string[];
+  permissionSetId: string;
+  identityIds: number[];
+  claims: RoleClaim[];
+}
+
+export type NewRole = Omit<Role, 'id' | 'claims'> & { claims: Omit<RoleClaim, 'id'>[] };
+
+export interface SecurityStore {
+  countIdentities(): Promise<number>;
+  /** Throws IdentityExists when the account name (case-insensitive) is taken. */
+  createIdentity(identity: Omit<Identity, 'id'>): Promise<Identity>;
+  getIdentity(id: number): Promise<Identity | null>;
+  findIdentityByName(accountName: string): Promise<Identity | null>;
+  listIdentities(paging: Paging): Promise<Identity[]>;
+  updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null>;
+  deleteIdentity(id: number): Promise<boolean>;
+
+  createRole(role: NewRole): Promise<Role>;
+  updateRole(id: number, role: NewRole): Promise<Role | null>;
+  getRole(id: number): Promise<Role | null>;
+  listRoles(q: ListQuery): Promise<Role[]>;
+  deleteRole(id: number): Promise<boolean>;
+  setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null>;
+  /** Roles the identity holds directly or through a User claim on its account name. */
+  rolesOfIdentity(identity: Identity): Promise<Role[]>;
+  existingRoleIds(ids: number[]): Promise<Set<number>>;
+  /** Bumped on every security change, so credential and role caches can tell they are stale. */
+  securityGeneration(): Promise<number>;
+}
