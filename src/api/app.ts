@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CountersignError, ERRORS, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
@@ -42,18 +42,17 @@ export function normaliseQuery(raw: Record<string, unknown>): Query {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    caseSensitive: false,
-    ignoreTrailingSlash: true,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     bodyLimit: 4 * 1024 * 1024,
-    // Secrets travel in Authorization headers and step configuration: never log bodies or headers.
-    disableRequestLogging: true,
+    // Secrets travel in Authorization headers and step configuration: no per-request log lines.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('apiVersion', 1);
   app.decorateRequest('q', null as unknown as Query);
 
   installJsonParser(app);
-  app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
+  app.setErrorHandler((err, req, reply) => sendError(err as Error, req, reply));
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(new CountersignError('RouteNotFound', `No operation ${req.method} ${req.url.split('?')[0]}.`).toJSON());
   });
@@ -95,7 +94,8 @@ function installJsonParser(app: FastifyInstance): void {
       done(new CountersignError('InvalidJson', `The request body is not valid JSON: ${(e as Error).message}`));
     }
   };
-  app.addContentTypeParser(['application/json', 'text/json', 'application/json-patch+json', /^application\/[\w.+-]+\+json$/], { parseAs: 'string' }, parse);
+  app.addContentTypeParser(['application/json', 'text/json', 'application/json-patch+json'], { parseAs: 'string' }, parse);
+  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parse);
   // Keyfactor's SDKs send bodiless POSTs (Stop, Publish) with or without a content type.
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     if ((body as string).trim() === '') return done(null, undefined);

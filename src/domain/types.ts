@@ -52,6 +52,8 @@ export interface DefinitionVersion {
   definitionId: string;
   version: number;
   steps: StepDef[];
+  /** Set once the version has been published: from then on it never changes. */
+  frozen: boolean;
 }
 
 /** Someone who acts: a signed-in identity with the roles it holds. */

@@ -33,6 +33,7 @@ CREATE TABLE definition_versions (
   definition_id TEXT NOT NULL REFERENCES definitions(id) ON DELETE CASCADE,
   version       INTEGER NOT NULL,
   steps         TEXT NOT NULL,
+  frozen        INTEGER NOT NULL DEFAULT 0,
   created_at    TEXT NOT NULL,
   PRIMARY KEY (definition_id, version)
 );

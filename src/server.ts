@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.ts';
+import { workflowOf } from './api/definitions.ts';
+import type { Config } from './config.ts';
+import { Reconciler } from './runner/reconciler.ts';
+import { BasicAuthenticator } from './security/basic-authenticator.ts';
+import { ensureAdministrator } from './security/bootstrap.ts';
+import { makeServices, type Services } from './service/services.ts';
+import type { WorkflowService } from './service/workflow.ts';
+import { defaultRegistry } from './steps/index.ts';
+import { openStore } from './store/open.ts';
+
+export interface Server {
+  app: FastifyInstance;
+  services: Services;
+  workflow: WorkflowService;
+  reconciler: Reconciler;
+  /** Stops taking requests, finishes background work, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Wires store, services, authentication, API and background workers together. */
+export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
+  const store = await openStore(config.databaseUrl);
+  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs });
+  await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
+  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
+  const app = await buildApp({ services, authenticator, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+  const workflow = workflowOf(services);
+  const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
+  reconciler.start();
+  return {
+    app,
+    services,
+    workflow,
+    reconciler,
+    async close() {
+      await app.close();
+      await reconciler.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,286 @@
+import { validateSteps } from '../domain/definition.ts';
+import {
+  applySignal,
+  cancelForRestart,
+  reconcile,
+  startInstance,
+  stopInstance,
+  type EngineContext,
+  type Effect,
+  type SignalResult,
+} from '../domain/engine.ts';
+import { fail } from '../domain/errors.ts';
+import { isTerminal } from '../domain/status.ts';
+import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
+import type { Principal } from '../security/principal.ts';
+import type { Services } from './services.ts';
+
+/** The workflow types Countersign knows, with what their Key refers to. */
+export const WORKFLOW_TYPES = [
+  { name: 'Enrollment', keyType: 'Template', context: ['Subject', 'CSR:Raw', 'CA', 'Template', 'requester', 'Additional Attributes'] },
+  { name: 'Revocation', keyType: 'Template', context: ['certid', 'cn', 'dn', 'serial', 'thumbprint', 'code', 'cmnt', 'CA', 'requester'] },
+  { name: 'CertificateEnteredCollection', keyType: 'Collection', context: ['certid', 'cn', 'thumbprint'] },
+  { name: 'CertificateLeftCollection', keyType: 'Collection', context: ['certid', 'cn', 'thumbprint'] },
+  { name: 'Expiration', keyType: 'Alert', context: ['certid', 'cn', 'expdate', 'issuancedate', 'thumbprint', 'alertId', 'ownerroleemail'] },
+] as const;
+
+export function canonicalWorkflowType(name: string): string {
+  const t = WORKFLOW_TYPES.find((w) => w.name.toLowerCase() === name.trim().toLowerCase());
+  if (!t) fail('ValidationFailed', `WorkflowType '${name}' is not known; use one of ${WORKFLOW_TYPES.map((w) => w.name).join(', ')}.`);
+  return t!.name;
+}
+
+export const actorOf = (p: Principal): Actor => ({ identityId: p.identity.id, accountName: p.identity.accountName, roleIds: p.roleIds });
+
+export interface NewDefinition {
+  displayName: string;
+  description: string | null;
+  workflowType: string;
+  keys: DefinitionKey[];
+  enabled: boolean;
+}
+
+export interface StartRequest {
+  definitionId: string | null;
+  workflowType: string | null;
+  key: string | null;
+  title: string | null;
+  initialData: JsonObject;
+}
+
+/** Receives the effects of committed transitions (the runner). */
+export type EffectSink = (effects: Effect[]) => void;
+
+/**
+ * The imperative shell around the pure core: loads what a transition needs, hands the pure
+ * function to the store to run under the instance's lock, and passes effects on.
+ */
+export class WorkflowService {
+  /** Frozen (published) versions never change, so they are cached for the signal path. */
+  private readonly versions = new Map<string, DefinitionVersion>();
+  effectSink: EffectSink = () => {};
+
+  constructor(private readonly s: Services) {}
+
+  private ctx(): EngineContext {
+    return { now: this.s.now(), registry: this.s.registry };
+  }
+
+  // Definitions -----------------------------------------------------------------------------------
+
+  async createDefinition(input: NewDefinition): Promise<Definition> {
+    const now = this.s.now();
+    const def: Definition = {
+      id: this.s.newId(),
+      displayName: input.displayName,
+      description: input.description,
+      workflowType: canonicalWorkflowType(input.workflowType),
+      keys: input.keys,
+      enabled: input.enabled,
+      draftVersion: 1,
+      publishedVersion: null,
+      createdAt: now,
+      lastModified: now,
+    };
+    await this.s.store.insertDefinition(def, { definitionId: def.id, version: 1, steps: [], frozen: false });
+    return def;
+  }
+
+  async getDefinition(id: string, version?: number): Promise<{ definition: Definition; version: DefinitionVersion }> {
+    const definition = (await this.s.store.getDefinition(id)) ?? fail('NotFound', `No workflow definition has Id ${id}.`);
+    const v = version ?? definition.draftVersion;
+    const found = (await this.s.store.getVersion(id, v)) ?? fail('NotFound', `Workflow definition ${id} has no version ${v}; its versions run from 1 to ${definition.draftVersion}.`);
+    return { definition, version: found };
+  }
+
+  async updateDefinition(id: string, patch: Partial<Pick<Definition, 'displayName' | 'description' | 'enabled' | 'keys'>>): Promise<Definition> {
+    return this.s.store.updateDefinition(id, (def) => {
+      const definition = { ...def, ...stripUndefined(patch), lastModified: this.s.now() };
+      return { definition, result: definition };
+    });
+  }
+
+  /** PUT Steps: replaces the draft, or starts a new version when the latest is already published. */
+  async putSteps(id: string, steps: StepDef[]): Promise<Definition> {
+    const current = await this.getDefinition(id);
+    const roleIds = steps.flatMap((s) => s.signals.flatMap((g) => g.roleIds));
+    const existing = await this.s.store.existingRoleIds([...new Set(roleIds)]);
+    const withSecrets = inheritSecrets(steps, current.version.steps, this.s);
+    const problems = validateSteps(withSecrets, this.s.registry, current.definition.workflowType, (r) => existing.has(r));
+    if (problems.length) fail('DefinitionInvalid', `The steps are not valid: ${problems.join('; ')}.`);
+    return this.s.store.updateDefinition(id, (def, latest) => {
+      const version = latest.frozen ? latest.version + 1 : latest.version;
+      const definition = { ...def, draftVersion: version, lastModified: this.s.now() };
+      return { definition, version: { definitionId: id, version, steps: withSecrets, frozen: false }, result: definition };
+    });
+  }
+
+  async publish(id: string, requested?: number): Promise<Definition> {
+    const { definition, version } = await this.getDefinition(id, requested);
+    if (version.steps.length === 0) fail('DefinitionInvalid', `Version ${version.version} of definition ${id} has no steps; PUT Steps first.`);
+    const existing = await this.s.store.existingRoleIds([...new Set(version.steps.flatMap((s) => s.signals.flatMap((g) => g.roleIds)))]);
+    const problems = validateSteps(version.steps, this.s.registry, definition.workflowType, (r) => existing.has(r));
+    if (problems.length) fail('DefinitionInvalid', `Version ${version.version} cannot be published: ${problems.join('; ')}.`);
+    return this.s.store.updateDefinition(id, (def) => {
+      const next = { ...def, publishedVersion: version.version, lastModified: this.s.now() };
+      return { definition: next, version: { ...version, frozen: true }, result: next };
+    });
+  }
+
+  async setEnabled(id: string, enabled: boolean): Promise<void> {
+    await this.updateDefinition(id, { enabled });
+  }
+
+  async deleteDefinition(id: string): Promise<void> {
+    await this.s.store.deleteDefinition(id, (active) => {
+      if (active > 0) fail('DefinitionInUse', `Definition ${id} has ${active} running or suspended instance(s); stop or finish them before deleting it.`);
+    });
+  }
+
+  // Instances -------------------------------------------------------------------------------------
+
+  async start(req: StartRequest, principal: Principal): Promise<Instance> {
+    const definition = await this.resolveDefinitionToStart(req);
+    if (!definition.enabled) fail('DefinitionDisabled', `Definition ${definition.id} is disabled; enable it to start instances.`);
+    if (definition.publishedVersion === null) fail('DefinitionNotPublished', `Definition ${definition.id} has no published version; publish it first.`);
+    const version = await this.version(definition.id, definition.publishedVersion!);
+    const ctx = this.ctx();
+    const id = this.s.newId();
+    let effects: Effect[] = [];
+    const instance = await this.s.store.createInstance((referenceId) => {
+      const t = startInstance(
+        {
+          id,
+          referenceId,
+          definition,
+          version,
+          title: req.title,
+          initialData: req.initialData,
+          initiator: { identityId: principal.identity.id, accountName: principal.identity.accountName },
+        },
+        ctx,
+      );
+      effects = t.effects;
+      return t;
+    });
+    this.effectSink(effects);
+    return instance;
+  }
+
+  private async resolveDefinitionToStart(req: StartRequest): Promise<Definition> {
+    if (req.definitionId) return (await this.s.store.getDefinition(req.definitionId)) ?? fail('NotFound', `No workflow definition has Id ${req.definitionId}.`);
+    if (!req.workflowType) fail('ValidationFailed', 'Give DefinitionId, or WorkflowType (with Key for a keyed definition).');
+    const type = canonicalWorkflowType(req.workflowType!);
+    return (
+      (await this.s.store.findBoundDefinition(type, req.key)) ??
+      fail('NotFound', `No published, enabled definition handles WorkflowType '${type}'${req.key ? ` with Key '${req.key}'` : ' without a key'}.`)
+    );
+  }
+
+  async getInstance(id: string): Promise<Instance> {
+    return (await this.s.store.getInstance(id)) ?? fail('NotFound', `No workflow instance has Id ${id}.`);
+  }
+
+  /** Records, evaluates and advances in one transaction under the instance's lock. */
+  async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
+    const inst = await this.getInstance(id);
+    const version = await this.version(inst.definitionId, inst.definitionVersion);
+    const ctx = this.ctx();
+    const actor = actorOf(principal);
+    const result = await this.s.store.mutateInstance(id, (current) => {
+      const r = applySignal(current, version, { key, data, actor }, ctx);
+      return { transition: r, result: r };
+    });
+    this.effectSink(result.effects);
+    return result;
+  }
+
+  async stop(id: string, principal: Principal): Promise<void> {
+    const ctx = this.ctx();
+    await this.s.store.mutateInstance(id, (current) => ({ transition: stopInstance(current, actorOf(principal), ctx), result: null }));
+  }
+
+  /** Cancels the old instance and starts a new one (new Id, same data and title) in one transaction. */
+  async restart(id: string, requestedVersion: number | null, principal: Principal): Promise<string> {
+    const inst = await this.getInstance(id);
+    const definition = (await this.s.store.getDefinition(inst.definitionId)) ?? fail('NotFound', `The definition of instance ${id} no longer exists.`);
+    const v = requestedVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to restart on.`);
+    const version = await this.version(definition.id, v);
+    if (!version.frozen) fail('ValidationFailed', `Version ${v} of definition ${definition.id} has never been published; restart on a published version.`);
+    const ctx = this.ctx();
+    const newId = this.s.newId();
+    const actor = actorOf(principal);
+    let effects: Effect[] = [];
+    await this.s.store.mutateInstance(id, (current) => ({
+      transition: cancelForRestart(current, newId, actor, ctx),
+      spawn: (referenceId) => {
+        const t = startInstance(
+          {
+            id: newId,
+            referenceId,
+            definition,
+            version,
+            title: current.title,
+            initialData: current.initialData,
+            initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
+            restartedFrom: current.id,
+          },
+          ctx,
+        );
+        effects = t.effects;
+        return t;
+      },
+      result: null,
+    }));
+    this.effectSink(effects);
+    return newId;
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    await this.s.store.deleteInstance(id, (inst) => {
+      if (!isTerminal(inst.status)) fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; only a finished instance (Complete, Rejected, Failed, CanceledForRestart) can be deleted. Stop it first.`);
+    });
+  }
+
+  /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */
+  async reconcileOne(id: string): Promise<boolean> {
+    const inst = await this.s.store.getInstance(id);
+    if (!inst) return false;
+    const version = await this.version(inst.definitionId, inst.definitionVersion);
+    const ctx = this.ctx();
+    const t = await this.s.store.mutateInstance(id, (current) => {
+      const r = reconcile(current, version, ctx);
+      return { transition: r, result: r };
+    });
+    if (t) this.effectSink(t.effects);
+    return t !== null;
+  }
+
+  async version(definitionId: string, v: number): Promise<DefinitionVersion> {
+    const key = `${definitionId}:${v}`;
+    const cached = this.versions.get(key);
+    if (cached) return cached;
+    const found = (await this.s.store.getVersion(definitionId, v)) ?? fail('NotFound', `Workflow definition ${definitionId} has no version ${v}.`);
+    if (found.frozen) this.versions.set(key, found);
+    return found;
+  }
+}
+
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/**
+ * Secrets are write-only: responses show them as null. So a client that GETs, edits and PUTs the
+ * steps back sends null for a secret; that keeps the value stored for the same step.
+ */
+function inheritSecrets(steps: StepDef[], previous: StepDef[], s: Services): StepDef[] {
+  return steps.map((step) => {
+    const type = s.registry.get(step.extensionName);
+    const before = previous.find((p) => p.uniqueName === step.uniqueName && p.extensionName === step.extensionName);
+    if (!type || !before) return step;
+    const config = { ...step.config };
+    for (const [name, decl] of Object.entries(type.parameters)) {
+      if (decl.secret && (config[name] === null || config[name] === undefined) && before.config[name] != null) config[name] = before.config[name];
+    }
+    return { ...step, config };
+  });
+}

@@ -1,0 +1,19 @@
+import { fail } from '../domain/errors.ts';
+import { SqliteStore } from './sqlite/sqlite-store.ts';
+import type { Store } from './store.ts';
+
+/**
+ * DATABASE_URL selects the store: `sqlite:<path>` (or a bare path, or `:memory:`) for the
+ * embedded store; `postgres://...` for PostgreSQL.
+ */
+export async function openStore(url: string): Promise<Store> {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    // Loaded on demand so the embedded default never loads the pg driver.
+    const modulePath = './postgres/postgres-store.ts';
+    const mod = (await import(modulePath).catch(() => null)) as { PostgresStore: { open(url: string): Promise<Store> } } | null;
+    if (!mod) return fail('Internal', 'This build has no PostgreSQL store.');
+    return mod.PostgresStore.open(url);
+  }
+  const path = url.replace(/^sqlite:(\/\/)?/i, '');
+  return SqliteStore.open(path);
+}

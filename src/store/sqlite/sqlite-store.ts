@@ -1,0 +1,380 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Transition } from '../../domain/engine.ts';
+import { CountersignError, fail } from '../../domain/errors.ts';
+import { compileSql } from '../../domain/query/index.ts';
+import { InstanceStatus, STATUS_NAMES, isTerminal, type InstanceStatusCode } from '../../domain/status.ts';
+import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, ListQuery, Store } from '../store.ts';
+import { SqliteSecurityStore } from './sqlite-security.ts';
+
+const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store. better-sqlite3 is synchronous, so a read-modify-write runs start to end
+ * inside one IMMEDIATE transaction with no await in between: in one process nothing interleaves,
+ * and across processes SQLite's write lock (with busy_timeout) serialises writers.
+ */
+export class SqliteStore extends SqliteSecurityStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly wf: ReturnType<typeof prepare>;
+
+  private constructor(private readonly conn: Database.Database) {
+    super(conn);
+    this.wf = prepare(conn);
+  }
+
+  /** Opens (creating if needed) the database file and applies pending migrations. */
+  static open(file: string): SqliteStore {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return new SqliteStore(db);
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.conn);
+  }
+
+  async close(): Promise<void> {
+    this.conn.close();
+  }
+
+  // Definitions -----------------------------------------------------------------------------------
+
+  async listDefinitions(q: ListQuery): Promise<Definition[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const sql = `SELECT * FROM definitions WHERE ${where.sql || '1=1'} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ? OFFSET ?`;
+    return (this.conn.prepare(sql).all(...where.params.map(sqliteParam), q.limit, q.offset) as Row[]).map(toDefinition);
+  }
+
+  async getDefinition(id: string): Promise<Definition | null> {
+    const row = this.wf.getDefinition.get(id) as Row | undefined;
+    return row ? toDefinition(row) : null;
+  }
+
+  async getVersion(definitionId: string, version: number): Promise<DefinitionVersion | null> {
+    const row = this.wf.getVersion.get(definitionId, version) as Row | undefined;
+    return row ? { definitionId, version, steps: JSON.parse(row.steps as string), frozen: row.frozen === 1 } : null;
+  }
+
+  async listVersions(definitionId: string): Promise<number[]> {
+    return (this.wf.listVersions.all(definitionId) as Row[]).map((r) => r.version as number);
+  }
+
+  async insertDefinition(def: Definition, first: DefinitionVersion): Promise<void> {
+    this.conn.transaction(() => {
+      this.wf.insertDefinition.run(definitionRow(def));
+      this.writeBindings(def);
+      this.wf.upsertVersion.run(first.definitionId, first.version, JSON.stringify(first.steps), first.frozen ? 1 : 0, def.lastModified);
+    }).immediate();
+  }
+
+  async updateDefinition<R>(id: string, fn: (def: Definition, latest: DefinitionVersion) => DefinitionChange<R>): Promise<R> {
+    return this.conn.transaction(() => {
+      const row = this.wf.getDefinition.get(id) as Row | undefined;
+      if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
+      const def = toDefinition(row!);
+      const latestRow = this.wf.getVersion.get(id, def.draftVersion) as Row;
+      const latest = { definitionId: id, version: def.draftVersion, steps: JSON.parse(latestRow.steps as string), frozen: latestRow.frozen === 1 };
+      const change = fn(def, latest);
+      this.wf.updateDefinition.run(definitionRow(change.definition));
+      this.writeBindings(change.definition);
+      if (change.version) {
+        const v = change.version;
+        this.wf.upsertVersion.run(id, v.version, JSON.stringify(v.steps), v.frozen ? 1 : 0, change.definition.lastModified);
+      }
+      return change.result;
+    }).immediate();
+  }
+
+  async deleteDefinition(id: string, guard: (activeInstances: number) => void): Promise<void> {
+    this.conn.transaction(() => {
+      if (!this.wf.getDefinition.get(id)) fail('NotFound', `No workflow definition has Id ${id}.`);
+      const active = (this.wf.countActive.get(id) as Row).n as number;
+      guard(active);
+      this.wf.deleteDefinition.run(id);
+    }).immediate();
+  }
+
+  async findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null> {
+    const row = this.wf.findBound.get(workflowType.toLowerCase(), key ?? '') as Row | undefined;
+    return row ? toDefinition(row) : null;
+  }
+
+  /** Bindings exist only for enabled definitions; the primary key turns a clash into an error. */
+  private writeBindings(def: Definition): void {
+    this.wf.deleteBindings.run(def.id);
+    if (!def.enabled) return;
+    const keys = def.keys.length ? def.keys.map((k) => k.value) : [''];
+    for (const key of keys) {
+      try {
+        this.wf.insertBinding.run(def.workflowType.toLowerCase(), key, def.id);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
+        const other = this.wf.bindingOwner.get(def.workflowType.toLowerCase(), key) as Row;
+        throw new CountersignError(
+          'DefinitionBindingTaken',
+          `The enabled definition ${other.definition_id} already handles WorkflowType '${def.workflowType}'${key ? ` with Key '${key}'` : ' without a key'}; disable it first, or create this one disabled.`,
+        );
+      }
+    }
+  }
+
+  // Instances -------------------------------------------------------------------------------------
+
+  async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
+    return this.conn.transaction(() => this.insertNew(build)).immediate();
+  }
+
+  private insertNew(build: (referenceId: number) => Transition): Instance {
+    const ref = (this.wf.nextReference.get() as Row).value as number;
+    const t = build(ref);
+    const inst = { ...t.instance, rev: 1 };
+    this.wf.insertInstance.run(instanceRow(inst));
+    this.writeHistory(inst.id, t);
+    return inst;
+  }
+
+  async getInstance(id: string): Promise<Instance | null> {
+    const row = this.wf.getInstance.get(id) as Row | undefined;
+    return row ? toInstance(row) : null;
+  }
+
+  async getHistory(id: string): Promise<HistoryEntry[]> {
+    return (this.wf.history.all(id) as Row[]).map((r) => ({
+      at: r.at as string,
+      kind: r.kind as HistoryEntry['kind'],
+      step: (r.step as string | null) ?? null,
+      actor: (r.actor as string | null) ?? null,
+      message: r.message as string,
+      data: r.data ? JSON.parse(r.data as string) : null,
+    }));
+  }
+
+  async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
+    return this.conn.transaction(() => {
+      const row = this.wf.getInstance.get(id) as Row | undefined;
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      const current = toInstance(row!);
+      const change = fn(current);
+      if (change.transition) {
+        const next = { ...change.transition.instance, rev: current.rev + 1 };
+        this.wf.updateInstance.run(instanceRow(next));
+        this.writeHistory(id, change.transition);
+      }
+      if (change.spawn) this.insertNew(change.spawn);
+      return change.result;
+    }).immediate();
+  }
+
+  async queryInstances(q: InstanceQuery): Promise<Instance[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const clauses = [where.sql || '1=1'];
+    const params: unknown[] = where.params.map(sqliteParam);
+    if (q.initiatorId !== undefined) {
+      clauses.push('initiator_id = ?');
+      params.push(q.initiatorId);
+    }
+    if (q.assignedTo) {
+      const roles = q.assignedTo.roleIds;
+      clauses.push(`status = ${InstanceStatus.Suspended}`);
+      clauses.push(roles.length ? `EXISTS (SELECT 1 FROM json_each(pending_role_ids) WHERE value IN (${roles.map(() => '?').join(',')}))` : '0');
+      params.push(...roles);
+      clauses.push(`NOT EXISTS (SELECT 1 FROM json_each(signals) WHERE json_extract(value, '$.identityId') = ?)`);
+      params.push(q.assignedTo.identityId);
+    }
+    const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`;
+    return (this.conn.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toInstance);
+  }
+
+  async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
+    this.conn.transaction(() => {
+      const row = this.wf.getInstance.get(id) as Row | undefined;
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      guard(toInstance(row!));
+      this.wf.deleteHistory.run(id);
+      this.wf.deleteInstance.run(id);
+    }).immediate();
+  }
+
+  async listReconcileCandidates(limit: number): Promise<string[]> {
+    return (this.wf.reconcileCandidates.all(limit) as Row[]).map((r) => r.id as string);
+  }
+
+  private writeHistory(instanceId: string, t: Transition): void {
+    for (const h of t.history) {
+      this.wf.insertHistory.run(instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null);
+    }
+    for (const e of t.effects) {
+      this.wf.insertJob.run(instanceId, e.type, JSON.stringify(e), t.instance.lastModified, t.instance.lastModified);
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => r.name as string));
+  for (const file of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+    if (applied.has(file)) continue;
+    // The row goes in first: a second process migrating at the same moment fails on the key and stops.
+    db.transaction(() => {
+      db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(file, new Date().toISOString());
+      db.exec(readFileSync(join(MIGRATIONS, file), 'utf8'));
+    }).immediate();
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    getDefinition: db.prepare('SELECT * FROM definitions WHERE id = ?'),
+    getVersion: db.prepare('SELECT steps, frozen FROM definition_versions WHERE definition_id = ? AND version = ?'),
+    listVersions: db.prepare('SELECT version FROM definition_versions WHERE definition_id = ? ORDER BY version'),
+    insertDefinition: db.prepare(
+      `INSERT INTO definitions (id, display_name, description, workflow_type, keys, key_text, enabled, draft_version, published_version, created_at, last_modified)
+       VALUES (@id, @display_name, @description, @workflow_type, @keys, @key_text, @enabled, @draft_version, @published_version, @created_at, @last_modified)`,
+    ),
+    updateDefinition: db.prepare(
+      `UPDATE definitions SET display_name=@display_name, description=@description, workflow_type=@workflow_type, keys=@keys, key_text=@key_text,
+       enabled=@enabled, draft_version=@draft_version, published_version=@published_version, last_modified=@last_modified WHERE id=@id`,
+    ),
+    upsertVersion: db.prepare(
+      `INSERT INTO definition_versions (definition_id, version, steps, frozen, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (definition_id, version) DO UPDATE SET steps = excluded.steps, frozen = excluded.frozen`,
+    ),
+    deleteDefinition: db.prepare('DELETE FROM definitions WHERE id = ?'),
+    countActive: db.prepare(`SELECT COUNT(*) AS n FROM instances WHERE definition_id = ? AND status IN (${InstanceStatus.Running}, ${InstanceStatus.Suspended})`),
+    deleteBindings: db.prepare('DELETE FROM definition_bindings WHERE definition_id = ?'),
+    insertBinding: db.prepare('INSERT INTO definition_bindings (workflow_type, key_value, definition_id) VALUES (?, ?, ?)'),
+    bindingOwner: db.prepare('SELECT definition_id FROM definition_bindings WHERE workflow_type = ? AND key_value = ?'),
+    findBound: db.prepare(
+      `SELECT d.* FROM definition_bindings b JOIN definitions d ON d.id = b.definition_id
+       WHERE b.workflow_type = ? AND b.key_value = ? AND d.enabled = 1 AND d.published_version IS NOT NULL`,
+    ),
+    nextReference: db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'reference_id' RETURNING value"),
+    insertInstance: db.prepare(
+      `INSERT INTO instances (id, reference_id, definition_id, definition_version, definition_name, workflow_type, status, status_message,
+        current_step, current_step_id, current_step_display_name, title, initiator_id, initiator_name, initial_data, state_data, metadata,
+        signals, pending_role_ids, start_date, last_modified, restarted_from, restarted_to, rev)
+       VALUES (@id, @reference_id, @definition_id, @definition_version, @definition_name, @workflow_type, @status, @status_message,
+        @current_step, @current_step_id, @current_step_display_name, @title, @initiator_id, @initiator_name, @initial_data, @state_data, @metadata,
+        @signals, @pending_role_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
+    ),
+    updateInstance: db.prepare(
+      `UPDATE instances SET status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
+        current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, signals=@signals,
+        pending_role_ids=@pending_role_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
+    ),
+    getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
+    deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
+    deleteHistory: db.prepare('DELETE FROM instance_history WHERE instance_id = ?'),
+    history: db.prepare('SELECT * FROM instance_history WHERE instance_id = ? ORDER BY id'),
+    insertHistory: db.prepare('INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    insertJob: db.prepare('INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?)'),
+    reconcileCandidates: db.prepare(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]' ORDER BY last_modified LIMIT ?`),
+  };
+}
+
+const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
+
+function definitionRow(d: Definition): Row {
+  return {
+    id: d.id,
+    display_name: d.displayName,
+    description: d.description,
+    workflow_type: d.workflowType,
+    keys: JSON.stringify(d.keys),
+    key_text: d.keys[0]?.value ?? null,
+    enabled: d.enabled ? 1 : 0,
+    draft_version: d.draftVersion,
+    published_version: d.publishedVersion,
+    created_at: d.createdAt,
+    last_modified: d.lastModified,
+  };
+}
+
+function toDefinition(r: Row): Definition {
+  return {
+    id: r.id as string,
+    displayName: r.display_name as string,
+    description: (r.description as string | null) ?? null,
+    workflowType: r.workflow_type as string,
+    keys: JSON.parse(r.keys as string),
+    enabled: r.enabled === 1,
+    draftVersion: r.draft_version as number,
+    publishedVersion: (r.published_version as number | null) ?? null,
+    createdAt: r.created_at as string,
+    lastModified: r.last_modified as string,
+  };
+}
+
+function instanceRow(i: Instance): Row {
+  return {
+    id: i.id,
+    reference_id: i.referenceId,
+    definition_id: i.definitionId,
+    definition_version: i.definitionVersion,
+    definition_name: i.definitionName,
+    workflow_type: i.workflowType,
+    status: InstanceStatus[i.status],
+    status_message: i.statusMessage,
+    current_step: i.currentStep,
+    current_step_id: i.currentStepId,
+    current_step_display_name: i.currentStepDisplayName,
+    title: i.title,
+    initiator_id: i.initiatorId,
+    initiator_name: i.initiatorName,
+    initial_data: JSON.stringify(i.initialData),
+    state_data: JSON.stringify(i.stateData),
+    metadata: JSON.stringify(i.metadata),
+    signals: JSON.stringify(i.signals),
+    pending_role_ids: JSON.stringify(i.pendingRoleIds),
+    start_date: i.startDate,
+    last_modified: i.lastModified,
+    restarted_from: i.restartedFrom,
+    restarted_to: i.restartedTo,
+    rev: i.rev,
+  };
+}
+
+function toInstance(r: Row): Instance {
+  return {
+    id: r.id as string,
+    referenceId: r.reference_id as number,
+    definitionId: r.definition_id as string,
+    definitionVersion: r.definition_version as number,
+    definitionName: r.definition_name as string,
+    workflowType: r.workflow_type as string,
+    status: STATUS_NAMES[r.status as InstanceStatusCode],
+    statusMessage: (r.status_message as string | null) ?? null,
+    currentStep: (r.current_step as string | null) ?? null,
+    currentStepId: (r.current_step_id as string | null) ?? null,
+    currentStepDisplayName: (r.current_step_display_name as string | null) ?? null,
+    title: (r.title as string | null) ?? null,
+    initiatorId: (r.initiator_id as number | null) ?? null,
+    initiatorName: (r.initiator_name as string | null) ?? null,
+    initialData: JSON.parse(r.initial_data as string),
+    stateData: JSON.parse(r.state_data as string),
+    metadata: JSON.parse(r.metadata as string),
+    signals: JSON.parse(r.signals as string),
+    pendingRoleIds: JSON.parse(r.pending_role_ids as string),
+    startDate: r.start_date as string,
+    lastModified: r.last_modified as string,
+    restartedFrom: (r.restarted_from as string | null) ?? null,
+    restartedTo: (r.restarted_to as string | null) ?? null,
+    rev: r.rev as number,
+  };
+}
+
+export { isTerminal };
