@@ -1,0 +1,403 @@
+import type { Database } from 'better-sqlite3';
+import { CountersignError, fail } from '../../domain/errors.ts';
+import { compileSql } from '../../domain/query/index.ts';
+import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+
+/*
+ * Identities, roles, role members and role claims in SQLite. Every statement is parameterized;
+ * the only SQL text that comes from outside this file is a FieldSpec column / sort column, which
+ * is code-defined (see security-routes.ts) and never taken from a request.
+ *
+ * Every mutation bumps counters.security_generation in the same transaction, so credential and
+ * principal caches (BasicAuthenticator) can tell their entries are stale.
+ */
+
+interface IdentityRow {
+  id: number;
+  account_name: string;
+  identity_type: string;
+  sid: string | null;
+  email: string | null;
+  password_hash: string | null;
+  created_at: string;
+}
+
+interface RoleRow {
+  id: number;
+  name: string;
+  description: string;
+  email: string | null;
+  enabled: number;
+  private: number;
+  immutable: number;
+  permissions: string;
+  permission_set_id: string;
+}
+
+interface ClaimRow {
+  id: number;
+  role_id: number;
+  claim_type: number;
+  claim_value: string;
+  provider_scheme: string;
+  description: string;
+}
+
+/** SQLite allows 999+ parameters; stay well below for IN (...) lists. */
+const CHUNK = 500;
+
+const SORT_COLUMN = /^[a-z_][a-z0-9_.]*$/i;
+
+const toIdentity = (r: IdentityRow): Identity => ({
+  id: r.id,
+  accountName: r.account_name,
+  identityType: r.identity_type === 'Group' ? 'Group' : 'User',
+  sid: r.sid,
+  email: r.email,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+});
+
+const toClaim = (r: ClaimRow): RoleClaim => ({
+  id: r.id,
+  claimType: r.claim_type,
+  claimValue: r.claim_value,
+  providerScheme: r.provider_scheme,
+  description: r.description,
+});
+
+const isUniqueViolation = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+function orderBy(paging: Paging, fallback: string): string {
+  // The sort column is trusted (code-defined), but check its shape anyway: it is spliced into SQL.
+  const col = SORT_COLUMN.test(paging.sortColumn) ? paging.sortColumn : fallback;
+  const dir = paging.ascending ? 'ASC' : 'DESC';
+  // NOCASE only affects text: names sort as people expect (alpha, Beta, gamma).
+  return col === 'id' ? `ORDER BY id ${dir}` : `ORDER BY ${col} COLLATE NOCASE ${dir}, id ${dir}`;
+}
+
+const limits = (paging: Paging): [number, number] => [
+  Math.max(0, Math.floor(paging.limit)),
+  Math.max(0, Math.floor(paging.offset)),
+];
+
+export class SqliteSecurityStore implements SecurityStore {
+  constructor(private readonly db: Database) {}
+
+  private bump(): void {
+    this.db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'security_generation'`).run();
+  }
+
+  // Identities ----------------------------------------------------------------------------------
+
+  async countIdentities(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM identities').get() as { n: number }).n;
+  }
+
+  async createIdentity(identity: Omit<Identity, 'id'>): Promise<Identity> {
+    const tx = this.db.transaction((): Identity => {
+      const taken = this.db.prepare('SELECT account_name FROM identities WHERE lower(account_name) = lower(?)').get(identity.accountName) as
+        | { account_name: string }
+        | undefined;
+      if (taken) fail('IdentityExists', `An identity named '${taken.account_name}' already exists.`);
+      let id: number;
+      try {
+        const info = this.db
+          .prepare(
+            `INSERT INTO identities (account_name, identity_type, sid, email, password_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)`,
+          )
+          .run(identity.accountName, identity.identityType, identity.sid, identity.email, identity.passwordHash, identity.createdAt);
+        id = Number(info.lastInsertRowid);
+      } catch (e) {
+        if (isUniqueViolation(e)) fail('IdentityExists', `An identity named '${identity.accountName}' already exists.`);
+        throw e;
+      }
+      this.bump();
+      return { ...identity, id };
+    });
+    return tx();
+  }
+
+  async getIdentity(id: number): Promise<Identity | null> {
+    const row = this.db.prepare('SELECT * FROM identities WHERE id = ?').get(id) as IdentityRow | undefined;
+    return row ? toIdentity(row) : null;
+  }
+
+  async findIdentityByName(accountName: string): Promise<Identity | null> {
+    const row = this.db.prepare('SELECT * FROM identities WHERE lower(account_name) = lower(?)').get(accountName) as IdentityRow | undefined;
+    return row ? toIdentity(row) : null;
+  }
+
+  async listIdentities(paging: Paging): Promise<Identity[]> {
+    const [limit, offset] = limits(paging);
+    const rows = this.db
+      .prepare(`SELECT * FROM identities ${orderBy(paging, 'id')} LIMIT ? OFFSET ?`)
+      .all(limit, offset) as IdentityRow[];
+    return rows.map(toIdentity);
+  }
+
+  async updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null> {
+    const tx = this.db.transaction((): Identity | null => {
+      const row = this.db.prepare('SELECT * FROM identities WHERE id = ?').get(id) as IdentityRow | undefined;
+      if (!row) return null;
+      const next: IdentityRow = {
+        ...row,
+        email: patch.email === undefined ? row.email : patch.email,
+        password_hash: patch.passwordHash === undefined ? row.password_hash : patch.passwordHash,
+      };
+      this.db.prepare('UPDATE identities SET email = ?, password_hash = ? WHERE id = ?').run(next.email, next.password_hash, id);
+      this.bump();
+      return toIdentity(next);
+    });
+    return tx();
+  }
+
+  async deleteIdentity(id: number): Promise<boolean> {
+    const tx = this.db.transaction((): boolean => {
+      // Explicit, in case the connection runs without PRAGMA foreign_keys.
+      this.db.prepare('DELETE FROM role_identities WHERE identity_id = ?').run(id);
+      const gone = this.db.prepare('DELETE FROM identities WHERE id = ?').run(id).changes > 0;
+      if (gone) this.bump();
+      return gone;
+    });
+    return tx();
+  }
+
+  // Roles ---------------------------------------------------------------------------------------
+
+  async createRole(role: NewRole): Promise<Role> {
+    const tx = this.db.transaction((): Role => {
+      this.assertNameFree(role.name, null);
+      let id: number;
+      try {
+        const info = this.db
+          .prepare(
+            `INSERT INTO roles (name, description, email, enabled, private, immutable, permissions, permission_set_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            role.name,
+            role.description,
+            role.email,
+            role.enabled ? 1 : 0,
+            role.private ? 1 : 0,
+            role.immutable ? 1 : 0,
+            JSON.stringify(role.permissions),
+            role.permissionSetId.toLowerCase(),
+          );
+        id = Number(info.lastInsertRowid);
+      } catch (e) {
+        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
+        throw e;
+      }
+      this.writeMembers(id, role.identityIds);
+      this.writeClaims(id, role.claims);
+      this.bump();
+      return this.loadRole(id)!;
+    });
+    return tx();
+  }
+
+  async updateRole(id: number, role: NewRole): Promise<Role | null> {
+    const tx = this.db.transaction((): Role | null => {
+      if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(id)) return null;
+      this.assertNameFree(role.name, id);
+      try {
+        this.db
+          .prepare(
+            `UPDATE roles SET name = ?, description = ?, email = ?, enabled = ?, private = ?, immutable = ?,
+               permissions = ?, permission_set_id = ? WHERE id = ?`,
+          )
+          .run(
+            role.name,
+            role.description,
+            role.email,
+            role.enabled ? 1 : 0,
+            role.private ? 1 : 0,
+            role.immutable ? 1 : 0,
+            JSON.stringify(role.permissions),
+            role.permissionSetId.toLowerCase(),
+            id,
+          );
+      } catch (e) {
+        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
+        throw e;
+      }
+      this.writeMembers(id, role.identityIds);
+      this.writeClaims(id, role.claims);
+      this.bump();
+      return this.loadRole(id);
+    });
+    return tx();
+  }
+
+  async getRole(id: number): Promise<Role | null> {
+    return this.loadRole(id);
+  }
+
+  async listRoles(q: ListQuery): Promise<Role[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const [limit, offset] = limits(q);
+    const rows = this.db
+      .prepare(`SELECT * FROM roles WHERE ${where.sql} ${orderBy(q, 'id')} LIMIT ? OFFSET ?`)
+      .all(...(where.params as unknown[]), limit, offset) as RoleRow[];
+    return this.hydrate(rows);
+  }
+
+  async deleteRole(id: number): Promise<boolean> {
+    const tx = this.db.transaction((): boolean => {
+      this.db.prepare('DELETE FROM role_identities WHERE role_id = ?').run(id);
+      this.db.prepare('DELETE FROM role_claims WHERE role_id = ?').run(id);
+      const gone = this.db.prepare('DELETE FROM roles WHERE id = ?').run(id).changes > 0;
+      if (gone) this.bump();
+      return gone;
+    });
+    return tx();
+  }
+
+  async setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null> {
+    const tx = this.db.transaction((): Role | null => {
+      if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(roleId)) return null;
+      this.writeMembers(roleId, identityIds);
+      this.bump();
+      return this.loadRole(roleId);
+    });
+    return tx();
+  }
+
+  async rolesOfIdentity(identity: Identity): Promise<Role[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM roles
+          WHERE id IN (SELECT role_id FROM role_identities WHERE identity_id = ?)
+             OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower(?))
+          ORDER BY id`,
+      )
+      .all(identity.id, identity.accountName) as RoleRow[];
+    return this.hydrate(rows);
+  }
+
+  async existingRoleIds(ids: number[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    const unique = [...new Set(ids.filter((n) => Number.isSafeInteger(n)))];
+    for (const part of chunks(unique)) {
+      const rows = this.db.prepare(`SELECT id FROM roles WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as { id: number }[];
+      for (const r of rows) out.add(r.id);
+    }
+    return out;
+  }
+
+  async securityGeneration(): Promise<number> {
+    const row = this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`).get() as { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  // Internals -----------------------------------------------------------------------------------
+
+  private assertNameFree(name: string, selfId: number | null): void {
+    const row = this.db.prepare('SELECT id FROM roles WHERE lower(name) = lower(?)').get(name) as { id: number } | undefined;
+    if (row && row.id !== selfId) this.roleNameTaken(name);
+  }
+
+  private roleNameTaken(name: string): never {
+    throw new CountersignError('Conflict', `A security role named '${name}' already exists.`);
+  }
+
+  /** Replaces the role's direct members; every id must name an existing identity. */
+  private writeMembers(roleId: number, identityIds: readonly number[]): void {
+    const unique = [...new Set(identityIds)];
+    for (const part of chunks(unique)) {
+      const found = new Set(
+        (this.db.prepare(`SELECT id FROM identities WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as { id: number }[]).map(
+          (r) => r.id,
+        ),
+      );
+      const missing = part.filter((id) => !found.has(id));
+      if (missing.length) fail('RoleInvalid', `Unknown identity id(s): ${missing.join(', ')}.`);
+    }
+    this.db.prepare('DELETE FROM role_identities WHERE role_id = ?').run(roleId);
+    const ins = this.db.prepare('INSERT INTO role_identities (role_id, identity_id) VALUES (?, ?)');
+    for (const identityId of unique) ins.run(roleId, identityId);
+  }
+
+  /**
+   * Replaces the role's claims. A claim equal to an existing one (type, value ignoring case,
+   * provider scheme) keeps its row and id, so ids stay stable across a full-replace PUT.
+   */
+  private writeClaims(roleId: number, claims: NewRole['claims']): void {
+    const existing = this.db.prepare('SELECT * FROM role_claims WHERE role_id = ? ORDER BY id').all(roleId) as ClaimRow[];
+    const keyOf = (t: number, v: string, s: string) => `${t}\u0000${v.toLowerCase()}\u0000${s}`;
+    const byKey = new Map<string, ClaimRow>();
+    for (const row of existing) if (!byKey.has(keyOf(row.claim_type, row.claim_value, row.provider_scheme))) byKey.set(keyOf(row.claim_type, row.claim_value, row.provider_scheme), row);
+    const keep = new Set<number>();
+    const upd = this.db.prepare('UPDATE role_claims SET claim_value = ?, description = ? WHERE id = ?');
+    const ins = this.db.prepare(
+      'INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES (?, ?, ?, ?, ?)',
+    );
+    const seen = new Set<string>();
+    for (const c of claims) {
+      const key = keyOf(c.claimType, c.claimValue, c.providerScheme);
+      if (seen.has(key)) continue; // duplicates in one request collapse to one claim
+      seen.add(key);
+      const old = byKey.get(key);
+      if (old) {
+        keep.add(old.id);
+        upd.run(c.claimValue, c.description, old.id);
+      } else {
+        keep.add(Number(ins.run(roleId, c.claimType, c.claimValue, c.providerScheme, c.description).lastInsertRowid));
+      }
+    }
+    const del = this.db.prepare('DELETE FROM role_claims WHERE id = ?');
+    for (const row of existing) if (!keep.has(row.id)) del.run(row.id);
+  }
+
+  private loadRole(id: number): Role | null {
+    const row = this.db.prepare('SELECT * FROM roles WHERE id = ?').get(id) as RoleRow | undefined;
+    return row ? this.hydrate([row])[0]! : null;
+  }
+
+  /** Attaches members and claims to role rows, with one query each per chunk of roles. */
+  private hydrate(rows: RoleRow[]): Role[] {
+    const members = new Map<number, number[]>();
+    const claims = new Map<number, RoleClaim[]>();
+    for (const part of chunks(rows.map((r) => r.id))) {
+      const marks = part.map(() => '?').join(',');
+      const m = this.db
+        .prepare(`SELECT role_id, identity_id FROM role_identities WHERE role_id IN (${marks}) ORDER BY identity_id`)
+        .all(...part) as { role_id: number; identity_id: number }[];
+      for (const x of m) (members.get(x.role_id) ?? members.set(x.role_id, []).get(x.role_id)!).push(x.identity_id);
+      const c = this.db.prepare(`SELECT * FROM role_claims WHERE role_id IN (${marks}) ORDER BY id`).all(...part) as ClaimRow[];
+      for (const x of c) (claims.get(x.role_id) ?? claims.set(x.role_id, []).get(x.role_id)!).push(toClaim(x));
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      description: r.description,
+      email: r.email,
+      enabled: r.enabled === 1,
+      private: r.private === 1,
+      immutable: r.immutable === 1,
+      permissions: parsePermissions(r.permissions),
+      permissionSetId: r.permission_set_id,
+      identityIds: members.get(r.id) ?? [],
+      claims: claims.get(r.id) ?? [],
+    }));
+  }
+}
+
+function parsePermissions(text: string): string[] {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}

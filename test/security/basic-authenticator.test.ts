@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BasicAuthenticator, MAX_FAILURE_DELAY_MS, failureDelayMs } from '../../src/security/basic-authenticator.ts';
+import { hashPassword } from '../../src/security/password.ts';
+import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { P } from '../../src/security/permissions.ts';
+import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
+import type { Identity, NewRole } from '../../src/store/store.ts';
+
+const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
+
+function memoryStore(): SqliteSecurityStore {
+  const db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
+  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
+  return new SqliteSecurityStore(db);
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+const role = (name: string, permissions: string[], identityIds: number[], over: Partial<NewRole> = {}): NewRole => ({
+  name,
+  description: name,
+  email: null,
+  enabled: true,
+  private: false,
+  immutable: false,
+  permissions,
+  permissionSetId: GLOBAL_PERMISSION_SET_ID,
+  identityIds,
+  claims: [],
+  ...over,
+});
+
+let aliceHash: string;
+let colonHash: string;
+beforeAll(async () => {
+  [aliceHash, colonHash] = await Promise.all([hashPassword('alice-secret'), hashPassword('pa:ss:word')]);
+});
+
+describe('BasicAuthenticator', () => {
+  let store: SqliteSecurityStore;
+  let clock: number;
+  let delays: number[];
+  let auth: BasicAuthenticator;
+  let alice: Identity;
+
+  const newAuth = (ttlMs = 60_000) =>
+    new BasicAuthenticator({
+      store,
+      ttlMs,
+      now: () => clock,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+
+  beforeEach(async () => {
+    store = memoryStore();
+    clock = 1_700_000_000_000;
+    delays = [];
+    alice = await store.createIdentity({
+      accountName: 'CORP\\Alice',
+      identityType: 'User',
+      sid: null,
+      email: null,
+      passwordHash: aliceHash,
+      createdAt: new Date(clock).toISOString(),
+    });
+    auth = newAuth();
+  });
+
+  it('signs in DOMAIN\\user, case-insensitively, with roles and permissions of enabled roles only', async () => {
+    const readers = await store.createRole(role('Readers', [P.instancesReadAll, P.definitionsRead], [alice.id]));
+    await store.createRole(role('Off', ['/'], [alice.id], { enabled: false }));
+    const viaClaim = await store.createRole(
+      role('ViaClaim', [P.securityRead], [], { claims: [{ claimType: 0, claimValue: 'corp\\alice', providerScheme: 'x', description: '' }] }),
+    );
+    const p = await auth.authenticate(basic('corp\\ALICE', 'alice-secret'), '10.0.0.1');
+    expect(p?.identity.id).toBe(alice.id);
+    expect(p?.roleIds).toEqual([readers.id, viaClaim.id]);
+    expect(p?.permissions).toEqual([P.securityRead, P.definitionsRead, P.instancesReadAll].sort());
+    expect(delays).toEqual([]);
+    expect(auth.challenge).toBe('Basic realm="Countersign", charset="UTF-8"');
+  });
+
+  it('accepts a bare user name when exactly one DOMAIN\\user matches', async () => {
+    expect((await auth.authenticate(basic('alice', 'alice-secret'), 'ip'))?.identity.id).toBe(alice.id);
+    await store.createIdentity({ ...alice, accountName: 'OTHER\\alice', passwordHash: aliceHash });
+    const fresh = newAuth();
+    expect(await fresh.authenticate(basic('alice', 'alice-secret'), 'ip')).toBeNull();
+    // The exact name still works, and an exact bare name wins over suffix matches.
+    expect((await fresh.authenticate(basic('OTHER\\alice', 'alice-secret'), 'ip'))?.identity.accountName).toBe('OTHER\\alice');
+    const bare = await store.createIdentity({ ...alice, accountName: 'alice', passwordHash: aliceHash });
+    expect((await newAuth().authenticate(basic('alice', 'alice-secret'), 'ip'))?.identity.id).toBe(bare.id);
+  });
+
+  it('splits user and password at the first colon', async () => {
+    await store.createIdentity({ ...alice, accountName: 'carol', passwordHash: colonHash });
+    expect((await auth.authenticate(basic('carol', 'pa:ss:word'), 'ip'))?.identity.accountName).toBe('carol');
+  });
+
+  it('rejects wrong passwords, unknown users, identities without a password and malformed headers', async () => {
+    await store.createIdentity({ ...alice, accountName: 'nopass', passwordHash: null });
+    expect(await auth.authenticate(basic('CORP\\Alice', 'wrong'), 'a')).toBeNull();
+    expect(await auth.authenticate(basic('nobody', 'alice-secret'), 'b')).toBeNull();
+    expect(await auth.authenticate(basic('nopass', ''), 'c')).toBeNull();
+    expect(await auth.authenticate('Basic !!!notbase64', 'd')).toBeNull();
+    expect(await auth.authenticate(`Basic ${Buffer.from('no-colon').toString('base64')}`, 'e')).toBeNull();
+    expect(await auth.authenticate('Basic', 'f')).toBeNull();
+  });
+
+  it('leaves other schemes and absent headers to other authenticators, without counting failures', async () => {
+    expect(await auth.authenticate(undefined, 'x')).toBeNull();
+    expect(await auth.authenticate('Bearer abc.def.ghi', 'x')).toBeNull();
+    expect(delays).toEqual([]);
+    expect(auth.recentFailures(null, 'x')).toBe(0);
+  });
+
+  it('runs the hash for unknown users too (no timing shortcut)', async () => {
+    const time = async (header: string) => {
+      const t0 = performance.now();
+      expect(await auth.authenticate(header, 'ip')).toBeNull();
+      return performance.now() - t0;
+    };
+    const unknown = await time(basic('ghost', 'whatever'));
+    const known = await time(basic('CORP\\Alice', 'whatever'));
+    expect(unknown).toBeGreaterThan(15); // an scrypt computation, not an instant answer
+    expect(unknown).toBeGreaterThan(known / 4);
+  });
+
+  it('caches verified credentials (no second scrypt) until the TTL runs out', async () => {
+    const readers = await store.createRole(role('Readers', [P.instancesReadAll], [alice.id]));
+    const header = basic('CORP\\Alice', 'alice-secret');
+    expect((await auth.authenticate(header, 'ip'))?.roleIds).toEqual([readers.id]);
+    const find = vi.spyOn(store, 'findIdentityByName');
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) expect((await auth.authenticate(header, 'ip'))?.identity.id).toBe(alice.id);
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(find).not.toHaveBeenCalled();
+    clock += 60_001;
+    expect((await auth.authenticate(header, 'ip'))?.identity.id).toBe(alice.id);
+    expect(find).toHaveBeenCalledTimes(1);
+  });
+
+  it('re-reads the security generation at most once per second', async () => {
+    const header = basic('CORP\\Alice', 'alice-secret');
+    await auth.authenticate(header, 'ip');
+    const gen = vi.spyOn(store, 'securityGeneration');
+    for (let i = 0; i < 10; i++) await auth.authenticate(header, 'ip');
+    expect(gen).toHaveBeenCalledTimes(0);
+    clock += 1_000;
+    for (let i = 0; i < 10; i++) await auth.authenticate(header, 'ip');
+    expect(gen).toHaveBeenCalledTimes(1);
+  });
+
+  it('drops the cached principal when a role changes', async () => {
+    const r = await store.createRole(role('Readers', [P.instancesReadAll], [alice.id]));
+    const header = basic('CORP\\Alice', 'alice-secret');
+    expect((await auth.authenticate(header, 'ip'))?.permissions).toEqual([P.instancesReadAll]);
+
+    await store.updateRole(r.id, role('Readers', [P.instancesReadAll, P.securityModify], [alice.id]));
+    // Within the second, the cached principal may still be used...
+    clock += 1_000;
+    // ...after it, the change is seen.
+    expect((await auth.authenticate(header, 'ip'))?.permissions).toEqual([P.instancesReadAll, P.securityModify].sort());
+
+    await store.setRoleIdentities(r.id, []);
+    clock += 1_000;
+    const p = await auth.authenticate(header, 'ip');
+    expect(p?.roleIds).toEqual([]);
+    expect(p?.permissions).toEqual([]);
+
+    // A password change (identity update) invalidates the old credentials entirely.
+    await store.updateIdentity(alice.id, { passwordHash: await hashPassword('new-password') });
+    clock += 1_000;
+    expect(await auth.authenticate(header, 'ip')).toBeNull();
+    expect((await auth.authenticate(basic('CORP\\Alice', 'new-password'), 'ip'))?.identity.id).toBe(alice.id);
+
+    await store.deleteIdentity(alice.id);
+    clock += 1_000;
+    expect(await auth.authenticate(basic('CORP\\Alice', 'new-password'), 'ip')).toBeNull();
+  });
+
+  it('slows failed attempts: 100, 200, 400 ms ... capped at 5 s, per account and per address', async () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(failureDelayMs)).toEqual([100, 200, 400, 800, 1600, 3200, MAX_FAILURE_DELAY_MS, 5000, 5000]);
+    expect(failureDelayMs(0)).toBe(0);
+
+    for (let i = 0; i < 8; i++) await auth.authenticate(basic('CORP\\Alice', `guess-${i}`), `10.0.0.${i}`);
+    expect(delays).toEqual([100, 200, 400, 800, 1600, 3200, 5000, 5000]); // per account, across addresses
+    expect(auth.recentFailures('corp\\alice', null)).toBe(8);
+
+    delays = [];
+    for (let i = 0; i < 4; i++) await auth.authenticate(basic(`user${i}`, 'x'), '192.0.2.7');
+    expect(delays).toEqual([100, 200, 400, 800]); // per address, across names
+
+    // The window is 15 minutes.
+    clock += 15 * 60_000;
+    delays = [];
+    await auth.authenticate(basic('CORP\\Alice', 'again-wrong'), '10.9.9.9');
+    expect(delays).toEqual([100]);
+
+    // Success answers at once, and clears the account's count.
+    delays = [];
+    expect(await auth.authenticate(basic('CORP\\Alice', 'alice-secret'), '10.9.9.9')).not.toBeNull();
+    expect(delays).toEqual([]);
+    expect(auth.recentFailures('CORP\\Alice', null)).toBe(0);
+  });
+});

@@ -1,0 +1,101 @@
+import Database from 'better-sqlite3';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
+import { ADMIN_ROLE_NAME, ensureAdministrator, generatePassword } from '../../src/security/bootstrap.ts';
+import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { P, grants } from '../../src/security/permissions.ts';
+import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
+
+const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
+
+function memoryStore(): SqliteSecurityStore {
+  const db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
+  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
+  return new SqliteSecurityStore(db);
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('ensureAdministrator', () => {
+  it('creates admin in Administrators (every permission) with a generated password shown once', async () => {
+    const store = memoryStore();
+    const logs: string[] = [];
+    await ensureAdministrator(store, {}, (m) => logs.push(m));
+    expect(logs).toHaveLength(1);
+    const password = /password is: (\S+)/.exec(logs[0]!)?.[1];
+    expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(logs[0]).toContain("'admin'");
+    expect(logs[0]).toMatch(/only this once/);
+
+    const admin = await store.findIdentityByName('admin');
+    expect(admin).toMatchObject({ identityType: 'User' });
+    expect(admin!.passwordHash).not.toContain(password!);
+    const roles = await store.rolesOfIdentity(admin!);
+    expect(roles.map((r) => [r.name, r.permissions, r.permissionSetId, r.enabled])).toEqual([[ADMIN_ROLE_NAME, ['/'], GLOBAL_PERMISSION_SET_ID, true]]);
+
+    const p = await new BasicAuthenticator({ store, ttlMs: 1000 }).authenticate(basic('admin', password!), '127.0.0.1');
+    expect(p && grants(p.permissions, P.securityModify) && grants(p.permissions, P.instancesManage)).toBe(true);
+
+    // Second start: nothing happens, nothing is logged.
+    await ensureAdministrator(store, {}, (m) => logs.push(m));
+    expect(logs).toHaveLength(1);
+    expect(await store.countIdentities()).toBe(1);
+  });
+
+  it('uses COUNTERSIGN_ADMIN_USER / COUNTERSIGN_ADMIN_PASSWORD without printing the password', async () => {
+    const store = memoryStore();
+    const logs: string[] = [];
+    await ensureAdministrator(store, { user: 'CORP\\root', password: 'a-long-password' }, (m) => logs.push(m));
+    expect(logs.join('\n')).not.toContain('a-long-password');
+    const p = await new BasicAuthenticator({ store, ttlMs: 1000 }).authenticate(basic('root', 'a-long-password'), '127.0.0.1');
+    expect(p?.identity.accountName).toBe('CORP\\root');
+  });
+
+  it('refuses a short configured password and a name with a colon', async () => {
+    await expect(ensureAdministrator(memoryStore(), { password: 'short' }, () => {})).rejects.toThrow(/at least 8/);
+    await expect(ensureAdministrator(memoryStore(), { user: 'a:b', password: 'long-enough' }, () => {})).rejects.toThrow(/not a valid account name/);
+  });
+
+  it('does nothing when identities exist', async () => {
+    const store = memoryStore();
+    await store.createIdentity({ accountName: 'someone', identityType: 'User', sid: null, email: null, passwordHash: null, createdAt: '2025-01-01T00:00:00Z' });
+    const logs: string[] = [];
+    await ensureAdministrator(store, {}, (m) => logs.push(m));
+    expect(logs).toEqual([]);
+    expect(await store.findIdentityByName('admin')).toBeNull();
+  });
+
+  it('reuses a surviving Administrators role', async () => {
+    const store = memoryStore();
+    const old = await store.createRole({
+      name: 'administrators',
+      description: 'old',
+      email: null,
+      enabled: false,
+      private: false,
+      immutable: false,
+      permissions: [P.securityRead],
+      permissionSetId: GLOBAL_PERMISSION_SET_ID,
+      identityIds: [],
+      claims: [{ claimType: 4, claimValue: 'admins', providerScheme: 'oidc', description: '' }],
+    });
+    await ensureAdministrator(store, { password: 'long-enough' }, () => {});
+    const r = await store.getRole(old.id);
+    expect(r).toMatchObject({ enabled: true, permissions: ['/'] });
+    expect(r!.claims).toHaveLength(1);
+    expect(r!.identityIds).toEqual([(await store.findIdentityByName('admin'))!.id]);
+  });
+
+  it('generates passwords from an unambiguous alphabet', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const p = generatePassword();
+      expect(p).toMatch(/^[A-HJ-NP-Za-km-z2-9]{20}$/);
+      seen.add(p);
+    }
+    expect(seen.size).toBe(50);
+  });
+});

@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CountersignError } from '../../src/domain/errors.ts';
+import { bindQuery, parseQuery } from '../../src/domain/query/index.ts';
+import { ROLE_FIELDS } from '../../src/api/security-routes.ts';
+import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
+import type { NewRole } from '../../src/store/store.ts';
+
+const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
+
+function memoryStore(): SqliteSecurityStore {
+  const db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
+  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
+  return new SqliteSecurityStore(db);
+}
+
+const user = (accountName: string) => ({
+  accountName,
+  identityType: 'User' as const,
+  sid: null,
+  email: null,
+  passwordHash: null,
+  createdAt: '2025-01-01T00:00:00.000Z',
+});
+
+const role = (name: string, over: Partial<NewRole> = {}): NewRole => ({
+  name,
+  description: `${name} role`,
+  email: null,
+  enabled: true,
+  private: false,
+  immutable: false,
+  permissions: ['/workflows/instances/read/'],
+  permissionSetId: GLOBAL_PERMISSION_SET_ID,
+  identityIds: [],
+  claims: [],
+  ...over,
+});
+
+const errorOf = async (p: Promise<unknown>): Promise<CountersignError> => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof CountersignError) return e;
+    throw e;
+  }
+  throw new Error('expected an error');
+};
+
+describe('SqliteSecurityStore', () => {
+  let store: SqliteSecurityStore;
+  beforeEach(() => {
+    store = memoryStore();
+  });
+
+  it('creates, finds (case-insensitively), lists, updates and deletes identities', async () => {
+    const a = await store.createIdentity(user('CORP\\Alice'));
+    const b = await store.createIdentity({ ...user('bob'), email: 'bob@example.com', passwordHash: 'scrypt$x' });
+    expect(a.id).toBeGreaterThan(0);
+    expect(await store.countIdentities()).toBe(2);
+    expect((await store.findIdentityByName('corp\\alice'))?.id).toBe(a.id);
+    expect(await store.findIdentityByName('alice')).toBeNull();
+    expect(await store.getIdentity(b.id)).toEqual(b);
+    const byName = await store.listIdentities({ limit: 10, offset: 0, sortColumn: 'account_name', ascending: false });
+    expect(byName.map((i) => i.accountName)).toEqual(['CORP\\Alice', 'bob']);
+    expect((await store.listIdentities({ limit: 1, offset: 1, sortColumn: 'id', ascending: true }))[0]!.id).toBe(b.id);
+    expect((await store.updateIdentity(b.id, { email: null }))?.email).toBeNull();
+    expect((await store.getIdentity(b.id))?.passwordHash).toBe('scrypt$x');
+    expect(await store.updateIdentity(999, { email: null })).toBeNull();
+    expect(await store.deleteIdentity(a.id)).toBe(true);
+    expect(await store.deleteIdentity(a.id)).toBe(false);
+    expect(await store.countIdentities()).toBe(1);
+  });
+
+  it('refuses a taken account name with IdentityExists (409)', async () => {
+    await store.createIdentity(user('CORP\\alice'));
+    const e = await errorOf(store.createIdentity(user('corp\\ALICE')));
+    expect(e.errorName).toBe('IdentityExists');
+    expect(e.status).toBe(409);
+  });
+
+  it('bumps the security generation on every mutation, and only then', async () => {
+    let g = await store.securityGeneration();
+    const bumped = async (what: () => Promise<unknown>) => {
+      await what();
+      const next = await store.securityGeneration();
+      expect(next).toBe(g + 1);
+      g = next;
+    };
+    const a = await store.createIdentity(user('a'));
+    g = await store.securityGeneration();
+    let r = await store.createRole(role('R'));
+    expect(await store.securityGeneration()).toBe(g + 1);
+    g += 1;
+    await bumped(() => store.updateRole(r.id, role('R', { permissions: ['/'] })));
+    await bumped(() => store.setRoleIdentities(r.id, [a.id]));
+    await bumped(() => store.updateIdentity(a.id, { email: 'a@example.com' }));
+    await bumped(() => store.deleteRole(r.id));
+    r = await store.createRole(role('R2'));
+    g = await store.securityGeneration();
+    await bumped(() => store.deleteIdentity(a.id));
+    // Reads and failed mutations leave it alone.
+    await store.listRoles({ filter: null, limit: 10, offset: 0, sortColumn: 'id', ascending: true });
+    await store.deleteRole(12345);
+    await errorOf(store.createRole(role('r2')));
+    expect(await store.securityGeneration()).toBe(g);
+  });
+
+  it('stores roles with members and claims; a clashing name is a Conflict (409)', async () => {
+    const a = await store.createIdentity(user('CORP\\alice'));
+    const r = await store.createRole(
+      role('Approvers', {
+        email: 'approvers@example.com',
+        identityIds: [a.id, a.id],
+        claims: [{ claimType: 4, claimValue: 'approver', providerScheme: 'oidc', description: 'OIDC role' }],
+      }),
+    );
+    expect(r).toMatchObject({ name: 'Approvers', email: 'approvers@example.com', identityIds: [a.id], enabled: true });
+    expect(r.claims).toEqual([{ id: expect.any(Number), claimType: 4, claimValue: 'approver', providerScheme: 'oidc', description: 'OIDC role' }]);
+    expect(await store.getRole(r.id)).toEqual(r);
+    const e = await errorOf(store.createRole(role('APPROVERS')));
+    expect([e.errorName, e.status]).toEqual(['Conflict', 409]);
+    const other = await store.createRole(role('Other'));
+    const e2 = await errorOf(store.updateRole(other.id, role('approvers')));
+    expect(e2.errorName).toBe('Conflict');
+    // Renaming a role to its own name (another case) is fine.
+    expect((await store.updateRole(other.id, role('OTHER')))?.name).toBe('OTHER');
+    expect(await store.updateRole(999, role('x'))).toBeNull();
+    const e3 = await errorOf(store.createRole(role('Bad', { identityIds: [4242] })));
+    expect(e3.errorName).toBe('RoleInvalid');
+    expect(e3.message).toContain('4242');
+  });
+
+  it('keeps claim ids stable across a full replace', async () => {
+    const r = await store.createRole(
+      role('C', {
+        claims: [
+          { claimType: 0, claimValue: 'CORP\\alice', providerScheme: 'Countersign', description: 'a' },
+          { claimType: 1, claimValue: 'CORP\\Admins', providerScheme: 'Countersign', description: 'g' },
+        ],
+      }),
+    );
+    const [alice, group] = r.claims;
+    const next = await store.updateRole(
+      r.id,
+      role('C', {
+        claims: [
+          { claimType: 0, claimValue: 'corp\\ALICE', providerScheme: 'Countersign', description: 'changed' },
+          { claimType: 0, claimValue: 'CORP\\bob', providerScheme: 'Countersign', description: '' },
+        ],
+      }),
+    );
+    expect(next!.claims[0]).toEqual({ ...alice, claimValue: 'corp\\ALICE', description: 'changed' });
+    expect(next!.claims).toHaveLength(2);
+    expect(next!.claims.some((c) => c.id === group!.id)).toBe(false);
+  });
+
+  it('finds the roles of an identity directly and through User claims (case-insensitive)', async () => {
+    const alice = await store.createIdentity(user('CORP\\alice'));
+    const direct = await store.createRole(role('Direct', { identityIds: [alice.id] }));
+    const claimed = await store.createRole(
+      role('Claimed', { claims: [{ claimType: 0, claimValue: 'corp\\ALICE', providerScheme: 'Countersign', description: '' }] }),
+    );
+    await store.createRole(role('GroupClaim', { claims: [{ claimType: 1, claimValue: 'CORP\\alice', providerScheme: 'x', description: '' }] }));
+    await store.createRole(role('Unrelated'));
+    const both = await store.createRole(
+      role('Both', { identityIds: [alice.id], claims: [{ claimType: 0, claimValue: 'CORP\\alice', providerScheme: 'x', description: '' }] }),
+    );
+    const ids = (await store.rolesOfIdentity(alice)).map((r) => r.id);
+    expect(ids).toEqual([direct.id, claimed.id, both.id]);
+    // Deleting the identity removes its direct memberships.
+    await store.deleteIdentity(alice.id);
+    expect((await store.getRole(direct.id))!.identityIds).toEqual([]);
+  });
+
+  it('lists roles with a bound QueryString, sorting and paging', async () => {
+    for (const n of ['Alpha', 'beta', 'Gamma', 'delta']) await store.createRole(role(n, { enabled: n !== 'Gamma' }));
+    const q = (text: string, sortColumn = 'name', ascending = true, limit = 50, offset = 0) =>
+      store.listRoles({ filter: bindQuery(parseQuery(text), ROLE_FIELDS), sortColumn, ascending, limit, offset });
+    expect((await q('Name -contains "a"')).map((r) => r.name)).toEqual(['Alpha', 'beta', 'delta', 'Gamma']);
+    expect((await q('Name -eq "BETA"')).map((r) => r.name)).toEqual(['beta']);
+    expect((await q('Enabled -eq false')).map((r) => r.name)).toEqual(['Gamma']);
+    expect((await q('Id -gt 2 AND Name -startswith "d"')).map((r) => r.name)).toEqual(['delta']);
+    expect((await q(`PermissionSetId -eq "${GLOBAL_PERMISSION_SET_ID.toUpperCase()}"`)).length).toBe(4);
+    expect((await q('', 'id', false, 2, 1)).map((r) => r.name)).toEqual(['Gamma', 'beta']);
+    // Values never become SQL.
+    expect(await q(`Name -eq "x' OR 1=1 --"`)).toEqual([]);
+  });
+
+  it('tells which role ids exist', async () => {
+    const a = await store.createRole(role('A'));
+    const b = await store.createRole(role('B'));
+    expect(await store.existingRoleIds([a.id, b.id, 999, a.id])).toEqual(new Set([a.id, b.id]));
+    expect(await store.existingRoleIds([])).toEqual(new Set());
+    const many = Array.from({ length: 1200 }, (_, i) => i + 1);
+    expect(await store.existingRoleIds(many)).toEqual(new Set([a.id, b.id]));
+  });
+
+  it('deletes roles with their members and claims', async () => {
+    const a = await store.createIdentity(user('a'));
+    const r = await store.createRole(role('R', { identityIds: [a.id], claims: [{ claimType: 0, claimValue: 'a', providerScheme: 'x', description: '' }] }));
+    expect(await store.deleteRole(r.id)).toBe(true);
+    expect(await store.getRole(r.id)).toBeNull();
+    expect(await store.rolesOfIdentity(a)).toEqual([]);
+    expect(await store.setRoleIdentities(r.id, [a.id])).toBeNull();
+  });
+});
