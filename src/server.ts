@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
+import { JobRunner } from './runner/job-runner.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
 import { ensureAdministrator } from './security/bootstrap.ts';
@@ -15,6 +16,7 @@ export interface Server {
   services: Services;
   workflow: WorkflowService;
   reconciler: Reconciler;
+  runner: JobRunner;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -29,13 +31,20 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
+  const runner = new JobRunner(store, workflow, services.registry, {}, { log: (m, err) => app.log.warn({ err }, m) });
+  workflow.effectSink = (effects) => {
+    if (effects.length) runner.wake();
+  };
+  runner.start();
   return {
     app,
     services,
     workflow,
     reconciler,
+    runner,
     async close() {
       await app.close();
+      await runner.stop();
       await reconciler.stop();
       await store.close();
     },

@@ -2,6 +2,7 @@ import { validateSteps } from '../domain/definition.ts';
 import {
   applySignal,
   cancelForRestart,
+  completeRun,
   reconcile,
   startInstance,
   stopInstance,
@@ -13,6 +14,7 @@ import { fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
+import type { Job } from '../store/store.ts';
 import type { Services } from './services.ts';
 
 /** The workflow types Countersign knows, with what their Key refers to. */
@@ -254,6 +256,18 @@ export class WorkflowService {
     });
     if (t) this.effectSink(t.effects);
     return t !== null;
+  }
+
+  /** Feeds an automatic step's result back, completing its job in the same transaction. */
+  async completeStep(job: Job, owner: string, result: { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string }): Promise<void> {
+    const inst = await this.getInstance(job.instanceId);
+    const version = await this.version(inst.definitionId, inst.definitionVersion);
+    const ctx = this.ctx();
+    const t = await this.s.store.mutateInstance(job.instanceId, (current) => {
+      const r = completeRun(current, version, { step: job.effect.step, ...result }, ctx);
+      return { transition: r, completeJob: { id: job.id, owner }, result: r };
+    });
+    if (t) this.effectSink(t.effects);
   }
 
   async version(definitionId: string, v: number): Promise<DefinitionVersion> {

@@ -73,6 +73,44 @@ export interface StepType {
   checkSignal?(signal: string, data: JsonObject): SignalCheck;
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
   decide?(ctx: StepContext): StepOutcome;
+  /** The side effect of an automatic step; the runner calls it outside any transaction. */
+  run?(input: RunInput): Promise<RunResult>;
+}
+
+/** Services configured on this server that executors use (mail, HTTP, scripts). */
+export interface RunEnvironment {
+  [service: string]: unknown;
+}
+
+export interface RunInput {
+  step: StepDef;
+  /** Configuration with tokens replaced where the parameter supports them; secrets included. */
+  config: JsonObject;
+  instance: Instance;
+  /**
+   * Stable for one execution of one step of one instance, across retries: receivers use it to
+   * de-duplicate (email Message-ID, REST Idempotency-Key header).
+   */
+  idempotencyKey: string;
+  attempt: number;
+  signal: AbortSignal;
+  env: RunEnvironment;
+}
+
+export interface RunResult {
+  variables?: JsonObject;
+  metadata?: JsonObject;
+  message?: string;
+}
+
+/** A step run that failed; retryable failures (network errors, 5xx) are tried again with backoff. */
+export class StepFailure extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export const param = (displayName: string, type: ParamType, extra: Omit<ParamDecl, 'displayName' | 'type'> = {}): ParamDecl => ({

@@ -1,4 +1,4 @@
-import type { Transition } from '../domain/engine.ts';
+import type { Effect, Transition } from '../domain/engine.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 
@@ -50,6 +50,25 @@ export interface Store extends SecurityStore {
   deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void>;
   /** Ids of Suspended instances holding signals, for the reconciler. */
   listReconcileCandidates(limit: number): Promise<string[]>;
+
+  // Jobs: effects recorded with the transition that caused them ----------------------------------
+  /**
+   * Claims up to `limit` due jobs for `owner` for `leaseMs`. A job whose lease has expired (its
+   * owner died) can be claimed again; so a job runs at least once.
+   */
+  claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]>;
+  /** Gives a claimed job back to run again at `runAt` (a retry). Only its lease owner can. */
+  releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean>;
+  /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
+  nextJobDelay(): Promise<number | null>;
+}
+
+export interface Job {
+  id: number;
+  instanceId: string;
+  effect: Effect;
+  attempts: number;
+  lastError: string | null;
 }
 
 export interface DefinitionChange<R> {
@@ -61,6 +80,8 @@ export interface DefinitionChange<R> {
 
 export interface InstanceChange<R> {
   transition: Transition | null;
+  /** A claimed job this change completes: deleted in the same transaction, if `owner` still holds it. */
+  completeJob?: { id: number; owner: string };
   spawn?: (referenceId: number) => Transition;
   result: R;
 }

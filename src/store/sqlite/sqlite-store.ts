@@ -7,7 +7,7 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import { InstanceStatus, STATUS_NAMES, isTerminal, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, ListQuery, Store } from '../store.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -167,6 +167,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
       const current = toInstance(row!);
       const change = fn(current);
+      if (change.completeJob) {
+        const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
+        if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+      }
       if (change.transition) {
         const next = { ...change.transition.instance, rev: current.rev + 1 };
         this.wf.updateInstance.run(instanceRow(next));
@@ -203,12 +207,37 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
       guard(toInstance(row!));
       this.wf.deleteHistory.run(id);
+      this.wf.deleteJobsOf.run(id);
       this.wf.deleteInstance.run(id);
     }).immediate();
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
     return (this.wf.reconcileCandidates.all(limit) as Row[]).map((r) => r.id as string);
+  }
+
+  async claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]> {
+    const now = new Date();
+    const until = new Date(now.getTime() + leaseMs).toISOString();
+    return this.conn.transaction(() =>
+      (this.wf.claimJobs.all(owner, until, now.toISOString(), now.toISOString(), limit) as Row[]).map((r) => ({
+        id: r.id as number,
+        instanceId: r.instance_id as string,
+        effect: JSON.parse(r.payload as string),
+        attempts: r.attempts as number,
+        lastError: (r.last_error as string | null) ?? null,
+      })),
+    ).immediate();
+  }
+
+  async releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean> {
+    return this.wf.releaseJob.run(runAt, error, id, owner).changes > 0;
+  }
+
+  async nextJobDelay(): Promise<number | null> {
+    const row = this.wf.nextJob.get() as Row | undefined;
+    if (!row || row.due === null) return null;
+    return Math.max(0, new Date(row.due as string).getTime() - Date.now());
   }
 
   private writeHistory(instanceId: string, t: Transition): void {
@@ -282,6 +311,15 @@ function prepare(db: Database.Database) {
     history: db.prepare('SELECT * FROM instance_history WHERE instance_id = ? ORDER BY id'),
     insertHistory: db.prepare('INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     insertJob: db.prepare('INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?)'),
+    claimJobs: db.prepare(
+      `UPDATE jobs SET locked_by = ?, locked_until = ?, attempts = attempts + 1
+       WHERE id IN (SELECT id FROM jobs WHERE run_at <= ? AND (locked_until IS NULL OR locked_until < ?) ORDER BY run_at, id LIMIT ?)
+       RETURNING id, instance_id, payload, attempts, last_error`,
+    ),
+    releaseJob: db.prepare('UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ?, last_error = ? WHERE id = ? AND locked_by = ?'),
+    deleteJob: db.prepare('DELETE FROM jobs WHERE id = ? AND locked_by = ?'),
+    deleteJobsOf: db.prepare('DELETE FROM jobs WHERE instance_id = ?'),
+    nextJob: db.prepare(`SELECT MIN(CASE WHEN locked_until IS NULL OR locked_until < run_at THEN run_at ELSE locked_until END) AS due FROM jobs`),
     reconcileCandidates: db.prepare(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]' ORDER BY last_modified LIMIT ?`),
   };
 }

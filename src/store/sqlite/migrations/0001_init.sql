@@ -89,6 +89,7 @@ CREATE TABLE jobs (
   payload      TEXT NOT NULL,
   run_at       TEXT NOT NULL,
   attempts     INTEGER NOT NULL DEFAULT 0,
+  last_error   TEXT,
   locked_by    TEXT,
   locked_until TEXT,
   created_at   TEXT NOT NULL

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { CountersignError } from '../domain/errors.ts';
+import { findStep, scopeOf } from '../domain/engine.ts';
+import { resolveValue } from '../domain/tokens.ts';
+import type { JsonObject } from '../domain/types.ts';
+import type { WorkflowService } from '../service/workflow.ts';
+import type { StepRegistry } from '../steps/index.ts';
+import { StepFailure, type RunEnvironment, type RunResult } from '../steps/plugin.ts';
+import type { Job, Store } from '../store/store.ts';
+
+export interface JobRunnerOptions {
+  /** Identifies this process in job leases. */
+  owner?: string;
+  concurrency?: number;
+  /** How long a claimed job is ours; a crashed owner's jobs are claimed again after it. */
+  leaseMs?: number;
+  /** Upper bound for one step run. */
+  stepTimeoutMs?: number;
+  maxAttempts?: number;
+  /** Poll interval when nothing wakes the runner (another node queued work). */
+  pollMs?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+/**
+ * Executes automatic steps from the durable job queue and feeds each result back as an event.
+ * A job is deleted in the same transaction that records its result, so a crash at any point
+ * leaves it queued and it runs again (at least once; executors get an idempotency key).
+ */
+export class JobRunner {
+  readonly owner: string;
+  private readonly o: Required<Omit<JobRunnerOptions, 'owner'>>;
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly workflow: WorkflowService,
+    private readonly registry: StepRegistry,
+    private readonly env: RunEnvironment,
+    opts: JobRunnerOptions = {},
+  ) {
+    this.owner = opts.owner ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.o = {
+      concurrency: opts.concurrency ?? 8,
+      leaseMs: opts.leaseMs ?? 30_000,
+      // Below the lease, so a live owner never loses a job it is still running.
+      stepTimeoutMs: opts.stepTimeoutMs ?? 25_000,
+      maxAttempts: opts.maxAttempts ?? 5,
+      pollMs: opts.pollMs ?? 1_000,
+      log: opts.log ?? (() => {}),
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, waits for the jobs in flight to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Called when a transition queued work, so it starts without waiting for the poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed: Job[] = [];
+      const free = this.o.concurrency - this.inFlight.size;
+      try {
+        if (free > 0) claimed = await this.store.claimJobs(this.owner, free, this.o.leaseMs);
+      } catch (err) {
+        this.o.log('runner: could not claim jobs', err);
+      }
+      for (const job of claimed) {
+        const p = this.runJob(job).finally(() => {
+          this.inFlight.delete(p);
+          this.wake();
+        });
+        this.inFlight.add(p);
+      }
+      if (claimed.length === 0 || this.inFlight.size >= this.o.concurrency) await this.sleep();
+    }
+  }
+
+  private async sleep(): Promise<void> {
+    const due = await this.store.nextJobDelay().catch(() => null);
+    const ms = Math.min(this.o.pollMs, due === null ? this.o.pollMs : Math.max(due, 10));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Runs one job; never throws. */
+  async runJob(job: Job): Promise<void> {
+    try {
+      const outcome = await this.execute(job);
+      if (outcome.kind === 'retry') {
+        await this.store.releaseJob(job.id, this.owner, new Date(Date.now() + backoffMs(job.attempts)).toISOString(), outcome.message);
+        return;
+      }
+      await this.workflow.completeStep(job, this.owner, outcome.kind === 'ok' ? { ok: true, ...outcome.result } : { ok: false, message: outcome.message });
+    } catch (err) {
+      // Lost the lease or the instance vanished: another node owns the job now, or nothing to do.
+      if (err instanceof CountersignError && (err.errorName === 'Conflict' || err.errorName === 'NotFound')) return;
+      this.o.log(`runner: job ${job.id} for instance ${job.instanceId} failed unexpectedly`, err);
+    }
+  }
+
+  private async execute(job: Job): Promise<{ kind: 'ok'; result: RunResult } | { kind: 'fail' | 'retry'; message: string }> {
+    const instance = await this.store.getInstance(job.instanceId);
+    if (!instance) return { kind: 'fail', message: 'The instance no longer exists.' };
+    const version = await this.workflow.version(instance.definitionId, instance.definitionVersion);
+    const step = findStep(version, job.effect.step);
+    const type = this.registry.get(step.extensionName);
+    if (!type?.run) return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) cannot run: this server has no executor for ${step.extensionName}.` };
+    const scope = scopeOf(instance);
+    const config: JsonObject = {};
+    for (const [k, v] of Object.entries(step.config)) config[k] = type.parameters[k]?.tokens ? resolveValue(v, scope) : v;
+    try {
+      const result = await type.run({
+        step,
+        config,
+        instance,
+        idempotencyKey: `${instance.id}/${step.uniqueName}`,
+        attempt: job.attempts,
+        signal: AbortSignal.timeout(this.o.stepTimeoutMs),
+        env: this.env,
+      });
+      return { kind: 'ok', result };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const retryable = err instanceof StepFailure ? err.retryable : false;
+      if (retryable && job.attempts < this.o.maxAttempts) return { kind: 'retry', message };
+      const tries = job.attempts > 1 ? ` (after ${job.attempts} attempts)` : '';
+      return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) failed${tries}: ${message}` };
+    }
+  }
+}
+
+/** 1 s, 2 s, 4 s ... capped at 5 minutes. */
+export const backoffMs = (attempts: number): number => Math.min(1000 * 2 ** Math.max(0, attempts - 1), 300_000);
