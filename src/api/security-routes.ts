@@ -12,7 +12,7 @@ import {
   PERMISSION_CATALOGUE,
   isGlobalPermissionSet,
 } from '../security/permission-set.ts';
-import { P, grants, toCanonical, toLegacy } from '../security/permissions.ts';
+import { P, PERMISSIONS, grants, toCanonical, toLegacy } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
 import type { Identity, NewRole, Role, RoleClaim, SecurityStore } from '../store/store.ts';
 import { principalOf, requirePermission } from './guard.ts';
@@ -102,6 +102,8 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
 
   app.get('/Security/Identities', async (req) => {
     requirePermission(req, P.securityRead);
+    // The contract gives this list no QueryString; ignoring one would return unfiltered results.
+    if (req.q.querystring?.trim()) fail('ValidationFailed', 'GET /Security/Identities takes no QueryString (Keyfactor defines none); page with PageReturned and ReturnLimit.');
     const q = listQuery(req, IDENTITY_FIELDS, 'AccountName');
     const identities = await store.listIdentities({ limit: q.limit, offset: q.offset, sortColumn: q.sortColumn, ascending: q.ascending });
     const views = new Views(store);
@@ -497,8 +499,20 @@ function claimV2(c: RoleClaim): JsonObject {
   };
 }
 
+/**
+ * Version-1 spelling of a role's permissions. A permission that is itself in the catalogue maps
+ * to its own name only ("/workflows/instances/read/" is ReadAll, even though ReadMy's string
+ * starts with it); a grouping ("/", "/workflows/") expands to every permission below it.
+ */
 function legacyPermissions(role: Role): string[] {
-  return [...new Set(role.permissions.flatMap(toLegacy))];
+  return [
+    ...new Set(
+      role.permissions.flatMap((c) => {
+        const exact = PERMISSIONS.find((p) => p.path === c);
+        return exact ? [exact.legacy] : toLegacy(c);
+      }),
+    ),
+  ];
 }
 
 /** GET /Security/Identities/{id}: what the identity may do, and through which roles. */

@@ -1,0 +1,441 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { P } from '../../src/security/permissions.ts';
+import { expectValidResponse } from '../support/openapi.ts';
+import { basic, startTestApp, type ApiResponse, type CallOptions, type TestApp } from '../support/server.ts';
+
+/*
+ * /Security/*, /PermissionSets and /Permissions over real HTTP. Every response goes through
+ * t.call, which validates it against Keyfactor's v25 contract (security-v1, or security-v2 for
+ * /Security/Roles under x-keyfactor-api-version: 2); the few calls made unchecked (an operation
+ * that exists only in the other document) are validated here explicitly with expectValidResponse.
+ */
+
+const BASE = '/KeyfactorAPI';
+const V2 = { 'x-keyfactor-api-version': '2' };
+
+let t: TestApp;
+const texts: string[] = [];
+
+async function call(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> {
+  const res = await t.call(method, BASE + path, opts);
+  texts.push(res.text);
+  return res;
+}
+
+const v2 = (opts: CallOptions = {}): CallOptions => ({ ...opts, headers: { ...V2, ...opts.headers } });
+
+function expect400(res: ApiResponse, ...mentions: string[]): void {
+  expect(res.status, res.text).toBe(400);
+  for (const m of mentions) expect(res.body.Message).toContain(m);
+}
+
+async function createIdentity(accountName: string, password?: string): Promise<{ id: number; auth: string }> {
+  const res = await call('POST', '/Security/Identities', { body: { AccountName: accountName, ...(password ? { Password: password } : {}) } });
+  expect(res.status, res.text).toBe(200);
+  return { id: res.body.Id, auth: basic(accountName, password ?? '') };
+}
+
+/** The cached principal notices a security change within a second. */
+const settle = () => new Promise((r) => setTimeout(r, 1_100));
+
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  // Nothing the API sent may carry a password or its hash.
+  for (const text of texts) {
+    expect(text).not.toMatch(/scrypt\$/);
+    expect(text).not.toMatch(/PasswordHash|"Password"/);
+  }
+  await t.close();
+});
+
+describe('authentication', () => {
+  it('answers 401 with a Basic challenge without or with wrong credentials', async () => {
+    for (const auth of [null, basic('admin', 'wrong-password'), basic('nobody', 'x'), 'Basic %%%']) {
+      const res = await call('GET', '/Security/Roles', { auth });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Basic realm="Countersign", charset="UTF-8"');
+    }
+  });
+});
+
+describe('/Security/Identities', () => {
+  it('creates an identity in the v25 SecurityIdentityResponse shape, without any secret', async () => {
+    const res = await call('POST', '/Security/Identities', {
+      body: { accountName: 'CORP\\alice', Password: 'alice-password', Email: 'alice@example.com', IdentityType: 'user' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ Id: expect.any(Number), AccountName: 'CORP\\alice', IdentityType: 'User', Roles: [], Valid: true, SID: null });
+    const group = await call('POST', '/Security/Identities', { body: { AccountName: 'CORP\\PKI Admins', IdentityType: 'Group', SID: 'S-1-5-21-1' } });
+    expect(group.body).toMatchObject({ IdentityType: 'Group', SID: 'S-1-5-21-1' });
+  });
+
+  it('lets a new user sign in, with no permissions yet', async () => {
+    const bob = await createIdentity('bob', 'bob-password');
+    const res = await call('GET', '/Security/Roles', { auth: bob.auth });
+    expect(res.status).toBe(403);
+    expect(res.body.Message).toContain(P.securityRead);
+  });
+
+  it('refuses a taken name (409) and bad bodies (400, naming the field)', async () => {
+    expect((await call('POST', '/Security/Identities', { body: { AccountName: 'corp\\ALICE' } })).status).toBe(409);
+    expect400(await call('POST', '/Security/Identities', { body: {} }), 'AccountName');
+    expect400(await call('POST', '/Security/Identities'), 'body');
+    expect400(await call('POST', '/Security/Identities', { body: ['x'] }), 'body');
+    for (const bad of ['', '   ', 'a\\b\\c', '\\user', 'DOMAIN\\', 'us:er', 'tab\tname'])
+      expect400(await call('POST', '/Security/Identities', { body: { AccountName: bad } }), 'AccountName');
+    expect400(await call('POST', '/Security/Identities', { body: { AccountName: 42 } }), 'AccountName');
+    expect400(await call('POST', '/Security/Identities', { body: { AccountName: 'short', Password: 'short' } }), 'Password', '8');
+    expect400(await call('POST', '/Security/Identities', { body: { AccountName: 'g2', IdentityType: 'Group', Password: 'long-enough' } }), 'Password');
+    expect400(await call('POST', '/Security/Identities', { body: { AccountName: 'r2', IdentityType: 'Robot' } }), 'IdentityType');
+    expect400(await call('POST', '/Security/Identities', { body: { AccountName: 'e2', Email: 'not-an-email' } }), 'Email');
+  });
+
+  it('lists with paging and sorting (SortAscending 0 ascending, 1 descending)', async () => {
+    const all = await call('GET', '/Security/Identities?ReturnLimit=100');
+    expect(all.status).toBe(200);
+    const names = all.body.map((i: { AccountName: string }) => i.AccountName);
+    expect(names).toEqual([...names].sort((a: string, b: string) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    expect(names).toEqual(expect.arrayContaining(['admin', 'CORP\\alice', 'bob']));
+    const admin = all.body.find((i: { AccountName: string }) => i.AccountName === 'admin');
+    expect(admin.Roles.map((r: { Name: string }) => r.Name)).toEqual(['Administrators']);
+    expect(admin.Roles[0].Identities).toBeNull();
+
+    const desc = await call('GET', '/Security/Identities?SortField=Id&SortAscending=1&ReturnLimit=2&PageReturned=1');
+    expect(desc.body).toHaveLength(2);
+    expect(desc.body[0].Id).toBeGreaterThan(desc.body[1].Id);
+    const page2 = await call('GET', '/Security/Identities?pq.sortField=Id&pq.sortAscending=0&pq.returnLimit=1&pq.pageReturned=2');
+    expect(page2.body).toHaveLength(1);
+    expect(page2.body[0].Id).toBe(Math.min(...all.body.map((i: { Id: number }) => i.Id)) + 1);
+    expect400(await call('GET', '/Security/Identities?SortField=Password'), 'Password');
+    expect400(await call('GET', '/Security/Identities?ReturnLimit=abc'), 'ReturnLimit');
+    expect400(await call('GET', '/Security/Identities?QueryString=AccountName%20-eq%20%22bob%22'), 'QueryString');
+  });
+
+  it('GET /{id} answers the identity permissions shape; 404 unknown, 400 bad id', async () => {
+    const admin = (await call('GET', '/Security/Identities')).body.find((i: { AccountName: string }) => i.AccountName === 'admin');
+    const res = await call('GET', `/Security/Identities/${admin.Id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.Identity).toBe('admin');
+    expect(res.body.Claim).toMatchObject({ Id: admin.Id, ClaimType: 'User', ClaimValue: 'admin' });
+    expect(res.body.SecuredAreaPermissions).toContainEqual({ Permission: P.securityModify, GrantedByRoles: ['Administrators'] });
+    expect((await call('GET', '/Security/Identities/999999')).status).toBe(404);
+    expect((await call('GET', '/Security/Identities/abc')).status).toBe(400);
+    expect((await call('GET', '/Security/Identities/-1')).status).toBe(400);
+  });
+
+  it('Lookup tells whether an account name exists', async () => {
+    expect((await call('GET', '/Security/Identities/Lookup?accountName=corp%5CALICE')).body).toEqual({ Valid: true });
+    expect((await call('GET', '/Security/Identities/Lookup?accountName=nobody')).body).toEqual({ Valid: false });
+    expect((await call('GET', '/Security/Identities/Lookup')).status).toBe(400);
+  });
+
+  it('DELETE answers 204, then 404; the caller cannot delete itself', async () => {
+    const doomed = await createIdentity('CORP\\doomed');
+    const del = await call('DELETE', `/Security/Identities/${doomed.id}`);
+    expect(del.status).toBe(204);
+    expect(del.text).toBe('');
+    expect((await call('DELETE', `/Security/Identities/${doomed.id}`)).status).toBe(404);
+    const admin = (await call('GET', '/Security/Identities')).body.find((i: { AccountName: string }) => i.AccountName === 'admin');
+    expect400(await call('DELETE', `/Security/Identities/${admin.Id}`), 'signed in');
+  });
+});
+
+describe('/Security/Roles, version 1', () => {
+  let carol: { id: number; auth: string };
+  let dave: { id: number; auth: string };
+  let readers: number;
+
+  beforeAll(async () => {
+    carol = await createIdentity('CORP\\carol', 'carol-password');
+    dave = await createIdentity('CORP\\dave', 'dave-password');
+  });
+
+  it('creates a role with Area:Permission strings and identities', async () => {
+    const res = await call('POST', '/Security/Roles', {
+      body: {
+        Name: 'Readers',
+        Description: 'Read security and all instances',
+        EmailAddress: 'readers@example.com',
+        Permissions: ['WorkflowInstances:ReadAll', 'security:read'],
+        Identities: [{ AccountName: 'corp\\CAROL', SID: null }],
+      },
+    });
+    expect(res.status, res.text).toBe(200);
+    readers = res.body.Id;
+    expect(res.body).toEqual({
+      Id: expect.any(Number),
+      Description: 'Read security and all instances',
+      EmailAddress: 'readers@example.com',
+      Enabled: true,
+      Immutable: false,
+      Valid: true,
+      Private: false,
+      PermissionSetId: GLOBAL_PERMISSION_SET_ID,
+      Identities: [{ Id: carol.id, AccountName: 'CORP\\carol', IdentityType: 'User', Roles: null, Valid: true, SID: null }],
+      Name: 'Readers',
+      Permissions: ['WorkflowInstances:ReadAll', 'Security:Read'],
+    });
+    // The member can now read roles, but not change them.
+    expect((await call('GET', '/Security/Roles', { auth: carol.auth })).status).toBe(200);
+    expect((await call('POST', '/Security/Roles', { auth: carol.auth, body: { Name: 'x', Description: 'x' } })).status).toBe(403);
+  });
+
+  it('shows a "/" role as every legacy permission', async () => {
+    const list = await call('GET', '/Security/Roles?QueryString=Name%20-eq%20%22administrators%22');
+    expect(list.body).toHaveLength(1);
+    expect(list.body[0].Permissions).toEqual(expect.arrayContaining(['WorkflowDefinitions:Modify', 'WorkflowInstances:Manage', 'Security:Modify']));
+    expect(list.body[0].Identities.map((i: { AccountName: string }) => i.AccountName)).toEqual(['admin']);
+  });
+
+  it('refuses bad role bodies with 400 naming the problem, and taken names with 409', async () => {
+    expect400(await call('POST', '/Security/Roles', { body: { Description: 'd' } }), 'Name');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n' } }), 'Description');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: ['Certificates:Read'] } }), 'Certificates:Read');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: 'Security:Read' } }), 'Permissions');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: [7] } }), 'Permissions[0]');
+    expect400(
+      await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Identities: [{ AccountName: 'CORP\\ghost' }, { AccountName: 'CORP\\carol' }] } }),
+      'CORP\\ghost',
+    );
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Identities: [{}] } }), 'Identities[0].AccountName');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Enabled: 'maybe' } }), 'Enabled');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', PermissionSetId: 'nope' } }), 'PermissionSetId');
+    expect400(
+      await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', PermissionSetId: '00000000-0000-0000-0000-000000000000' } }),
+      'PermissionSetId',
+    );
+    expect((await call('POST', '/Security/Roles', { body: { Name: 'READERS', Description: 'd' } })).status).toBe(409);
+    // Nothing half-made was left behind.
+    expect((await call('GET', '/Security/Roles?QueryString=Name%20-eq%20%22n%22')).body).toEqual([]);
+  });
+
+  it('lists with QueryString (bare or pq.-prefixed), sorting and paging; a bad query is 400', async () => {
+    await call('POST', '/Security/Roles', { body: { Name: 'auditors', Description: 'Audit', Enabled: false } });
+    const byName = await call('GET', '/Security/Roles?SortField=Name');
+    const names = byName.body.map((r: { Name: string }) => r.Name);
+    expect(names).toEqual(['Administrators', 'auditors', 'Readers']);
+    expect((await call('GET', '/Security/Roles?pq.queryString=Enabled%20-eq%20false')).body.map((r: { Name: string }) => r.Name)).toEqual(['auditors']);
+    expect((await call('GET', '/Security/Roles?QueryString=Name%20-contains%20%22ead%22')).body.map((r: { Name: string }) => r.Name)).toEqual(['Readers']);
+    expect((await call('GET', '/Security/Roles?SortField=Name&SortAscending=1&ReturnLimit=1&PageReturned=2')).body[0].Name).toBe('auditors');
+    expect((await call('GET', '/Security/Roles?QueryString=Nope%20-eq%201')).status).toBe(400);
+    expect((await call('GET', '/Security/Roles?QueryString=Name%20-eq')).status).toBe(400);
+    expect((await call('GET', '/Security/Roles?SortField=Password')).status).toBe(400);
+  });
+
+  it('GET /{id}: 200, 404 unknown, 400 non-integer', async () => {
+    const res = await call('GET', `/Security/Roles/${readers}`);
+    expect(res.body.Name).toBe('Readers');
+    expect((await call('GET', '/Security/Roles/424242')).status).toBe(404);
+    expect((await call('GET', '/Security/Roles/1.5')).status).toBe(400);
+    expect((await call('GET', '/Security/Roles/x')).status).toBe(400);
+  });
+
+  it('PUT replaces fields, keeps what is not sent, and takes effect for members', async () => {
+    const res = await call('PUT', '/Security/Roles', {
+      body: { Id: readers, Name: 'Readers', Description: 'Now read-only for definitions', Permissions: ['WorkflowDefinitions:Read'], Identities: [{ AccountName: 'CORP\\dave' }] },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ Description: 'Now read-only for definitions', Permissions: ['WorkflowDefinitions:Read'], EmailAddress: null, Enabled: true });
+    expect(res.body.Identities.map((i: { Id: number }) => i.Id)).toEqual([dave.id]);
+    await settle();
+    expect((await call('GET', '/Security/Roles', { auth: carol.auth })).status).toBe(403);
+    expect((await call('GET', '/Security/Roles', { auth: dave.auth })).status).toBe(403); // no Security:Read any more
+    // Without Identities/Permissions the members and permissions stay.
+    const kept = await call('PUT', '/Security/Roles', { body: { Id: readers, Name: 'Readers', Description: 'd2' } });
+    expect(kept.body.Identities.map((i: { Id: number }) => i.Id)).toEqual([dave.id]);
+    expect(kept.body.Permissions).toEqual(['WorkflowDefinitions:Read']);
+    expect((await call('PUT', '/Security/Roles', { body: { Id: 424242, Name: 'x', Description: 'x' } })).status).toBe(404);
+    expect400(await call('PUT', '/Security/Roles', { body: { Name: 'x', Description: 'x' } }), 'Id');
+    expect((await call('PUT', '/Security/Roles', { body: { Id: readers, Name: 'administrators', Description: 'x' } })).status).toBe(409);
+  });
+
+  it('PUT /{id}/Identities takes Ids (the complete list), or Add/Remove; GET lists members', async () => {
+    const url = `/Security/Roles/${readers}/Identities`;
+    const set = await call('PUT', url, { body: { Ids: [carol.id, dave.id] } });
+    expect(set.status, set.text).toBe(200);
+    expect(set.body).toEqual([
+      { Id: carol.id, Name: 'CORP\\carol' },
+      { Id: dave.id, Name: 'CORP\\dave' },
+    ]);
+    expect((await call('PUT', url, { body: { Remove: [carol.id] } })).body).toEqual([{ Id: dave.id, Name: 'CORP\\dave' }]);
+    expect((await call('PUT', url, { body: { Add: [carol.id] } })).body.map((i: { Id: number }) => i.Id).sort()).toEqual([carol.id, dave.id].sort());
+    expect((await call('GET', url)).body).toHaveLength(2);
+    expect400(await call('PUT', url, { body: { Ids: [carol.id, 999999] } }), '999999');
+    expect400(await call('PUT', url, { body: { Ids: ['x'] } }), 'Ids[0]');
+    expect400(await call('PUT', url, { body: {} }), 'Ids');
+    expect((await call('PUT', '/Security/Roles/424242/Identities', { body: { Ids: [] } })).status).toBe(404);
+    expect((await call('PUT', url, { body: { Ids: [] } })).body).toEqual([]);
+  });
+
+  it('DELETE answers 204 then 404', async () => {
+    const r = await call('POST', '/Security/Roles', { body: { Name: 'Temporary', Description: 't' } });
+    const del = await call('DELETE', `/Security/Roles/${r.body.Id}`);
+    expect(del.status).toBe(204);
+    expect((await call('DELETE', `/Security/Roles/${r.body.Id}`)).status).toBe(404);
+    expect((await call('DELETE', '/Security/Roles/abc')).status).toBe(400);
+  });
+});
+
+describe('/Security/Roles, version 2 (claims, access-control strings)', () => {
+  let erin: { id: number; auth: string };
+  let approvers: number;
+
+  beforeAll(async () => {
+    erin = await createIdentity('CORP\\erin', 'erin-password');
+  });
+
+  it('finds the permission set, then creates a role with claims', async () => {
+    const sets = await call('GET', '/PermissionSets');
+    expect(sets.body).toEqual([{ Id: GLOBAL_PERMISSION_SET_ID, Name: 'Global', Permissions: expect.arrayContaining(['/', P.instancesReadPending]) }]);
+    const res = await call(
+      'POST',
+      '/Security/Roles',
+      v2({
+        body: {
+          Name: 'Approvers',
+          Description: 'Approve requests',
+          PermissionSetId: sets.body[0].Id,
+          Permissions: ['/workflows/instances/read/pending/', '/security/read'],
+          Claims: [
+            { ClaimType: 0, ClaimValue: 'corp\\ERIN', ProviderAuthenticationScheme: 'Countersign', Description: 'Erin' },
+            { ClaimType: 4, ClaimValue: 'approver', ProviderAuthenticationScheme: 'https://idp.example.com', Description: 'OIDC role' },
+          ],
+        },
+      }),
+    );
+    expect(res.status, res.text).toBe(200);
+    approvers = res.body.Id;
+    expect(res.body).toEqual({
+      Id: expect.any(Number),
+      Name: 'Approvers',
+      Description: 'Approve requests',
+      EmailAddress: null,
+      Immutable: false,
+      PermissionSetId: GLOBAL_PERMISSION_SET_ID,
+      Permissions: [P.instancesReadPending, P.securityRead],
+      Claims: [
+        { Id: expect.any(Number), Description: 'Erin', ClaimType: 'User', ClaimValue: 'corp\\ERIN', Provider: { Id: expect.any(String), AuthenticationScheme: 'Countersign', DisplayName: 'Countersign' } },
+        { Id: expect.any(Number), Description: 'OIDC role', ClaimType: 'OAuthRole', ClaimValue: 'approver', Provider: expect.objectContaining({ AuthenticationScheme: 'https://idp.example.com' }) },
+      ],
+    });
+    // The User claim binds erin: she may read roles now.
+    expect((await call('GET', '/Security/Roles', { auth: erin.auth })).status).toBe(200);
+    // Version 1 shows erin as a member, with the permissions in the Area:Permission spelling.
+    const v1 = await call('GET', `/Security/Roles/${approvers}`);
+    expect(v1.body.Identities.map((i: { Id: number }) => i.Id)).toEqual([erin.id]);
+    expect(v1.body.Permissions).toEqual(['WorkflowInstances:ReadAssignedToMe', 'Security:Read']);
+    // And erin's identity lists the role.
+    const mine = (await call('GET', '/Security/Identities?ReturnLimit=100')).body.find((i: { Id: number }) => i.Id === erin.id);
+    expect(mine.Roles.map((r: { Name: string }) => r.Name)).toEqual(['Approvers']);
+  });
+
+  it('requires PermissionSetId (the global one) and valid claims and permissions', async () => {
+    const base = { Name: 'V2 bad', Description: '' };
+    expect400(await call('POST', '/Security/Roles', v2({ body: base })), 'PermissionSetId', GLOBAL_PERMISSION_SET_ID);
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...base, PermissionSetId: '11111111-1111-1111-1111-111111111111' } })), 'PermissionSetId');
+    const ok = { ...base, PermissionSetId: GLOBAL_PERMISSION_SET_ID };
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Permissions: ['/workflows/unknown/'] } })), '/workflows/unknown/');
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Claims: [{ ClaimType: 9, ClaimValue: 'x' }] } })), 'Claims[0].ClaimType');
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Claims: [{ ClaimType: 0 }] } })), 'ClaimValue');
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Claims: [{ ClaimType: 0, ClaimValue: 'a:b' }] } })), 'ClaimValue');
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Claims: 'x' } })), 'Claims');
+    expect400(await call('POST', '/Security/Roles', v2({ body: { ...ok, Name: 'x'.repeat(129) } })), 'Name');
+  });
+
+  it('lists in the SecurityRoleQueryResponse shape, and shows direct members as User claims', async () => {
+    const list = await call('GET', '/Security/Roles?SortField=Name', v2());
+    expect(list.status).toBe(200);
+    const row = list.body.find((r: { Id: number }) => r.Id === approvers);
+    expect(row).toEqual({ Id: approvers, Name: 'Approvers', EmailAddress: null, Immutable: false, PermissionSetId: GLOBAL_PERMISSION_SET_ID, ClaimsCount: 2 });
+    const admins = list.body.find((r: { Name: string }) => r.Name === 'Administrators');
+    const full = await call('GET', `/Security/Roles/${admins.Id}`, v2());
+    expect(full.body.Permissions).toEqual(['/']);
+    expect(full.body.Claims).toEqual([
+      { Id: expect.any(Number), Description: 'Direct member', ClaimType: 'User', ClaimValue: 'admin', Provider: expect.any(Object) },
+    ]);
+    expect(full.body.Claims[0].Id).toBeLessThan(0);
+    expect(admins.ClaimsCount).toBe(1);
+    expect((await call('GET', '/Security/Roles/424242', v2())).status).toBe(404);
+  });
+
+  it('PUT replaces permissions and claims (the complete lists)', async () => {
+    const res = await call(
+      'PUT',
+      '/Security/Roles',
+      v2({ body: { Id: approvers, Name: 'Approvers', Description: 'Only OIDC now', PermissionSetId: GLOBAL_PERMISSION_SET_ID, Permissions: ['/workflows/'], Claims: [{ ClaimType: 4, ClaimValue: 'approver', ProviderAuthenticationScheme: 'https://idp.example.com', Description: 'kept' }] } }),
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.Permissions).toEqual(['/workflows/']);
+    expect(res.body.Claims).toHaveLength(1);
+    expect(res.body.Claims[0]).toMatchObject({ ClaimType: 'OAuthRole', Description: 'kept' });
+    await settle();
+    expect((await call('GET', '/Security/Roles', { auth: erin.auth })).status).toBe(403);
+    expect400(await call('PUT', '/Security/Roles', v2({ body: { Id: approvers, Name: 'Approvers', Description: '' } })), 'PermissionSetId');
+    expect(
+      (await call('PUT', '/Security/Roles', v2({ body: { Id: 424242, Name: 'x', Description: '', PermissionSetId: GLOBAL_PERMISSION_SET_ID } }))).status,
+    ).toBe(404);
+  });
+
+  it('a version-2 PUT with Claims turns direct members into claims', async () => {
+    const r = await call('POST', '/Security/Roles', { body: { Name: 'Mixed', Description: 'm', Identities: [{ AccountName: 'CORP\\erin' }] } });
+    const seen = await call('GET', `/Security/Roles/${r.body.Id}`, v2());
+    const claims = seen.body.Claims.map((c: { ClaimType: string; ClaimValue: string; Description: string }) => ({
+      ClaimType: 0,
+      ClaimValue: c.ClaimValue,
+      ProviderAuthenticationScheme: 'Countersign',
+      Description: c.Description,
+    }));
+    const put = await call('PUT', '/Security/Roles', v2({ body: { Id: r.body.Id, Name: 'Mixed', Description: 'm', PermissionSetId: GLOBAL_PERMISSION_SET_ID, Claims: claims } }));
+    expect(put.body.Claims).toHaveLength(1);
+    expect(put.body.Claims[0].Id).toBeGreaterThan(0);
+    expect((await call('GET', `/Security/Roles/${r.body.Id}`)).body.Identities.map((i: { Id: number }) => i.Id)).toEqual([erin.id]);
+    // Version-1 PUT with an empty Identities list removes her, claim included.
+    const v1 = await call('PUT', '/Security/Roles', { body: { Id: r.body.Id, Name: 'Mixed', Description: 'm', Identities: [] } });
+    expect(v1.body.Identities).toEqual([]);
+    expect((await call('GET', `/Security/Roles/${r.body.Id}`, v2())).body.Claims).toEqual([]);
+  });
+
+  it('DELETE works under version 2 too (204, the v1 operation)', async () => {
+    const r = await call('POST', '/Security/Roles', v2({ body: { Name: 'Short-lived', Description: '', PermissionSetId: GLOBAL_PERMISSION_SET_ID } }));
+    const path = `/Security/Roles/${r.body.Id}`;
+    const del = await call('DELETE', path, v2({ unchecked: true }));
+    expect(del.status).toBe(204);
+    expectValidResponse({ doc: 'security-v1', method: 'DELETE', url: BASE + path, status: del.status, body: del.text });
+    const again = await call('DELETE', path, v2({ unchecked: true }));
+    expect(again.status).toBe(404);
+    expectValidResponse({ doc: 'security-v1', method: 'DELETE', url: BASE + path, status: again.status, body: again.body });
+  });
+});
+
+describe('/PermissionSets and /Permissions', () => {
+  it('has one global set, by id; other ids are 404, non-GUIDs 400', async () => {
+    const one = await call('GET', `/PermissionSets/${GLOBAL_PERMISSION_SET_ID.toUpperCase()}`);
+    expect(one.body).toEqual({ Id: GLOBAL_PERMISSION_SET_ID, Name: 'Global', Permissions: expect.arrayContaining(['/workflows/']) });
+    expect((await call('GET', '/PermissionSets/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    expect((await call('GET', '/PermissionSets/abc')).status).toBe(400);
+    expect((await call('GET', '/PermissionSets?QueryString=Name%20-eq%20%22Other%22')).body).toEqual([]);
+    expect((await call('POST', '/PermissionSets', { body: { Name: 'x', Permissions: [] } })).status).toBe(405);
+  });
+
+  it('/PermissionSets/My lists the caller’s roles in the set', async () => {
+    const res = await call('GET', '/PermissionSets/My');
+    expect(res.body).toEqual([{ Id: GLOBAL_PERMISSION_SET_ID, Name: 'Global', Permissions: expect.any(Array), SecurityRoles: [{ Id: expect.any(Number), Name: 'Administrators' }] }]);
+    const frank = await createIdentity('frank', 'frank-password');
+    expect((await call('GET', '/PermissionSets/My', { auth: frank.auth })).body).toEqual([]);
+  });
+
+  it('/Permissions lists the catalogue we enforce', async () => {
+    const res = await call('GET', '/Permissions');
+    expect(res.body).toEqual(expect.arrayContaining(['/', '/workflows/', '/security/', ...Object.values(P)]));
+  });
+
+  it('needs Security:Read', async () => {
+    const gina = await createIdentity('gina', 'gina-password');
+    for (const path of ['/Permissions', '/PermissionSets', `/PermissionSets/${GLOBAL_PERMISSION_SET_ID}`, '/Security/Identities'])
+      expect((await call('GET', path, { auth: gina.auth })).status).toBe(403);
+    expect((await call('POST', '/Security/Identities', { auth: gina.auth, body: { AccountName: 'x' } })).status).toBe(403);
+  });
+});
