@@ -63,5 +63,8 @@ export function toCanonical(permission: string): string {
 
 /** Version-1 spelling(s) of a canonical permission; a group expands to every permission under it. */
 export function toLegacy(canonical: string): string[] {
+  const leaf = PERMISSIONS.find((p) => p.path === canonical);
+  // A leaf maps to itself only: ReadAll's string is a prefix of ReadMy's, but they are distinct names.
+  if (leaf) return [leaf.legacy];
   return PERMISSIONS.filter((p) => p.path.startsWith(canonical)).map((p) => p.legacy);
 }
