@@ -4,6 +4,7 @@ import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { definitionRoutes } from './definitions.ts';
 import { instanceRoutes } from './instances.ts';
+import { myRoutes } from './my-routes.ts';
 import { securityRoutes } from './security-routes.ts';
 import { statusRoutes } from './status.ts';
 import type { Query } from './wire.ts';
@@ -76,6 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(definitionRoutes(opts.services));
       await api.register(instanceRoutes(opts.services));
       await api.register(securityRoutes(opts.services));
+      await api.register(myRoutes(opts.services));
     },
     { prefix: API_BASE },
   );

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { toLegacy } from '../security/permissions.ts';
+import type { Services } from '../service/services.ts';
+import { principalOf } from './guard.ts';
+
+/*
+ * What the caller may do, for any authenticated identity (no permission needed: everyone may ask
+ * about themselves). The portal reads these once after sign-in to decide what to show; the API
+ * still refuses what the caller may not do.
+ *
+ *  - GET /Security/My/Permissions  SecurityMyPermissionsResponse {Permissions: string[]}: the
+ *    canonical access-control strings the caller's enabled roles grant ("/" grants everything,
+ *    a shorter string everything below it).
+ *  - GET /Security/My (deprecated in the contract)  SecurityMyResponse {Roles, GlobalPermissions,
+ *    GranularPermissions}: role names, and each permission as {Area, Permission} in the
+ *    version-1 "Area:Permission" spelling (a grouping expands to what it contains). Countersign
+ *    has no collection or container permissions, so GranularPermissions is empty.
+ */
+export const myRoutes = (s: Services): FastifyPluginAsync => async (app) => {
+  app.get('/Security/My/Permissions', async (req) => {
+    const p = principalOf(req);
+    return { Permissions: [...new Set(p.permissions)].sort() };
+  });
+
+  app.get('/Security/My', async (req) => {
+    const p = principalOf(req);
+    const held = new Set(p.roleIds);
+    const roles = (await s.store.rolesOfIdentity(p.identity)).filter((r) => r.enabled && held.has(r.id));
+    const legacy = [...new Set(p.permissions.flatMap(toLegacy))].sort();
+    return {
+      Roles: roles.map((r) => r.name),
+      GlobalPermissions: legacy.map((l) => {
+        const [Area, Permission] = l.split(':');
+        return { Area: Area ?? l, Permission: Permission ?? null };
+      }),
+      GranularPermissions: [],
+    };
+  });
+};
