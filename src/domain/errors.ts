@@ -13,6 +13,7 @@ export const ERRORS = {
   Forbidden: { code: '0xA5C00011', status: 403 },
   NotFound: { code: '0xA5C00020', status: 404 },
   RouteNotFound: { code: '0xA5C00021', status: 404 },
+  MethodNotAllowed: { code: '0xA5C00022', status: 405 },
   UnsupportedMediaType: { code: '0xA5C00023', status: 415 },
   PayloadTooLarge: { code: '0xA5C00024', status: 413 },
   Conflict: { code: '0xA5C00030', status: 409 },

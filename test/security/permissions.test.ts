@@ -24,10 +24,14 @@ describe('permission spellings', () => {
     expect(toCanonical('/workflows')).toBe('/workflows/');
     expect(toLegacy('/').sort()).toEqual(PERMISSIONS.map((p) => p.legacy).sort());
     expect(toLegacy('/security/').sort()).toEqual(['Security:Modify', 'Security:Read']);
-    expect(toLegacy('/workflows/instances/read/').sort()).toEqual([
+    // A leaf is one name, although ReadAll's string is a prefix of ReadMy's (ReadAll implies them).
+    expect(toLegacy('/workflows/instances/read/')).toEqual(['WorkflowInstances:ReadAll']);
+    expect(toLegacy('/workflows/instances/').sort()).toEqual([
+      'WorkflowInstances:Manage',
       'WorkflowInstances:ReadAll',
       'WorkflowInstances:ReadAssignedToMe',
       'WorkflowInstances:ReadMy',
+      'WorkflowInstances:Start',
     ]);
     expect(toLegacy('/workflows/definitions/')).toEqual(['WorkflowDefinitions:Read', 'WorkflowDefinitions:Modify']);
   });
