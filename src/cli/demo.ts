@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hashPassword } from '../security/password.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../security/permission-set.ts';
 import { P } from '../security/permissions.ts';
@@ -53,10 +54,9 @@ export async function loadDemo(store: Store, wf: WorkflowService, log: (m: strin
   log(`Demo loaded: definition "Web Server Enrollment" (${def.id}) with ${REQUESTS.length} requests waiting for two approvals from CORP\\alice and CORP\\bob.`);
 }
 
-let n = 0;
 function step(extensionName: string, uniqueName: string, displayName: string, config: Record<string, number>, roleIds: number[], outputs: Record<string, string>) {
   return {
-    id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+    id: randomUUID(),
     extensionName,
     uniqueName,
     displayName,
