@@ -35,7 +35,7 @@ export async function loadDemo(store: Store, wf: WorkflowService, log: (m: strin
   }
   const role = (name: string, description: string, permissions: string[], members: number[]) =>
     store.createRole({ name, description, email: null, enabled: true, private: false, immutable: false, permissions, permissionSetId: GLOBAL_PERMISSION_SET_ID, identityIds: members, claims: [] });
-  const approvers = await role('PKI Approvers', 'Approve certificate requests', [P.instancesReadPending, P.instancesReadMine, P.definitionsRead], [ids['CORP\\alice'], ids['CORP\\bob']]);
+  const approvers = await role('PKI Approvers', 'Approve certificate requests', [P.instancesReadAll, P.instancesReadPending, P.definitionsRead], [ids['CORP\\alice'], ids['CORP\\bob']]);
   await role('Requesters', 'Request certificates', [P.instancesStart, P.instancesReadMine], [ids['CORP\\carol']]);
 
   const def = await wf.createDefinition({ displayName: 'Web Server Enrollment', description: 'Two PKI approvers approve every web server certificate.', workflowType: 'Enrollment', keys: [{ value: '1', displayName: 'WebServer' }], enabled: true });
