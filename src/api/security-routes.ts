@@ -215,6 +215,7 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
     requirePermission(req, P.securityModify);
     const role = await roleOr404(store, param(req, 'Role id'));
     assertMutable(role);
+    await assertRoleUnused(s, role.id, role.name);
     if (!(await store.deleteRole(role.id))) notFound('Security role', role.id);
     return reply.code(204).send();
   });
@@ -650,4 +651,26 @@ class Views {
       ClaimsCount: (await this.claimsOf(role)).length,
     };
   }
+}
+
+/**
+ * A role that a step's signal names, or that a suspended instance waits on, cannot be deleted:
+ * those approvals would become impossible. The caller edits the definitions first.
+ */
+async function assertRoleUnused(services: Services, roleId: number, roleName: string): Promise<void> {
+  const { store } = services;
+  const waiting = await store.queryInstances({ filter: null, limit: 1, offset: 0, sortColumn: 'reference_id', ascending: true, assignedTo: { identityId: -1, roleIds: [roleId] } });
+  if (waiting.length) fail('Conflict', `Role '${roleName}' (${roleId}) is one a suspended instance waits on (for example ${waiting[0].id}); finish or stop those instances first.`);
+  const users: string[] = [];
+  for (const def of await store.listDefinitions({ filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true })) {
+    const versions = new Set([def.draftVersion, def.publishedVersion].filter((v): v is number => v !== null));
+    for (const v of versions) {
+      const version = await store.getVersion(def.id, v);
+      if (version?.steps.some((st) => st.signals.some((g) => g.roleIds.includes(roleId)))) {
+        users.push(`'${def.displayName}' version ${v}`);
+        break;
+      }
+    }
+  }
+  if (users.length) fail('Conflict', `Role '${roleName}' (${roleId}) is named by the signals of ${users.join(', ')}; remove it from those steps first.`);
 }

@@ -187,3 +187,23 @@ describe('catalogue and types', () => {
     expect(bad.body.Message).toMatch(/position 15/);
   });
 });
+
+describe('roles in use', () => {
+  it('a role named by a step, or awaited by a suspended instance, cannot be deleted', async () => {
+    const store = t.server.services.store;
+    const u = await createUser(store, 'CORP\\inuse');
+    const r = await createRole(store, 'In use', [P.instancesReadPending], [u.id]);
+    const id = await publishedDefinition(t, [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [r]), noop('EndNOOP')], { name: 'Uses a role' });
+    const inst = await startInstance(t, id);
+    const waiting = await t.call('DELETE', `/KeyfactorAPI/Security/Roles/${r}`);
+    expect(waiting.status).toBe(409);
+    expect(waiting.body.Message).toMatch(/suspended instance waits on/);
+    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${inst}/Stop`);
+    const named = await t.call('DELETE', `/KeyfactorAPI/Security/Roles/${r}`);
+    expect(named.status).toBe(409);
+    expect(named.body.Message).toMatch(/named by the signals of 'Uses a role' version 1/);
+    await t.call('PUT', `${D}/${id}/Status`, { body: false });
+    expect((await t.call('DELETE', `${D}/${id}`)).status).toBe(204);
+    expect((await t.call('DELETE', `/KeyfactorAPI/Security/Roles/${r}`)).status).toBe(204);
+  });
+});
