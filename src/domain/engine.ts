@@ -244,8 +244,11 @@ function decideCurrent(t: Transition, version: DefinitionVersion, step: StepDef,
 }
 
 function enter(t: Transition, step: StepDef, ctx: EngineContext): Transition {
+  // Entering a step is a new visit: the instance is Running until the step decides otherwise,
+  // so suspend() does not mistake a fresh visit after an approval for a re-decision.
   const instance: Instance = {
     ...t.instance,
+    status: 'Running',
     currentStep: step.uniqueName,
     currentStepId: step.id,
     currentStepDisplayName: step.displayName,
