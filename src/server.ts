@@ -10,6 +10,9 @@ import { makeServices, type Services } from './service/services.ts';
 import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { openStore } from './store/open.ts';
+import type { Store } from './store/store.ts';
+
+type JobsQueuedSource = { onJobsQueued(listener: () => void): () => void };
 
 export interface Server {
   app: FastifyInstance;
@@ -36,6 +39,8 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     if (effects.length) runner.wake();
   };
   runner.start();
+  // Multi-node stores announce jobs queued on other nodes; polling stays the fallback.
+  const unlisten = 'onJobsQueued' in store ? (store as Store & JobsQueuedSource).onJobsQueued(() => runner.wake()) : () => {};
   return {
     app,
     services,
@@ -44,6 +49,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     runner,
     async close() {
       await app.close();
+      unlisten();
       await runner.stop();
       await reconciler.stop();
       await store.close();

@@ -31,8 +31,22 @@ export class Reconciler {
 
   /** One pass; returns how many instances it advanced. Overlapping calls share one pass. */
   sweep(): Promise<number> {
-    this.running ??= this.pass().finally(() => (this.running = null));
+    this.running ??= this.exclusivePass().finally(() => (this.running = null));
     return this.running;
+  }
+
+  /** On several nodes one sweeps at a time; the others skip their turn (0 advanced). */
+  private async exclusivePass(): Promise<number> {
+    if (!this.store.tryExclusive) return this.pass();
+    let advanced = 0;
+    try {
+      await this.store.tryExclusive('reconciler', async () => {
+        advanced = await this.pass();
+      });
+    } catch (err) {
+      this.log('reconciler: could not take the reconciler lock', err);
+    }
+    return advanced;
   }
 
   private async pass(): Promise<number> {

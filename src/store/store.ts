@@ -61,6 +61,12 @@ export interface Store extends SecurityStore {
   releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean>;
   /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
   nextJobDelay(): Promise<number | null>;
+
+  /**
+   * Runs fn unless another node is running the task of the same name (PostgreSQL: an advisory
+   * lock); resolves false when it did not run. Absent on single-node stores: run fn directly.
+   */
+  tryExclusive?(name: string, fn: () => Promise<void>): Promise<boolean>;
 }
 
 export interface Job {

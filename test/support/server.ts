@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
 import { createServer, type Server } from '../../src/server.ts';
+import { dropTestDatabase, testDatabaseUrl, usePostgres } from './database.ts';
 import { checkErrorBody, checkSchema, expectValidResponse, type ContractDoc } from './openapi.ts';
 
 export const ADMIN = { user: 'admin', password: 'admin-test-password' };
@@ -35,13 +36,17 @@ export interface ApiResponse {
   text: string;
 }
 
-/** A real server on a random loopback port, with its own SQLite file. */
+/**
+ * A real server on a random loopback port, with its own SQLite file, or its own PostgreSQL schema
+ * when COUNTERSIGN_TEST_STORE=postgres (so the whole suite runs against both stores).
+ */
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
+  const pgUrl = usePostgres() && overrides.databaseUrl === undefined ? await testDatabaseUrl() : null;
   const config: Config = {
     port: 0,
     host: '127.0.0.1',
-    databaseUrl: `sqlite:${join(dir, 'test.db')}`,
+    databaseUrl: pgUrl ?? `sqlite:${join(dir, 'test.db')}`,
     adminUser: ADMIN.user,
     adminPassword: ADMIN.password,
     reconcileIntervalMs: 60_000,
@@ -61,6 +66,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     close: async () => {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+      if (pgUrl) await dropTestDatabase(pgUrl);
     },
   };
 }

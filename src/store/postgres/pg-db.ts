@@ -1,0 +1,131 @@
+import pg from 'pg';
+
+/*
+ * Connection plumbing shared by the PostgreSQL store: the pool, row type parsing, transactions
+ * with retry, and the error classes callers care about.
+ */
+
+export type Row = Record<string, any>;
+
+/** Anything that runs a query: the pool (one statement, autocommit) or a client inside BEGIN. */
+export type Q = { query: pg.PoolClient['query'] };
+
+export interface PoolOptions {
+  schema?: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  /** How long a request waits for a free connection before failing (not forever: see docs/operations.md). */
+  connectTimeoutMs?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Splits `?schema=name` off the URL (pg would pass unknown parameters on to the server). */
+export function parseUrl(url: string, schemaOpt?: string): { connectionString: string; schema: string } {
+  const u = new URL(url);
+  const schema = (schemaOpt ?? u.searchParams.get('schema') ?? 'public').toLowerCase();
+  u.searchParams.delete('schema');
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`The schema name '${schema}' must be lower-case letters, digits and underscores.`);
+  return { connectionString: u.toString(), schema };
+}
+
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/*
+ * Row values arrive in the shapes the domain uses: bigint ids as numbers (they stay far below
+ * 2^53), timestamptz as ISO-8601 text like the SQLite store keeps it. jsonb is parsed by pg.
+ */
+const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ);
+const OVERRIDES: Record<number, (v: string) => unknown> = {
+  [pg.types.builtins.INT8]: (v) => Number(v),
+  [pg.types.builtins.NUMERIC]: (v) => Number(v),
+  [pg.types.builtins.TIMESTAMPTZ]: (v) => (parseTimestamp(v) as Date).toISOString(),
+};
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    (format ?? 'text') === 'text' && OVERRIDES[oid] ? OVERRIDES[oid] : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export function createPool(connectionString: string, schema: string, o: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: o.poolSize ?? 10,
+    application_name: 'countersign',
+    statement_timeout: o.statementTimeoutMs ?? 10_000,
+    // A node that hangs inside a transaction must not hold instance row locks for long.
+    idle_in_transaction_session_timeout: Math.max(60_000, (o.statementTimeoutMs ?? 10_000) * 6),
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
+    // Notices a dead server (failover) on idle connections instead of waiting for TCP to give up.
+    keepAlive: true,
+    types,
+  });
+  // Queued before any caller's query on the new connection, so nothing runs without it.
+  pool.on('connect', (client) => {
+    client.query(`SET search_path TO ${quoteIdent(schema)}`).catch((err) => o.log?.('postgres: could not set search_path', err));
+  });
+  // An idle connection dying (server restart, failover) must not crash the process: pg emits
+  // 'error' on the pool, and an EventEmitter 'error' without a listener throws.
+  pool.on('error', (err) => o.log?.('postgres: an idle connection failed; the pool replaces it', err));
+  return pool;
+}
+
+// Errors ------------------------------------------------------------------------------------------
+
+export const sqlState = (e: unknown): string | undefined => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+};
+
+export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
+
+/** Serialization failure and deadlock: the whole transaction may simply run again. */
+export const isRetryable = (e: unknown): boolean => sqlState(e) === '40001' || sqlState(e) === '40P01';
+
+// Transactions ------------------------------------------------------------------------------------
+
+const MAX_ATTEMPTS = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs fn inside BEGIN ... COMMIT on one pooled connection; ROLLBACK and rethrow on any throw.
+ * A serialization failure or deadlock runs the whole thing again (fn must be repeatable: it is,
+ * as every fn here reads what it needs inside the transaction), with jittered backoff so the
+ * transactions that collided do not collide again.
+ */
+export async function inTransaction<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once(pool, fn);
+    } catch (e) {
+      if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
+      await sleep(Math.random() * 10 * 2 ** attempt);
+    }
+  }
+}
+
+async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await c.query('BEGIN');
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (e) {
+    // A connection that cannot even roll back is dropped, not handed to the next caller.
+    await c.query('ROLLBACK').catch((err: Error) => (broken = err));
+    throw e;
+  } finally {
+    c.release(broken);
+  }
+}
+
+/** `($1,$2,$3),($4,$5,$6)` for a multi-row INSERT, with optional casts per column. */
+export function valuesList(rows: number, casts: string[], first = 1): string {
+  const out: string[] = [];
+  let n = first;
+  for (let r = 0; r < rows; r++) out.push(`(${casts.map((c) => `$${n++}${c ? `::${c}` : ''}`).join(', ')})`);
+  return out.join(', ');
+}

@@ -1,0 +1,523 @@
+import type pg from 'pg';
+import type { Transition } from '../../domain/engine.ts';
+import { CountersignError, fail } from '../../domain/errors.ts';
+import { compileSql } from '../../domain/query/index.ts';
+import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
+import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import { createPool, parseUrl, valuesList, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { PgListener } from './pg-listener.ts';
+import { migrate } from './pg-migrate.ts';
+import { PostgresSecurityStore } from './postgres-security.ts';
+
+export interface PostgresOptions {
+  /** Overrides `?schema=` in the URL; default `public`. */
+  schema?: string;
+  /** Connections per node (default 10). */
+  poolSize?: number;
+  /** Server-side limit for one statement (default 10 s). */
+  statementTimeoutMs?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+/** Channel for "jobs were queued"; the payload is the schema, as several may share a database. */
+export const JOBS_CHANNEL = 'countersign_jobs';
+
+/**
+ * The multi-node store. Every read-modify-write is one transaction that locks the row it changes
+ * (SELECT ... FOR UPDATE), so concurrent requests on different nodes for the same instance run
+ * one after another; different instances never wait on each other. Background work is claimed
+ * with FOR UPDATE SKIP LOCKED under a lease, and the reconciler runs under an advisory lock.
+ */
+export class PostgresStore extends PostgresSecurityStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly listener: PgListener;
+
+  private constructor(
+    pool: pg.Pool,
+    readonly schema: string,
+    connectionString: string,
+    private readonly log: (msg: string, err?: unknown) => void,
+  ) {
+    super(pool);
+    this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
+  }
+
+  /** Connects, creates the schema if needed and applies pending migrations. */
+  static async open(url: string, opts: PostgresOptions = {}): Promise<PostgresStore> {
+    const { connectionString, schema } = parseUrl(url, opts.schema);
+    const log = opts.log ?? ((msg: string, err?: unknown) => console.warn(msg, err instanceof Error ? err.message : (err ?? '')));
+    const poolOpts: PoolOptions = { poolSize: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, log };
+    const pool = createPool(connectionString, schema, poolOpts);
+    const store = new PostgresStore(pool, schema, connectionString, log);
+    try {
+      await store.migrate();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return store;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.pool, this.schema);
+  }
+
+  /** Call after the HTTP server and the runner have stopped: in-flight transactions finish first. */
+  async close(): Promise<void> {
+    await this.listener.close();
+    await this.pool.end();
+  }
+
+  /** Calls listener whenever any node commits a transaction that queued jobs. Returns unsubscribe. */
+  onJobsQueued(listener: () => void): () => void {
+    return this.listener.subscribe(listener);
+  }
+
+  /**
+   * Runs fn only if no other node is running the same named task, holding a session advisory lock
+   * on one pooled connection for the duration. Returns false (without running fn) if another
+   * node holds it.
+   */
+  async tryExclusive(name: string, fn: () => Promise<void>): Promise<boolean> {
+    const key = `countersign:${this.schema}:${name}`;
+    const c = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const got = (await c.query('SELECT pg_try_advisory_lock(hashtext($1)) AS got', [key])).rows[0].got as boolean;
+      if (!got) return false;
+      try {
+        await fn();
+      } finally {
+        // If unlocking fails the connection is dropped, which releases the lock as well.
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((err: Error) => (broken = err));
+      }
+      return true;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  // Definitions -----------------------------------------------------------------------------------
+
+  async listDefinitions(q: ListQuery): Promise<Definition[]> {
+    const where = compileSql(q.filter, 'postgres', 1);
+    const n = where.params.length;
+    const sql = `SELECT * FROM definitions WHERE ${where.sql} ORDER BY ${q.sortColumn} ${dir(q.ascending)}, id ${dir(q.ascending)} LIMIT $${n + 1} OFFSET $${n + 2}`;
+    return (await this.pool.query(sql, [...where.params, q.limit, q.offset])).rows.map(toDefinition);
+  }
+
+  async getDefinition(id: string): Promise<Definition | null> {
+    const row = (await this.pool.query('SELECT * FROM definitions WHERE id = $1', [id])).rows[0];
+    return row ? toDefinition(row) : null;
+  }
+
+  async getVersion(definitionId: string, version: number): Promise<DefinitionVersion | null> {
+    const row = (await this.pool.query('SELECT steps, frozen FROM definition_versions WHERE definition_id = $1 AND version = $2', [definitionId, version])).rows[0];
+    return row ? { definitionId, version, steps: row.steps, frozen: row.frozen } : null;
+  }
+
+  async listVersions(definitionId: string): Promise<number[]> {
+    const res = await this.pool.query('SELECT version FROM definition_versions WHERE definition_id = $1 ORDER BY version', [definitionId]);
+    return res.rows.map((r: Row) => r.version as number);
+  }
+
+  async insertDefinition(def: Definition, first: DefinitionVersion): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(
+        `INSERT INTO definitions (id, display_name, description, workflow_type, keys, key_text, enabled, draft_version, published_version, created_at, last_modified)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11)`,
+        definitionParams(def),
+      );
+      await this.writeBindings(c, def);
+      await upsertVersion(c, first, def.lastModified);
+    });
+  }
+
+  async updateDefinition<R>(id: string, fn: (def: Definition, latest: DefinitionVersion) => DefinitionChange<R>): Promise<R> {
+    return this.tx(async (c) => {
+      const row = (await c.query('SELECT * FROM definitions WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
+      const def = toDefinition(row);
+      const latestRow = (await c.query('SELECT steps, frozen FROM definition_versions WHERE definition_id = $1 AND version = $2', [id, def.draftVersion])).rows[0];
+      const change = fn(def, { definitionId: id, version: def.draftVersion, steps: latestRow.steps, frozen: latestRow.frozen });
+      await c.query(
+        `UPDATE definitions SET display_name=$2, description=$3, workflow_type=$4, keys=$5::jsonb, key_text=$6, enabled=$7,
+           draft_version=$8, published_version=$9, last_modified=$10 WHERE id=$1`,
+        definitionParams(change.definition).filter((_, i) => i !== CREATED_AT_PARAM),
+      );
+      await this.writeBindings(c, change.definition);
+      if (change.version) await upsertVersion(c, change.version, change.definition.lastModified);
+      return change.result;
+    });
+  }
+
+  async deleteDefinition(id: string, guard: (activeInstances: number) => void): Promise<void> {
+    await this.tx(async (c) => {
+      if (!(await c.query('SELECT 1 FROM definitions WHERE id = $1 FOR UPDATE', [id])).rowCount) fail('NotFound', `No workflow definition has Id ${id}.`);
+      const active = (
+        await c.query(`SELECT COUNT(*)::int AS n FROM instances WHERE definition_id = $1 AND status IN (${InstanceStatus.Running}, ${InstanceStatus.Suspended})`, [id])
+      ).rows[0].n as number;
+      guard(active);
+      await c.query('DELETE FROM definitions WHERE id = $1', [id]);
+    });
+  }
+
+  async findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null> {
+    const row = (
+      await this.pool.query(
+        `SELECT d.* FROM definition_bindings b JOIN definitions d ON d.id = b.definition_id
+         WHERE b.workflow_type = $1 AND b.key_value = $2 AND d.enabled AND d.published_version IS NOT NULL`,
+        [workflowType.toLowerCase(), key ?? ''],
+      )
+    ).rows[0];
+    return row ? toDefinition(row) : null;
+  }
+
+  /**
+   * Bindings exist only for enabled definitions; the primary key turns a clash into an error.
+   * ON CONFLICT DO NOTHING instead of catching 23505 keeps the transaction usable, so the owner
+   * of the binding can be named. A concurrent insert of the same key waits for the other
+   * transaction and then sees its row.
+   */
+  private async writeBindings(c: Q, def: Definition): Promise<void> {
+    await c.query('DELETE FROM definition_bindings WHERE definition_id = $1', [def.id]);
+    if (!def.enabled) return;
+    const type = def.workflowType.toLowerCase();
+    const keys = def.keys.length ? def.keys.map((k) => k.value) : [''];
+    for (const key of keys) {
+      const owner = await bindingOwner(c, type, key, def.id);
+      if (owner === null) continue;
+      throw new CountersignError(
+        'DefinitionBindingTaken',
+        `The enabled definition ${owner} already handles WorkflowType '${def.workflowType}'${key ? ` with Key '${key}'` : ' without a key'}; disable it first, or create this one disabled.`,
+      );
+    }
+  }
+
+  // Instances -------------------------------------------------------------------------------------
+
+  async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
+    return this.tx(async (c) => {
+      const { instance, queued } = await this.insertNew(c, build);
+      if (queued) await this.notifyJobs(c);
+      return instance;
+    });
+  }
+
+  /** Inserts a new instance with its history and jobs; says whether it queued jobs. */
+  private async insertNew(c: Q, build: (referenceId: number) => Transition): Promise<{ instance: Instance; queued: boolean }> {
+    const ref = (await c.query(`SELECT nextval('reference_ids') AS ref`)).rows[0].ref as number;
+    const t = build(ref);
+    const inst = { ...t.instance, rev: 1 };
+    const p = instanceParams(inst);
+    await c.query(`INSERT INTO instances (${INSTANCE_COLUMNS.join(', ')}) VALUES ${valuesList(1, INSTANCE_CASTS)}`, p);
+    const queued = await this.writeHistory(c, inst.id, t);
+    return { instance: inst, queued };
+  }
+
+  async getInstance(id: string): Promise<Instance | null> {
+    const row = (await this.pool.query('SELECT * FROM instances WHERE id = $1', [id])).rows[0];
+    return row ? toInstance(row) : null;
+  }
+
+  async getHistory(id: string): Promise<HistoryEntry[]> {
+    const res = await this.pool.query('SELECT at, kind, step, actor, message, data FROM instance_history WHERE instance_id = $1 ORDER BY id', [id]);
+    return res.rows.map((r: Row) => ({ at: r.at, kind: r.kind, step: r.step ?? null, actor: r.actor ?? null, message: r.message, data: r.data ?? null }));
+  }
+
+  async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
+    return this.tx(async (c) => {
+      const row = (await c.query('SELECT * FROM instances WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      const current = toInstance(row);
+      const change = fn(current);
+      if (change.completeJob) {
+        const done = await c.query('DELETE FROM jobs WHERE id = $1 AND locked_by = $2', [change.completeJob.id, change.completeJob.owner]);
+        if (!done.rowCount) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+      }
+      let queued = false;
+      if (change.transition) {
+        const next = { ...change.transition.instance, rev: current.rev + 1 };
+        await c.query(`UPDATE instances SET ${UPDATE_SET} WHERE id = $1`, updateParams(next));
+        queued = await this.writeHistory(c, id, change.transition);
+      }
+      if (change.spawn) queued = (await this.insertNew(c, change.spawn)).queued || queued;
+      if (queued) await this.notifyJobs(c);
+      return change.result;
+    });
+  }
+
+  async queryInstances(q: InstanceQuery): Promise<Instance[]> {
+    const where = compileSql(q.filter, 'postgres', 1);
+    const clauses = [where.sql];
+    const params: unknown[] = [...where.params];
+    const p = (v: unknown, cast = ''): string => {
+      params.push(v);
+      return `$${params.length}${cast}`;
+    };
+    if (q.initiatorId !== undefined) clauses.push(`initiator_id = ${p(q.initiatorId)}`);
+    if (q.assignedTo) {
+      const roles = q.assignedTo.roleIds;
+      clauses.push(`status = ${InstanceStatus.Suspended}`);
+      clauses.push(roles.length ? `EXISTS (SELECT 1 FROM jsonb_array_elements(pending_role_ids) r WHERE r::bigint = ANY(${p(roles, '::bigint[]')}))` : 'FALSE');
+      // Containment: some recorded signal has this identityId.
+      clauses.push(`NOT signals @> ${p(JSON.stringify([{ identityId: q.assignedTo.identityId }]), '::jsonb')}`);
+    }
+    const d = dir(q.ascending);
+    const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${d}, reference_id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    return (await this.pool.query(sql, params)).rows.map(toInstance);
+  }
+
+  async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
+    await this.tx(async (c) => {
+      const row = (await c.query('SELECT * FROM instances WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      guard(toInstance(row));
+      await c.query('DELETE FROM instance_history WHERE instance_id = $1', [id]);
+      await c.query('DELETE FROM jobs WHERE instance_id = $1', [id]);
+      await c.query('DELETE FROM instances WHERE id = $1', [id]);
+    });
+  }
+
+  async listReconcileCandidates(limit: number): Promise<string[]> {
+    const res = await this.pool.query(
+      `SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]'::jsonb ORDER BY last_modified LIMIT $1`,
+      [limit],
+    );
+    return res.rows.map((r: Row) => r.id as string);
+  }
+
+  // Jobs ------------------------------------------------------------------------------------------
+
+  /**
+   * One statement: due, unleased (or lease-expired) jobs, skipping rows another node is claiming
+   * right now, so nodes never wait on each other nor claim the same job. Lease times use the
+   * database clock, so node clocks need not agree.
+   */
+  async claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]> {
+    const res = await this.pool.query(
+      `UPDATE jobs SET locked_by = $1, locked_until = now() + $2 * interval '1 millisecond', attempts = attempts + 1
+       WHERE id IN (SELECT id FROM jobs WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                    ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id, instance_id, payload, attempts, last_error`,
+      [owner, leaseMs, limit],
+    );
+    return res.rows
+      .sort((a: Row, b: Row) => a.id - b.id)
+      .map((r: Row) => ({ id: r.id, instanceId: r.instance_id, effect: r.payload, attempts: r.attempts, lastError: r.last_error ?? null }));
+  }
+
+  async releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean> {
+    const res = await this.pool.query('UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = $1, last_error = $2 WHERE id = $3 AND locked_by = $4', [
+      runAt,
+      error,
+      id,
+      owner,
+    ]);
+    if (res.rowCount) await this.pool.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, this.schema]).catch(() => {});
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async nextJobDelay(): Promise<number | null> {
+    const row = (
+      await this.pool.query(
+        `SELECT (EXTRACT(EPOCH FROM MIN(CASE WHEN locked_until IS NULL OR locked_until < run_at THEN run_at ELSE locked_until END) - now()) * 1000)::float8 AS ms FROM jobs`,
+      )
+    ).rows[0];
+    return row.ms === null ? null : Math.max(0, row.ms as number);
+  }
+
+  // Internals -------------------------------------------------------------------------------------
+
+  /** Writes a transition's history and jobs with one INSERT each; says whether it queued jobs. */
+  private async writeHistory(c: Q, instanceId: string, t: Transition): Promise<boolean> {
+    if (t.history.length) {
+      const params = t.history.flatMap((h) => [instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null]);
+      await c.query(
+        `INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ${valuesList(t.history.length, ['', 'timestamptz', '', '', '', '', 'jsonb'])}`,
+        params,
+      );
+    }
+    if (!t.effects.length) return false;
+    // Due now by the database clock, which is the clock leases are measured with.
+    const params = t.effects.flatMap((e) => [instanceId, e.type, JSON.stringify(e)]);
+    await c.query(`INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) SELECT v.*, now(), now() FROM (VALUES ${valuesList(t.effects.length, ['text', 'text', 'jsonb'])}) v`, params);
+    return true;
+  }
+
+  /** Delivered when (and only if) the transaction commits. */
+  private async notifyJobs(c: Q): Promise<void> {
+    await c.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, this.schema]);
+  }
+}
+
+// Rows ---------------------------------------------------------------------------------------------
+
+/** SQLite puts NULLs first when ascending; PostgreSQL's default is the reverse. */
+const dir = (ascending: boolean): string => (ascending ? 'ASC NULLS FIRST' : 'DESC NULLS LAST');
+
+/** Binds (type, key) to definitionId; returns null, or the id of the definition already bound. */
+async function bindingOwner(c: Q, type: string, key: string, definitionId: string): Promise<string | null> {
+  for (;;) {
+    const ins = await c.query('INSERT INTO definition_bindings (workflow_type, key_value, definition_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [type, key, definitionId]);
+    if (ins.rowCount) return null;
+    const row = (await c.query('SELECT definition_id FROM definition_bindings WHERE workflow_type = $1 AND key_value = $2', [type, key])).rows[0];
+    // The owner let go between our insert and our read: try again.
+    if (row) return row.definition_id as string;
+  }
+}
+
+async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Promise<void> {
+  await c.query(
+    `INSERT INTO definition_versions (definition_id, version, steps, frozen, created_at) VALUES ($1, $2, $3::jsonb, $4, $5)
+     ON CONFLICT (definition_id, version) DO UPDATE SET steps = excluded.steps, frozen = excluded.frozen`,
+    [v.definitionId, v.version, JSON.stringify(v.steps), v.frozen, createdAt],
+  );
+}
+
+/** Index of created_at in definitionParams: an UPDATE never changes it. */
+const CREATED_AT_PARAM = 9;
+const definitionParams = (d: Definition): unknown[] => [
+  d.id,
+  d.displayName,
+  d.description,
+  d.workflowType,
+  JSON.stringify(d.keys),
+  d.keys[0]?.value ?? null,
+  d.enabled,
+  d.draftVersion,
+  d.publishedVersion,
+  d.createdAt,
+  d.lastModified,
+];
+
+function toDefinition(r: Row): Definition {
+  return {
+    id: r.id,
+    displayName: r.display_name,
+    description: r.description ?? null,
+    workflowType: r.workflow_type,
+    keys: r.keys,
+    enabled: r.enabled,
+    draftVersion: r.draft_version,
+    publishedVersion: r.published_version ?? null,
+    createdAt: r.created_at,
+    lastModified: r.last_modified,
+  };
+}
+
+/** Instance columns in the order of instanceParams. */
+const INSTANCE_COLUMNS = [
+  'id',
+  'reference_id',
+  'definition_id',
+  'definition_version',
+  'definition_name',
+  'workflow_type',
+  'status',
+  'status_message',
+  'current_step',
+  'current_step_id',
+  'current_step_display_name',
+  'title',
+  'initiator_id',
+  'initiator_name',
+  'initial_data',
+  'state_data',
+  'metadata',
+  'signals',
+  'pending_role_ids',
+  'start_date',
+  'last_modified',
+  'restarted_from',
+  'restarted_to',
+  'rev',
+];
+const JSON_COLUMNS = new Set(['initial_data', 'state_data', 'metadata', 'signals', 'pending_role_ids']);
+const INSTANCE_CASTS = INSTANCE_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? 'jsonb' : c === 'start_date' || c === 'last_modified' ? 'timestamptz' : ''));
+/** The columns a transition may change (the identity and origin of an instance never change). */
+const MUTABLE = [
+  'status',
+  'status_message',
+  'current_step',
+  'current_step_id',
+  'current_step_display_name',
+  'title',
+  'state_data',
+  'metadata',
+  'signals',
+  'pending_role_ids',
+  'last_modified',
+  'restarted_to',
+  'rev',
+];
+const MUTABLE_INDEX = MUTABLE.map((col) => INSTANCE_COLUMNS.indexOf(col));
+/** `status = $2, ...`: $1 is the id, then the mutable columns in order. */
+const UPDATE_SET = MUTABLE.map((col, k) => {
+  const cast = INSTANCE_CASTS[MUTABLE_INDEX[k]!];
+  return `${col} = $${k + 2}${cast ? `::${cast}` : ''}`;
+}).join(', ');
+
+function updateParams(i: Instance): unknown[] {
+  const all = instanceParams(i);
+  return [i.id, ...MUTABLE_INDEX.map((k) => all[k])];
+}
+
+function instanceParams(i: Instance): unknown[] {
+  return [
+    i.id,
+    i.referenceId,
+    i.definitionId,
+    i.definitionVersion,
+    i.definitionName,
+    i.workflowType,
+    InstanceStatus[i.status],
+    i.statusMessage,
+    i.currentStep,
+    i.currentStepId,
+    i.currentStepDisplayName,
+    i.title,
+    i.initiatorId,
+    i.initiatorName,
+    JSON.stringify(i.initialData),
+    JSON.stringify(i.stateData),
+    JSON.stringify(i.metadata),
+    JSON.stringify(i.signals),
+    JSON.stringify(i.pendingRoleIds),
+    i.startDate,
+    i.lastModified,
+    i.restartedFrom,
+    i.restartedTo,
+    i.rev,
+  ];
+}
+
+function toInstance(r: Row): Instance {
+  return {
+    id: r.id,
+    referenceId: r.reference_id,
+    definitionId: r.definition_id,
+    definitionVersion: r.definition_version,
+    definitionName: r.definition_name,
+    workflowType: r.workflow_type,
+    status: STATUS_NAMES[r.status as InstanceStatusCode],
+    statusMessage: r.status_message ?? null,
+    currentStep: r.current_step ?? null,
+    currentStepId: r.current_step_id ?? null,
+    currentStepDisplayName: r.current_step_display_name ?? null,
+    title: r.title ?? null,
+    initiatorId: r.initiator_id ?? null,
+    initiatorName: r.initiator_name ?? null,
+    initialData: r.initial_data,
+    stateData: r.state_data,
+    metadata: r.metadata,
+    signals: r.signals,
+    pendingRoleIds: r.pending_role_ids,
+    startDate: r.start_date,
+    lastModified: r.last_modified,
+    restartedFrom: r.restarted_from ?? null,
+    restartedTo: r.restarted_to ?? null,
+    rev: r.rev,
+  };
+}
