@@ -1,3 +1,5 @@
+import { parseDuration } from './domain/duration.ts';
+
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
 export interface Config {
   port: number;
@@ -7,6 +9,8 @@ export interface Config {
   adminPassword: string | undefined;
   reconcileIntervalMs: number;
   authCacheTtlMs: number;
+  /** Upper bound on any approval wait (ms) when a step sets no TimeoutAfter. */
+  maxWaitMs: number;
   logLevel: string;
 }
 
@@ -20,6 +24,14 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, ma
   return n;
 }
 
+function duration(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  try {
+    return parseDuration(env[name]) ?? dflt;
+  } catch (e) {
+    throw new Error(`${name} ${(e as Error).message}; it is '${env[name]}'.`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -29,6 +41,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: env.COUNTERSIGN_ADMIN_PASSWORD || undefined,
     reconcileIntervalMs: int(env, 'COUNTERSIGN_RECONCILE_INTERVAL_MS', 5_000, 100, 3_600_000),
     authCacheTtlMs: int(env, 'COUNTERSIGN_AUTH_CACHE_TTL_MS', 60_000, 0, 3_600_000),
+    maxWaitMs: duration(env, 'COUNTERSIGN_MAX_WAIT', 30 * 24 * 3600_000),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
+import { portalPlugin } from './portal/serve.ts';
 import { JobRunner } from './runner/job-runner.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
@@ -27,10 +28,17 @@ export interface Server {
 /** Wires store, services, authentication, API and background workers together. */
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
-  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs });
+  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
-  const app = await buildApp({ services, authenticator, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+  const app = await buildApp({
+    services,
+    authenticator,
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    extra: async (app) => {
+      await app.register(portalPlugin());
+    },
+  });
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();

@@ -1,5 +1,5 @@
 import type { StepRegistry } from '../steps/index.ts';
-import type { StepOutcome, StepType } from '../steps/plugin.ts';
+import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
 import { stepShouldRun } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
@@ -14,10 +14,22 @@ import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, Reco
 export interface EngineContext {
   now: string;
   registry: StepRegistry;
+  /** The server's default upper bound on any wait (ms), used when a step sets no timeout. */
+  maxWaitMs?: number;
 }
 
-/** Work the shell must do after committing a transition. */
-export type Effect = { type: 'runStep'; instanceId: string; step: string; stepId: string };
+export type TimerKind = 'reminder' | 'escalation' | 'timeout';
+export type NotifyKind = 'request' | 'reminder' | 'escalation' | 'approved' | 'denied' | 'timeout';
+
+/**
+ * Work the shell must do after committing a transition; the store queues each as a job, due at
+ * `at` when given. Steps are visited at most once per instance (graphs are acyclic), so
+ * (instanceId, step) names one visit.
+ */
+export type Effect =
+  | { type: 'runStep'; instanceId: string; step: string; stepId: string }
+  | { type: 'timer'; instanceId: string; step: string; kind: TimerKind; at: string }
+  | { type: 'notify'; instanceId: string; step: string; kind: NotifyKind; at: string };
 
 export interface Transition {
   instance: Instance;
@@ -186,7 +198,42 @@ export function completeRun(
   return applyOutcome({ instance, history: [], effects: [] }, version, step, outcome, ctx);
 }
 
+/**
+ * A timer set when the step started waiting has come due. Null when the instance has left that
+ * step (the timer is stale and simply dropped).
+ */
+export function fireTimer(instance: Instance, version: DefinitionVersion, timer: { step: string; kind: TimerKind; at: string }, ctx: EngineContext): Transition | null {
+  if (instance.status !== 'Suspended' || instance.currentStep !== timer.step) return null;
+  const step = findStep(version, timer.step);
+  const type = stepType(ctx, step);
+  if (!type.onTimer) return null;
+  const r = type.onTimer(stepContext(instance, step), timer.kind, ctx.now, ctx.maxWaitMs);
+  const kind = timer.kind === 'reminder' ? 'Reminded' : timer.kind === 'escalation' ? 'Escalated' : 'TimedOut';
+  let t: Transition = { instance: touch(instance, ctx), history: [entry(ctx, kind, step.uniqueName, null, r.message)], effects: [] };
+  if (r.addRoleIds?.length) {
+    const pendingRoleIds = [...new Set([...t.instance.pendingRoleIds, ...r.addRoleIds])].sort((a, b) => a - b);
+    t = { ...t, instance: { ...t.instance, pendingRoleIds } };
+  }
+  t = withPlan(t, step, r, ctx);
+  return r.outcome ? applyOutcome(t, version, step, r.outcome, ctx) : t;
+}
+
+/** Appends a history note (e.g. a notification was sent); nothing else changes. */
+export function addNote(instance: Instance, note: { kind: HistoryEntry['kind']; step: string | null; message: string; data?: JsonObject }, ctx: EngineContext): Transition {
+  return { instance, history: [entry(ctx, note.kind, note.step, null, note.message, note.data ?? null)], effects: [] };
+}
+
 // ---------------------------------------------------------------------------------------------
+
+/** Queues the timers and notifications a plan asks for at this step. */
+function withPlan(t: Transition, step: StepDef, plan: WaitPlan, ctx: EngineContext): Transition {
+  const id = t.instance.id;
+  const effects: Effect[] = [
+    ...(plan.timers ?? []).map((x) => ({ type: 'timer' as const, instanceId: id, step: step.uniqueName, kind: x.kind, at: x.at })),
+    ...(plan.notify ?? []).map((kind) => ({ type: 'notify' as const, instanceId: id, step: step.uniqueName, kind, at: ctx.now })),
+  ];
+  return effects.length ? { ...t, effects: [...t.effects, ...effects] } : t;
+}
 
 function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx: EngineContext): Transition {
   let cur: Transition = t;
@@ -218,15 +265,17 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
 function applyOutcome(t: Transition, version: DefinitionVersion, step: StepDef, outcome: StepOutcome, ctx: EngineContext): Transition {
   switch (outcome.kind) {
     case 'continue': {
-      const cur = recordContinue(t, step, outcome, ctx);
+      const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'continue') }, ctx);
+      const cur = recordContinue(decided, step, outcome, ctx);
       const target = next(version, step, outcome.output ?? 'continue');
       return target ? runFrom(cur, version, target, ctx) : complete(cur, ctx);
     }
     case 'suspend':
       return suspend(t, step, outcome.message, ctx);
     case 'reject': {
-      const instance = finish(t.instance, 'Rejected', outcome.message, ctx);
-      return log({ ...t, instance }, entry(ctx, 'Rejected', step.uniqueName, null, outcome.message));
+      const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'reject') }, ctx);
+      const instance = finish(decided.instance, 'Rejected', outcome.message, ctx);
+      return log({ ...decided, instance }, entry(ctx, 'Rejected', step.uniqueName, null, outcome.message));
     }
     case 'fail':
       return failWith(t, step, outcome.message, ctx);
@@ -281,7 +330,10 @@ function suspend(t: Transition, step: StepDef, message: string, ctx: EngineConte
     pendingRoleIds: wasSuspendedHere ? t.instance.pendingRoleIds : allowedRoles(step, scopeOf(t.instance)),
     lastModified: ctx.now,
   };
-  return wasSuspendedHere ? { ...t, instance } : log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message));
+  if (wasSuspendedHere) return { ...t, instance };
+  const suspended = log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message));
+  const plan = stepType(ctx, step).onWait?.(stepContext(instance, step), ctx.now, ctx.maxWaitMs);
+  return plan ? withPlan(suspended, step, plan, ctx) : suspended;
 }
 
 /** RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them). */

@@ -120,7 +120,12 @@ export type HistoryKind =
   | 'Stopped'
   | 'Restarted'
   | 'RestartedFrom'
-  | 'Reconciled';
+  | 'Reconciled'
+  | 'Reminded'
+  | 'Escalated'
+  | 'TimedOut'
+  | 'Notified'
+  | 'NotificationFailed';
 
 export interface HistoryEntry {
   at: string;

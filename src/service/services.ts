@@ -7,6 +7,8 @@ export interface ServiceConfig {
   reconcileIntervalMs: number;
   /** How long a verified credential stays cached (ms). */
   authCacheTtlMs: number;
+  /** Upper bound on any wait (ms) when a step sets no timeout of its own. */
+  maxWaitMs: number;
 }
 
 /** Everything the HTTP shell and the background workers need; built once in src/cli. */
@@ -22,6 +24,7 @@ export interface Services {
 export const defaultServiceConfig: ServiceConfig = {
   reconcileIntervalMs: 5_000,
   authCacheTtlMs: 60_000,
+  maxWaitMs: 30 * 24 * 3600_000,
 };
 
 export function makeServices(store: Store, registry: StepRegistry, config: Partial<ServiceConfig> = {}): Services {

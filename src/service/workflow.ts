@@ -2,7 +2,9 @@ import { validateSteps } from '../domain/definition.ts';
 import {
   applySignal,
   cancelForRestart,
+  addNote,
   completeRun,
+  fireTimer,
   reconcile,
   startInstance,
   stopInstance,
@@ -65,7 +67,7 @@ export class WorkflowService {
   constructor(private readonly s: Services) {}
 
   private ctx(): EngineContext {
-    return { now: this.s.now(), registry: this.s.registry };
+    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs };
   }
 
   // Definitions -----------------------------------------------------------------------------------
@@ -268,6 +270,27 @@ export class WorkflowService {
       return { transition: r, completeJob: { id: job.id, owner }, result: r };
     });
     if (t) this.effectSink(t.effects);
+  }
+
+  /** A due timer fires inside the transaction that completes its job: once, on one node. */
+  async fireTimer(job: Job, owner: string): Promise<void> {
+    const effect = job.effect;
+    if (effect.type !== 'timer') fail('Internal', `Job ${job.id} is not a timer.`);
+    const inst = await this.getInstance(job.instanceId);
+    const version = await this.version(inst.definitionId, inst.definitionVersion);
+    const ctx = this.ctx();
+    const t = await this.s.store.mutateInstance(job.instanceId, (current) => {
+      const r = fireTimer(current, version, effect as Extract<typeof effect, { type: 'timer' }>, ctx);
+      return { transition: r, completeJob: { id: job.id, owner }, result: r };
+    });
+    if (t) this.effectSink(t.effects);
+  }
+
+  /** Records in the history what became of a notification, completing its job. */
+  async noteNotification(job: Job, owner: string, note: { kind: 'Notified' | 'NotificationFailed'; message: string; data?: JsonObject }): Promise<void> {
+    const ctx = this.ctx();
+    const step = job.effect.step;
+    await this.s.store.mutateInstance(job.instanceId, (current) => ({ transition: addNote(current, { ...note, step }, ctx), completeJob: { id: job.id, owner }, result: null }));
   }
 
   async version(definitionId: string, v: number): Promise<DefinitionVersion> {

@@ -1,4 +1,5 @@
 import type { Instance, Json, JsonObject, RecordedSignal, StepDef } from '../domain/types.ts';
+import type { NotifyKind, TimerKind } from '../domain/engine.ts';
 import type { TokenScope } from '../domain/tokens.ts';
 
 /**
@@ -73,8 +74,27 @@ export interface StepType {
   checkSignal?(signal: string, data: JsonObject): SignalCheck;
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
   decide?(ctx: StepContext): StepOutcome;
+  /** Pure: timers and notifications to schedule when the step starts waiting. */
+  onWait?(ctx: StepContext, now: string, maxWaitMs: number | undefined): WaitPlan;
+  /** Pure: what a due timer does (remind, escalate, decide on timeout). */
+  onTimer?(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: number | undefined): TimerResult;
+  /** Pure: notifications to send once the step is decided. */
+  onDecided?(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[];
   /** The side effect of an automatic step; the runner calls it outside any transaction. */
   run?(input: RunInput): Promise<RunResult>;
+}
+
+export interface WaitPlan {
+  timers?: { kind: TimerKind; at: string }[];
+  notify?: NotifyKind[];
+}
+
+export interface TimerResult extends WaitPlan {
+  message: string;
+  /** Roles that may act from now on, besides the step's own (escalation). */
+  addRoleIds?: number[];
+  /** A decision the timer makes (timeout). */
+  outcome?: StepOutcome;
 }
 
 /** Services configured on this server that executors use (mail, HTTP, scripts). */

@@ -1,5 +1,8 @@
 import type { JsonObject, RecordedSignal } from '../domain/types.ts';
-import { configValue, param, type SignalCheck, type StepContext, type StepOutcome, type StepType } from './plugin.ts';
+import { addMs, describeDuration, parseDuration } from '../domain/duration.ts';
+import type { NotifyKind, TimerKind } from '../domain/engine.ts';
+import type { Json } from '../domain/types.ts';
+import { configValue, param, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from './plugin.ts';
 
 export const COMMENT_MAX = 500;
 
@@ -82,6 +85,81 @@ function decide(ctx: StepContext): StepOutcome {
   };
 }
 
+// Deadlines and notifications ---------------------------------------------------------------------
+
+const TIMEOUT_ACTIONS = { Deny: 'Deny', Approve: 'Approve', Fail: 'Fail' };
+
+const durationOf = (config: JsonObject, name: string): number | null => {
+  try {
+    return parseDuration(config[name]);
+  } catch {
+    return null;
+  }
+};
+
+const has = (config: JsonObject, name: string): boolean => typeof config[name] === 'string' && (config[name] as string).trim() !== '';
+
+function waitPlan(config: JsonObject, since: string, maxWaitMs: number | undefined): WaitPlan {
+  const timers: { kind: TimerKind; at: string }[] = [];
+  const reminder = durationOf(config, 'ReminderInterval');
+  const escalate = durationOf(config, 'EscalateAfter');
+  const timeout = durationOf(config, 'TimeoutAfter') ?? maxWaitMs ?? null;
+  if (reminder) timers.push({ kind: 'reminder', at: addMs(since, reminder) });
+  if (escalate) timers.push({ kind: 'escalation', at: addMs(since, escalate) });
+  if (timeout) timers.push({ kind: 'timeout', at: addMs(since, timeout) });
+  return { timers, notify: has(config, 'RequestSubject') ? ['request'] : [] };
+}
+
+function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: number | undefined): TimerResult {
+  const c = ctx.step.config;
+  if (kind === 'reminder') {
+    const every = durationOf(c, 'ReminderInterval')!;
+    return { message: `Reminder: ${ctx.step.displayName} is still waiting for a decision.`, notify: has(c, 'RequestSubject') ? ['reminder'] : [], timers: [{ kind: 'reminder', at: addMs(now, every) }] };
+  }
+  if (kind === 'escalation') {
+    const roles = roleList(c.EscalationRoleIds);
+    const who = roles.length ? ` Roles ${roles.join(', ')} may now act too.` : '';
+    return { message: `Escalated: no decision at ${ctx.step.displayName} in ${describeDuration(durationOf(c, 'EscalateAfter')!)}.${who}`, addRoleIds: roles, notify: ['escalation'] };
+  }
+  const after = durationOf(c, 'TimeoutAfter');
+  const span = describeDuration(after ?? maxWaitMs ?? 0);
+  const action = after ? (String(configValue(requireApprovalStep, c, 'TimeoutAction')) as keyof typeof TIMEOUT_ACTIONS) : 'Fail';
+  const why = after ? `No decision at ${ctx.step.displayName} within ${span}` : `No decision at ${ctx.step.displayName} within ${span}, the server's upper bound on a wait`;
+  const outcome: StepOutcome =
+    action === 'Approve'
+      ? { kind: 'continue', message: `${why}: approved automatically.`, variables: { 'approval signal cmnts': comments(ctx.signals) } }
+      : action === 'Deny'
+        ? { kind: 'reject', message: `${why}: denied automatically.` }
+        : { kind: 'fail', message: `${why}: the instance failed (restart it to ask again).` };
+  return { message: `Timed out. ${outcome.message}`, outcome, notify: has(c, 'RequestSubject') ? ['timeout'] : [] };
+}
+
+function onDecided(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[] {
+  const c = ctx.step.config;
+  if (outcome === 'continue') return has(c, 'ApprovedSubject') ? ['approved'] : [];
+  return has(c, 'DeniedSubject') ? ['denied'] : [];
+}
+
+function roleList(v: Json | undefined): number[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((x) => Number(x)).filter((n) => Number.isInteger(n) && n > 0);
+}
+
+function checkDurations(config: JsonObject): string[] {
+  const problems: string[] = [];
+  for (const name of ['ReminderInterval', 'EscalateAfter', 'TimeoutAfter']) {
+    try {
+      parseDuration(config[name]);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  const ids = config.EscalationRoleIds;
+  if (Array.isArray(ids) && ids.some((x) => !/^\d+$/.test(String(x)))) problems.push('EscalationRoleIds: must be a list of role ids (whole numbers)');
+  if (has(config, 'TimeoutAction') && !Object.hasOwn(TIMEOUT_ACTIONS, config.TimeoutAction as string)) problems.push('TimeoutAction: must be Deny, Approve or Fail');
+  return problems;
+}
+
 const positiveInteger = (config: JsonObject, name: string): string[] => {
   const v = config[name];
   if (v === undefined || v === null) return [];
@@ -99,6 +177,22 @@ export const requireApprovalStep: StepType = {
   parameters: {
     MinimumApprovals: param('Minimum approvals', 'integer', { default: 1, minimum: 1, tooltip: 'Distinct approvers needed to continue.' }),
     DenialsToReject: param('Denials to reject', 'integer', { default: 1, minimum: 1, tooltip: 'Distinct denials that reject the instance.' }),
+    RequestSubject: param('Request email subject', 'string', { tokens: true, tooltip: 'When set, the identities who may act are emailed when the step starts waiting (and on reminders).' }),
+    RequestMessage: param('Request email message', 'html', { tokens: true }),
+    RequestRecipients: param('Additional request recipients', 'stringList', { tokens: true, default: [] }),
+    OneClickLinks: param('One-click approve/deny links', 'boolean', { default: false, tooltip: 'Each approver gets personal, signed, single-use approve and deny links.' }),
+    ApprovedSubject: param('Approved email subject', 'string', { tokens: true }),
+    ApprovedMessage: param('Approved email message', 'html', { tokens: true }),
+    ApprovedRecipients: param('Approved email recipients', 'stringList', { tokens: true, default: [] }),
+    DeniedSubject: param('Denied email subject', 'string', { tokens: true }),
+    DeniedMessage: param('Denied email message', 'html', { tokens: true }),
+    DeniedRecipients: param('Denied email recipients', 'stringList', { tokens: true, default: [] }),
+    ReminderInterval: param('Reminder interval', 'string', { tooltip: 'ISO-8601 duration (PT24H) or minutes: remind those who have not acted.' }),
+    EscalateAfter: param('Escalate after', 'string', { tooltip: 'ISO-8601 duration or minutes without a decision before escalating.' }),
+    EscalationRecipients: param('Escalation recipients', 'stringList', { tokens: true, default: [] }),
+    EscalationRoleIds: param('Escalation roles', 'stringList', { default: [], tooltip: 'Role ids that may also act after escalation.' }),
+    TimeoutAfter: param('Time out after', 'string', { tooltip: "ISO-8601 duration or minutes; without it the server's upper bound applies." }),
+    TimeoutAction: param('Action on timeout', 'string', { default: 'Fail', potentialValues: TIMEOUT_ACTIONS }),
   },
   signals: {
     ApprovalStatus: {
@@ -106,8 +200,11 @@ export const requireApprovalStep: StepType = {
       Comment: param('Comment', 'string', { maxLength: COMMENT_MAX }),
     },
   },
-  validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject')],
+  validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject'), ...checkDurations(config)],
   enter: (ctx) => decide(ctx),
   checkSignal,
   decide,
+  onWait: (ctx, now, maxWaitMs) => waitPlan(ctx.step.config, now, maxWaitMs),
+  onTimer,
+  onDecided,
 };

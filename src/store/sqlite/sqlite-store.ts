@@ -245,7 +245,9 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       this.wf.insertHistory.run(instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null);
     }
     for (const e of t.effects) {
-      this.wf.insertJob.run(instanceId, e.type, JSON.stringify(e), t.instance.lastModified, t.instance.lastModified);
+      // Timers are due later; everything else is due now.
+      const due = 'at' in e ? e.at : t.instance.lastModified;
+      this.wf.insertJob.run(e.instanceId, e.type, JSON.stringify(e), due, t.instance.lastModified);
     }
   }
 }
