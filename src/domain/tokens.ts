@@ -41,8 +41,11 @@ function child(value: Json | undefined, key: string): Json | undefined {
 export const stringify = (v: Json): string =>
   typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
-/** Replaces every resolvable token in the text; unknown tokens stay as written. */
-export function replaceTokens(text: string, scope: TokenScope): { text: string; unresolved: string[] } {
+/**
+ * Replaces every resolvable token in the text; unknown tokens stay as written. `escape` encodes
+ * each inserted value (HTML email bodies escape data from requests and comments).
+ */
+export function replaceTokens(text: string, scope: TokenScope, escape: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
   const unresolved: string[] = [];
   const out = text.replace(TOKEN, (whole, name: string) => {
     const v = lookupToken(name, scope);
@@ -50,7 +53,7 @@ export function replaceTokens(text: string, scope: TokenScope): { text: string; 
       unresolved.push(name);
       return whole;
     }
-    return stringify(v);
+    return escape(stringify(v));
   });
   return { text: out, unresolved };
 }

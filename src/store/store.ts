@@ -62,6 +62,9 @@ export interface Store extends SecurityStore {
   /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
   nextJobDelay(): Promise<number | null>;
 
+  /** A shared setting; when absent, `value` is stored and returned (the first writer wins). */
+  getOrCreateSetting(name: string, value: string): Promise<string>;
+
   /**
    * Runs fn unless another node is running the task of the same name (PostgreSQL: an advisory
    * lock); resolves false when it did not run. Absent on single-node stores: run fn directly.

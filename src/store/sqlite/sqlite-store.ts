@@ -240,6 +240,11 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return Math.max(0, new Date(row.due as string).getTime() - Date.now());
   }
 
+  async getOrCreateSetting(name: string, value: string): Promise<string> {
+    this.conn.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, value);
+    return (this.conn.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row).value as string;
+  }
+
   private writeHistory(instanceId: string, t: Transition): void {
     for (const h of t.history) {
       this.wf.insertHistory.run(instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null);

@@ -1,0 +1,45 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * One-click approve/deny links. A link carries a signed claim: this identity may send this
+ * decision on this step of this instance until this time. It is bound to one approver and one
+ * step visit (steps are visited once per instance); it is single use because a second decision
+ * by the same identity on the same step is a duplicate (or, if opposite, refused).
+ */
+export interface ActionClaim {
+  instanceId: string;
+  step: string;
+  identityId: number;
+  approve: boolean;
+  /** Expiry, ms since epoch. */
+  expires: number;
+}
+
+const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
+
+export function signAction(claim: ActionClaim, secret: string): string {
+  const body = b64(JSON.stringify({ i: claim.instanceId, s: claim.step, u: claim.identityId, d: claim.approve ? 1 : 0, x: claim.expires }));
+  return `${body}.${mac(body, secret)}`;
+}
+
+export type VerifyResult = { ok: true; claim: ActionClaim } | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
+
+export function verifyAction(token: string, secret: string, now = Date.now()): VerifyResult {
+  const m = /^([A-Za-z0-9_-]{10,2000})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  if (!m) return { ok: false, reason: 'malformed' };
+  const expected = Buffer.from(mac(m[1], secret));
+  const given = Buffer.from(m[2]);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature' };
+  let raw: { i?: unknown; s?: unknown; u?: unknown; d?: unknown; x?: unknown };
+  try {
+    raw = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (typeof raw.i !== 'string' || typeof raw.s !== 'string' || typeof raw.u !== 'number' || (raw.d !== 0 && raw.d !== 1) || typeof raw.x !== 'number')
+    return { ok: false, reason: 'malformed' };
+  if (raw.x < now) return { ok: false, reason: 'expired' };
+  return { ok: true, claim: { instanceId: raw.i, step: raw.s, identityId: raw.u, approve: raw.d === 1, expires: raw.x } };
+}
+
+const mac = (body: string, secret: string): string => createHmac('sha256', secret).update(`countersign-action/${body}`).digest('base64url');
