@@ -1,0 +1,212 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ApiError, api, basicAuth, clearSession, loadSession, onUnauthorized, saveSession, type Session } from './api.ts';
+import { abilities, type Abilities } from './perms.ts';
+import { Link, match, navigate, useLocation, type Location } from './router.tsx';
+import { SessionContext, useSession, type SignedIn } from './session.tsx';
+import { ErrorMessage, Loading, PageTitle } from './ui.tsx';
+import { DefinitionEditor } from './pages/DefinitionEditor.tsx';
+import { DefinitionView } from './pages/DefinitionView.tsx';
+import { Definitions } from './pages/Definitions.tsx';
+import { Inbox } from './pages/Inbox.tsx';
+import { InstanceDetail } from './pages/InstanceDetail.tsx';
+import { Instances } from './pages/Instances.tsx';
+import { MyWorkflows } from './pages/MyWorkflows.tsx';
+import { IdentityDetail, RoleDetail, Security } from './pages/Security.tsx';
+
+type Boot = { state: 'checking' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; value: SignedIn };
+
+async function establish(session: Session, signOut: () => void): Promise<SignedIn> {
+  const perms = (await api.myPermissions(session.auth)).Permissions ?? [];
+  saveSession(session);
+  const roles = await api.my().then(
+    (m) => m.Roles ?? [],
+    () => [] as string[],
+  );
+  return { session, permissions: perms, can: abilities(perms), roles, signOut };
+}
+
+export function App() {
+  const [boot, setBoot] = useState<Boot>(() => (loadSession() ? { state: 'checking' } : { state: 'signed-out' }));
+
+  const signOut = useCallback(() => {
+    clearSession();
+    setBoot({ state: 'signed-out', notice: 'You have signed out.' });
+  }, []);
+
+  useEffect(() => {
+    onUnauthorized(() => setBoot({ state: 'signed-out', notice: 'Your session has ended or your credentials are no longer accepted. Sign in again.' }));
+    const stored = loadSession();
+    if (!stored) return;
+    establish(stored, signOut).then(
+      (value) => setBoot({ state: 'signed-in', value }),
+      (e: unknown) => {
+        clearSession();
+        setBoot({ state: 'signed-out', notice: e instanceof ApiError && e.status === 401 ? 'Sign in again.' : (e as Error).message });
+      },
+    );
+  }, [signOut]);
+
+  if (boot.state === 'checking') return <Loading what="Checking your sign-in" />;
+  if (boot.state === 'signed-out')
+    return <SignIn notice={boot.notice} onSignedIn={(s) => establish(s, signOut).then((value) => setBoot({ state: 'signed-in', value }))} />;
+  return (
+    <SessionContext.Provider value={boot.value}>
+      <Shell />
+    </SessionContext.Provider>
+  );
+}
+
+function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: (s: Session) => Promise<void> }) {
+  const [user, setUser] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!user.trim() || !password) {
+      setError('Enter your account name and password.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await onSignedIn({ user: user.trim(), auth: basicAuth(user.trim(), password) });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? 'The account name or password is not right.' : (err as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <main id="main" className="signin">
+      <div className="signin-card">
+        <p className="brand-large" aria-hidden="true">
+          Countersign
+        </p>
+        <PageTitle text="Sign in">Sign in to Countersign</PageTitle>
+        {notice ? (
+          <p className="alert alert-info" role="status">
+            {notice}
+          </p>
+        ) : null}
+        <ErrorMessage error={error} />
+        <form onSubmit={submit} noValidate>
+          <div className="field">
+            <label htmlFor="signin-user">Account name</label>
+            <input id="signin-user" name="username" autoComplete="username" value={user} onChange={(e) => setUser(e.target.value)} aria-describedby="signin-user-hint" />
+            <p id="signin-user-hint" className="hint">
+              DOMAIN\user or user
+            </p>
+          </div>
+          <div className="field">
+            <label htmlFor="signin-password">Password</label>
+            <input id="signin-password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          </div>
+          <button type="submit" className="button primary" disabled={busy}>
+            {busy ? 'Signing in…' : 'Sign in'}
+          </button>
+        </form>
+        <p className="hint">The portal uses the public API at /KeyfactorAPI with your credentials; it keeps them for this browser tab only.</p>
+      </div>
+    </main>
+  );
+}
+
+interface NavItem {
+  to: string;
+  label: string;
+  show: (c: Abilities) => boolean;
+}
+
+const NAV: NavItem[] = [
+  { to: '/inbox', label: 'Assigned to Me', show: (c) => c.inbox },
+  { to: '/my', label: 'My Workflows', show: (c) => c.mine },
+  { to: '/instances', label: 'Instances', show: (c) => c.instances },
+  { to: '/definitions', label: 'Definitions', show: (c) => c.definitionsRead },
+  { to: '/security', label: 'Security', show: (c) => c.securityRead },
+];
+
+function Shell() {
+  const loc = useLocation();
+  const { session, can, signOut } = useSession();
+  const items = NAV.filter((n) => n.show(can));
+  const home = items[0]?.to;
+  useEffect(() => {
+    if (loc.path === '/' && home) navigate(home, { replace: true });
+  }, [loc.path, home]);
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to main content
+      </a>
+      <header className="top">
+        <div className="top-inner">
+          <Link to="/" className="brand">
+            Countersign
+          </Link>
+          <nav aria-label="Main" className="mainnav">
+            <ul>
+              {items.map((n) => (
+                <li key={n.to}>
+                  <Link to={n.to} aria-current={loc.path === n.to || loc.path.startsWith(`${n.to}/`) ? 'page' : undefined}>
+                    {n.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div className="who">
+            <span className="who-name" title="Signed in as">
+              {session.user}
+            </span>
+            <button type="button" className="button small on-dark" onClick={signOut}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Route loc={loc} can={can} />
+      </main>
+    </>
+  );
+}
+
+function Route({ loc, can }: { loc: Location; can: Abilities }) {
+  const p = loc.path;
+  let m: Record<string, string> | null;
+  if (p === '/') return <NoAccess />;
+  if (match('/inbox', p) && can.inbox) return <Inbox />;
+  if ((m = match('/inbox/:id', p)) && can.inbox) return <InstanceDetail key={m.id} id={m.id!} from="inbox" />;
+  if (match('/my', p) && can.mine) return <MyWorkflows />;
+  if ((m = match('/my/:id', p)) && can.mine) return <InstanceDetail key={m.id} id={m.id!} from="my" />;
+  if (match('/instances', p) && can.instances) return <Instances loc={loc} />;
+  if ((m = match('/instances/:id', p)) && can.instances) return <InstanceDetail key={m.id} id={m.id!} from="instances" />;
+  if (match('/definitions', p) && can.definitionsRead) return <Definitions />;
+  if ((m = match('/definitions/:id/edit', p)) && can.definitionsModify) return <DefinitionEditor key={m.id} id={m.id!} />;
+  if ((m = match('/definitions/:id', p)) && can.definitionsRead) return <DefinitionView key={`${m.id}:${loc.search.get('version') ?? ''}`} id={m.id!} version={Number(loc.search.get('version')) || undefined} />;
+  if (match('/security', p) && can.securityRead) return <Security />;
+  if ((m = match('/security/roles/:id', p)) && can.securityRead) return <RoleDetail key={m.id} id={Number(m.id)} />;
+  if ((m = match('/security/identities/:id', p)) && can.securityRead) return <IdentityDetail key={m.id} id={Number(m.id)} />;
+  return <NotFound />;
+}
+
+function NoAccess() {
+  return (
+    <>
+      <PageTitle text="No access">Nothing to show yet</PageTitle>
+      <p>Your account holds no permission that the portal can use. Ask an administrator to add you to a role.</p>
+    </>
+  );
+}
+
+function NotFound() {
+  return (
+    <>
+      <PageTitle text="Page not found">Page not found</PageTitle>
+      <p>This page does not exist, or your account may not open it.</p>
+      <p>
+        <Link to="/">Go to the start page</Link>
+      </p>
+    </>
+  );
+}

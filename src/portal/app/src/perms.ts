@@ -1,0 +1,69 @@
+/*
+ * What the signed-in identity may do, from GET /Security/My/Permissions (canonical
+ * access-control strings). A shorter string grants everything below it ("/" grants all), as the
+ * server checks it. The portal hides what is not granted; the API refuses it anyway.
+ */
+
+export const P = {
+  definitionsRead: '/workflows/definitions/read/',
+  definitionsModify: '/workflows/definitions/modify/',
+  instancesReadAll: '/workflows/instances/read/',
+  instancesReadMine: '/workflows/instances/read/mine/',
+  instancesReadPending: '/workflows/instances/read/pending/',
+  instancesManage: '/workflows/instances/manage/',
+  instancesStart: '/workflows/instances/start/',
+  securityRead: '/security/read/',
+  securityModify: '/security/modify/',
+} as const;
+
+/** Plain-language names of the permissions, for the Security pages. */
+export const PERMISSION_LABELS: Record<string, string> = {
+  '/': 'Everything',
+  '/workflows/': 'All workflow permissions',
+  '/workflows/definitions/': 'All definition permissions',
+  '/workflows/instances/': 'All instance permissions',
+  '/security/': 'All security permissions',
+  [P.definitionsRead]: 'Read workflow definitions',
+  [P.definitionsModify]: 'Create, edit, publish and delete definitions',
+  [P.instancesReadAll]: 'Read every instance',
+  [P.instancesReadMine]: 'Read the instances I started',
+  [P.instancesReadPending]: 'Read the instances waiting for me',
+  [P.instancesManage]: 'Stop, restart and delete instances',
+  [P.instancesStart]: 'Start instances',
+  [P.securityRead]: 'Read identities and roles',
+  [P.securityModify]: 'Change identities and roles',
+};
+
+export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
+
+export interface Abilities {
+  /** Assigned to Me (the API allows ReadAll or ReadAssignedToMe). */
+  inbox: boolean;
+  /** My Workflows (ReadAll or ReadMy). */
+  mine: boolean;
+  /** Instance search. */
+  instances: boolean;
+  /** Stop and delete. */
+  manage: boolean;
+  /** Restart needs Manage and ReadAll. */
+  restart: boolean;
+  definitionsRead: boolean;
+  definitionsModify: boolean;
+  securityRead: boolean;
+  securityModify: boolean;
+}
+
+export function abilities(held: readonly string[]): Abilities {
+  const g = (p: string) => grants(held, p);
+  return {
+    inbox: g(P.instancesReadAll) || g(P.instancesReadPending),
+    mine: g(P.instancesReadAll) || g(P.instancesReadMine),
+    instances: g(P.instancesReadAll),
+    manage: g(P.instancesManage),
+    restart: g(P.instancesManage) && g(P.instancesReadAll),
+    definitionsRead: g(P.definitionsRead),
+    definitionsModify: g(P.definitionsModify),
+    securityRead: g(P.securityRead),
+    securityModify: g(P.securityModify),
+  };
+}

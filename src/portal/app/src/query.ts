@@ -1,0 +1,94 @@
+/*
+ * Builds a QueryString in Keyfactor's query language from form rows:
+ *   Field -op value AND Field -op value ...
+ * Strings, GUIDs and dates are double-quoted (with \" and \\ escaped); numbers are bare.
+ */
+
+export type FieldType = 'string' | 'uuid' | 'date' | 'integer' | 'status';
+
+export interface QueryField {
+  name: string;
+  label: string;
+  type: FieldType;
+}
+
+export const INSTANCE_QUERY_FIELDS: QueryField[] = [
+  { name: 'Title', label: 'Title', type: 'string' },
+  { name: 'Status', label: 'Status', type: 'status' },
+  { name: 'InitiatingUserName', label: 'Requester', type: 'string' },
+  { name: 'CurrentStepDisplayName', label: 'Current step', type: 'string' },
+  { name: 'WorkflowType', label: 'Workflow type', type: 'string' },
+  { name: 'StartDate', label: 'Started', type: 'date' },
+  { name: 'LastModified', label: 'Last modified', type: 'date' },
+  { name: 'ReferenceId', label: 'Reference id', type: 'integer' },
+  { name: 'Id', label: 'Instance id', type: 'uuid' },
+  { name: 'DefinitionId', label: 'Definition id', type: 'uuid' },
+  { name: 'CurrentStepUniqueName', label: 'Current step unique name', type: 'string' },
+];
+
+export const OPERATORS: Record<FieldType, { op: string; label: string }[]> = {
+  string: [
+    { op: 'contains', label: 'contains' },
+    { op: 'eq', label: 'is' },
+    { op: 'ne', label: 'is not' },
+    { op: 'startswith', label: 'starts with' },
+    { op: 'endswith', label: 'ends with' },
+    { op: 'notcontains', label: 'does not contain' },
+  ],
+  uuid: [
+    { op: 'eq', label: 'is' },
+    { op: 'ne', label: 'is not' },
+    { op: 'contains', label: 'contains' },
+  ],
+  date: [
+    { op: 'ge', label: 'on or after' },
+    { op: 'le', label: 'on or before' },
+    { op: 'eq', label: 'on' },
+    { op: 'gt', label: 'after' },
+    { op: 'lt', label: 'before' },
+  ],
+  integer: [
+    { op: 'eq', label: '=' },
+    { op: 'ne', label: '≠' },
+    { op: 'gt', label: '>' },
+    { op: 'ge', label: '≥' },
+    { op: 'lt', label: '<' },
+    { op: 'le', label: '≤' },
+  ],
+  status: [
+    { op: 'eq', label: 'is' },
+    { op: 'ne', label: 'is not' },
+  ],
+};
+
+export const STATUS_NAMES = ['Unknown', 'Running', 'Suspended', 'Complete', 'Rejected', 'Failed', 'CanceledForRestart'] as const;
+
+export interface Condition {
+  field: string;
+  op: string;
+  value: string;
+}
+
+export const quote = (v: string): string => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+export function fieldOf(name: string): QueryField {
+  return INSTANCE_QUERY_FIELDS.find((f) => f.name === name) ?? INSTANCE_QUERY_FIELDS[0]!;
+}
+
+/** One clause; null when the row's value is empty (it is left out). */
+export function clause(c: Condition): string | null {
+  const f = fieldOf(c.field);
+  const v = c.value.trim();
+  if (v === '') return null;
+  const ops = OPERATORS[f.type];
+  const op = ops.some((o) => o.op === c.op) ? c.op : ops[0]!.op;
+  const value = f.type === 'integer' && /^-?\d+$/.test(v) ? v : f.type === 'status' ? v : quote(v);
+  return `${f.name} -${op} ${value}`;
+}
+
+export function buildQuery(conditions: readonly Condition[]): string {
+  return conditions
+    .map(clause)
+    .filter((c): c is string => c !== null)
+    .join(' AND ');
+}
