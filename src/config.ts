@@ -1,4 +1,5 @@
 import { parseDuration } from './domain/duration.ts';
+import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
 export interface Config {
@@ -12,6 +13,12 @@ export interface Config {
   /** Upper bound on any approval wait (ms) when a step sets no TimeoutAfter. */
   maxWaitMs: number;
   logLevel: string;
+  /** How long a claimed job belongs to this process (COUNTERSIGN_JOB_LEASE_MS); default 30 s. */
+  jobLeaseMs?: number;
+  /** Attempts for a step whose failures are retryable (COUNTERSIGN_STEP_MAX_ATTEMPTS); default 5. */
+  stepMaxAttempts?: number;
+  /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
+  steps?: Partial<StepSettings>;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -43,5 +50,58 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authCacheTtlMs: int(env, 'COUNTERSIGN_AUTH_CACHE_TTL_MS', 60_000, 0, 3_600_000),
     maxWaitMs: duration(env, 'COUNTERSIGN_MAX_WAIT', 30 * 24 * 3600_000),
     logLevel: env.LOG_LEVEL || 'info',
+    jobLeaseMs: int(env, 'COUNTERSIGN_JOB_LEASE_MS', 30_000, 500, 3_600_000),
+    stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),
+    steps: stepSettingsFrom(env),
+  };
+}
+
+const SMTP_SECURITY: SmtpSecurity[] = ['tls', 'starttls', 'opportunistic', 'none'];
+
+function bool(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new Error(`${name} must be true or false; it is '${raw}'.`);
+}
+
+function smtpFrom(env: NodeJS.ProcessEnv): SmtpSettings | null {
+  const host = env.COUNTERSIGN_SMTP_HOST?.trim();
+  if (!host) return null;
+  const rawSecurity = env.COUNTERSIGN_SMTP_SECURE?.trim().toLowerCase();
+  if (rawSecurity && !SMTP_SECURITY.includes(rawSecurity as SmtpSecurity))
+    throw new Error(`COUNTERSIGN_SMTP_SECURE must be one of ${SMTP_SECURITY.join(', ')}; it is '${env.COUNTERSIGN_SMTP_SECURE}'.`);
+  const portGiven = env.COUNTERSIGN_SMTP_PORT !== undefined && env.COUNTERSIGN_SMTP_PORT !== '';
+  const security = (rawSecurity as SmtpSecurity | undefined) ?? (portGiven && Number(env.COUNTERSIGN_SMTP_PORT) === 465 ? 'tls' : 'opportunistic');
+  const port = int(env, 'COUNTERSIGN_SMTP_PORT', security === 'tls' ? 465 : security === 'none' ? 25 : 587, 1, 65535);
+  const from = env.COUNTERSIGN_SMTP_FROM?.trim();
+  if (!from) throw new Error('COUNTERSIGN_SMTP_FROM must be set when COUNTERSIGN_SMTP_HOST is (the sender address of workflow email).');
+  return {
+    host,
+    port,
+    security,
+    rejectUnauthorized: bool(env, 'COUNTERSIGN_SMTP_TLS_VERIFY', true),
+    user: env.COUNTERSIGN_SMTP_USER || null,
+    password: env.COUNTERSIGN_SMTP_PASSWORD || null,
+    from,
+    timeoutMs: int(env, 'COUNTERSIGN_SMTP_TIMEOUT_MS', 15_000, 100, 600_000),
+  };
+}
+
+function stepSettingsFrom(env: NodeJS.ProcessEnv): StepSettings {
+  const d = DEFAULT_STEP_SETTINGS;
+  return {
+    smtp: smtpFrom(env),
+    pwshPath: env.COUNTERSIGN_PWSH?.trim() || null,
+    script: {
+      timeoutMs: int(env, 'COUNTERSIGN_SCRIPT_TIMEOUT_MS', d.script.timeoutMs, 100, 3_600_000),
+      memoryMb: int(env, 'COUNTERSIGN_SCRIPT_MEMORY_MB', d.script.memoryMb, 16, 16_384),
+      maxOutputBytes: int(env, 'COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES', d.script.maxOutputBytes, 1024, 1024 ** 3),
+    },
+    rest: {
+      timeoutMs: int(env, 'COUNTERSIGN_REST_TIMEOUT_MS', d.rest.timeoutMs, 100, 3_600_000),
+      maxResponseBytes: int(env, 'COUNTERSIGN_REST_MAX_RESPONSE_BYTES', d.rest.maxResponseBytes, 1024, 1024 ** 3),
+    },
   };
 }

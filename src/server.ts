@@ -10,6 +10,7 @@ import { ensureAdministrator } from './security/bootstrap.ts';
 import { makeServices, type Services } from './service/services.ts';
 import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
+import { runEnvironment } from './steps/settings.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
 
@@ -42,7 +43,11 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
-  const runner = new JobRunner(store, workflow, services.registry, {}, { log: (m, err) => app.log.warn({ err }, m) });
+  const runner = new JobRunner(store, workflow, services.registry, runEnvironment(config.steps), {
+    leaseMs: config.jobLeaseMs,
+    maxAttempts: config.stepMaxAttempts,
+    log: (m, err) => app.log.warn({ err }, m),
+  });
   workflow.effectSink = (effects) => {
     if (effects.length) runner.wake();
   };

@@ -43,11 +43,12 @@ export class JobRunner {
     opts: JobRunnerOptions = {},
   ) {
     this.owner = opts.owner ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const leaseMs = opts.leaseMs ?? 30_000;
     this.o = {
       concurrency: opts.concurrency ?? 8,
-      leaseMs: opts.leaseMs ?? 30_000,
-      // Below the lease, so a live owner never loses a job it is still running.
-      stepTimeoutMs: opts.stepTimeoutMs ?? 25_000,
+      leaseMs,
+      // Below the lease (25 s of the default 30 s), so a live owner never loses a job it is still running.
+      stepTimeoutMs: opts.stepTimeoutMs ?? Math.max(100, leaseMs - Math.min(5_000, Math.ceil(leaseMs / 5))),
       maxAttempts: opts.maxAttempts ?? 5,
       pollMs: opts.pollMs ?? 1_000,
       log: opts.log ?? (() => {}),
