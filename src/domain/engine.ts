@@ -48,6 +48,11 @@ export interface StartInput {
   restartedFrom?: string | null;
 }
 
+function seedMetadata(initialData: JsonObject): JsonObject {
+  const m = initialData.Metadata;
+  return m !== null && typeof m === 'object' && !Array.isArray(m) ? { ...m } : {};
+}
+
 /** Safety bound on steps run in one transition; validated graphs are acyclic, so this never trips. */
 const MAX_STEPS_PER_TRANSITION = 10_000;
 
@@ -71,7 +76,8 @@ export function startInstance(input: StartInput, ctx: EngineContext): Transition
     initiatorName: input.initiator?.accountName ?? null,
     initialData: input.initialData,
     stateData: { ...input.initialData },
-    metadata: {},
+    // The subject certificate's metadata, when the starter passes it (InitialData.Metadata): $(metadata:Name).
+    metadata: seedMetadata(input.initialData),
     signals: [],
     pendingRoleIds: [],
     startDate: ctx.now,
