@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { fail } from '../../domain/errors.ts';
 
 /*
  * Connection plumbing shared by the PostgreSQL store: the pool, row type parsing, transactions
@@ -58,11 +59,11 @@ export function createPool(connectionString: string, schema: string, o: PoolOpti
     connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
     // Notices a dead server (failover) on idle connections instead of waiting for TCP to give up.
     keepAlive: true,
+    // The schema per connection, set in the startup packet rather than by a SET on the pool's
+    // 'connect' event: no extra round trip, no moment where a query could run without it, and
+    // no query queued behind another (which pg 8 deprecates). The name is checked by parseUrl.
+    options: `-c search_path=${schema}`,
     types,
-  });
-  // Queued before any caller's query on the new connection, so nothing runs without it.
-  pool.on('connect', (client) => {
-    client.query(`SET search_path TO ${quoteIdent(schema)}`).catch((err) => o.log?.('postgres: could not set search_path', err));
   });
   // An idle connection dying (server restart, failover) must not crash the process: pg emits
   // 'error' on the pool, and an EventEmitter 'error' without a listener throws.
@@ -81,6 +82,20 @@ export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505
 
 /** Serialization failure and deadlock: the whole transaction may simply run again. */
 export const isRetryable = (e: unknown): boolean => sqlState(e) === '40001' || sqlState(e) === '40P01';
+
+/**
+ * Runs a filtered list query. The query binder accepts any ISO date JavaScript can represent,
+ * but timestamptz starts at year 1: a QueryString date before that is the client's mistake (400),
+ * not a server error.
+ */
+export async function listQuery(pool: pg.Pool, sql: string, params: unknown[]): Promise<Row[]> {
+  try {
+    return (await pool.query(sql, params)).rows;
+  } catch (e) {
+    if (sqlState(e) === '22008') fail('InvalidQuery', 'A date in the QueryString is outside the range the database can store (years 1 to 294276).');
+    throw e;
+  }
+}
 
 // Transactions ------------------------------------------------------------------------------------
 

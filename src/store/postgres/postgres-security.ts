@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
-import { inTransaction, isUniqueViolation, type Q, type Row } from './pg-db.ts';
+import { inTransaction, isUniqueViolation, listQuery, type Q, type Row } from './pg-db.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -179,12 +179,8 @@ export class PostgresSecurityStore implements SecurityStore {
     const where = compileSql(q.filter, 'postgres', 1);
     const [limit, offset] = limits(q);
     const n = where.params.length;
-    const res = await this.pool.query(`SELECT * FROM roles WHERE ${where.sql} ${orderBy(q, 'id')} LIMIT $${n + 1} OFFSET $${n + 2}`, [
-      ...where.params,
-      limit,
-      offset,
-    ]);
-    return this.hydrate(this.pool, res.rows);
+    const rows = await listQuery(this.pool, `SELECT * FROM roles WHERE ${where.sql} ${orderBy(q, 'id')} LIMIT $${n + 1} OFFSET $${n + 2}`, [...where.params, limit, offset]);
+    return this.hydrate(this.pool, rows);
   }
 
   async deleteRole(id: number): Promise<boolean> {

@@ -5,7 +5,7 @@ import { compileSql } from '../../domain/query/index.ts';
 import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
-import { createPool, parseUrl, valuesList, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { createPool, listQuery, parseUrl, valuesList, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
@@ -104,7 +104,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     const where = compileSql(q.filter, 'postgres', 1);
     const n = where.params.length;
     const sql = `SELECT * FROM definitions WHERE ${where.sql} ORDER BY ${q.sortColumn} ${dir(q.ascending)}, id ${dir(q.ascending)} LIMIT $${n + 1} OFFSET $${n + 2}`;
-    return (await this.pool.query(sql, [...where.params, q.limit, q.offset])).rows.map(toDefinition);
+    return (await listQuery(this.pool, sql, [...where.params, q.limit, q.offset])).map(toDefinition);
   }
 
   async getDefinition(id: string): Promise<Definition | null> {
@@ -266,7 +266,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     }
     const d = dir(q.ascending);
     const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${d}, reference_id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
-    return (await this.pool.query(sql, params)).rows.map(toInstance);
+    return (await listQuery(this.pool, sql, params)).map(toInstance);
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
@@ -328,6 +328,14 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return row.ms === null ? null : Math.max(0, row.ms as number);
   }
 
+  // Settings --------------------------------------------------------------------------------------
+
+  /** The first node to ask stores its value; every node then reads that one. */
+  async getOrCreateSetting(name: string, value: string): Promise<string> {
+    await this.pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
+    return (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0].value as string;
+  }
+
   // Internals -------------------------------------------------------------------------------------
 
   /** Writes a transition's history and jobs with one INSERT each; says whether it queued jobs. */
@@ -340,9 +348,13 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       );
     }
     if (!t.effects.length) return false;
-    // Due now by the database clock, which is the clock leases are measured with.
-    const params = t.effects.flatMap((e) => [instanceId, e.type, JSON.stringify(e)]);
-    await c.query(`INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) SELECT v.*, now(), now() FROM (VALUES ${valuesList(t.effects.length, ['text', 'text', 'jsonb'])}) v`, params);
+    // Due now by the database clock, which is the clock leases are measured with; timers at their time.
+    const params = t.effects.flatMap((e) => [e.instanceId ?? instanceId, e.type, JSON.stringify(e), 'at' in e ? e.at : null]);
+    await c.query(
+      `INSERT INTO jobs (instance_id, kind, payload, run_at, created_at)
+       SELECT v.i, v.k, v.p, COALESCE(v.r, now()), now() FROM (VALUES ${valuesList(t.effects.length, ['text', 'text', 'jsonb', 'timestamptz'])}) v (i, k, p, r)`,
+      params,
+    );
     return true;
   }
 
