@@ -283,7 +283,7 @@ async function requestToken(client: OAuthClient, timeoutMs: number, signal: Abor
   }
   if (!res.ok) {
     const detail = typeof body.error === 'string' ? `${body.error}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}` : text;
-    const note = detail.trim() ? `: ${redact(excerpt(detail, 200), [client.secret])}` : '';
+    const note = detail.trim() ? `: ${redact(excerpt(detail, 200), [client.secret]).replace(/\.+$/, '')}` : '';
     const retryable = res.status === 429 || res.status >= 500;
     throw new StepFailure(`${where} refused a token for client ${client.id} (${res.status})${note}${retryable ? '; it will be tried again' : ''}.`, retryable);
   }

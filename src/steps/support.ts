@@ -12,12 +12,12 @@ export function excerpt(text: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-/** Removes every occurrence of the given secrets (and their Base64 forms) from a message. */
+/** Removes every occurrence of the given secrets (plain, Base64 and URL-encoded) from a message. */
 export function redact(message: string, secrets: (string | null | undefined)[]): string {
   let out = message;
   for (const s of secrets) {
     if (!s || s.length < 3) continue;
-    for (const form of [s, Buffer.from(s).toString('base64'), encodeURIComponent(s)]) out = out.split(form).join('***');
+    for (const form of [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)]) out = out.split(form).join('***');
   }
   return out;
 }
