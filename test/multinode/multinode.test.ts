@@ -25,8 +25,9 @@ let role: number;
 
 beforeAll(async () => {
   url = await testDatabaseUrl();
-  const env = { COUNTERSIGN_TEST_STEP: '1', COUNTERSIGN_TEST_LEASE_MS: String(LEASE_MS), COUNTERSIGN_RECONCILE_INTERVAL_MS: '200' };
-  // The first node creates the administrator; see the report on concurrent first starts.
+  const env = { COUNTERSIGN_TEST_STEP: '1', COUNTERSIGN_JOB_LEASE_MS: String(LEASE_MS), COUNTERSIGN_RECONCILE_INTERVAL_MS: '200' };
+  // The first node creates the administrator before the others start: ensureAdministrator is
+  // not yet safe for nodes that first start together on an empty database (two would crash).
   const first = await startNode(url, env);
   nodes = [first, ...(await Promise.all([startNode(url, env), startNode(url, env)]))];
   store = await PostgresStore.open(url, { poolSize: 4 });
@@ -152,5 +153,27 @@ describe('three nodes, one database', () => {
     expect(left).toEqual([]);
     expect(tookOver).toBeLessThan(LEASE_MS + 10_000);
     nodes = nodes.slice(1);
+  }, 60_000);
+
+  it('a node stopped with SIGTERM mid-work finishes the jobs it holds before it exits', async () => {
+    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 800 } }, noop('EndNOOP')]);
+    const leaving = nodes[1]!;
+    const ids = await startMany(def, 12);
+    await waitFor(async () => (await db.query('SELECT COUNT(*)::int AS n FROM jobs WHERE locked_by = $1', [leaving.owner])).rows[0].n > 0, 10_000, 'the node to hold jobs');
+    const held = (await db.query('SELECT instance_id FROM jobs WHERE locked_by = $1', [leaving.owner])).rows.map((r) => r.instance_id as string);
+    const stoppedAt = Date.now();
+    expect(await stopNode(leaving)).toBe(0);
+    // It ran its jobs to the end (well within the lease), rather than leaving them to time out.
+    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_MS);
+    for (const id of held) {
+      const row = await instanceRow(id);
+      expect(row.status).toBe(3);
+      expect(row.state_data).toMatchObject({ RanBy: leaving.pid, Attempt: 1 });
+    }
+    nodes = nodes.filter((n) => n !== leaving);
+    await waitFor(async () => {
+      const r = await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND status = 3', [ids]);
+      return r.rows[0].n === ids.length;
+    }, 20_000, 'the remaining node to finish the rest');
   }, 60_000);
 });
