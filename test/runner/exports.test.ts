@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageIdFor } from '../../src/steps/email.ts';
+import { contractDir } from '../support/openapi.ts';
+import { startTestApp, type TestApp } from '../support/server.ts';
+import { json, startHttp, tokenEndpoint, type HttpStandIn, type RecordedRequest } from '../support/stand-ins/http.ts';
+import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
+
+/*
+ * The six real Keyfactor exports, imported through the API as Keyfactor exports them, with only
+ * their service URLs pointed at loopback stand-ins (Microsoft Graph, Keyfactor's API, an OAuth
+ * token endpoint) and the OAuth settings the exports leave empty filled in. Email goes to a real
+ * SMTP server on loopback, PowerShell to the pwsh stand-in.
+ */
+
+const PWSH = fileURLToPath(new URL('../support/stand-ins/pwsh', import.meta.url));
+const CLIENT_ID = '016c4917-bdf5-48b7-9573-7bd8ebc905d7';
+const SECRET = 'entra-Client-Secret-value';
+const D = '/KeyfactorAPI/Workflow/Definitions';
+
+let t: TestApp;
+let smtp: SmtpStandIn;
+let graph: HttpStandIn;
+let keyfactor: HttpStandIn;
+let idp: HttpStandIn;
+let tokens: ReturnType<typeof tokenEndpoint>;
+
+const INITIAL = {
+  cn: 'www.example.com',
+  expdate: '2026-12-31',
+  issuancedate: '2025-12-31',
+  certid: '4242',
+  thumbprint: 'AB12CD34EF56',
+  ownerroleemail: 'owner@example.test',
+  Metadata: { RequestersEmail: 'PKI Admins' },
+};
+
+beforeAll(async () => {
+  smtp = await startSmtp();
+  tokens = tokenEndpoint({ clientId: CLIENT_ID, clientSecret: SECRET });
+  idp = await startHttp(tokens.handle);
+  keyfactor = await startHttp(keyfactorApi);
+  graph = await startHttp(microsoftGraph);
+  t = await startTestApp({
+    steps: {
+      smtp: { host: '127.0.0.1', port: smtp.port, security: 'none', rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 5_000 },
+      pwshPath: PWSH,
+      script: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1024 * 1024 },
+      rest: { timeoutMs: 5_000, maxResponseBytes: 1024 * 1024 },
+    },
+  });
+});
+afterAll(async () => {
+  await t?.close();
+  await Promise.all([smtp, graph, keyfactor, idp].map((s) => s?.close()));
+});
+
+function keyfactorApi(req: RecordedRequest, res: import('node:http').ServerResponse) {
+  const m = /^\/KeyfactorAPI\/Certificates\/(\d+)$/.exec(req.path);
+  if (req.method === 'GET' && m) return json(res, 200, { Id: Number(m[1]), IssuedCN: 'www.example.com', RequesterName: 'jdoe@example.test', Metadata: {} });
+  json(res, 404, { Message: 'not found' });
+}
+
+function microsoftGraph(req: RecordedRequest, res: import('node:http').ServerResponse) {
+  if (req.method !== 'GET') return json(res, 405, {});
+  if (/^\/v1\.0\/users$/.test(req.path)) {
+    const known = req.query.get('$filter') === "othermails/any(p:p eq 'jdoe@example.test')";
+    return json(res, 200, { '@odata.context': 'https://graph/$metadata#users(id)', value: known ? [{ id: 'user-obj-1' }] : [] });
+  }
+  if (req.path === '/V1.0/users/user-obj-1/manager') return json(res, 200, { '@odata.context': 'x', mail: 'manager@example.test' });
+  if (req.path === '/v1.0/groups' && req.query.get('$filter') === "displayName eq 'PKI Admins'") return json(res, 200, { '@odata.count': 1, value: [{ id: 'grp-1', displayName: 'PKI Admins' }] });
+  if (req.path === '/v1.0/groups/grp-1/transitiveMembers/microsoft.graph.user')
+    return json(res, 200, {
+      value: [
+        { mail: 'Alice@Example.test ', userPrincipalName: 'alice@example.test', userType: 'Member' },
+        { mail: 'guest@elsewhere.test', userPrincipalName: 'guest_elsewhere', userType: 'Guest' },
+        { mail: null, userPrincipalName: 'svc@example.test', userType: 'Member' },
+        { mail: 'bob@example.test', userPrincipalName: 'bob@example.test', userType: 'Member' },
+        { mail: 'alice@example.test', userPrincipalName: 'alice2@example.test', userType: 'Member' },
+      ],
+    });
+  json(res, 404, { error: { code: 'Request_ResourceNotFound' } });
+}
+
+/** The export's steps with loopback URLs and the OAuth settings the export leaves empty. */
+function rewrite(steps: any[]): any[] {
+  return steps.map(({ Id: _id, ...s }) => {
+    if (s.ExtensionName !== 'OAuthRESTRequest') return s;
+    const c = { ...s.ConfigurationParameters };
+    c.URL = String(c.URL).replace('https://graph.microsoft.com', graph.url).replace('https://jhowlanddemo.kfdelivery.com', keyfactor.url);
+    c.TokenEndpoint = `${idp.url}${tokens.path}`;
+    c.client_id = c.client_id ?? CLIENT_ID;
+    c.client_secret = SECRET;
+    return { ...s, ConfigurationParameters: c };
+  });
+}
+
+async function importExport(file: string, rewriteUrls = true): Promise<string> {
+  const exported = JSON.parse(readFileSync(join(contractDir(), 'exports', file), 'utf8'));
+  const created = await t.call('POST', D, { body: { DisplayName: exported.DisplayName, Description: exported.Description, Key: rewriteUrls ? exported.Key : `${exported.Key}-as-exported`, WorkflowType: exported.WorkflowType } });
+  expect(created.status, created.text).toBe(200);
+  const id = created.body.Id as string;
+  const steps = rewriteUrls ? rewrite(exported.Steps) : exported.Steps.map(({ Id: _id, ...s }: any) => s);
+  const put = await t.call('PUT', `${D}/${id}/Steps`, { body: steps });
+  expect(put.status, put.text).toBe(200);
+  // Secrets are write-only: the client_secret reads back as null.
+  for (const s of put.body.Steps.filter((x: any) => x.ExtensionName === 'OAuthRESTRequest')) expect(s.ConfigurationParameters.client_secret).toBeNull();
+  expect((await t.call('POST', `${D}/${id}/Publish`)).status).toBe(200);
+  return id;
+}
+
+async function runToEnd(definitionId: string, initialData: Record<string, unknown> = INITIAL): Promise<any> {
+  const started = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: definitionId, Title: 'expiring certificate', InitialData: initialData } });
+  expect(started.status, started.text).toBe(201);
+  const id = started.body.Id as string;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const got = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
+    if ([3, 4, 5, 6].includes(got.body.Status) || Date.now() > deadline) return got.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const mailsTo = (address: string) => smtp.messages.filter((m) => m.rcptTo.includes(address));
+
+describe('the six real exports run end to end against loopback services', () => {
+  it('90-day-expiration.json: one email to the owner with the certificate tokens replaced', async () => {
+    const inst = await runToEnd(await importExport('90-day-expiration.json'));
+    expect(inst).toMatchObject({ Status: 3, StatusMessage: 'The workflow completed.' });
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/90DayExpirationNotification`))!;
+    expect(mail.rcptTo).toEqual(['owner@example.test']);
+    expect(mail.subject).toBe('A certificate is about to expire!');
+    expect(mail.body).toContain('<b>Common Name:</b> www.example.com<br>');
+    expect(mail.body).toContain('<b>Expiration Date:</b> 2026-12-31<br>');
+    expect(mail.body).toContain('<b>Issue Date:</b> 2025-12-31<br>');
+    expect(mail.body).not.toContain('$(');
+  });
+
+  it('60-day-expiration.json: one email to the owner', async () => {
+    const inst = await runToEnd(await importExport('60-day-expiration.json'));
+    expect(inst.Status).toBe(3);
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/60DayExpirationNotification`))!;
+    expect(mail.rcptTo).toEqual(['owner@example.test']);
+    expect(mail.subject).toBe('A certificate is about to expire in 60 days!');
+    expect(mail.body).toContain('in 60 days!</h1>');
+  });
+
+  it('auto-renew-failure.json: an email to its fixed recipient, with the thumbprint', async () => {
+    const inst = await runToEnd(await importExport('auto-renew-failure.json'));
+    expect(inst.Status).toBe(3);
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/AutoRenewFailure`))!;
+    expect(mail.rcptTo).toEqual(['Jeremy.howland@keyfactor.com']);
+    expect(mail.subject).toBe('A certificate Renewal Failed');
+    expect(mail.body).toContain('<b>Thumbprint:</b> AB12CD34EF56<br>');
+  });
+
+  it('30-day-auto-renew.json: fails at ExpirationRenewal because no CA connector is configured; nothing is sent', async () => {
+    const before = smtp.messages.length;
+    const inst = await runToEnd(await importExport('30-day-auto-renew.json'));
+    expect(inst.Status).toBe(5);
+    expect(inst.StatusMessage).toBe('ExpirationRenewal cannot run: no CA connector is configured on this Countersign server.');
+    expect(smtp.messages.length).toBe(before);
+  });
+
+  it('30-day-expiration.json: Keyfactor API and Graph calls with bearer tokens, PowerShell in between, email to owner and manager', async () => {
+    const issuedBefore = tokens.issued.length;
+    const inst = await runToEnd(await importExport('30-day-expiration.json'));
+    expect(inst, JSON.stringify(inst)).toMatchObject({ Status: 3 });
+    const id = inst.Id as string;
+
+    const kf = keyfactor.requests.filter((r) => r.headers['idempotency-key'] === `${id}/KFGetOriginalCertificateData`);
+    expect(kf).toHaveLength(1);
+    expect(kf[0]).toMatchObject({ method: 'GET', path: '/KeyfactorAPI/Certificates/4242' });
+    expect(kf[0].headers['x-keyfactor-requested-with']).toBe('APIClient');
+    expect(kf[0].headers.authorization).toMatch(/^Bearer token-\d+$/);
+
+    const byKey = (step: string) => graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/${step}`);
+    const lookup = byKey('EntragetUserID');
+    expect(lookup).toHaveLength(1);
+    expect(lookup[0].query.get('$filter')).toBe("othermails/any(p:p eq 'jdoe@example.test')");
+    expect(lookup[0].query.get('$select')).toBe('id');
+    expect(lookup[0].body).toBe('');
+    const manager = byKey('GetManagerEmail');
+    expect(manager).toHaveLength(1);
+    expect(manager[0].path).toBe('/V1.0/users/user-obj-1/manager');
+    for (const r of [...lookup, ...manager]) expect(r.headers.authorization).toMatch(/^Bearer token-\d+$/);
+
+    // Two scopes (none for Keyfactor, Graph's for Graph): two tokens, each fetched once and reused.
+    const issued = tokens.issued.slice(issuedBefore);
+    expect(issued.map((x) => x.scope).sort()).toEqual(['https://graph.microsoft.com/.default', null].sort());
+    expect(kf[0].headers.authorization).toBe(`Bearer ${issued.find((x) => x.scope === null)!.token}`);
+    expect(manager[0].headers.authorization).toBe(`Bearer ${issued.find((x) => x.scope !== null)!.token}`);
+
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/30DayExpirationNotification`))!;
+    expect(mail.rcptTo).toEqual(['owner@example.test', 'manager@example.test']);
+    expect(mail.subject).toBe('A certificate is about to expire in 30 days!');
+    expect(mail.body).toContain('we have added the requesters manager "manager@example.test" to this notification.');
+    expect(mail.body).toContain('<b>Common Name:</b> www.example.com<br>');
+
+    const full = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
+    expect(full.body.CurrentStateData).toMatchObject({
+      OriginalCertificate: { Id: 4242, RequesterName: 'jdoe@example.test' },
+      RequesterName: 'jdoe@example.test',
+      Requester_Entra_ID: { value: [{ id: 'user-obj-1' }] },
+      RequesterAzureObject: 'user-obj-1',
+      MgrEmail: { mail: 'manager@example.test' },
+    });
+  });
+
+  it('entra-group-emails.json: metadata -> group -> members -> de-duplicated member emails, sent to each', async () => {
+    const inst = await runToEnd(await importExport('entra-group-emails.json'));
+    expect(inst, JSON.stringify(inst)).toMatchObject({ Status: 3 });
+    const id = inst.Id as string;
+    const group = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/GetEntraGroup`);
+    expect(group).toHaveLength(1);
+    expect(group[0].query.get('$filter')).toBe("displayName eq 'PKI Admins'");
+    expect(group[0].query.get('$count')).toBe('true');
+    const members = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/GetEntraGroupMembers`);
+    expect(members[0].path).toBe('/v1.0/groups/grp-1/transitiveMembers/microsoft.graph.user');
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/SendEmail`))!;
+    expect(mail.rcptTo).toEqual(['alice@example.test', 'bob@example.test']);
+    expect(mail.subject).toBe('Test email from workflow');
+    expect(mail.body.trim()).toBe('this is a test email from jhowlanddemo');
+    const full = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
+    expect(full.body.CurrentStateData).toMatchObject({ displayname: 'PKI Admins', GroupId: 'grp-1', Emails: 'alice@example.test;bob@example.test' });
+  });
+
+  it('as exported (TokenEndpoint null), an OAuth step fails the instance with a message naming the setting', async () => {
+    const inst = await runToEnd(await importExport('30-day-expiration.json', false));
+    expect(inst.Status).toBe(5);
+    expect(inst.StatusMessage).toMatch(/^Step 'KF Get Original Certificate Data' \(OAuthRESTRequest\) failed: TokenEndpoint is not set: /);
+  });
+});
