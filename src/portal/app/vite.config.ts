@@ -7,12 +7,12 @@ import { defineConfig } from 'vite';
  * Development: `npx vite --config src/portal/app/vite.config.ts` with a server on :8080
  * (COUNTERSIGN_API to point elsewhere); API calls are proxied.
  */
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/KeyfactorPortal/',
   publicDir: 'public',
   // Vite 8 transforms TSX with oxc; React 19's automatic runtime needs no plugin.
-  oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
+  oxc: { jsx: { runtime: 'automatic', importSource: 'react', development: command !== 'build' } },
   build: {
     outDir: fileURLToPath(new URL('../../../dist/portal', import.meta.url)),
     emptyOutDir: true,
@@ -23,7 +23,10 @@ export default defineConfig({
     assetsInlineLimit: 0,
     reportCompressedSize: false,
   },
+  // A build is always React's production build, even when started from a test runner that set
+  // NODE_ENV=test (Vite keeps an existing NODE_ENV).
+  define: command === 'build' ? { 'process.env.NODE_ENV': JSON.stringify('production') } : {},
   server: {
     proxy: { '/KeyfactorAPI': process.env.COUNTERSIGN_API ?? 'http://127.0.0.1:8080' },
   },
-});
+}));

@@ -2,12 +2,22 @@ import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { Json, JsonObject } from './api.ts';
 import { show, statusName } from './format.ts';
 
-/** The page heading; takes focus when the page changes, so screen readers announce it. */
+let firstPage = true;
+
+/**
+ * The page heading; takes focus when the page changes, so screen readers announce it. Not on
+ * the first page the browser loads: there, focus starts at the top (the skip link).
+ */
 export function PageTitle({ children, text }: { children: ReactNode; text: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
+  const initial = useRef<boolean | null>(null);
+  if (initial.current === null) {
+    initial.current = firstPage;
+    firstPage = false;
+  }
   useEffect(() => {
     document.title = `${text} · Countersign`;
-    ref.current?.focus({ preventScroll: false });
+    if (!initial.current) ref.current?.focus({ preventScroll: false });
   }, [text]);
   return (
     <h1 ref={ref} tabIndex={-1}>

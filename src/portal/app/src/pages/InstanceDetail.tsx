@@ -63,6 +63,10 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
   const history = d.History ?? [];
   const approvals = d.Status === 2 ? approvalCount(d.StatusMessage, step ? { uniqueName: step.UniqueName, config: step.ConfigurationParameters } : null, history) : null;
   const received = (d.ReceivedSignals ?? []).filter((s) => s.Step === d.CurrentStepUniqueName);
+  // Variables start as a copy of the request data; show only what the workflow added or changed.
+  const variables = Object.fromEntries(
+    Object.entries(d.CurrentStateData ?? {}).filter(([k, v]) => !(d.InitialData && k in d.InitialData && JSON.stringify(d.InitialData[k]) === JSON.stringify(v))),
+  );
 
   const decided = (approved: boolean) => {
     const verb = approved ? 'approved' : 'denied';
@@ -162,10 +166,10 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
             </section>
           ) : null}
 
-          {d.CurrentStateData && Object.keys(d.CurrentStateData).length ? (
+          {Object.keys(variables).length ? (
             <section aria-labelledby="state-h" className="card">
               <h2 id="state-h">Workflow variables</h2>
-              <DataList data={d.CurrentStateData} />
+              <DataList data={variables} />
             </section>
           ) : null}
         </div>
@@ -216,6 +220,7 @@ function WhoMayAct({ step, received }: { step: ReturnType<typeof stepOf>; receiv
   const members = useLoad(
     async () => {
       const out: Record<string, string[]> = {};
+      if (!can.securityRead) return out;
       for (const r of roles) out[r.RoleId] = (await api.roleMembers(Number(r.RoleId)).catch(() => [])).map((m) => m.Name);
       return out;
     },

@@ -228,13 +228,25 @@ function NewRole({ onDone }: { onDone: (id: number) => void }) {
 
 export function RoleDetail({ id }: { id: number }) {
   const { can } = useSession();
-  const [flash] = useState(takeFlash);
+  const [flash, setFlash] = useState(takeFlash);
   const load = useLoad(async () => {
     const [role, members, identities, catalogue] = await Promise.all([api.role(id), api.roleMembers(id), api.identities(), api.permissionCatalogue()]);
     return { role, members, identities, catalogue };
   }, `role:${id}`);
   if (!load.data) return load.error ? <ErrorMessage error={load.error} title="The role could not be loaded." /> : <Loading />;
-  return <RoleEditor key={JSON.stringify(load.data.role) + load.data.members.length} {...load.data} canModify={can.securityModify} flash={flash} onChanged={() => void load.reload()} />;
+  // Remounted with the server's view after each save; the confirmation lives here so it stays.
+  return (
+    <RoleEditor
+      key={JSON.stringify([load.data.role, load.data.members])}
+      {...load.data}
+      canModify={can.securityModify}
+      flash={flash}
+      onChanged={(message) => {
+        setFlash(message);
+        void load.reload();
+      }}
+    />
+  );
 }
 
 function RoleEditor({
@@ -252,7 +264,7 @@ function RoleEditor({
   catalogue: string[];
   canModify: boolean;
   flash: string | null;
-  onChanged: () => void;
+  onChanged: (message: string) => void;
 }) {
   const act = useAction();
   const editable = canModify && !role.Immutable;
@@ -263,15 +275,12 @@ function RoleEditor({
   const saveRole = (e: FormEvent) => {
     e.preventDefault();
     void act
-      .run(
-        () => api.updateRole({ Id: role.Id, Name: name, Description: description, EmailAddress: role.EmailAddress, PermissionSetId: role.PermissionSetId, Permissions: perms }),
-        'Role saved.',
-      )
-      .then((r) => r && onChanged());
+      .run(() => api.updateRole({ Id: role.Id, Name: name, Description: description, EmailAddress: role.EmailAddress, PermissionSetId: role.PermissionSetId, Permissions: perms }))
+      .then((r) => r && onChanged('Role saved.'));
   };
   const saveMembers = (e: FormEvent) => {
     e.preventDefault();
-    void act.run(() => api.setRoleMembers(role.Id, memberIds), 'Membership saved.').then((r) => r && onChanged());
+    void act.run(() => api.setRoleMembers(role.Id, memberIds)).then((r) => r && onChanged('Membership saved.'));
   };
   return (
     <>
