@@ -1,8 +1,9 @@
 import { createTransport } from 'nodemailer';
+import { replaceTokens } from '../domain/tokens.ts';
 import type { Json } from '../domain/types.ts';
 import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
 import { stepSettings, type SmtpSettings } from './settings.ts';
-import { excerpt, redact, sha256Hex, stringOf } from './support.ts';
+import { escapeHtml, excerpt, redact, sha256Hex, stringOf } from './support.ts';
 
 /**
  * Email: sends one HTML message through the configured SMTP server. The Message-ID is derived
@@ -90,7 +91,7 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
     throw new StepFailure(`the email has no recipients: Recipients resolved to no address${why}.`, false);
   }
   const subject = stringOf(input.config.Subject ?? '').replace(/[\r\n]+/g, ' ');
-  const html = stringOf(input.config.Message ?? '');
+  const html = htmlBody(input);
   const transporter = createTransport({
     host: smtp.host,
     port: smtp.port,
@@ -138,6 +139,18 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
     aborted.catch(() => {});
     transporter.close();
   }
+}
+
+/**
+ * The HTML body: the Message with its tokens replaced, each inserted value HTML-escaped (data
+ * from requests must not add markup or links to the message). Without the instance's data (a
+ * direct call) the runner's plain replacement is used.
+ */
+function htmlBody(input: RunInput): string {
+  const raw = input.step?.config?.Message;
+  const inst = input.instance;
+  if (typeof raw !== 'string' || !inst?.stateData) return stringOf(input.config.Message ?? '');
+  return replaceTokens(raw, { data: inst.stateData, metadata: inst.metadata ?? {} }, escapeHtml).text;
 }
 
 /** 5xx replies are permanent; 4xx replies, timeouts and connection problems are tried again. */

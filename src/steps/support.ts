@@ -48,3 +48,8 @@ export function secretValue(config: JsonObject, name: string): string | null {
 /** Whether an error came from an AbortSignal (the job's deadline or a timeout). */
 export const isAbort = (err: unknown): boolean =>
   err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err.cause instanceof Error && isAbort(err.cause)));
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML element content and attribute values. */
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);

@@ -72,6 +72,16 @@ describe('Email step over SMTP', () => {
     expect(smtp.unique()).toHaveLength(2);
   });
 
+  it('token values inserted into the HTML body are escaped; the Message markup itself is kept', async () => {
+    const config = { Subject: 'New request for $(cn)', Message: '<p>Common name: <b>$(cn)</b> by $(metadata:Requester)</p>', Recipients: ['x@example.test'] };
+    const input = runInput({ ...config, Subject: 'New request for <a href="https://evil.test">x</a>' }, runEnvironment({ smtp: settings(smtp.port) }));
+    input.step = { ...input.step, config };
+    input.instance = { ...input.instance, stateData: { cn: '<a href="https://evil.test">x</a>' }, metadata: { Requester: "O'Brien & Co" } };
+    await emailStep.run!(input);
+    expect(smtp.messages[0].body).toContain('<p>Common name: <b>&lt;a href=&quot;https://evil.test&quot;&gt;x&lt;/a&gt;</b> by O&#39;Brien &amp; Co</p>');
+    expect(smtp.messages[0].subject).toBe('New request for <a href="https://evil.test">x</a>');
+  });
+
   it('subject line breaks from tokens cannot add headers', async () => {
     await send({ Subject: 'Hello\r\nBcc: evil@example.test', Message: 'm', Recipients: ['x@example.test'] });
     expect(smtp.messages[0].rcptTo).toEqual(['x@example.test']);
