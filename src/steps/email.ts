@@ -111,7 +111,7 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
   });
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new StepFailure('sending the email took longer than the step may run; it will be tried again.', true));
+    onAbort = () => reject(new StepFailure('sending the email took longer than the step may run.', true));
     if (input.signal.aborted) onAbort();
     else input.signal.addEventListener('abort', onAbort, { once: true });
   });

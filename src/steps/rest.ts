@@ -120,7 +120,7 @@ async function callRest(input: RunInput, authorization: (fresh: boolean) => Prom
       continue;
     }
     const text = await readLimited(res, maxResponseBytes, where, secrets);
-    if (res.status === 429 || res.status >= 500) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}; it will be tried again.`, true);
+    if (res.status === 429 || res.status >= 500) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, true);
     if (res.status >= 300) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, false);
     return { variables: { [variable]: parseBody(text, res.headers.get('content-type')) }, message: `${where} answered ${res.status}; the response is in $(${variable}).` };
   }
@@ -179,10 +179,10 @@ async function readLimited(res: Response, max: number, where: string, secrets: (
 
 function networkFailure(err: unknown, where: string, timeoutMs: number, secrets: (string | null)[]): StepFailure {
   if (err instanceof StepFailure) return err;
-  if (isAbort(err)) return new StepFailure(`${where} did not answer within ${timeoutMs ? `${timeoutMs} ms` : 'the time allowed'}; it will be tried again.`, true);
+  if (isAbort(err)) return new StepFailure(`${where} did not answer within ${timeoutMs ? `${timeoutMs} ms` : 'the time allowed'}.`, true);
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new StepFailure(redact(`could not reach ${where}: ${why}; it will be tried again.`, secrets), true);
+  return new StepFailure(redact(`could not reach ${where}: ${why}.`, secrets), true);
 }
 
 // --- OAuth client credentials ----------------------------------------------------------------
@@ -285,7 +285,7 @@ async function requestToken(client: OAuthClient, timeoutMs: number, signal: Abor
     const detail = typeof body.error === 'string' ? `${body.error}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}` : text;
     const note = detail.trim() ? `: ${redact(excerpt(detail, 200), [client.secret]).replace(/\.+$/, '')}` : '';
     const retryable = res.status === 429 || res.status >= 500;
-    throw new StepFailure(`${where} refused a token for client ${client.id} (${res.status})${note}${retryable ? '; it will be tried again' : ''}.`, retryable);
+    throw new StepFailure(`${where} refused a token for client ${client.id} (${res.status})${note}${retryable ? '' : ''}.`, retryable);
   }
   if (typeof body.access_token !== 'string' || body.access_token === '') throw new StepFailure(`${where} answered without an access_token.`, false);
   const expiresIn = typeof body.expires_in === 'number' ? body.expires_in : typeof body.expires_in === 'string' ? Number(body.expires_in) : 3600;

@@ -80,7 +80,7 @@ describe('RESTRequest', () => {
     api.handler = (_req, res) => json(res, 503, { error: 'down for maintenance' });
     const f503 = await failureOf(rest({ URL: `${api.url}/x?secret=1` }));
     expect(f503.retryable).toBe(true);
-    expect(f503.message).toBe(`GET ${api.url}/x answered 503: {"error":"down for maintenance"}; it will be tried again.`);
+    expect(f503.message).toBe(`GET ${api.url}/x answered 503: {"error":"down for maintenance"}.`);
     api.handler = (_req, res) => json(res, 429, {});
     expect((await failureOf(rest({ URL: api.url }))).retryable).toBe(true);
     api.handler = (_req, res) => json(res, 404, { Message: 'Certificate 42 not found', Detail: 'x'.repeat(1000) });
@@ -95,10 +95,10 @@ describe('RESTRequest', () => {
     const url = gone.url;
     await gone.close();
     const refused = await failureOf(rest({ URL: url }));
-    expect(refused).toEqual({ message: `could not reach GET ${url}/: ECONNREFUSED; it will be tried again.`, retryable: true });
+    expect(refused).toEqual({ message: `could not reach GET ${url}/: ECONNREFUSED.`, retryable: true });
     api.handler = () => new Promise(() => {});
     const slow = await failureOf(rest({ URL: `${api.url}/slow` }));
-    expect(slow).toEqual({ message: `GET ${api.url}/slow did not answer within 1000 ms; it will be tried again.`, retryable: true });
+    expect(slow).toEqual({ message: `GET ${api.url}/slow did not answer within 1000 ms.`, retryable: true });
   });
 
   it('a response larger than the limit fails without being stored', async () => {
