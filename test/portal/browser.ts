@@ -37,9 +37,19 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * Saves docs/screenshots/<name>.png of the whole page. Sticky bars are unstuck meanwhile (through
+ * the CSSOM, which the portal's CSP allows), so they show where they belong, not mid-page.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  const unstuck = await page.evaluate(() => {
+    const els = [...document.querySelectorAll<HTMLElement>('body *')].filter((e) => getComputedStyle(e).position === 'sticky');
+    for (const e of els) e.style.position = 'static';
+    return els.length;
+  });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  if (unstuck) await page.evaluate(() => document.querySelectorAll<HTMLElement>('body *').forEach((e) => e.style.position === 'static' && e.style.removeProperty('position')));
 }
 
 /** Presses Tab until the focused element matches `selector`; fails if it never does. */

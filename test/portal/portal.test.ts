@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, loadDemo } from '../../src/cli/demo.ts';
@@ -369,6 +370,12 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await admin.getByText(/Imported “Imported enrollment” as a draft with 3 steps/).waitFor();
     await admin.getByRole('button', { name: 'Disable' }).click();
     await admin.getByText('Disabled.').waitFor();
+    // Export downloads Keyfactor's format, without role ids.
+    const [download] = await Promise.all([admin.waitForEvent('download'), admin.getByRole('button', { name: 'Export JSON' }).click()]);
+    expect(download.suggestedFilename()).toBe('imported-enrollment-v1.json');
+    const file = JSON.parse(await readFile(await download.path(), 'utf8'));
+    expect(file).toMatchObject({ DisplayName: 'Imported enrollment', WorkflowType: 'Enrollment', Key: '77' });
+    expect(file.Steps.flatMap((st: { Signals: { RoleIds: number[] }[] }) => st.Signals.flatMap((g) => g.RoleIds))).toEqual([]);
     const list = (await t.call('GET', `/KeyfactorAPI/Workflow/Definitions?QueryString=${encodeURIComponent('DisplayName -eq "Imported enrollment"')}`)).body;
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ Key: '77', Enabled: false, DraftVersion: 1, PublishedVersion: null });

@@ -1,13 +1,4 @@
-import { COMMENT_MAX, charCount } from './format.ts';
-
-/** What to announce as the limit nears: a few steps, not every keystroke. */
-export function limitAnnouncement(length: number, max = COMMENT_MAX): string {
-  const left = max - length;
-  if (left < 0) return `Over the ${max}-character limit.`;
-  if (left === 0) return `Limit of ${max} characters reached.`;
-  for (const t of [10, 25, 50]) if (left <= t) return `At most ${t} characters left.`;
-  return '';
-}
+import { COMMENT_MAX, charCount, limitAnnouncement } from './format.ts';
 
 /** A comment box that shows the 500-character limit as you type (counted as the server counts). */
 export function CommentField({ id, label, value, onChange, hint }: { id: string; label: string; value: string; onChange: (v: string) => void; hint?: string }) {

@@ -33,3 +33,12 @@ export function show(v: Json | undefined): string {
 /** Counted as the server counts (code points), so emoji count once. */
 export const charCount = (s: string): number => [...s].length;
 export const COMMENT_MAX = 500;
+
+/** What to announce as the limit nears: a few steps, not every keystroke. */
+export function limitAnnouncement(length: number, max = COMMENT_MAX): string {
+  const left = max - length;
+  if (left < 0) return `Over the ${max}-character limit.`;
+  if (left === 0) return `Limit of ${max} characters reached.`;
+  for (const t of [10, 25, 50]) if (left <= t) return `At most ${t} characters left.`;
+  return '';
+}

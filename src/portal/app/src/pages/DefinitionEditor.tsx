@@ -332,6 +332,11 @@ function StepEditor({
   const outputNames = [...new Set([...(type?.Outputs ?? []), ...Object.keys(s.outputs)])];
   const extra = Object.keys(s.params).filter((k) => !(k in defs));
   const [modeError, setModeError] = useState<string | null>(null);
+  // Required and already-set parameters first; the rest (often many, with defaults) folded away.
+  // Decided once, so a field does not jump between the groups while it is typed in.
+  const [primary] = useState(() => new Set(Object.entries(defs).filter(([name, d]) => d.Required || (name in s.params && s.params[name] !== null)).map(([name]) => name)));
+  const [isNew] = useState(() => Object.keys(s.params).length === 0);
+  const more = Object.keys(defs).filter((n) => !primary.has(n));
   const id = s.key;
 
   const toJson = () => {
@@ -390,9 +395,23 @@ function StepEditor({
         ) : Object.keys(defs).length === 0 ? (
           <p className="muted">This step type has no parameters.</p>
         ) : (
-          Object.entries(defs).map(([name, d]) => (
-            <ParamField key={name} id={`${id}-p-${name}`} name={name} def={d} step={s} onChange={onChange} />
-          ))
+          <>
+            {Object.entries(defs)
+              .filter(([name]) => primary.has(name))
+              .map(([name, d]) => (
+                <ParamField key={name} id={`${id}-p-${name}`} name={name} def={d} step={s} onChange={onChange} />
+              ))}
+            {more.length ? (
+              <details className="more-params" open={isNew || primary.size === 0}>
+                <summary>
+                  {primary.size ? 'More parameters' : 'Parameters'} ({more.length}, with defaults)
+                </summary>
+                {more.map((name) => (
+                  <ParamField key={name} id={`${id}-p-${name}`} name={name} def={defs[name]!} step={s} onChange={onChange} />
+                ))}
+              </details>
+            ) : null}
+          </>
         )}
         {!s.jsonMode && extra.length ? <p className="hint">Also set, not in the step catalogue: {extra.join(', ')} (edit as JSON to change them).</p> : null}
         <button type="button" className="button small" onClick={s.jsonMode ? toFields : toJson}>
