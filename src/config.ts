@@ -17,6 +17,12 @@ export interface Config {
   jobLeaseMs?: number;
   /** Attempts for a step whose failures are retryable (COUNTERSIGN_STEP_MAX_ATTEMPTS); default 5. */
   stepMaxAttempts?: number;
+  /** Base URL people reach this server at, for links in emails (default http://HOST:PORT). */
+  publicUrl?: string;
+  /** Secret that signs one-click approval links; when absent one is generated and kept in the store. */
+  linkSecret?: string;
+  /** How long one-click links stay valid (ms). */
+  linkTtlMs?: number;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
 }
@@ -39,6 +45,13 @@ function duration(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   }
 }
 
+function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (v.length < 32) throw new Error(`${name} must be at least 32 characters long.`);
+  return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -53,6 +66,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLeaseMs: int(env, 'COUNTERSIGN_JOB_LEASE_MS', 30_000, 500, 3_600_000),
     stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),
     steps: stepSettingsFrom(env),
+    publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),
+    linkTtlMs: duration(env, 'COUNTERSIGN_LINK_TTL', 7 * 24 * 3600_000),
   };
 }
 

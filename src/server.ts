@@ -3,14 +3,17 @@ import { buildApp } from './api/app.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
+import { randomBytes } from 'node:crypto';
+import { actionPages } from './api/action-pages.ts';
 import { JobRunner } from './runner/job-runner.ts';
+import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
 import { ensureAdministrator } from './security/bootstrap.ts';
 import { makeServices, type Services } from './service/services.ts';
 import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
-import { runEnvironment } from './steps/settings.ts';
+import { runEnvironment, stepSettings } from './steps/settings.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
 
@@ -32,18 +35,29 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
+  // Every node must sign and accept the same links: the generated secret lives in the store.
+  const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   const app = await buildApp({
     services,
     authenticator,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     extra: async (app) => {
       await app.register(portalPlugin());
+      await app.register(actionPages(services, linkSecret));
     },
   });
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
-  const runner = new JobRunner(store, workflow, services.registry, runEnvironment(config.steps), {
+  const env = runEnvironment(config.steps);
+  const notifier = new Notifier(store, workflow, {
+    smtp: stepSettings(env).smtp,
+    publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+    linkSecret,
+    linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,
+  });
+  const runner = new JobRunner(store, workflow, services.registry, env, {
+    notifier,
     leaseMs: config.jobLeaseMs,
     maxAttempts: config.stepMaxAttempts,
     log: (m, err) => app.log.warn({ err }, m),

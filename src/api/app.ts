@@ -43,7 +43,8 @@ export function normaliseQuery(raw: Record<string, unknown>): Query {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // maxParamLength: one-click link tokens are path parameters of a few hundred characters.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
     bodyLimit: 4 * 1024 * 1024,
     // Secrets travel in Authorization headers and step configuration: no per-request log lines.
     logController: new LogController({ disableRequestLogging: true }),

@@ -7,6 +7,7 @@ import type { WorkflowService } from '../service/workflow.ts';
 import type { StepRegistry } from '../steps/index.ts';
 import { StepFailure, type RunEnvironment, type RunResult } from '../steps/plugin.ts';
 import type { Job, Store } from '../store/store.ts';
+import type { Notifier, NotifyResult } from './notifier.ts';
 
 export interface JobRunnerOptions {
   /** Identifies this process in job leases. */
@@ -20,6 +21,8 @@ export interface JobRunnerOptions {
   /** Poll interval when nothing wakes the runner (another node queued work). */
   pollMs?: number;
   log?: (msg: string, err?: unknown) => void;
+  /** Sends approval notifications; without it they are recorded as not sent. */
+  notifier?: Notifier;
 }
 
 /**
@@ -29,7 +32,8 @@ export interface JobRunnerOptions {
  */
 export class JobRunner {
   readonly owner: string;
-  private readonly o: Required<Omit<JobRunnerOptions, 'owner'>>;
+  private readonly o: Required<Omit<JobRunnerOptions, 'owner' | 'notifier'>>;
+  private readonly notifier: Notifier | undefined;
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -43,6 +47,7 @@ export class JobRunner {
     opts: JobRunnerOptions = {},
   ) {
     this.owner = opts.owner ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.notifier = opts.notifier;
     const leaseMs = opts.leaseMs ?? 30_000;
     this.o = {
       concurrency: opts.concurrency ?? 8,
@@ -110,6 +115,8 @@ export class JobRunner {
   /** Runs one job; never throws. */
   async runJob(job: Job): Promise<void> {
     try {
+      if (job.effect.type === 'timer') return await this.workflow.fireTimer(job, this.owner);
+      if (job.effect.type === 'notify') return await this.sendNotification(job);
       const outcome = await this.execute(job);
       if (outcome.kind === 'retry') {
         await this.store.releaseJob(job.id, this.owner, new Date(Date.now() + backoffMs(job.attempts)).toISOString(), outcome.message);
@@ -121,6 +128,23 @@ export class JobRunner {
       if (err instanceof CountersignError && (err.errorName === 'Conflict' || err.errorName === 'NotFound')) return;
       this.o.log(`runner: job ${job.id} for instance ${job.instanceId} failed unexpectedly`, err);
     }
+  }
+
+  private async sendNotification(job: Job): Promise<void> {
+    let result: NotifyResult;
+    try {
+      result = this.notifier
+        ? await this.notifier.notify(job, AbortSignal.timeout(this.o.stepTimeoutMs))
+        : { kind: 'NotificationFailed', message: 'The notification was not sent: this server has no notifier.' };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof StepFailure && err.retryable && job.attempts < this.o.maxAttempts) {
+        await this.store.releaseJob(job.id, this.owner, new Date(Date.now() + backoffMs(job.attempts)).toISOString(), message);
+        return;
+      }
+      result = { kind: 'NotificationFailed', message: `The ${job.effect.type === 'notify' ? job.effect.kind : ''} email was not sent${job.attempts > 1 ? ` (after ${job.attempts} attempts)` : ''}: ${message}` };
+    }
+    await this.workflow.noteNotification(job, this.owner, result);
   }
 
   private async execute(job: Job): Promise<{ kind: 'ok'; result: RunResult } | { kind: 'fail' | 'retry'; message: string }> {

@@ -75,6 +75,7 @@ export class BasicAuthenticator implements Authenticator {
   private readonly failures = new Map<string, number[]>();
   private generation: { value: number; readAt: number } | null = null;
   private generationRead: Promise<number> | null = null;
+  private readonly inFlight = new Map<string, Promise<Principal | null>>();
 
   constructor(opts: BasicAuthenticatorOptions) {
     this.store = opts.store;
@@ -96,7 +97,21 @@ export class BasicAuthenticator implements Authenticator {
       this.cache.delete(key);
     }
 
-    const creds = authorization.length <= MAX_HEADER_LENGTH ? decode(m[1]!) : null;
+    // Concurrent first requests with the same credentials share one verification: a burst of
+    // approvers' requests must not pay the hash cost once per request.
+    const pending = this.inFlight.get(key);
+    if (pending) return (await pending) ?? this.reject(null, remoteAddress);
+    const verification = this.verify(authorization, m[1]!, key, remoteAddress);
+    this.inFlight.set(key, verification);
+    try {
+      return await verification;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async verify(authorization: string, encoded: string, key: string, remoteAddress: string): Promise<Principal | null> {
+    const creds = authorization.length <= MAX_HEADER_LENGTH ? decode(encoded) : null;
     if (!creds) return this.reject(null, remoteAddress);
 
     // Read the generation before the principal: if security changes meanwhile, the entry is
