@@ -43,7 +43,7 @@ async function startServer(): Promise<Proc> {
       COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
       LOG_LEVEL: 'silent',
       // A short lease so the restarted server takes the killed one's job over quickly.
-      COUNTERSIGN_JOB_LEASE_MS: '1500',
+      COUNTERSIGN_JOB_LEASE_MS: '3000',
       COUNTERSIGN_REST_TIMEOUT_MS: '1000',
       COUNTERSIGN_SMTP_HOST: '127.0.0.1',
       COUNTERSIGN_SMTP_PORT: String(smtp.port),
@@ -79,7 +79,7 @@ async function kill(p: Proc): Promise<void> {
   await p.exited;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
