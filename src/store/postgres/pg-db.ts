@@ -22,13 +22,33 @@ export interface PoolOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Splits `?schema=name` off the URL (pg would pass unknown parameters on to the server). */
-export function parseUrl(url: string, schemaOpt?: string): { connectionString: string; schema: string } {
+export interface ParsedUrl {
+  connectionString: string;
+  schema: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+}
+
+/**
+ * Takes Countersign's own parameters off the URL (pg would pass unknown ones on to the server):
+ * `schema`, `pool_size` and `statement_timeout_ms`, so that DATABASE_URL alone configures a node.
+ */
+export function parseUrl(url: string, schemaOpt?: string): ParsedUrl {
   const u = new URL(url);
   const schema = (schemaOpt ?? u.searchParams.get('schema') ?? 'public').toLowerCase();
-  u.searchParams.delete('schema');
   if (!SCHEMA_NAME.test(schema)) throw new Error(`The schema name '${schema}' must be lower-case letters, digits and underscores.`);
-  return { connectionString: u.toString(), schema };
+  const poolSize = intParam(u, 'pool_size', 1, 1000);
+  const statementTimeoutMs = intParam(u, 'statement_timeout_ms', 0, 3_600_000);
+  for (const p of ['schema', 'pool_size', 'statement_timeout_ms']) u.searchParams.delete(p);
+  return { connectionString: u.toString(), schema, poolSize, statementTimeoutMs };
+}
+
+function intParam(u: URL, name: string, min: number, max: number): number | undefined {
+  const raw = u.searchParams.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`DATABASE_URL parameter ${name} must be a whole number from ${min} to ${max}; it is '${raw}'.`);
+  return n;
 }
 
 export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;

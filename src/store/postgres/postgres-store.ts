@@ -13,9 +13,9 @@ import { PostgresSecurityStore } from './postgres-security.ts';
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
   schema?: string;
-  /** Connections per node (default 10). */
+  /** Connections per node; overrides `?pool_size=` (default 10). */
   poolSize?: number;
-  /** Server-side limit for one statement (default 10 s). */
+  /** Server-side limit for one statement; overrides `?statement_timeout_ms=` (default 10 s; 0 = none). */
   statementTimeoutMs?: number;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -45,9 +45,10 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
 
   /** Connects, creates the schema if needed and applies pending migrations. */
   static async open(url: string, opts: PostgresOptions = {}): Promise<PostgresStore> {
-    const { connectionString, schema } = parseUrl(url, opts.schema);
+    const parsed = parseUrl(url, opts.schema);
+    const { connectionString, schema } = parsed;
     const log = opts.log ?? ((msg: string, err?: unknown) => console.warn(msg, err instanceof Error ? err.message : (err ?? '')));
-    const poolOpts: PoolOptions = { poolSize: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, log };
+    const poolOpts: PoolOptions = { poolSize: opts.poolSize ?? parsed.poolSize, statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs, log };
     const pool = createPool(connectionString, schema, poolOpts);
     const store = new PostgresStore(pool, schema, connectionString, log);
     try {
