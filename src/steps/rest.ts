@@ -122,7 +122,7 @@ async function callRest(input: RunInput, authorization: (fresh: boolean) => Prom
     const text = await readLimited(res, maxResponseBytes, where, secrets);
     if (res.status === 429 || res.status >= 500) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, true);
     if (res.status >= 300) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, false);
-    return { variables: { [variable]: parseBody(text, res.headers.get('content-type')) }, message: `${where} answered ${res.status}; the response is in $(${variable}).` };
+    return { variables: { [variable]: parseBody(text) }, message: `${where} answered ${res.status}; the response is in $(${variable}).` };
   }
 }
 
@@ -142,7 +142,7 @@ function targetUrl(raw: Json | undefined): URL {
 const bodyNote = (text: string, secrets: (string | null)[]): string => (text.trim() ? `: ${redact(excerpt(text, 200), secrets)}` : '');
 
 /** JSON when it parses (whatever the content type says), else the text; no body is null. */
-export function parseBody(text: string, _contentType: string | null): Json {
+export function parseBody(text: string): Json {
   if (text === '') return null;
   if (/^\s*[[{"\d\-tfn]/.test(text)) {
     try {
