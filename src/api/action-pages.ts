@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { CountersignError } from '../domain/errors.ts';
 import type { Instance } from '../domain/types.ts';
+import { escapeHtml } from '../shared/html.ts';
 import { verifyAction, type ActionClaim } from '../security/action-links.ts';
 import type { Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
@@ -8,9 +9,6 @@ import { workflowOf } from './definitions.ts';
 
 export const ACTION_PATH = '/Countersign/Act';
 
-/** Escapes text for HTML element content and attribute values. */
-export const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"'`]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' })[c]!);
 
 /**
  * One-click approve/deny pages. GET shows what is about to be decided and asks for confirmation

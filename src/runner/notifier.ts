@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { scopeOf, findStep, type NotifyKind } from '../domain/engine.ts';
 import { replaceTokens, resolveValue, type TokenScope } from '../domain/tokens.ts';
 import type { Instance, JsonObject, StepDef } from '../domain/types.ts';
-import { ACTION_PATH, escapeHtml } from '../api/action-pages.ts';
+import { ACTION_PATH } from '../api/action-pages.ts';
+import { escapeHtml } from '../shared/html.ts';
 import { signAction } from '../security/action-links.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import { recipientsOf } from '../steps/email.ts';
 import type { SmtpSettings } from '../steps/settings.ts';
 import type { Identity, Job, Store } from '../store/store.ts';
-import { sendMail, type MailMessage } from './mailer.ts';
+import { sendMail, type MailMessage } from '../steps/mailer.ts';
 
 export interface NotifierOptions {
   smtp: SmtpSettings | null;

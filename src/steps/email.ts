@@ -1,9 +1,9 @@
-import { createTransport } from 'nodemailer';
 import { replaceTokens } from '../domain/tokens.ts';
 import type { Json } from '../domain/types.ts';
+import { sendMail } from './mailer.ts';
 import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
-import { stepSettings, type SmtpSettings } from './settings.ts';
-import { escapeHtml, excerpt, redact, sha256Hex, stringOf } from './support.ts';
+import { stepSettings } from './settings.ts';
+import { escapeHtml, excerpt, sha256Hex, stringOf } from './support.ts';
 
 /**
  * Email: sends one HTML message through the configured SMTP server. The Message-ID is derived
@@ -92,53 +92,10 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
   }
   const subject = stringOf(input.config.Subject ?? '').replace(/[\r\n]+/g, ' ');
   const html = htmlBody(input);
-  const transporter = createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.security === 'tls',
-    requireTLS: smtp.security === 'starttls',
-    ignoreTLS: smtp.security === 'none',
-    opportunisticTLS: smtp.security === 'opportunistic',
-    auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
-    connectionTimeout: smtp.timeoutMs,
-    greetingTimeout: smtp.timeoutMs,
-    socketTimeout: smtp.timeoutMs,
-    tls: { rejectUnauthorized: smtp.rejectUnauthorized },
-    logger: false,
-    debug: false,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  });
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new StepFailure('sending the email took longer than the step may run.', true));
-    if (input.signal.aborted) onAbort();
-    else input.signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    const info = await Promise.race([
-      transporter.sendMail({
-        from: smtp.from,
-        to: r.addresses,
-        subject,
-        html,
-        messageId: messageIdFor(input.idempotencyKey),
-        headers: { 'X-Countersign-Idempotency-Key': input.idempotencyKey },
-      }),
-      aborted,
-    ]);
-    const rejected = (info.rejected ?? []).length;
-    const skipped = r.unresolved.length ? `; skipped unresolved ${r.unresolved.join(', ')}` : '';
-    const partly = rejected ? `; the server refused ${rejected} of them` : '';
-    return { message: `Sent "${excerpt(subject, 80)}" to ${r.addresses.length} recipient${r.addresses.length === 1 ? '' : 's'}${partly}${skipped}.` };
-  } catch (err) {
-    if (err instanceof StepFailure) throw err;
-    throw smtpFailure(err, smtp);
-  } finally {
-    if (onAbort) input.signal.removeEventListener('abort', onAbort);
-    aborted.catch(() => {});
-    transporter.close();
-  }
+  const { rejected } = await sendMail(smtp, { to: r.addresses, subject, html, messageId: messageIdFor(input.idempotencyKey), idempotencyKey: input.idempotencyKey }, input.signal);
+  const skipped = r.unresolved.length ? `; skipped unresolved ${r.unresolved.join(', ')}` : '';
+  const partly = rejected ? `; the server refused ${rejected} of them` : '';
+  return { message: `Sent "${excerpt(subject, 80)}" to ${r.addresses.length} recipient${r.addresses.length === 1 ? '' : 's'}${partly}${skipped}.` };
 }
 
 /**
@@ -153,14 +110,3 @@ function htmlBody(input: RunInput): string {
   return replaceTokens(raw, { data: inst.stateData, metadata: inst.metadata ?? {} }, escapeHtml).text;
 }
 
-/** 5xx replies are permanent; 4xx replies, timeouts and connection problems are tried again. */
-export function smtpFailure(err: unknown, smtp: Pick<SmtpSettings, 'host' | 'port' | 'user' | 'password'>): StepFailure {
-  const e = err as { message?: string; code?: string; responseCode?: number };
-  const text = redact(excerpt(String(e?.message ?? err), 300), [smtp.password, smtp.user]);
-  const code = typeof e?.responseCode === 'number' ? e.responseCode : null;
-  if (code !== null && code >= 500) return new StepFailure(`the mail server ${smtp.host}:${smtp.port} refused the message (${code}): ${text}`, false);
-  if (code !== null && code >= 400) return new StepFailure(`the mail server ${smtp.host}:${smtp.port} deferred the message (${code}): ${text}`, true);
-  if (e?.code === 'EAUTH' || e?.code === 'ENOAUTH' || e?.code === 'ECONFIG' || e?.code === 'EENVELOPE' || e?.code === 'EMESSAGE')
-    return new StepFailure(`the mail server ${smtp.host}:${smtp.port} did not accept the message: ${text}`, false);
-  return new StepFailure(`could not deliver to the mail server ${smtp.host}:${smtp.port}: ${text}`, true);
-}

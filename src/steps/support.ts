@@ -49,7 +49,4 @@ export function secretValue(config: JsonObject, name: string): string | null {
 export const isAbort = (err: unknown): boolean =>
   err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err.cause instanceof Error && isAbort(err.cause)));
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escapes text for HTML element content and attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+export { escapeHtml } from '../shared/html.ts';
