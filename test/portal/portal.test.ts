@@ -429,6 +429,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await page.goto(`${t.url}/KeyfactorPortal/definitions/${definitionId}`);
     await page.getByTestId('definition-diagram').waitFor();
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'definition-narrow');
   });
 
   it('returns to sign-in when the API answers 401', async () => {

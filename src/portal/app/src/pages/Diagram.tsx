@@ -36,6 +36,7 @@ export function Diagram({ steps, label }: { steps: DiagramStep[]; label: string 
         ))}
         {layout.nodes.map((n) => (
           <g key={n.step.UniqueName} className={n.step.Enabled ? 'dg-node' : 'dg-node dg-disabled'} data-step={n.step.UniqueName}>
+            <title>{`${n.step.DisplayName || n.step.UniqueName} (${n.step.UniqueName}, ${n.step.ExtensionName})`}</title>
             <rect x={n.x} y={n.y} width={NODE_W} height={NODE_H} rx={8} />
             <text x={n.x + 12} y={n.y + 26} className="dg-title">
               {clip(n.step.DisplayName || n.step.UniqueName, 26)}

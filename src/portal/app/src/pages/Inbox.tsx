@@ -150,7 +150,7 @@ function InboxRow({ row, selected, onToggle, canReadDefinitions }: { row: Instan
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Re-read only when the instance changed (its LastModified), not on every poll.
   }, [key, canReadDefinitions]);
   const title = row.Title || `Request ${row.ReferenceId}`;
   const needed = useMemo(() => (extra ? describeNeeded(extra.approvals) : '…'), [extra]);
