@@ -49,7 +49,12 @@ export const ENDPOINTS = [
   'GET /Security/Roles/{id}',
   'DELETE /Security/Roles/{id}',
   'PUT /Security/Roles/{id}/Identities',
+  'GET /Security/Roles/{id}/Identities',
+  'GET /Security/Identities/Lookup',
+  'GET /Security/My',
+  'GET /Security/My/Permissions',
   'GET /PermissionSets',
   'GET /PermissionSets/{id}',
+  'GET /PermissionSets/My',
   'GET /Permissions',
 ];

@@ -7,7 +7,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+/**
+ * Every run takes the screenshots; they replace the committed ones in docs/screenshots only with
+ * UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
+ */
+export const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : join(ROOT, 'test-results', 'screenshots');
 
 const newest = (dir: string): number =>
   readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {

@@ -51,6 +51,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     adminPassword: ADMIN.password,
     reconcileIntervalMs: 60_000,
     authCacheTtlMs: 60_000,
+    maxWaitMs: 30 * 24 * 3600_000,
     logLevel: 'silent',
     ...overrides,
   };
