@@ -487,6 +487,14 @@ for (const kind of STORES) {
         expect(await pg.tryExclusive('task', async () => {})).toBe(true);
       });
 
+      it("answers what PostgreSQL cannot store as the client's error, not a server error", async () => {
+        const nul = await errorOf(create({ title: 'a\u0000b' }));
+        expect([nul.errorName, nul.status]).toEqual(['ValidationFailed', 400]);
+        expect((await errorOf(store.findIdentityByName('x\u0000'))).errorName).toBe('ValidationFailed');
+        const year0 = await errorOf(store.queryInstances(query({ filter: bound('StartDate -lt 0000-06-01', INSTANCE_FIELDS) })));
+        expect([year0.errorName, year0.status]).toEqual(['InvalidQuery', 400]);
+      });
+
       it('onJobsQueued: a committed transaction that queued jobs notifies listeners', async () => {
         let calls = 0;
         const stop = (store as PostgresStore).onJobsQueued(() => calls++);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { fail } from '../../domain/errors.ts';
+import { CountersignError, fail } from '../../domain/errors.ts';
 
 /*
  * Connection plumbing shared by the PostgreSQL store: the pool, row type parsing, transactions
@@ -88,6 +88,12 @@ export function createPool(connectionString: string, schema: string, o: PoolOpti
   // An idle connection dying (server restart, failover) must not crash the process: pg emits
   // 'error' on the pool, and an EventEmitter 'error' without a listener throws.
   pool.on('error', (err) => o.log?.('postgres: an idle connection failed; the pool replaces it', err));
+  // Single statements on the pool get the same error mapping as transactions (inTransaction).
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  pool.query = ((...args: unknown[]) =>
+    query(...args).catch((e: unknown) => {
+      throw clientError(e);
+    })) as typeof pool.query;
   return pool;
 }
 
@@ -99,6 +105,17 @@ export const sqlState = (e: unknown): string | undefined => {
 };
 
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
+
+/**
+ * PostgreSQL refuses U+0000 in text and jsonb (SQLSTATE 22021, 22P05), which SQLite stores. It
+ * comes from the client (a title, a key, a user name), so it is answered as a bad request, not as
+ * a server error.
+ */
+export function clientError(e: unknown): unknown {
+  const state = sqlState(e);
+  if (state === '22021' || state === '22P05') return new CountersignError('ValidationFailed', 'Text must not contain the NUL character (U+0000).');
+  return e;
+}
 
 /** Serialization failure and deadlock: the whole transaction may simply run again. */
 export const isRetryable = (e: unknown): boolean => sqlState(e) === '40001' || sqlState(e) === '40P01';
@@ -134,7 +151,7 @@ export async function inTransaction<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
     try {
       return await once(pool, fn);
     } catch (e) {
-      if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
+      if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw clientError(e);
       await sleep(Math.random() * 10 * 2 ** attempt);
     }
   }
