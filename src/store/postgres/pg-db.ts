@@ -146,10 +146,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * as every fn here reads what it needs inside the transaction), with jittered backoff so the
  * transactions that collided do not collide again.
  */
-export async function inTransaction<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+export async function inTransaction<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>, opts: TxOptions = {}): Promise<R> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await once(pool, fn);
+      return await once(pool, fn, opts);
     } catch (e) {
       if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw clientError(e);
       await sleep(Math.random() * 10 * 2 ** attempt);
@@ -157,11 +157,16 @@ export async function inTransaction<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
   }
 }
 
-async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+export interface TxOptions {
+  /** fn's first statement begins the transaction itself (saves a round trip; see lockRow). */
+  selfBegin?: boolean;
+}
+
+async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>, opts: TxOptions): Promise<R> {
   const c = await pool.connect();
   let broken: Error | undefined;
   try {
-    await c.query('BEGIN');
+    if (!opts.selfBegin) await c.query('BEGIN');
     const result = await fn(c);
     await c.query('COMMIT');
     return result;
@@ -172,6 +177,16 @@ async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Pro
   } finally {
     c.release(broken);
   }
+}
+
+/**
+ * BEGIN and `SELECT ... FOR UPDATE` of one row by id in a single round trip (for inTransaction's
+ * selfBegin). Two statements need the simple query protocol, which takes no parameters, so the
+ * id travels as a quoted literal (escapeLiteral doubles quotes and backslashes).
+ */
+export async function beginAndLock(c: pg.PoolClient, table: string, columns: string, id: string): Promise<Row | undefined> {
+  const results = (await c.query(`BEGIN; SELECT ${columns} FROM ${table} WHERE id = ${c.escapeLiteral(id)} FOR UPDATE`)) as unknown as pg.QueryResult[];
+  return results[1]!.rows[0];
 }
 
 /** `($1,$2,$3),($4,$5,$6)` for a multi-row INSERT, with optional casts per column. */

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
-import { inTransaction, isUniqueViolation, listQuery, type Q, type Row } from './pg-db.ts';
+import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -57,8 +57,8 @@ const roleParams = (role: NewRole): unknown[] => [
 export class PostgresSecurityStore implements SecurityStore {
   constructor(protected readonly pool: pg.Pool) {}
 
-  protected tx<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
-    return inTransaction(this.pool, fn);
+  protected tx<R>(fn: (c: pg.PoolClient) => Promise<R>, opts?: TxOptions): Promise<R> {
+    return inTransaction(this.pool, fn, opts);
   }
 
   private async bump(c: Q): Promise<void> {

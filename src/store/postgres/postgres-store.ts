@@ -2,10 +2,11 @@ import type pg from 'pg';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
-import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
+import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
-import { createPool, listQuery, parseUrl, valuesList, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { beginAndLock, createPool, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
@@ -32,6 +33,8 @@ export const JOBS_CHANNEL = 'countersign_jobs';
 export class PostgresStore extends PostgresSecurityStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly listener: PgListener;
+  /** Added to every write that queues jobs. */
+  private readonly notify: { channel: string; payload: string };
 
   private constructor(
     pool: pg.Pool,
@@ -41,6 +44,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   ) {
     super(pool);
     this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
+    this.notify = { channel: JOBS_CHANNEL, payload: schema };
   }
 
   /** Connects, creates the schema if needed and applies pending migrations. */
@@ -198,23 +202,24 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
 
   // Instances -------------------------------------------------------------------------------------
 
+  /**
+   * The reference id comes first (a sequence, outside any transaction); then one statement
+   * writes the instance, its history and its jobs: atomic without BEGIN/COMMIT.
+   */
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
-    return this.tx(async (c) => {
-      const { instance, queued } = await this.insertNew(c, build);
-      if (queued) await this.notifyJobs(c);
-      return instance;
-    });
+    const { instance, write } = this.newInstance(await this.nextReference(this.pool), build);
+    await this.pool.query(write);
+    return instance;
   }
 
-  /** Inserts a new instance with its history and jobs; says whether it queued jobs. */
-  private async insertNew(c: Q, build: (referenceId: number) => Transition): Promise<{ instance: Instance; queued: boolean }> {
-    const ref = (await c.query(named('cs_next_reference', `SELECT nextval('reference_ids') AS ref`, []))).rows[0].ref as number;
+  private async nextReference(c: Q): Promise<number> {
+    return (await c.query(named('cs_next_reference', `SELECT nextval('reference_ids') AS ref`, []))).rows[0].ref as number;
+  }
+
+  private newInstance(ref: number, build: (referenceId: number) => Transition): { instance: Instance; write: pg.QueryConfig } {
     const t = build(ref);
-    const inst = { ...t.instance, rev: 1 };
-    const p = instanceParams(inst);
-    await c.query(named('cs_insert_instance', `INSERT INTO instances (${INSTANCE_SELECT}) VALUES ${valuesList(1, INSTANCE_CASTS)}`, p));
-    const queued = await this.writeHistory(c, inst.id, t);
-    return { instance: inst, queued };
+    const instance = { ...t.instance, rev: 1 };
+    return { instance, write: transitionStatement({ insert: instance, transition: t, notify: this.notify })! };
   }
 
   async getInstance(id: string): Promise<Instance | null> {
@@ -227,26 +232,25 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return res.rows.map((r: Row) => ({ at: r.at, kind: r.kind, step: r.step ?? null, actor: r.actor ?? null, message: r.message, data: r.data ?? null }));
   }
 
+  /**
+   * Three round trips: BEGIN with SELECT ... FOR UPDATE (the lock that serialises writers of this
+   * instance on every node), one statement writing everything fn decided, COMMIT.
+   */
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
-    return this.tx(async (c) => {
-      const row = (await c.query(named('cs_lock_instance', `SELECT ${INSTANCE_SELECT} FROM instances WHERE id = $1 FOR UPDATE`, [id]))).rows[0];
-      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-      const current = toInstance(row);
-      const change = fn(current);
-      if (change.completeJob) {
-        const done = await c.query(named('cs_complete_job', 'DELETE FROM jobs WHERE id = $1 AND locked_by = $2', [change.completeJob.id, change.completeJob.owner]));
-        if (!done.rowCount) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
-      }
-      let queued = false;
-      if (change.transition) {
-        const next = { ...change.transition.instance, rev: current.rev + 1 };
-        await c.query(named('cs_update_instance', `UPDATE instances SET ${UPDATE_SET} WHERE id = $1`, updateParams(next)));
-        queued = await this.writeHistory(c, id, change.transition);
-      }
-      if (change.spawn) queued = (await this.insertNew(c, change.spawn)).queued || queued;
-      if (queued) await this.notifyJobs(c);
-      return change.result;
-    });
+    return this.tx(
+      async (c) => {
+        const row = (await beginAndLock(c, 'instances', INSTANCE_SELECT, id)) ?? fail('NotFound', `No workflow instance has Id ${id}.`);
+        const current = toInstance(row);
+        const change = fn(current);
+        const update = change.transition ? { ...change.transition.instance, rev: current.rev + 1 } : undefined;
+        const write = transitionStatement({ update, transition: change.transition ?? undefined, completeJob: change.completeJob, notify: this.notify });
+        const done = write ? ((await c.query(write)).rows[0].done as number) : 1;
+        if (change.completeJob && !done) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+        if (change.spawn) await c.query(this.newInstance(await this.nextReference(c), change.spawn).write);
+        return change.result;
+      },
+      { selfBegin: true },
+    );
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
@@ -319,6 +323,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       id,
       owner,
     ]);
+    // Another node's runner may be sleeping longer than this job's new due time.
     if (res.rowCount) await this.pool.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, this.schema]).catch(() => {});
     return (res.rowCount ?? 0) > 0;
   }
@@ -342,35 +347,6 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   async getOrCreateSetting(name: string, value: string): Promise<string> {
     await this.pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
     return (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0].value as string;
-  }
-
-  // Internals -------------------------------------------------------------------------------------
-
-  /** Writes a transition's history and jobs with one INSERT each; says whether it queued jobs. */
-  private async writeHistory(c: Q, instanceId: string, t: Transition): Promise<boolean> {
-    if (t.history.length) {
-      const params = t.history.flatMap((h) => [instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null]);
-      const n = t.history.length;
-      await c.query(named(`cs_insert_history_${n}`, `INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ${valuesList(n, HISTORY_CASTS)}`, params));
-    }
-    if (!t.effects.length) return false;
-    // Due now by the database clock, which is the clock leases are measured with; timers at their time.
-    const params = t.effects.flatMap((e) => [e.instanceId ?? instanceId, e.type, JSON.stringify(e), 'at' in e ? e.at : null]);
-    const n = t.effects.length;
-    await c.query(
-      named(
-        `cs_insert_jobs_${n}`,
-        `INSERT INTO jobs (instance_id, kind, payload, run_at, created_at)
-         SELECT v.i, v.k, v.p, COALESCE(v.r, now()), now() FROM (VALUES ${valuesList(n, ['text', 'text', 'jsonb', 'timestamptz'])}) v (i, k, p, r)`,
-        params,
-      ),
-    );
-    return true;
-  }
-
-  /** Delivered when (and only if) the transaction commits. */
-  private async notifyJobs(c: Q): Promise<void> {
-    await c.query(named('cs_notify_jobs', 'SELECT pg_notify($1, $2)', [JOBS_CHANNEL, this.schema]));
   }
 }
 
@@ -432,123 +408,5 @@ function toDefinition(r: Row): Definition {
     publishedVersion: r.published_version ?? null,
     createdAt: r.created_at,
     lastModified: r.last_modified,
-  };
-}
-
-/** Instance columns in the order of instanceParams. */
-const INSTANCE_COLUMNS = [
-  'id',
-  'reference_id',
-  'definition_id',
-  'definition_version',
-  'definition_name',
-  'workflow_type',
-  'status',
-  'status_message',
-  'current_step',
-  'current_step_id',
-  'current_step_display_name',
-  'title',
-  'initiator_id',
-  'initiator_name',
-  'initial_data',
-  'state_data',
-  'metadata',
-  'signals',
-  'pending_role_ids',
-  'start_date',
-  'last_modified',
-  'restarted_from',
-  'restarted_to',
-  'rev',
-];
-/** Named columns, never `*`: a prepared statement's result shape must not change when a later migration adds a column. */
-const INSTANCE_SELECT = INSTANCE_COLUMNS.join(', ');
-const HISTORY_CASTS = ['', 'timestamptz', '', '', '', '', 'jsonb'];
-const JSON_COLUMNS = new Set(['initial_data', 'state_data', 'metadata', 'signals', 'pending_role_ids']);
-const INSTANCE_CASTS = INSTANCE_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? 'jsonb' : c === 'start_date' || c === 'last_modified' ? 'timestamptz' : ''));
-/** The columns a transition may change (the identity and origin of an instance never change). */
-const MUTABLE = [
-  'status',
-  'status_message',
-  'current_step',
-  'current_step_id',
-  'current_step_display_name',
-  'title',
-  'state_data',
-  'metadata',
-  'signals',
-  'pending_role_ids',
-  'last_modified',
-  'restarted_to',
-  'rev',
-];
-const MUTABLE_INDEX = MUTABLE.map((col) => INSTANCE_COLUMNS.indexOf(col));
-/** `status = $2, ...`: $1 is the id, then the mutable columns in order. */
-const UPDATE_SET = MUTABLE.map((col, k) => {
-  const cast = INSTANCE_CASTS[MUTABLE_INDEX[k]!];
-  return `${col} = $${k + 2}${cast ? `::${cast}` : ''}`;
-}).join(', ');
-
-function updateParams(i: Instance): unknown[] {
-  const all = instanceParams(i);
-  return [i.id, ...MUTABLE_INDEX.map((k) => all[k])];
-}
-
-function instanceParams(i: Instance): unknown[] {
-  return [
-    i.id,
-    i.referenceId,
-    i.definitionId,
-    i.definitionVersion,
-    i.definitionName,
-    i.workflowType,
-    InstanceStatus[i.status],
-    i.statusMessage,
-    i.currentStep,
-    i.currentStepId,
-    i.currentStepDisplayName,
-    i.title,
-    i.initiatorId,
-    i.initiatorName,
-    JSON.stringify(i.initialData),
-    JSON.stringify(i.stateData),
-    JSON.stringify(i.metadata),
-    JSON.stringify(i.signals),
-    JSON.stringify(i.pendingRoleIds),
-    i.startDate,
-    i.lastModified,
-    i.restartedFrom,
-    i.restartedTo,
-    i.rev,
-  ];
-}
-
-function toInstance(r: Row): Instance {
-  return {
-    id: r.id,
-    referenceId: r.reference_id,
-    definitionId: r.definition_id,
-    definitionVersion: r.definition_version,
-    definitionName: r.definition_name,
-    workflowType: r.workflow_type,
-    status: STATUS_NAMES[r.status as InstanceStatusCode],
-    statusMessage: r.status_message ?? null,
-    currentStep: r.current_step ?? null,
-    currentStepId: r.current_step_id ?? null,
-    currentStepDisplayName: r.current_step_display_name ?? null,
-    title: r.title ?? null,
-    initiatorId: r.initiator_id ?? null,
-    initiatorName: r.initiator_name ?? null,
-    initialData: r.initial_data,
-    stateData: r.state_data,
-    metadata: r.metadata,
-    signals: r.signals,
-    pendingRoleIds: r.pending_role_ids,
-    startDate: r.start_date,
-    lastModified: r.last_modified,
-    restartedFrom: r.restarted_from ?? null,
-    restartedTo: r.restarted_to ?? null,
-    rev: r.rev,
   };
 }
