@@ -12,6 +12,9 @@ export class PgListener {
   private connecting: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Whether a connection was ever up: a later one is a reconnect, after which listeners are woken. */
+  private hadClient = false;
+  private down = false;
 
   constructor(
     private readonly connectionString: string,
@@ -51,6 +54,8 @@ export class PgListener {
       const reconnected = this.client === null && this.hadClient;
       this.client = client;
       this.hadClient = true;
+      if (this.down) this.log('postgres: the LISTEN connection is back');
+      this.down = false;
       if (reconnected) this.emit();
     } catch (err) {
       this.lost(client, err);
@@ -59,13 +64,13 @@ export class PgListener {
     }
   }
 
-  private hadClient = false;
-
   private lost(client: pg.Client, err: unknown): void {
     if (this.client === client) this.client = null;
     client.end().catch(() => {});
     if (this.closed || this.retry) return;
-    this.log('postgres: the LISTEN connection failed; reconnecting in 1 s (polling meanwhile)', err);
+    // Once per outage, not once per attempt.
+    if (!this.down) this.log('postgres: the LISTEN connection failed; reconnecting every second (polling meanwhile)', err);
+    this.down = true;
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.closed) this.connecting = this.connect();
