@@ -8,6 +8,8 @@ describe('DATABASE_URL for PostgreSQL', () => {
     expect(p).toEqual({ connectionString: 'postgres://app:secret@db.example:5433/cs?sslmode=require', schema: 'tenant_1', poolSize: 20, statementTimeoutMs: 5000 });
     expect(parseUrl('postgresql://localhost/cs')).toMatchObject({ schema: 'public', poolSize: undefined, statementTimeoutMs: undefined });
     expect(parseUrl('postgres://localhost/cs?schema=a', 'b').schema).toBe('b');
+    // A Unix socket: an empty host, which WHATWG URL parsing would refuse.
+    expect(parseUrl('postgres://app@/cs?host=/var/run/postgresql&schema=x')).toMatchObject({ connectionString: 'postgres://app@/cs?host=%2Fvar%2Frun%2Fpostgresql', schema: 'x' });
   });
 
   it('refuses a schema name that would need quoting, and bad numbers', () => {

@@ -34,17 +34,22 @@ export interface ParsedUrl {
  * `schema`, `pool_size` and `statement_timeout_ms`, so that DATABASE_URL alone configures a node.
  */
 export function parseUrl(url: string, schemaOpt?: string): ParsedUrl {
-  const u = new URL(url);
-  const schema = (schemaOpt ?? u.searchParams.get('schema') ?? 'public').toLowerCase();
+  // Only the query string is parsed here: `new URL` refuses forms pg accepts, such as a Unix
+  // socket with an empty host (postgres://user@/db?host=/var/run/postgresql).
+  const q = url.indexOf('?');
+  const base = q < 0 ? url : url.slice(0, q);
+  const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  const schema = (schemaOpt ?? params.get('schema') ?? 'public').toLowerCase();
   if (!SCHEMA_NAME.test(schema)) throw new Error(`The schema name '${schema}' must be lower-case letters, digits and underscores.`);
-  const poolSize = intParam(u, 'pool_size', 1, 1000);
-  const statementTimeoutMs = intParam(u, 'statement_timeout_ms', 0, 3_600_000);
-  for (const p of ['schema', 'pool_size', 'statement_timeout_ms']) u.searchParams.delete(p);
-  return { connectionString: u.toString(), schema, poolSize, statementTimeoutMs };
+  const poolSize = intParam(params, 'pool_size', 1, 1000);
+  const statementTimeoutMs = intParam(params, 'statement_timeout_ms', 0, 3_600_000);
+  for (const p of ['schema', 'pool_size', 'statement_timeout_ms']) params.delete(p);
+  const rest = params.toString();
+  return { connectionString: rest ? `${base}?${rest}` : base, schema, poolSize, statementTimeoutMs };
 }
 
-function intParam(u: URL, name: string, min: number, max: number): number | undefined {
-  const raw = u.searchParams.get(name);
+function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = params.get(name);
   if (raw === null) return undefined;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`DATABASE_URL parameter ${name} must be a whole number from ${min} to ${max}; it is '${raw}'.`);
