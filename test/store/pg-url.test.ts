@@ -14,7 +14,7 @@ describe('DATABASE_URL for PostgreSQL', () => {
 
   it('refuses a schema name that would need quoting, and bad numbers', () => {
     expect(() => parseUrl('postgres://localhost/cs?schema=a;drop')).toThrow(/schema name/);
-    expect(() => parseUrl('postgres://localhost/cs?pool_size=0')).toThrow(/pool_size/);
+    expect(() => parseUrl('postgres://localhost/cs?pool_size=1')).toThrow(/pool_size must be a whole number from 2/);
     expect(() => parseUrl('postgres://localhost/cs?statement_timeout_ms=soon')).toThrow(/statement_timeout_ms/);
   });
 

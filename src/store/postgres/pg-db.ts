@@ -20,6 +20,9 @@ export interface PoolOptions {
   log?: (msg: string, err?: unknown) => void;
 }
 
+/** The reconciler holds one connection (its advisory lock) while its sweep uses another. */
+const MIN_POOL = 2;
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface ParsedUrl {
@@ -41,7 +44,7 @@ export function parseUrl(url: string, schemaOpt?: string): ParsedUrl {
   const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
   const schema = (schemaOpt ?? params.get('schema') ?? 'public').toLowerCase();
   if (!SCHEMA_NAME.test(schema)) throw new Error(`The schema name '${schema}' must be lower-case letters, digits and underscores.`);
-  const poolSize = intParam(params, 'pool_size', 1, 1000);
+  const poolSize = intParam(params, 'pool_size', MIN_POOL, 1000);
   const statementTimeoutMs = intParam(params, 'statement_timeout_ms', 0, 3_600_000);
   for (const p of ['schema', 'pool_size', 'statement_timeout_ms']) params.delete(p);
   const rest = params.toString();
@@ -76,7 +79,7 @@ const types = {
 export function createPool(connectionString: string, schema: string, o: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
-    max: o.poolSize ?? 10,
+    max: Math.max(MIN_POOL, o.poolSize ?? 10),
     application_name: 'countersign',
     statement_timeout: o.statementTimeoutMs ?? 10_000,
     // A node that hangs inside a transaction must not hold instance row locks for long.
