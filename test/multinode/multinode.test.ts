@@ -13,7 +13,8 @@ import { fireTogether, sleep, startNode, stopNode, waitFor, type Node } from './
  */
 
 const INSTANCES = 36;
-const LEASE_MS = 3_000;
+/** Short, so the takeover test waits seconds, not the default 30 s; a step may run 80 % of it. */
+const LEASE_MS = 5_000;
 
 let url: string;
 let nodes: Node[];
@@ -120,7 +121,7 @@ describe('three nodes, one database', () => {
   });
 
   it('a node killed with SIGKILL mid-work: the others take its jobs over once its leases expire, and finish its instances', async () => {
-    const def = await publishedDefinition(nodes[2]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 1000 } }, noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[2]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 2500 } }, noop('EndNOOP')]);
     const victim = nodes[0]!;
     const ids = await startMany(def, 24);
     // The victim holds some of the jobs (it claims as soon as its own starts wake it).
@@ -156,7 +157,7 @@ describe('three nodes, one database', () => {
   }, 60_000);
 
   it('a node stopped with SIGTERM mid-work finishes the jobs it holds before it exits', async () => {
-    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 800 } }, noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 1500 } }, noop('EndNOOP')]);
     const leaving = nodes[1]!;
     const ids = await startMany(def, 12);
     await waitFor(async () => (await db.query('SELECT COUNT(*)::int AS n FROM jobs WHERE locked_by = $1', [leaving.owner])).rows[0].n > 0, 10_000, 'the node to hold jobs');
