@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { CountersignError, ERRORS, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import { definitionRoutes } from './definitions.ts';
 import { instanceRoutes } from './instances.ts';
 import { myRoutes } from './my-routes.ts';
@@ -91,11 +92,16 @@ function installJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   const parse = (_req: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
     if (body.trim() === '') return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(body));
+      value = JSON.parse(body);
     } catch (e) {
-      done(new CountersignError('InvalidJson', `The request body is not valid JSON: ${(e as Error).message}`));
+      return done(new CountersignError('InvalidJson', `The request body is not valid JSON: ${(e as Error).message}`));
     }
+    // PostgreSQL cannot store U+0000 in text; refusing it here keeps both stores alike.
+    if ((body.includes('\\u0000') || body.includes('\0')) && hasNul(value))
+      return done(new CountersignError('ValidationFailed', 'Text in the request must not contain the NUL character (U+0000).'));
+    done(null, value);
   };
   app.addContentTypeParser(['application/json', 'text/json', 'application/json-patch+json'], { parseAs: 'string' }, parse);
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parse);
@@ -106,9 +112,17 @@ function installJsonParser(app: FastifyInstance): void {
   });
 }
 
+const hasNul = (v: unknown): boolean =>
+  typeof v === 'string' ? v.includes('\0') : Array.isArray(v) ? v.some(hasNul) : v !== null && typeof v === 'object' ? Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x)) : false;
+
 function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof CountersignError) {
     reply.code(err.status).send(err.toJSON());
+    return;
+  }
+  if (isStoreUnavailable(err)) {
+    req.log.warn({ err }, 'store unavailable');
+    reply.code(503).header('Retry-After', '5').send(new CountersignError('StoreUnavailable', 'The database is not reachable right now; nothing was changed. Try again in a few seconds.').toJSON());
     return;
   }
   const fe = err as FastifyError;

@@ -29,6 +29,7 @@ export const ERRORS = {
   InstanceNotTerminal: { code: '0xA5C00054', status: 409 },
   IdentityExists: { code: '0xA5C00060', status: 409 },
   RoleInvalid: { code: '0xA5C00061', status: 400 },
+  StoreUnavailable: { code: '0xA5C00070', status: 503 },
   Internal: { code: '0xA5C000FF', status: 500 },
 } as const;
 

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { Role, SecurityStore } from '../store/store.ts';
+import { CountersignError } from '../domain/errors.ts';
+import type { Identity, Role, SecurityStore } from '../store/store.ts';
 import { hashPassword } from './password.ts';
 import { GLOBAL_PERMISSION_SET_ID } from './permission-set.ts';
 import { ALL_PERMISSIONS } from './permissions.ts';
@@ -39,14 +40,21 @@ export async function ensureAdministrator(
     throw new Error(`COUNTERSIGN_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
   const password = given ? env.password! : generatePassword(20);
 
-  const identity = await store.createIdentity({
-    accountName,
-    identityType: 'User',
-    sid: null,
-    email: null,
-    passwordHash: await hashPassword(password),
-    createdAt: new Date().toISOString(),
-  });
+  let identity: Identity;
+  try {
+    identity = await store.createIdentity({
+      accountName,
+      identityType: 'User',
+      sid: null,
+      email: null,
+      passwordHash: await hashPassword(password),
+      createdAt: new Date().toISOString(),
+    });
+  } catch (e) {
+    // Several nodes starting together on an empty database: another one is creating the administrator.
+    if (e instanceof CountersignError && e.errorName === 'IdentityExists') return;
+    throw e;
+  }
 
   // A role of that name may survive from an earlier setup whose identities were all deleted.
   const existing = await findRoleByName(store, ADMIN_ROLE_NAME);

@@ -72,3 +72,19 @@ describe('robustness', () => {
     expect((await t.call('GET', '/KeyfactorAPI/Status/Endpoints')).status).toBe(200);
   });
 });
+
+describe('text both stores can keep', () => {
+  it('refuses U+0000 anywhere in a body with 400 and changes nothing', async () => {
+    // The random test above may have stopped or deleted the shared definition.
+    const defId = await publishedDefinition(t, [noop('StartNOOP', 'EndNOOP'), noop('EndNOOP')]);
+    const before = await t.call('GET', '/KeyfactorAPI/Workflow/Definitions');
+    const res = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { raw: '{"DisplayName":"a\\u0000b","WorkflowType":"Enrollment"}' });
+    expect(res.status).toBe(400);
+    expect(res.body.Message).toMatch(/NUL character/);
+    const nested = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: defId, InitialData: { ['k\u0000']: 'v' } } });
+    expect(nested.status).toBe(400);
+    expect((await t.call('GET', '/KeyfactorAPI/Workflow/Definitions')).body).toEqual(before.body);
+    const escapedBackslash = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { raw: JSON.stringify({ DefinitionId: defId, Title: 'literal \\u0000 text' }) });
+    expect(escapedBackslash.status).toBe(201);
+  });
+});

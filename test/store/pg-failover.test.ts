@@ -93,8 +93,9 @@ describe('PostgreSQL failover, as seen by one node', () => {
       t.call('GET', '/KeyfactorAPI/Workflow/Definitions'),
     ]);
     for (const res of during) {
-      expect(res.status).toBeGreaterThanOrEqual(500);
-      expect(res.body.ErrorCode).toMatch(/^0x/);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.body).toEqual({ ErrorCode: '0xA5C00070', Message: expect.stringMatching(/database is not reachable/) });
     }
     expect(Date.now() - started).toBeLessThan(10_000);
 
