@@ -1,0 +1,421 @@
+/*
+ * Countersign signal benchmark. See docs/benchmarks.md.
+ *
+ *   npm run bench                                  all targets, all phases
+ *   npm run bench -- --only sqlite                 one target
+ *   npm run bench -- --only http                   one phase (raw | store | service | http), every target
+ *   npm run bench -- --only sqlite,raw,http        combined
+ *   npm run bench -- --duration 10 --warmup 2 --clients 32 --instances 8000 --depth auto --cpu-prof
+ */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runHttpLoad, type HttpLoadResult } from './http-load.ts';
+import { busyCores, cpuSnapshot, waitForQuiet, type CpuSnapshot } from './load.ts';
+import { parseExperiments } from './experiments.ts';
+import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
+import { SIGNAL_BODY } from './setup.ts';
+import { round } from './stats.ts';
+import { sqliteTarget } from './targets/sqlite.ts';
+import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** Add a PostgreSQL target (single node, three nodes) here; see bench/targets/target.ts. */
+const TARGETS: Target[] = [sqliteTarget];
+
+const PHASES = ['raw', 'store', 'service', 'http'] as const;
+type Phase = (typeof PHASES)[number];
+
+/** The goals from the issue. */
+const GOALS = { httpRate: 3000, p99Ms: 20, ofRaw: 0.5 };
+
+/** No phase runs longer than this, whatever the options say. */
+const HARD_STOP_MS = 60_000;
+const PASSWORD = 'bench-approver-password';
+
+interface Options {
+  targets: Target[];
+  phases: Phase[];
+  durationMs: number;
+  warmupMs: number;
+  clients: number;
+  instances: number;
+  depth: number | 'auto';
+  batch: number;
+  profileDir: string | null;
+  breakdown: boolean;
+  experiments: string[];
+  out: string;
+  strict: boolean;
+  /** Before each phase, wait up to this long for the machine to be quiet (other load < QUIET_CORES). */
+  quietWaitMs: number;
+}
+
+/** Other processes' CPU above this (in cores) during a phase makes its figures suspect. */
+const QUIET_CORES = 0.25;
+
+const USAGE = `Usage: npm run bench -- [options]
+  --only LIST        comma-separated target names (${TARGETS.map((t) => t.name).join(', ')}) and/or phases (${PHASES.join(', ')})
+  --duration S       measured seconds per phase (default 10)
+  --warmup S         HTTP warm-up seconds, not measured (default 2)
+  --clients N        concurrent HTTP clients, one approver identity each (default 32)
+  --instances N      instances prepared for the HTTP phase (default 8000)
+  --depth N|auto     signals per instance in the single-threaded baselines; auto = the HTTP phase's mean (default auto)
+  --batch N          instances per untimed batch in the baselines (default 2000)
+  --cpu-prof [DIR]   CPU-profile the server during the measured HTTP window and print a summary
+  --breakdown        instrument the server: time per SQL statement and store call during the HTTP window
+  --experiment LIST  try proposed changes (bench/experiments.ts: bg-checkpoint, no-preread); NOT the shipped code
+  --out FILE         results JSON (default bench/results/latest.json)
+  --quiet-wait S     before each phase wait up to S s for the machine to be idle (default 30; 0 = do not wait)
+  --strict           exit 1 when a goal is missed (the run always exits 1 when it is invalid)`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    targets: TARGETS,
+    phases: [...PHASES],
+    durationMs: 10_000,
+    warmupMs: 2_000,
+    clients: 32,
+    instances: 8000,
+    depth: 'auto',
+    batch: 2000,
+    profileDir: null,
+    breakdown: false,
+    experiments: [],
+    out: join(HERE, 'results', 'latest.json'),
+    strict: false,
+    quietWaitMs: 30_000,
+  };
+  const num = (v: string | undefined, name: string, min: number, max: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--only': {
+        const words = (value() ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+        const unknown = words.filter((w) => !TARGETS.some((t) => t.name === w) && !(PHASES as readonly string[]).includes(w));
+        if (unknown.length || !words.length) throw new Error(`--only: unknown '${unknown.join(',')}'; use ${[...TARGETS.map((t) => t.name), ...PHASES].join(', ')}`);
+        const ts = TARGETS.filter((t) => words.includes(t.name));
+        const ps = PHASES.filter((p) => words.includes(p));
+        if (ts.length) o.targets = ts;
+        if (ps.length) o.phases = ps;
+        break;
+      }
+      case '--duration':
+        o.durationMs = num(value(), '--duration', 1, 50) * 1000;
+        break;
+      case '--warmup':
+        o.warmupMs = num(value(), '--warmup', 0, 10) * 1000;
+        break;
+      case '--clients':
+        o.clients = num(value(), '--clients', 1, 256);
+        break;
+      case '--instances':
+        o.instances = num(value(), '--instances', 1, 200_000);
+        break;
+      case '--depth': {
+        const v = value();
+        o.depth = v === 'auto' ? 'auto' : num(v, '--depth', 1, 256);
+        break;
+      }
+      case '--batch':
+        o.batch = num(value(), '--batch', 1, 100_000);
+        break;
+      case '--cpu-prof': {
+        const next = inline ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i] : undefined);
+        o.profileDir = next ?? mkdtempSync(join(os.tmpdir(), 'countersign-bench-prof-'));
+        break;
+      }
+      case '--breakdown':
+        o.breakdown = true;
+        break;
+      case '--experiment':
+        o.experiments = parseExperiments(value());
+        break;
+      case '--out':
+        o.out = value()!;
+        break;
+      case '--quiet-wait':
+        o.quietWaitMs = num(value(), '--quiet-wait', 0, 600) * 1000;
+        break;
+      case '--strict':
+        o.strict = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+      default:
+        throw new Error(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  if (o.warmupMs + o.durationMs > HARD_STOP_MS - 5_000) throw new Error('--warmup + --duration must stay under 55 s (phases stop hard at 60 s)');
+  return o;
+}
+
+function machine() {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) model = m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  return {
+    cpuModel: model,
+    cores: os.availableParallelism(),
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+interface TargetRun {
+  target: string;
+  description: string;
+  rawLabel: string;
+  info: Record<string, unknown>;
+  http?: HttpLoadResult & { prepareMs: number; serverUsage: NodeUsage[]; clientCpuMs: number; profiled: boolean; otherLoadCores: number | null };
+  raw?: LoopResult & { otherLoadCores: number | null };
+  store?: LoopResult & { otherLoadCores: number | null };
+  service?: LoopResult & { otherLoadCores: number | null };
+  /** Phases during which other processes used more than QUIET_CORES of the machine. */
+  warnings: string[];
+  ratios: Record<string, number | null>;
+  goals: { goal: string; value: number | null; pass: boolean | null }[];
+  problems: string[];
+  valid: boolean;
+  profile?: ProfileSummary;
+}
+
+async function withHardStop<T>(what: string, p: Promise<T>, ms = HARD_STOP_MS + 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: hard stop after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function quiet(o: Options, label: string): Promise<void> {
+  if (o.quietWaitMs <= 0) return;
+  const busy = await waitForQuiet(QUIET_CORES, o.quietWaitMs);
+  if (busy !== null && busy > QUIET_CORES) console.log(`  ${label}: machine still busy (${busy.toFixed(2)} cores used by others) after waiting ${o.quietWaitMs / 1000} s; running anyway`);
+}
+
+function noteLoad(run: TargetRun, phase: string, other: number | null): void {
+  if (other !== null && other > QUIET_CORES) run.warnings.push(`${phase}: other processes used ${other.toFixed(2)} cores during the measurement; its figures are understated`);
+}
+
+async function runHttp(t: Target, o: Options, run: TargetRun): Promise<void> {
+  process.stdout.write(`  http: starting server, preparing ${o.clients} approvers and ${o.instances} instances ... `);
+  const started = await t.start({ profileDir: o.profileDir ?? undefined, breakdown: o.breakdown, experiments: o.experiments });
+  try {
+    const prepared = await withHardStop('prepare', started.prepare({ approvers: o.clients, instances: o.instances, password: PASSWORD }), HARD_STOP_MS);
+    console.log(`${Math.round(prepared.ms)} ms`);
+    await quiet(o, 'http');
+    process.stdout.write(`  http: ${o.clients} clients, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured ... `);
+    const auths = prepared.approvers.map((name) => `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`);
+    let marking: Promise<void> = Promise.resolve();
+    let usage: Promise<NodeUsage[]> = Promise.resolve([]);
+    let cpu0 = process.cpuUsage();
+    let cpu = { user: 0, system: 0 };
+    let snap0: CpuSnapshot | null = null;
+    let snap1: CpuSnapshot | null = null;
+    const result = await runHttpLoad({
+      urls: started.urls,
+      auths,
+      instanceIds: prepared.instanceIds,
+      body: SIGNAL_BODY,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+      hardStopMs: HARD_STOP_MS,
+      onMeasureStart: () => {
+        cpu0 = process.cpuUsage();
+        snap0 = cpuSnapshot();
+        marking = started.markStart();
+      },
+      onMeasureEnd: () => {
+        snap1 = cpuSnapshot();
+        cpu = process.cpuUsage(cpu0);
+        usage = marking.then(() => started.markEnd());
+      },
+    });
+    const serverUsage = await usage;
+    const all = busyCores(snap0, snap1);
+    const windowS = o.durationMs / 1000;
+    const ours = serverUsage.reduce((a, u) => a + u.cpuMs, 0) / 1000 / windowS + (cpu.user + cpu.system) / 1e6 / windowS;
+    const otherLoadCores = all === null ? null : Math.max(0, all - ours);
+    run.http = { ...result, prepareMs: prepared.ms, serverUsage, clientCpuMs: (cpu.user + cpu.system) / 1000, profiled: o.profileDir !== null || o.breakdown, otherLoadCores };
+    noteLoad(run, 'http', otherLoadCores);
+    console.log(`${Math.round(result.rate)} signals/s`);
+    if (result.errors) run.problems.push(`http: ${result.errors} response(s) other than 204, e.g. ${result.errorSamples.slice(0, 3).join(' | ')}`);
+    if (result.exhausted) run.problems.push(`http: a client ran out of instances; raise --instances (now ${o.instances})`);
+    if (result.timedOut) run.problems.push('http: hard stop reached');
+    if (result.signals === 0) run.problems.push('http: no signal completed in the measured window');
+  } finally {
+    await started.stop();
+  }
+}
+
+async function runLoop(o: Options, run: TargetRun, label: string, fn: (lo: LoopOptions) => Promise<LoopResult>, lo: LoopOptions): Promise<LoopResult & { otherLoadCores: number | null }> {
+  await quiet(o, label);
+  process.stdout.write(`  ${label}: ${lo.durationMs / 1000} s, depth ${lo.depth} ... `);
+  const snap0 = cpuSnapshot();
+  const cpu0 = process.cpuUsage();
+  const r = await withHardStop(label, fn(lo));
+  const cpu = process.cpuUsage(cpu0);
+  const snap1 = cpuSnapshot();
+  const all = busyCores(snap0, snap1);
+  const otherLoadCores = all === null || !snap0 || !snap1 ? null : Math.max(0, all - (cpu.user + cpu.system) / 1000 / (snap1.at - snap0.at));
+  noteLoad(run, label, otherLoadCores);
+  console.log(`${Math.round(r.rate)} signals/s${otherLoadCores !== null && otherLoadCores > QUIET_CORES ? ` (others used ${otherLoadCores.toFixed(2)} cores meanwhile)` : ''}`);
+  return { ...r, otherLoadCores };
+}
+
+/** Server time per signal: event-loop busy time, the instrumented store and auth calls, and the rest. */
+function printBreakdown(u: NodeUsage, h: HttpLoadResult, node: number): void {
+  const per = (ms: number) => (1000 * ms) / h.signals;
+  const busyMs = u.elu * h.windowMs;
+  const entries = Object.entries(u.breakdown!).sort((a, b) => b[1].ms - a[1].ms);
+  const top = entries.filter(([k]) => !k.startsWith('sql '));
+  const topMs = top.reduce((a, [, v]) => a + v.ms, 0);
+  console.log(`\n  server node ${node}: microseconds of main-thread time per HTTP signal (${fmt(h.signals)} signals; calls per signal in brackets)`);
+  console.log(`    ${fmt(per(busyMs), 1).padStart(8)}  event loop busy (all work)`);
+  for (const [k, v] of top) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k} [${fmt(v.count / h.signals, 2)}]`);
+  console.log(`    ${fmt(per(busyMs - topMs), 1).padStart(8)}  everything else: HTTP parsing and writing, fastify, hooks, JSON, promises, GC`);
+  console.log('    of which SQL statements (inside the calls above):');
+  for (const [k, v] of entries.filter(([k]) => k.startsWith('sql ')).slice(0, 12)) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k.slice(4)} [${fmt(v.count / h.signals, 2)}]`);
+}
+
+const fmt = (n: number | null | undefined, digits = 0): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function report(run: TargetRun, o: Options): void {
+  const rawRate = run.raw?.rate ?? null;
+  const rows: [string, ((LoopResult | HttpLoadResult) & { otherLoadCores: number | null }) | undefined, string][] = [
+    [run.rawLabel, run.raw, 'SELECT + UPDATE + INSERT per transaction'],
+    ['store + engine (in-process)', run.store, 'mutateInstance + applySignal'],
+    ['service (in-process)', run.service, 'WorkflowService.signal'],
+    [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
+  ];
+  console.log('');
+  console.log(`  ${'line'.padEnd(36)}${'signals/s'.padStart(11)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}  ${'x raw'.padStart(6)}${'others'.padStart(8)}  what`);
+  for (const [name, r, what] of rows) {
+    if (!r) continue;
+    const l = r.latencyMs;
+    console.log(
+      `  ${name.padEnd(36)}${fmt(r.rate).padStart(11)}${fmt(l.p50, 2).padStart(8)}${fmt(l.p90, 2).padStart(8)}${fmt(l.p99, 2).padStart(8)}${fmt(l.max, 1).padStart(8)}  ${(rawRate ? fmt(r.rate / rawRate, 2) : '-').padStart(6)}${(r.otherLoadCores === null ? '?' : fmt(r.otherLoadCores, 2)).padStart(8)}  ${what}`,
+    );
+  }
+  console.log('  (latencies in ms; single-threaded lines: time per signal; HTTP: request round trip; others: CPU cores used by other processes meanwhile)');
+  if (run.http) {
+    const h = run.http;
+    const su = h.serverUsage.length
+      ? { cpuMs: h.serverUsage.reduce((a, u) => a + u.cpuMs, 0), elu: Math.max(...h.serverUsage.map((u) => u.elu)), nodes: h.serverUsage.length }
+      : undefined;
+    console.log(
+      `  HTTP log-in round ${fmt(h.loginMs)} ms; window ${fmt(h.windowMs / 1000, 2)} s, ${fmt(h.signals)} signals (+${fmt(h.warmupSignals)} warm-up), errors ${h.errors}, mean depth ${fmt(h.meanDepth, 1)}` +
+        (su ? `; server CPU ${fmt(su.cpuMs / h.windowMs, 2)} cores${su.nodes > 1 ? ` (${su.nodes} nodes)` : ''}, event loop busy ${fmt(su.elu * 100, 0)}%${su.nodes > 1 ? ' (busiest node)' : ''}` : '') +
+        `; client CPU ${fmt(h.clientCpuMs / h.windowMs, 2)} cores; other processes ${h.otherLoadCores === null ? '?' : fmt(h.otherLoadCores, 2)} cores${h.profiled ? ' (PROFILED/INSTRUMENTED run: rates are lowered by the measuring)' : ''}`,
+    );
+    for (const [i, u] of h.serverUsage.entries()) if (u.breakdown) printBreakdown(u, h, i);
+  }
+  console.log('');
+  for (const [k, v] of Object.entries(run.ratios)) console.log(`  ratio ${k.padEnd(28)} ${v === null ? '-' : fmt(v, 3)}`);
+  console.log('');
+  console.log(`  goals (issue)${o.experiments.length ? ` - EXPERIMENT ${o.experiments.join(', ')}, not the shipped code` : ''}:`);
+  for (const g of run.goals) console.log(`    ${g.goal.padEnd(44)} ${(g.value === null ? '-' : fmt(g.value, g.value < 10 ? 3 : 1)).padStart(10)}  ${g.pass === null ? 'NOT MEASURED' : g.pass ? 'PASS' : 'FAIL'}`);
+  if (run.warnings.length) {
+    console.log('');
+    console.log('  WARNING: the machine was not idle:');
+    for (const w of run.warnings) console.log(`    - ${w}`);
+  }
+  if (run.problems.length) {
+    console.log('');
+    console.log('  BENCHMARK FAILED (results not valid):');
+    for (const p of run.problems) console.log(`    - ${p}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+  const m = machine();
+  console.log(`Countersign signal benchmark: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}`);
+  console.log(`phases: ${o.phases.join(', ')}; targets: ${o.targets.map((t) => t.name).join(', ')}`);
+  if (o.experiments.length) console.log(`EXPERIMENTS ${o.experiments.join(', ')}: these figures are NOT the shipped code (see bench/experiments.ts)`);
+  const runs: TargetRun[] = [];
+  for (const t of o.targets) {
+    console.log(`\n[${t.name}] ${t.description}`);
+    const run: TargetRun = { target: t.name, description: t.description, rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)', info: (await t.info?.()) ?? {}, ratios: {}, goals: [], problems: [], warnings: [], valid: true };
+    runs.push(run);
+    try {
+      if (o.phases.includes('http')) await runHttp(t, o, run);
+      const depth = o.depth === 'auto' ? Math.min(o.clients, Math.max(1, Math.round(run.http?.meanDepth ?? 4))) : o.depth;
+      const lo: LoopOptions = { durationMs: o.durationMs, hardStopMs: HARD_STOP_MS, approvers: o.clients, depth, batch: o.batch, experiments: o.experiments };
+      if (o.phases.includes('raw')) run.raw = await runLoop(o, run, 'raw', (x) => t.rawBaseline(x), lo);
+      if (o.phases.includes('store') && t.engineBaseline) run.store = await runLoop(o, run, 'store', (x) => t.engineBaseline!(x, 'store'), lo);
+      if (o.phases.includes('service') && t.engineBaseline) run.service = await runLoop(o, run, 'service', (x) => t.engineBaseline!(x, 'service'), lo);
+    } catch (err) {
+      run.problems.push(`aborted: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (run.http && o.profileDir) {
+      const files = readdirSync(o.profileDir).filter((f) => f.startsWith(`${t.name}-`) && f.endsWith('.cpuprofile')).sort();
+      const last = files.at(-1);
+      if (last) {
+        run.profile = summariseProfile(JSON.parse(readFileSync(join(o.profileDir, last), 'utf8')));
+        console.log(`\n  CPU profile of the server during the measured window: ${join(o.profileDir, last)}`);
+        printProfileSummary(run.profile);
+      }
+    }
+    const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : null);
+    run.ratios = {
+      'HTTP / raw DB': ratio(run.http?.rate, run.raw?.rate),
+      'HTTP / store+engine': ratio(run.http?.rate, run.store?.rate),
+      'HTTP / service': ratio(run.http?.rate, run.service?.rate),
+      'store+engine / raw DB': ratio(run.store?.rate, run.raw?.rate),
+    };
+    const hr = run.http?.rate;
+    const p99 = run.http?.latencyMs.p99;
+    const ofRaw = run.ratios['HTTP / raw DB'] ?? null;
+    run.goals = [
+      { goal: `HTTP >= ${GOALS.httpRate} signals/s (${o.clients} clients)`, value: hr ?? null, pass: hr === undefined ? null : hr >= GOALS.httpRate },
+      { goal: `HTTP p99 < ${GOALS.p99Ms} ms`, value: p99 ?? null, pass: p99 === undefined ? null : p99 < GOALS.p99Ms },
+      { goal: `HTTP >= ${GOALS.ofRaw} x raw DB rate (same run)`, value: ofRaw, pass: ofRaw === null ? null : ofRaw >= GOALS.ofRaw },
+    ];
+    run.valid = run.problems.length === 0;
+    report(run, o);
+  }
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(
+    o.out,
+    JSON.stringify(
+      {
+        startedAt: new Date().toISOString(),
+        machine: m,
+        options: { phases: o.phases, durationMs: o.durationMs, warmupMs: o.warmupMs, clients: o.clients, instances: o.instances, depth: o.depth, batch: o.batch, profiled: o.profileDir !== null, breakdown: o.breakdown, experiments: o.experiments, quietWaitMs: o.quietWaitMs },
+        goals: GOALS,
+        runs,
+      },
+      (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
+      2,
+    ) + '\n',
+  );
+  console.log(`\nresults: ${o.out}`);
+  const invalid = runs.some((r) => !r.valid);
+  const missed = runs.some((r) => r.goals.some((g) => g.pass === false));
+  process.exit(invalid || (o.strict && missed) ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
