@@ -12,11 +12,11 @@ import {
   type Effect,
   type SignalResult,
 } from '../domain/engine.ts';
-import { fail } from '../domain/errors.ts';
+import { CountersignError, fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
-import type { Job } from '../store/store.ts';
+import type { InstanceChange, Job } from '../store/store.ts';
 import type { Services } from './services.ts';
 
 /** The workflow types Countersign knows, with what their Key refers to. */
@@ -187,16 +187,36 @@ export class WorkflowService {
 
   /** Records, evaluates and advances in one transaction under the instance's lock. */
   async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
-    const inst = await this.getInstance(id);
-    const version = await this.version(inst.definitionId, inst.definitionVersion);
     const ctx = this.ctx();
     const actor = actorOf(principal);
-    const result = await this.s.store.mutateInstance(id, (current) => {
+    const result = await this.withVersion(id, (current, version) => {
       const r = applySignal(current, version, { key, data, actor }, ctx);
       return { transition: r, result: r };
     });
     this.effectSink(result.effects);
     return result;
+  }
+
+  /**
+   * mutateInstance with the instance's pinned definition version at hand. Versions an instance
+   * runs on are frozen and cached, so the instance is read once, under its lock; only a cache
+   * miss costs a second round (load the version, then run again).
+   */
+  private async withVersion<R>(id: string, fn: (current: Instance, version: DefinitionVersion) => InstanceChange<R>): Promise<R> {
+    for (;;) {
+      let missing: { definitionId: string; version: number } | null = null;
+      const result = await this.s.store.mutateInstance(id, (current) => {
+        const version = this.versions.get(`${current.definitionId}:${current.definitionVersion}`);
+        if (version) return fn(current, version);
+        missing = { definitionId: current.definitionId, version: current.definitionVersion };
+        return { transition: null, result: null as R };
+      });
+      if (!missing) return result;
+      const m = missing as { definitionId: string; version: number };
+      const loaded = await this.version(m.definitionId, m.version);
+      // A version an instance runs on is frozen; a draft would never be cached, so stop here.
+      if (!loaded.frozen) fail('Internal', `Instance ${id} runs on version ${m.version}, which was never published.`);
+    }
   }
 
   async stop(id: string, principal: Principal): Promise<void> {
@@ -248,13 +268,13 @@ export class WorkflowService {
 
   /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */
   async reconcileOne(id: string): Promise<boolean> {
-    const inst = await this.s.store.getInstance(id);
-    if (!inst) return false;
-    const version = await this.version(inst.definitionId, inst.definitionVersion);
     const ctx = this.ctx();
-    const t = await this.s.store.mutateInstance(id, (current) => {
+    const t = await this.withVersion(id, (current, version) => {
       const r = reconcile(current, version, ctx);
       return { transition: r, result: r };
+    }).catch((e) => {
+      if (e instanceof CountersignError && e.errorName === 'NotFound') return null;
+      throw e;
     });
     if (t) this.effectSink(t.effects);
     return t !== null;
@@ -262,10 +282,8 @@ export class WorkflowService {
 
   /** Feeds an automatic step's result back, completing its job in the same transaction. */
   async completeStep(job: Job, owner: string, result: { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string }): Promise<void> {
-    const inst = await this.getInstance(job.instanceId);
-    const version = await this.version(inst.definitionId, inst.definitionVersion);
     const ctx = this.ctx();
-    const t = await this.s.store.mutateInstance(job.instanceId, (current) => {
+    const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = completeRun(current, version, { step: job.effect.step, ...result }, ctx);
       return { transition: r, completeJob: { id: job.id, owner }, result: r };
     });
@@ -276,10 +294,8 @@ export class WorkflowService {
   async fireTimer(job: Job, owner: string): Promise<void> {
     const effect = job.effect;
     if (effect.type !== 'timer') fail('Internal', `Job ${job.id} is not a timer.`);
-    const inst = await this.getInstance(job.instanceId);
-    const version = await this.version(inst.definitionId, inst.definitionVersion);
     const ctx = this.ctx();
-    const t = await this.s.store.mutateInstance(job.instanceId, (current) => {
+    const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = fireTimer(current, version, effect as Extract<typeof effect, { type: 'timer' }>, ctx);
       return { transition: r, completeJob: { id: job.id, owner }, result: r };
     });

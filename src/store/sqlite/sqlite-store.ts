@@ -8,7 +8,11 @@ import { compileSql } from '../../domain/query/index.ts';
 import { InstanceStatus, STATUS_NAMES, isTerminal, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import { createRequire } from 'node:module';
+import { Checkpointer } from './checkpointer.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
+
+const require = createRequire(import.meta.url);
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -23,7 +27,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly wf: ReturnType<typeof prepare>;
 
-  private constructor(private readonly conn: Database.Database) {
+  private constructor(
+    private readonly conn: Database.Database,
+    private readonly checkpointer: Checkpointer | null,
+  ) {
     super(conn);
     this.wf = prepare(conn);
   }
@@ -38,7 +45,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     migrate(db);
-    return new SqliteStore(db);
+    if (file === ':memory:') return new SqliteStore(db, null);
+    // Checkpoints happen in a worker thread instead of inside a request's COMMIT (checkpointer.ts).
+    db.pragma('wal_autocheckpoint = 0');
+    return new SqliteStore(db, new Checkpointer(file, require.resolve('better-sqlite3')));
   }
 
   async migrate(): Promise<void> {
@@ -46,6 +56,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     this.conn.close();
   }
 
@@ -173,7 +184,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       }
       if (change.transition) {
         const next = { ...change.transition.instance, rev: current.rev + 1 };
-        this.wf.updateInstance.run(instanceRow(next));
+        this.wf.updateInstance.run(changedRow(next));
         this.writeHistory(id, change.transition);
       }
       if (change.spawn) this.insertNew(change.spawn);
@@ -388,6 +399,26 @@ function instanceRow(i: Instance): Row {
     start_date: i.startDate,
     last_modified: i.lastModified,
     restarted_from: i.restartedFrom,
+    restarted_to: i.restartedTo,
+    rev: i.rev,
+  };
+}
+
+/** The columns a transition may change (InitialData and the identity columns never do). */
+function changedRow(i: Instance): Row {
+  return {
+    id: i.id,
+    status: InstanceStatus[i.status],
+    status_message: i.statusMessage,
+    current_step: i.currentStep,
+    current_step_id: i.currentStepId,
+    current_step_display_name: i.currentStepDisplayName,
+    title: i.title,
+    state_data: JSON.stringify(i.stateData),
+    metadata: JSON.stringify(i.metadata),
+    signals: JSON.stringify(i.signals),
+    pending_role_ids: JSON.stringify(i.pendingRoleIds),
+    last_modified: i.lastModified,
     restarted_to: i.restartedTo,
     rev: i.rev,
   };
