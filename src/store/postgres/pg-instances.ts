@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Effect, Transition } from '../../domain/engine.ts';
-import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Instance } from '../../domain/types.ts';
+import { CHANGED_COLUMNS, INSTANCE_COLUMNS, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { Row } from './pg-db.ts';
 
 /*
@@ -11,33 +11,7 @@ import type { Row } from './pg-db.ts';
  * the difference between PostgreSQL and SQLite here.
  */
 
-/** Instance columns in the order of instanceValues. */
-const COLUMNS = [
-  'id',
-  'reference_id',
-  'definition_id',
-  'definition_version',
-  'definition_name',
-  'workflow_type',
-  'status',
-  'status_message',
-  'current_step',
-  'current_step_id',
-  'current_step_display_name',
-  'title',
-  'initiator_id',
-  'initiator_name',
-  'initial_data',
-  'state_data',
-  'metadata',
-  'signals',
-  'pending_role_ids',
-  'start_date',
-  'last_modified',
-  'restarted_from',
-  'restarted_to',
-  'rev',
-] as const;
+const COLUMNS = INSTANCE_COLUMNS;
 
 /** Named columns, never `*`: a prepared statement's result shape must not change when a later migration adds a column. */
 export const INSTANCE_SELECT = COLUMNS.join(', ');
@@ -45,80 +19,12 @@ export const INSTANCE_SELECT = COLUMNS.join(', ');
 const JSON_COLUMNS = new Set(['initial_data', 'state_data', 'metadata', 'signals', 'pending_role_ids']);
 const castOf = (col: string): string => (JSON_COLUMNS.has(col) ? 'jsonb' : col === 'start_date' || col === 'last_modified' ? 'timestamptz' : '');
 
-/** The columns a transition may change (the identity and origin of an instance never change). */
-const MUTABLE = [
-  'status',
-  'status_message',
-  'current_step',
-  'current_step_id',
-  'current_step_display_name',
-  'title',
-  'state_data',
-  'metadata',
-  'signals',
-  'pending_role_ids',
-  'last_modified',
-  'restarted_to',
-  'rev',
-] as const;
+const MUTABLE = CHANGED_COLUMNS;
 
-function instanceValues(i: Instance): Record<(typeof COLUMNS)[number], unknown> {
-  return {
-    id: i.id,
-    reference_id: i.referenceId,
-    definition_id: i.definitionId,
-    definition_version: i.definitionVersion,
-    definition_name: i.definitionName,
-    workflow_type: i.workflowType,
-    status: InstanceStatus[i.status],
-    status_message: i.statusMessage,
-    current_step: i.currentStep,
-    current_step_id: i.currentStepId,
-    current_step_display_name: i.currentStepDisplayName,
-    title: i.title,
-    initiator_id: i.initiatorId,
-    initiator_name: i.initiatorName,
-    initial_data: JSON.stringify(i.initialData),
-    state_data: JSON.stringify(i.stateData),
-    metadata: JSON.stringify(i.metadata),
-    signals: JSON.stringify(i.signals),
-    pending_role_ids: JSON.stringify(i.pendingRoleIds),
-    start_date: i.startDate,
-    last_modified: i.lastModified,
-    restarted_from: i.restartedFrom,
-    restarted_to: i.restartedTo,
-    rev: i.rev,
-  };
-}
+const instanceValues = instanceRow;
 
-export function toInstance(r: Row): Instance {
-  return {
-    id: r.id,
-    referenceId: r.reference_id,
-    definitionId: r.definition_id,
-    definitionVersion: r.definition_version,
-    definitionName: r.definition_name,
-    workflowType: r.workflow_type,
-    status: STATUS_NAMES[r.status as InstanceStatusCode],
-    statusMessage: r.status_message ?? null,
-    currentStep: r.current_step ?? null,
-    currentStepId: r.current_step_id ?? null,
-    currentStepDisplayName: r.current_step_display_name ?? null,
-    title: r.title ?? null,
-    initiatorId: r.initiator_id ?? null,
-    initiatorName: r.initiator_name ?? null,
-    initialData: r.initial_data,
-    stateData: r.state_data,
-    metadata: r.metadata,
-    signals: r.signals,
-    pendingRoleIds: r.pending_role_ids,
-    startDate: r.start_date,
-    lastModified: r.last_modified,
-    restartedFrom: r.restarted_from ?? null,
-    restartedTo: r.restarted_to ?? null,
-    rev: r.rev,
-  };
-}
+/** jsonb columns arrive parsed. */
+export const toInstance = (r: Row): Instance => instanceFromRow(r, (v) => v);
 
 // The write statement ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import { InstanceStatus, STATUS_NAMES, isTerminal, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
+import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
@@ -375,82 +376,6 @@ function toDefinition(r: Row): Definition {
   };
 }
 
-function instanceRow(i: Instance): Row {
-  return {
-    id: i.id,
-    reference_id: i.referenceId,
-    definition_id: i.definitionId,
-    definition_version: i.definitionVersion,
-    definition_name: i.definitionName,
-    workflow_type: i.workflowType,
-    status: InstanceStatus[i.status],
-    status_message: i.statusMessage,
-    current_step: i.currentStep,
-    current_step_id: i.currentStepId,
-    current_step_display_name: i.currentStepDisplayName,
-    title: i.title,
-    initiator_id: i.initiatorId,
-    initiator_name: i.initiatorName,
-    initial_data: JSON.stringify(i.initialData),
-    state_data: JSON.stringify(i.stateData),
-    metadata: JSON.stringify(i.metadata),
-    signals: JSON.stringify(i.signals),
-    pending_role_ids: JSON.stringify(i.pendingRoleIds),
-    start_date: i.startDate,
-    last_modified: i.lastModified,
-    restarted_from: i.restartedFrom,
-    restarted_to: i.restartedTo,
-    rev: i.rev,
-  };
-}
-
-/** The columns a transition may change (InitialData and the identity columns never do). */
-function changedRow(i: Instance): Row {
-  return {
-    id: i.id,
-    status: InstanceStatus[i.status],
-    status_message: i.statusMessage,
-    current_step: i.currentStep,
-    current_step_id: i.currentStepId,
-    current_step_display_name: i.currentStepDisplayName,
-    title: i.title,
-    state_data: JSON.stringify(i.stateData),
-    metadata: JSON.stringify(i.metadata),
-    signals: JSON.stringify(i.signals),
-    pending_role_ids: JSON.stringify(i.pendingRoleIds),
-    last_modified: i.lastModified,
-    restarted_to: i.restartedTo,
-    rev: i.rev,
-  };
-}
-
-function toInstance(r: Row): Instance {
-  return {
-    id: r.id as string,
-    referenceId: r.reference_id as number,
-    definitionId: r.definition_id as string,
-    definitionVersion: r.definition_version as number,
-    definitionName: r.definition_name as string,
-    workflowType: r.workflow_type as string,
-    status: STATUS_NAMES[r.status as InstanceStatusCode],
-    statusMessage: (r.status_message as string | null) ?? null,
-    currentStep: (r.current_step as string | null) ?? null,
-    currentStepId: (r.current_step_id as string | null) ?? null,
-    currentStepDisplayName: (r.current_step_display_name as string | null) ?? null,
-    title: (r.title as string | null) ?? null,
-    initiatorId: (r.initiator_id as number | null) ?? null,
-    initiatorName: (r.initiator_name as string | null) ?? null,
-    initialData: JSON.parse(r.initial_data as string),
-    stateData: JSON.parse(r.state_data as string),
-    metadata: JSON.parse(r.metadata as string),
-    signals: JSON.parse(r.signals as string),
-    pendingRoleIds: JSON.parse(r.pending_role_ids as string),
-    startDate: r.start_date as string,
-    lastModified: r.last_modified as string,
-    restartedFrom: (r.restarted_from as string | null) ?? null,
-    restartedTo: (r.restarted_to as string | null) ?? null,
-    rev: r.rev as number,
-  };
-}
+const toInstance = (r: Row): Instance => instanceFromRow(r, (v) => JSON.parse(v as string));
 
 export { isTerminal };
