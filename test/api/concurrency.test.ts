@@ -92,4 +92,15 @@ describe('concurrent approvers', () => {
       expect(inst.History.filter((h) => h.Kind === 'Completed')).toHaveLength(1);
     }
   });
+
+  it('one approver retrying the same signal 10 times at once: all 204, counted once', async () => {
+    const def = await publishedDefinition(t, [noop('StartNOOP', 'Quorum'), approval('Quorum', 'EndNOOP', [role], { MinimumApprovals: 2 }), noop('EndNOOP')]);
+    const id = await startInstance(t, def);
+    const results = await fireTogether(Array.from({ length: 10 }, () => ({ id, auth: approvers[0].auth, approved: true })));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(204));
+    const inst = await historyOf(id);
+    expect(inst.Status).toBe(2);
+    expect(inst.History.filter((h) => h.Kind === 'SignalReceived')).toHaveLength(1);
+    expect(inst.History.filter((h) => h.Kind === 'SignalRepeated')).toHaveLength(9);
+  });
 });
