@@ -3,6 +3,7 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
+import { toClaim, toIdentity } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -25,23 +26,7 @@ function orderBy(paging: Paging, fallback: string): string {
 
 const limits = (paging: Paging): [number, number] => [Math.max(0, Math.floor(paging.limit)), Math.max(0, Math.floor(paging.offset))];
 
-const toIdentity = (r: Row): Identity => ({
-  id: r.id,
-  accountName: r.account_name,
-  identityType: r.identity_type === 'Group' ? 'Group' : 'User',
-  sid: r.sid,
-  email: r.email,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
 
-const toClaim = (r: Row): RoleClaim => ({
-  id: r.id,
-  claimType: r.claim_type,
-  claimValue: r.claim_value,
-  providerScheme: r.provider_scheme,
-  description: r.description,
-});
 
 const roleParams = (role: NewRole): unknown[] => [
   role.name,

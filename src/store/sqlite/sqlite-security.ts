@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+import { toClaim, toIdentity } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in SQLite. Every statement is parameterized;
@@ -48,23 +49,7 @@ const CHUNK = 500;
 
 const SORT_COLUMN = /^[a-z_][a-z0-9_.]*$/i;
 
-const toIdentity = (r: IdentityRow): Identity => ({
-  id: r.id,
-  accountName: r.account_name,
-  identityType: r.identity_type === 'Group' ? 'Group' : 'User',
-  sid: r.sid,
-  email: r.email,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
 
-const toClaim = (r: ClaimRow): RoleClaim => ({
-  id: r.id,
-  claimType: r.claim_type,
-  claimValue: r.claim_value,
-  providerScheme: r.provider_scheme,
-  description: r.description,
-});
 
 const isUniqueViolation = (e: unknown): boolean =>
   typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
