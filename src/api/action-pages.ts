@@ -3,7 +3,7 @@ import { CountersignError } from '../domain/errors.ts';
 import type { Instance } from '../domain/types.ts';
 import { escapeHtml } from '../shared/html.ts';
 import { verifyAction, type ActionClaim } from '../security/action-links.ts';
-import type { Principal } from '../security/principal.ts';
+import { principalFor, type Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { workflowOf } from './definitions.ts';
 
@@ -74,9 +74,7 @@ export const actionPages = (s: Services, secret: string): FastifyPluginAsync => 
     }
     if (instance.status !== 'Suspended' || instance.currentStep !== claim.step)
       return { status: 410, page: page('No longer waiting', `<p>This request is no longer waiting at this step: ${escapeHtml(instance.statusMessage ?? instance.status)}</p>`) };
-    const roles = (await s.store.rolesOfIdentity(identity)).filter((r) => r.enabled);
-    const principal: Principal = { identity, roleIds: roles.map((r) => r.id), permissions: roles.flatMap((r) => r.permissions) };
-    return { claim, instance, principal };
+    return { claim, instance, principal: await principalFor(s.store, identity) };
   }
 };
 

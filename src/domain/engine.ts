@@ -3,7 +3,7 @@ import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
 import { stepShouldRun } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
-import { isTerminal, type InstanceStatusName } from './status.ts';
+import type { InstanceStatusName } from './status.ts';
 import { resolveValue, type TokenScope } from './tokens.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
 
@@ -410,5 +410,3 @@ function stepType(ctx: EngineContext, step: StepDef): StepType {
   if (!t) fail('Internal', `Step type ${step.extensionName} is not installed.`);
   return t!;
 }
-
-export { isTerminal };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Identity, Role, SecurityStore } from '../store/store.ts';
+import type { Identity, SecurityStore } from '../store/store.ts';
 import { verifyPassword } from './password.ts';
-import type { Authenticator, Principal } from './principal.ts';
+import { principalFor, type Authenticator, type Principal } from './principal.ts';
 
 /*
  * HTTP Basic authentication against Countersign's own identities.
@@ -163,10 +163,8 @@ export class BasicAuthenticator implements Authenticator {
     return matches.length === 1 ? matches[0]! : null;
   }
 
-  private async principalOf(identity: Identity): Promise<Principal> {
-    const roles: Role[] = (await this.store.rolesOfIdentity(identity)).filter((r) => r.enabled);
-    const permissions = [...new Set(roles.flatMap((r) => r.permissions))].sort();
-    return { identity, roleIds: roles.map((r) => r.id).sort((a, b) => a - b), permissions };
+  private principalOf(identity: Identity): Promise<Principal> {
+    return principalFor(this.store, identity);
   }
 
   private async reject(user: string | null, remoteAddress: string): Promise<null> {

@@ -1,4 +1,4 @@
-import type { Identity } from '../store/store.ts';
+import type { Identity, SecurityStore } from '../store/store.ts';
 
 /** Who is calling: the identity, the roles it holds, and the permissions those roles grant. */
 export interface Principal {
@@ -17,4 +17,11 @@ export interface Authenticator {
   authenticate(authorization: string | undefined, remoteAddress: string): Promise<Principal | null>;
   /** The WWW-Authenticate challenge to send with a 401. */
   readonly challenge: string;
+}
+
+/** The principal of an identity: its enabled roles and the permissions they grant. */
+export async function principalFor(store: SecurityStore, identity: Identity): Promise<Principal> {
+  const roles = (await store.rolesOfIdentity(identity)).filter((r) => r.enabled);
+  const permissions = [...new Set(roles.flatMap((r) => r.permissions))].sort();
+  return { identity, roleIds: roles.map((r) => r.id).sort((a, b) => a - b), permissions };
 }

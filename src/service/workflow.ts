@@ -107,10 +107,8 @@ export class WorkflowService {
   /** PUT Steps: replaces the draft, or starts a new version when the latest is already published. */
   async putSteps(id: string, steps: StepDef[]): Promise<Definition> {
     const current = await this.getDefinition(id);
-    const roleIds = steps.flatMap((s) => s.signals.flatMap((g) => g.roleIds));
-    const existing = await this.s.store.existingRoleIds([...new Set(roleIds)]);
     const withSecrets = inheritSecrets(steps, current.version.steps, this.s);
-    const problems = validateSteps(withSecrets, this.s.registry, current.definition.workflowType, (r) => existing.has(r));
+    const problems = await this.stepProblems(withSecrets, current.definition.workflowType);
     if (problems.length) fail('DefinitionInvalid', `The steps are not valid: ${problems.join('; ')}.`);
     return this.s.store.updateDefinition(id, (def, latest) => {
       const version = latest.frozen ? latest.version + 1 : latest.version;
@@ -122,13 +120,19 @@ export class WorkflowService {
   async publish(id: string, requested?: number): Promise<Definition> {
     const { definition, version } = await this.getDefinition(id, requested);
     if (version.steps.length === 0) fail('DefinitionInvalid', `Version ${version.version} of definition ${id} has no steps; PUT Steps first.`);
-    const existing = await this.s.store.existingRoleIds([...new Set(version.steps.flatMap((s) => s.signals.flatMap((g) => g.roleIds)))]);
-    const problems = validateSteps(version.steps, this.s.registry, definition.workflowType, (r) => existing.has(r));
+    // Validated again: roles may have been deleted since the steps were written.
+    const problems = await this.stepProblems(version.steps, definition.workflowType);
     if (problems.length) fail('DefinitionInvalid', `Version ${version.version} cannot be published: ${problems.join('; ')}.`);
     return this.s.store.updateDefinition(id, (def) => {
       const next = { ...def, publishedVersion: version.version, lastModified: this.s.now() };
       return { definition: next, version: { ...version, frozen: true }, result: next };
     });
+  }
+
+  /** validateSteps with the roles that exist in the store now. */
+  private async stepProblems(steps: StepDef[], workflowType: string): Promise<string[]> {
+    const existing = await this.s.store.existingRoleIds([...new Set(steps.flatMap((st) => st.signals.flatMap((g) => g.roleIds)))]);
+    return validateSteps(steps, this.s.registry, workflowType, (r) => existing.has(r));
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<void> {

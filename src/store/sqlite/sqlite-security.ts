@@ -51,6 +51,18 @@ const SORT_COLUMN = /^[a-z_][a-z0-9_.]*$/i;
 
 
 
+/** A role's column values in the order name, description, email, enabled, private, immutable, permissions, permission_set_id. */
+const roleValues = (role: NewRole): unknown[] => [
+  role.name,
+  role.description,
+  role.email,
+  role.enabled ? 1 : 0,
+  role.private ? 1 : 0,
+  role.immutable ? 1 : 0,
+  JSON.stringify(role.permissions),
+  role.permissionSetId.toLowerCase(),
+];
+
 const isUniqueViolation = (e: unknown): boolean =>
   typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
 
@@ -168,16 +180,7 @@ export class SqliteSecurityStore implements SecurityStore {
             `INSERT INTO roles (name, description, email, enabled, private, immutable, permissions, permission_set_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(
-            role.name,
-            role.description,
-            role.email,
-            role.enabled ? 1 : 0,
-            role.private ? 1 : 0,
-            role.immutable ? 1 : 0,
-            JSON.stringify(role.permissions),
-            role.permissionSetId.toLowerCase(),
-          );
+          .run(...roleValues(role));
         id = Number(info.lastInsertRowid);
       } catch (e) {
         if (isUniqueViolation(e)) this.roleNameTaken(role.name);
@@ -201,17 +204,7 @@ export class SqliteSecurityStore implements SecurityStore {
             `UPDATE roles SET name = ?, description = ?, email = ?, enabled = ?, private = ?, immutable = ?,
                permissions = ?, permission_set_id = ? WHERE id = ?`,
           )
-          .run(
-            role.name,
-            role.description,
-            role.email,
-            role.enabled ? 1 : 0,
-            role.private ? 1 : 0,
-            role.immutable ? 1 : 0,
-            JSON.stringify(role.permissions),
-            role.permissionSetId.toLowerCase(),
-            id,
-          );
+          .run(...roleValues(role), id);
       } catch (e) {
         if (isUniqueViolation(e)) this.roleNameTaken(role.name);
         throw e;
