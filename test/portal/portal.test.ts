@@ -326,6 +326,8 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     const listRow = admin.getByRole('row', { name: /Web Server Enrollment/ });
     await expect(listRow.getByRole('cell').nth(2).textContent()).resolves.toBe('1 (display name “WebServer”)');
     await expect(listRow.getByRole('cell').nth(3).textContent()).resolves.toBe('Version 1 (published)');
+    await expectAccessible(admin);
+    await screenshot(admin, 'definitions');
     await admin.getByRole('link', { name: 'Web Server Enrollment' }).click();
     const diagram = admin.getByTestId('definition-diagram');
     await diagram.waitFor();
