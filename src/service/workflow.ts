@@ -34,6 +34,17 @@ export function canonicalWorkflowType(name: string): string {
   return t!.name;
 }
 
+/** The key of a definition of `workflowType` whose KeyDisplayName is `given` (case-insensitive), if any. */
+export function keyByDisplayName(definitions: Definition[], workflowType: string, given: string): DefinitionKey | null {
+  const wanted = given.trim().toLowerCase();
+  for (const d of definitions) {
+    if (d.workflowType !== workflowType) continue;
+    const k = d.keys.find((x) => x.displayName !== null && x.displayName.trim().toLowerCase() === wanted && x.value !== given);
+    if (k) return k;
+  }
+  return null;
+}
+
 export const actorOf = (p: Principal): Actor => ({ identityId: p.identity.id, accountName: p.identity.accountName, roleIds: p.roleIds });
 
 export interface NewDefinition {
@@ -179,10 +190,12 @@ export class WorkflowService {
     if (req.definitionId) return (await this.s.store.getDefinition(req.definitionId)) ?? fail('NotFound', `No workflow definition has Id ${req.definitionId}.`);
     if (!req.workflowType) fail('ValidationFailed', 'Give DefinitionId, or WorkflowType (with Key for a keyed definition).');
     const type = canonicalWorkflowType(req.workflowType!);
-    return (
-      (await this.s.store.findBoundDefinition(type, req.key)) ??
-      fail('NotFound', `No published, enabled definition handles WorkflowType '${type}'${req.key ? ` with Key '${req.key}'` : ' without a key'}.`)
-    );
+    const found = await this.s.store.findBoundDefinition(type, req.key);
+    if (found) return found;
+    // A common mix-up is the KeyDisplayName given as the Key: say which Key was meant (one read, on the failure path only).
+    const meant = req.key ? keyByDisplayName(await this.s.store.listDefinitions({ filter: null, limit: 10_000, offset: 0, sortColumn: 'id', ascending: true }), type, req.key) : null;
+    if (meant) fail('NotFound', `No definition of type ${type} has Key "${req.key}"; did you mean Key "${meant.value}" (KeyDisplayName "${meant.displayName}")?`);
+    return fail('NotFound', `No published, enabled definition handles WorkflowType '${type}'${req.key ? ` with Key '${req.key}'` : ' without a key'}.`);
   }
 
   async getInstance(id: string): Promise<Instance> {

@@ -20,7 +20,7 @@ const newest = (dir: string): number =>
   }, 0);
 
 /**
- * The browser tests need dist/portal. `npm test` builds it first (pretest); when run on their
+ * The browser tests need dist/portal. `npm test` builds it first (build:portal); when run on their
  * own, build it here if it is missing or older than its sources.
  */
 export async function ensurePortalBuilt(): Promise<void> {

@@ -1,10 +1,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { approvalCount, approvalsSinceEntered, describeNeeded, minimumApprovals, parseApprovals } from '../../src/portal/app/src/approvals.ts';
-import { describeFlow, formatParameter, layoutDiagram, parseParameter, planImport, startStep, type DiagramStep } from '../../src/portal/app/src/definition.ts';
+import { describeFlow, formatParameter, layoutDiagram, parseParameter, planImport, startStep, versionSummary, type DiagramStep } from '../../src/portal/app/src/definition.ts';
 import { charCount, limitAnnouncement } from '../../src/portal/app/src/format.ts';
 import { P, abilities, grants } from '../../src/portal/app/src/perms.ts';
-import { buildQuery, clause, quote } from '../../src/portal/app/src/query.ts';
+import { INSTANCE_QUERY_FIELDS, SORT_FIELDS, buildQuery, clause, quote } from '../../src/portal/app/src/query.ts';
+import { INSTANCE_FIELDS } from '../../src/api/query-fields.ts';
 import { P as SERVER_P } from '../../src/security/permissions.ts';
 import { parseQuery } from '../../src/domain/query/index.ts';
 
@@ -141,5 +142,23 @@ describe('definitions', () => {
     expect(formatParameter(3, ['a', 'b'])).toBe('a\nb');
     expect(formatParameter(1, 2)).toBe('2');
     expect(formatParameter(0, null)).toBe('');
+  });
+});
+
+describe('definition versions in words', () => {
+  it('names one version when the newest is the published one, and a draft only when there is one', () => {
+    expect(versionSummary({ DraftVersion: 1, PublishedVersion: 1 })).toBe('Version 1 (published)');
+    expect(versionSummary({ DraftVersion: 1, PublishedVersion: null })).toBe('Version 1, a draft (not yet published)');
+    expect(versionSummary({ DraftVersion: 3, PublishedVersion: 2 })).toBe('Version 2 published; version 3 is a draft with unpublished changes');
+  });
+});
+
+describe('sort fields', () => {
+  it('are query fields with the same labels, each one the API accepts', () => {
+    expect(SORT_FIELDS.map((f) => f.label)).toEqual(['Title', 'Status', 'Requester', 'Current step', 'Workflow type', 'Started', 'Last modified', 'Reference id']);
+    for (const f of SORT_FIELDS) {
+      expect(INSTANCE_QUERY_FIELDS).toContain(f);
+      expect(INSTANCE_FIELDS.map((x) => x.name)).toContain(f.name);
+    }
   });
 });

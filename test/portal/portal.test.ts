@@ -270,10 +270,17 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await admin.locator('#c1-field').selectOption('Title');
     await admin.locator('#c1-value').fill('appsrvr12');
     await expect(admin.locator('#query-preview').textContent()).resolves.toBe('Status -eq Complete AND Title -contains "appsrvr12"');
+    // "Sort by" speaks the same names as "Field", and sends the API's field name.
+    const sortLabels = await admin.locator('#sort-field option').allTextContents();
+    const fieldLabels = await admin.locator('#c0-field option').allTextContents();
+    expect(sortLabels).toContain('Requester');
+    expect(sortLabels.filter((l) => !fieldLabels.includes(l))).toEqual([]);
+    await admin.getByLabel('Sort by').selectOption({ label: 'Requester' });
     await admin.getByRole('button', { name: 'Search', exact: true }).click();
     await admin.getByRole('table', { name: 'Instances found' }).waitFor();
     expect(await admin.getByRole('table', { name: 'Instances found' }).getByRole('row').count()).toBe(2); // header + 1
     expect(new URL(admin.url()).searchParams.get('q')).toBe('Status -eq Complete AND Title -contains "appsrvr12"');
+    expect(new URL(admin.url()).searchParams.get('sort')).toBe('InitiatingUserName');
     await expectAccessible(admin);
     await screenshot(admin, 'instances-search');
 
@@ -315,12 +322,19 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     const admin = await newPage();
     await signIn(admin, ADMIN.user);
     await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Definitions' }).click();
+    // The Key a start must give, with the display name beside it; one version, not two.
+    const listRow = admin.getByRole('row', { name: /Web Server Enrollment/ });
+    await expect(listRow.getByRole('cell').nth(2).textContent()).resolves.toBe('1 (display name “WebServer”)');
+    await expect(listRow.getByRole('cell').nth(3).textContent()).resolves.toBe('Version 1 (published)');
+    await expectAccessible(admin);
+    await screenshot(admin, 'definitions');
     await admin.getByRole('link', { name: 'Web Server Enrollment' }).click();
     const diagram = admin.getByTestId('definition-diagram');
     await diagram.waitFor();
     expect(await diagram.locator('g.dg-node').count()).toBe(3);
     expect(await diagram.locator('g.dg-edge').count()).toBe(2);
     await admin.getByText('Who may send ApprovalStatus').waitFor();
+    await expect(admin.locator('dl.facts').first().textContent()).resolves.toMatch(/Key1 \(display name “WebServer”\)VersionVersion 1 \(published\)/);
     await expectAccessible(admin);
     await screenshot(admin, 'definition');
 
@@ -344,6 +358,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
 
     await admin.getByRole('button', { name: 'Publish version 2' }).click();
     await admin.getByText('Published version 2.').waitFor();
+    await expect(admin.locator('dl.facts').first().textContent()).resolves.toContain('Version 2 (published)');
     const def = (await t.call('GET', `/KeyfactorAPI/Workflow/Definitions/${definitionId}`)).body;
     expect(def.PublishedVersion).toBe(2);
     const step = def.Steps.find((s: { UniqueName: string }) => s.UniqueName === 'RequireApproval1');
@@ -368,6 +383,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await admin.getByLabel(/^Name/).fill('Imported enrollment');
     await admin.getByRole('button', { name: 'Import', exact: true }).click();
     await admin.getByText(/Imported “Imported enrollment” as a draft with 3 steps/).waitFor();
+    await expect(admin.locator('dl.facts').first().textContent()).resolves.toMatch(/Key77VersionVersion 1, a draft \(not yet published\)/);
     await admin.getByRole('button', { name: 'Disable' }).click();
     await admin.getByText('Disabled.').waitFor();
     // Export downloads Keyfactor's format, without role ids.

@@ -11,7 +11,9 @@ import { Inbox } from './pages/Inbox.tsx';
 import { InstanceDetail } from './pages/InstanceDetail.tsx';
 import { Instances } from './pages/Instances.tsx';
 import { MyWorkflows } from './pages/MyWorkflows.tsx';
-import { IdentityDetail, RoleDetail, Security } from './pages/Security.tsx';
+import { IdentityDetail } from './pages/IdentityDetail.tsx';
+import { RoleDetail } from './pages/RoleDetail.tsx';
+import { Security } from './pages/Security.tsx';
 
 type Boot = { state: 'checking' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; value: SignedIn };
 

@@ -286,3 +286,13 @@ export function formatParameter(type: number, v: Json | undefined): string {
   if (type === 4 || type === 5 || type === 6) return JSON.stringify(v, null, 2);
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
+
+/**
+ * A definition's versions in one phrase. DraftVersion is the newest version; when it is the
+ * published one there is no separate draft (saving an edit starts the next version).
+ */
+export function versionSummary(d: { DraftVersion: number; PublishedVersion: number | null }): string {
+  if (d.PublishedVersion === null) return `Version ${d.DraftVersion}, a draft (not yet published)`;
+  if (d.DraftVersion === d.PublishedVersion) return `Version ${d.PublishedVersion} (published)`;
+  return `Version ${d.PublishedVersion} published; version ${d.DraftVersion} is a draft with unpublished changes`;
+}

@@ -67,3 +67,18 @@ export function abilities(held: readonly string[]): Abilities {
     securityModify: g(P.securityModify),
   };
 }
+
+/** Version-1 "Area:Permission" spellings, as role lists show them, in plain words. */
+export const LEGACY_LABELS: Record<string, string> = {
+  'WorkflowDefinitions:Read': PERMISSION_LABELS['/workflows/definitions/read/']!,
+  'WorkflowDefinitions:Modify': PERMISSION_LABELS['/workflows/definitions/modify/']!,
+  'WorkflowInstances:ReadAll': PERMISSION_LABELS['/workflows/instances/read/']!,
+  'WorkflowInstances:ReadMy': PERMISSION_LABELS['/workflows/instances/read/mine/']!,
+  'WorkflowInstances:ReadAssignedToMe': PERMISSION_LABELS['/workflows/instances/read/pending/']!,
+  'WorkflowInstances:Manage': PERMISSION_LABELS['/workflows/instances/manage/']!,
+  'WorkflowInstances:Start': PERMISSION_LABELS['/workflows/instances/start/']!,
+  'Security:Read': PERMISSION_LABELS['/security/read/']!,
+  'Security:Modify': PERMISSION_LABELS['/security/modify/']!,
+};
+
+export const permissionLabel = (p: string) => PERMISSION_LABELS[p] ?? LEGACY_LABELS[p] ?? p;

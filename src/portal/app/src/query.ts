@@ -10,21 +10,26 @@ export interface QueryField {
   name: string;
   label: string;
   type: FieldType;
+  /** Offered under "Sort by" too (the API sorts by it). */
+  sortable?: boolean;
 }
 
 export const INSTANCE_QUERY_FIELDS: QueryField[] = [
-  { name: 'Title', label: 'Title', type: 'string' },
-  { name: 'Status', label: 'Status', type: 'status' },
-  { name: 'InitiatingUserName', label: 'Requester', type: 'string' },
-  { name: 'CurrentStepDisplayName', label: 'Current step', type: 'string' },
-  { name: 'WorkflowType', label: 'Workflow type', type: 'string' },
-  { name: 'StartDate', label: 'Started', type: 'date' },
-  { name: 'LastModified', label: 'Last modified', type: 'date' },
-  { name: 'ReferenceId', label: 'Reference id', type: 'integer' },
+  { name: 'Title', label: 'Title', type: 'string', sortable: true },
+  { name: 'Status', label: 'Status', type: 'status', sortable: true },
+  { name: 'InitiatingUserName', label: 'Requester', type: 'string', sortable: true },
+  { name: 'CurrentStepDisplayName', label: 'Current step', type: 'string', sortable: true },
+  { name: 'WorkflowType', label: 'Workflow type', type: 'string', sortable: true },
+  { name: 'StartDate', label: 'Started', type: 'date', sortable: true },
+  { name: 'LastModified', label: 'Last modified', type: 'date', sortable: true },
+  { name: 'ReferenceId', label: 'Reference id', type: 'integer', sortable: true },
   { name: 'Id', label: 'Instance id', type: 'uuid' },
   { name: 'DefinitionId', label: 'Definition id', type: 'uuid' },
   { name: 'CurrentStepUniqueName', label: 'Current step unique name', type: 'string' },
 ];
+
+/** The same fields, with the same labels, for "Sort by". */
+export const SORT_FIELDS: QueryField[] = INSTANCE_QUERY_FIELDS.filter((f) => f.sortable);
 
 export const OPERATORS: Record<FieldType, { op: string; label: string }[]> = {
   string: [

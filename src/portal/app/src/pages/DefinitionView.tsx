@@ -1,10 +1,12 @@
 import { useState } from 'react';
 import { api, type DefinitionV2, type StepV2 } from '../api.ts';
+import { versionSummary } from '../definition.ts';
 import { show } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link, navigate, takeFlash } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { ConfirmButton, ErrorMessage, Loading, PageTitle, StatusMessage } from '../ui.tsx';
+import { KeyValue } from './Definitions.tsx';
 import { Diagram } from './Diagram.tsx';
 
 export function versionLabel(d: Pick<DefinitionV2, 'DraftVersion' | 'PublishedVersion'>, v: number): string {
@@ -46,7 +48,6 @@ export function DefinitionView({ id, version }: { id: string; version?: number }
   const d = load.data;
   const shown = version ?? d.DraftVersion;
   const versions = Array.from({ length: d.DraftVersion }, (_, i) => d.DraftVersion - i);
-  const draftPending = d.DraftVersion !== d.PublishedVersion;
   const reload = () => void load.reload();
 
   return (
@@ -65,19 +66,21 @@ export function DefinitionView({ id, version }: { id: string; version?: number }
             <dd>{d.WorkflowType}</dd>
           </div>
           <div>
-            <dt>Keys</dt>
-            <dd>{d.Keys.length ? d.Keys.map((k) => k.DisplayName ?? k.Value).join(', ') : 'none (global)'}</dd>
-          </div>
-          <div>
-            <dt>Published</dt>
-            <dd>{d.PublishedVersion === null ? 'not yet' : `version ${d.PublishedVersion}`}</dd>
-          </div>
-          <div>
-            <dt>Draft</dt>
+            <dt>{d.Keys.length > 1 ? 'Keys' : 'Key'}</dt>
             <dd>
-              version {d.DraftVersion}
-              {draftPending && d.PublishedVersion !== null ? ' (not published)' : ''}
+              {d.Keys.length
+                ? d.Keys.map((k, i) => (
+                    <span key={k.Value}>
+                      {i > 0 ? ', ' : null}
+                      <KeyValue value={k.Value} displayName={k.DisplayName} />
+                    </span>
+                  ))
+                : 'none (global)'}
             </dd>
+          </div>
+          <div>
+            <dt>Version</dt>
+            <dd>{versionSummary(d)}</dd>
           </div>
           <div>
             <dt>Enabled</dt>

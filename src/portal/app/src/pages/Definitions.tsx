@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
-import { planImport } from '../definition.ts';
+import { planImport, versionSummary } from '../definition.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link, navigate, takeFlash } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -41,8 +41,7 @@ export function Definitions() {
               <th scope="col">Name</th>
               <th scope="col">Type</th>
               <th scope="col">Key</th>
-              <th scope="col">Published</th>
-              <th scope="col">Draft</th>
+              <th scope="col">Version</th>
               <th scope="col">Enabled</th>
             </tr>
           </thead>
@@ -55,18 +54,27 @@ export function Definitions() {
                   </Link>
                 </td>
                 <td data-label="Type">{d.WorkflowType}</td>
-                <td data-label="Key">{d.KeyDisplayName ?? d.Key ?? '—'}</td>
-                <td data-label="Published">{d.PublishedVersion === null ? 'not yet' : `version ${d.PublishedVersion}`}</td>
-                <td data-label="Draft">
-                  version {d.DraftVersion}
-                  {d.DraftVersion !== d.PublishedVersion && d.PublishedVersion !== null ? ' (unpublished changes)' : ''}
-                </td>
+                <td data-label="Key">{d.Key === null ? <span className="muted">none (global)</span> : <KeyValue value={d.Key} displayName={d.KeyDisplayName} />}</td>
+                <td data-label="Version">{versionSummary(d)}</td>
                 <td data-label="Enabled">{d.Enabled ? 'Yes' : 'No'}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+    </>
+  );
+}
+
+/**
+ * A Key as a start request must give it, with its display name labelled beside it: the display
+ * name is what people read, but WorkflowType + Key is what the API matches.
+ */
+export function KeyValue({ value, displayName }: { value: string; displayName: string | null }) {
+  return (
+    <>
+      <code>{value}</code>
+      {displayName && displayName !== value ? <span className="muted"> (display name “{displayName}”)</span> : null}
     </>
   );
 }

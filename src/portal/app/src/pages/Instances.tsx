@@ -1,12 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
 import { useLoad } from '../hooks.ts';
-import { INSTANCE_QUERY_FIELDS, OPERATORS, STATUS_NAMES, buildQuery, fieldOf, type Condition } from '../query.ts';
+import { INSTANCE_QUERY_FIELDS, OPERATORS, SORT_FIELDS, STATUS_NAMES, buildQuery, fieldOf, type Condition } from '../query.ts';
 import { navigate, takeFlash, type Location } from '../router.tsx';
 import { ErrorMessage, Loading, PageTitle, Pager, StatusMessage } from '../ui.tsx';
 import { InstanceTable } from './InstanceTable.tsx';
 
-const SORT_FIELDS = ['StartDate', 'LastModified', 'Title', 'Status', 'ReferenceId', 'CurrentStepDisplayName', 'InitiatingUserName', 'WorkflowType'];
 const SIZES = [10, 25, 50, 100];
 
 interface Search {
@@ -21,7 +20,7 @@ function readSearch(s: URLSearchParams): Search {
   const size = Number(s.get('size'));
   return {
     q: s.get('q') ?? '',
-    sort: SORT_FIELDS.includes(s.get('sort') ?? '') ? s.get('sort')! : 'StartDate',
+    sort: SORT_FIELDS.some((f) => f.name === s.get('sort')) ? s.get('sort')! : 'StartDate',
     desc: s.get('dir') !== 'asc',
     page: Math.max(1, Number(s.get('page')) || 1),
     size: SIZES.includes(size) ? size : 25,
@@ -160,9 +159,9 @@ export function Instances({ loc }: { loc: Location }) {
           <div className="field">
             <label htmlFor="sort-field">Sort by</label>
             <select id="sort-field" value={sort} onChange={(e) => setSort(e.target.value)}>
-              {SORT_FIELDS.map((s) => (
-                <option key={s} value={s}>
-                  {s}
+              {SORT_FIELDS.map((f) => (
+                <option key={f.name} value={f.name}>
+                  {f.label}
                 </option>
               ))}
             </select>
