@@ -10,6 +10,7 @@ import {
   stopInstance,
   type EngineContext,
   type Effect,
+  type RunOutcome,
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
@@ -67,7 +68,7 @@ export class WorkflowService {
   constructor(private readonly s: Services) {}
 
   private ctx(): EngineContext {
-    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs };
+    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs, resultBounds: this.s.config.resultBounds };
   }
 
   // Definitions -----------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ export class WorkflowService {
   }
 
   /** Feeds an automatic step's result back, completing its job in the same transaction. */
-  async completeStep(job: Job, owner: string, result: { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string }): Promise<void> {
+  async completeStep(job: Job, owner: string, result: RunOutcome): Promise<void> {
     const ctx = this.ctx();
     const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = completeRun(current, version, { step: job.effect.step, ...result }, ctx);
