@@ -179,10 +179,11 @@ export class JobRunner {
     const step = findStep(version, job.effect.step);
     // Claimed more often than allowed: earlier runs ended without their result being recorded
     // (a crash, a store error). Checked before running, so the side effect never repeats past maxAttempts.
-    if (job.attempts > this.o.maxAttempts) {
-      const last = job.lastError ? `; the last error: ${excerpt(job.lastError)}` : '';
-      return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) failed: it was started ${job.attempts - 1} times without a result being recorded, and is not run again${last}.` };
-    }
+    if (job.attempts > this.o.maxAttempts)
+      return {
+        kind: 'fail',
+        message: `Step '${step.displayName}' (${step.extensionName}) failed: its job was picked up ${job.attempts - 1} times without a result being recorded (the limit is ${this.o.maxAttempts}); it is not run again.`,
+      };
     const type = this.registry.get(step.extensionName);
     if (!type?.run) return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) cannot run: this server has no executor for ${step.extensionName}.` };
     const scope = scopeOf(instance);
