@@ -265,9 +265,15 @@ export class WorkflowService {
     return newId;
   }
 
+  /**
+   * A finished instance, or a Running one (an automatic step may be stuck: an operator must
+   * always be able to get rid of it; its jobs go with it, and a run in flight finds it gone).
+   * A Suspended instance waits for people, who were asked to act: Stop it first (it ends Rejected).
+   */
   async deleteInstance(id: string): Promise<void> {
     await this.s.store.deleteInstance(id, (inst) => {
-      if (!isTerminal(inst.status)) fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; only a finished instance (Complete, Rejected, Failed, CanceledForRestart) can be deleted. Stop it first.`);
+      if (!isTerminal(inst.status) && inst.status !== 'Running')
+        fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
     });
   }
 

@@ -103,9 +103,8 @@ describe('an operator can always end a Running instance', () => {
     expect(callsTo('/hang')).toBe(1);
     expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body.Status).toBe(1);
 
-    // Restart still refuses a Running instance; Delete refuses until it is stopped.
+    // Restart still refuses a Running instance (it restarts Failed or Suspended ones).
     expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Restart`)).status).toBe(400);
-    expect((await t.call('DELETE', `/KeyfactorAPI/Workflow/Instances/${id}`)).status).toBe(409);
     expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Stop`)).status).toBe(204);
     const stopped = (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body;
     expect(stopped).toMatchObject({ Status: 4, StatusMessage: 'Stopped by admin.' });
@@ -122,7 +121,7 @@ describe('an operator can always end a Running instance', () => {
     expect(callsTo('/hang')).toBe(1);
   });
 
-  it('Delete right after Stop, before the call returns: the late result finds no instance and is dropped', async () => {
+  it('Delete while Running, the call still in flight: its jobs go with it, the late result finds no instance', async () => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     api.handler = async (req, res) => {
@@ -132,8 +131,9 @@ describe('an operator can always end a Running instance', () => {
     };
     const id = await startWithRest('/hang2');
     for (let i = 0; callsTo('/hang2') === 0 && i < 400; i++) await sleep(25);
-    expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Stop`)).status).toBe(204);
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body.Status).toBe(1);
     expect((await t.call('DELETE', `/KeyfactorAPI/Workflow/Instances/${id}`)).status).toBe(204);
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).status).toBe(404);
     release();
     await sleep(1_500);
     expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).status).toBe(404);
