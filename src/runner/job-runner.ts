@@ -7,6 +7,7 @@ import type { WorkflowService } from '../service/workflow.ts';
 import type { StepRegistry } from '../steps/index.ts';
 import { StepFailure, type RunEnvironment, type RunResult } from '../steps/plugin.ts';
 import type { Job, Store } from '../store/store.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { Notifier, NotifyResult } from './notifier.ts';
 
 export interface JobRunnerOptions {
@@ -139,7 +140,8 @@ export class JobRunner {
     try {
       return await this.workflow.completeStep(job, this.owner, outcome);
     } catch (err) {
-      if (settled(err)) return;
+      // Unreachable or busy (a failover): not the result's fault. The job stays leased and runs again, within maxAttempts.
+      if (settled(err) || isStoreUnavailable(err)) throw err;
       this.o.log(`runner: the result of job ${job.id} for instance ${job.instanceId} could not be recorded`, err);
       const why = err instanceof Error ? err.message : String(err);
       const message = `The result of step '${job.effect.step}' could not be recorded (${excerpt(why)}); the step is not run again.`;
@@ -155,6 +157,14 @@ export class JobRunner {
 
   private async sendNotification(job: Job): Promise<void> {
     let result: NotifyResult;
+    // As for steps: claimed past the limit means earlier sends left no record; do not send again.
+    if (job.attempts > this.o.maxAttempts) {
+      const kind = job.effect.type === 'notify' ? job.effect.kind : '';
+      return await this.workflow.noteNotification(job, this.owner, {
+        kind: 'NotificationFailed',
+        message: `The ${kind} email is not sent again: its job was picked up ${job.attempts - 1} times without its outcome being recorded (the limit is ${this.o.maxAttempts}).`,
+      });
+    }
     try {
       result = this.notifier
         ? await this.notifier.notify(job, AbortSignal.timeout(this.o.stepTimeoutMs))
