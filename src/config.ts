@@ -1,3 +1,4 @@
+import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
@@ -17,6 +18,8 @@ export interface Config {
   jobLeaseMs?: number;
   /** Attempts for a step whose failures are retryable (COUNTERSIGN_STEP_MAX_ATTEMPTS); default 5. */
   stepMaxAttempts?: number;
+  /** Largest step result kept, as JSON bytes (COUNTERSIGN_STEP_MAX_RESULT_BYTES); default 256 KiB. */
+  stepMaxResultBytes?: number;
   /** Base URL people reach this server at, for links in emails (default http://HOST:PORT). */
   publicUrl?: string;
   /** Secret that signs one-click approval links; when absent one is generated and kept in the store. */
@@ -65,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     jobLeaseMs: int(env, 'COUNTERSIGN_JOB_LEASE_MS', 30_000, 500, 3_600_000),
     stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),
+    stepMaxResultBytes: int(env, 'COUNTERSIGN_STEP_MAX_RESULT_BYTES', DEFAULT_RESULT_BOUNDS.maxBytes, 1024, 64 * 1024 * 1024),
     steps: stepSettingsFrom(env),
     publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
+import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
@@ -32,7 +33,12 @@ export interface Server {
 /** Wires store, services, authentication, API and background workers together. */
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
-  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
+  const services = makeServices(store, defaultRegistry(), {
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    authCacheTtlMs: config.authCacheTtlMs,
+    maxWaitMs: config.maxWaitMs,
+    resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
+  });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
   // Every node must sign and accept the same links: the generated secret lives in the store.

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { hasUnstorableText, jsonProblem } from '../domain/bounded-json.ts';
 import { CountersignError, ERRORS, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
@@ -54,6 +55,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('apiVersion', 1);
   app.decorateRequest('q', null as unknown as Query);
 
+  app.addHook('onSend', async (req, reply, payload) => {
+    securityHeaders(req, reply);
+    return payload;
+  });
   installJsonParser(app);
   app.setErrorHandler((err, req, reply) => sendError(err as Error, req, reply));
   app.setNotFoundHandler((req, reply) => {
@@ -63,9 +68,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {
+        checkSingleAuthorization(req);
         const requestedWith = req.headers['x-keyfactor-requested-with'];
         if (typeof requestedWith !== 'string' || !/^(APIClient|XMLHttpRequest)$/i.test(requestedWith.trim()))
           fail('MissingRequestedWithHeader', "The header 'x-keyfactor-requested-with' is required, with the value APIClient or XMLHttpRequest.");
+        checkRequestText(req);
         req.q = normaliseQuery(req.query as Record<string, unknown>);
         req.apiVersion = /^\s*2(\.0)?\s*$/.test(String(req.headers['x-keyfactor-api-version'] ?? '')) ? 2 : 1;
         const principal = await opts.authenticator.authenticate(req.headers.authorization, req.ip);
@@ -98,9 +105,9 @@ function installJsonParser(app: FastifyInstance): void {
     } catch (e) {
       return done(new CountersignError('InvalidJson', `The request body is not valid JSON: ${(e as Error).message}`));
     }
-    // PostgreSQL cannot store U+0000 in text; refusing it here keeps both stores alike.
-    if ((body.includes('\\u0000') || body.includes('\0')) && hasNul(value))
-      return done(new CountersignError('ValidationFailed', 'Text in the request must not contain the NUL character (U+0000).'));
+    // Depth, U+0000 and lone surrogates: what neither store can keep, refused before any handler (bounded-json.ts).
+    const problem = jsonProblem(value);
+    if (problem) return done(new CountersignError('ValidationFailed', `The request body is not accepted: ${problem}`));
     done(null, value);
   };
   app.addContentTypeParser(['application/json', 'text/json', 'application/json-patch+json'], { parseAs: 'string' }, parse);
@@ -112,8 +119,39 @@ function installJsonParser(app: FastifyInstance): void {
   });
 }
 
-const hasNul = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('\0') : Array.isArray(v) ? v.some(hasNul) : v !== null && typeof v === 'object' ? Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x)) : false;
+/**
+ * Query values and path parameters reach store lookups: text PostgreSQL cannot take (U+0000, a
+ * lone surrogate) is refused here, so both stores answer alike and neither answers 500.
+ */
+function checkRequestText(req: FastifyRequest): void {
+  const parts: [string, unknown][] = [
+    ...Object.entries((req.query ?? {}) as Record<string, unknown>).map(([k, v]) => [`Query parameter '${k}'`, [k, v]] as [string, unknown]),
+    ...Object.entries((req.params ?? {}) as Record<string, unknown>).map(([k, v]) => [`Path parameter '${k}'`, v] as [string, unknown]),
+  ];
+  for (const [what, v] of parts) {
+    const texts = (Array.isArray(v) ? v.flat() : [v]).filter((x): x is string => typeof x === 'string');
+    if (texts.some(hasUnstorableText)) fail('ValidationFailed', `${what.replace(/[^\x20-\x7e]/g, '\ufffd')} is not accepted: text must be valid Unicode without the NUL character (U+0000).`);
+  }
+}
+
+/** Node keeps only the first of repeated Authorization headers; two different credentials in one request are refused instead. */
+function checkSingleAuthorization(req: FastifyRequest): void {
+  const raw = req.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'authorization') count++;
+  if (count > 1) fail('ValidationFailed', `Send one Authorization header; this request has ${count}.`);
+}
+
+const API_PATH = /^\/keyfactorapi(\/|\?|$)/i;
+
+/**
+ * nosniff on every response; no-store on every API response, errors included: answers carry
+ * workflow data and must not be kept by caches. The portal's assets keep their own caching.
+ */
+function securityHeaders(req: FastifyRequest, reply: FastifyReply): void {
+  reply.header('X-Content-Type-Options', 'nosniff');
+  if (API_PATH.test(req.url)) reply.header('Cache-Control', 'no-store');
+}
 
 function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof CountersignError) {

@@ -2,6 +2,7 @@ import type { StepRegistry } from '../steps/index.ts';
 import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
 import { stepShouldRun } from './conditions.ts';
 import { findStart } from './definition.ts';
+import { boundJson, DEFAULT_RESULT_BOUNDS, wellFormedText, type JsonBounds } from './bounded-json.ts';
 import { CountersignError, fail } from './errors.ts';
 import type { InstanceStatusName } from './status.ts';
 import { resolveValue, type TokenScope } from './tokens.ts';
@@ -16,6 +17,8 @@ export interface EngineContext {
   registry: StepRegistry;
   /** The server's default upper bound on any wait (ms), used when a step sets no timeout. */
   maxWaitMs?: number;
+  /** Bounds on an automatic step's result (variables, metadata); DEFAULT_RESULT_BOUNDS when absent. */
+  resultBounds?: JsonBounds;
 }
 
 export type TimerKind = 'reminder' | 'escalation' | 'timeout';
@@ -172,10 +175,14 @@ export function reconcile(instance: Instance, version: DefinitionVersion, ctx: E
   return applyOutcome({ instance, history: [note], effects: [] }, version, step, outcome, ctx);
 }
 
-/** Stop: only a suspended instance; it ends Rejected. */
+/**
+ * Stop: a Suspended instance, or a Running one (an automatic step in flight, or stuck), ends
+ * Rejected. An operator can always end an instance; the run's later result finds it no longer
+ * Running and is ignored (completeRun).
+ */
 export function stopInstance(instance: Instance, actor: Actor, ctx: EngineContext): Transition {
-  if (instance.status !== 'Suspended')
-    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance can be stopped.`);
+  if (instance.status !== 'Suspended' && instance.status !== 'Running')
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended or Running instance can be stopped.`);
   const message = `Stopped by ${actor.accountName}.`;
   const next = finish(instance, 'Rejected', message, ctx);
   return { instance: next, history: [entry(ctx, 'Stopped', instance.currentStep, actor.accountName, message)], effects: [] };
@@ -190,18 +197,41 @@ export function cancelForRestart(instance: Instance, newId: string, actor: Actor
   return { instance: next, history: [entry(ctx, 'Restarted', instance.currentStep, actor.accountName, message, { NewInstanceId: newId })], effects: [] };
 }
 
+/** What an automatic step's run produced; untrusted until boundedOutcome has checked it. */
+export type RunOutcome = { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string };
+
 /** Result of an automatic step's run, fed back by the runner. */
 export function completeRun(
   instance: Instance,
   version: DefinitionVersion,
-  result: { step: string; ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { step: string; ok: false; message: string },
+  result: { step: string } & RunOutcome,
   ctx: EngineContext,
 ): Transition | null {
   // A result for a step the instance has left (a duplicate delivery) changes nothing.
   if (instance.status !== 'Running' || instance.currentStep !== result.step) return null;
   const step = findStep(version, result.step);
-  const outcome: StepOutcome = result.ok ? { kind: 'continue', variables: result.variables, metadata: result.metadata, message: result.message } : { kind: 'fail', message: result.message };
-  return applyOutcome({ instance, history: [], effects: [] }, version, step, outcome, ctx);
+  return applyOutcome({ instance, history: [], effects: [] }, version, step, boundedOutcome(step, result, ctx.resultBounds ?? DEFAULT_RESULT_BOUNDS), ctx);
+}
+
+/** Longest step message kept (history, StatusMessage). */
+const MAX_MESSAGE_CHARS = 4000;
+const storableMessage = (m: string): string => wellFormedText(m.length > MAX_MESSAGE_CHARS ? `${m.slice(0, MAX_MESSAGE_CHARS)}…` : m);
+
+/**
+ * A step's result as both stores can keep it: text made well-formed, size and depth bounded.
+ * A result over the bounds fails the step with the reason instead of reaching the store, where
+ * it would make the transaction throw and the job run again and again.
+ */
+function boundedOutcome(step: StepDef, result: RunOutcome, bounds: JsonBounds): StepOutcome {
+  if (!result.ok) return { kind: 'fail', message: storableMessage(result.message) };
+  const variables = result.variables === undefined ? undefined : boundJson(result.variables, bounds);
+  const metadata = result.metadata === undefined ? undefined : boundJson(result.metadata, bounds);
+  for (const [what, b] of [['result', variables], ['metadata', metadata]] as const) {
+    if (b && !b.ok)
+      return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) succeeded, but its ${what} cannot be stored: ${b.problem} (the limits are ${bounds.maxBytes} bytes and ${bounds.maxDepth} levels).` };
+  }
+  const asObject = (b: typeof variables): JsonObject | undefined => (b?.ok && b.value !== null && typeof b.value === 'object' && !Array.isArray(b.value) ? b.value : undefined);
+  return { kind: 'continue', variables: asObject(variables), metadata: asObject(metadata), message: result.message === undefined ? undefined : storableMessage(result.message) };
 }
 
 /**

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CountersignError } from '../domain/errors.ts';
-import { findStep, scopeOf } from '../domain/engine.ts';
+import { findStep, scopeOf, type RunOutcome } from '../domain/engine.ts';
 import { resolveValue } from '../domain/tokens.ts';
 import type { JsonObject } from '../domain/types.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import type { StepRegistry } from '../steps/index.ts';
 import { StepFailure, type RunEnvironment, type RunResult } from '../steps/plugin.ts';
 import type { Job, Store } from '../store/store.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { Notifier, NotifyResult } from './notifier.ts';
 
 export interface JobRunnerOptions {
@@ -122,16 +123,48 @@ export class JobRunner {
         await this.store.releaseJob(job.id, this.owner, new Date(Date.now() + backoffMs(job.attempts)).toISOString(), outcome.message);
         return;
       }
-      await this.workflow.completeStep(job, this.owner, outcome.kind === 'ok' ? { ok: true, ...outcome.result } : { ok: false, message: outcome.message });
+      await this.record(job, outcome.kind === 'ok' ? { ok: true, ...outcome.result } : { ok: false, message: outcome.message });
     } catch (err) {
-      // Lost the lease or the instance vanished: another node owns the job now, or nothing to do.
-      if (err instanceof CountersignError && (err.errorName === 'Conflict' || err.errorName === 'NotFound')) return;
+      if (settled(err)) return;
+      // The job stays leased and is claimed again later; the attempt check in execute stops it running more than maxAttempts times.
       this.o.log(`runner: job ${job.id} for instance ${job.instanceId} failed unexpectedly`, err);
+    }
+  }
+
+  /**
+   * Records a run's result. When the store refuses it, the run ends as a step failure saying so;
+   * when even that fails, the job is dropped: a result that cannot be stored must never make
+   * the step (and its side effect) run again.
+   */
+  private async record(job: Job, outcome: RunOutcome): Promise<void> {
+    try {
+      return await this.workflow.completeStep(job, this.owner, outcome);
+    } catch (err) {
+      // Unreachable or busy (a failover): not the result's fault. The job stays leased and runs again, within maxAttempts.
+      if (settled(err) || isStoreUnavailable(err)) throw err;
+      this.o.log(`runner: the result of job ${job.id} for instance ${job.instanceId} could not be recorded`, err);
+      const why = err instanceof Error ? err.message : String(err);
+      const message = `The result of step '${job.effect.step}' could not be recorded (${excerpt(why)}); the step is not run again.`;
+      try {
+        return await this.workflow.completeStep(job, this.owner, { ok: false, message });
+      } catch (again) {
+        if (settled(again)) return;
+        this.o.log(`runner: job ${job.id} for instance ${job.instanceId}: not even its failure could be recorded; dropping the job (Stop the instance)`, again);
+        await this.store.dropJob(job.id, this.owner);
+      }
     }
   }
 
   private async sendNotification(job: Job): Promise<void> {
     let result: NotifyResult;
+    // As for steps: claimed past the limit means earlier sends left no record; do not send again.
+    if (job.attempts > this.o.maxAttempts) {
+      const kind = job.effect.type === 'notify' ? job.effect.kind : '';
+      return await this.workflow.noteNotification(job, this.owner, {
+        kind: 'NotificationFailed',
+        message: `The ${kind} email is not sent again: its job was picked up ${job.attempts - 1} times without its outcome being recorded (the limit is ${this.o.maxAttempts}).`,
+      });
+    }
     try {
       result = this.notifier
         ? await this.notifier.notify(job, AbortSignal.timeout(this.o.stepTimeoutMs))
@@ -150,8 +183,17 @@ export class JobRunner {
   private async execute(job: Job): Promise<{ kind: 'ok'; result: RunResult } | { kind: 'fail' | 'retry'; message: string }> {
     const instance = await this.store.getInstance(job.instanceId);
     if (!instance) return { kind: 'fail', message: 'The instance no longer exists.' };
+    // Stopped (or otherwise moved on) before this job ran: no side effect; completeRun ignores the result.
+    if (instance.status !== 'Running' || instance.currentStep !== job.effect.step) return { kind: 'fail', message: 'The instance has left this step.' };
     const version = await this.workflow.version(instance.definitionId, instance.definitionVersion);
     const step = findStep(version, job.effect.step);
+    // Claimed more often than allowed: earlier runs ended without their result being recorded
+    // (a crash, a store error). Checked before running, so the side effect never repeats past maxAttempts.
+    if (job.attempts > this.o.maxAttempts)
+      return {
+        kind: 'fail',
+        message: `Step '${step.displayName}' (${step.extensionName}) failed: its job was picked up ${job.attempts - 1} times without a result being recorded (the limit is ${this.o.maxAttempts}); it is not run again.`,
+      };
     const type = this.registry.get(step.extensionName);
     if (!type?.run) return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) cannot run: this server has no executor for ${step.extensionName}.` };
     const scope = scopeOf(instance);
@@ -177,6 +219,11 @@ export class JobRunner {
     }
   }
 }
+
+/** Lost the lease (another node owns the job now) or the instance vanished: nothing to do. */
+const settled = (err: unknown): boolean => err instanceof CountersignError && (err.errorName === 'Conflict' || err.errorName === 'NotFound');
+
+const excerpt = (text: string): string => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
 
 /** 1 s, 2 s, 4 s ... capped at 5 minutes. */
 export const backoffMs = (attempts: number): number => Math.min(1000 * 2 ** Math.max(0, attempts - 1), 300_000);

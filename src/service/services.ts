@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_RESULT_BOUNDS, type JsonBounds } from '../domain/bounded-json.ts';
 import type { StepRegistry } from '../steps/index.ts';
 import type { Store } from '../store/store.ts';
 
@@ -9,6 +10,8 @@ export interface ServiceConfig {
   authCacheTtlMs: number;
   /** Upper bound on any wait (ms) when a step sets no timeout of its own. */
   maxWaitMs: number;
+  /** Bounds on what an automatic step's result may put into an instance. */
+  resultBounds: JsonBounds;
 }
 
 /** Everything the HTTP shell and the background workers need; built once in src/cli. */
@@ -25,6 +28,7 @@ export const defaultServiceConfig: ServiceConfig = {
   reconcileIntervalMs: 5_000,
   authCacheTtlMs: 60_000,
   maxWaitMs: 30 * 24 * 3600_000,
+  resultBounds: DEFAULT_RESULT_BOUNDS,
 };
 
 export function makeServices(store: Store, registry: StepRegistry, config: Partial<ServiceConfig> = {}): Services {

@@ -10,6 +10,7 @@ import {
   stopInstance,
   type EngineContext,
   type Effect,
+  type RunOutcome,
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
@@ -78,7 +79,7 @@ export class WorkflowService {
   constructor(private readonly s: Services) {}
 
   private ctx(): EngineContext {
-    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs };
+    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs, resultBounds: this.s.config.resultBounds };
   }
 
   // Definitions -----------------------------------------------------------------------------------
@@ -277,9 +278,15 @@ export class WorkflowService {
     return newId;
   }
 
+  /**
+   * A finished instance, or a Running one (an automatic step may be stuck: an operator must
+   * always be able to get rid of it; its jobs go with it, and a run in flight finds it gone).
+   * A Suspended instance waits for people, who were asked to act: Stop it first (it ends Rejected).
+   */
   async deleteInstance(id: string): Promise<void> {
     await this.s.store.deleteInstance(id, (inst) => {
-      if (!isTerminal(inst.status)) fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; only a finished instance (Complete, Rejected, Failed, CanceledForRestart) can be deleted. Stop it first.`);
+      if (!isTerminal(inst.status) && inst.status !== 'Running')
+        fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
     });
   }
 
@@ -298,7 +305,7 @@ export class WorkflowService {
   }
 
   /** Feeds an automatic step's result back, completing its job in the same transaction. */
-  async completeStep(job: Job, owner: string, result: { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string }): Promise<void> {
+  async completeStep(job: Job, owner: string, result: RunOutcome): Promise<void> {
     const ctx = this.ctx();
     const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = completeRun(current, version, { step: job.effect.step, ...result }, ctx);

@@ -59,6 +59,11 @@ export interface Store extends SecurityStore {
   claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]>;
   /** Gives a claimed job back to run again at `runAt` (a retry). Only its lease owner can. */
   releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean>;
+  /**
+   * Deletes a claimed job without recording anything on its instance: the last resort when even
+   * recording a failure fails, so the job is never run again. Only its lease owner can.
+   */
+  dropJob(id: number, owner: string): Promise<boolean>;
   /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
   nextJobDelay(): Promise<number | null>;
 

@@ -144,7 +144,7 @@ describe('stop, restart, delete', () => {
     expect((await get(id)).body).toMatchObject({ Status: 4, StatusMessage: 'Stopped by admin.' });
     const again = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Stop`);
     expect(again.status).toBe(400);
-    expect(again.body.Message).toMatch(/only a Suspended instance can be stopped/);
+    expect(again.body.Message).toMatch(/only a Suspended or Running instance can be stopped/);
   });
 
   it('restart: the old instance becomes CanceledForRestart and a new one starts with the same data', async () => {

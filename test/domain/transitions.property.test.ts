@@ -331,7 +331,7 @@ describe('successive transitions follow the model', () => {
               }
               case 'stop': {
                 const actor = actorOf(9, specs);
-                if (model.status !== 'Suspended') {
+                if (model.status !== 'Suspended' && model.status !== 'Running') {
                   expect(errorOf(() => stopInstance(inst, actor, ctx))).toBe('InstanceWrongState');
                   break;
                 }
@@ -444,7 +444,7 @@ describe('focused transitions', () => {
     expect(histStr(r.history)).toEqual(['SignalReceived@Step1', 'Approved@Step1', 'StepEntered@Step2', 'Failed@Step2']);
   });
 
-  it('stop only from Suspended, ending Rejected', () => {
+  it('stop only from Suspended or Running, ending Rejected; a result that arrives later is ignored', () => {
     const { t: suspended } = start([spec('RequireApproval')], 'true', false, 'Enrollment');
     const stopped = stopInstance(suspended.instance, actorOf(5, []), ctxAt(1));
     expect(stopped.instance).toMatchObject({ status: 'Rejected', statusMessage: 'Stopped by CORP\\user5.', pendingRoleIds: [], lastModified: at(1) });
@@ -452,9 +452,11 @@ describe('focused transitions', () => {
     const { t: complete } = start([], 'true', false, 'Enrollment');
     expect(complete.instance.status).toBe('Complete');
     expect(errorOf(() => stopInstance(complete.instance, actorOf(5, []), ctxAt(1)))).toBe('InstanceWrongState');
-    const { t: running } = start([spec('Email')], 'true', false, 'Enrollment');
+    const { t: running, version: runningVersion } = start([spec('Email')], 'true', false, 'Enrollment');
     expect(running.instance.status).toBe('Running');
-    expect(errorOf(() => stopInstance(running.instance, actorOf(5, []), ctxAt(1)))).toBe('InstanceWrongState');
+    const stoppedRunning = stopInstance(running.instance, actorOf(5, []), ctxAt(1));
+    expect(stoppedRunning.instance).toMatchObject({ status: 'Rejected', statusMessage: 'Stopped by CORP\\user5.' });
+    expect(completeRun(stoppedRunning.instance, runningVersion, { step: 'Step1', ok: true, variables: { late: 1 } }, ctxAt(2))).toBeNull();
     expect(errorOf(() => stopInstance(stopped.instance, actorOf(5, []), ctxAt(2)))).toBe('InstanceWrongState');
   });
 
@@ -466,7 +468,7 @@ describe('focused transitions', () => {
     const canceled = cancelForRestart(failed.instance, 'n2', actorOf(5, []), ctxAt(1));
     expect(canceled.instance).toMatchObject({ status: 'CanceledForRestart', restartedTo: 'n2' });
     expect(errorOf(() => cancelForRestart(canceled.instance, 'n3', actorOf(5, []), ctxAt(2)))).toBe('InstanceWrongState');
-    const { t: running } = start([spec('Email')], 'true', false, 'Enrollment');
+    const { t: running, version: runningVersion } = start([spec('Email')], 'true', false, 'Enrollment');
     expect(errorOf(() => cancelForRestart(running.instance, 'n4', actorOf(5, []), ctxAt(1)))).toBe('InstanceWrongState');
     const { t: complete } = start([spec('RequireApproval', { enabled: false })], 'true', false, 'Enrollment');
     expect(complete.instance.status).toBe('Complete');

@@ -328,6 +328,10 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return (res.rowCount ?? 0) > 0;
   }
 
+  async dropJob(id: number, owner: string): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM jobs WHERE id = $1 AND locked_by = $2', [id, owner])).rowCount ?? 0) > 0;
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = (
       await this.pool.query(

@@ -246,6 +246,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return this.wf.releaseJob.run(runAt, error, id, owner).changes > 0;
   }
 
+  async dropJob(id: number, owner: string): Promise<boolean> {
+    return this.wf.deleteJob.run(id, owner).changes > 0;
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = this.wf.nextJob.get() as Row | undefined;
     if (!row || row.due === null) return null;

@@ -322,9 +322,10 @@ function AdminActions({ d, definition, from, onChanged }: { d: Detail; definitio
   const act = useAction();
   const [version, setVersion] = useState<string>('');
   useEffect(() => setVersion(''), [d.Id]);
-  const canStop = d.Status === 2;
+  // A Running instance (an automatic step in flight, or stuck) can always be stopped or deleted.
+  const canStop = d.Status === 1 || d.Status === 2;
   const canRestart = can.restart && (d.Status === 2 || d.Status === 5);
-  const canDelete = isTerminalStatus(d.Status);
+  const canDelete = isTerminalStatus(d.Status) || d.Status === 1;
   if (!canStop && !canRestart && !canDelete) return null;
   const versions: number[] = [];
   if (definition) for (let v = 1; v <= definition.DraftVersion; v++) if (v < definition.DraftVersion || v === definition.PublishedVersion) versions.push(v);
