@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { CountersignError, ERRORS, fail } from '../domain/errors.ts';
+import { CountersignError, ERRORS, RetryLaterError, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
@@ -117,6 +117,7 @@ const hasNul = (v: unknown): boolean =>
 
 function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof CountersignError) {
+    if (err instanceof RetryLaterError) reply.header('Retry-After', String(err.retryAfterSeconds));
     reply.code(err.status).send(err.toJSON());
     return;
   }
