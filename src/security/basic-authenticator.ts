@@ -140,8 +140,11 @@ export class BasicAuthenticator implements Authenticator {
     const creds = authorization.length <= MAX_HEADER_LENGTH ? decode(encoded) : null;
     if (!creds || creds.user === '' || creds.user.length > 512) return null; // stays counted against the address
 
-    // The name is resolved first (an indexed look-up, no hash) so that every spelling of one
-    // identity (DOMAIN\\name, name, any case) shares one counter.
+    // Read the generation before the identity: if security changes meanwhile (a new password),
+    // the entry is tagged with the older value and is dropped on its next use.
+    const generation = await this.currentGeneration(true);
+    // The name is resolved before counting (an indexed look-up, no hash) so that every spelling
+    // of one identity (DOMAIN\name, name, any case) shares one counter.
     const identity = await this.resolve(creds.user);
     const account = identity ? identityThrottleKey(identity.id) : nameThrottleKey(creds.user);
     const verdict = await this.store.updateLoginThrottle(account, (s) => {
@@ -156,9 +159,6 @@ export class BasicAuthenticator implements Authenticator {
       );
     this.maybePrune();
 
-    // Read the generation before the principal: if security changes meanwhile, the entry is
-    // tagged with the older value and is dropped on its next use.
-    const generation = await this.currentGeneration(true);
     const checked = await this.gate.tryRun(() => verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH));
     if (!checked) {
       // Not evaluated: give the attempt back, so a busy server does not lock real users out.
