@@ -50,7 +50,7 @@ const expectThrottled = (r: Raw): void => {
   expect(typeof r.body.Message).toBe('string');
 };
 
-describe('password guessing', () => {
+describe('password guessing', { timeout: 90_000 }, () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp();
@@ -97,7 +97,7 @@ describe('password guessing', () => {
   });
 });
 
-describe('log-in floods', () => {
+describe('log-in floods', { timeout: 90_000 }, () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp();
@@ -151,7 +151,7 @@ describe('log-in floods', () => {
   });
 });
 
-describe('bare user names', () => {
+describe('bare user names', { timeout: 90_000 }, () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp();
