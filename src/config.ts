@@ -1,5 +1,6 @@
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { parseDuration } from './domain/duration.ts';
+import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
@@ -26,6 +27,8 @@ export interface Config {
   linkSecret?: string;
   /** How long one-click links stay valid (ms). */
   linkTtlMs?: number;
+  /** Log-in throttling: lock-out, per-address limit, password-hash queue; defaults when absent. */
+  login?: Partial<LoginSettings>;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
 }
@@ -70,10 +73,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),
     stepMaxResultBytes: int(env, 'COUNTERSIGN_STEP_MAX_RESULT_BYTES', DEFAULT_RESULT_BOUNDS.maxBytes, 1024, 64 * 1024 * 1024),
     steps: stepSettingsFrom(env),
+    login: loginSettingsFrom(env),
     publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),
     linkTtlMs: duration(env, 'COUNTERSIGN_LINK_TTL', 7 * 24 * 3600_000),
   };
+}
+
+function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {
+  const d = DEFAULT_LOGIN_SETTINGS;
+  const login: LoginSettings = {
+    maxFailures: int(env, 'COUNTERSIGN_LOGIN_MAX_FAILURES', d.maxFailures, 1, 1000),
+    baseLockMs: int(env, 'COUNTERSIGN_LOGIN_LOCKOUT_MS', d.baseLockMs, 1000, 86_400_000),
+    maxLockMs: int(env, 'COUNTERSIGN_LOGIN_MAX_LOCKOUT_MS', d.maxLockMs, 1000, 7 * 86_400_000),
+    windowMs: int(env, 'COUNTERSIGN_LOGIN_FAILURE_WINDOW_MS', d.windowMs, 1000, 7 * 86_400_000),
+    maxFailuresPerClient: int(env, 'COUNTERSIGN_LOGIN_CLIENT_MAX_FAILURES', d.maxFailuresPerClient, 1, 100_000),
+    clientWindowMs: int(env, 'COUNTERSIGN_LOGIN_CLIENT_WINDOW_MS', d.clientWindowMs, 1000, 86_400_000),
+    hashConcurrency: int(env, 'COUNTERSIGN_PASSWORD_HASH_CONCURRENCY', d.hashConcurrency, 1, 64),
+    hashQueue: int(env, 'COUNTERSIGN_PASSWORD_HASH_QUEUE', d.hashQueue, 0, 10_000),
+  };
+  if (login.maxLockMs < login.baseLockMs) throw new Error('COUNTERSIGN_LOGIN_MAX_LOCKOUT_MS must not be less than COUNTERSIGN_LOGIN_LOCKOUT_MS.');
+  return login;
 }
 
 const SMTP_SECURITY: SmtpSecurity[] = ['tls', 'starttls', 'opportunistic', 'none'];

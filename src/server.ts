@@ -40,7 +40,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
-  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
+  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   const app = await buildApp({

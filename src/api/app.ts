@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasUnstorableText, jsonProblem } from '../domain/bounded-json.ts';
-import { CountersignError, ERRORS, fail } from '../domain/errors.ts';
+import { CountersignError, ERRORS, RetryLaterError, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
@@ -155,6 +155,7 @@ function securityHeaders(req: FastifyRequest, reply: FastifyReply): void {
 
 function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof CountersignError) {
+    if (err instanceof RetryLaterError) reply.header('Retry-After', String(err.retryAfterSeconds));
     reply.code(err.status).send(err.toJSON());
     return;
   }

@@ -16,6 +16,8 @@ import { P, PERMISSIONS, grants, toCanonical, toLegacy } from '../security/permi
 import type { Services } from '../service/services.ts';
 import type { Identity, NewRole, Role, RoleClaim, SecurityStore } from '../store/store.ts';
 import { principalOf, requirePermission } from './guard.ts';
+import { assertSecurityChangeAllowed } from './security-guard.ts';
+import { identityThrottleKey } from '../security/basic-authenticator.ts';
 import { listQuery } from './listing.ts';
 import { GUID, asArray, asObject, bool, field, int, intParam, str } from './wire.ts';
 
@@ -129,7 +131,16 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
     const p = requirePermission(req, P.securityModify);
     const identity = await identityOr404(store, param(req, 'Identity id'));
     if (identity.id === p.identity.id) fail('ValidationFailed', 'You cannot delete the identity you are signed in with.');
+    await assertSecurityChangeAllowed(store, p, { kind: 'deleteIdentity', identity });
     if (!(await store.deleteIdentity(identity.id))) fail('NotFound', `Security identity ${identity.id} does not exist.`);
+    return reply.code(204).send();
+  });
+
+  // Lifts a log-in lock-out (docs/security/authentication.md); an extension, not in Keyfactor's API.
+  app.post('/Security/Identities/:id/Unlock', async (req, reply) => {
+    requirePermission(req, P.securityModify);
+    const identity = await identityOr404(store, param(req, 'Identity id'));
+    await store.updateLoginThrottle(identityThrottleKey(identity.id), () => ({ state: null, result: undefined }));
     return reply.code(204).send();
   });
 
@@ -152,11 +163,15 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
   });
 
   app.post('/Security/Roles', async (req) => {
-    requirePermission(req, P.securityModify);
+    const p = requirePermission(req, P.securityModify);
     const body = asObject(req.body);
     const views = new Views(store);
+    const create = async (role: NewRole): Promise<Role> => {
+      await assertSecurityChangeAllowed(store, p, { kind: 'role', before: null, after: role });
+      return store.createRole(role);
+    };
     if (req.apiVersion === 2) {
-      const role = await store.createRole({
+      const role = await create({
         ...readRoleCommonV2(body, true),
         enabled: true,
         private: false,
@@ -168,7 +183,7 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
       return views.roleV2(role);
     }
     const members = await readIdentitiesV1(store, body);
-    const role = await store.createRole({
+    const role = await create({
       ...readRoleCommonV1(body),
       enabled: bool(body, 'Enabled') ?? true,
       private: bool(body, 'Private') ?? false,
@@ -181,13 +196,17 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
   });
 
   app.put('/Security/Roles', async (req) => {
-    requirePermission(req, P.securityModify);
+    const p = requirePermission(req, P.securityModify);
     const body = asObject(req.body);
     const id = int(body, 'Id', { required: true, min: 1 }) as number;
     const current = await roleOr404(store, id);
     assertMutable(current);
     const views = new Views(store);
     const keep = (r: Role): NewRole => ({ ...r, claims: r.claims.map(stripId) });
+    const update = async (next: NewRole): Promise<Role> => {
+      await assertSecurityChangeAllowed(store, p, { kind: 'role', before: current, after: next });
+      return (await store.updateRole(id, next)) ?? notFound('Security role', id);
+    };
     if (req.apiVersion === 2) {
       const claims = readClaims(body);
       const next: NewRole = {
@@ -197,7 +216,7 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
         // The claims are the complete membership: direct members not listed again are dropped.
         ...(claims === null ? {} : { claims, identityIds: [] }),
       };
-      return views.roleV2((await store.updateRole(id, next)) ?? notFound('Security role', id));
+      return views.roleV2(await update(next));
     }
     const members = await readIdentitiesV1(store, body);
     const next: NewRole = {
@@ -208,13 +227,14 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
       permissions: readPermissions(body) ?? current.permissions,
       ...(members === null ? {} : await membershipV1(store, current, members.map((i) => i.id))),
     };
-    return views.roleV1((await store.updateRole(id, next)) ?? notFound('Security role', id));
+    return views.roleV1(await update(next));
   });
 
   app.delete('/Security/Roles/:id', async (req, reply) => {
-    requirePermission(req, P.securityModify);
+    const p = requirePermission(req, P.securityModify);
     const role = await roleOr404(store, param(req, 'Role id'));
     assertMutable(role);
+    await assertSecurityChangeAllowed(store, p, { kind: 'role', before: role, after: null });
     await assertRoleUnused(s, role.id, role.name);
     if (!(await store.deleteRole(role.id))) notFound('Security role', role.id);
     return reply.code(204).send();
@@ -227,7 +247,7 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
   });
 
   app.put('/Security/Roles/:id/Identities', async (req) => {
-    requirePermission(req, P.securityModify);
+    const p = requirePermission(req, P.securityModify);
     const role = await roleOr404(store, param(req, 'Role id'));
     assertMutable(role);
     const body = asObject(req.body);
@@ -250,6 +270,7 @@ export const securityRoutes = (s: Services): FastifyPluginAsync => async (app) =
       wanted = [...new Set([...current, ...(add ?? [])])].filter((id) => !drop.has(id));
     }
     const next: NewRole = { ...role, ...(await membershipV1(store, role, wanted)) };
+    await assertSecurityChangeAllowed(store, p, { kind: 'role', before: role, after: next });
     const updated = (await store.updateRole(role.id, next)) ?? notFound('Security role', role.id);
     return (await new Views(store).membersOf(updated)).map((i) => ({ Id: i.id, Name: i.accountName }));
   });

@@ -11,6 +11,7 @@ export const ERRORS = {
   InvalidQuery: { code: '0xA5C00005', status: 400 },
   Unauthenticated: { code: '0xA5C00010', status: 401 },
   Forbidden: { code: '0xA5C00011', status: 403 },
+  TooManyAttempts: { code: '0xA5C00012', status: 429 },
   NotFound: { code: '0xA5C00020', status: 404 },
   RouteNotFound: { code: '0xA5C00021', status: 404 },
   MethodNotAllowed: { code: '0xA5C00022', status: 405 },
@@ -45,6 +46,13 @@ export class CountersignError extends Error {
   }
   toJSON(): { ErrorCode: string; Message: string } {
     return { ErrorCode: this.code, Message: this.message };
+  }
+}
+
+/** An error the client should retry later: answered with Retry-After (whole seconds). */
+export class RetryLaterError extends CountersignError {
+  constructor(errorName: ErrorName, message: string, readonly retryAfterSeconds: number) {
+    super(errorName, message);
   }
 }
 

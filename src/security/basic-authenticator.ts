@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { RetryLaterError } from '../domain/errors.ts';
+import { DEFAULT_LOGIN_THROTTLE, beginAttempt, retryAfterSeconds, type LoginThrottlePolicy } from '../domain/login-throttle.ts';
 import type { Identity, SecurityStore } from '../store/store.ts';
+import { HashGate } from './hash-gate.ts';
 import { verifyPassword } from './password.ts';
 import { principalFor, type Authenticator, type Principal } from './principal.ts';
 
@@ -15,23 +18,45 @@ import { principalFor, type Authenticator, type Principal } from './principal.ts
  * credentials are cached in memory for ttlMs, keyed by sha256 of the whole Authorization header
  * (the password itself is never kept). The cached principal is only trusted while the store's
  * security generation is unchanged: any change to identities or roles bumps it. The generation
- * is re-read at most once per second, so a change takes effect within a second (plus nothing
- * else) without a database round trip on every request.
+ * is re-read at most once per second. A cached credential is not a guess (it was proven within
+ * the TTL), so it skips the throttles and the hash queue: a flood cannot slow signed-in users.
  *
- * Guessing is slowed: failures are counted per account name and per remote address over a
- * 15-minute window, and the 401 answer is delayed by min(2^(failures-1) x 100 ms, 5 s). Unknown
- * names still cost one scrypt computation (against a dummy hash), so response timing does not
- * reveal which account names exist.
+ * Guessing (docs/security/authentication.md), in the order an uncached attempt meets them:
+ *  1. per client address (this node): failed log-ins, and attempts still being checked, within
+ *     `clientWindowMs`; at `maxFailuresPerClient` the address is refused (429) without a hash;
+ *  2. per account name (the store, so every node agrees; src/domain/login-throttle.ts): the
+ *     attempt is counted before the hash, so at most `maxFailures` are ever evaluated; then the
+ *     name is locked (429 + Retry-After), the right password included, for a doubling time;
+ *  3. the hash queue (HashGate): at most `hashConcurrency` hashes, `hashQueue` waiting; when full,
+ *     429 at once rather than an unbounded wait.
+ * Unknown names pass through the same steps and cost one scrypt (against a dummy hash), so
+ * neither timing nor lock-out reveals which account names exist.
  */
+
+export interface LoginSettings extends LoginThrottlePolicy {
+  /** Failed log-ins from one client address within clientWindowMs before it is refused. */
+  maxFailuresPerClient: number;
+  clientWindowMs: number;
+  /** Password hashes computed at once, and waiting, for log-ins. */
+  hashConcurrency: number;
+  hashQueue: number;
+}
+
+export const DEFAULT_LOGIN_SETTINGS: LoginSettings = {
+  ...DEFAULT_LOGIN_THROTTLE,
+  maxFailuresPerClient: 20,
+  clientWindowMs: 5 * 60_000,
+  hashConcurrency: 2,
+  hashQueue: 32,
+};
 
 export interface BasicAuthenticatorOptions {
   store: SecurityStore;
   /** How long a verified credential stays cached (ms). */
   ttlMs: number;
+  login?: Partial<LoginSettings>;
   /** Clock (ms since epoch); injectable for tests. */
   now?: () => number;
-  /** How the failure delay is waited; injectable for tests. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 interface CacheEntry {
@@ -41,19 +66,15 @@ interface CacheEntry {
   generation: number;
 }
 
-export const FAILURE_WINDOW_MS = 15 * 60_000;
-export const MAX_FAILURE_DELAY_MS = 5_000;
 const GENERATION_RECHECK_MS = 1_000;
 const MAX_CACHE_ENTRIES = 10_000;
-const MAX_TRACKED_KEYS = 50_000;
+const MAX_TRACKED_CLIENTS = 50_000;
 /** Longer headers are not credentials anyone means to send. */
 const MAX_HEADER_LENGTH = 8_192;
-
-/** The delay before answering a failed attempt, given the number of recent failures (this one included). */
-export function failureDelayMs(failures: number): number {
-  if (failures <= 0) return 0;
-  return Math.min(2 ** Math.min(failures - 1, 16) * 100, MAX_FAILURE_DELAY_MS);
-}
+/** How often this node deletes throttle rows nobody has touched for a long time. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+/** Retry-After when the hash queue is full: a hash takes well under a second. */
+const BUSY_RETRY_SECONDS = 1;
 
 /**
  * Checked when the account is unknown or has no password, so that case costs one scrypt too.
@@ -62,7 +83,6 @@ export function failureDelayMs(failures: number): number {
 const DUMMY_HASH = 'scrypt$32768$8$1$dMk8/GqG4TFlN+cHktpoHA==$9V9A906DvvM9UuLBJy7Q4nlO/XE4Mor4wAimBunTCJs=';
 
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
 export class BasicAuthenticator implements Authenticator {
   readonly challenge = 'Basic realm="Countersign", charset="UTF-8"';
@@ -70,18 +90,23 @@ export class BasicAuthenticator implements Authenticator {
   private readonly store: SecurityStore;
   private readonly ttlMs: number;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly settings: LoginSettings;
+  private readonly gate: HashGate;
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly failures = new Map<string, number[]>();
+  /** Per client address: times of failed (or still running) attempts, oldest first. */
+  private readonly clientFailures = new Map<string, number[]>();
   private generation: { value: number; readAt: number } | null = null;
   private generationRead: Promise<number> | null = null;
   private readonly inFlight = new Map<string, Promise<Principal | null>>();
+  private lastPrune = 0;
 
   constructor(opts: BasicAuthenticatorOptions) {
     this.store = opts.store;
     this.ttlMs = opts.ttlMs;
     this.now = opts.now ?? Date.now;
-    this.sleep = opts.sleep ?? defaultSleep;
+    this.settings = { ...DEFAULT_LOGIN_SETTINGS, ...opts.login };
+    this.gate = new HashGate(this.settings.hashConcurrency, this.settings.hashQueue);
+    this.lastPrune = this.now();
   }
 
   async authenticate(authorization: string | undefined, remoteAddress: string): Promise<Principal | null> {
@@ -100,7 +125,7 @@ export class BasicAuthenticator implements Authenticator {
     // Concurrent first requests with the same credentials share one verification: a burst of
     // approvers' requests must not pay the hash cost once per request.
     const pending = this.inFlight.get(key);
-    if (pending) return (await pending) ?? this.reject(null, remoteAddress);
+    if (pending) return pending;
     const verification = this.verify(authorization, m[1]!, key, remoteAddress);
     this.inFlight.set(key, verification);
     try {
@@ -111,20 +136,41 @@ export class BasicAuthenticator implements Authenticator {
   }
 
   private async verify(authorization: string, encoded: string, key: string, remoteAddress: string): Promise<Principal | null> {
+    const started = this.startClientAttempt(remoteAddress);
     const creds = authorization.length <= MAX_HEADER_LENGTH ? decode(encoded) : null;
-    if (!creds) return this.reject(null, remoteAddress);
+    if (!creds || creds.user === '' || creds.user.length > 512) return null; // stays counted against the address
 
-    // Read the generation before the principal: if security changes meanwhile, the entry is
-    // tagged with the older value and is dropped on its next use.
+    // Read the generation before the identity: if security changes meanwhile (a new password),
+    // the entry is tagged with the older value and is dropped on its next use.
     const generation = await this.currentGeneration(true);
+    // The name is resolved before counting (an indexed look-up, no hash) so that every spelling
+    // of one identity (DOMAIN\name, name, any case) shares one counter.
     const identity = await this.resolve(creds.user);
-    const hash = identity?.passwordHash ?? DUMMY_HASH;
-    const ok = (await verifyPassword(creds.password, hash)) && identity !== null && identity.passwordHash !== null;
-    if (!ok || !identity) return this.reject(creds.user, remoteAddress);
+    const account = identity ? identityThrottleKey(identity.id) : nameThrottleKey(creds.user);
+    const verdict = await this.store.updateLoginThrottle(account, (s) => {
+      const d = beginAttempt(s, this.now(), this.settings);
+      return { state: d.state, result: d.verdict };
+    });
+    if (!verdict.allowed)
+      throw new RetryLaterError(
+        'TooManyAttempts',
+        `Too many failed log-ins for this account name: it is locked for ${retryAfterSeconds(verdict.retryAfterMs)} s. An administrator can unlock it (docs/security/authentication.md).`,
+        retryAfterSeconds(verdict.retryAfterMs),
+      );
+    this.maybePrune();
 
-    this.failures.delete(accountKey(creds.user));
-    if (identity.accountName.toLowerCase() !== creds.user.toLowerCase()) this.failures.delete(accountKey(identity.accountName));
-    const principal = await this.principalOf(identity);
+    const checked = await this.gate.tryRun(() => verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH));
+    if (!checked) {
+      // Not evaluated: give the attempt back, so a busy server does not lock real users out.
+      await this.store.updateLoginThrottle(account, (s) => ({ state: s && { ...s, failures: Math.max(0, s.failures - 1) }, result: undefined }));
+      this.endClientAttempt(remoteAddress, started);
+      throw new RetryLaterError('TooManyAttempts', 'The server is busy checking other log-ins; try again in a moment.', BUSY_RETRY_SECONDS);
+    }
+    if (!checked.value || !identity || identity.passwordHash === null) return null; // stays counted, per name and per address
+
+    this.endClientAttempt(remoteAddress, started);
+    await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
+    const principal = await principalFor(this.store, identity);
     this.remember(key, { identityId: identity.id, principal, expires: this.now() + this.ttlMs, generation });
     return principal;
   }
@@ -135,73 +181,75 @@ export class BasicAuthenticator implements Authenticator {
     this.generation = null;
   }
 
-  /** The number of failures recorded within the window for this key (tests, diagnostics). */
-  recentFailures(accountName: string | null, remoteAddress: string | null): number {
-    const now = this.now();
-    const a = accountName === null ? 0 : this.count(accountKey(accountName), now);
-    const b = remoteAddress === null ? 0 : this.count(addressKey(remoteAddress), now);
-    return Math.max(a, b);
+  /** Failed (or running) attempts from this address within the client window (tests, diagnostics). */
+  recentClientFailures(remoteAddress: string): number {
+    return this.liveClientFailures(remoteAddress, this.now()).length;
+  }
+
+  /** Hashes running and waiting. */
+  get hashLoad(): { running: number; waiting: number } {
+    return this.gate.load;
   }
 
   // Internals -----------------------------------------------------------------------------------
 
-  /** The exact account name first; then, for a bare name, the one DOMAIN\name identity if unique. */
+  /** The exact account name first; then, for a bare name, the one DOMAIN\\name identity if unique (by index). */
   private async resolve(user: string): Promise<Identity | null> {
-    if (user === '' || user.length > 512) return null;
     const exact = await this.store.findIdentityByName(user);
     if (exact) return exact;
     if (user.includes('\\')) return null;
-    const suffix = `\\${user.toLowerCase()}`;
-    const matches: Identity[] = [];
-    const page = 500;
-    for (let offset = 0; ; offset += page) {
-      const batch = await this.store.listIdentities({ limit: page, offset, sortColumn: 'id', ascending: true });
-      for (const i of batch) if (i.accountName.toLowerCase().endsWith(suffix)) matches.push(i);
-      if (matches.length > 1) return null;
-      if (batch.length < page) break;
-    }
+    const matches = await this.store.findIdentitiesByNamePart(user, 2);
     return matches.length === 1 ? matches[0]! : null;
   }
 
-  private principalOf(identity: Identity): Promise<Principal> {
-    return principalFor(this.store, identity);
-  }
-
-  private async reject(user: string | null, remoteAddress: string): Promise<null> {
+  /** Counts an attempt against the address before it is checked; refuses the address when over its limit. */
+  private startClientAttempt(address: string): number {
     const now = this.now();
-    const keys = [addressKey(remoteAddress)];
-    if (user !== null && user !== '') keys.push(accountKey(user));
-    let worst = 0;
-    for (const k of keys) worst = Math.max(worst, this.record(k, now));
-    const delay = failureDelayMs(worst);
-    if (delay > 0) await this.sleep(delay);
-    return null;
-  }
-
-  private record(key: string, now: number): number {
-    const list = (this.failures.get(key) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    const list = this.liveClientFailures(address, now);
+    if (list.length >= this.settings.maxFailuresPerClient) {
+      const wait = list[0]! + this.settings.clientWindowMs - now;
+      throw new RetryLaterError(
+        'TooManyAttempts',
+        `Too many failed log-ins from this address; try again in ${retryAfterSeconds(wait)} s.`,
+        retryAfterSeconds(wait),
+      );
+    }
     list.push(now);
-    // Keep only what the delay formula can use; the cap keeps memory bounded per key.
-    if (list.length > 64) list.splice(0, list.length - 64);
-    this.failures.delete(key); // re-insert to keep Map order = least recently failed first
-    this.failures.set(key, list);
-    if (this.failures.size > MAX_TRACKED_KEYS) this.pruneFailures(now);
-    return list.length;
+    this.clientFailures.delete(address); // re-insert: Map order = least recently active first
+    this.clientFailures.set(address, list);
+    if (this.clientFailures.size > MAX_TRACKED_CLIENTS) this.pruneClients(now);
+    return now;
   }
 
-  private count(key: string, now: number): number {
-    return (this.failures.get(key) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS).length;
+  /** The attempt succeeded (or was not evaluated): it no longer counts against the address. */
+  private endClientAttempt(address: string, startedAt: number): void {
+    const list = this.clientFailures.get(address);
+    const i = list ? list.lastIndexOf(startedAt) : -1;
+    if (list && i >= 0) list.splice(i, 1);
   }
 
-  private pruneFailures(now: number): void {
-    for (const [k, list] of this.failures) {
-      if (list.every((t) => now - t >= FAILURE_WINDOW_MS)) this.failures.delete(k);
+  private liveClientFailures(address: string, now: number): number[] {
+    const list = this.clientFailures.get(address) ?? [];
+    while (list.length && now - list[0]! >= this.settings.clientWindowMs) list.shift();
+    return list;
+  }
+
+  private pruneClients(now: number): void {
+    for (const [k, list] of this.clientFailures) if (list.every((t) => now - t >= this.settings.clientWindowMs)) this.clientFailures.delete(k);
+    // Still too many (a flood from many addresses): forget the least recently active.
+    for (const k of this.clientFailures.keys()) {
+      if (this.clientFailures.size <= MAX_TRACKED_CLIENTS) break;
+      this.clientFailures.delete(k);
     }
-    // Still too many (a flood of distinct names): drop the oldest.
-    for (const k of this.failures.keys()) {
-      if (this.failures.size <= MAX_TRACKED_KEYS) break;
-      this.failures.delete(k);
-    }
+  }
+
+  /** Now and then, delete throttle rows that can no longer matter (flooded made-up names). */
+  private maybePrune(): void {
+    const now = this.now();
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const before = now - this.settings.windowMs - this.settings.maxLockMs;
+    this.store.pruneLoginThrottle(before).catch(() => {}); // best effort; the next prune retries
   }
 
   private remember(key: string, entry: CacheEntry): void {
@@ -231,8 +279,10 @@ export class BasicAuthenticator implements Authenticator {
   }
 }
 
-const accountKey = (user: string): string => `a:${user.toLowerCase()}`;
-const addressKey = (address: string): string => `ip:${address}`;
+/** The throttle row of an existing identity: every spelling of its name shares it. */
+export const identityThrottleKey = (id: number): string => `identity:${id}`;
+/** The throttle row of a name no identity has; ASCII lowercase, as the stores compare names. */
+const nameThrottleKey = (user: string): string => `name:${user.replace(/[A-Z]+/g, (c) => c.toLowerCase())}`;
 
 /** Decodes base64(user:password), split at the first colon; null when malformed. */
 function decode(b64: string): { user: string; password: string } | null {

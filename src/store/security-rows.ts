@@ -21,3 +21,9 @@ export const toClaim = (r: Row): RoleClaim => ({
   providerScheme: r.provider_scheme,
   description: r.description,
 });
+
+/** The user part of DOMAIN\\user (the store lowercases it); null for a bare name. */
+export const namePart = (accountName: string): string | null => {
+  const slash = accountName.lastIndexOf('\\');
+  return slash < 0 ? null : accountName.slice(slash + 1);
+};

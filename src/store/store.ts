@@ -1,4 +1,5 @@
 import type { Effect, Transition } from '../domain/engine.ts';
+import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 
@@ -162,6 +163,8 @@ export interface SecurityStore {
   createIdentity(identity: Omit<Identity, 'id'>): Promise<Identity>;
   getIdentity(id: number): Promise<Identity | null>;
   findIdentityByName(accountName: string): Promise<Identity | null>;
+  /** Up to `limit` identities named DOMAIN\\<namePart> (ASCII case-insensitive), found through an index. */
+  findIdentitiesByNamePart(namePart: string, limit: number): Promise<Identity[]>;
   listIdentities(paging: Paging): Promise<Identity[]>;
   updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null>;
   deleteIdentity(id: number): Promise<boolean>;
@@ -177,4 +180,17 @@ export interface SecurityStore {
   existingRoleIds(ids: number[]): Promise<Set<number>>;
   /** Bumped on every security change, so credential and role caches can tell they are stale. */
   securityGeneration(): Promise<number>;
+
+  /**
+   * Serialised read-modify-write of one account's log-in throttle row (shared by every node):
+   * fn gets the row (null: none) and returns the row to write (null: delete it) and a result.
+   */
+  updateLoginThrottle<R>(accountKey: string, fn: (state: LoginThrottleState | null) => LoginThrottleChange<R>): Promise<R>;
+  /** Deletes throttle rows last touched before `before` (ms since epoch) and not locked past it. */
+  pruneLoginThrottle(before: number): Promise<number>;
+}
+
+export interface LoginThrottleChange<R> {
+  state: LoginThrottleState | null;
+  result: R;
 }

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
-import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+import type { LoginThrottleState } from '../../domain/login-throttle.ts';
+import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
-import { toClaim, toIdentity } from '../security-rows.ts';
+import { namePart, toClaim, toIdentity } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -63,9 +64,9 @@ export class PostgresSecurityStore implements SecurityStore {
       let id: number;
       try {
         const res = await c.query(
-          `INSERT INTO identities (account_name, identity_type, sid, email, password_hash, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-          [identity.accountName, identity.identityType, identity.sid, identity.email, identity.passwordHash, identity.createdAt],
+          `INSERT INTO identities (account_name, identity_type, sid, email, password_hash, created_at, name_part)
+           VALUES ($1, $2, $3, $4, $5, $6, lower($7)) RETURNING id`,
+          [identity.accountName, identity.identityType, identity.sid, identity.email, identity.passwordHash, identity.createdAt, namePart(identity.accountName)],
         );
         id = res.rows[0].id;
       } catch (e) {
@@ -86,6 +87,11 @@ export class PostgresSecurityStore implements SecurityStore {
   async findIdentityByName(accountName: string): Promise<Identity | null> {
     const row = (await this.pool.query('SELECT * FROM identities WHERE lower(account_name) = lower($1)', [accountName])).rows[0];
     return row ? toIdentity(row) : null;
+  }
+
+  async findIdentitiesByNamePart(part: string, limit: number): Promise<Identity[]> {
+    const res = await this.pool.query('SELECT * FROM identities WHERE name_part = lower($1) ORDER BY id LIMIT $2', [part, Math.max(0, Math.floor(limit))]);
+    return res.rows.map(toIdentity);
   }
 
   async listIdentities(paging: Paging): Promise<Identity[]> {
@@ -210,6 +216,38 @@ export class PostgresSecurityStore implements SecurityStore {
     return row?.value ?? 0;
   }
 
+  // Log-in throttling ---------------------------------------------------------------------------
+
+  async updateLoginThrottle<R>(accountKey: string, fn: (state: LoginThrottleState | null) => LoginThrottleChange<R>): Promise<R> {
+    return this.tx(async (c) => {
+      // Insert-then-lock: concurrent first attempts on one name queue on the row instead of both
+      // seeing "no row" (which would let both pass).
+      const inserted = await c.query(
+        'INSERT INTO login_throttle (account_key, failures, lockouts, locked_until, updated_at) VALUES ($1, 0, 0, NULL, $2) ON CONFLICT (account_key) DO NOTHING',
+        [accountKey, Date.now()],
+      );
+      const row = (await c.query('SELECT * FROM login_throttle WHERE account_key = $1 FOR UPDATE', [accountKey])).rows[0];
+      const change = fn((inserted.rowCount ?? 0) > 0 || !row ? null : toThrottle(row));
+      if (change.state === null) await c.query('DELETE FROM login_throttle WHERE account_key = $1', [accountKey]);
+      else {
+        const st = change.state;
+        await c.query('UPDATE login_throttle SET failures = $2, lockouts = $3, locked_until = $4, updated_at = $5 WHERE account_key = $1', [
+          accountKey,
+          st.failures,
+          st.lockouts,
+          st.lockedUntil,
+          st.updatedAt,
+        ]);
+      }
+      return change.result;
+    });
+  }
+
+  async pruneLoginThrottle(before: number): Promise<number> {
+    const res = await this.pool.query('DELETE FROM login_throttle WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1)', [before]);
+    return res.rowCount ?? 0;
+  }
+
   // Internals -----------------------------------------------------------------------------------
 
   private async assertNameFree(c: Q, name: string, selfId: number | null): Promise<void> {
@@ -305,3 +343,10 @@ export class PostgresSecurityStore implements SecurityStore {
     }));
   }
 }
+
+const toThrottle = (r: Row): LoginThrottleState => ({
+  failures: Number(r.failures),
+  lockouts: Number(r.lockouts),
+  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
+  updatedAt: Number(r.updated_at),
+});

@@ -1,8 +1,9 @@
 import type { Database } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
-import type { Identity, ListQuery, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
-import { toClaim, toIdentity } from '../security-rows.ts';
+import type { LoginThrottleState } from '../../domain/login-throttle.ts';
+import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+import { namePart, toClaim, toIdentity } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in SQLite. Every statement is parameterized;
@@ -108,10 +109,10 @@ export class SqliteSecurityStore implements SecurityStore {
       try {
         const info = this.db
           .prepare(
-            `INSERT INTO identities (account_name, identity_type, sid, email, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO identities (account_name, identity_type, sid, email, password_hash, created_at, name_part)
+             VALUES (?, ?, ?, ?, ?, ?, lower(?))`,
           )
-          .run(identity.accountName, identity.identityType, identity.sid, identity.email, identity.passwordHash, identity.createdAt);
+          .run(identity.accountName, identity.identityType, identity.sid, identity.email, identity.passwordHash, identity.createdAt, namePart(identity.accountName));
         id = Number(info.lastInsertRowid);
       } catch (e) {
         if (isUniqueViolation(e)) fail('IdentityExists', `An identity named '${identity.accountName}' already exists.`);
@@ -131,6 +132,13 @@ export class SqliteSecurityStore implements SecurityStore {
   async findIdentityByName(accountName: string): Promise<Identity | null> {
     const row = this.db.prepare('SELECT * FROM identities WHERE lower(account_name) = lower(?)').get(accountName) as IdentityRow | undefined;
     return row ? toIdentity(row) : null;
+  }
+
+  async findIdentitiesByNamePart(part: string, limit: number): Promise<Identity[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM identities WHERE name_part = lower(?) ORDER BY id LIMIT ?')
+      .all(part, Math.max(0, Math.floor(limit))) as IdentityRow[];
+    return rows.map(toIdentity);
   }
 
   async listIdentities(paging: Paging): Promise<Identity[]> {
@@ -278,6 +286,35 @@ export class SqliteSecurityStore implements SecurityStore {
     return row?.value ?? 0;
   }
 
+  // Log-in throttling ---------------------------------------------------------------------------
+
+  async updateLoginThrottle<R>(accountKey: string, fn: (state: LoginThrottleState | null) => LoginThrottleChange<R>): Promise<R> {
+    const tx = this.db.transaction((): R => {
+      const row = this.db.prepare('SELECT * FROM login_throttle WHERE account_key = ?').get(accountKey) as ThrottleRow | undefined;
+      const change = fn(row ? toThrottle(row) : null);
+      if (change.state === null) {
+        if (row) this.db.prepare('DELETE FROM login_throttle WHERE account_key = ?').run(accountKey);
+      } else {
+        const s = change.state;
+        this.db
+          .prepare(
+            `INSERT INTO login_throttle (account_key, failures, lockouts, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (account_key) DO UPDATE SET failures = excluded.failures, lockouts = excluded.lockouts,
+               locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
+          )
+          .run(accountKey, s.failures, s.lockouts, s.lockedUntil, s.updatedAt);
+      }
+      return change.result;
+    });
+    return tx.immediate();
+  }
+
+  async pruneLoginThrottle(before: number): Promise<number> {
+    return this.db
+      .prepare('DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)')
+      .run(before, before).changes;
+  }
+
   // Internals -----------------------------------------------------------------------------------
 
   private assertNameFree(name: string, selfId: number | null): void {
@@ -370,6 +407,20 @@ export class SqliteSecurityStore implements SecurityStore {
     }));
   }
 }
+
+interface ThrottleRow {
+  failures: number;
+  lockouts: number;
+  locked_until: number | null;
+  updated_at: number;
+}
+
+const toThrottle = (r: ThrottleRow): LoginThrottleState => ({
+  failures: Number(r.failures),
+  lockouts: Number(r.lockouts),
+  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
+  updatedAt: Number(r.updated_at),
+});
 
 function parsePermissions(text: string): string[] {
   try {
