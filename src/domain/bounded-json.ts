@@ -127,6 +127,7 @@ export function boundJson(input: unknown, bounds: JsonBounds = DEFAULT_RESULT_BO
         .filter(([, v]) => !omitted(v));
       const out: JsonObject = {};
       bytes += 2 + Math.max(0, entries.length - 1);
+      if (bytes > bounds.maxBytes) return tooLarge();
       setKey(parent, key, out);
       for (const [k, v] of entries) {
         const name = wellFormedText(k);
