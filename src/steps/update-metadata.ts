@@ -1,4 +1,4 @@
-import { resolveValue } from '../domain/tokens.ts';
+import { resolveValue, untrustedTokens } from '../domain/tokens.ts';
 import { param, type StepType } from './plugin.ts';
 
 /** Sets a metadata field on the instance's subject; pure, so it runs inside the transition. */
@@ -15,6 +15,8 @@ export const updateMetadataStep: StepType = {
   signals: {},
   enter: ({ step, scope }) => {
     const name = String(step.config.Name);
-    return { kind: 'continue', metadata: { [name]: resolveValue(step.config.Value ?? '', scope) } };
+    const value = step.config.Value ?? '';
+    // A value copied from requester data stays untrusted: it must not become a role or gate input.
+    return { kind: 'continue', metadata: { [name]: resolveValue(value, scope) }, fromRequesterData: untrustedTokens(value, scope).length > 0 };
   },
 };
