@@ -4,8 +4,8 @@ import { stepShouldRun, undecidedGateTokens } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
 import type { InstanceStatusName } from './status.ts';
-import { resolveValue, trustedOnly, untrustedTokens, type TokenScope } from './tokens.ts';
-import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
+import { resolvesFromTrusted, resolveValue, trustedOnly, untrustedTokens, type TokenScope } from './tokens.ts';
+import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef, StepOutputs } from './types.ts';
 
 /**
  * The workflow semantics as pure functions: (instance, event) -> (instance, history, effects).
@@ -347,7 +347,7 @@ function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutco
     ...t.instance,
     stateData: outcome.variables ? { ...t.instance.stateData, ...outcome.variables } : t.instance.stateData,
     metadata: outcome.metadata ? { ...t.instance.metadata, ...outcome.metadata } : t.instance.metadata,
-    stepOutputs: outcome.fromRequesterData ? withoutKeys(t.instance.stepOutputs, outcome) : withOutputs(t.instance.stepOutputs, outcome),
+    stepOutputs: withTrustedOutputs(t.instance.stepOutputs, step, outcome, scopeOf(t.instance)),
     signals: [],
     pendingRoleIds: [],
     pendingExcludedIds: [],
@@ -401,16 +401,19 @@ export function allowedRoles(step: StepDef, scope: TokenScope): { ids: number[];
 
 type Continue = Extract<StepOutcome, { kind: 'continue' }>;
 
-const withOutputs = (o: Instance['stepOutputs'], outcome: Continue): Instance['stepOutputs'] => ({
-  variables: outcome.variables ? { ...o.variables, ...outcome.variables } : o.variables,
-  metadata: outcome.metadata ? { ...o.metadata, ...outcome.metadata } : o.metadata,
-});
-
-/** Values derived from requester data replace any trusted value of the same name: it is stale now. */
-const withoutKeys = (o: Instance['stepOutputs'], outcome: Continue): Instance['stepOutputs'] => {
-  const drop = (from: JsonObject, keys: JsonObject | undefined) => (keys ? Object.fromEntries(Object.entries(from).filter(([k]) => !Object.hasOwn(keys, k))) : from);
-  return { variables: drop(o.variables, outcome.variables), metadata: drop(o.metadata, outcome.metadata) };
-};
+/**
+ * Records what a step wrote as trusted only when nothing the requester sent could have shaped it:
+ * its conditions resolve from trusted data alone (so whether it ran does not depend on the
+ * requester), and only the part the step itself vouches for (outcome.trusted).
+ */
+function withTrustedOutputs(o: StepOutputs, step: StepDef, outcome: Continue, scope: TokenScope): StepOutputs {
+  if (!step.conditions.every((c) => resolvesFromTrusted(c.value, scope))) return o;
+  const vouched = outcome.trusted ?? { variables: outcome.variables, metadata: outcome.metadata };
+  return {
+    variables: vouched.variables ? { ...o.variables, ...vouched.variables } : o.variables,
+    metadata: vouched.metadata ? { ...o.metadata, ...vouched.metadata } : o.metadata,
+  };
+}
 
 function complete(t: Transition, ctx: EngineContext): Transition {
   const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);

@@ -23,6 +23,16 @@ const WHOLE_TOKEN = /^\$\(([^()]+)\)$/;
 
 /** Looks one token name up; undefined when it does not resolve. */
 export function lookupToken(name: string, scope: TokenScope): Json | undefined {
+  // A value the server vouches for wins over anything of the same name (or shadowing dotted name)
+  // the requester sent, so a token that resolves from trusted data means the same everywhere.
+  if (scope.trusted && scope.trusted.data !== scope.data) {
+    const t = lookupIn(name, scope.trusted);
+    if (t !== undefined) return t;
+  }
+  return lookupIn(name, scope);
+}
+
+function lookupIn(name: string, scope: { data: JsonObject; metadata: JsonObject }): Json | undefined {
   if (name.toLowerCase().startsWith('metadata:')) {
     const field = name.slice('metadata:'.length);
     return Object.hasOwn(scope.metadata, field) ? scope.metadata[field] : undefined;
@@ -107,4 +117,17 @@ export function untrustedTokens(value: Json, scope: TokenScope): string[] {
   const trusted = trustedOnly(scope);
   const names = texts.flatMap(tokenNames).filter((n) => lookupToken(n, scope) !== undefined && lookupToken(n, trusted) === undefined);
   return [...new Set(names)];
+}
+
+/** Whether every token in the value resolves from trusted data alone. */
+export function resolvesFromTrusted(value: Json, scope: TokenScope): boolean {
+  const trusted = trustedOnly(scope);
+  const texts: string[] = [];
+  const walk = (v: Json): void => {
+    if (typeof v === 'string') texts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return texts.flatMap(tokenNames).every((n) => lookupToken(n, trusted) !== undefined);
 }

@@ -36,8 +36,11 @@ export interface ParamDecl {
 
 /** What entering a step (or re-deciding it after a signal) leads to. Pure data. */
 export type StepOutcome =
-  /** fromRequesterData: the values derive from requester data, so they are not recorded as trusted. */
-  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string; fromRequesterData?: boolean }
+  /**
+   * trusted: the part of variables and metadata that may be recorded as trusted (what the step
+   * derived from trusted data alone); absent means all of it (docs/security/trust.md).
+   */
+  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string; trusted?: { variables?: JsonObject; metadata?: JsonObject } }
   | { kind: 'suspend'; message: string }
   | { kind: 'reject'; message: string }
   | { kind: 'fail'; message: string }

@@ -1,4 +1,4 @@
-import { resolveValue, untrustedTokens } from '../domain/tokens.ts';
+import { resolvesFromTrusted, resolveValue, trustedOnly } from '../domain/tokens.ts';
 import { param, type StepType } from './plugin.ts';
 
 /** Sets a metadata field on the instance's subject; pure, so it runs inside the transition. */
@@ -16,7 +16,9 @@ export const updateMetadataStep: StepType = {
   enter: ({ step, scope }) => {
     const name = String(step.config.Name);
     const value = step.config.Value ?? '';
-    // A value copied from requester data stays untrusted: it must not become a role or gate input.
-    return { kind: 'continue', metadata: { [name]: resolveValue(value, scope) }, fromRequesterData: untrustedTokens(value, scope).length > 0 };
+    // A value that needs requester data (or anything unresolved) is not trusted: it must not
+    // become a role or an approval condition.
+    const trusted = resolvesFromTrusted(value, scope) ? { [name]: resolveValue(value, trustedOnly(scope)) } : {};
+    return { kind: 'continue', metadata: { [name]: resolveValue(value, scope) }, trusted: { metadata: trusted } };
   },
 };
