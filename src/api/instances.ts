@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fail } from '../domain/errors.ts';
-import type { Instance, JsonObject } from '../domain/types.ts';
-import { P, grants } from '../security/permissions.ts';
-import type { Principal } from '../security/principal.ts';
+import type { JsonObject } from '../domain/types.ts';
+import { P } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
 import { workflowOf } from './definitions.ts';
 import { principalOf, requirePermission } from './guard.ts';

@@ -229,11 +229,14 @@ export class WorkflowService {
   async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
     const ctx = this.ctx();
     const actor = actorOf(principal);
-    const result = await this.withVersion(id, (current, version) => {
-      authorize(principal, current);
-      const r = applySignal(current, version, { key, data, actor }, ctx);
-      return { transition: r, result: r };
-    });
+    const result = await this.withVersion(
+      id,
+      (current, version) => {
+        const r = applySignal(current, version, { key, data, actor }, ctx);
+        return { transition: r, result: r };
+      },
+      (current) => authorize(principal, current),
+    );
     this.effectSink(result.effects);
     return result;
   }
@@ -241,12 +244,14 @@ export class WorkflowService {
   /**
    * mutateInstance with the instance's pinned definition version at hand. Versions an instance
    * runs on are frozen and cached, so the instance is read once, under its lock; only a cache
-   * miss costs a second round (load the version, then run again).
+   * miss costs a second round (load the version, then run again). `check` runs first, under the lock.
    */
-  private async withVersion<R>(id: string, fn: (current: Instance, version: DefinitionVersion) => InstanceChange<R>): Promise<R> {
+  private async withVersion<R>(id: string, fn: (current: Instance, version: DefinitionVersion) => InstanceChange<R>, check?: (current: Instance) => void): Promise<R> {
     for (;;) {
       let missing: { definitionId: string; version: number } | null = null;
       const result = await this.s.store.mutateInstance(id, (current) => {
+        // First, so a caller who may not see the instance learns nothing, not even its definition.
+        check?.(current);
         const version = this.versions.get(`${current.definitionId}:${current.definitionVersion}`);
         if (version) return fn(current, version);
         missing = { definitionId: current.definitionId, version: current.definitionVersion };

@@ -56,7 +56,7 @@ const specArb: fc.Arbitrary<Spec> = fc.record({
 
 function version(specs: Spec[]): DefinitionVersion {
   const name = (i: number) => (i === 0 ? 'Start' : `Step${i}`);
-  const steps: StepDef[] = [{ kind: 'NOOPStep' as Kind }, ...specs].map((s, i, all) => {
+  const steps = [{ kind: 'NOOPStep' as Kind }, ...specs].map((s, i, all): StepDef => {
     const spec = i === 0 ? undefined : (s as Spec);
     const kind = spec?.kind ?? 'NOOPStep';
     return {
@@ -65,7 +65,7 @@ function version(specs: Spec[]): DefinitionVersion {
       uniqueName: name(i),
       displayName: name(i),
       enabled: true,
-      config: kind === 'UpdateMetadata' ? { Name: spec!.metaName, Value: spec!.metaValue } : kind === 'RequireApproval' ? { AllowSelfApproval: spec!.allowSelf } : {},
+      config: (kind === 'UpdateMetadata' ? { Name: spec!.metaName, Value: spec!.metaValue } : kind === 'RequireApproval' ? { AllowSelfApproval: spec!.allowSelf } : {}) as JsonObject,
       signals: kind === 'RequireApproval' ? [{ name: 'ApprovalStatus', roleIds: [100], roleTokens: spec!.roleTokens }] : [],
       conditions: (spec?.conditions ?? []).map((value, k) => ({ id: `c${i}-${k}`, value })),
       outputs: i < all.length - 1 ? { continue: name(i + 1) } : {},
