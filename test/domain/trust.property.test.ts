@@ -4,8 +4,7 @@ import { applySignal, startInstance, type EngineContext, type Transition } from 
 import { CountersignError } from '../../src/domain/errors.ts';
 import { lookupToken, resolvesFromTrusted, untrustedTokens, type TokenScope } from '../../src/domain/tokens.ts';
 import type { Actor, DefinitionVersion, Instance, Json, JsonObject, StepDef } from '../../src/domain/types.ts';
-import { tally } from '../../src/steps/require-approval.ts';
-import { requireApprovalStep } from '../../src/steps/require-approval.ts';
+import { requireApprovalStep, tally } from '../../src/steps/require-approval.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
 
 /*
