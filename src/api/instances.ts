@@ -1,17 +1,14 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fail } from '../domain/errors.ts';
-import type { Instance, JsonObject } from '../domain/types.ts';
-import { P, grants } from '../security/permissions.ts';
-import type { Principal } from '../security/principal.ts';
+import type { JsonObject } from '../domain/types.ts';
+import { P } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
 import { workflowOf } from './definitions.ts';
-import { requirePermission } from './guard.ts';
+import { principalOf, requirePermission } from './guard.ts';
 import { listQuery } from './listing.ts';
 import { INSTANCE_FIELDS } from './query-fields.ts';
 import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts';
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
-
-const READ_ANY = [P.instancesReadAll, P.instancesReadMine, P.instancesReadPending];
 
 /** /Workflow/Instances*: queries, reading, signals, stop, restart, delete, and our start extension. */
 export const instanceRoutes = (s: Services): FastifyPluginAsync => async (app) => {
@@ -57,23 +54,23 @@ export const instanceRoutes = (s: Services): FastifyPluginAsync => async (app) =
     return instanceV1(instance, await wf.version(instance.definitionId, instance.definitionVersion));
   });
 
+  // Per-instance routes: the service decides who may see the instance (canRead); anyone else gets
+  // the 404 of an unknown id, so a GUID alone reveals nothing (docs/security/trust.md).
   app.get<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req) => {
-    const p = requirePermission(req, ...READ_ANY);
-    const instance = await wf.getInstance(guid(req.params.id, 'Instance id'));
-    ensureVisible(p, instance);
+    const p = principalOf(req);
+    const instance = await wf.readInstance(guid(req.params.id, 'Instance id'), p);
     const version = await wf.version(instance.definitionId, instance.definitionVersion).catch(() => null);
     const history = queryBool(req.q, 'includeHistory') ? await s.store.getHistory(instance.id) : undefined;
     return instanceV1(instance, version, history);
   });
 
   app.delete<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req, reply) => {
-    requirePermission(req, P.instancesManage);
-    await wf.deleteInstance(guid(req.params.id, 'Instance id'));
+    await wf.deleteInstance(guid(req.params.id, 'Instance id'), principalOf(req));
     reply.code(204).send();
   });
 
   app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Signals', async (req, reply) => {
-    const p = req.principal!;
+    const p = principalOf(req);
     const id = guid(req.params.id, 'Instance id');
     const { key, data } = readSignal(req.body);
     await wf.signal(id, key, data, p);
@@ -81,27 +78,16 @@ export const instanceRoutes = (s: Services): FastifyPluginAsync => async (app) =
   });
 
   app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Stop', async (req, reply) => {
-    const p = requirePermission(req, P.instancesManage);
-    await wf.stop(guid(req.params.id, 'Instance id'), p);
+    await wf.stop(guid(req.params.id, 'Instance id'), principalOf(req));
     reply.code(204).send();
   });
 
   app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Restart', async (req, reply) => {
-    const p = requirePermission(req, P.instancesManage);
-    requirePermission(req, P.instancesReadAll);
     const id = guid(req.params.id, 'Instance id');
-    const newId = await wf.restart(id, restartVersion(req), p);
+    const newId = await wf.restart(id, restartVersion(req), principalOf(req));
     reply.code(204).header('Location', `/KeyfactorAPI/Workflow/Instances/${newId}`).send();
   });
 };
-
-/** Holders of only "mine" or "pending" see just those instances; others look absent (404). */
-function ensureVisible(p: Principal, i: Instance): void {
-  if (grants(p.permissions, P.instancesReadAll)) return;
-  if (grants(p.permissions, P.instancesReadMine) && i.initiatorId === p.identity.id) return;
-  if (grants(p.permissions, P.instancesReadPending) && i.status === 'Suspended' && p.roleIds.some((r) => i.pendingRoleIds.includes(r))) return;
-  fail('NotFound', `No workflow instance has Id ${i.id}.`);
-}
 
 function readSignal(body: unknown): { key: string; data: JsonObject } {
   if (body === undefined || body === null) fail('SignalInvalid', 'The request body is required: {"SignalKey": "<StepUniqueName>.<SignalName>", "Data": {...}}.');

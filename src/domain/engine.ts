@@ -1,12 +1,12 @@
 import type { StepRegistry } from '../steps/index.ts';
 import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
-import { stepShouldRun } from './conditions.ts';
+import { stepShouldRun, undecidedGateTokens } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { boundJson, DEFAULT_RESULT_BOUNDS, wellFormedText, type JsonBounds } from './bounded-json.ts';
 import { CountersignError, fail } from './errors.ts';
 import type { InstanceStatusName } from './status.ts';
-import { resolveValue, type TokenScope } from './tokens.ts';
-import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
+import { resolvesFromTrusted, resolveValue, trustedOnly, untrustedTokens, type TokenScope } from './tokens.ts';
+import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef, StepOutputs } from './types.ts';
 
 /**
  * The workflow semantics as pure functions: (instance, event) -> (instance, history, effects).
@@ -46,7 +46,10 @@ export interface StartInput {
   definition: { id: string; displayName: string; workflowType: string };
   version: DefinitionVersion;
   title: string | null;
+  /** What the caller sent: untrusted. */
   initialData: JsonObject;
+  /** What the server vouches for (the requester's identity; later request fields such as template and CA). */
+  trustedData?: JsonObject;
   initiator: { identityId: number; accountName: string } | null;
   restartedFrom?: string | null;
 }
@@ -78,11 +81,15 @@ export function startInstance(input: StartInput, ctx: EngineContext): Transition
     initiatorId: input.initiator?.identityId ?? null,
     initiatorName: input.initiator?.accountName ?? null,
     initialData: input.initialData,
-    stateData: { ...input.initialData },
+    // Server-set values win over same-named requester values, so $(requester) is never spoofed.
+    stateData: { ...input.initialData, ...input.trustedData },
     // The subject certificate's metadata, when the starter passes it (InitialData.Metadata): $(metadata:Name).
     metadata: seedMetadata(input.initialData),
+    trustedData: input.trustedData ?? {},
+    stepOutputs: { variables: {}, metadata: {} },
     signals: [],
     pendingRoleIds: [],
+    pendingExcludedIds: [],
     startDate: ctx.now,
     lastModified: ctx.now,
     restartedFrom: input.restartedFrom ?? null,
@@ -132,6 +139,8 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
   }
   if (!input.actor.roleIds.some((r) => instance.pendingRoleIds.includes(r)))
     fail('Forbidden', `${input.actor.accountName} holds none of the roles allowed to send ${step.uniqueName}.${signalName}.`);
+  const barred = type.barredActors?.(stepContext(instance, step));
+  if (barred?.identityIds.includes(input.actor.identityId)) fail('Forbidden', `${input.actor.accountName} may not send ${step.uniqueName}.${signalName}: ${barred.reason}.`);
   const checked = type.checkSignal!(signalName, input.data);
   if (!checked.ok) fail('SignalInvalid', checked.message);
   const data = (checked as { data: JsonObject }).data;
@@ -276,14 +285,15 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
   let step: StepDef | undefined = first;
   for (let i = 0; step; i++) {
     if (i > MAX_STEPS_PER_TRANSITION) return failWith(cur, step, 'The workflow ran too many steps in one go; its graph may loop.', ctx);
-    if (!stepShouldRun(step, scopeOf(cur.instance))) {
-      const why = step.enabled ? 'a condition is not true' : 'the step is disabled';
+    const gate = isGate(ctx, step);
+    if (!stepShouldRun(step, scopeOf(cur.instance), gate)) {
+      const why = !step.enabled ? 'the step is disabled' : gate ? 'a condition is not true on trusted data' : 'a condition is not true';
       cur = log(cur, entry(ctx, 'StepSkipped', step.uniqueName, null, `Skipped ${step.displayName}: ${why}.`));
       step = next(version, step, 'continue');
       if (!step) return complete(cur, ctx);
       continue;
     }
-    cur = enter(cur, step, ctx);
+    cur = enter(cur, step, gate ? gateNote(step, scopeOf(cur.instance)) : '', ctx);
     const outcome = stepType(ctx, step).enter(stepContext(cur.instance, step));
     if (outcome.kind === 'continue') {
       cur = recordContinue(cur, step, outcome, ctx);
@@ -328,7 +338,24 @@ function decideCurrent(t: Transition, version: DefinitionVersion, step: StepDef,
   return applyOutcome(t, version, step, outcome, ctx);
 }
 
-function enter(t: Transition, step: StepDef, ctx: EngineContext): Transition {
+/** A step that takes signals decides an approval; its conditions fail closed (conditions.ts). */
+function isGate(ctx: EngineContext, step: StepDef): boolean {
+  const type = ctx.registry.get(step.extensionName);
+  return step.signals.length > 0 || (type !== undefined && Object.keys(type.signals).length > 0);
+}
+
+/** Says why a gate runs although a condition named requester data or did not resolve. */
+function gateNote(step: StepDef, scope: TokenScope): string {
+  const { untrusted, unresolved } = undecidedGateTokens(step, scope);
+  const list = (names: string[]) => names.map((n) => `$(${n})`).join(', ');
+  const parts = [
+    untrusted.length ? `${list(untrusted)} names requester-supplied data, which cannot skip an approval` : '',
+    unresolved.length ? `${list(unresolved)} does not resolve from trusted data` : '',
+  ].filter(Boolean);
+  return parts.length ? ` Its conditions were not decided by trusted data (${parts.join('; ')}), so it runs.` : '';
+}
+
+function enter(t: Transition, step: StepDef, note: string, ctx: EngineContext): Transition {
   // Entering a step is a new visit: the instance is Running until the step decides otherwise,
   // so suspend() does not mistake a fresh visit after an approval for a re-decision.
   const instance: Instance = {
@@ -339,9 +366,10 @@ function enter(t: Transition, step: StepDef, ctx: EngineContext): Transition {
     currentStepDisplayName: step.displayName,
     signals: [],
     pendingRoleIds: [],
+    pendingExcludedIds: [],
     lastModified: ctx.now,
   };
-  return log({ ...t, instance }, entry(ctx, 'StepEntered', step.uniqueName, null, `Entered ${step.displayName} (${step.extensionName}).`));
+  return log({ ...t, instance }, entry(ctx, 'StepEntered', step.uniqueName, null, `Entered ${step.displayName} (${step.extensionName}).${note}`));
 }
 
 function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutcome, { kind: 'continue' }>, ctx: EngineContext): Transition {
@@ -349,8 +377,10 @@ function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutco
     ...t.instance,
     stateData: outcome.variables ? { ...t.instance.stateData, ...outcome.variables } : t.instance.stateData,
     metadata: outcome.metadata ? { ...t.instance.metadata, ...outcome.metadata } : t.instance.metadata,
+    stepOutputs: withTrustedOutputs(t.instance.stepOutputs, step, outcome, scopeOf(t.instance)),
     signals: [],
     pendingRoleIds: [],
+    pendingExcludedIds: [],
     lastModified: ctx.now,
   };
   const kind = step.signals.length > 0 ? 'Approved' : 'StepCompleted';
@@ -359,33 +389,60 @@ function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutco
 
 function suspend(t: Transition, step: StepDef, message: string, ctx: EngineContext): Transition {
   const wasSuspendedHere = t.instance.status === 'Suspended' && t.instance.currentStep === step.uniqueName;
+  if (wasSuspendedHere) return { ...t, instance: { ...t.instance, statusMessage: message, lastModified: ctx.now } };
+  const roles = allowedRoles(step, scopeOf(t.instance));
+  const barred = stepType(ctx, step).barredActors?.(stepContext(t.instance, step));
   const instance: Instance = {
     ...t.instance,
     status: 'Suspended',
     statusMessage: message,
-    pendingRoleIds: wasSuspendedHere ? t.instance.pendingRoleIds : allowedRoles(step, scopeOf(t.instance)),
+    pendingRoleIds: roles.ids,
+    pendingExcludedIds: barred ? [...new Set(barred.identityIds)].sort((a, b) => a - b) : [],
     lastModified: ctx.now,
   };
-  if (wasSuspendedHere) return { ...t, instance };
-  const suspended = log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message));
+  const ignored = roles.ignored.length ? ` Role token(s) ${roles.ignored.map((n) => `$(${n})`).join(', ')} name requester-supplied data and grant no role.` : '';
+  const suspended = log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message + ignored));
   const plan = stepType(ctx, step).onWait?.(stepContext(instance, step), ctx.now, ctx.maxWaitMs);
   return plan ? withPlan(suspended, step, plan, ctx) : suspended;
 }
 
-/** RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them). */
-function allowedRoles(step: StepDef, scope: TokenScope): number[] {
+/**
+ * RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them), from
+ * trusted values only: the requester must not choose who approves. `ignored` names the tokens that
+ * would have resolved from requester data.
+ */
+export function allowedRoles(step: StepDef, scope: TokenScope): { ids: number[]; ignored: string[] } {
   const ids = new Set<number>();
+  const ignored = new Set<string>();
+  const trusted = trustedOnly(scope);
   for (const sig of step.signals) {
     for (const id of sig.roleIds) ids.add(id);
     for (const token of sig.roleTokens) {
-      const v = resolveValue(token, scope);
+      for (const name of untrustedTokens(token, scope)) ignored.add(name);
+      const v = resolveValue(token, trusted);
       for (const x of Array.isArray(v) ? v : [v]) {
         const n = typeof x === 'number' ? x : typeof x === 'string' && /^\s*\d+\s*$/.test(x) ? Number(x) : NaN;
         if (Number.isInteger(n)) ids.add(n);
       }
     }
   }
-  return [...ids].sort((a, b) => a - b);
+  return { ids: [...ids].sort((a, b) => a - b), ignored: [...ignored] };
+}
+
+type Continue = Extract<StepOutcome, { kind: 'continue' }>;
+
+/**
+ * Records what a step wrote as trusted only when nothing the requester sent could have shaped it:
+ * its conditions resolve from trusted data alone (so whether it ran does not depend on the
+ * requester), and only the part the step itself vouches for (outcome.trusted).
+ */
+function withTrustedOutputs(o: StepOutputs, step: StepDef, outcome: Continue, scope: TokenScope): StepOutputs {
+  if (!step.conditions.every((c) => resolvesFromTrusted(c.value, scope))) return o;
+  const vouched = outcome.trusted ?? { variables: outcome.variables, metadata: outcome.metadata };
+  return {
+    variables: vouched.variables ? { ...o.variables, ...vouched.variables } : o.variables,
+    metadata: vouched.metadata ? { ...o.metadata, ...vouched.metadata } : o.metadata,
+  };
 }
 
 function complete(t: Transition, ctx: EngineContext): Transition {
@@ -399,7 +456,7 @@ function failWith(t: Transition, step: StepDef, message: string, ctx: EngineCont
 }
 
 function finish(instance: Instance, status: InstanceStatusName, message: string, ctx: EngineContext): Instance {
-  return { ...instance, status, statusMessage: message, pendingRoleIds: [], lastModified: ctx.now };
+  return { ...instance, status, statusMessage: message, pendingRoleIds: [], pendingExcludedIds: [], lastModified: ctx.now };
 }
 
 const touch = (instance: Instance, ctx: EngineContext): Instance => ({ ...instance, lastModified: ctx.now });
@@ -417,7 +474,8 @@ function describeSignal(signal: string, data: JsonObject): string {
 }
 
 export function scopeOf(instance: Instance): TokenScope {
-  return { data: instance.stateData, metadata: instance.metadata };
+  const trusted = { data: { ...instance.trustedData, ...instance.stepOutputs.variables }, metadata: instance.stepOutputs.metadata };
+  return { data: instance.stateData, metadata: instance.metadata, trusted };
 }
 
 function stepContext(instance: Instance, step: StepDef) {

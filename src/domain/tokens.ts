@@ -1,9 +1,21 @@
 import type { Json, JsonObject } from './types.ts';
 
-/** What tokens are resolved against: the data bucket (initial data plus variables) and metadata. */
+/**
+ * What tokens are resolved against: the data bucket (initial data plus variables) and metadata,
+ * with the part of them the server vouches for. Trusted values are those the server set (the
+ * requester's identity, request fields) and those steps wrote; everything the caller sent is
+ * untrusted. Absent `trusted` means nothing is trusted.
+ */
 export interface TokenScope {
   data: JsonObject;
   metadata: JsonObject;
+  trusted?: { data: JsonObject; metadata: JsonObject };
+}
+
+/** The scope restricted to trusted values: a token naming requester data does not resolve in it. */
+export function trustedOnly(scope: TokenScope): TokenScope {
+  const trusted = scope.trusted ?? { data: {}, metadata: {} };
+  return { data: trusted.data, metadata: trusted.metadata, trusted };
 }
 
 const TOKEN = /\$\(([^()]+)\)/g;
@@ -11,6 +23,16 @@ const WHOLE_TOKEN = /^\$\(([^()]+)\)$/;
 
 /** Looks one token name up; undefined when it does not resolve. */
 export function lookupToken(name: string, scope: TokenScope): Json | undefined {
+  // A value the server vouches for wins over anything of the same name (or shadowing dotted name)
+  // the requester sent, so a token that resolves from trusted data means the same everywhere.
+  if (scope.trusted && scope.trusted.data !== scope.data) {
+    const t = lookupIn(name, scope.trusted);
+    if (t !== undefined) return t;
+  }
+  return lookupIn(name, scope);
+}
+
+function lookupIn(name: string, scope: { data: JsonObject; metadata: JsonObject }): Json | undefined {
   if (name.toLowerCase().startsWith('metadata:')) {
     const field = name.slice('metadata:'.length);
     return Object.hasOwn(scope.metadata, field) ? scope.metadata[field] : undefined;
@@ -76,4 +98,36 @@ export function resolveValue(value: Json, scope: TokenScope): Json {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, scope)]));
   }
   return value;
+}
+
+const tokenNames = (text: string): string[] => [...text.matchAll(TOKEN)].map((m) => m[1]);
+
+/**
+ * Token names in the value that resolve only from untrusted (requester) data: they resolve in the
+ * full scope but not in the trusted one. Used to say why a role token or condition gave nothing.
+ */
+export function untrustedTokens(value: Json, scope: TokenScope): string[] {
+  const texts: string[] = [];
+  const walk = (v: Json): void => {
+    if (typeof v === 'string') texts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  const trusted = trustedOnly(scope);
+  const names = texts.flatMap(tokenNames).filter((n) => lookupToken(n, scope) !== undefined && lookupToken(n, trusted) === undefined);
+  return [...new Set(names)];
+}
+
+/** Whether every token in the value resolves from trusted data alone. */
+export function resolvesFromTrusted(value: Json, scope: TokenScope): boolean {
+  const trusted = trustedOnly(scope);
+  const texts: string[] = [];
+  const walk = (v: Json): void => {
+    if (typeof v === 'string') texts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return texts.flatMap(tokenNames).every((n) => lookupToken(n, trusted) !== undefined);
 }

@@ -73,6 +73,12 @@ export interface RecordedSignal {
   at: string;
 }
 
+/** Variables and metadata written by steps, kept apart from what the requester sent. */
+export interface StepOutputs {
+  variables: JsonObject;
+  metadata: JsonObject;
+}
+
 export interface Instance {
   id: string;
   referenceId: number;
@@ -89,14 +95,28 @@ export interface Instance {
   title: string | null;
   initiatorId: number | null;
   initiatorName: string | null;
+  /** What the caller sent when starting the instance: untrusted (docs/security/trust.md). */
   initialData: JsonObject;
+  /** Initial data merged with step variables: what CurrentStateData shows and tokens read. */
   stateData: JsonObject;
   /** Metadata of the instance's subject, read by $(metadata:Name). */
   metadata: JsonObject;
+  /**
+   * Values the server set when starting the instance (the requester's identity; for enrollment,
+   * template, CA and request id): trusted, and never changed afterwards.
+   */
+  trustedData: JsonObject;
+  /** What steps wrote (variables, metadata): trusted, because the definition's author decided it. */
+  stepOutputs: StepOutputs;
   /** Signals received at the current step visit; cleared when the step is left. */
   signals: RecordedSignal[];
   /** Role ids that may signal the current step (denormalised for AssignedToMe). */
   pendingRoleIds: number[];
+  /**
+   * Identities that may not act on the current step even with one of its roles (the initiator,
+   * unless the step allows self-approval); denormalised for AssignedToMe.
+   */
+  pendingExcludedIds: number[];
   startDate: string;
   lastModified: string;
   restartedFrom: string | null;

@@ -101,7 +101,9 @@ export class Notifier {
         if (identity) byId.set(identity.id, identity);
       }
     }
-    return [...byId.values()].filter((p) => !acted.has(p.id));
+    // The initiator, barred from approving their own request, is not asked to.
+    const barred = new Set(instance.pendingExcludedIds);
+    return [...byId.values()].filter((p) => !acted.has(p.id) && !barred.has(p.id));
   }
 
   private linksFor(instance: Instance, step: StepDef, p: Identity): string {

@@ -16,6 +16,7 @@ import {
 import { CountersignError, fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
+import { P, grants } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
 import type { InstanceChange, Job } from '../store/store.ts';
 import type { Services } from './services.ts';
@@ -48,6 +49,27 @@ export function keyByDisplayName(definitions: Definition[], workflowType: string
 
 export const actorOf = (p: Principal): Actor => ({ identityId: p.identity.id, accountName: p.identity.accountName, roleIds: p.roleIds });
 
+/**
+ * Who may read an instance (and so learn that it exists): holders of ReadAll; its initiator with
+ * ReadMy; and, while it is suspended, holders of a role that may act on its current step (they
+ * need to see what they decide, and their signal must reach the engine to be answered). The one
+ * rule behind every per-instance operation; everyone else gets the 404 an unknown id gets.
+ */
+export function canRead(p: Principal, i: Instance): boolean {
+  if (grants(p.permissions, P.instancesReadAll)) return true;
+  if (i.initiatorId === p.identity.id && grants(p.permissions, P.instancesReadMine)) return true;
+  return i.status === 'Suspended' && p.roleIds.some((r) => i.pendingRoleIds.includes(r));
+}
+
+export const instanceNotFound = (id: string): never => fail('NotFound', `No workflow instance has Id ${id}.`);
+
+/** 404 unless the caller may read the instance; then 403 unless they hold every permission needed. */
+export function authorize(p: Principal, i: Instance, ...needed: string[]): void {
+  if (!canRead(p, i)) instanceNotFound(i.id);
+  const missing = needed.filter((n) => !grants(p.permissions, n));
+  if (missing.length) fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${missing.join(' and ')}.`);
+}
+
 export interface NewDefinition {
   displayName: string;
   description: string | null;
@@ -62,6 +84,11 @@ export interface StartRequest {
   key: string | null;
   title: string | null;
   initialData: JsonObject;
+  /**
+   * Request fields the server itself vouches for (certificate enrollment: template, CA, request
+   * id); never from the caller's body. The requester's identity is added by start().
+   */
+  trustedData?: JsonObject;
 }
 
 /** Receives the effects of committed transitions (the runner). */
@@ -176,6 +203,8 @@ export class WorkflowService {
           version,
           title: req.title,
           initialData: req.initialData,
+          // $(requester) as Keyfactor names it; server-set, so the caller's InitialData cannot spoof it.
+          trustedData: { ...req.trustedData, requester: principal.identity.accountName },
           initiator: { identityId: principal.identity.id, accountName: principal.identity.accountName },
         },
         ctx,
@@ -200,17 +229,28 @@ export class WorkflowService {
   }
 
   async getInstance(id: string): Promise<Instance> {
-    return (await this.s.store.getInstance(id)) ?? fail('NotFound', `No workflow instance has Id ${id}.`);
+    return (await this.s.store.getInstance(id)) ?? instanceNotFound(id);
+  }
+
+  /** The instance if the caller may read it; otherwise the same 404 as for an unknown id. */
+  async readInstance(id: string, principal: Principal): Promise<Instance> {
+    const instance = await this.getInstance(id);
+    authorize(principal, instance);
+    return instance;
   }
 
   /** Records, evaluates and advances in one transaction under the instance's lock. */
   async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
     const ctx = this.ctx();
     const actor = actorOf(principal);
-    const result = await this.withVersion(id, (current, version) => {
-      const r = applySignal(current, version, { key, data, actor }, ctx);
-      return { transition: r, result: r };
-    });
+    const result = await this.withVersion(
+      id,
+      (current, version) => {
+        const r = applySignal(current, version, { key, data, actor }, ctx);
+        return { transition: r, result: r };
+      },
+      (current) => authorize(principal, current),
+    );
     this.effectSink(result.effects);
     return result;
   }
@@ -218,12 +258,14 @@ export class WorkflowService {
   /**
    * mutateInstance with the instance's pinned definition version at hand. Versions an instance
    * runs on are frozen and cached, so the instance is read once, under its lock; only a cache
-   * miss costs a second round (load the version, then run again).
+   * miss costs a second round (load the version, then run again). `check` runs first, under the lock.
    */
-  private async withVersion<R>(id: string, fn: (current: Instance, version: DefinitionVersion) => InstanceChange<R>): Promise<R> {
+  private async withVersion<R>(id: string, fn: (current: Instance, version: DefinitionVersion) => InstanceChange<R>, check?: (current: Instance) => void): Promise<R> {
     for (;;) {
       let missing: { definitionId: string; version: number } | null = null;
       const result = await this.s.store.mutateInstance(id, (current) => {
+        // First, so a caller who may not see the instance learns nothing, not even its definition.
+        check?.(current);
         const version = this.versions.get(`${current.definitionId}:${current.definitionVersion}`);
         if (version) return fn(current, version);
         missing = { definitionId: current.definitionId, version: current.definitionVersion };
@@ -239,12 +281,16 @@ export class WorkflowService {
 
   async stop(id: string, principal: Principal): Promise<void> {
     const ctx = this.ctx();
-    await this.s.store.mutateInstance(id, (current) => ({ transition: stopInstance(current, actorOf(principal), ctx), result: null }));
+    await this.s.store.mutateInstance(id, (current) => {
+      authorize(principal, current, P.instancesManage);
+      return { transition: stopInstance(current, actorOf(principal), ctx), result: null };
+    });
   }
 
   /** Cancels the old instance and starts a new one (new Id, same data and title) in one transaction. */
   async restart(id: string, requestedVersion: number | null, principal: Principal): Promise<string> {
     const inst = await this.getInstance(id);
+    authorize(principal, inst, P.instancesManage, P.instancesReadAll);
     const definition = (await this.s.store.getDefinition(inst.definitionId)) ?? fail('NotFound', `The definition of instance ${id} no longer exists.`);
     const v = requestedVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to restart on.`);
     const version = await this.version(definition.id, v);
@@ -254,7 +300,7 @@ export class WorkflowService {
     const actor = actorOf(principal);
     let effects: Effect[] = [];
     await this.s.store.mutateInstance(id, (current) => ({
-      transition: cancelForRestart(current, newId, actor, ctx),
+      transition: (authorize(principal, current, P.instancesManage, P.instancesReadAll), cancelForRestart(current, newId, actor, ctx)),
       spawn: (referenceId) => {
         const t = startInstance(
           {
@@ -264,6 +310,7 @@ export class WorkflowService {
             version,
             title: current.title,
             initialData: current.initialData,
+            trustedData: current.trustedData,
             initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
             restartedFrom: current.id,
           },
@@ -283,8 +330,9 @@ export class WorkflowService {
    * always be able to get rid of it; its jobs go with it, and a run in flight finds it gone).
    * A Suspended instance waits for people, who were asked to act: Stop it first (it ends Rejected).
    */
-  async deleteInstance(id: string): Promise<void> {
+  async deleteInstance(id: string, principal: Principal): Promise<void> {
     await this.s.store.deleteInstance(id, (inst) => {
+      authorize(principal, inst, P.instancesManage);
       if (!isTerminal(inst.status) && inst.status !== 'Running')
         fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
     });

@@ -36,7 +36,11 @@ export interface ParamDecl {
 
 /** What entering a step (or re-deciding it after a signal) leads to. Pure data. */
 export type StepOutcome =
-  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string }
+  /**
+   * trusted: the part of variables and metadata that may be recorded as trusted (what the step
+   * derived from trusted data alone); absent means all of it (docs/security/trust.md).
+   */
+  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string; trusted?: { variables?: JsonObject; metadata?: JsonObject } }
   | { kind: 'suspend'; message: string }
   | { kind: 'reject'; message: string }
   | { kind: 'fail'; message: string }
@@ -72,6 +76,8 @@ export interface StepType {
   enter(ctx: StepContext): StepOutcome;
   /** Normalises and checks a signal's Data for this step. */
   checkSignal?(signal: string, data: JsonObject): SignalCheck;
+  /** Pure: identities that may not act on this step even with one of its roles, and why. */
+  barredActors?(ctx: StepContext): { identityIds: number[]; reason: string };
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
   decide?(ctx: StepContext): StepOutcome;
   /** Pure: timers and notifications to schedule when the step starts waiting. */

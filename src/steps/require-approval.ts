@@ -65,9 +65,23 @@ function comments(signals: RecordedSignal[]): string {
     .join('\n');
 }
 
+const selfApprovalAllowed = (config: JsonObject): boolean => {
+  const v = configValue(requireApprovalStep, config, 'AllowSelfApproval');
+  return v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true');
+};
+
+/** Four eyes: unless the step allows it, the initiator may not act on their own request. */
+function barredActors(ctx: StepContext): { identityIds: number[]; reason: string } {
+  const initiator = ctx.instance.initiatorId;
+  if (initiator === null || selfApprovalAllowed(ctx.step.config)) return { identityIds: [], reason: '' };
+  return { identityIds: [initiator], reason: 'the initiator of this request cannot approve it (AllowSelfApproval is off)' };
+}
+
 function decide(ctx: StepContext): StepOutcome {
   const { minimumApprovals, denialsToReject } = thresholds(ctx.step.config);
-  const { approvals, denials } = tally(ctx.signals);
+  // Signals from barred identities never count (recorded before an upgrade, or by any other path).
+  const barred = new Set(barredActors(ctx).identityIds);
+  const { approvals, denials } = tally(ctx.signals.filter((s) => !barred.has(s.identityId)));
   const cmnts = comments(ctx.signals);
   if (denials >= denialsToReject) {
     return { kind: 'reject', message: `Denied at ${ctx.step.displayName} (${denials} of ${denialsToReject} denials).` };
@@ -193,6 +207,7 @@ export const requireApprovalStep: StepType = {
     EscalationRoleIds: param('Escalation roles', 'stringList', { default: [], tooltip: 'Role ids that may also act after escalation.' }),
     TimeoutAfter: param('Time out after', 'string', { tooltip: "ISO-8601 duration or minutes; without it the server's upper bound applies." }),
     TimeoutAction: param('Action on timeout', 'string', { default: 'Fail', potentialValues: TIMEOUT_ACTIONS }),
+    AllowSelfApproval: param('Allow self-approval', 'boolean', { default: false, tooltip: "Whether the request's initiator may approve it when they hold an approver role (off: four eyes)." }),
   },
   signals: {
     ApprovalStatus: {
@@ -203,6 +218,7 @@ export const requireApprovalStep: StepType = {
   validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject'), ...checkDurations(config)],
   enter: (ctx) => decide(ctx),
   checkSignal,
+  barredActors,
   decide,
   onWait: (ctx, now, maxWaitMs) => waitPlan(ctx.step.config, now, maxWaitMs),
   onTimer,

@@ -1,4 +1,4 @@
-import { resolveValue } from '../domain/tokens.ts';
+import { resolvesFromTrusted, resolveValue, trustedOnly } from '../domain/tokens.ts';
 import { param, type StepType } from './plugin.ts';
 
 /** Sets a metadata field on the instance's subject; pure, so it runs inside the transition. */
@@ -15,6 +15,10 @@ export const updateMetadataStep: StepType = {
   signals: {},
   enter: ({ step, scope }) => {
     const name = String(step.config.Name);
-    return { kind: 'continue', metadata: { [name]: resolveValue(step.config.Value ?? '', scope) } };
+    const value = step.config.Value ?? '';
+    // A value that needs requester data (or anything unresolved) is not trusted: it must not
+    // become a role or an approval condition.
+    const trusted = resolvesFromTrusted(value, scope) ? { [name]: resolveValue(value, trustedOnly(scope)) } : {};
+    return { kind: 'continue', metadata: { [name]: resolveValue(value, scope) }, trusted: { metadata: trusted } };
   },
 };

@@ -25,8 +25,11 @@ export const INSTANCE_COLUMNS = [
   'initial_data',
   'state_data',
   'metadata',
+  'trusted_data',
+  'step_outputs',
   'signals',
   'pending_role_ids',
+  'pending_excluded_ids',
   'start_date',
   'last_modified',
   'restarted_from',
@@ -36,8 +39,8 @@ export const INSTANCE_COLUMNS = [
 
 export type InstanceColumn = (typeof INSTANCE_COLUMNS)[number];
 
-/** The columns a transition may change (InitialData and the identity columns never do). */
-export const CHANGED_COLUMNS = ['status', 'status_message', 'current_step', 'current_step_id', 'current_step_display_name', 'title', 'state_data', 'metadata', 'signals', 'pending_role_ids', 'last_modified', 'restarted_to', 'rev'] as const satisfies readonly InstanceColumn[];
+/** The columns a transition may change (InitialData, trusted data and the identity columns never do). */
+export const CHANGED_COLUMNS = ['status', 'status_message', 'current_step', 'current_step_id', 'current_step_display_name', 'title', 'state_data', 'metadata', 'step_outputs', 'signals', 'pending_role_ids', 'pending_excluded_ids', 'last_modified', 'restarted_to', 'rev'] as const satisfies readonly InstanceColumn[];
 
 export function instanceRow(i: Instance): Record<InstanceColumn, unknown> {
   return {
@@ -58,8 +61,11 @@ export function instanceRow(i: Instance): Record<InstanceColumn, unknown> {
     initial_data: JSON.stringify(i.initialData),
     state_data: JSON.stringify(i.stateData),
     metadata: JSON.stringify(i.metadata),
+    trusted_data: JSON.stringify(i.trustedData),
+    step_outputs: JSON.stringify(i.stepOutputs),
     signals: JSON.stringify(i.signals),
     pending_role_ids: JSON.stringify(i.pendingRoleIds),
+    pending_excluded_ids: JSON.stringify(i.pendingExcludedIds),
     start_date: i.startDate,
     last_modified: i.lastModified,
     restarted_from: i.restartedFrom,
@@ -80,8 +86,10 @@ export function changedRow(i: Instance): Record<string, unknown> {
     title: i.title,
     state_data: JSON.stringify(i.stateData),
     metadata: JSON.stringify(i.metadata),
+    step_outputs: JSON.stringify(i.stepOutputs),
     signals: JSON.stringify(i.signals),
     pending_role_ids: JSON.stringify(i.pendingRoleIds),
+    pending_excluded_ids: JSON.stringify(i.pendingExcludedIds),
     last_modified: i.lastModified,
     restarted_to: i.restartedTo,
     rev: i.rev,
@@ -108,8 +116,11 @@ export function instanceFromRow(r: Record<string, unknown>, json: (v: unknown) =
     initialData: json(r.initial_data),
     stateData: json(r.state_data),
     metadata: json(r.metadata),
+    trustedData: json(r.trusted_data),
+    stepOutputs: json(r.step_outputs),
     signals: json(r.signals),
     pendingRoleIds: json(r.pending_role_ids),
+    pendingExcludedIds: json(r.pending_excluded_ids),
     startDate: r.start_date as string,
     lastModified: r.last_modified as string,
     restartedFrom: text(r.restarted_from),

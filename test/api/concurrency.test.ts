@@ -81,11 +81,13 @@ describe('concurrent approvers', () => {
     const ids: string[] = [];
     for (let i = 0; i < INSTANCES; i++) ids.push(await startInstance(t, def));
     const results = await fireTogether(ids.flatMap((id) => approvers.map((a) => ({ id, auth: a.auth, approved: true }))));
-    expect(results.filter((r) => r.status !== 204 && r.status !== 400)).toEqual([]);
+    // The late ones hold only ReadAssignedToMe: once complete, the instance no longer waits on
+    // them, so it looks absent to them (404, docs/security/trust.md).
+    expect(results.filter((r) => r.status !== 204 && r.status !== 404)).toEqual([]);
     for (const id of ids) {
       const mine = results.filter((r) => r.id === id);
       expect(mine.filter((r) => r.status === 204)).toHaveLength(2);
-      for (const refused of mine.filter((r) => r.status === 400)) expect(refused.body).toMatch(/is Complete, not Suspended/);
+      for (const refused of mine.filter((r) => r.status === 404)) expect(refused.body).toMatch(/No workflow instance has Id/);
       const inst = await historyOf(id);
       expect(inst.Status).toBe(3);
       expect(inst.History.filter((h) => h.Kind === 'SignalReceived')).toHaveLength(2);

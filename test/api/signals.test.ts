@@ -90,7 +90,9 @@ describe('the seed scenario', () => {
     expect((await signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: false, Comment: 'Not for prod.' } }, bob.auth)).status).toBe(204);
     const inst = await get(id);
     expect(inst.body.Status).toBe(4);
-    expect((await signal(id, SEED_BODY, alice.auth)).status).toBe(400);
+    // Alice reads only what waits on her: the decided instance is no longer hers to see.
+    expect((await signal(id, SEED_BODY, alice.auth)).status).toBe(404);
+    expect((await signal(id, SEED_BODY, t.adminAuth)).status).toBe(400);
   });
 });
 
@@ -98,7 +100,10 @@ describe('refused signals change nothing', () => {
   const cases: [string, (id: string) => Promise<{ status: number; body: any }>, number, RegExp][] = [
     ['jump ahead to a later step', (id) => signal(id, { SignalKey: 'RequireApproval2.ApprovalStatus', Data: { Approved: true } }, alice.auth), 400, /current step is 'RequireApproval1'/],
     ['an unknown step', (id) => signal(id, { SignalKey: 'Nope.ApprovalStatus', Data: { Approved: true } }, alice.auth), 400, /no step 'Nope'.*current step is 'RequireApproval1'/],
-    ['a caller without the step role', (id) => signal(id, SEED_BODY, carol.auth), 403, /roles allowed/],
+    // The administrator may read every instance but holds no approver role.
+    ['a caller without the step role', (id) => signal(id, SEED_BODY, t.adminAuth), 403, /roles allowed/],
+    // Carol may read only her own instances: this one looks absent to her (docs/security/trust.md).
+    ['a caller who cannot read the instance', (id) => signal(id, SEED_BODY, carol.auth), 404, /^No workflow instance has Id/],
     ['a comment over 500 characters', (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true, Comment: 'x'.repeat(501) } }, alice.auth), 400, /501 characters.*at most 500/],
     ['a SignalKey without a signal name', (id) => signal(id, { SignalKey: 'RequireApproval1', Data: { Approved: true } }, alice.auth), 400, /<StepUniqueName>\.<SignalName>/],
     ['an unknown signal name', (id) => signal(id, { SignalKey: 'RequireApproval1.Nope', Data: { Approved: true } }, alice.auth), 400, /no signal 'Nope'/],

@@ -120,6 +120,9 @@ const conditionHoldsModel = (c: string, flag: Flag): boolean => c === 'True' || 
 function runsAt(specs: Spec[], i: number, flag: Flag): boolean {
   if (i === 0 || i === specs.length + 1) return true;
   const s = specs[i - 1];
+  // An approval fails closed: only a condition decided by trusted data ('false' here) skips it;
+  // $(flag) is requester data and $(missing) resolves from nothing trusted, so neither can.
+  if (s.kind === 'RequireApproval') return s.enabled && !s.conditions.includes('false');
   return s.enabled && s.conditions.every((c) => conditionHoldsModel(c, flag));
 }
 

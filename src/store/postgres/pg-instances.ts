@@ -16,7 +16,7 @@ const COLUMNS = INSTANCE_COLUMNS;
 /** Named columns, never `*`: a prepared statement's result shape must not change when a later migration adds a column. */
 export const INSTANCE_SELECT = COLUMNS.join(', ');
 
-const JSON_COLUMNS = new Set(['initial_data', 'state_data', 'metadata', 'signals', 'pending_role_ids']);
+const JSON_COLUMNS = new Set(['initial_data', 'state_data', 'metadata', 'trusted_data', 'step_outputs', 'signals', 'pending_role_ids', 'pending_excluded_ids']);
 const castOf = (col: string): string => (JSON_COLUMNS.has(col) ? 'jsonb' : col === 'start_date' || col === 'last_modified' ? 'timestamptz' : '');
 
 const MUTABLE = CHANGED_COLUMNS;

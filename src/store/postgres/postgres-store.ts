@@ -268,6 +268,8 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       clauses.push(roles.length ? `EXISTS (SELECT 1 FROM jsonb_array_elements(pending_role_ids) r WHERE r::bigint = ANY(${p(roles, '::bigint[]')}))` : 'FALSE');
       // Containment: some recorded signal has this identityId.
       clauses.push(`NOT signals @> ${p(JSON.stringify([{ identityId: q.assignedTo.identityId }]), '::jsonb')}`);
+      // Barred from acting (the initiator, unless self-approval is allowed).
+      clauses.push(`NOT pending_excluded_ids @> ${p(JSON.stringify([q.assignedTo.identityId]), '::jsonb')}`);
     }
     const d = dir(q.ascending);
     const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${d}, reference_id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;

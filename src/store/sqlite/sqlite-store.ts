@@ -208,6 +208,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       params.push(...roles);
       clauses.push(`NOT EXISTS (SELECT 1 FROM json_each(signals) WHERE json_extract(value, '$.identityId') = ?)`);
       params.push(q.assignedTo.identityId);
+      clauses.push('NOT EXISTS (SELECT 1 FROM json_each(pending_excluded_ids) WHERE value = ?)');
+      params.push(q.assignedTo.identityId);
     }
     const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`;
     return (this.conn.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toInstance);
@@ -318,15 +320,15 @@ function prepare(db: Database.Database) {
     insertInstance: db.prepare(
       `INSERT INTO instances (id, reference_id, definition_id, definition_version, definition_name, workflow_type, status, status_message,
         current_step, current_step_id, current_step_display_name, title, initiator_id, initiator_name, initial_data, state_data, metadata,
-        signals, pending_role_ids, start_date, last_modified, restarted_from, restarted_to, rev)
+        trusted_data, step_outputs, signals, pending_role_ids, pending_excluded_ids, start_date, last_modified, restarted_from, restarted_to, rev)
        VALUES (@id, @reference_id, @definition_id, @definition_version, @definition_name, @workflow_type, @status, @status_message,
         @current_step, @current_step_id, @current_step_display_name, @title, @initiator_id, @initiator_name, @initial_data, @state_data, @metadata,
-        @signals, @pending_role_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
+        @trusted_data, @step_outputs, @signals, @pending_role_ids, @pending_excluded_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
     ),
     updateInstance: db.prepare(
       `UPDATE instances SET status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
-        current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, signals=@signals,
-        pending_role_ids=@pending_role_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
+        current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, step_outputs=@step_outputs, signals=@signals,
+        pending_role_ids=@pending_role_ids, pending_excluded_ids=@pending_excluded_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
     ),
     getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
     deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
