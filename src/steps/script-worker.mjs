@@ -10,7 +10,10 @@
  * appends text to a capped buffer here). Nothing of Node is reachable from inside the engine;
  * code there can only compute on values and return one.
  *
- * Limits: a QuickJS heap limit (setMemoryLimit), a QuickJS stack limit (setMaxStackSize), a
+ * Limits: a WebAssembly memory that cannot grow past the module's initial 16 MB plus the
+ * configured megabytes (QuickJS's own setMemoryLimit is set too, but this build cannot measure
+ * block sizes, so it counts allocations rather than bytes: the memory maximum is what holds),
+ * a QuickJS stack limit (setMaxStackSize), a
  * wall-clock deadline checked by the interrupt handler (the parent thread also terminates this
  * worker past the deadline), and a cap on console text plus the JSON of the result.
  *
@@ -27,10 +30,23 @@
  *   thread's larger stack, where its own stack limit catches deep nesting.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { newQuickJSWASMModule } from 'quickjs-emscripten';
+import { newQuickJSWASMModule, newVariant, RELEASE_SYNC } from 'quickjs-emscripten';
 
 /** What a compile check may use; the parser needs no more than this. */
-const VALIDATE_MEMORY_BYTES = 32 * 1024 * 1024;
+const VALIDATE_MEMORY_MB = 32;
+
+/** The module's own initial memory (emscripten's INITIAL_MEMORY): the runtime and its data. */
+const BASE_PAGES = (16 * 1024 * 1024) / 65536;
+
+/**
+ * A fresh QuickJS module whose WebAssembly memory can grow by at most `memoryMb`: when the
+ * script needs more, malloc fails inside the engine and QuickJS throws "out of memory".
+ * @param {number} memoryMb
+ */
+function boundedQuickJS(memoryMb) {
+  const wasmMemory = new WebAssembly.Memory({ initial: BASE_PAGES, maximum: BASE_PAGES + memoryMb * 16 });
+  return newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory }));
+}
 
 /** @param {object} message */
 function reply(message) {
@@ -52,7 +68,7 @@ class Limit extends Error {
 
 /** @param {{ script: string, paramsJson: string, limits: { timeoutMs: number, memoryMb: number, maxOutputBytes: number, maxStackBytes: number } }} input */
 async function run({ script, paramsJson, limits }) {
-  const QuickJS = await newQuickJSWASMModule();
+  const QuickJS = await boundedQuickJS(limits.memoryMb);
   const runtime = QuickJS.newRuntime();
   const deadline = Date.now() + limits.timeoutMs;
   let interrupted = false;
@@ -181,17 +197,26 @@ function safeString(v) {
 
 /** @param {import('node:worker_threads').MessagePort} port @param {number} maxStackBytes */
 async function serveValidation(port, maxStackBytes) {
-  const QuickJS = await newQuickJSWASMModule();
+  let QuickJS = await boundedQuickJS(VALIDATE_MEMORY_MB);
   port.on('message', (/** @type {{ script: string, flag: Int32Array }} */ { script, flag }) => {
     let problem;
+    let fresh = false;
     try {
       problem = compileProblem(QuickJS, script, maxStackBytes);
     } catch (e) {
       problem = `the syntax check failed: ${e instanceof Error ? e.message : String(e)}`;
+      fresh = true;
     }
     port.postMessage({ problem });
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
+    // WebAssembly memory never shrinks: after a failure inside the engine, or once a large script
+    // has grown the memory, continue on a new module.
+    if (fresh || QuickJS.getWasmMemory().buffer.byteLength > BASE_PAGES * 65536 * 2) {
+      void boundedQuickJS(VALIDATE_MEMORY_MB).then((q) => {
+        QuickJS = q;
+      });
+    }
   });
 }
 
@@ -202,7 +227,7 @@ async function serveValidation(port, maxStackBytes) {
  */
 function compileProblem(QuickJS, script, maxStackBytes) {
   const runtime = QuickJS.newRuntime();
-  runtime.setMemoryLimit(VALIDATE_MEMORY_BYTES);
+  runtime.setMemoryLimit(VALIDATE_MEMORY_MB * 1024 * 1024);
   runtime.setMaxStackSize(maxStackBytes);
   const deadline = Date.now() + 2_000;
   runtime.setInterruptHandler(() => Date.now() > deadline);
