@@ -110,13 +110,22 @@ async function run({ script, paramsJson, limits }) {
   {
     // console.* appends to a capped buffer; the text is shown when the step fails.
     const consoleObj = vm.newObject();
+    const tooMuch = () => {
+      outputExceeded = true;
+      return { error: vm.newError({ name: 'RangeError', message: `console output passed ${limits.maxOutputBytes} bytes` }) };
+    };
     const write = vm.newFunction('log', (...args) => {
+      // A string longer than the cap is refused before it is copied out of the engine.
+      for (const a of args) {
+        if (vm.typeof(a) !== 'string') continue;
+        const length = vm.getProp(a, 'length');
+        const tooLong = vm.getNumber(length) > limits.maxOutputBytes;
+        length.dispose();
+        if (tooLong) return tooMuch();
+      }
       const line = args.map((a) => (vm.typeof(a) === 'string' ? vm.getString(a) : safeString(vm.dump(a)))).join(' ') + '\n';
       logBytes += Buffer.byteLength(line);
-      if (logBytes > limits.maxOutputBytes) {
-        outputExceeded = true;
-        return { error: vm.newError({ name: 'RangeError', message: `console output passed ${limits.maxOutputBytes} bytes` }) };
-      }
+      if (logBytes > limits.maxOutputBytes) return tooMuch();
       log += line;
       return vm.undefined;
     });

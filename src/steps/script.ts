@@ -142,6 +142,9 @@ function runInWorker(
       stdout: true,
       stderr: true,
     });
+    // Nothing the engine prints is wanted (emscripten writes only on an internal abort).
+    worker.stdout.resume();
+    worker.stderr.resume();
     const finish = (answer: WorkerAnswer | 'aborted' | 'terminated' | 'worker-memory' | string): void => {
       if (settled) return;
       settled = true;

@@ -62,6 +62,8 @@ describe('Script step', () => {
   it('console output is kept (capped) and shown when the script fails', async () => {
     const f = await failureOf(run('console.log("looking up", params.cn, { n: 1 }); throw new Error("none")', { cn: 'a.example' }));
     expect(f).toEqual({ message: 'the script failed: none (console: looking up a.example {"n":1})', retryable: false });
+    const huge = await failureOf(run("console.log('x'.repeat(10_000_000)); return {}"));
+    expect(huge).toEqual({ message: 'the script wrote more than 65536 bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.', retryable: false });
     const flood = await failureOf(run("while (true) console.log('x'.repeat(1000))"));
     expect(flood).toEqual({ message: 'the script wrote more than 65536 bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.', retryable: false });
   });
