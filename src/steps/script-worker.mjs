@@ -147,7 +147,9 @@ async function run({ script, paramsJson, limits }) {
             if (value === undefined || value === null) return '{}';
             if (typeof value !== 'object' || isArray(value))
               throw new TypeError('the script must return an object whose keys become variables, not ' + (isArray(value) ? 'an array' : typeof value));
-            return stringify(value);
+            const json = stringify(value);
+            if (typeof json !== 'string') throw new TypeError('the returned value cannot be written as JSON');
+            return json;
           },
         };
       })()`),

@@ -115,8 +115,13 @@ export async function runScript(script: string, params: JsonObject, limits: Scri
     const console = outcome.log.trim() ? ` (console: ${excerpt(outcome.log, 200)})` : '';
     throw new StepFailure(`the script failed: ${excerpt(what, 300)}${console}`, false);
   }
-  const variables: unknown = JSON.parse(outcome.variablesJson);
-  if (!isJsonObject(variables)) throw new StepFailure('the script returned no object.', false);
+  let variables: unknown = null;
+  try {
+    variables = JSON.parse(outcome.variablesJson);
+  } catch {
+    // Reported below: what the engine's JSON.stringify made is not an object.
+  }
+  if (!isJsonObject(variables)) throw new StepFailure('the script failed: the returned value is not a JSON object.', false);
   const names = Object.keys(variables);
   return { variables, message: names.length ? `Set ${names.join(', ')}.` : 'The script set no variables.' };
 }

@@ -54,6 +54,9 @@ describe('Script step', () => {
     expect((await run('const x = 1;')).variables).toEqual({});
     expect(await failureOf(run('return [1, 2]'))).toEqual({ message: 'the script failed: TypeError: the script must return an object whose keys become variables, not an array', retryable: false });
     expect(await failureOf(run('return "text"'))).toEqual({ message: 'the script failed: TypeError: the script must return an object whose keys become variables, not string', retryable: false });
+    expect(await failureOf(run('return { toJSON: () => undefined }'))).toEqual({ message: 'the script failed: TypeError: the returned value cannot be written as JSON', retryable: false });
+    expect(await failureOf(run('return { toJSON: () => [1] }'))).toEqual({ message: 'the script failed: the returned value is not a JSON object.', retryable: false });
+    expect(await failureOf(run('return { n: 1n }'))).toMatchObject({ message: expect.stringMatching(/^the script failed: TypeError: /), retryable: false });
     expect(await failureOf(run('throw new Error("no owner for " + params.cn)', { cn: 'x' }))).toEqual({ message: 'the script failed: no owner for x', retryable: false });
     expect(await failureOf(run('await Promise.reject(new TypeError("bad"))'))).toEqual({ message: 'the script failed: TypeError: bad', retryable: false });
     expect((await failureOf(run('return {'))).message).toMatch(/^the script failed: the script does not compile: SyntaxError: /);
