@@ -96,7 +96,7 @@ const attacks: Record<string, [string, string | RegExp]> = {
   fetch: ['return { r: await (await fetch("http://127.0.0.1:" + params.port)).text() }', failed("the script failed: ReferenceError: 'fetch' is not defined")],
   WebAssembly: ['return { m: new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])) }', failed("the script failed: ReferenceError: 'WebAssembly' is not defined")],
   'a huge string': ["return { n: 'x'.repeat(1e9).length }", outOfMemory],
-  'an array growing forever': ["const a = []; let i = 0; while (true) a.push('x'.repeat(100000) + i++);", outOfMemory],
+  'an array growing forever': ["const a = []; let i = 0; while (true) a.push('x'.repeat(1_000_000) + i++);", outOfMemory],
   'an infinite loop': ['while (true) {}', timedOut],
   'an infinite loop that catches': ['for (;;) { try { while (true) {} } catch (e) {} }', timedOut],
   'deep recursion': ['const f = (n) => f(n + 1) + 1; return { n: f(0) }', failed('the script failed: InternalError: stack overflow')],

@@ -138,7 +138,7 @@ describe('Script step', () => {
   it('cannot exhaust memory or the stack', async () => {
     const memory = 'the script ran out of memory (limit 32 MB, COUNTERSIGN_SCRIPT_MEMORY_MB) and was stopped.';
     expect(await failureOf(run("return { n: 'x'.repeat(1e9).length }"))).toEqual({ message: memory, retryable: false });
-    expect(await failureOf(run("const a = []; let i = 0; while (true) a.push('x'.repeat(100_000) + i++); return {}"))).toEqual({ message: memory, retryable: false });
+    expect(await failureOf(run("const a = []; let i = 0; while (true) a.push('x'.repeat(1_000_000) + i++); return {}"))).toEqual({ message: memory, retryable: false });
     expect(await failureOf(run("let s = 'x'; while (true) s = s + s; return {}"))).toEqual({ message: 'the script failed: InternalError: string too long', retryable: false });
     // Many small allocations: the heap limit or, when QuickJS's collector slows near it, the deadline ends it.
     const grow = await failureOf(run('const a = []; while (true) a.push(new Array(100_000).fill(Math.random()));', {}, { timeoutMs: 1_000 }));
