@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 
 /**
  * Runs one helper process for a script step with hard limits: a wall-clock timeout, a cap on
- * stdout, an optional resident-memory ceiling, and the job's AbortSignal. The process gets its
+ * stdout, and the job's AbortSignal. The process gets its
  * own process group, and the whole group is killed on any limit.
  */
 export interface ProcessRun {
@@ -14,8 +13,6 @@ export interface ProcessRun {
   cwd: string;
   timeoutMs: number;
   maxOutputBytes: number;
-  /** Resident memory ceiling (Linux, sampled); null for none. */
-  maxRssMb: number | null;
   signal: AbortSignal;
 }
 
@@ -25,13 +22,12 @@ export interface ProcessOutcome {
   stdout: string;
   stderr: string;
   /** Which limit ended the process, if one did. */
-  limit: 'timeout' | 'output' | 'memory' | 'aborted' | null;
+  limit: 'timeout' | 'output' | 'aborted' | null;
   /** The process could not be started (e.g. ENOENT, EACCES). */
   spawnError: NodeJS.ErrnoException | null;
 }
 
 const STDERR_KEEP = 64 * 1024;
-const RSS_SAMPLE_MS = 25;
 
 export function runProcess(run: ProcessRun): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
@@ -57,13 +53,6 @@ export function runProcess(run: ProcessRun): Promise<ProcessOutcome> {
     const onAbort = () => kill('aborted');
     if (run.signal.aborted) onAbort();
     else run.signal.addEventListener('abort', onAbort, { once: true });
-    const rssTimer =
-      run.maxRssMb !== null && process.platform === 'linux'
-        ? setInterval(() => {
-            const rss = rssMb(child.pid);
-            if (rss !== null && rss > run.maxRssMb!) kill('memory');
-          }, RSS_SAMPLE_MS)
-        : null;
 
     child.stdout.on('data', (chunk: Buffer) => {
       outSize += chunk.length;
@@ -90,19 +79,8 @@ export function runProcess(run: ProcessRun): Promise<ProcessOutcome> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (rssTimer) clearInterval(rssTimer);
       run.signal.removeEventListener('abort', onAbort);
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: err, limit, spawnError });
     }
   });
-}
-
-function rssMb(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
 }

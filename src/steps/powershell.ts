@@ -83,7 +83,6 @@ async function runPowerShell(input: RunInput): Promise<RunResult> {
     cwd: home,
     timeoutMs: settings.script.timeoutMs,
     maxOutputBytes: settings.script.maxOutputBytes,
-    maxRssMb: null,
     signal: input.signal,
   });
   if (out.spawnError) {

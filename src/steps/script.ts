@@ -1,24 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { JsonObject } from '../domain/types.ts';
-import { runProcess } from './child-process.ts';
-import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
+import { param, StepFailure, type RunResult, type StepType } from './plugin.ts';
 import { stepSettings, type ScriptLimits } from './settings.ts';
 import { excerpt, isJsonObject } from './support.ts';
 
 /**
  * Script (ours): JavaScript with the PowerShell step's contract. ScriptContent is the body of an
  * async function receiving `params` (ScriptParameters after tokens) and returning an object
- * whose keys become variables. It runs in a separate node process under the permission model,
- * with an empty environment, a heap limit, a resident-memory ceiling, a wall-clock timeout and
- * an output cap (src/steps/script-sandbox.cjs; docs/steps.md says what that does and does not
- * stop).
+ * whose keys become variables. It runs in QuickJS compiled to WebAssembly, in a worker thread
+ * (src/steps/script-worker.mjs): the engine holds only ECMAScript built-ins and the values passed
+ * in, so no host API exists for the script to reach (docs/security/sandbox.md).
  */
 export const scriptStep: StepType = {
   extensionName: 'Script',
   displayName: 'Run JavaScript',
-  description: 'Runs JavaScript in a separate, time- and memory-limited process; the object it returns becomes variables.',
+  description: 'Runs JavaScript in a WebAssembly sandbox with time, memory and output limits; the object it returns becomes variables.',
   outputs: ['continue'],
   workflowTypes: 'all',
   signals: {},
@@ -28,13 +24,8 @@ export const scriptStep: StepType = {
   },
   validate: (config) => {
     if (typeof config.ScriptContent !== 'string') return [];
-    try {
-      // Compiles without running: syntax errors show at PUT Steps rather than at run time.
-      new AsyncFunction('params', config.ScriptContent);
-      return [];
-    } catch (err) {
-      return [`ScriptContent: does not compile: ${err instanceof Error ? err.message : String(err)}`];
-    }
+    const problem = compileProblem(config.ScriptContent);
+    return problem ? [`ScriptContent: does not compile: ${problem}`] : [];
   },
   enter: () => ({ kind: 'run' }),
   run: (input) => {
@@ -43,54 +34,136 @@ export const scriptStep: StepType = {
   },
 };
 
-const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<unknown>;
+/**
+ * QuickJS's own stack limit. The worker threads get a native stack (WORKER_STACK_MB) large enough
+ * that this limit is reached first: deep recursion and deep nesting fail with "stack overflow".
+ */
+export const SCRIPT_STACK_BYTES = 256 * 1024;
+const WORKER_STACK_MB = 16;
 
-export const SANDBOX_FILE = fileURLToPath(new URL('./script-sandbox.cjs', import.meta.url));
+/** Time for the worker to start and load the WebAssembly module before the script's deadline. */
+const WORKER_START_GRACE_MS = 3_000;
 
-/** Node 20 spells the permission flag --experimental-permission; later versions --permission. */
-const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+/** How long PUT Steps waits for the syntax check (the first one includes loading the module). */
+const VALIDATE_WAIT_MS = 10_000;
 
-export async function runScript(script: string, params: JsonObject, limits: ScriptLimits, signal: AbortSignal): Promise<RunResult> {
-  const nonce = randomBytes(16).toString('hex');
-  const out = await runProcess({
-    command: process.execPath,
-    args: [PERMISSION_FLAG, `--allow-fs-read=${SANDBOX_FILE}`, `--max-old-space-size=${limits.memoryMb}`, '--no-warnings', SANDBOX_FILE],
-    stdin: JSON.stringify({ nonce, script, params }),
+const WORKER_FILE = new URL('./script-worker.mjs', import.meta.url);
+
+let validator: { worker: Worker; port: MessagePort } | null = null;
+
+/** The long-lived compile-only worker, started on first use and again after it ends. */
+function validatorWorker(): { worker: Worker; port: MessagePort } {
+  if (validator) return validator;
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WORKER_FILE, {
+    workerData: { mode: 'validate', port: port2, maxStackBytes: SCRIPT_STACK_BYTES },
+    transferList: [port2],
+    resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: WORKER_STACK_MB },
     env: {},
-    cwd: tmpdir(),
-    timeoutMs: limits.timeoutMs,
-    maxOutputBytes: limits.maxOutputBytes,
-    // The heap limit bounds JavaScript objects; buffers and the runtime itself live outside it.
-    maxRssMb: limits.memoryMb + 96,
-    signal,
   });
-  if (out.spawnError) throw new StepFailure(`the script process could not be started (${out.spawnError.code ?? out.spawnError.message}).`, true);
-  if (out.limit === 'aborted') throw new StepFailure('the script was stopped: the step ran out of time.', true);
-  if (out.limit === 'timeout') throw new StepFailure(`the script did not finish within ${limits.timeoutMs} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`, false);
-  if (out.limit === 'output') throw new StepFailure(`the script wrote more than ${limits.maxOutputBytes} bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.`, false);
-  if (out.limit === 'memory' || /heap out of memory|Reached heap limit|Allocation failed/i.test(out.stderr))
-    throw new StepFailure(`the script ran out of memory (limit ${limits.memoryMb} MB, COUNTERSIGN_SCRIPT_MEMORY_MB) and was stopped.`, false);
-  const answer = lastAnswer(out.stdout, nonce);
-  if (!answer) {
-    const how = out.signal ? `was killed by ${out.signal}` : `exited with code ${out.code}`;
-    const note = out.stderr.trim() ? `: ${excerpt(out.stderr, 200)}` : '';
-    throw new StepFailure(`the script ended without returning a result (it ${how})${note}.`, false);
-  }
-  if (!answer.ok) throw new StepFailure(`the script failed: ${excerpt(String(answer.error ?? 'unknown error'), 300)}`, false);
-  if (!isJsonObject(answer.variables)) throw new StepFailure('the script returned no object.', false);
-  const names = Object.keys(answer.variables);
-  return { variables: answer.variables, message: names.length ? `Set ${names.join(', ')}.` : 'The script set no variables.' };
+  // It must not keep the process alive, nor take it down.
+  worker.unref();
+  port1.unref();
+  const current = { worker, port: port1 };
+  const forget = (): void => {
+    if (validator === current) validator = null;
+  };
+  worker.on('error', forget);
+  worker.on('exit', forget);
+  validator = current;
+  return current;
 }
 
-function lastAnswer(stdout: string, nonce: string): { ok: boolean; variables?: unknown; error?: unknown } | null {
-  const lines = stdout.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (!lines[i].startsWith(`${nonce} `)) continue;
-    try {
-      return JSON.parse(lines[i].slice(nonce.length + 1));
-    } catch {
-      return null;
-    }
+/**
+ * Compiles the body in QuickJS, the parser that will run it, without calling it: nothing of the
+ * script executes. validate() is synchronous, so this blocks on the answer (a compile takes
+ * milliseconds). Returns the syntax error, or null.
+ */
+export function compileProblem(script: string): string | null {
+  const v = validatorWorker();
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  v.port.postMessage({ script, flag });
+  const waited = Atomics.wait(flag, 0, 0, VALIDATE_WAIT_MS);
+  const answer = receiveMessageOnPort(v.port)?.message as { problem: string | null } | undefined;
+  if (waited === 'timed-out' || !answer) {
+    // A stuck or dead checker is replaced; the definition is refused rather than saved unchecked.
+    validator = null;
+    void v.worker.terminate();
+    return 'the syntax check did not answer in time; try again';
   }
-  return null;
+  return answer.problem;
+}
+
+type WorkerAnswer =
+  | { ok: true; variablesJson: string; log: string }
+  | { ok: false; kind: 'compile' | 'error' | 'timeout' | 'memory' | 'output' | 'result' | 'pending'; error: string; log: string };
+
+export async function runScript(script: string, params: JsonObject, limits: ScriptLimits, signal: AbortSignal): Promise<RunResult> {
+  const outcome = await runInWorker(script, params, limits, signal);
+  const timeout = `the script did not finish within ${limits.timeoutMs} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`;
+  const memory = `the script ran out of memory (limit ${limits.memoryMb} MB, COUNTERSIGN_SCRIPT_MEMORY_MB) and was stopped.`;
+  const output = `the script wrote more than ${limits.maxOutputBytes} bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.`;
+  if (outcome === 'aborted') throw new StepFailure('the script was stopped: the step ran out of time.', true);
+  if (outcome === 'terminated') throw new StepFailure(timeout, false);
+  if (outcome === 'worker-memory') throw new StepFailure(memory, false);
+  if (typeof outcome === 'string') throw new StepFailure(`the script ended without returning a result (${excerpt(outcome, 200)}).`, false);
+  if (!outcome.ok) {
+    if (outcome.kind === 'timeout') throw new StepFailure(timeout, false);
+    if (outcome.kind === 'memory') throw new StepFailure(memory, false);
+    if (outcome.kind === 'output') throw new StepFailure(output, false);
+    const what = outcome.kind === 'compile' ? `the script does not compile: ${outcome.error}` : outcome.error;
+    const console = outcome.log.trim() ? ` (console: ${excerpt(outcome.log, 200)})` : '';
+    throw new StepFailure(`the script failed: ${excerpt(what, 300)}${console}`, false);
+  }
+  let variables: unknown = null;
+  try {
+    variables = JSON.parse(outcome.variablesJson);
+  } catch {
+    // Reported below: what the engine's JSON.stringify made is not an object.
+  }
+  if (!isJsonObject(variables)) throw new StepFailure('the script failed: the returned value is not a JSON object.', false);
+  const names = Object.keys(variables);
+  return { variables, message: names.length ? `Set ${names.join(', ')}.` : 'The script set no variables.' };
+}
+
+/**
+ * One worker per run: a fresh WebAssembly instance that nothing else shares, thrown away after.
+ * The interrupt handler enforces the deadline inside QuickJS; terminating the worker enforces it
+ * from outside, should the engine ever not return.
+ */
+function runInWorker(
+  script: string,
+  params: JsonObject,
+  limits: ScriptLimits,
+  signal: AbortSignal,
+): Promise<WorkerAnswer | 'aborted' | 'terminated' | 'worker-memory' | string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const worker = new Worker(WORKER_FILE, {
+      workerData: { script, paramsJson: JSON.stringify(params), limits: { ...limits, maxStackBytes: SCRIPT_STACK_BYTES } },
+      // The worker's own V8 heap holds only copies of the script, params and result.
+      resourceLimits: { maxOldGenerationSizeMb: 64 + 2 * Math.ceil(limits.maxOutputBytes / (1024 * 1024)), maxYoungGenerationSizeMb: 16, stackSizeMb: WORKER_STACK_MB },
+      env: {},
+      stdout: true,
+      stderr: true,
+    });
+    // Nothing the engine prints is wanted (emscripten writes only on an internal abort).
+    worker.stdout.resume();
+    worker.stderr.resume();
+    const finish = (answer: WorkerAnswer | 'aborted' | 'terminated' | 'worker-memory' | string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => finish('terminated'), limits.timeoutMs + WORKER_START_GRACE_MS);
+    const onAbort = (): void => finish('aborted');
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (m: WorkerAnswer) => finish(m));
+    worker.once('error', (e: Error & { code?: string }) => finish(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'worker-memory' : `the sandbox failed: ${e.message}`));
+    worker.once('exit', (code) => finish(`the sandbox exited with code ${code}`));
+  });
 }

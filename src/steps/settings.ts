@@ -24,11 +24,11 @@ export interface SmtpSettings {
 }
 
 export interface ScriptLimits {
-  /** Wall-clock limit for one run; the process is killed after it. */
+  /** Wall-clock limit for one run (Script and PowerShell); the run is stopped after it. */
   timeoutMs: number;
-  /** JavaScript heap limit (--max-old-space-size) and the resident-memory ceiling of the process. */
+  /** Script steps: the QuickJS heap limit of one run. */
   memoryMb: number;
-  /** Most bytes a script process may write to stdout. */
+  /** Most bytes a PowerShell process may print, or a Script run may log and return together. */
   maxOutputBytes: number;
 }
 
