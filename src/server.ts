@@ -32,7 +32,8 @@ export interface Server {
 /** Wires store, services, authentication, API and background workers together. */
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
-  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
+  const env = runEnvironment(config.steps);
+  const services = makeServices(store, defaultRegistry(env), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
   // Every node must sign and accept the same links: the generated secret lives in the store.
@@ -49,7 +50,6 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
-  const env = runEnvironment(config.steps);
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
