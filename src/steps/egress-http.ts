@@ -76,8 +76,8 @@ export function egressRequest(policy: EgressPolicy, req: EgressRequest): Promise
       res.on('data', (chunk: Buffer) => {
         size += chunk.byteLength;
         if (size > req.maxResponseBytes) {
-          res.destroy();
           reject(new ResponseFailure(`more than ${req.maxResponseBytes} bytes`, true));
+          res.destroy();
           return;
         }
         chunks.push(chunk);
