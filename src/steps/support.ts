@@ -18,13 +18,12 @@ export function excerpt(text: string, max = 200): string {
  * `user:password` pair (masked in Base64 too), a whole Authorization header value, a token.
  */
 export function redact(message: string, secrets: (string | null | undefined)[]): string {
+  const forms = secrets
+    .filter((s): s is string => !!s && s.length >= 3)
+    .flatMap((s) => [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2), JSON.stringify(s).slice(1, -1)]);
+  // Longest first, so a value that contains another (a whole header) is masked whole.
   let out = message;
-  for (const s of secrets) {
-    if (!s || s.length < 3) continue;
-    const forms = [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2), JSON.stringify(s).slice(1, -1)];
-    // Longest first, so a form that contains another is masked whole.
-    for (const form of forms.sort((a, b) => b.length - a.length)) out = out.split(form).join('***');
-  }
+  for (const form of forms.sort((a, b) => b.length - a.length)) out = out.split(form).join('***');
   return out;
 }
 
