@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
 import { checkAddress, checkHost, checkUrl, DEFAULT_EGRESS_POLICY, egressPolicy, parseEgressRules } from '../../src/domain/egress.ts';
 import { destinationChanges, destinationOf, keepSecrets } from '../../src/domain/secrets.ts';
 import { insideJsonString, jsonValue, urlComponent } from '../../src/domain/token-encoding.ts';
@@ -57,6 +58,18 @@ describe('egress policy', () => {
     expect(checkUrl(none, 'http://2852039166/').ok).toBe(false); // 169.254.169.254 as one number
     expect(checkUrl(none, 'http://0x7f.1/').ok).toBe(false); // 127.0.0.1 in hex
     expect(checkUrl(none, 'https://u:p@api.example.com/')).toEqual({ ok: false, reason: 'must not carry credentials' });
+  });
+
+  it('configuration: COUNTERSIGN_EGRESS_ALLOW and _DENY are read at start; unset means public addresses only', () => {
+    const c = loadConfig({ COUNTERSIGN_EGRESS_ALLOW: '10.20.0.0/16, keyfactor.corp.example', COUNTERSIGN_EGRESS_DENY: '203.0.113.9' });
+    const policy = c.steps!.egress!;
+    expect(checkAddress(policy, '10.20.1.1')).toEqual(ok);
+    expect(checkHost(policy, 'keyfactor.corp.example')).toEqual(ok);
+    expect(checkAddress(policy, '203.0.113.9').ok).toBe(false);
+    const dflt = loadConfig({}).steps!.egress!;
+    expect(checkAddress(dflt, '127.0.0.1').ok).toBe(false);
+    expect(checkAddress(dflt, '93.184.216.34')).toEqual(ok);
+    expect(() => loadConfig({ COUNTERSIGN_EGRESS_ALLOW: '10.0.0.0/99' })).toThrow(/^COUNTERSIGN_EGRESS_ALLOW: '10.0.0.0\/99' is not a valid CIDR/);
   });
 
   it('bad list entries are refused naming the variable', () => {
