@@ -1,6 +1,7 @@
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
+import { egressPolicy } from './domain/egress.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
@@ -143,5 +144,6 @@ function stepSettingsFrom(env: NodeJS.ProcessEnv): StepSettings {
       timeoutMs: int(env, 'COUNTERSIGN_REST_TIMEOUT_MS', d.rest.timeoutMs, 100, 3_600_000),
       maxResponseBytes: int(env, 'COUNTERSIGN_REST_MAX_RESPONSE_BYTES', d.rest.maxResponseBytes, 1024, 1024 ** 3),
     },
+    egress: egressPolicy(env.COUNTERSIGN_EGRESS_ALLOW, env.COUNTERSIGN_EGRESS_DENY),
   };
 }

@@ -33,7 +33,8 @@ export interface Server {
 /** Wires store, services, authentication, API and background workers together. */
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
-  const services = makeServices(store, defaultRegistry(), {
+  const env = runEnvironment(config.steps);
+  const services = makeServices(store, defaultRegistry(env), {
     reconcileIntervalMs: config.reconcileIntervalMs,
     authCacheTtlMs: config.authCacheTtlMs,
     maxWaitMs: config.maxWaitMs,
@@ -55,7 +56,6 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
-  const env = runEnvironment(config.steps);
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,

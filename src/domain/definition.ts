@@ -1,5 +1,5 @@
 import type { StepRegistry } from '../steps/index.ts';
-import type { ParamDecl, StepType } from '../steps/plugin.ts';
+import type { ParamDecl, RunEnvironment, StepType } from '../steps/plugin.ts';
 import type { Json, JsonObject, StepDef } from './types.ts';
 
 /**
@@ -47,7 +47,7 @@ function validateStep(
     if (!type.outputs.includes(output)) problems.push(`${at}: Outputs: '${output}' is not an output of ${s.extensionName} (${type.outputs.join(', ')})`);
     if (!byName.has(target)) problems.push(`${at}: Outputs.${output}: no step has UniqueName '${target}'`);
   }
-  problems.push(...validateConfig(type, s.config).map((p) => `${at}: ConfigurationParameters.${p}`));
+  problems.push(...validateConfig(type, s.config, registry.env).map((p) => `${at}: ConfigurationParameters.${p}`));
   problems.push(...validateSignals(type, s, roleExists).map((p) => `${at}: ${p}`));
   s.conditions.forEach((c, i) => {
     if (typeof c.value !== 'string' || c.value.trim() === '') problems.push(`${at}: Conditions[${i}].Value: must be a non-empty string`);
@@ -73,7 +73,7 @@ function validateSignals(type: StepType, s: StepDef, roleExists: (id: number) =>
 }
 
 /** Checks each declared parameter's type and requiredness; rejects undeclared keys (typos). */
-export function validateConfig(type: StepType, config: JsonObject): string[] {
+export function validateConfig(type: StepType, config: JsonObject, env?: RunEnvironment): string[] {
   const problems: string[] = [];
   for (const key of Object.keys(config)) {
     if (!Object.hasOwn(type.parameters, key)) {
@@ -90,7 +90,7 @@ export function validateConfig(type: StepType, config: JsonObject): string[] {
     const p = checkParam(decl, v);
     if (p) problems.push(`${name}: ${p}`);
   }
-  if (problems.length === 0 && type.validate) problems.push(...type.validate(config));
+  if (problems.length === 0 && type.validate) problems.push(...type.validate(config, env));
   return problems;
 }
 

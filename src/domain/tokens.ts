@@ -64,38 +64,56 @@ export const stringify = (v: Json): string =>
   typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 /**
+ * Encodes one resolved token value for the place it lands in; `before` is the text produced so
+ * far (literal parts and earlier, already encoded values), so an encoder can tell a URL's path
+ * from its authority or the inside of a JSON string from a bare JSON value.
+ */
+export type TokenEncoder = (value: Json, before: string) => string;
+
+/** Inserts values as text, unchanged. */
+export const plainText: TokenEncoder = (v) => stringify(v);
+
+/** Replaces every resolvable token in the text with its encoded value; unknown tokens stay as written. */
+export function substituteTokens(text: string, scope: TokenScope, encode: TokenEncoder): { text: string; unresolved: string[] } {
+  const unresolved: string[] = [];
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(TOKEN)) {
+    out += text.slice(last, m.index);
+    last = m.index + m[0].length;
+    const v = lookupToken(m[1], scope);
+    if (v === undefined) {
+      unresolved.push(m[1]);
+      out += m[0];
+    } else out += encode(v, out);
+  }
+  return { text: out + text.slice(last), unresolved };
+}
+
+/**
  * Replaces every resolvable token in the text; unknown tokens stay as written. `escape` encodes
  * each inserted value (HTML email bodies escape data from requests and comments).
  */
 export function replaceTokens(text: string, scope: TokenScope, escape: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
-  const unresolved: string[] = [];
-  const out = text.replace(TOKEN, (whole, name: string) => {
-    const v = lookupToken(name, scope);
-    if (v === undefined) {
-      unresolved.push(name);
-      return whole;
-    }
-    return escape(stringify(v));
-  });
-  return { text: out, unresolved };
+  return substituteTokens(text, scope, (v) => escape(stringify(v)));
 }
 
 /**
  * Resolves a value that may be a single token to the token's raw JSON value (so a token holding
- * a list stays a list); any other string gets textual replacement.
+ * a list stays a list); any other string gets textual replacement, each value through `encode`.
  */
-export function resolveValue(value: Json, scope: TokenScope): Json {
+export function resolveValue(value: Json, scope: TokenScope, encode: TokenEncoder = plainText): Json {
   if (typeof value === 'string') {
     const m = WHOLE_TOKEN.exec(value);
     if (m) {
       const v = lookupToken(m[1], scope);
       if (v !== undefined) return v;
     }
-    return replaceTokens(value, scope).text;
+    return substituteTokens(value, scope, encode).text;
   }
-  if (Array.isArray(value)) return value.map((v) => resolveValue(v, scope));
+  if (Array.isArray(value)) return value.map((v) => resolveValue(v, scope, encode));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, scope)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, scope, encode)]));
   }
   return value;
 }

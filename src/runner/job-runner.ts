@@ -198,7 +198,10 @@ export class JobRunner {
     if (!type?.run) return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) cannot run: this server has no executor for ${step.extensionName}.` };
     const scope = scopeOf(instance);
     const config: JsonObject = {};
-    for (const [k, v] of Object.entries(step.config)) config[k] = type.parameters[k]?.tokens ? resolveValue(v, scope) : v;
+    for (const [k, v] of Object.entries(step.config)) {
+      const decl = type.parameters[k];
+      config[k] = decl?.tokens ? resolveValue(v, scope, decl.encodeTokens?.(step.config)) : v;
+    }
     try {
       const result = await type.run({
         step,

@@ -14,6 +14,7 @@ import {
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
+import { keepSecrets } from '../domain/secrets.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
 import { P, grants } from '../security/permissions.ts';
@@ -146,8 +147,8 @@ export class WorkflowService {
   /** PUT Steps: replaces the draft, or starts a new version when the latest is already published. */
   async putSteps(id: string, steps: StepDef[]): Promise<Definition> {
     const current = await this.getDefinition(id);
-    const withSecrets = inheritSecrets(steps, current.version.steps, this.s);
-    const problems = await this.stepProblems(withSecrets, current.definition.workflowType);
+    const { steps: withSecrets, problems: secretProblems } = keepSecrets(steps, current.version.steps, this.s.registry);
+    const problems = [...secretProblems, ...(await this.stepProblems(withSecrets, current.definition.workflowType))];
     if (problems.length) fail('DefinitionInvalid', `The steps are not valid: ${problems.join('; ')}.`);
     return this.s.store.updateDefinition(id, (def, latest) => {
       const version = latest.frozen ? latest.version + 1 : latest.version;
@@ -392,20 +393,3 @@ export class WorkflowService {
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-
-/**
- * Secrets are write-only: responses show them as null. So a client that GETs, edits and PUTs the
- * steps back sends null for a secret; that keeps the value stored for the same step.
- */
-function inheritSecrets(steps: StepDef[], previous: StepDef[], s: Services): StepDef[] {
-  return steps.map((step) => {
-    const type = s.registry.get(step.extensionName);
-    const before = previous.find((p) => p.uniqueName === step.uniqueName && p.extensionName === step.extensionName);
-    if (!type || !before) return step;
-    const config = { ...step.config };
-    for (const [name, decl] of Object.entries(type.parameters)) {
-      if (decl.secret && (config[name] === null || config[name] === undefined) && before.config[name] != null) config[name] = before.config[name];
-    }
-    return { ...step, config };
-  });
-}

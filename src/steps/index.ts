@@ -1,7 +1,7 @@
 import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
 import { expirationRenewalStep } from './expiration-renewal.ts';
 import { noopStep } from './noop.ts';
-import type { StepType } from './plugin.ts';
+import type { RunEnvironment, StepType } from './plugin.ts';
 import { requireApprovalStep } from './require-approval.ts';
 import { updateMetadataStep } from './update-metadata.ts';
 
@@ -10,7 +10,11 @@ export type { StepType } from './plugin.ts';
 /** Step types by ExtensionName. Lookups are case-sensitive, as ExtensionNames are on the wire. */
 export class StepRegistry {
   private readonly types = new Map<string, StepType>();
-  constructor(types: StepType[]) {
+  constructor(
+    types: StepType[],
+    /** The server's settings, for validation that depends on them (the REST egress policy). */
+    readonly env?: RunEnvironment,
+  ) {
     for (const t of types) this.types.set(t.extensionName, t);
   }
   get(name: string): StepType | undefined {
@@ -33,4 +37,4 @@ export const builtInStepTypes: StepType[] = [
   expirationRenewalStep,
 ];
 
-export const defaultRegistry = (): StepRegistry => new StepRegistry(builtInStepTypes);
+export const defaultRegistry = (env?: RunEnvironment): StepRegistry => new StepRegistry(builtInStepTypes, env);

@@ -1,6 +1,6 @@
 import type { Instance, Json, JsonObject, RecordedSignal, StepDef } from '../domain/types.ts';
 import type { NotifyKind, TimerKind } from '../domain/engine.ts';
-import type { TokenScope } from '../domain/tokens.ts';
+import type { TokenEncoder, TokenScope } from '../domain/tokens.ts';
 
 /**
  * The kinds of parameter a step can declare. Each maps to Keyfactor's integer DataType and
@@ -24,6 +24,13 @@ export interface ParamDecl {
   default?: Json;
   /** Whether $(...) tokens are replaced in this value before the step runs. */
   tokens?: boolean;
+  /** How token values are encoded where they land (URL, JSON body); plain text when absent. */
+  encodeTokens?: (config: JsonObject) => TokenEncoder | undefined;
+  /**
+   * The value says where the step sends its secrets: a stored secret is kept (null in PUT Steps)
+   * only while this stays the same ('origin': scheme, host and port; 'url': the whole URL).
+   */
+  destination?: 'origin' | 'url';
   /** Write-only: never returned by the API or logged. */
   secret?: boolean;
   /** Values may also be a PAM secret reference object ({Provider, Parameters}). */
@@ -71,8 +78,11 @@ export interface StepType {
   parameters: Record<string, ParamDecl>;
   /** signal name -> its Data parameters */
   signals: Record<string, Record<string, ParamDecl>>;
-  /** Checks beyond the declared parameter types; returns problems as "Field: reason". */
-  validate?(config: JsonObject): string[];
+  /**
+   * Checks beyond the declared parameter types; returns problems as "Field: reason". `env` is
+   * the server's run environment when validating on a server (egress policy, settings).
+   */
+  validate?(config: JsonObject, env?: RunEnvironment): string[];
   enter(ctx: StepContext): StepOutcome;
   /** Normalises and checks a signal's Data for this step. */
   checkSignal?(signal: string, data: JsonObject): SignalCheck;

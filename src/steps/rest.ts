@@ -1,7 +1,10 @@
+import { checkUrl, DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
+import { bodyEncoderFor, urlComponent } from '../domain/token-encoding.ts';
 import type { Json, JsonObject } from '../domain/types.ts';
+import { ConnectFailure, EgressDenied, egressRequest, ResponseFailure, type EgressResponse } from './egress-http.ts';
 import { param, StepFailure, type ParamDecl, type RunEnvironment, type RunInput, type RunResult, type StepType } from './plugin.ts';
 import { stepSettings } from './settings.ts';
-import { excerpt, isAbort, optionalString, redact, secretValue, sha256Hex, stringOf } from './support.ts';
+import { excerpt, optionalString, redact, secretValue, sha256Hex, stringOf } from './support.ts';
 
 /**
  * RESTRequest and OAuthRESTRequest: one HTTP call with the step's verb, URL, headers and body;
@@ -13,19 +16,62 @@ const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as co
 
 const restParameters: Record<string, ParamDecl> = {
   Verb: param('Verb', 'string', { required: true, potentialValues: Object.fromEntries(VERBS.map((v) => [v, v])) }),
-  URL: param('URL', 'string', { required: true, tokens: true, tooltip: 'http or https URL; tokens are replaced as text.' }),
+  URL: param('URL', 'string', {
+    required: true,
+    tokens: true,
+    encodeTokens: () => urlComponent,
+    destination: 'origin',
+    tooltip: 'http or https URL. Token values are percent-encoded, except a token that starts the URL or its host.',
+  }),
   Headers: param('Headers', 'stringListMap', { tokens: true, default: {}, tooltip: 'Header name to list of values. Content-Type and Authorization come from their own settings.' }),
   ContentType: param('Content type', 'string', { default: 'application/json' }),
-  RequestContent: param('Request content', 'string', { tokens: true, default: '', tooltip: 'The body; not sent with GET or HEAD.' }),
+  RequestContent: param('Request content', 'string', {
+    tokens: true,
+    default: '',
+    encodeTokens: (config) => bodyEncoderFor(typeof config.ContentType === 'string' ? config.ContentType : 'application/json'),
+    tooltip: 'The body; not sent with GET or HEAD. Token values are escaped for the content type (JSON, form, XML).',
+  }),
   DataBucketProperty: param('Variable to store response in', 'string', { required: true }),
+  AllowCrossOriginRedirects: param('Follow redirects to other hosts', 'boolean', {
+    default: false,
+    tooltip: 'Off: a redirect to another scheme, host or port fails the step. On: it is followed without the custom headers and credentials.',
+  }),
 };
 
-function validateRest(config: JsonObject): string[] {
+/** The destination parameters whose host must not come from a token when the step holds a secret. */
+const SECRET_PARAMS = ['Password', 'client_secret'];
+
+function validateRest(config: JsonObject, env?: RunEnvironment): string[] {
   const problems: string[] = [];
   const verb = typeof config.Verb === 'string' ? config.Verb.trim().toUpperCase() : '';
   if (!(VERBS as readonly string[]).includes(verb)) problems.push(`Verb: must be one of ${VERBS.join(', ')}`);
   if (typeof config.DataBucketProperty === 'string' && config.DataBucketProperty.trim() === '') problems.push('DataBucketProperty: must name a variable');
+  const policy = env ? stepSettings(env).egress : null;
+  const holdsSecret = SECRET_PARAMS.some((p) => config[p] !== undefined && config[p] !== null && config[p] !== '');
+  for (const name of ['URL', 'TokenEndpoint']) {
+    const value = config[name];
+    if (typeof value !== 'string' || value.trim() === '') continue;
+    const problem = destinationProblem(value.trim(), policy, holdsSecret);
+    if (problem) problems.push(`${name}: ${problem}`);
+  }
   return problems;
+}
+
+/**
+ * A URL template's scheme and host are checked when the steps are written, unless a token
+ * supplies them (then only at run time). A step holding a secret must name its host literally:
+ * a token there would let request data choose where the credentials go.
+ */
+function destinationProblem(template: string, policy: EgressPolicy | null, holdsSecret: boolean): string | null {
+  const origin = /^([^:/?#]*):\/\/([^/?#]*)/.exec(template);
+  if (!origin) return /^\$\(/.test(template) ? (holdsSecret ? 'must start with a literal http(s)://host when the step holds a secret' : null) : 'is not an absolute http or https URL';
+  const [, scheme, authority] = origin;
+  if (scheme.includes('$(')) return holdsSecret ? 'must start with a literal http(s)://host when the step holds a secret' : null;
+  if (!/^https?$/i.test(scheme)) return `must use http or https, not ${scheme}:`;
+  if (authority.includes('$(')) return holdsSecret ? 'must name its host literally when the step holds a secret (a token there would choose where the credentials go)' : null;
+  if (!policy) return null;
+  const decision = checkUrl(policy, `${scheme}://${authority}/`);
+  return decision.ok ? null : decision.reason;
 }
 
 export const restRequestStep: StepType = {
@@ -45,8 +91,10 @@ export const restRequestStep: StepType = {
   run: async (input) => {
     const user = optionalString(input.config, 'Username');
     const password = secretValue(input.config, 'Password');
-    const authorization = user !== null || password !== null ? `Basic ${Buffer.from(`${user ?? ''}:${password ?? ''}`).toString('base64')}` : null;
-    return callRest(input, async () => authorization, [password]);
+    const credentials = `${user ?? ''}:${password ?? ''}`;
+    const authorization = user !== null || password !== null ? `Basic ${Buffer.from(credentials).toString('base64')}` : null;
+    // The pair is redacted too: its Base64 is what travels in the Authorization header.
+    return callRest(input, async () => authorization, password ? [password, credentials, authorization] : []);
   },
 };
 
@@ -61,7 +109,7 @@ export const oauthRestRequestStep: StepType = {
     ...restParameters,
     client_id: param('Client ID', 'string', {}),
     client_secret: param('Client secret', 'string', { secret: true, allowSecretReference: true }),
-    TokenEndpoint: param('Token endpoint', 'string', { tooltip: 'The OAuth 2.0 token URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.' }),
+    TokenEndpoint: param('Token endpoint', 'string', { destination: 'url', tooltip: 'The OAuth 2.0 token URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.' }),
     scope: param('Scope', 'string', {}),
     audience: param('Audience', 'string', {}),
   },
@@ -70,56 +118,95 @@ export const oauthRestRequestStep: StepType = {
   run: async (input) => {
     const client = oauthClient(input.config);
     const cache = tokenCacheOf(input.env);
-    const timeoutMs = stepSettings(input.env).rest.timeoutMs;
-    return callRest(input, (fresh) => cache.token(client, { fresh, timeoutMs, signal: input.signal }).then((t) => `Bearer ${t}`), [client.secret]);
+    const settings = stepSettings(input.env);
+    const secrets: (string | null)[] = [client.secret];
+    const bearer = async (fresh: boolean) => {
+      const token = await cache.token(client, { fresh, timeoutMs: settings.rest.timeoutMs, signal: input.signal, policy: settings.egress });
+      secrets.push(token);
+      return `Bearer ${token}`;
+    };
+    return callRest(input, bearer, secrets);
   },
 };
 
 // --- the call --------------------------------------------------------------------------------
 
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 async function callRest(input: RunInput, authorization: (fresh: boolean) => Promise<string | null>, secrets: (string | null)[]): Promise<RunResult> {
-  const { timeoutMs, maxResponseBytes } = stepSettings(input.env).rest;
+  const settings = stepSettings(input.env);
+  const { timeoutMs, maxResponseBytes } = settings.rest;
   const verb = stringOf(input.config.Verb ?? '').trim().toUpperCase();
   const target = targetUrl(input.config.URL);
   const variable = stringOf(input.config.DataBucketProperty ?? '').trim();
   if (!variable) throw new StepFailure('DataBucketProperty is empty: name the variable that receives the response.', false);
-  const headers = new Headers();
+  const custom: Record<string, string[]> = {};
   const configured = input.config.Headers;
   if (configured !== null && typeof configured === 'object' && !Array.isArray(configured)) {
     for (const [name, values] of Object.entries(configured)) {
       if (/^(authorization|content-type|idempotency-key|host|content-length)$/i.test(name)) continue;
+      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) throw new StepFailure(`Headers: '${excerpt(name, 40)}' is not a valid HTTP header name.`, false);
       for (const v of Array.isArray(values) ? values : [values]) {
-        try {
-          headers.append(name, stringOf(v));
-        } catch {
-          throw new StepFailure(`Headers: '${excerpt(name, 40)}' with its value is not a valid HTTP header.`, false);
-        }
+        const text = stringOf(v);
+        // A line break would start another header or the body: the request is not sent.
+        if (/[\r\n\0]/.test(text)) throw new StepFailure(`Headers: the value of '${excerpt(name, 40)}' contains a line break or NUL; the request was not sent.`, false);
+        (custom[name] ??= []).push(text.trim());
       }
     }
   }
-  headers.set('Idempotency-Key', input.idempotencyKey);
-  if (!headers.has('accept')) headers.set('Accept', 'application/json, text/plain;q=0.9, */*;q=0.5');
+  const base: Record<string, string> = { 'Idempotency-Key': input.idempotencyKey };
+  if (!Object.keys(custom).some((h) => h.toLowerCase() === 'accept')) base.Accept = 'application/json, text/plain;q=0.9, */*;q=0.5';
   const content = stringOf(input.config.RequestContent ?? '');
   const withBody = verb !== 'GET' && verb !== 'HEAD' && content !== '';
-  if (withBody) headers.set('Content-Type', stringOf(input.config.ContentType ?? '') || 'application/json');
+  const contentType = stringOf(input.config.ContentType ?? '') || 'application/json';
+  const allowCrossOrigin = input.config.AllowCrossOriginRedirects === true || /^true$/i.test(stringOf(input.config.AllowCrossOriginRedirects ?? ''));
   const where = `${verb} ${target.origin}${target.pathname}`;
 
   let auth = await authorization(false);
   for (let tryNo = 0; ; tryNo++) {
-    if (auth) headers.set('Authorization', auth);
-    let res: Response;
-    try {
-      res = await fetch(target, { method: verb, headers, body: withBody ? content : undefined, signal: AbortSignal.any([input.signal, AbortSignal.timeout(timeoutMs)]), redirect: 'follow' });
-    } catch (err) {
-      throw networkFailure(err, where, timeoutMs, secrets);
+    let url = target;
+    let method = verb;
+    let body = withBody ? content : undefined;
+    let crossed = false;
+    let res: EgressResponse;
+    for (let hop = 0; ; hop++) {
+      // After a redirect to another origin only our own headers go along: no custom headers, no credentials.
+      const headers: Record<string, string | string[]> = crossed ? { ...base } : { ...custom, ...base, ...(auth ? { Authorization: auth } : {}) };
+      if (body !== undefined) headers['Content-Type'] = contentType;
+      try {
+        res = await egressRequest(settings.egress, { url, method, headers, body, signal: AbortSignal.any([input.signal, AbortSignal.timeout(timeoutMs)]), maxResponseBytes });
+      } catch (err) {
+        throw requestFailure(err, where, maxResponseBytes, secrets);
+      }
+      const location = res.headers.location;
+      if (!REDIRECTS.has(res.status) || !location) break;
+      if (hop >= MAX_REDIRECTS) throw new StepFailure(`${where} was redirected more than ${MAX_REDIRECTS} times.`, false);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new StepFailure(`${where} answered ${res.status} with an invalid Location.`, false);
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new StepFailure(`${where} was redirected to a ${next.protocol} URL; only http and https are followed.`, false);
+      if (next.origin !== url.origin) {
+        if (!allowCrossOrigin)
+          throw new StepFailure(`${where} was redirected to another origin (${next.origin}); it was not followed. Set AllowCrossOriginRedirects to follow such redirects (without custom headers and credentials).`, false);
+        crossed = true;
+      }
+      // As browsers do: 303, and 301/302 after a POST, continue as GET without the body.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = method === 'HEAD' ? 'HEAD' : 'GET';
+        body = undefined;
+      }
+      url = next;
     }
     // A cached token the API no longer accepts (revoked, rotated): fetch a new one once.
-    if (res.status === 401 && tryNo === 0 && auth?.startsWith('Bearer ')) {
-      await res.body?.cancel().catch(() => {});
+    if (res.status === 401 && tryNo === 0 && !crossed && auth?.startsWith('Bearer ')) {
       auth = await authorization(true);
       continue;
     }
-    const text = await readLimited(res, maxResponseBytes, where, secrets);
+    const text = res.text;
     if (res.status === 429 || res.status >= 500) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, true);
     if (res.status >= 300) throw new StepFailure(`${where} answered ${res.status}${bodyNote(text, secrets)}.`, false);
     return { variables: { [variable]: parseBody(text) }, message: `${where} answered ${res.status}; the response is in $(${variable}).` };
@@ -154,35 +241,17 @@ export function parseBody(text: string): Json {
   return text;
 }
 
-async function readLimited(res: Response, max: number, where: string, secrets: (string | null)[]): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw new StepFailure(`${where} answered with more than ${max} bytes; the limit is COUNTERSIGN_REST_MAX_RESPONSE_BYTES.`, false);
-      }
-      chunks.push(value);
-    }
-  } catch (err) {
-    if (err instanceof StepFailure) throw err;
-    throw networkFailure(err, where, 0, secrets);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function networkFailure(err: unknown, where: string, timeoutMs: number, secrets: (string | null)[]): StepFailure {
+/**
+ * Failures without a response read the same whether the port was closed, filtered or reset, so
+ * a step cannot be used to scan ports; a denied destination says so.
+ */
+function requestFailure(err: unknown, where: string, maxBytes: number, secrets: (string | null)[]): StepFailure {
   if (err instanceof StepFailure) return err;
-  if (isAbort(err)) return new StepFailure(`${where} did not answer within ${timeoutMs ? `${timeoutMs} ms` : 'the time allowed'}.`, true);
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new StepFailure(redact(`could not reach ${where}: ${why}.`, secrets), true);
+  if (err instanceof EgressDenied) return new StepFailure(`${where} is not allowed: ${err.message}.`, false);
+  if (err instanceof ConnectFailure) return new StepFailure(`${where}: ${err.message}.`, true);
+  if (err instanceof ResponseFailure && err.tooLarge) return new StepFailure(`${where} answered with more than ${maxBytes} bytes; the limit is COUNTERSIGN_REST_MAX_RESPONSE_BYTES.`, false);
+  const why = err instanceof Error ? err.message : String(err);
+  return new StepFailure(redact(`${where} failed: ${why}.`, secrets), true);
 }
 
 // --- OAuth client credentials ----------------------------------------------------------------
@@ -237,14 +306,14 @@ export class TokenCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async token(client: OAuthClient, opts: { fresh?: boolean; timeoutMs: number; signal: AbortSignal }): Promise<string> {
+  async token(client: OAuthClient, opts: { fresh?: boolean; timeoutMs: number; signal: AbortSignal; policy?: EgressPolicy }): Promise<string> {
     const key = [client.endpoint, client.id, sha256Hex(client.secret), client.scope ?? '', client.audience ?? ''].join('\n');
     if (opts.fresh) this.tokens.delete(key);
     const cached = this.tokens.get(key);
     if (cached && cached.until > this.now()) return cached.token;
     let p = this.pending.get(key);
     if (!p) {
-      p = requestToken(client, opts.timeoutMs, opts.signal, this.marginMs, this.now).finally(() => this.pending.delete(key));
+      p = requestToken(client, opts.policy ?? DEFAULT_EGRESS_POLICY, opts.timeoutMs, opts.signal, this.marginMs, this.now).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
     const got = await p;
@@ -257,31 +326,35 @@ export class TokenCache {
   }
 }
 
-async function requestToken(client: OAuthClient, timeoutMs: number, signal: AbortSignal, marginMs: number, now: () => number): Promise<CachedToken> {
+async function requestToken(client: OAuthClient, policy: EgressPolicy, timeoutMs: number, signal: AbortSignal, marginMs: number, now: () => number): Promise<CachedToken> {
   const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.secret });
   if (client.scope) form.set('scope', client.scope);
   if (client.audience) form.set('audience', client.audience);
   const u = new URL(client.endpoint);
   const where = `the token endpoint ${u.origin}${u.pathname}`;
-  let res: Response;
+  let res: EgressResponse;
   try {
-    res = await fetch(client.endpoint, {
+    res = await egressRequest(policy, {
+      url: u,
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form.toString(),
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      maxResponseBytes: 1024 * 1024,
     });
   } catch (err) {
-    throw networkFailure(err, where, timeoutMs, [client.secret]);
+    throw requestFailure(err, where, 1024 * 1024, [client.secret]);
   }
-  const text = await readLimited(res, 1024 * 1024, where, [client.secret]);
+  const text = res.text;
+  // The client secret is never sent on to wherever a redirect points.
+  if (REDIRECTS.has(res.status)) throw new StepFailure(`${where} answered ${res.status} (a redirect); token endpoint redirects are not followed: set TokenEndpoint to the final URL.`, false);
   let body: { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } = {};
   try {
     body = JSON.parse(text);
   } catch {
     /* handled below */
   }
-  if (!res.ok) {
+  if (res.status < 200 || res.status > 299) {
     const detail = typeof body.error === 'string' ? `${body.error}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}` : text;
     const note = detail.trim() ? `: ${redact(excerpt(detail, 200), [client.secret]).replace(/\.+$/, '')}` : '';
     const retryable = res.status === 429 || res.status >= 500;

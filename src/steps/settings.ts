@@ -1,3 +1,4 @@
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
 import type { RunEnvironment } from './plugin.ts';
 
 /**
@@ -44,6 +45,8 @@ export interface StepSettings {
     /** Most bytes of a response body kept. */
     maxResponseBytes: number;
   };
+  /** Where REST steps may connect (COUNTERSIGN_EGRESS_ALLOW / _DENY); public addresses only by default. */
+  egress: EgressPolicy;
 }
 
 export const DEFAULT_STEP_SETTINGS: StepSettings = {
@@ -51,6 +54,7 @@ export const DEFAULT_STEP_SETTINGS: StepSettings = {
   pwshPath: null,
   script: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1024 * 1024 },
   rest: { timeoutMs: 20_000, maxResponseBytes: 5 * 1024 * 1024 },
+  egress: DEFAULT_EGRESS_POLICY,
 };
 
 /** The RunEnvironment key the settings are stored under. */

@@ -12,13 +12,18 @@ export function excerpt(text: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-/** Removes every occurrence of the given secrets (plain, Base64 and URL-encoded) from a message. */
+/**
+ * Removes every occurrence of the given secrets (plain, Base64, URL-encoded and JSON-escaped)
+ * from a message. Callers pass every value that carried a secret: the secret itself, a Basic
+ * `user:password` pair (masked in Base64 too), a whole Authorization header value, a token.
+ */
 export function redact(message: string, secrets: (string | null | undefined)[]): string {
+  const forms = secrets
+    .filter((s): s is string => !!s && s.length >= 3)
+    .flatMap((s) => [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2), JSON.stringify(s).slice(1, -1)]);
+  // Longest first, so a value that contains another (a whole header) is masked whole.
   let out = message;
-  for (const s of secrets) {
-    if (!s || s.length < 3) continue;
-    for (const form of [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)]) out = out.split(form).join('***');
-  }
+  for (const form of forms.sort((a, b) => b.length - a.length)) out = out.split(form).join('***');
   return out;
 }
 

@@ -45,6 +45,7 @@ async function startServer(): Promise<Proc> {
       // A short lease so the restarted server takes the killed one's job over quickly.
       COUNTERSIGN_JOB_LEASE_MS: '3000',
       COUNTERSIGN_REST_TIMEOUT_MS: '1000',
+      COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost',
       COUNTERSIGN_SMTP_HOST: '127.0.0.1',
       COUNTERSIGN_SMTP_PORT: String(smtp.port),
       COUNTERSIGN_SMTP_SECURE: 'none',

@@ -87,14 +87,15 @@ describe('the runner with real step executors', () => {
       { type: 'Expiration' },
     );
     const done = await finished(await start(def));
-    expect(done.CurrentStateData.Second).toEqual({ got: '/people/pat@example.test/8' });
+    // Token values are percent-encoded as path components.
+    expect(done.CurrentStateData.Second).toEqual({ got: '/people/pat%40example.test/8' });
   });
 
   it('the catalogue describes the automatic steps from their declarations', async () => {
     const oauth = await t.call('GET', '/KeyfactorAPI/Workflow/Definitions/Steps/OAuthRESTRequest');
     expect(oauth.status).toBe(200);
     expect(Object.keys(oauth.body.ConfigurationParametersDefinition).sort()).toEqual(
-      ['Verb', 'URL', 'Headers', 'ContentType', 'RequestContent', 'DataBucketProperty', 'client_id', 'client_secret', 'TokenEndpoint', 'scope', 'audience'].sort(),
+      ['Verb', 'URL', 'Headers', 'ContentType', 'RequestContent', 'DataBucketProperty', 'AllowCrossOriginRedirects', 'client_id', 'client_secret', 'TokenEndpoint', 'scope', 'audience'].sort(),
     );
     expect(oauth.body.ConfigurationParametersDefinition.URL).toMatchObject({ SupportTokenReplacement: true });
     const names = (await t.call('GET', '/KeyfactorAPI/Workflow/Definitions/Steps')).body.map((s: any) => s.ExtensionName);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/domain/types.ts';
 import { oauthRestRequestStep, restRequestStep, TokenCache, tokenCacheOf } from '../../src/steps/rest.ts';
 import { runEnvironment } from '../../src/steps/settings.ts';
+import { LOOPBACK_EGRESS } from '../support/server.ts';
 import { json, startHttp, tokenEndpoint, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { failureOf, runInput } from './run-input.ts';
 
@@ -9,7 +10,7 @@ let api: HttpStandIn;
 let idp: HttpStandIn;
 let tokens: ReturnType<typeof tokenEndpoint>;
 const SECRET = 'client-Secret-~xyz987';
-const env = runEnvironment({ rest: { timeoutMs: 1_000, maxResponseBytes: 64 * 1024 } });
+const env = runEnvironment({ rest: { timeoutMs: 1_000, maxResponseBytes: 64 * 1024 }, egress: LOOPBACK_EGRESS });
 
 beforeAll(async () => {
   api = await startHttp();
@@ -95,10 +96,11 @@ describe('RESTRequest', () => {
     const url = gone.url;
     await gone.close();
     const refused = await failureOf(rest({ URL: url }));
-    expect(refused).toEqual({ message: `could not reach GET ${url}/: ECONNREFUSED.`, retryable: true });
+    expect(refused).toEqual({ message: `GET ${url}/: could not connect to ${new URL(url).host} or it did not answer in time.`, retryable: true });
     api.handler = () => new Promise(() => {});
     const slow = await failureOf(rest({ URL: `${api.url}/slow` }));
-    expect(slow).toEqual({ message: `GET ${api.url}/slow did not answer within 1000 ms.`, retryable: true });
+    // The same words as a refused connection: a step cannot tell a closed port from a filtered one.
+    expect(slow).toEqual({ message: `GET ${api.url}/slow: could not connect to ${new URL(api.url).host} or it did not answer in time.`, retryable: true });
   });
 
   it('a response larger than the limit fails without being stored', async () => {
@@ -116,8 +118,9 @@ describe('RESTRequest', () => {
   });
 
   it('validation: Verb must be an HTTP verb', () => {
-    expect(restRequestStep.validate!({ Verb: 'FETCH', URL: 'x', DataBucketProperty: 'v' })).toEqual(['Verb: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS']);
-    expect(restRequestStep.validate!({ Verb: 'get', URL: 'x', DataBucketProperty: 'v' })).toEqual([]);
+    expect(restRequestStep.validate!({ Verb: 'FETCH', URL: 'https://api.example/x', DataBucketProperty: 'v' })).toEqual(['Verb: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS']);
+    expect(restRequestStep.validate!({ Verb: 'get', URL: 'https://api.example/x', DataBucketProperty: 'v' })).toEqual([]);
+    expect(restRequestStep.validate!({ Verb: 'get', URL: 'x', DataBucketProperty: 'v' })).toEqual(['URL: is not an absolute http or https URL']);
   });
 });
 
@@ -151,13 +154,14 @@ describe('OAuthRESTRequest', () => {
     const cache = new TokenCache(60_000, () => now);
     const client = { endpoint: `${idp.url}${tokens.path}`, id: 'app-1', secret: SECRET, scope: 's', audience: null };
     const signal = AbortSignal.timeout(5_000);
-    expect(await cache.token(client, { timeoutMs: 1_000, signal })).toBe('token-1');
+    const policy = LOOPBACK_EGRESS;
+    expect(await cache.token(client, { timeoutMs: 1_000, signal, policy })).toBe('token-1');
     now += 3_599_000 - 60_000 - 1;
-    expect(await cache.token(client, { timeoutMs: 1_000, signal })).toBe('token-1');
+    expect(await cache.token(client, { timeoutMs: 1_000, signal, policy })).toBe('token-1');
     now += 1;
-    expect(await cache.token(client, { timeoutMs: 1_000, signal })).toBe('token-2');
+    expect(await cache.token(client, { timeoutMs: 1_000, signal, policy })).toBe('token-2');
     // A different secret never gets the cached token of the right one.
-    const wrong = await failureOf(cache.token({ ...client, secret: 'guess' }, { timeoutMs: 1_000, signal }));
+    const wrong = await failureOf(cache.token({ ...client, secret: 'guess' }, { timeoutMs: 1_000, signal, policy }));
     expect(wrong.retryable).toBe(false);
   });
 

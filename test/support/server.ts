@@ -2,9 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
+import { egressPolicy } from '../../src/domain/egress.ts';
 import { createServer, type Server } from '../../src/server.ts';
 import { dropTestDatabase, testDatabaseUrl, usePostgres } from './database.ts';
 import { checkErrorBody, checkSchema, expectValidResponse, type ContractDoc } from './openapi.ts';
+
+/** COUNTERSIGN_EGRESS_ALLOW for tests: the loopback addresses the stand-ins listen on. */
+export const LOOPBACK_EGRESS = egressPolicy('127.0.0.1,localhost,::1', '');
 
 export const ADMIN = { user: 'admin', password: 'admin-test-password' };
 
@@ -54,6 +58,8 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     maxWaitMs: 30 * 24 * 3600_000,
     logLevel: 'silent',
     ...overrides,
+    // REST steps in tests call stand-ins on loopback: allowed by configuration, as an operator would.
+    steps: { egress: LOOPBACK_EGRESS, ...overrides.steps },
   };
   const server = await createServer(config, () => {});
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
