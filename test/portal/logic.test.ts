@@ -7,6 +7,7 @@ import { P, abilities, grants } from '../../src/portal/app/src/perms.ts';
 import { buildQuery, clause, quote } from '../../src/portal/app/src/query.ts';
 import { P as SERVER_P } from '../../src/security/permissions.ts';
 import { parseQuery } from '../../src/domain/query/index.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 
 /** The portal's logic without a browser. */
 
@@ -100,14 +101,10 @@ describe('definitions', () => {
     expect(withOrphan.nodes.find((n) => n.step.UniqueName === 'Orphan')!.level).toBe(3);
   });
 
-  it('imports every real Keyfactor export into the two calls that recreate it', () => {
-    const dir = '/work/shared/keyfactor/exports';
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    } catch {
-      return; // the shared contract folder is not there outside the project machine
-    }
+  it('imports every export fixture into the two calls that recreate it', () => {
+    const dir = EXPORTS_DIR;
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files).toHaveLength(6);
     for (const f of files) {
       const text = readFileSync(`${dir}/${f}`, 'utf8');
       const doc = JSON.parse(text);
