@@ -110,16 +110,16 @@ async function main(): Promise<number> {
     }
   }
 
+  // Provided for the SQLite run too: some tests compare the two stores or need PostgreSQL anyway.
   let postgres: TestPostgres | undefined;
-  if (options.stores.includes('postgres')) {
-    try {
-      postgres = await provideTestPostgres(ROOT);
-    } catch (err) {
-      console.error(`== PostgreSQL: ${(err as Error).message}`);
-      return 1;
-    }
-    console.log(`== PostgreSQL: ${postgres.description}`);
+  try {
+    postgres = await provideTestPostgres(ROOT);
+  } catch (err) {
+    console.error(`== PostgreSQL: ${(err as Error).message}`);
+    return 1;
   }
+  console.log(`== PostgreSQL: ${postgres.description}`);
+  env.COUNTERSIGN_TEST_DATABASE_URL = postgres.url;
   const stop = async () => {
     if (!postgres) return;
     const p = postgres;
@@ -137,8 +137,7 @@ async function main(): Promise<number> {
       const storeEnv = { ...env };
       if (store === 'postgres') {
         storeEnv.COUNTERSIGN_TEST_STORE = 'postgres';
-        storeEnv.COUNTERSIGN_TEST_DATABASE_URL = postgres!.url;
-        console.log(`== vitest on PostgreSQL (${redact(postgres!.url)})`);
+        console.log(`== vitest on PostgreSQL (${redact(postgres.url)})`);
       } else {
         delete storeEnv.COUNTERSIGN_TEST_STORE;
         console.log('== vitest on SQLite');
