@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P } from '../../src/security/permissions.ts';
-import { contractDir } from '../support/openapi.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const exportsDir = join(contractDir(), 'exports');
+const exportsDir = EXPORTS_DIR;
 const exportFiles = readdirSync(exportsDir).filter((f) => f.endsWith('.json'));
 
 /** Steps as Keyfactor sends them back, minus the ids we assign. */
@@ -27,7 +27,7 @@ const comparable = (steps: any[]) =>
     .map(({ Id: _id, Conditions, ...rest }) => ({ ...rest, Conditions: Conditions.map(({ Id: _cid, ...c }: any) => c) }))
     .sort((a, b) => a.UniqueName.localeCompare(b.UniqueName));
 
-describe('the six real Keyfactor exports', () => {
+describe('the six export fixtures (shaped like Keyfactor exports)', () => {
   for (const file of exportFiles) {
     it(`${file} imports through POST + PUT Steps and reads back equal`, async () => {
       const exported = JSON.parse(readFileSync(join(exportsDir, file), 'utf8'));

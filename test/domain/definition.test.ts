@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findStart, validateSteps } from '../../src/domain/definition.ts';
 import type { JsonObject, StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 
 const registry = defaultRegistry();
 const ROLES = new Set([1, 2, 3]);
@@ -196,10 +196,9 @@ describe('validateSteps', () => {
 });
 
 // ------------------------------------------------------------------------------------------------
-// The real exports from a Keyfactor Command system must validate as they are.
+// Definitions shaped like Keyfactor Command exports (test/fixtures/exports) validate as they are.
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const exportsDir = path.resolve(repoRoot, '../shared/keyfactor/exports');
+const exportsDir = EXPORTS_DIR;
 
 interface WireStep {
   Id?: string;
@@ -228,7 +227,7 @@ function toStepDef(s: WireStep, i: number): StepDef {
   };
 }
 
-describe('real Keyfactor exports', () => {
+describe('export fixtures', () => {
   const files = readdirSync(exportsDir).filter((f) => f.endsWith('.json')).sort();
 
   it('there are six', () => {

@@ -6,7 +6,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 /** Helpers for the portal's browser tests (Debian's chromium driven by playwright-core). */
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CHROMIUM = '/usr/bin/chromium';
+/** Chromium to drive: $CHROMIUM_PATH (npm test sets it to what it found), else Debian's. */
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /**
  * Every run takes the screenshots; they replace the committed ones in docs/screenshots only with
  * UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
@@ -33,7 +34,7 @@ export async function ensurePortalBuilt(): Promise<void> {
 export async function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(
-      `The portal's browser tests need Debian's chromium at ${CHROMIUM}, and it is missing. Install it: apt-get update && apt-get install -y chromium (CI does this).`,
+      `The portal's browser tests need Chromium at ${CHROMIUM}, and it is missing. Install it (apt-get update && apt-get install -y chromium; CI does this) or set CHROMIUM_PATH.`,
     );
   return chromium.launch({
     executablePath: CHROMIUM,

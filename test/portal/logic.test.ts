@@ -8,6 +8,7 @@ import { INSTANCE_QUERY_FIELDS, SORT_FIELDS, buildQuery, clause, quote } from '.
 import { INSTANCE_FIELDS } from '../../src/api/query-fields.ts';
 import { P as SERVER_P } from '../../src/security/permissions.ts';
 import { parseQuery } from '../../src/domain/query/index.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 
 /** The portal's logic without a browser. */
 
@@ -101,14 +102,10 @@ describe('definitions', () => {
     expect(withOrphan.nodes.find((n) => n.step.UniqueName === 'Orphan')!.level).toBe(3);
   });
 
-  it('imports every real Keyfactor export into the two calls that recreate it', () => {
-    const dir = '/work/shared/keyfactor/exports';
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    } catch {
-      return; // the shared contract folder is not there outside the project machine
-    }
+  it('imports every export fixture into the two calls that recreate it', () => {
+    const dir = EXPORTS_DIR;
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files).toHaveLength(6);
     for (const f of files) {
       const text = readFileSync(`${dir}/${f}`, 'utf8');
       const doc = JSON.parse(text);

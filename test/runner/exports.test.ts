@@ -3,20 +3,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/steps/email.ts';
-import { contractDir } from '../support/openapi.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, tokenEndpoint, type HttpStandIn, type RecordedRequest } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
 
 /*
- * The six real Keyfactor exports, imported through the API as Keyfactor exports them, with only
- * their service URLs pointed at loopback stand-ins (Microsoft Graph, Keyfactor's API, an OAuth
- * token endpoint) and the OAuth settings the exports leave empty filled in. Email goes to a real
+ * The six export fixtures (test/fixtures/exports: shaped like real Keyfactor Command exports, with
+ * their step types and token patterns), imported through the API as Keyfactor exports them, with
+ * only their service URLs pointed at loopback stand-ins (a Graph-style directory, Keyfactor's
+ * API, an OAuth token endpoint) and the OAuth settings the exports leave empty filled in. Email goes to a real
  * SMTP server on loopback, PowerShell to the pwsh stand-in.
  */
 
 const PWSH = fileURLToPath(new URL('../support/stand-ins/pwsh', import.meta.url));
-const CLIENT_ID = '016c4917-bdf5-48b7-9573-7bd8ebc905d7';
+const CLIENT_ID = '9d7c1a52-3e0b-4f6a-8c21-5b4e7f90a1d3';
 const SECRET = 'entra-Client-Secret-value';
 const D = '/KeyfactorAPI/Workflow/Definitions';
 
@@ -34,7 +35,7 @@ const INITIAL = {
   certid: '4242',
   thumbprint: 'AB12CD34EF56',
   ownerroleemail: 'owner@example.test',
-  Metadata: { RequestersEmail: 'PKI Admins' },
+  Metadata: { NotifyGroup: 'PKI Admins' },
 };
 
 beforeAll(async () => {
@@ -89,7 +90,7 @@ function rewrite(steps: any[]): any[] {
   return steps.map(({ Id: _id, ...s }) => {
     if (s.ExtensionName !== 'OAuthRESTRequest') return s;
     const c = { ...s.ConfigurationParameters };
-    c.URL = String(c.URL).replace('https://graph.microsoft.com', graph.url).replace('https://jhowlanddemo.kfdelivery.com', keyfactor.url);
+    c.URL = String(c.URL).replace('https://directory.example.test', graph.url).replace('https://pki.example.test', keyfactor.url);
     c.TokenEndpoint = `${idp.url}${tokens.path}`;
     c.client_id = c.client_id ?? CLIENT_ID;
     c.client_secret = SECRET;
@@ -98,7 +99,7 @@ function rewrite(steps: any[]): any[] {
 }
 
 async function importExport(file: string, rewriteUrls = true): Promise<string> {
-  const exported = JSON.parse(readFileSync(join(contractDir(), 'exports', file), 'utf8'));
+  const exported = JSON.parse(readFileSync(join(EXPORTS_DIR, file), 'utf8'));
   const created = await t.call('POST', D, { body: { DisplayName: exported.DisplayName, Description: exported.Description, Key: rewriteUrls ? exported.Key : `${exported.Key}-as-exported`, WorkflowType: exported.WorkflowType } });
   expect(created.status, created.text).toBe(200);
   const id = created.body.Id as string;
@@ -125,111 +126,111 @@ async function runToEnd(definitionId: string, initialData: Record<string, unknow
 
 const mailsTo = (address: string) => smtp.messages.filter((m) => m.rcptTo.includes(address));
 
-describe('the six real exports run end to end against loopback services', () => {
-  it('90-day-expiration.json: one email to the owner with the certificate tokens replaced', async () => {
-    const inst = await runToEnd(await importExport('90-day-expiration.json'));
+describe('the six export fixtures run end to end against loopback services', () => {
+  it('notice-90-days.json: one email to the owner with the certificate tokens replaced', async () => {
+    const inst = await runToEnd(await importExport('notice-90-days.json'));
     expect(inst).toMatchObject({ Status: 3, StatusMessage: 'The workflow completed.' });
-    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/90DayExpirationNotification`))!;
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/Notice90`))!;
     expect(mail.rcptTo).toEqual(['owner@example.test']);
-    expect(mail.subject).toBe('A certificate is about to expire!');
-    expect(mail.body).toContain('<b>Common Name:</b> www.example.com<br>');
-    expect(mail.body).toContain('<b>Expiration Date:</b> 2026-12-31<br>');
-    expect(mail.body).toContain('<b>Issue Date:</b> 2025-12-31<br>');
+    expect(mail.subject).toBe('Certificate expiry in 90 days');
+    expect(mail.body).toContain('<b>Subject CN:</b> www.example.com<br>');
+    expect(mail.body).toContain('<b>Valid until:</b> 2026-12-31<br>');
+    expect(mail.body).toContain('<b>Issued on:</b> 2025-12-31<br>');
     expect(mail.body).not.toContain('$(');
   });
 
-  it('60-day-expiration.json: one email to the owner', async () => {
-    const inst = await runToEnd(await importExport('60-day-expiration.json'));
+  it('notice-60-days.json: one email to the owner', async () => {
+    const inst = await runToEnd(await importExport('notice-60-days.json'));
     expect(inst.Status).toBe(3);
-    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/60DayExpirationNotification`))!;
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/Notice60`))!;
     expect(mail.rcptTo).toEqual(['owner@example.test']);
-    expect(mail.subject).toBe('A certificate is about to expire in 60 days!');
-    expect(mail.body).toContain('in 60 days!</h1>');
+    expect(mail.subject).toBe('Certificate expiry in 60 days');
+    expect(mail.body).toContain('expires in 60 days</h1>');
   });
 
-  it('auto-renew-failure.json: an email to its fixed recipient, with the thumbprint', async () => {
-    const inst = await runToEnd(await importExport('auto-renew-failure.json'));
+  it('renewal-failed.json: an email to its fixed recipient, with the thumbprint', async () => {
+    const inst = await runToEnd(await importExport('renewal-failed.json'));
     expect(inst.Status).toBe(3);
-    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/AutoRenewFailure`))!;
-    expect(mail.rcptTo).toEqual(['Jeremy.howland@keyfactor.com']);
-    expect(mail.subject).toBe('A certificate Renewal Failed');
-    expect(mail.body).toContain('<b>Thumbprint:</b> AB12CD34EF56<br>');
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/RenewalFailedMail`))!;
+    expect(mail.rcptTo).toEqual(['pki-team@example.test']);
+    expect(mail.subject).toBe('Automatic renewal failed');
+    expect(mail.body).toContain('<b>SHA-1 thumbprint:</b> AB12CD34EF56<br>');
   });
 
-  it('30-day-auto-renew.json: fails at ExpirationRenewal because no CA connector is configured; nothing is sent', async () => {
+  it('renew-30-days.json: fails at ExpirationRenewal because no CA connector is configured; nothing is sent', async () => {
     const before = smtp.messages.length;
-    const inst = await runToEnd(await importExport('30-day-auto-renew.json'));
+    const inst = await runToEnd(await importExport('renew-30-days.json'));
     expect(inst.Status).toBe(5);
     expect(inst.StatusMessage).toBe('ExpirationRenewal cannot run: no CA connector is configured on this Countersign server.');
     expect(smtp.messages.length).toBe(before);
   });
 
-  it('30-day-expiration.json: Keyfactor API and Graph calls with bearer tokens, PowerShell in between, email to owner and manager', async () => {
+  it('notice-30-days-manager.json: Keyfactor API and directory calls with bearer tokens, PowerShell in between, email to owner and manager', async () => {
     const issuedBefore = tokens.issued.length;
-    const inst = await runToEnd(await importExport('30-day-expiration.json'));
+    const inst = await runToEnd(await importExport('notice-30-days-manager.json'));
     expect(inst, JSON.stringify(inst)).toMatchObject({ Status: 3 });
     const id = inst.Id as string;
 
-    const kf = keyfactor.requests.filter((r) => r.headers['idempotency-key'] === `${id}/KFGetOriginalCertificateData`);
+    const kf = keyfactor.requests.filter((r) => r.headers['idempotency-key'] === `${id}/ReadCertificate`);
     expect(kf).toHaveLength(1);
     expect(kf[0]).toMatchObject({ method: 'GET', path: '/KeyfactorAPI/Certificates/4242' });
     expect(kf[0].headers['x-keyfactor-requested-with']).toBe('APIClient');
     expect(kf[0].headers.authorization).toMatch(/^Bearer token-\d+$/);
 
     const byKey = (step: string) => graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/${step}`);
-    const lookup = byKey('EntragetUserID');
+    const lookup = byKey('FindRequester');
     expect(lookup).toHaveLength(1);
     expect(lookup[0].query.get('$filter')).toBe("othermails/any(p:p eq 'jdoe@example.test')");
     expect(lookup[0].query.get('$select')).toBe('id');
     expect(lookup[0].body).toBe('');
-    const manager = byKey('GetManagerEmail');
+    const manager = byKey('FindManager');
     expect(manager).toHaveLength(1);
     expect(manager[0].path).toBe('/V1.0/users/user-obj-1/manager');
     for (const r of [...lookup, ...manager]) expect(r.headers.authorization).toMatch(/^Bearer token-\d+$/);
 
-    // Two scopes (none for Keyfactor, Graph's for Graph): two tokens, each fetched once and reused.
+    // Two scopes (none for Keyfactor, the directory's for the directory): two tokens, each fetched once and reused.
     const issued = tokens.issued.slice(issuedBefore);
-    expect(issued.map((x) => x.scope).sort()).toEqual(['https://graph.microsoft.com/.default', null].sort());
+    expect(issued.map((x) => x.scope).sort()).toEqual(['https://directory.example.test/.default', null].sort());
     expect(kf[0].headers.authorization).toBe(`Bearer ${issued.find((x) => x.scope === null)!.token}`);
     expect(manager[0].headers.authorization).toBe(`Bearer ${issued.find((x) => x.scope !== null)!.token}`);
 
-    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/30DayExpirationNotification`))!;
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/Notice30`))!;
     expect(mail.rcptTo).toEqual(['owner@example.test', 'manager@example.test']);
-    expect(mail.subject).toBe('A certificate is about to expire in 30 days!');
-    expect(mail.body).toContain('we have added the requesters manager "manager@example.test" to this notification.');
-    expect(mail.body).toContain('<b>Common Name:</b> www.example.com<br>');
+    expect(mail.subject).toBe('Certificate expiry in 30 days');
+    expect(mail.body).toContain('the requester\'s manager "manager@example.test" gets this notice too.');
+    expect(mail.body).toContain('<b>Subject CN:</b> www.example.com<br>');
 
     const full = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
     expect(full.body.CurrentStateData).toMatchObject({
-      OriginalCertificate: { Id: 4242, RequesterName: 'jdoe@example.test' },
+      Certificate: { Id: 4242, RequesterName: 'jdoe@example.test' },
       RequesterName: 'jdoe@example.test',
-      Requester_Entra_ID: { value: [{ id: 'user-obj-1' }] },
-      RequesterAzureObject: 'user-obj-1',
-      MgrEmail: { mail: 'manager@example.test' },
+      RequesterLookup: { value: [{ id: 'user-obj-1' }] },
+      RequesterObjectId: 'user-obj-1',
+      Manager: { mail: 'manager@example.test' },
     });
   });
 
-  it('entra-group-emails.json: metadata -> group -> members -> de-duplicated member emails, sent to each', async () => {
-    const inst = await runToEnd(await importExport('entra-group-emails.json'));
+  it('group-mail.json: metadata -> group -> members -> de-duplicated member emails, sent to each', async () => {
+    const inst = await runToEnd(await importExport('group-mail.json'));
     expect(inst, JSON.stringify(inst)).toMatchObject({ Status: 3 });
     const id = inst.Id as string;
-    const group = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/GetEntraGroup`);
+    const group = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/LookUpGroup`);
     expect(group).toHaveLength(1);
     expect(group[0].query.get('$filter')).toBe("displayName eq 'PKI Admins'");
     expect(group[0].query.get('$count')).toBe('true');
-    const members = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/GetEntraGroupMembers`);
+    const members = graph.requests.filter((r) => r.headers['idempotency-key'] === `${id}/ListMembers`);
     expect(members[0].path).toBe('/v1.0/groups/grp-1/transitiveMembers/microsoft.graph.user');
-    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/SendEmail`))!;
+    const mail = smtp.messages.find((m) => m.messageId === messageIdFor(`${id}/MailGroup`))!;
     expect(mail.rcptTo).toEqual(['alice@example.test', 'bob@example.test']);
-    expect(mail.subject).toBe('Test email from workflow');
-    expect(mail.body.trim()).toBe('this is a test email from jhowlanddemo');
+    expect(mail.subject).toBe('Certificate notice for your group');
+    expect(mail.body.trim()).toBe('A certificate your group relies on needs attention.');
     const full = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
-    expect(full.body.CurrentStateData).toMatchObject({ displayname: 'PKI Admins', GroupId: 'grp-1', Emails: 'alice@example.test;bob@example.test' });
+    expect(full.body.CurrentStateData).toMatchObject({ groupname: 'PKI Admins', GroupObjectId: 'grp-1', Addresses: 'alice@example.test;bob@example.test' });
   });
 
   it('as exported (TokenEndpoint null), an OAuth step fails the instance with a message naming the setting', async () => {
-    const inst = await runToEnd(await importExport('30-day-expiration.json', false));
+    const inst = await runToEnd(await importExport('notice-30-days-manager.json', false));
     expect(inst.Status).toBe(5);
-    expect(inst.StatusMessage).toMatch(/^Step 'KF Get Original Certificate Data' \(OAuthRESTRequest\) failed: TokenEndpoint is not set: /);
+    expect(inst.StatusMessage).toMatch(/^Step 'Read the certificate' \(OAuthRESTRequest\) failed: TokenEndpoint is not set: /);
   });
 });

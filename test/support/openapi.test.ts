@@ -11,6 +11,7 @@ import {
   findOperation,
 } from './openapi.ts';
 import type { ContractDoc } from './openapi.ts';
+import { EXPORTS_DIR } from '../fixtures/paths.ts';
 
 const INSTANCE_ID = '6f1c2a9e-8d4b-4c1f-9e2a-3b5d7c9f0a11';
 const DEFINITION_ID = '29840de2-d47e-4a36-a20f-487fc8a6f0b7';
@@ -47,8 +48,8 @@ const getInstance = (body: unknown, doc: ContractDoc = 'workflow-v1') => ({
 });
 
 describe('contract location', () => {
-  it('finds the contract beside the repo (or via KEYFACTOR_CONTRACT_DIR)', () => {
-    expect(readdirSync(contractDir())).toContain('openapi-workflow.json');
+  it('reads the contract facts committed in the repository', () => {
+    expect(readdirSync(contractDir())).toEqual(expect.arrayContaining(['keyfactor-workflow.json', 'keyfactor-security.json']));
   });
 
   it('strips the base path, query string and host', () => {
@@ -167,7 +168,7 @@ describe('path and operation matching', () => {
 
 describe('API versions', () => {
   const v1Definition = JSON.parse(
-    readFileSync(path.join(contractDir(), 'exports', '60-day-expiration.json'), 'utf8'),
+    readFileSync(path.join(EXPORTS_DIR, 'notice-60-days.json'), 'utf8'),
   ) as Record<string, unknown>;
   const get = (doc: ContractDoc, body: unknown) => ({
     doc,
@@ -272,8 +273,8 @@ describe('errors', () => {
   });
 });
 
-describe('real Command 25.1 exports', () => {
-  const dir = path.join(contractDir(), 'exports');
+describe('export fixtures (shaped like Command 25.1 exports)', () => {
+  const dir = EXPORTS_DIR;
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
   it('has the six exports', () => {
