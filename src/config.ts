@@ -1,3 +1,4 @@
+import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
@@ -23,6 +24,12 @@ export interface Config {
   linkSecret?: string;
   /** How long one-click links stay valid (ms). */
   linkTtlMs?: number;
+  /** Key-encryption key of CA and retained private keys (COUNTERSIGN_CA_KEY), base64 or hex of 32 bytes. */
+  caKey?: string;
+  /** A file holding that key (COUNTERSIGN_CA_KEY_FILE). */
+  caKeyFile?: string;
+  /** Algorithm of the embedded CA created on first start (COUNTERSIGN_CA_ALGORITHM): P-256, P-384, RSA-3072. */
+  caAlgorithm?: CaAlgorithm;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
 }
@@ -69,7 +76,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),
     linkTtlMs: duration(env, 'COUNTERSIGN_LINK_TTL', 7 * 24 * 3600_000),
+    caKey: env.COUNTERSIGN_CA_KEY || undefined,
+    caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
+    caAlgorithm: caAlgorithm(env),
   };
+}
+
+function caAlgorithm(env: NodeJS.ProcessEnv): CaAlgorithm {
+  const raw = env.COUNTERSIGN_CA_ALGORITHM?.trim();
+  if (!raw) return 'P-256';
+  const hit = CA_ALGORITHMS.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (!hit) throw new Error(`COUNTERSIGN_CA_ALGORITHM must be one of ${CA_ALGORITHMS.join(', ')}; it is '${raw}'.`);
+  return hit;
 }
 
 const SMTP_SECURITY: SmtpSecurity[] = ['tls', 'starttls', 'opportunistic', 'none'];

@@ -3,6 +3,7 @@ import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
 import { stepShouldRun } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
+import { implicitSteps } from './implicit-steps.ts';
 import type { InstanceStatusName } from './status.ts';
 import { resolveValue, type TokenScope } from './tokens.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
@@ -250,7 +251,7 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
       const why = step.enabled ? 'a condition is not true' : 'the step is disabled';
       cur = log(cur, entry(ctx, 'StepSkipped', step.uniqueName, null, `Skipped ${step.displayName}: ${why}.`));
       step = next(version, step, 'continue');
-      if (!step) return complete(cur, ctx);
+      if (!step) return complete(cur, version, ctx);
       continue;
     }
     cur = enter(cur, step, ctx);
@@ -258,7 +259,7 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
     if (outcome.kind === 'continue') {
       cur = recordContinue(cur, step, outcome, ctx);
       const target = next(version, step, outcome.output ?? 'continue');
-      if (!target) return complete(cur, ctx);
+      if (!target) return complete(cur, version, ctx);
       step = target;
       continue;
     }
@@ -274,7 +275,7 @@ function applyOutcome(t: Transition, version: DefinitionVersion, step: StepDef, 
       const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'continue') }, ctx);
       const cur = recordContinue(decided, step, outcome, ctx);
       const target = next(version, step, outcome.output ?? 'continue');
-      return target ? runFrom(cur, version, target, ctx) : complete(cur, ctx);
+      return target ? runFrom(cur, version, target, ctx) : complete(cur, version, ctx);
     }
     case 'suspend':
       return suspend(t, step, outcome.message, ctx);
@@ -358,7 +359,13 @@ function allowedRoles(step: StepDef, scope: TokenScope): number[] {
   return [...ids].sort((a, b) => a - b);
 }
 
-function complete(t: Transition, ctx: EngineContext): Transition {
+function complete(t: Transition, version: DefinitionVersion, ctx: EngineContext): Transition {
+  // Steps the workflow type adds at the end (EnrollStep) run before completing, unless they have nothing to do.
+  for (const implicit of implicitSteps(version, t.instance.workflowType, ctx.registry)) {
+    if (t.instance.currentStep === implicit.uniqueName) continue;
+    const outcome = stepType(ctx, implicit).enter(stepContext(t.instance, implicit));
+    if (outcome.kind !== 'continue') return applyOutcome(enter(t, implicit, ctx), version, implicit, outcome, ctx);
+  }
   const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);
   return log({ ...t, instance }, entry(ctx, 'Completed', t.instance.currentStep, null, 'The workflow completed.'));
 }
@@ -400,9 +407,16 @@ function next(version: DefinitionVersion, step: StepDef, output: string): StepDe
 }
 
 export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {
-  const step = version.steps.find((s) => s.uniqueName === uniqueName);
+  const step = version.steps.find((s) => s.uniqueName === uniqueName) ?? implicitStepNamed(version, uniqueName);
   if (!step) fail('Internal', `Definition ${version.definitionId} version ${version.version} has no step '${uniqueName}'.`);
   return step!;
+}
+
+/** An implicit step by name: its definition is derived, not stored (implicit-steps.ts). */
+function implicitStepNamed(version: DefinitionVersion, uniqueName: string): StepDef | undefined {
+  if (!uniqueName.endsWith('_Implicit')) return undefined;
+  const extensionName = uniqueName.slice(0, -'_Implicit'.length);
+  return { id: '00000000-0000-4000-8000-00000000e001', extensionName, uniqueName, displayName: extensionName, enabled: true, config: {}, signals: [], conditions: [], outputs: {} };
 }
 
 function stepType(ctx: EngineContext, step: StepDef): StepType {

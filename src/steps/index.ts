@@ -1,4 +1,5 @@
 import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
+import { enrollStep } from './enroll/enroll-step.ts';
 import { expirationRenewalStep } from './expiration-renewal.ts';
 import { noopStep } from './noop.ts';
 import type { StepType } from './plugin.ts';
@@ -31,6 +32,7 @@ export const builtInStepTypes: StepType[] = [
   scriptStep,
   updateMetadataStep,
   expirationRenewalStep,
+  enrollStep,
 ];
 
 export const defaultRegistry = (): StepRegistry => new StepRegistry(builtInStepTypes);

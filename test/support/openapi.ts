@@ -25,7 +25,8 @@ export type ContractDoc =
   | 'workflow-v10'
   | 'security-v1'
   | 'security-v2'
-  | 'security-v10';
+  | 'security-v10'
+  | 'certificates-v1';
 
 export interface ResponseUnderTest {
   doc: ContractDoc;
@@ -70,6 +71,8 @@ const DOCS: Record<ContractDoc, { file: string; key: string }> = {
   'security-v1': { file: 'openapi-security.json', key: 'command-v25-api-v1' },
   'security-v2': { file: 'openapi-security.json', key: 'command-v25-api-v2' },
   'security-v10': { file: 'openapi-security.json', key: 'command-v10-javasdk-normalized' },
+  // The certificate side (enrollment, certificates, CAs, templates, metadata fields, patterns).
+  'certificates-v1': { file: 'openapi-certificates.json', key: 'command-v25-api-v1' },
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
