@@ -106,6 +106,8 @@ export class EmbeddedCa implements CaConnector {
     private readonly issuer: x509.X509Certificate,
     private readonly chainCerts: x509.X509Certificate[],
     private readonly signAlg: Algorithm,
+    /** The same for every certificate this CA issues: built once. */
+    private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
   ) {}
 
   get id(): number {
@@ -125,7 +127,7 @@ export class EmbeddedCa implements CaConnector {
     const issuer = chain[0]!;
     const p = signingParams(publicKeyInfo(issuer.publicKey.rawData));
     const key = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
-    return new EmbeddedCa(record, key, issuer, chain, p.sign);
+    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer));
   }
 
   chain(): Uint8Array[] {
@@ -141,8 +143,8 @@ export class EmbeddedCa implements CaConnector {
     const sans = sanNames(req.sans);
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(this.issuer),
+      new x509.SubjectKeyIdentifierExtension(hex(await publicKey.getKeyIdentifier('SHA-1'))),
+      this.authorityKeyId,
     ];
     const ku = keyUsageFlags(req.keyUsage);
     if (ku) extensions.push(new x509.KeyUsagesExtension(ku, true));
