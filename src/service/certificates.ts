@@ -1,5 +1,6 @@
 import type { CaConnector } from '../ca/connector.ts';
 import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
+import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
 import { KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
 import { buildPkcs12 } from '../certificates/pkcs12.ts';
 import { defaultTemplate } from '../certificates/policy.ts';
@@ -50,6 +51,27 @@ export class CertificateService {
     for (const record of await store.certificates.listCas()) service.cas.set(record.id, await EmbeddedCa.load(record, protector));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;
+  }
+
+  /** Imports an existing CA (certificate and key); every node loads it on its next enrollment for it. */
+  async importCa(input: CaImport): Promise<CaConnector> {
+    let record;
+    try {
+      record = await importCa(input, this.protector);
+    } catch (e) {
+      if (e instanceof CaImportError) return fail('ValidationFailed', e.message);
+      throw e;
+    }
+    if ((await this.store.certificates.listCas()).some((c) => c.logicalName.toLowerCase() === record.logicalName.toLowerCase()))
+      return fail('Conflict', `A certificate authority named '${record.logicalName}' exists already.`);
+    const stored = await this.store.certificates.insertCaIfAbsent(record);
+    await this.loadNewCas();
+    return this.caById(stored.id);
+  }
+
+  /** CAs another node added (imported) since this one started. */
+  async loadNewCas(): Promise<void> {
+    for (const record of await this.store.certificates.listCas()) if (!this.cas.has(record.id)) this.cas.set(record.id, await EmbeddedCa.load(record, this.protector));
   }
 
   listCas(): CaConnector[] {

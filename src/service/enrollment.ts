@@ -77,6 +77,7 @@ export class Enrollment {
 
   async enroll(input: EnrollInput, principal: Principal): Promise<EnrollOutcome> {
     const template = await this.certs.resolveTemplate(input.template, input.enrollmentPatternId);
+    if (input.certificateAuthority) await this.certs.loadNewCas().catch(() => {});
     const ca = this.certs.resolveCa(input.certificateAuthority, template);
     const requested = input.kind === 'CSR' ? await fromCsr(input) : await fromPfx(input);
     const sans = mergeSans(requested.sans, input.sans);

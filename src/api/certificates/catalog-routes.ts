@@ -35,6 +35,21 @@ export const catalogRoutes = (certs: CertificateService): FastifyPluginAsync => 
     return caWire(ca);
   });
 
+  // Extension: import an existing CA (PEM certificate chain and key, or PKCS#12).
+  app.post('/CertificateAuthority/Import', async (req) => {
+    requirePermission(req, P.casModify);
+    const b = asObject(req.body ?? null);
+    const ca = await certs.importCa({
+      logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
+      hostName: str(b, 'HostName', { max: 253 }) ?? 'countersign',
+      certificatesPem: str(b, 'CertificatesPem', { max: 256 * 1024 }) ?? undefined,
+      privateKeyPem: str(b, 'PrivateKeyPem', { max: 64 * 1024 }) ?? undefined,
+      pkcs12: str(b, 'Pkcs12', { max: 512 * 1024 }) ?? undefined,
+      password: str(b, 'Password', { max: 200 }) ?? undefined,
+    });
+    return caWire(ca);
+  });
+
   app.get('/Templates', async (req) => {
     requirePermission(req, P.templatesRead, ...ENROLL);
     return (await store.listTemplates()).map(templateCollectionWire);
