@@ -75,8 +75,20 @@ export function resolveKeyProtector(src: KeySource, storeHasKeys: boolean, log: 
       `This store holds CA private keys, but no key-encryption key is configured: set COUNTERSIGN_CA_KEY or COUNTERSIGN_CA_KEY_FILE to the key they were sealed with (expected by default at ${file}).`,
     );
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  log(`Generated the CA key-encryption key in ${file} (mode 600). Back it up: without it the CA keys in the store cannot be used.`);
+  try {
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+    log(`Generated the CA key-encryption key in ${file} (mode 600). Back it up: without it the CA keys in the store cannot be used.`);
+  } catch (e) {
+    // Another process on this machine generated it at the same moment: use theirs.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    waitForContent(file);
+  }
   return new KeyProtector(parseKeyText(readFileSync(file, 'utf8'), file));
+}
+
+/** A file another process has just created may still be empty for a moment. */
+function waitForContent(file: string): void {
+  const end = Date.now() + 2000;
+  while (readFileSync(file, 'utf8').trim() === '' && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
 }
