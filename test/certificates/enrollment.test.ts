@@ -199,6 +199,22 @@ describe('certificate enrollment over HTTP', () => {
     expect(opensslPkcs12(Buffer.from(ecc.body.CertificateInformation.Pkcs12Blob, 'base64'), pw)).toMatch(/BEGIN PRIVATE KEY/);
   });
 
+  it('keeps a key handed over with a CSR when the template retains keys; refuses a key that is not the CSR\'s', async () => {
+    expect((await t.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Retain', KeyRetention: 1 }, unchecked: true })).status).toBe(200);
+    const mine = opensslCsr('p256', '/CN=retain.example.com', 'DNS:retain.example.com');
+    const other = opensslCsr('p256');
+    const wrong = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: PEM, body: { CSR: mine.csr, PrivateKey: other.key, Template: 'Retain' } });
+    expect(wrong.status).toBe(400);
+    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: PEM, body: { CSR: mine.csr, PrivateKey: mine.key, Template: 'Retain' } });
+    expect(res.body.CertificateInformation.RequestDisposition).toBe('ISSUED');
+    const id = res.body.CertificateInformation.KeyfactorID;
+    for (let i = 0; i < 2; i++) {
+      const rec = await t.call('POST', '/KeyfactorAPI/Certificates/Recover', { auth: alice.auth, body: { CertID: id, Password: 'Keep-it-1' } });
+      expect(rec.status).toBe(200);
+      expect(opensslPkcs12(Buffer.from(rec.body.PFX, 'base64'), 'Keep-it-1')).toMatch(/BEGIN PRIVATE KEY/);
+    }
+  });
+
   it("replays cert-manager's request shape (EnrollmentPatternId, OwnerRoleName, empty SANs, metadata)", async () => {
     const fields = ['Controller-Namespace', 'Controller-Kind', 'Controller-Resource-Group-Name', 'Issuer-Name', 'Issuer-Namespace', 'Controller-Reconcile-Id', 'Certificate-Signing-Request-Namespace'];
     for (const name of fields) expect((await t.call('POST', '/KeyfactorAPI/MetadataFields', { body: { Name: name, Description: name, DataType: 1 } })).status).toBe(200);
