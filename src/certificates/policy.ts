@@ -15,6 +15,8 @@ export interface PolicyInput {
 export interface Violation {
   rule: string;
   message: string;
+  /** A limit no template can lift: refused even when the template sends requests to review. */
+  absolute?: boolean;
 }
 
 /** Keys nobody should issue for, whatever a template says. */
@@ -30,11 +32,12 @@ export function checkPolicy(t: Template, r: PolicyInput): Violation[] {
   const v = (rule: string, message: string) => out.push({ rule, message });
 
   const typeBit = r.enrollmentType === 'CSR' ? 2 : 1;
-  if ((t.allowedEnrollmentTypes & typeBit) === 0) v('EnrollmentType', `Template '${t.commonName}' does not allow ${r.enrollmentType} enrollment.`);
+  const hard = (rule: string, message: string) => out.push({ rule, message, absolute: true });
+  if ((t.allowedEnrollmentTypes & typeBit) === 0) hard('EnrollmentType', `Template '${t.commonName}' does not allow ${r.enrollmentType} enrollment.`);
 
   out.push(...keyViolations(t, r.key));
 
-  if (t.policy.caIds.length > 0 && !t.policy.caIds.includes(r.caId)) v('CertificateAuthority', `Template '${t.commonName}' may not be issued from the requested certificate authority.`);
+  if (t.policy.caIds.length > 0 && !t.policy.caIds.includes(r.caId)) hard('CertificateAuthority', `Template '${t.commonName}' may not be issued from the requested certificate authority.`);
 
   const allowedSans = new Set(t.policy.sanTypes.map(canonicalSan));
   for (const [flag, values] of Object.entries(r.sans)) {
@@ -46,7 +49,7 @@ export function checkPolicy(t: Template, r: PolicyInput): Violation[] {
     if (wild) v('Wildcard', `Template '${t.commonName}' does not allow wildcard names ('${wild}').`);
   }
   if ((r.subjectParts.CN ?? []).length === 0 && Object.values(r.sans).every((x) => x.length === 0))
-    v('Subject', 'The request names nothing: give a subject CN or at least one SAN.');
+    hard('Subject', 'The request names nothing: give a subject CN or at least one SAN.');
 
   for (const rx of t.regexes) {
     const values = rx.subjectPart.toLowerCase() === 'dns' || rx.subjectPart.toLowerCase() === 'san' ? (r.sans.dns ?? []) : (r.subjectParts[rx.subjectPart] ?? r.subjectParts[rx.subjectPart.toUpperCase()] ?? []);
@@ -71,21 +74,21 @@ export function checkPolicy(t: Template, r: PolicyInput): Violation[] {
   }
 
   if (t.useAllowedRequesters && !t.allowedRequesters.some((a) => a.toLowerCase() === r.requester.toLowerCase()))
-    v('Requester', `${r.requester} is not among the requesters allowed to enroll with template '${t.commonName}'.`);
+    hard('Requester', `${r.requester} is not among the requesters allowed to enroll with template '${t.commonName}'.`);
   return out;
 }
 
 function keyViolations(t: Template, key: PublicKeyInfo): Violation[] {
   const allowed = t.policy.keyTypes;
   const name = key.algorithm === 'ECC' ? `EC ${key.curve}` : key.algorithm === 'RSA' ? `RSA ${key.bits}` : key.algorithm;
-  if (key.algorithm === 'Unknown') return [{ rule: 'KeyType', message: 'The key type is not one Countersign can issue for.' }];
+  if (key.algorithm === 'Unknown') return [{ rule: 'KeyType', message: 'The key type is not one Countersign can issue for.', absolute: true }];
   if (!allowed.includes(key.algorithm as KeyAlgorithm)) return [{ rule: 'KeyType', message: `Template '${t.commonName}' does not allow ${name} keys (allowed: ${allowed.join(', ')}).` }];
   if (key.algorithm === 'RSA') {
     const min = Math.max(MIN_RSA_BITS, t.policy.minRsaBits);
-    if (key.bits < min) return [{ rule: 'KeySize', message: `RSA keys must be at least ${min} bits; this one has ${key.bits}.` }];
+    if (key.bits < min) return [{ rule: 'KeySize', message: `RSA keys must be at least ${min} bits; this one has ${key.bits}.`, ...(key.bits < MIN_RSA_BITS ? { absolute: true } : {}) }];
   }
   if (key.algorithm === 'ECC') {
-    if (!key.curve || !KNOWN_CURVES.includes(key.curve)) return [{ rule: 'KeyCurve', message: `The curve ${key.curve ?? 'unknown'} is not supported; use ${KNOWN_CURVES.join(', ')}.` }];
+    if (!key.curve || !KNOWN_CURVES.includes(key.curve)) return [{ rule: 'KeyCurve', message: `The curve ${key.curve ?? 'unknown'} is not supported; use ${KNOWN_CURVES.join(', ')}.`, absolute: true }];
     if (!t.policy.curves.includes(key.curve)) return [{ rule: 'KeyCurve', message: `Template '${t.commonName}' does not allow the curve ${key.curve} (allowed: ${t.policy.curves.join(', ')}).` }];
   }
   return [];

@@ -87,6 +87,12 @@ export interface TemplatePolicy {
   allowWildcards: boolean;
   /** CA ids the template may be issued from; empty: every CA. */
   caIds: number[];
+  /**
+   * enforce (default): a request outside the template is refused. review: when an Enrollment
+   * workflow is bound, it goes to the approvers with the broken rules flagged; limits no template
+   * can lift (RSA below 2048, unknown curves, ...) are still refused.
+   */
+  mode?: 'enforce' | 'review';
 }
 
 export interface CaSummary {

@@ -90,7 +90,10 @@ export class Enrollment {
       additionalFields: input.additionalFields,
       requester: principal.identity.accountName,
     });
-    if (violations.length) fail('EnrollmentRefused', `Template '${template.commonName}' refuses this request: ${violations.map((v) => `${v.rule}: ${v.message}`).join(' ')}`);
+    const definition = (await this.certs.store.findBoundDefinition('Enrollment', String(template.id))) ?? (await this.certs.store.findBoundDefinition('Enrollment', null));
+    // Review mode: approvers see what is outside the template, flagged; nobody reviews without a workflow.
+    const refused = template.policy.mode === 'review' && definition ? violations.filter((v) => v.absolute) : violations;
+    if (refused.length) fail('EnrollmentRefused', `Template '${template.commonName}' refuses this request: ${refused.map((v) => `${v.rule}: ${v.message}`).join(' ')}`);
     const retained = requested.pkcs8 ?? (input.privateKey ? matchingKey(input.privateKey, requested.publicKeyDer) : null);
 
     const params: IssueParams = {
@@ -132,7 +135,6 @@ export class Enrollment {
       includeChain: input.includeChain,
       violations,
     };
-    const definition = (await this.certs.store.findBoundDefinition('Enrollment', String(template.id))) ?? (await this.certs.store.findBoundDefinition('Enrollment', null));
     if (!definition) {
       // The built-in global workflow: nothing to approve, enroll at once.
       const now = input.deliverKeyNow ? requested.pkcs8 : null;

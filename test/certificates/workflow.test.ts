@@ -123,6 +123,29 @@ describe('Enrollment workflows and the EnrollStep', () => {
     });
   });
 
+  it('a template in review mode sends a request outside it to the approvers, flagged; absolute limits are still refused', async () => {
+    const review = (await t.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Rsa3072', MinimumRsaKeySize: 3072, PolicyMode: 'Review' }, unchecked: true })).body.Id;
+    const enroll = (kind: 'rsa2048' | 'rsa1024', template = 'Rsa3072') =>
+      t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { 'x-certificateformat': 'PEM' }, body: { CSR: opensslCsr(kind).csr, Template: template } });
+    // No workflow bound yet: nobody would review, so it is refused.
+    expect((await enroll('rsa2048')).body.Message).toMatch(/KeySize: RSA keys must be at least 3072 bits/);
+    await publishedDefinition(t, [noop('Start', 'Approve'), approval('Approve', 'End', [approvers]), noop('End')], { key: String(review) });
+    const res = await enroll('rsa2048');
+    expect(res.status).toBe(200);
+    const info = res.body.CertificateInformation;
+    expect(info.RequestDisposition).toBe('PENDING');
+    const instance = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}`);
+    expect(instance.body.InitialData.PolicyViolations).toEqual([{ Rule: 'KeySize', Message: 'RSA keys must be at least 3072 bits; this one has 2048.' }]);
+    const decoded = await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: bob.auth, unchecked: true });
+    expect(decoded.body.PolicyViolations.map((v: { Rule: string }) => v.Rule)).toEqual(['KeySize']);
+    expect(decoded.body.Template).toMatchObject({ MinimumRsaKeySize: 3072 });
+    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, { auth: bob.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: false, Comment: 'Key too small' } } });
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}`)).body.Status).toBe(InstanceStatus.Rejected);
+    expect((await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: alice.auth, unchecked: true })).body.Disposition).toBe('DENIED');
+    const weak = await enroll('rsa1024');
+    expect(weak.status).toBe(400);
+  });
+
   it("Terraform's PFX sequence: api-version 2, format STORE, PENDING, poll CertRequestId, Recover", async () => {
     const pfxTemplate = (await t.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'TfPfx' }, unchecked: true })).body.Id;
     await publishedDefinition(t, [noop('Start', 'Approve'), approval('Approve', 'End', [approvers]), noop('End')], { key: String(pfxTemplate) });

@@ -105,6 +105,8 @@ export function readTemplate(base: Omit<Template, 'id'>, b: JsonObject): Omit<Te
   t.policy.minRsaBits = int(b, 'MinimumRsaKeySize', { min: 0 }) ?? t.policy.minRsaBits;
   if (field(b, 'Curves') !== undefined) t.policy.curves = list(field(b, 'Curves'), 'Curves').map(String);
   if (field(b, 'AllowedSanTypes') !== undefined) t.policy.sanTypes = list(field(b, 'AllowedSanTypes'), 'AllowedSanTypes').map((x) => String(x).toLowerCase());
+  const mode = str(b, 'PolicyMode', { max: 20 });
+  if (mode !== null) t.policy.mode = /^review$/i.test(mode) ? 'review' : /^enforce$/i.test(mode) ? 'enforce' : fail('ValidationFailed', "PolicyMode must be 'Enforce' or 'Review'.");
   if (field(b, 'CertificateAuthorityIds') !== undefined) t.policy.caIds = list(field(b, 'CertificateAuthorityIds'), 'CertificateAuthorityIds').map(Number);
   if (t.policy.minRsaBits < MIN_RSA_BITS) fail('ValidationFailed', `The minimum RSA key size must be at least ${MIN_RSA_BITS}.`);
   const badCurve = t.policy.curves.find((c) => !KNOWN_CURVES.includes(c));
