@@ -1,3 +1,4 @@
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P, toCanonical } from '../../src/security/permissions.ts';
@@ -197,6 +198,12 @@ describe('certificate enrollment over HTTP', () => {
     const pw = ecc.body.CertificateInformation.Password;
     expect(pw).toBeTruthy();
     expect(opensslPkcs12(Buffer.from(ecc.body.CertificateInformation.Pkcs12Blob, 'base64'), pw)).toMatch(/BEGIN PRIVATE KEY/);
+    const zip = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', { auth: alice.auth, headers: { 'x-certificateformat': 'ZIP' }, body: { Subject: 'CN=zip.example.com', Template: 'Countersign', KeyType: 'ECC', Password: 'Zip-pass-1', IncludeChain: true, SANs: { dns: ['zip.example.com'] } } });
+    const files = unzipSync(new Uint8Array(Buffer.from(zip.body.CertificateInformation.Pkcs12Blob, 'base64')));
+    expect(Object.keys(files).sort()).toEqual(['zip.example.com-chain.crt', 'zip.example.com.crt', 'zip.example.com.key']);
+    expect(Buffer.from(files['zip.example.com.key']!).toString()).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
+    const chain = Buffer.from(files['zip.example.com-chain.crt']!).toString().match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
+    expect(opensslVerify(Buffer.from(files['zip.example.com.crt']!).toString(), chain)).toMatch(/OK/);
   });
 
   it('keeps a key handed over with a CSR when the template retains keys; refuses a key that is not the CSR\'s', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { createPrivateKey, randomBytes } from 'node:crypto';
+import { zipSync } from 'fflate';
 import { buildPkcs12 } from '../../certificates/pkcs12.ts';
 import { toPem } from '../../certificates/x509.ts';
 import { fail } from '../../domain/errors.ts';
@@ -57,14 +58,13 @@ export const enrollmentRoutes = (certs: CertificateService): FastifyPluginAsync 
   app.post('/Enrollment/PFX', async (req) => {
     const p = requirePermission(req, P.enrollPfx);
     const fmt = format(req, ['PFX', 'PEM', 'ZIP', 'STORE'] as const, 'PFX');
-    if (fmt === 'ZIP') fail('ValidationFailed', 'x-certificateformat ZIP is not supported yet; use PFX or PEM.');
     const b = asObject(req.body ?? null);
     const given = str(b, 'Password', { max: 200 });
     const password = given && given !== '' ? given : randomBytes(12).toString('base64url');
     // STORE: Keyfactor deploys to a store; Countersign keeps the key for one POST /Certificates/Recover.
     const input = { ...readEnrollment(b, 'PFX'), deliverKeyNow: fmt !== 'STORE' };
     const outcome = await certs.enrollment.enroll(input, p);
-    const blob = fmt === 'STORE' ? null : await packKey(outcome, fmt as 'PFX' | 'PEM', password, input.includeChain, certs);
+    const blob = fmt === 'STORE' ? null : await packKey(outcome, fmt as 'PFX' | 'PEM' | 'ZIP', password, input.includeChain, certs);
     return pfxEnrollmentWire(outcome, blob, blob && !given ? password : null, input.metadata);
   });
 
@@ -76,11 +76,20 @@ export const enrollmentRoutes = (certs: CertificateService): FastifyPluginAsync 
   app.get('/Enrollment/PFX/Context/My', context('PFX'));
 };
 
-/** The issued certificate with its generated key: PKCS#12, or PEM (encrypted PKCS#8 plus certificates). */
-async function packKey(o: EnrollOutcome, fmt: 'PFX' | 'PEM', password: string, includeChain: boolean, certs: CertificateService): Promise<string | null> {
+/**
+ * The issued certificate with its generated key: PKCS#12; PEM (encrypted PKCS#8 plus the
+ * certificates); or ZIP of PEM files (certificate, chain, encrypted key).
+ */
+async function packKey(o: EnrollOutcome, fmt: 'PFX' | 'PEM' | 'ZIP', password: string, includeChain: boolean, certs: CertificateService): Promise<string | null> {
   if (!o.certificate || !o.pkcs8) return null;
-  const chain = [o.certificate.der, ...(includeChain ? certs.chainOf(o.certificate.caId) : [])];
-  if (fmt === 'PFX') return (await buildPkcs12(o.pkcs8, chain, password)).toString('base64');
+  const chainDer = includeChain ? certs.chainOf(o.certificate.caId) : [];
+  if (fmt === 'PFX') return (await buildPkcs12(o.pkcs8, [o.certificate.der, ...chainDer], password)).toString('base64');
   const key = createPrivateKey({ key: Buffer.from(o.pkcs8), format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: password }) as string;
-  return Buffer.from(key + chain.map((d) => toPem(d)).join('')).toString('base64');
+  const leaf = toPem(o.certificate.der);
+  const chain = chainDer.map((d) => toPem(d)).join('');
+  if (fmt === 'PEM') return Buffer.from(key + leaf + chain).toString('base64');
+  const name = (o.certificate.issuedCn ?? `certificate-${o.certificate.id}`).replace(/[^\w.-]+/g, '_');
+  const files: Record<string, Uint8Array> = { [`${name}.crt`]: Buffer.from(leaf), [`${name}.key`]: Buffer.from(key) };
+  if (chain) files[`${name}-chain.crt`] = Buffer.from(chain);
+  return Buffer.from(zipSync(files)).toString('base64');
 }
