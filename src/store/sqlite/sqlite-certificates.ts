@@ -11,31 +11,39 @@ const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 
 
 /** The certificate side of the embedded store. better-sqlite3 is synchronous: each method is atomic. */
 export class SqliteCertificateStore implements CertificateStore {
+  private readonly statements = new Map<string, Database.Statement>();
   constructor(private readonly db: Database.Database) {}
 
+  /** Prepared once per SQL text (the list query's text varies with its filter; those are few). */
+  private st(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   async listCas(): Promise<CaRecord[]> {
-    return (this.db.prepare('SELECT * FROM cert_authorities ORDER BY id').all() as Row[]).map(toCa);
+    return (this.st('SELECT * FROM cert_authorities ORDER BY id').all() as Row[]).map(toCa);
   }
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare('INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING')
       .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt);
-    return toCa(this.db.prepare('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
+    return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 
   async listTemplates(): Promise<Template[]> {
-    return (this.db.prepare('SELECT * FROM cert_templates ORDER BY id').all() as Row[]).map(toTemplate);
+    return (this.st('SELECT * FROM cert_templates ORDER BY id').all() as Row[]).map(toTemplate);
   }
 
   async getTemplate(id: number): Promise<Template | null> {
-    const row = this.db.prepare('SELECT * FROM cert_templates WHERE id = ?').get(id) as Row | undefined;
+    const row = this.st('SELECT * FROM cert_templates WHERE id = ?').get(id) as Row | undefined;
     return row ? toTemplate(row) : null;
   }
 
   async insertTemplate(t: Omit<Template, 'id'>): Promise<Template> {
     try {
-      const r = this.db.prepare('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
+      const r = this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
       return { ...t, id: Number(r.lastInsertRowid) };
     } catch (e) {
       if (isUnique(e)) throw new CountersignError('Conflict', `A template named '${t.commonName}' exists already.`);
@@ -45,28 +53,28 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async insertTemplateIfNone(t: Omit<Template, 'id'>): Promise<boolean> {
     return this.db.transaction(() => {
-      if ((this.db.prepare('SELECT COUNT(*) AS n FROM cert_templates').get() as { n: number }).n > 0) return false;
-      this.db.prepare('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
+      if ((this.st('SELECT COUNT(*) AS n FROM cert_templates').get() as { n: number }).n > 0) return false;
+      this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
       return true;
     }).immediate();
   }
 
   async updateTemplate(t: Template): Promise<Template | null> {
-    const r = this.db.prepare('UPDATE cert_templates SET common_name = ?, body = ? WHERE id = ?').run(t.commonName, templateBody(t), t.id);
+    const r = this.st('UPDATE cert_templates SET common_name = ?, body = ? WHERE id = ?').run(t.commonName, templateBody(t), t.id);
     return r.changes ? t : null;
   }
 
   async deleteTemplate(id: number): Promise<boolean> {
-    return this.db.prepare('DELETE FROM cert_templates WHERE id = ?').run(id).changes > 0;
+    return this.st('DELETE FROM cert_templates WHERE id = ?').run(id).changes > 0;
   }
 
   async listMetadataFields(): Promise<MetadataField[]> {
-    return (this.db.prepare('SELECT * FROM cert_metadata_fields ORDER BY id').all() as Row[]).map(toMetadataField);
+    return (this.st('SELECT * FROM cert_metadata_fields ORDER BY id').all() as Row[]).map(toMetadataField);
   }
 
   async insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField> {
     try {
-      const r = this.db.prepare('INSERT INTO cert_metadata_fields (name, body) VALUES (?, ?)').run(f.name, metadataFieldBody(f));
+      const r = this.st('INSERT INTO cert_metadata_fields (name, body) VALUES (?, ?)').run(f.name, metadataFieldBody(f));
       return { ...f, id: Number(r.lastInsertRowid) };
     } catch (e) {
       if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
@@ -76,7 +84,7 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async updateMetadataField(f: MetadataField): Promise<MetadataField | null> {
     try {
-      const r = this.db.prepare('UPDATE cert_metadata_fields SET name = ?, body = ? WHERE id = ?').run(f.name, metadataFieldBody(f), f.id);
+      const r = this.st('UPDATE cert_metadata_fields SET name = ?, body = ? WHERE id = ?').run(f.name, metadataFieldBody(f), f.id);
       return r.changes ? f : null;
     } catch (e) {
       if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
@@ -85,7 +93,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async deleteMetadataField(id: number): Promise<boolean> {
-    return this.db.prepare('DELETE FROM cert_metadata_fields WHERE id = ?').run(id).changes > 0;
+    return this.st('DELETE FROM cert_metadata_fields WHERE id = ?').run(id).changes > 0;
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
@@ -96,22 +104,22 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async getRequest(id: number): Promise<RequestRecord | null> {
-    const row = this.db.prepare('SELECT * FROM cert_requests WHERE id = ?').get(id) as Row | undefined;
+    const row = this.st('SELECT * FROM cert_requests WHERE id = ?').get(id) as Row | undefined;
     return row ? toRequest(row) : null;
   }
 
   async setRequestInstance(id: number, instanceId: string): Promise<void> {
-    this.db.prepare('UPDATE cert_requests SET instance_id = ? WHERE id = ?').run(instanceId, id);
+    this.st('UPDATE cert_requests SET instance_id = ? WHERE id = ?').run(instanceId, id);
   }
 
   async clearRequestKey(id: number): Promise<void> {
-    this.db.prepare('UPDATE cert_requests SET sealed_key = NULL WHERE id = ?').run(id);
+    this.st('UPDATE cert_requests SET sealed_key = NULL WHERE id = ?').run(id);
   }
 
   async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
     return this.db.transaction(() => {
       if (c.requestId !== null) {
-        const existing = this.db.prepare('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
+        const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
         if (existing) return { certificate: toCertificate(existing), created: false };
       }
       const r = this.db
@@ -122,19 +130,19 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async getCertificate(id: number): Promise<CertificateRecord | null> {
-    const row = this.db.prepare('SELECT * FROM certificates WHERE id = ?').get(id) as Row | undefined;
+    const row = this.st('SELECT * FROM certificates WHERE id = ?').get(id) as Row | undefined;
     return row ? toCertificate(row) : null;
   }
 
   async findCertificateByRequest(requestId: number): Promise<CertificateRecord | null> {
-    const row = this.db.prepare('SELECT * FROM certificates WHERE request_id = ?').get(requestId) as Row | undefined;
+    const row = this.st('SELECT * FROM certificates WHERE request_id = ?').get(requestId) as Row | undefined;
     return row ? toCertificate(row) : null;
   }
 
   async findCertificate(by: { thumbprint: string } | { serialNumber: string; issuerDn: string }): Promise<CertificateRecord | null> {
     const row = ('thumbprint' in by
-      ? this.db.prepare('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY id LIMIT 1').get(by.thumbprint.toUpperCase())
-      : this.db.prepare('SELECT * FROM certificates WHERE serial_number = ? AND issuer_dn = ? ORDER BY id LIMIT 1').get(by.serialNumber.toUpperCase(), by.issuerDn)) as Row | undefined;
+      ? this.st('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY id LIMIT 1').get(by.thumbprint.toUpperCase())
+      : this.st('SELECT * FROM certificates WHERE serial_number = ? AND issuer_dn = ? ORDER BY id LIMIT 1').get(by.serialNumber.toUpperCase(), by.issuerDn)) as Row | undefined;
     return row ? toCertificate(row) : null;
   }
 
@@ -156,24 +164,24 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async deleteCertificate(id: number): Promise<boolean> {
     return this.db.transaction(() => {
-      this.db.prepare('DELETE FROM certificate_history WHERE certificate_id = ?').run(id);
-      return this.db.prepare('DELETE FROM certificates WHERE id = ?').run(id).changes > 0;
+      this.st('DELETE FROM certificate_history WHERE certificate_id = ?').run(id);
+      return this.st('DELETE FROM certificates WHERE id = ?').run(id).changes > 0;
     }).immediate();
   }
 
   async updateCertificateMetadata(id: number, metadata: Record<string, string>): Promise<boolean> {
-    return this.db.prepare('UPDATE certificates SET metadata = ? WHERE id = ?').run(JSON.stringify(metadata), id).changes > 0;
+    return this.st('UPDATE certificates SET metadata = ? WHERE id = ?').run(JSON.stringify(metadata), id).changes > 0;
   }
 
   async clearCertificateKey(id: number): Promise<void> {
-    this.db.prepare('UPDATE certificates SET sealed_key = NULL WHERE id = ?').run(id);
+    this.st('UPDATE certificates SET sealed_key = NULL WHERE id = ?').run(id);
   }
 
   async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
-    this.db.prepare('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(certificateId, e.at, e.username, e.action, e.comment);
+    this.st('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(certificateId, e.at, e.username, e.action, e.comment);
   }
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
-    return (this.db.prepare('SELECT * FROM certificate_history WHERE certificate_id = ? ORDER BY id').all(certificateId) as Row[]).map(toHistory);
+    return (this.st('SELECT * FROM certificate_history WHERE certificate_id = ? ORDER BY id').all(certificateId) as Row[]).map(toHistory);
   }
 }
