@@ -3,7 +3,7 @@ import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
 import { stepShouldRun } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
-import { implicitSteps } from './implicit-steps.ts';
+import { implicitStepNamed, implicitSteps } from './implicit-steps.ts';
 import type { InstanceStatusName } from './status.ts';
 import { resolveValue, type TokenScope } from './tokens.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
@@ -361,10 +361,11 @@ function allowedRoles(step: StepDef, scope: TokenScope): number[] {
 
 function complete(t: Transition, version: DefinitionVersion, ctx: EngineContext): Transition {
   // Steps the workflow type adds at the end (EnrollStep) run before completing, unless they have nothing to do.
-  for (const implicit of implicitSteps(version, t.instance.workflowType, ctx.registry)) {
-    if (t.instance.currentStep === implicit.uniqueName) continue;
-    const outcome = stepType(ctx, implicit).enter(stepContext(t.instance, implicit));
-    if (outcome.kind !== 'continue') return applyOutcome(enter(t, implicit, ctx), version, implicit, outcome, ctx);
+  const implicit = implicitSteps(version, t.instance.workflowType, ctx.registry);
+  // Each runs once, in order: after the k-th, only those after it remain.
+  for (const step of implicit.slice(implicit.findIndex((s) => s.uniqueName === t.instance.currentStep) + 1)) {
+    const outcome = stepType(ctx, step).enter(stepContext(t.instance, step));
+    if (outcome.kind !== 'continue') return applyOutcome(enter(t, step, ctx), version, step, outcome, ctx);
   }
   const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);
   return log({ ...t, instance }, entry(ctx, 'Completed', t.instance.currentStep, null, 'The workflow completed.'));
@@ -407,16 +408,9 @@ function next(version: DefinitionVersion, step: StepDef, output: string): StepDe
 }
 
 export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {
-  const step = version.steps.find((s) => s.uniqueName === uniqueName) ?? implicitStepNamed(version, uniqueName);
+  const step = version.steps.find((s) => s.uniqueName === uniqueName) ?? implicitStepNamed(uniqueName);
   if (!step) fail('Internal', `Definition ${version.definitionId} version ${version.version} has no step '${uniqueName}'.`);
   return step!;
-}
-
-/** An implicit step by name: its definition is derived, not stored (implicit-steps.ts). */
-function implicitStepNamed(version: DefinitionVersion, uniqueName: string): StepDef | undefined {
-  if (!uniqueName.endsWith('_Implicit')) return undefined;
-  const extensionName = uniqueName.slice(0, -'_Implicit'.length);
-  return { id: '00000000-0000-4000-8000-00000000e001', extensionName, uniqueName, displayName: extensionName, enabled: true, config: {}, signals: [], conditions: [], outputs: {} };
 }
 
 function stepType(ctx: EngineContext, step: StepDef): StepType {

@@ -13,17 +13,15 @@ export function implicitSteps(version: DefinitionVersion, workflowType: string, 
     .all()
     .filter((t) => t.implicitAtEnd && t.workflowTypes !== 'all' && t.workflowTypes.some((w) => w.toLowerCase() === workflowType.toLowerCase()))
     .filter((t) => !version.steps.some((s) => s.extensionName === t.extensionName))
-    .map((t) => ({
-      id: IMPLICIT_STEP_ID,
-      extensionName: t.extensionName,
-      uniqueName: `${t.extensionName}_Implicit`,
-      displayName: t.displayName,
-      enabled: true,
-      config: {},
-      signals: [],
-      conditions: [],
-      outputs: {},
-    }));
+    .map((t) => implicitStep(t.extensionName, t.displayName));
 }
 
-export const IMPLICIT_STEP_ID = '00000000-0000-4000-8000-00000000e001';
+const SUFFIX = '_Implicit';
+
+/** The derived definition of an implicit step: no configuration, no signals, no outputs. */
+export function implicitStep(extensionName: string, displayName = extensionName): StepDef {
+  return { id: '00000000-0000-4000-8000-00000000e001', extensionName, uniqueName: `${extensionName}${SUFFIX}`, displayName, enabled: true, config: {}, signals: [], conditions: [], outputs: {} };
+}
+
+/** An implicit step by its UniqueName (the engine looks steps up by name); undefined for others. */
+export const implicitStepNamed = (uniqueName: string): StepDef | undefined => (uniqueName.endsWith(SUFFIX) ? implicitStep(uniqueName.slice(0, -SUFFIX.length)) : undefined);
