@@ -1,9 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import type { CaConnector } from '../ca/connector.ts';
 import { CsrError, decodeCsr, nameParts, publicKeyInfo } from '../certificates/csr.ts';
 import { checkPolicy } from '../certificates/policy.ts';
 import { enrollmentInitialData, mergeSans, requestIdOf, retainsKeys, type EnrollmentFacts } from '../certificates/request.ts';
-import type { PublicKeyInfo, SanMap, Template } from '../certificates/types.ts';
+import type { PublicKeyInfo, SanMap } from '../certificates/types.ts';
 import { subtle, toPem, x509 } from '../certificates/x509.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
