@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceStatus } from '../../src/domain/status.ts';
@@ -66,6 +67,10 @@ describe('certificate enrollment over HTTP', () => {
     expect(info.KeyfactorRequestId).toBeGreaterThan(0);
     expect(info.Certificates).toHaveLength(3);
     expect(opensslVerify(info.Certificates[0], info.Certificates.slice(1))).toMatch(/OK/);
+    const der = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { 'x-certificateformat': 'DER' }, body: { CSR: opensslCsr('rsa2048').csr, Template: 'Countersign' } });
+    expect(der.body.CertificateInformation.Certificates).toHaveLength(1);
+    const text = execFileSync('openssl', ['x509', '-inform', 'DER', '-noout', '-subject'], { input: Buffer.from(der.body.CertificateInformation.Certificates[0], 'base64') }).toString();
+    expect(text).toMatch(/app.example.com/);
     const cert = await t.call('GET', `/KeyfactorAPI/Certificates/${info.KeyfactorID}?includeMetadata=true`, { auth: alice.auth });
     expect(cert.body.CertRequestId).toBe(info.KeyfactorRequestId);
     expect(cert.body.SerialNumber).toBe(info.SerialNumber);
