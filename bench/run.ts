@@ -16,6 +16,7 @@ import { busyCores, cpuSnapshot, waitForQuiet, type CpuSnapshot } from './load.t
 import { parseExperiments } from './experiments.ts';
 import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { SIGNAL_BODY } from './setup.ts';
+import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
 import { round } from './stats.ts';
 import { postgres3Target, postgresTarget } from './targets/postgres.ts';
 import { sqliteTarget } from './targets/sqlite.ts';
@@ -25,7 +26,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 const TARGETS: Target[] = [sqliteTarget, postgresTarget, postgres3Target];
 
-const PHASES = ['raw', 'store', 'service', 'http'] as const;
+const PHASES = ['raw', 'store', 'service', 'http', 'enroll'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** The goals from the issue. */
@@ -353,7 +354,8 @@ async function main(): Promise<void> {
   console.log(`phases: ${o.phases.join(', ')}; targets: ${o.targets.map((t) => t.name).join(', ')}`);
   if (o.experiments.length) console.log(`EXPERIMENTS ${o.experiments.join(', ')}: these figures are NOT the shipped code (see bench/experiments.ts)`);
   const runs: TargetRun[] = [];
-  for (const t of o.targets) {
+  // 'enroll' alone runs no signal target.
+  for (const t of o.phases.some((p) => p !== 'enroll') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
     const run: TargetRun = { target: t.name, description: t.description, rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)', info: (await t.info?.()) ?? {}, ratios: {}, goals: [], problems: [], warnings: [], valid: true };
     runs.push(run);
@@ -394,6 +396,13 @@ async function main(): Promise<void> {
     run.valid = run.problems.length === 0;
     report(run, o);
   }
+  let enrollment: EnrollmentBenchResult | null = null;
+  if (o.phases.includes('enroll')) {
+    console.log('\n[enroll] CSR enrollment (SQLite, embedded P-256 CA, no workflow) against raw P-256 signing');
+    await quiet(o, 'enroll');
+    enrollment = await withHardStop('enroll', runEnrollmentBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
+    printEnrollment(enrollment);
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -404,6 +413,7 @@ async function main(): Promise<void> {
         options: { phases: o.phases, durationMs: o.durationMs, warmupMs: o.warmupMs, clients: o.clients, instances: o.instances, depth: o.depth, batch: o.batch, profiled: o.profileDir !== null, breakdown: o.breakdown, experiments: o.experiments, quietWaitMs: o.quietWaitMs },
         goals: GOALS,
         runs,
+        enrollment,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,

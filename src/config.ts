@@ -1,4 +1,5 @@
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
+import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
 import { egressPolicy } from './domain/egress.ts';
@@ -30,6 +31,12 @@ export interface Config {
   linkTtlMs?: number;
   /** Log-in throttling: lock-out, per-address limit, password-hash queue; defaults when absent. */
   login?: Partial<LoginSettings>;
+  /** Key-encryption key of CA and retained private keys (COUNTERSIGN_CA_KEY), base64 or hex of 32 bytes. */
+  caKey?: string;
+  /** A file holding that key (COUNTERSIGN_CA_KEY_FILE). */
+  caKeyFile?: string;
+  /** Algorithm of the embedded CA created on first start (COUNTERSIGN_CA_ALGORITHM): P-256, P-384, RSA-3072. */
+  caAlgorithm?: CaAlgorithm;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
 }
@@ -78,6 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),
     linkTtlMs: duration(env, 'COUNTERSIGN_LINK_TTL', 7 * 24 * 3600_000),
+    caKey: env.COUNTERSIGN_CA_KEY || undefined,
+    caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
+    caAlgorithm: caAlgorithm(env),
   };
 }
 
@@ -95,6 +105,14 @@ function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {
   };
   if (login.maxLockMs < login.baseLockMs) throw new Error('COUNTERSIGN_LOGIN_MAX_LOCKOUT_MS must not be less than COUNTERSIGN_LOGIN_LOCKOUT_MS.');
   return login;
+}
+
+function caAlgorithm(env: NodeJS.ProcessEnv): CaAlgorithm {
+  const raw = env.COUNTERSIGN_CA_ALGORITHM?.trim();
+  if (!raw) return 'P-256';
+  const hit = CA_ALGORITHMS.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (!hit) throw new Error(`COUNTERSIGN_CA_ALGORITHM must be one of ${CA_ALGORITHMS.join(', ')}; it is '${raw}'.`);
+  return hit;
 }
 
 const SMTP_SECURITY: SmtpSecurity[] = ['tls', 'starttls', 'opportunistic', 'none'];

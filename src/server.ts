@@ -16,6 +16,10 @@ import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { runEnvironment, stepSettings } from './steps/settings.ts';
 import { openStore } from './store/open.ts';
+import { certificateRoutes } from './api/certificates/index.ts';
+import { defaultCaKeyFile } from './ca/setup.ts';
+import { CertificateService } from './service/certificates.ts';
+import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 import type { Store } from './store/store.ts';
 
 type JobsQueuedSource = { onJobsQueued(listener: () => void): () => void };
@@ -26,6 +30,7 @@ export interface Server {
   workflow: WorkflowService;
   reconciler: Reconciler;
   runner: JobRunner;
+  certificates: CertificateService;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -44,10 +49,20 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
+  // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
+  const certificates = await CertificateService.open(store, workflowOf(services), {
+    keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
+    algorithm: config.caAlgorithm ?? 'P-256',
+    log,
+  }).catch(async (e) => {
+    await store.close();
+    throw e;
+  });
   const app = await buildApp({
     services,
     authenticator,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    apiRoutes: certificateRoutes(certificates),
     extra: async (app) => {
       await app.register(portalPlugin());
       await app.register(actionPages(services, linkSecret));
@@ -56,6 +71,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
+  env[ENROLLMENT_ENV] = certificates.enrollment;
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
@@ -80,6 +96,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     workflow,
     reconciler,
     runner,
+    certificates,
     async close() {
       await app.close();
       unlisten();

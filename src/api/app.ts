@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasUnstorableText, jsonProblem } from '../domain/bounded-json.ts';
 import { CountersignError, ERRORS, RetryLaterError, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
@@ -24,6 +24,8 @@ export interface AppOptions {
   services: Services;
   authenticator: Authenticator;
   logger?: boolean | object;
+  /** More API route plugins, mounted under the base path behind authentication (certificates). */
+  apiRoutes?: FastifyPluginAsync[];
   /** Extra plugins mounted beside the API (the portal). */
   extra?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -87,6 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(instanceRoutes(opts.services));
       await api.register(securityRoutes(opts.services));
       await api.register(myRoutes(opts.services));
+      for (const routes of opts.apiRoutes ?? []) await api.register(routes);
     },
     { prefix: API_BASE },
   );

@@ -23,6 +23,10 @@ export function validateSteps(
     else byName.set(s.uniqueName, s);
   }
   for (const s of steps) problems.push(...validateStep(s, registry, workflowType, byName, roleExists));
+  for (const t of registry.all()) {
+    const n = steps.filter((s) => s.extensionName === t.extensionName).length;
+    if (t.maxPerDefinition !== undefined && n > t.maxPerDefinition) problems.push(`Steps: at most ${t.maxPerDefinition} ${t.extensionName} per definition; there are ${n}`);
+  }
   if (problems.length === 0) problems.push(...validateGraph(steps, byName));
   return problems;
 }
@@ -49,6 +53,7 @@ function validateStep(
   }
   problems.push(...validateConfig(type, s.config, registry.env).map((p) => `${at}: ConfigurationParameters.${p}`));
   problems.push(...validateSignals(type, s, roleExists).map((p) => `${at}: ${p}`));
+  if (type.conditionsAllowed === false && s.conditions.length > 0) problems.push(`${at}: Conditions: ${s.extensionName} takes no conditions`);
   s.conditions.forEach((c, i) => {
     if (typeof c.value !== 'string' || c.value.trim() === '') problems.push(`${at}: Conditions[${i}].Value: must be a non-empty string`);
   });

@@ -4,6 +4,7 @@ import { stepShouldRun, undecidedGateTokens } from './conditions.ts';
 import { findStart } from './definition.ts';
 import { boundJson, DEFAULT_RESULT_BOUNDS, wellFormedText, type JsonBounds } from './bounded-json.ts';
 import { CountersignError, fail } from './errors.ts';
+import { implicitStepNamed, implicitSteps } from './implicit-steps.ts';
 import type { InstanceStatusName } from './status.ts';
 import { resolvesFromTrusted, resolveValue, trustedOnly, untrustedTokens, type TokenScope } from './tokens.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef, StepOutputs } from './types.ts';
@@ -290,7 +291,7 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
       const why = !step.enabled ? 'the step is disabled' : gate ? 'a condition is not true on trusted data' : 'a condition is not true';
       cur = log(cur, entry(ctx, 'StepSkipped', step.uniqueName, null, `Skipped ${step.displayName}: ${why}.`));
       step = next(version, step, 'continue');
-      if (!step) return complete(cur, ctx);
+      if (!step) return complete(cur, version, ctx);
       continue;
     }
     cur = enter(cur, step, gate ? gateNote(step, scopeOf(cur.instance)) : '', ctx);
@@ -298,7 +299,7 @@ function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx:
     if (outcome.kind === 'continue') {
       cur = recordContinue(cur, step, outcome, ctx);
       const target = next(version, step, outcome.output ?? 'continue');
-      if (!target) return complete(cur, ctx);
+      if (!target) return complete(cur, version, ctx);
       step = target;
       continue;
     }
@@ -314,7 +315,7 @@ function applyOutcome(t: Transition, version: DefinitionVersion, step: StepDef, 
       const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'continue') }, ctx);
       const cur = recordContinue(decided, step, outcome, ctx);
       const target = next(version, step, outcome.output ?? 'continue');
-      return target ? runFrom(cur, version, target, ctx) : complete(cur, ctx);
+      return target ? runFrom(cur, version, target, ctx) : complete(cur, version, ctx);
     }
     case 'suspend':
       return suspend(t, step, outcome.message, ctx);
@@ -445,7 +446,14 @@ function withTrustedOutputs(o: StepOutputs, step: StepDef, outcome: Continue, sc
   };
 }
 
-function complete(t: Transition, ctx: EngineContext): Transition {
+function complete(t: Transition, version: DefinitionVersion, ctx: EngineContext): Transition {
+  // Steps the workflow type adds at the end (EnrollStep) run before completing, unless they have nothing to do.
+  const implicit = implicitSteps(version, t.instance.workflowType, ctx.registry);
+  // Each runs once, in order: after the k-th, only those after it remain.
+  for (const step of implicit.slice(implicit.findIndex((s) => s.uniqueName === t.instance.currentStep) + 1)) {
+    const outcome = stepType(ctx, step).enter(stepContext(t.instance, step));
+    if (outcome.kind !== 'continue') return applyOutcome(enter(t, step, '', ctx), version, step, outcome, ctx);
+  }
   const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);
   return log({ ...t, instance }, entry(ctx, 'Completed', t.instance.currentStep, null, 'The workflow completed.'));
 }
@@ -488,7 +496,7 @@ function next(version: DefinitionVersion, step: StepDef, output: string): StepDe
 }
 
 export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {
-  const step = version.steps.find((s) => s.uniqueName === uniqueName);
+  const step = version.steps.find((s) => s.uniqueName === uniqueName) ?? implicitStepNamed(uniqueName);
   if (!step) fail('Internal', `Definition ${version.definitionId} version ${version.version} has no step '${uniqueName}'.`);
   return step!;
 }

@@ -31,6 +31,10 @@ export const ERRORS = {
   IdentityExists: { code: '0xA5C00060', status: 409 },
   RoleInvalid: { code: '0xA5C00061', status: 400 },
   StoreUnavailable: { code: '0xA5C00070', status: 503 },
+  CertificateRequestInvalid: { code: '0xA5C00080', status: 400 },
+  EnrollmentRefused: { code: '0xA5C00081', status: 400 },
+  KeyNotRecoverable: { code: '0xA5C00082', status: 404 },
+  CaUnavailable: { code: '0xA5C00083', status: 503 },
   Internal: { code: '0xA5C000FF', status: 500 },
 } as const;
 

@@ -16,10 +16,25 @@ export const PERMISSIONS = [
   { legacy: 'WorkflowInstances:Start', path: '/workflows/instances/start/', description: 'Start instances (Countersign extension).' },
   { legacy: 'Security:Read', path: '/security/read/', description: 'Read identities, roles and permissions.' },
   { legacy: 'Security:Modify', path: '/security/modify/', description: 'Create, change and delete identities and roles.' },
+  { legacy: 'CertificateEnrollment:EnrollCSR', path: '/certificates/enrollment/csr/', description: 'Enroll for certificates with a CSR (and read the certificates one requested).' },
+  { legacy: 'CertificateEnrollment:EnrollPFX', path: '/certificates/enrollment/pfx/', description: 'Enroll for certificates with a server-generated key (and recover the keys one requested).' },
+  { legacy: 'Certificates:Read', path: '/certificates/collections/read/', description: 'Read and download every certificate in the inventory.' },
+  { legacy: 'Certificates:EditMetadata', path: '/certificates/collections/metadata/modify/', description: 'Change certificate metadata.' },
+  { legacy: 'Certificates:RecoverPrivateKey', path: '/certificates/collections/private_key/read/', description: 'Recover the private key of any certificate whose key is retained.' },
+  { legacy: 'Certificates:Delete', path: '/certificates/collections/delete/', description: 'Delete certificates from the inventory (and their stored keys).' },
+  { legacy: 'CertificateAuthorities:Read', path: '/certificate_authorities/read/', description: 'Read the certificate authorities.' },
+  { legacy: 'CertificateAuthorities:Modify', path: '/certificate_authorities/modify/', description: 'Import certificate authorities (Countersign extension).' },
+  { legacy: 'CertificateTemplates:Read', path: '/certificate_templates/read/', description: 'Read certificate templates and enrollment patterns.' },
+  { legacy: 'CertificateTemplates:Modify', path: '/certificate_templates/modify/', description: 'Create, change and delete certificate templates.' },
+  { legacy: 'CertificateMetadataTypes:Read', path: '/metadata/types/read/', description: 'Read certificate metadata fields.' },
+  { legacy: 'CertificateMetadataTypes:Modify', path: '/metadata/types/modify/', description: 'Create, change and delete certificate metadata fields.' },
 ] as const;
 
 /** Grouping strings accepted in version-2 roles: each grants everything below it. */
-const GROUPS = ['/', '/workflows/', '/workflows/definitions/', '/workflows/instances/', '/security/'];
+const GROUPS = [
+  '/', '/workflows/', '/workflows/definitions/', '/workflows/instances/', '/security/',
+  '/certificates/', '/certificates/enrollment/', '/certificates/collections/', '/certificate_authorities/', '/certificate_templates/', '/metadata/', '/metadata/types/',
+];
 
 export const P = {
   definitionsRead: '/workflows/definitions/read/',
@@ -31,6 +46,18 @@ export const P = {
   instancesStart: '/workflows/instances/start/',
   securityRead: '/security/read/',
   securityModify: '/security/modify/',
+  enrollCsr: '/certificates/enrollment/csr/',
+  enrollPfx: '/certificates/enrollment/pfx/',
+  certificatesRead: '/certificates/collections/read/',
+  certificatesMetadata: '/certificates/collections/metadata/modify/',
+  certificatesRecover: '/certificates/collections/private_key/read/',
+  certificatesDelete: '/certificates/collections/delete/',
+  casRead: '/certificate_authorities/read/',
+  casModify: '/certificate_authorities/modify/',
+  templatesRead: '/certificate_templates/read/',
+  templatesModify: '/certificate_templates/modify/',
+  metadataTypesRead: '/metadata/types/read/',
+  metadataTypesModify: '/metadata/types/modify/',
 } as const;
 
 export const ALL_PERMISSIONS = ['/'];

@@ -1,4 +1,5 @@
 import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
+import { enrollStep } from './enroll/enroll-step.ts';
 import { expirationRenewalStep } from './expiration-renewal.ts';
 import { noopStep } from './noop.ts';
 import type { RunEnvironment, StepType } from './plugin.ts';
@@ -35,6 +36,7 @@ export const builtInStepTypes: StepType[] = [
   scriptStep,
   updateMetadataStep,
   expirationRenewalStep,
+  enrollStep,
 ];
 
 export const defaultRegistry = (env?: RunEnvironment): StepRegistry => new StepRegistry(builtInStepTypes, env);

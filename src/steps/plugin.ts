@@ -78,6 +78,12 @@ export interface StepType {
   parameters: Record<string, ParamDecl>;
   /** signal name -> its Data parameters */
   signals: Record<string, Record<string, ParamDecl>>;
+  /** How many steps of this type one definition may hold (absent: any number). */
+  maxPerDefinition?: number;
+  /** False when the step may carry no Conditions (absent: allowed). */
+  conditionsAllowed?: boolean;
+  /** A definition of one of workflowTypes without this step runs it at its end (domain/implicit-steps.ts). */
+  implicitAtEnd?: boolean;
   /**
    * Checks beyond the declared parameter types; returns problems as "Field: reason". `env` is
    * the server's run environment when validating on a server (egress policy, settings).

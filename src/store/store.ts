@@ -2,6 +2,7 @@ import type { Effect, Transition } from '../domain/engine.ts';
 import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
+import type { CertificateStore } from './certificate-store.ts';
 
 /**
  * The one persistence port. Two implementations: SQLite (embedded, default) and PostgreSQL
@@ -14,6 +15,8 @@ import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../d
  */
 export interface Store extends SecurityStore {
   readonly dialect: 'sqlite' | 'postgres';
+  /** CAs, templates, enrollment requests and issued certificates (certificate-store.ts). */
+  readonly certificates: CertificateStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

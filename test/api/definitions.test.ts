@@ -170,7 +170,7 @@ describe('PUT Steps validation names the step and the field, and changes nothing
 describe('catalogue and types', () => {
   it('lists every step type with its declared parameters and filters with QueryString', async () => {
     const all = await t.call('GET', `${D}/Steps`);
-    expect(all.body.map((s: any) => s.ExtensionName).sort()).toEqual(['Email', 'ExpirationRenewal', 'NOOPStep', 'OAuthRESTRequest', 'PowerShell', 'RESTRequest', 'RequireApproval', 'Script', 'UpdateMetadata']);
+    expect(all.body.map((s: any) => s.ExtensionName).sort()).toEqual(['Email', 'EnrollStep', 'ExpirationRenewal', 'NOOPStep', 'OAuthRESTRequest', 'PowerShell', 'RESTRequest', 'RequireApproval', 'Script', 'UpdateMetadata']);
     const one = await t.call('GET', `${D}/Steps?query.queryString=${encodeURIComponent('ExtensionName -eq "RequireApproval"')}`);
     expect(one.body).toHaveLength(1);
     expect(one.body[0].ConfigurationParametersDefinition.MinimumApprovals).toMatchObject({ Required: false, DefaultValue: '1', ParameterType: 1 });

@@ -193,7 +193,7 @@ describe('/Security/Roles, version 1', () => {
   it('refuses bad role bodies with 400 naming the problem, and taken names with 409', async () => {
     expect400(await call('POST', '/Security/Roles', { body: { Description: 'd' } }), 'Name');
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n' } }), 'Description');
-    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: ['Certificates:Read'] } }), 'Certificates:Read');
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: ['Certificates:Juggle'] } }), 'Certificates:Juggle');
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: 'Security:Read' } }), 'Permissions');
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Permissions: [7] } }), 'Permissions[0]');
     expect400(

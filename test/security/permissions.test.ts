@@ -37,7 +37,7 @@ describe('permission spellings', () => {
   });
 
   it('rejects unknown permissions in either spelling with RoleInvalid (400)', () => {
-    for (const bad of ['Certificates:Read', 'WorkflowInstances:Everything', '/workflows/other/', '/nothing/']) {
+    for (const bad of ['Certificates:Juggle', 'WorkflowInstances:Everything', '/workflows/other/', '/nothing/']) {
       let err: unknown;
       try {
         toCanonical(bad);

@@ -26,7 +26,8 @@ export type ContractDoc =
   | 'workflow-v10'
   | 'security-v1'
   | 'security-v2'
-  | 'security-v10';
+  | 'security-v10'
+  | 'certificates-v1';
 
 export interface ResponseUnderTest {
   doc: ContractDoc;
@@ -71,6 +72,8 @@ const DOCS: Record<ContractDoc, { file: string; key: string }> = {
   'security-v1': { file: 'keyfactor-security.json', key: 'command-v25-api-v1' },
   'security-v2': { file: 'keyfactor-security.json', key: 'command-v25-api-v2' },
   'security-v10': { file: 'keyfactor-security.json', key: 'command-v10-javasdk-normalized' },
+  // The certificate side (enrollment, certificates, CAs, templates, metadata fields, patterns).
+  'certificates-v1': { file: 'keyfactor-certificates.json', key: 'command-v25-api-v1' },
 };
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

@@ -10,6 +10,7 @@ import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
+import { PgCertificateStore } from './pg-certificates.ts';
 
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
@@ -33,6 +34,7 @@ export const JOBS_CHANNEL = 'countersign_jobs';
 export class PostgresStore extends PostgresSecurityStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly listener: PgListener;
+  readonly certificates: PgCertificateStore;
   /** Added to every write that queues jobs. */
   private readonly notify: { channel: string; payload: string };
 
@@ -43,6 +45,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     private readonly log: (msg: string, err?: unknown) => void,
   ) {
     super(pool);
+    this.certificates = new PgCertificateStore(pool);
     this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
     this.notify = { channel: JOBS_CHANNEL, payload: schema };
   }

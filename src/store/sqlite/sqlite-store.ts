@@ -12,6 +12,7 @@ import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, S
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
+import { SqliteCertificateStore } from './sqlite-certificates.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -27,6 +28,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore extends SqliteSecurityStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly wf: ReturnType<typeof prepare>;
+  readonly certificates: SqliteCertificateStore;
 
   private constructor(
     private readonly conn: Database.Database,
@@ -34,6 +36,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   ) {
     super(conn);
     this.wf = prepare(conn);
+    this.certificates = new SqliteCertificateStore(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */

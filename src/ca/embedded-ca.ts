@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { publicKeyInfo } from '../certificates/csr.ts';
+import { bytes, hex, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../certificates/x509.ts';
+import type { SanMap } from '../certificates/types.ts';
+import type { CaRecord } from '../store/certificate-store.ts';
+import type { CaConnector, IssuedCertificate, IssueRequest } from './connector.ts';
+import type { KeyProtector } from './key-protection.ts';
+
+export type CaAlgorithm = 'P-256' | 'P-384' | 'RSA-3072';
+export const CA_ALGORITHMS: CaAlgorithm[] = ['P-256', 'P-384', 'RSA-3072'];
+
+/** WebCrypto parameters to generate, import and sign with a CA key of each kind. */
+export function signingParams(alg: CaAlgorithm | { algorithm: string; bits: number; curve: string | null }) {
+  const kind = typeof alg === 'string' ? alg : alg.algorithm === 'RSA' ? 'RSA-3072' : alg.curve === 'P-384' ? 'P-384' : alg.curve === 'P-521' ? 'P-521' : 'P-256';
+  if (kind === 'RSA-3072') {
+    const a = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    return { generate: { ...a, modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]) }, import: a, sign: a };
+  }
+  const curve = kind as 'P-256' | 'P-384' | 'P-521';
+  const hash = curve === 'P-256' ? 'SHA-256' : curve === 'P-384' ? 'SHA-384' : 'SHA-512';
+  return { generate: { name: 'ECDSA', namedCurve: curve }, import: { name: 'ECDSA', namedCurve: curve }, sign: { name: 'ECDSA', hash } };
+}
+
+/** RFC 5280 serial numbers: 16 random bytes (>= 64 bits of entropy), positive, never zero. */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return hex(b);
+}
+
+const DAY = 86_400_000;
+/** Whole seconds: certificates carry no milliseconds. */
+const at = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+
+/** .NET X509KeyUsageFlags (Keyfactor's KeyUsage integer) to the X.509 bit flags. */
+export function keyUsageFlags(dotnet: number): number {
+  const F = x509.KeyUsageFlags;
+  const map: [number, number][] = [
+    [128, F.digitalSignature],
+    [64, F.nonRepudiation],
+    [32, F.keyEncipherment],
+    [16, F.dataEncipherment],
+    [8, F.keyAgreement],
+    [4, F.keyCertSign],
+    [2, F.cRLSign],
+    [1, F.encipherOnly],
+    [32768, F.decipherOnly],
+  ];
+  return map.reduce((acc, [d, f]) => (dotnet & d ? acc | f : acc), 0);
+}
+
+/** Creates a root and an issuing CA under it; returns the record to store (keys sealed). */
+export async function createEmbeddedCa(alg: CaAlgorithm, protector: KeyProtector, now = Date.now()): Promise<Omit<CaRecord, 'id'>> {
+  const p = signingParams(alg);
+  const tag = hex(randomBytes(4)).toUpperCase();
+  const rootKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const root = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=Countersign Root CA ${tag}, O=Countersign`,
+    notBefore: at(now - 60_000),
+    notAfter: at(now + 20 * 365 * DAY),
+    signingAlgorithm: p.sign,
+    keys: rootKeys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+    ],
+  });
+  const issuingKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const issuing = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: `CN=Countersign Issuing CA ${tag}, O=Countersign`,
+    issuer: root.subjectName,
+    notBefore: at(now - 60_000),
+    notAfter: at(now + 10 * 365 * DAY),
+    signingAlgorithm: p.sign,
+    publicKey: issuingKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(issuingKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
+    ],
+  });
+  const logicalName = `CountersignIssuingCA`;
+  const pkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', issuingKeys.privateKey));
+  const rootPkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', rootKeys.privateKey));
+  return {
+    logicalName,
+    hostName: 'countersign',
+    chainPem: [issuing.toString('pem'), root.toString('pem')],
+    sealedKey: protector.seal(pkcs8, `ca:${logicalName}`),
+    sealedRootKey: protector.seal(rootPkcs8, `ca-root:${logicalName}`),
+    imported: false,
+    createdAt: new Date(now).toISOString(),
+  };
+}
+
+/** An embedded CA loaded from its record: the issuing key is opened once, at start. */
+export class EmbeddedCa implements CaConnector {
+  private constructor(
+    private readonly record: CaRecord,
+    private readonly key: CryptoKey,
+    private readonly issuer: x509.X509Certificate,
+    private readonly chainCerts: x509.X509Certificate[],
+    private readonly signAlg: Algorithm,
+    /** The same for every certificate this CA issues: built once. */
+    private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
+  ) {}
+
+  get id(): number {
+    return this.record.id;
+  }
+  get logicalName(): string {
+    return this.record.logicalName;
+  }
+  get hostName(): string {
+    return this.record.hostName;
+  }
+
+  /** Throws KeyProtectionError when the key-encryption key is wrong for this record. */
+  static async load(record: CaRecord, protector: KeyProtector): Promise<EmbeddedCa> {
+    const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
+    const chain = record.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE')).map((der) => new x509.X509Certificate(bytes(der)));
+    const issuer = chain[0]!;
+    const p = signingParams(publicKeyInfo(issuer.publicKey.rawData));
+    const key = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
+    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer));
+  }
+
+  chain(): Uint8Array[] {
+    return this.chainCerts.map((c) => new Uint8Array(c.rawData));
+  }
+
+  /** The embedded CA signs locally; exactly-once is the caller's record keyed by request id. */
+  async issue(req: IssueRequest, _idempotencyKey: string): Promise<IssuedCertificate> {
+    const now = Date.now();
+    const notAfter = Math.min(now + req.validityDays * DAY, this.issuer.notAfter.getTime());
+    const publicKey = new x509.PublicKey(bytes(req.publicKey));
+    const subject = new x509.Name(req.subject);
+    const sans = sanNames(req.sans);
+    const extensions: x509.Extension[] = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.SubjectKeyIdentifierExtension(hex(await publicKey.getKeyIdentifier('SHA-1'))),
+      this.authorityKeyId,
+    ];
+    const ku = keyUsageFlags(req.keyUsage);
+    if (ku) extensions.push(new x509.KeyUsagesExtension(ku, true));
+    if (req.extendedKeyUsages.length) extensions.push(new x509.ExtendedKeyUsageExtension(req.extendedKeyUsages, false));
+    // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
+    if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, subject.toJSON().length === 0));
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject,
+      issuer: this.issuer.subjectName,
+      notBefore: at(now - 60_000),
+      notAfter: at(notAfter),
+      signingAlgorithm: this.signAlg,
+      publicKey,
+      signingKey: this.key,
+      extensions,
+    });
+    const der = new Uint8Array(cert.rawData);
+    return {
+      der,
+      serialNumber: cert.serialNumber.toUpperCase(),
+      thumbprint: await thumbprintOf(der),
+      subjectDn: cert.subject,
+      issuerDn: cert.issuer,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      signingAlgorithm: signatureName(this.signAlg),
+    };
+  }
+}
+
+function signatureName(a: Algorithm & { hash?: string }): string {
+  const h = (a.hash ?? '').replace('-', '').toLowerCase();
+  return a.name === 'ECDSA' ? `${h}ECDSA` : `${h}RSA`;
+}
+
+/** SANs as general names; unknown flags are left out (the policy refuses them first). */
+function sanNames(sans: SanMap): x509.JsonGeneralName[] {
+  const out: x509.JsonGeneralName[] = [];
+  const add = (type: x509.GeneralNameType, values: string[] | undefined) => values?.forEach((value) => out.push({ type, value }));
+  add('dns', sans.dns);
+  add('ip', [...(sans.ip ?? []), ...(sans.ip4 ?? []), ...(sans.ip6 ?? [])]);
+  add('url', sans.uri);
+  add('email', sans.rfc822);
+  add('upn', sans.ms_ntprincipalname);
+  return out;
+}
+
+export const chainPem = (ca: CaConnector): string[] => ca.chain().map((d) => toPem(d));

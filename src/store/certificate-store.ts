@@ -1,0 +1,145 @@
+import type { BoundAst } from '../domain/query/index.ts';
+import type { JsonObject } from '../domain/types.ts';
+import type { Template } from '../certificates/types.ts';
+
+/**
+ * The certificate side's persistence port: CAs, templates, metadata fields, enrollment requests,
+ * issued certificates and their history. Implemented for SQLite and PostgreSQL; nothing outside
+ * src/store knows which.
+ */
+export interface CertificateStore {
+  // Certificate authorities: the embedded CA's certificates and sealed keys, shared by every node.
+  listCas(): Promise<CaRecord[]>;
+  /** Inserts unless a CA of that logical name exists; returns the stored one (first writer wins). */
+  insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord>;
+
+  listTemplates(): Promise<Template[]>;
+  getTemplate(id: number): Promise<Template | null>;
+  /** Throws Conflict when the short name is taken. */
+  insertTemplate(t: Omit<Template, 'id'>): Promise<Template>;
+  /** Inserts when no template exists yet (a fresh store's default); returns whether it did. */
+  insertTemplateIfNone(t: Omit<Template, 'id'>): Promise<boolean>;
+  updateTemplate(t: Template): Promise<Template | null>;
+  deleteTemplate(id: number): Promise<boolean>;
+
+  listMetadataFields(): Promise<MetadataField[]>;
+  /** Throws Conflict when the name is taken. */
+  insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField>;
+  updateMetadataField(f: MetadataField): Promise<MetadataField | null>;
+  deleteMetadataField(id: number): Promise<boolean>;
+
+  createRequest(r: NewRequest): Promise<RequestRecord>;
+  getRequest(id: number): Promise<RequestRecord | null>;
+  setRequestInstance(id: number, instanceId: string): Promise<void>;
+  /** Drops the generated private key of a request (after issuance). */
+  clearRequestKey(id: number): Promise<void>;
+
+  /**
+   * Records the certificate issued for a request, once: a second call for the same request id
+   * (a retry after a crash, another node) stores nothing and returns the first one.
+   */
+  recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }>;
+  getCertificate(id: number): Promise<CertificateRecord | null>;
+  findCertificateByRequest(requestId: number): Promise<CertificateRecord | null>;
+  findCertificate(by: { thumbprint: string } | { serialNumber: string; issuerDn: string }): Promise<CertificateRecord | null>;
+  queryCertificates(q: CertificateQuery): Promise<CertificateRecord[]>;
+  deleteCertificate(id: number): Promise<boolean>;
+  updateCertificateMetadata(id: number, metadata: Record<string, string>): Promise<boolean>;
+  clearCertificateKey(id: number): Promise<void>;
+  addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void>;
+  listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]>;
+}
+
+export interface CaRecord {
+  id: number;
+  logicalName: string;
+  hostName: string;
+  /** Issuing CA certificate first, root last: PEM. */
+  chainPem: string[];
+  /** PKCS#8 of the issuing key, sealed (key-protection.ts). */
+  sealedKey: string;
+  /** The root's key when Countersign made the root (kept sealed for re-issuing the issuing CA later). */
+  sealedRootKey: string | null;
+  imported: boolean;
+  createdAt: string;
+}
+
+export interface MetadataField {
+  id: number;
+  name: string;
+  description: string;
+  /** 1 string, 2 integer, 3 date, 4 boolean, 5 multiple choice, 6 big text, 7 email. */
+  dataType: number;
+  hint: string | null;
+  validation: string | null;
+  enrollment: number;
+  message: string | null;
+  options: string | null;
+  defaultValue: string | null;
+  displayOrder: number | null;
+  caseSensitive: boolean;
+}
+
+export interface NewRequest {
+  kind: 'CSR' | 'PFX';
+  requesterId: number;
+  requesterName: string;
+  templateId: number;
+  caId: number;
+  /** What was asked, decoded: kept for approvers, the EnrollStep and the answer. */
+  data: JsonObject;
+  /** The server-generated key of a PFX request, sealed; null for CSR requests. */
+  sealedKey: string | null;
+  createdAt: string;
+}
+
+export interface RequestRecord extends NewRequest {
+  id: number;
+  instanceId: string | null;
+}
+
+export interface NewCertificate {
+  requestId: number | null;
+  thumbprint: string;
+  serialNumber: string;
+  issuerDn: string;
+  issuedDn: string;
+  issuedCn: string | null;
+  notBefore: string;
+  notAfter: string;
+  importDate: string;
+  templateId: number | null;
+  caId: number | null;
+  requesterId: number | null;
+  requesterName: string | null;
+  keyType: string;
+  keySize: number;
+  der: Uint8Array;
+  metadata: Record<string, string>;
+  /** PKCS#8, sealed with the label `certificate-key:<requestId>`; null when not retained. */
+  sealedKey: string | null;
+}
+
+export interface CertificateRecord extends NewCertificate {
+  id: number;
+}
+
+export interface CertificateHistoryEntry {
+  id: number;
+  at: string;
+  username: string | null;
+  action: string;
+  comment: string | null;
+}
+
+export interface CertificateQuery {
+  filter: BoundAst | null;
+  limit: number;
+  offset: number;
+  sortColumn: string;
+  ascending: boolean;
+  /** Only certificates requested by this identity. */
+  requesterId?: number;
+  includeExpired: boolean;
+  now: string;
+}

@@ -1,0 +1,163 @@
+import type pg from 'pg';
+import { CountersignError } from '../../domain/errors.ts';
+import { compileSql } from '../../domain/query/index.ts';
+import type { Template } from '../../certificates/types.ts';
+import type { CaRecord, CertificateHistoryEntry, CertificateQuery, CertificateRecord, CertificateStore, MetadataField, NewCertificate, NewRequest, RequestRecord } from '../certificate-store.ts';
+import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
+import { inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
+
+const conflict = (what: string) => (e: unknown) => {
+  if (isUniqueViolation(e)) throw new CountersignError('Conflict', `${what} exists already.`);
+  throw e;
+};
+
+/** The certificate side of the PostgreSQL store. Single statements are atomic; recordIssued relies on the unique request id. */
+export class PgCertificateStore implements CertificateStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async listCas(): Promise<CaRecord[]> {
+    return (await this.pool.query('SELECT * FROM cert_authorities ORDER BY id')).rows.map(toCa);
+  }
+
+  async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
+    await this.pool.query(
+      'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (logical_name) DO NOTHING',
+      [ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported, ca.createdAt],
+    );
+    return toCa((await this.pool.query('SELECT * FROM cert_authorities WHERE logical_name = $1', [ca.logicalName])).rows[0]);
+  }
+
+  async listTemplates(): Promise<Template[]> {
+    return (await this.pool.query('SELECT * FROM cert_templates ORDER BY id')).rows.map(toTemplate);
+  }
+
+  async getTemplate(id: number): Promise<Template | null> {
+    const row = (await this.pool.query('SELECT * FROM cert_templates WHERE id = $1', [id])).rows[0];
+    return row ? toTemplate(row) : null;
+  }
+
+  async insertTemplate(t: Omit<Template, 'id'>): Promise<Template> {
+    const r = await this.pool.query('INSERT INTO cert_templates (common_name, body) VALUES ($1, $2) RETURNING id', [t.commonName, templateBody(t)]).catch(conflict(`A template named '${t.commonName}'`));
+    return { ...t, id: Number(r.rows[0].id) };
+  }
+
+  async insertTemplateIfNone(t: Omit<Template, 'id'>): Promise<boolean> {
+    return inTransaction(this.pool, async (c) => {
+      // Nodes starting together: the lock makes the count and the insert one step.
+      await c.query('LOCK TABLE cert_templates IN EXCLUSIVE MODE');
+      if ((await c.query('SELECT 1 FROM cert_templates LIMIT 1')).rowCount) return false;
+      await c.query('INSERT INTO cert_templates (common_name, body) VALUES ($1, $2)', [t.commonName, templateBody(t)]);
+      return true;
+    });
+  }
+
+  async updateTemplate(t: Template): Promise<Template | null> {
+    const r = await this.pool.query('UPDATE cert_templates SET common_name = $1, body = $2 WHERE id = $3', [t.commonName, templateBody(t), t.id]).catch(conflict(`A template named '${t.commonName}'`));
+    return r.rowCount ? t : null;
+  }
+
+  async deleteTemplate(id: number): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM cert_templates WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+
+  async listMetadataFields(): Promise<MetadataField[]> {
+    return (await this.pool.query('SELECT * FROM cert_metadata_fields ORDER BY id')).rows.map(toMetadataField);
+  }
+
+  async insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField> {
+    const r = await this.pool.query('INSERT INTO cert_metadata_fields (name, body) VALUES ($1, $2) RETURNING id', [f.name, metadataFieldBody(f)]).catch(conflict(`A metadata field named '${f.name}'`));
+    return { ...f, id: Number(r.rows[0].id) };
+  }
+
+  async updateMetadataField(f: MetadataField): Promise<MetadataField | null> {
+    const r = await this.pool.query('UPDATE cert_metadata_fields SET name = $1, body = $2 WHERE id = $3', [f.name, metadataFieldBody(f), f.id]).catch(conflict(`A metadata field named '${f.name}'`));
+    return r.rowCount ? f : null;
+  }
+
+  async deleteMetadataField(id: number): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM cert_metadata_fields WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+
+  async createRequest(r: NewRequest): Promise<RequestRecord> {
+    const res = await this.pool.query(
+      'INSERT INTO cert_requests (kind, requester_id, requester_name, template_id, ca_id, data, sealed_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
+      [r.kind, r.requesterId, r.requesterName, r.templateId, r.caId, JSON.stringify(r.data), r.sealedKey, r.createdAt],
+    );
+    return { ...r, id: Number(res.rows[0].id), instanceId: null };
+  }
+
+  async getRequest(id: number): Promise<RequestRecord | null> {
+    const row = (await this.pool.query('SELECT * FROM cert_requests WHERE id = $1', [id])).rows[0];
+    return row ? toRequest(row) : null;
+  }
+
+  async setRequestInstance(id: number, instanceId: string): Promise<void> {
+    await this.pool.query('UPDATE cert_requests SET instance_id = $1 WHERE id = $2', [instanceId, id]);
+  }
+
+  async clearRequestKey(id: number): Promise<void> {
+    await this.pool.query('UPDATE cert_requests SET sealed_key = NULL WHERE id = $1', [id]);
+  }
+
+  async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
+    const placeholders = CERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+    const inserted = await this.pool.query(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING RETURNING id`, certificateValues(c, Buffer.from(c.der)));
+    if (inserted.rowCount) return { certificate: { ...c, id: Number(inserted.rows[0].id) }, created: true };
+    return { certificate: (await this.findCertificateByRequest(c.requestId!))!, created: false };
+  }
+
+  async getCertificate(id: number): Promise<CertificateRecord | null> {
+    const row = (await this.pool.query('SELECT * FROM certificates WHERE id = $1', [id])).rows[0];
+    return row ? toCertificate(row) : null;
+  }
+
+  async findCertificateByRequest(requestId: number): Promise<CertificateRecord | null> {
+    const row = (await this.pool.query('SELECT * FROM certificates WHERE request_id = $1', [requestId])).rows[0];
+    return row ? toCertificate(row) : null;
+  }
+
+  async findCertificate(by: { thumbprint: string } | { serialNumber: string; issuerDn: string }): Promise<CertificateRecord | null> {
+    const r =
+      'thumbprint' in by
+        ? await this.pool.query('SELECT * FROM certificates WHERE thumbprint = $1 ORDER BY id LIMIT 1', [by.thumbprint.toUpperCase()])
+        : await this.pool.query('SELECT * FROM certificates WHERE serial_number = $1 AND issuer_dn = $2 ORDER BY id LIMIT 1', [by.serialNumber.toUpperCase(), by.issuerDn]);
+    return r.rows[0] ? toCertificate(r.rows[0]) : null;
+  }
+
+  async queryCertificates(q: CertificateQuery): Promise<CertificateRecord[]> {
+    const where = compileSql(q.filter, 'postgres', 1);
+    const clauses = [where.sql];
+    const params: unknown[] = [...where.params];
+    const p = (v: unknown, cast = ''): string => {
+      params.push(v);
+      return `$${params.length}${cast}`;
+    };
+    if (q.requesterId !== undefined) clauses.push(`requester_id = ${p(q.requesterId)}`);
+    if (!q.includeExpired) clauses.push(`not_after >= ${p(q.now, '::timestamptz')}`);
+    const sql = `SELECT * FROM certificates WHERE ${clauses.join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    return (await listQuery(this.pool, sql, params)).map(toCertificate);
+  }
+
+  async deleteCertificate(id: number): Promise<boolean> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query('DELETE FROM certificate_history WHERE certificate_id = $1', [id]);
+      return ((await c.query('DELETE FROM certificates WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    });
+  }
+
+  async updateCertificateMetadata(id: number, metadata: Record<string, string>): Promise<boolean> {
+    return ((await this.pool.query('UPDATE certificates SET metadata = $1 WHERE id = $2', [JSON.stringify(metadata), id])).rowCount ?? 0) > 0;
+  }
+
+  async clearCertificateKey(id: number): Promise<void> {
+    await this.pool.query('UPDATE certificates SET sealed_key = NULL WHERE id = $1', [id]);
+  }
+
+  async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
+    await this.pool.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [certificateId, e.at, e.username, e.action, e.comment]);
+  }
+
+  async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
+    return (await this.pool.query('SELECT * FROM certificate_history WHERE certificate_id = $1 ORDER BY id', [certificateId])).rows.map(toHistory);
+  }
+}

@@ -1,0 +1,187 @@
+import type Database from 'better-sqlite3';
+import { CountersignError } from '../../domain/errors.ts';
+import { compileSql } from '../../domain/query/index.ts';
+import type { Template } from '../../certificates/types.ts';
+import type { CaRecord, CertificateHistoryEntry, CertificateQuery, CertificateRecord, CertificateStore, MetadataField, NewCertificate, NewRequest, RequestRecord } from '../certificate-store.ts';
+import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
+
+type Row = Record<string, unknown>;
+const isUnique = (e: unknown): boolean => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
+
+/** The certificate side of the embedded store. better-sqlite3 is synchronous: each method is atomic. */
+export class SqliteCertificateStore implements CertificateStore {
+  private readonly statements = new Map<string, Database.Statement>();
+  constructor(private readonly db: Database.Database) {}
+
+  /** Prepared once per SQL text (the list query's text varies with its filter; those are few). */
+  private st(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    return (this.st('SELECT * FROM cert_authorities ORDER BY id').all() as Row[]).map(toCa);
+  }
+
+  async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
+    this.db
+      .prepare('INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING')
+      .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt);
+    return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
+  }
+
+  async listTemplates(): Promise<Template[]> {
+    return (this.st('SELECT * FROM cert_templates ORDER BY id').all() as Row[]).map(toTemplate);
+  }
+
+  async getTemplate(id: number): Promise<Template | null> {
+    const row = this.st('SELECT * FROM cert_templates WHERE id = ?').get(id) as Row | undefined;
+    return row ? toTemplate(row) : null;
+  }
+
+  async insertTemplate(t: Omit<Template, 'id'>): Promise<Template> {
+    try {
+      const r = this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
+      return { ...t, id: Number(r.lastInsertRowid) };
+    } catch (e) {
+      if (isUnique(e)) throw new CountersignError('Conflict', `A template named '${t.commonName}' exists already.`);
+      throw e;
+    }
+  }
+
+  async insertTemplateIfNone(t: Omit<Template, 'id'>): Promise<boolean> {
+    return this.db.transaction(() => {
+      if ((this.st('SELECT COUNT(*) AS n FROM cert_templates').get() as { n: number }).n > 0) return false;
+      this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
+      return true;
+    }).immediate();
+  }
+
+  async updateTemplate(t: Template): Promise<Template | null> {
+    const r = this.st('UPDATE cert_templates SET common_name = ?, body = ? WHERE id = ?').run(t.commonName, templateBody(t), t.id);
+    return r.changes ? t : null;
+  }
+
+  async deleteTemplate(id: number): Promise<boolean> {
+    return this.st('DELETE FROM cert_templates WHERE id = ?').run(id).changes > 0;
+  }
+
+  async listMetadataFields(): Promise<MetadataField[]> {
+    return (this.st('SELECT * FROM cert_metadata_fields ORDER BY id').all() as Row[]).map(toMetadataField);
+  }
+
+  async insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField> {
+    try {
+      const r = this.st('INSERT INTO cert_metadata_fields (name, body) VALUES (?, ?)').run(f.name, metadataFieldBody(f));
+      return { ...f, id: Number(r.lastInsertRowid) };
+    } catch (e) {
+      if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
+      throw e;
+    }
+  }
+
+  async updateMetadataField(f: MetadataField): Promise<MetadataField | null> {
+    try {
+      const r = this.st('UPDATE cert_metadata_fields SET name = ?, body = ? WHERE id = ?').run(f.name, metadataFieldBody(f), f.id);
+      return r.changes ? f : null;
+    } catch (e) {
+      if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
+      throw e;
+    }
+  }
+
+  async deleteMetadataField(id: number): Promise<boolean> {
+    return this.st('DELETE FROM cert_metadata_fields WHERE id = ?').run(id).changes > 0;
+  }
+
+  async createRequest(r: NewRequest): Promise<RequestRecord> {
+    const res = this.db
+      .prepare('INSERT INTO cert_requests (kind, requester_id, requester_name, template_id, ca_id, data, sealed_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(r.kind, r.requesterId, r.requesterName, r.templateId, r.caId, JSON.stringify(r.data), r.sealedKey, r.createdAt);
+    return { ...r, id: Number(res.lastInsertRowid), instanceId: null };
+  }
+
+  async getRequest(id: number): Promise<RequestRecord | null> {
+    const row = this.st('SELECT * FROM cert_requests WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRequest(row) : null;
+  }
+
+  async setRequestInstance(id: number, instanceId: string): Promise<void> {
+    this.st('UPDATE cert_requests SET instance_id = ? WHERE id = ?').run(instanceId, id);
+  }
+
+  async clearRequestKey(id: number): Promise<void> {
+    this.st('UPDATE cert_requests SET sealed_key = NULL WHERE id = ?').run(id);
+  }
+
+  async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
+    return this.db.transaction(() => {
+      if (c.requestId !== null) {
+        const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
+        if (existing) return { certificate: toCertificate(existing), created: false };
+      }
+      const r = this.db
+        .prepare(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${CERT_COLUMNS.map(() => '?').join(', ')})`)
+        .run(...certificateValues(c, Buffer.from(c.der)));
+      return { certificate: { ...c, id: Number(r.lastInsertRowid) }, created: true };
+    }).immediate();
+  }
+
+  async getCertificate(id: number): Promise<CertificateRecord | null> {
+    const row = this.st('SELECT * FROM certificates WHERE id = ?').get(id) as Row | undefined;
+    return row ? toCertificate(row) : null;
+  }
+
+  async findCertificateByRequest(requestId: number): Promise<CertificateRecord | null> {
+    const row = this.st('SELECT * FROM certificates WHERE request_id = ?').get(requestId) as Row | undefined;
+    return row ? toCertificate(row) : null;
+  }
+
+  async findCertificate(by: { thumbprint: string } | { serialNumber: string; issuerDn: string }): Promise<CertificateRecord | null> {
+    const row = ('thumbprint' in by
+      ? this.st('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY id LIMIT 1').get(by.thumbprint.toUpperCase())
+      : this.st('SELECT * FROM certificates WHERE serial_number = ? AND issuer_dn = ? ORDER BY id LIMIT 1').get(by.serialNumber.toUpperCase(), by.issuerDn)) as Row | undefined;
+    return row ? toCertificate(row) : null;
+  }
+
+  async queryCertificates(q: CertificateQuery): Promise<CertificateRecord[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const clauses = [where.sql || '1=1'];
+    const params: unknown[] = where.params.map(sqliteParam);
+    if (q.requesterId !== undefined) {
+      clauses.push('requester_id = ?');
+      params.push(q.requesterId);
+    }
+    if (!q.includeExpired) {
+      clauses.push('not_after >= ?');
+      params.push(q.now);
+    }
+    const sql = `SELECT * FROM certificates WHERE ${clauses.join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ? OFFSET ?`;
+    return (this.db.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toCertificate);
+  }
+
+  async deleteCertificate(id: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.st('DELETE FROM certificate_history WHERE certificate_id = ?').run(id);
+      return this.st('DELETE FROM certificates WHERE id = ?').run(id).changes > 0;
+    }).immediate();
+  }
+
+  async updateCertificateMetadata(id: number, metadata: Record<string, string>): Promise<boolean> {
+    return this.st('UPDATE certificates SET metadata = ? WHERE id = ?').run(JSON.stringify(metadata), id).changes > 0;
+  }
+
+  async clearCertificateKey(id: number): Promise<void> {
+    this.st('UPDATE certificates SET sealed_key = NULL WHERE id = ?').run(id);
+  }
+
+  async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
+    this.st('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(certificateId, e.at, e.username, e.action, e.comment);
+  }
+
+  async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
+    return (this.st('SELECT * FROM certificate_history WHERE certificate_id = ? ORDER BY id').all(certificateId) as Row[]).map(toHistory);
+  }
+}
