@@ -79,8 +79,12 @@ describe('crash during issuance', () => {
     writeFileSync(join(dir, 'ca.key'), Buffer.alloc(32, 7).toString('base64'), { mode: 0o600 });
     let server = await startServer();
     let call = makeCaller(server.url, basic(ADMIN.user, ADMIN.password));
-    const roles = await call('GET', '/KeyfactorAPI/Security/Roles', { unchecked: true });
-    const adminRole = (roles.body as { Id: number; Name: string }[])[0]!.Id;
+    // Four eyes: the administrator requests, another identity approves.
+    const approver = await call('POST', '/KeyfactorAPI/Security/Identities', { body: { AccountName: 'approver', Password: 'approver-password-1' }, unchecked: true });
+    expect(approver.status, approver.text).toBe(200);
+    const role = await call('POST', '/KeyfactorAPI/Security/Roles', { body: { Name: 'Approvers', Description: 'crash', Permissions: ['WorkflowInstances:ReadAll'], Identities: [{ AccountName: 'approver' }] }, unchecked: true });
+    expect(role.status, role.text).toBe(200);
+    const adminRole = role.body.Id as number;
     const def = await call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Approve then enroll', Description: 'crash', WorkflowType: 'Enrollment', Key: '1' } });
     const step = (UniqueName: string, ExtensionName: string, next?: string, signals: unknown[] = []) => ({ UniqueName, DisplayName: UniqueName, ExtensionName, Enabled: true, ConfigurationParameters: {}, Signals: signals, Conditions: [], Outputs: next ? { continue: next } : {} });
     const put = await call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Steps`, {
@@ -96,7 +100,10 @@ describe('crash during issuance', () => {
       expect(r.body.CertificateInformation.RequestDisposition).toBe('PENDING');
       pending.push(r.body.CertificateInformation);
     }
-    await Promise.all(pending.map((p) => call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, { body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } })));
+    const approved = await Promise.all(
+      pending.map((p) => call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, { auth: basic('approver', 'approver-password-1'), body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } })),
+    );
+    expect(approved.map((r) => r.status)).toEqual(pending.map(() => 204));
     const db = new Database(join(dir, 'countersign.db'), { readonly: true, fileMustExist: true });
     const count = () => (db.prepare('SELECT COUNT(*) AS n FROM certificates').get() as { n: number }).n;
     await until('the first certificate', () => count() >= 1);
