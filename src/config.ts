@@ -1,4 +1,5 @@
 import { parseDuration } from './domain/duration.ts';
+import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
@@ -25,6 +26,10 @@ export interface Config {
   linkTtlMs?: number;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
+  /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
+  metrics?: MetricsAccess;
+  /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
+  shutdownGraceMs?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -69,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.COUNTERSIGN_PUBLIC_URL ? env.COUNTERSIGN_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     linkSecret: secret(env, 'COUNTERSIGN_LINK_SECRET'),
     linkTtlMs: duration(env, 'COUNTERSIGN_LINK_TTL', 7 * 24 * 3600_000),
+    metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
+    shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };
 }
 

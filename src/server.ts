@@ -3,6 +3,9 @@ import { buildApp } from './api/app.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
+import { healthRoutes } from './api/health-routes.ts';
+import { Metrics } from './observability/metrics.ts';
+import { sendMail } from './steps/mailer.ts';
 import { randomBytes } from 'node:crypto';
 import { actionPages } from './api/action-pages.ts';
 import { JobRunner } from './runner/job-runner.ts';
@@ -25,6 +28,7 @@ export interface Server {
   workflow: WorkflowService;
   reconciler: Reconciler;
   runner: JobRunner;
+  metrics: Metrics;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -32,7 +36,8 @@ export interface Server {
 /** Wires store, services, authentication, API and background workers together. */
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
-  const services = makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
+  const metrics = new Metrics();
+  const services = makeServices(store, metrics.instrumentSteps(defaultRegistry()), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs });
   // Every node must sign and accept the same links: the generated secret lives in the store.
@@ -42,6 +47,8 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     authenticator,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     extra: async (app) => {
+      metrics.instrument(app);
+      await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, linkSecret));
     },
@@ -55,6 +62,9 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     linkSecret,
     linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,
+    send: metrics.countSends(async (m, signal) => {
+      await sendMail(stepSettings(env).smtp!, m, signal);
+    }),
   });
   const runner = new JobRunner(store, workflow, services.registry, env, {
     notifier,
@@ -74,6 +84,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     workflow,
     reconciler,
     runner,
+    metrics,
     async close() {
       await app.close();
       unlisten();

@@ -10,6 +10,7 @@ import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
+import { pgMigrationStatus, pgStats } from '../operations.ts';
 
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
@@ -67,6 +68,9 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   async migrate(): Promise<void> {
     await migrate(this.pool, this.schema);
   }
+
+  stats = () => pgStats(this.pool);
+  migrationStatus = () => pgMigrationStatus(this.pool, this.schema);
 
   /** Call after the HTTP server and the runner have stopped: in-flight transactions finish first. */
   async close(): Promise<void> {
