@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -72,7 +72,7 @@ export function sqliteStats(db: Database.Database): StoreStats {
 
 // PostgreSQL ------------------------------------------------------------------------------------------
 
-type Queryable = Pick<pg.Pool, 'query'>;
+type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export async function pgMigrationStatus(db: Queryable, schema: string): Promise<MigrationState[]> {
   const exists = await db.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [schema, 'schema_migrations']);
@@ -97,4 +97,29 @@ export async function pgStats(pool: pg.Pool): Promise<StoreStats> {
     jobs: { queued: j.queued, running: j.running, retrying: j.retrying, lagMs: Math.max(0, Math.round(j.lag_ms)) },
     pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 },
   };
+}
+
+/** Migration state of the database DATABASE_URL names, without opening the store (which would migrate). */
+export async function migrationStatusAt(url: string): Promise<MigrationState[]> {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const { parseUrl } = await import('./postgres/pg-db.ts');
+    const { default: pgDriver } = await import('pg');
+    const { connectionString, schema } = parseUrl(url);
+    const client = new pgDriver.Client({ connectionString, application_name: 'countersign-cli' });
+    await client.connect();
+    try {
+      return await pgMigrationStatus(client, schema);
+    } finally {
+      await client.end();
+    }
+  }
+  const file = url.replace(/^sqlite:(\/\/)?/i, '');
+  const { default: SqliteDatabase } = await import('better-sqlite3');
+  if (file === ':memory:' || !existsSync(file)) return sqliteMigrationStatus(new SqliteDatabase(':memory:'));
+  const db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+  try {
+    return sqliteMigrationStatus(db);
+  } finally {
+    db.close();
+  }
 }
