@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { CountersignError } from '../domain/errors.ts';
 import { loadConfig } from '../config.ts';
+import { generatePassword as generateBootstrapPassword } from '../security/bootstrap.ts';
 import { makeServices, type Services } from '../service/services.ts';
 import { defaultRegistry } from '../steps/index.ts';
 import { openStore } from '../store/open.ts';
@@ -36,8 +36,8 @@ export function table(header: string[], rows: (string | number | null)[][]): str
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
 }
 
-/** 24 random bytes, base64url: about 190 bits, no characters a shell or a form would mangle. */
-export const generatePassword = (): string => randomBytes(24).toString('base64url');
+/** 24 characters from the bootstrap's look-alike-free alphabet: about 140 bits, easy to type back. */
+export const generatePassword = (): string => generateBootstrapPassword(24);
 
 /** The whole of standard input, without the final newline (for --password-stdin). */
 export async function readStdin(): Promise<string> {

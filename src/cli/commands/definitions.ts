@@ -8,9 +8,10 @@ import { CliFailure, describeError, output, withStore } from '../support.ts';
 
 /**
  * Definitions in Keyfactor's export format: the v1 DefinitionResponse JSON that Command's export
- * writes (the files under Keyfactor's exports/), with role ids removed as `?exportable=true` does,
- * since role ids mean nothing on another system. Import creates each as a new definition, the
- * way Keyfactor re-imports: create, PUT Steps, then Publish when the export was published.
+ * writes (the files under Keyfactor's exports/). Role ids are kept (they restore into the same
+ * system); --exportable removes them as the API's `?exportable=true` does, for another system,
+ * where approval steps then need roles before they validate. Import creates each as a new
+ * definition, the way Keyfactor re-imports: create, PUT Steps, then Publish when it was published.
  */
 export function definitionsCommand(program: Command): void {
   const defs = program.command('definitions').description("workflow definitions, in Keyfactor's export format");
@@ -19,12 +20,13 @@ export function definitionsCommand(program: Command): void {
     .command('export')
     .description('write definitions as Keyfactor export JSON: one object with --id, else an array of all of them')
     .option('--id <definitionId>', 'only this definition')
+    .option('--exportable', 'remove role ids (as GET ?exportable=true does), for another system')
     .option('-o, --out <file>', 'write to this file instead of standard output')
-    .action(async (opts: { id?: string; out?: string }) =>
+    .action(async (opts: { id?: string; out?: string; exportable?: boolean }) =>
       withStore(async (store, services) => {
         const wf = workflowOf(services);
         const list = opts.id ? [(await wf.getDefinition(opts.id)).definition] : await store.listDefinitions({ filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true });
-        const exported = await Promise.all(list.map((d) => exportable(services, d)));
+        const exported = await Promise.all(list.map((d) => exported1(services, d, opts.exportable === true)));
         const text = `${JSON.stringify(opts.id ? exported[0] : exported, null, 2)}\n`;
         if (opts.out) {
           writeFileSync(opts.out, text, { flag: 'wx' });
@@ -65,9 +67,10 @@ export function definitionsCommand(program: Command): void {
     });
 }
 
-async function exportable(services: Services, d: Definition) {
+/** The published version when there is one (what runs), else the draft. */
+async function exported1(services: Services, d: Definition, withoutRoles: boolean) {
   const { version } = await workflowOf(services).getDefinition(d.id, d.publishedVersion ?? d.draftVersion);
-  const steps = version.steps.map((st) => ({ ...st, signals: st.signals.map((g) => ({ ...g, roleIds: [] })) }));
+  const steps = withoutRoles ? version.steps.map((st) => ({ ...st, signals: st.signals.map((g) => ({ ...g, roleIds: [] })) })) : version.steps;
   return definitionV1(d, { ...version, steps }, services.registry);
 }
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { MIN_PASSWORD_LENGTH } from '../../security/bootstrap.ts';
 import { hashPassword } from '../../security/password.ts';
 import type { Identity, Store } from '../../store/store.ts';
 import { CliFailure, generatePassword, output, readStdin, table, withStore } from '../support.ts';
 
-const MIN_PASSWORD = 12;
 
 const shown = (i: Identity) => ({ id: i.id, accountName: i.accountName, identityType: i.identityType, email: i.email, canSignIn: i.passwordHash !== null, createdAt: i.createdAt });
 
@@ -17,7 +17,7 @@ export async function findIdentity(store: Store, name: string): Promise<Identity
 async function newPassword(fromStdin: boolean | undefined): Promise<{ password: string; generated: boolean }> {
   if (!fromStdin) return { password: generatePassword(), generated: true };
   const password = await readStdin();
-  if (password.length < MIN_PASSWORD) throw new CliFailure(`The password read from standard input must be at least ${MIN_PASSWORD} characters long.`);
+  if (password.length < MIN_PASSWORD_LENGTH) throw new CliFailure(`The password read from standard input must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
   return { password, generated: false };
 }
 
