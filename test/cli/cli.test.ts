@@ -162,7 +162,7 @@ describe('identities and roles', () => {
 });
 
 describe('definitions', () => {
-  it("imports Keyfactor's six real exports and exports them back in the same shape, without role ids", async () => {
+  it("imports Keyfactor's six real exports and exports them back in the same shape", async () => {
     const fresh = await freshUrl();
     const files = readdirSync(EXPORTS).map((f) => join(EXPORTS, f));
     const imp = await cli(['definitions', 'import', ...files, '--json'], { url: fresh });

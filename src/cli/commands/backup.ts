@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config.ts';
-import { parseUrl } from '../../store/postgres/pg-db.ts';
 import { openStore } from '../../store/open.ts';
 import { CliFailure, maskUrl } from '../support.ts';
 
@@ -13,6 +12,8 @@ export function backupCommand(program: Command): void {
     .action(async (file: string) => {
       const url = loadConfig().databaseUrl;
       if (/^postgres(ql)?:\/\//i.test(url)) {
+        // Loaded here only: the embedded default never loads the pg driver.
+        const { parseUrl } = await import('../../store/postgres/pg-db.ts');
         const { connectionString, schema } = parseUrl(url);
         throw new CliFailure(
           `Countersign does not copy PostgreSQL databases itself. Back up with PostgreSQL's own tools, for example:\n` +
