@@ -8,6 +8,7 @@ import { connectTo, dropTestDatabase, testDatabaseUrl, usePostgres } from '../su
 import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
 import { basic, startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
+import { startSmtp } from '../support/stand-ins/smtp.ts';
 
 /*
  * Probes and metrics over real HTTP, on SQLite or (COUNTERSIGN_TEST_STORE=postgres) PostgreSQL.
@@ -163,6 +164,37 @@ describe('/metrics', () => {
     expect(text).not.toContain(first);
     expect(text).not.toContain(second);
     expect(text).toContain('process_cpu_seconds_total');
+  }, 60_000);
+
+  it('approval emails count as sent when the mail server takes them and as failed when it cannot be reached', async () => {
+    const smtp = await startSmtp();
+    const dead = await startSmtp();
+    const deadPort = dead.port;
+    await dead.close();
+    const smtpTo = (port: number) => ({ host: '127.0.0.1', port, security: 'none' as const, rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 2_000 });
+    const working = await startTestApp({ steps: { smtp: smtpTo(smtp.port) } });
+    const broken = await startTestApp({ steps: { smtp: smtpTo(deadPort) }, stepMaxAttempts: 1 });
+    try {
+      const emailed = async (app: TestApp, outcome: 'sent' | 'failed', expected: number) => {
+        const store = app.server.services.store;
+        const approver = await store.createIdentity({ accountName: 'CORP\\erin', identityType: 'User', sid: null, email: 'erin@corp.example', passwordHash: null, createdAt: new Date().toISOString() });
+        const role = await createRole(store, 'Approvers', [P.instancesReadPending], [approver.id]);
+        const def = await publishedDefinition(app, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [role], { RequestSubject: 'Approve $(cn)', RequestMessage: '<p>$(cn)</p>' }), noop('EndNOOP')]);
+        const before = (await scrape(app))(`countersign_notifications_total{outcome="${outcome}"}`);
+        await startInstance(app, def);
+        for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100)))
+          if ((await scrape(app))(`countersign_notifications_total{outcome="${outcome}"}`) - before === expected) return;
+        throw new Error(`countersign_notifications_total{outcome="${outcome}"} did not move by ${expected}`);
+      };
+      await emailed(working, 'sent', 1);
+      expect(smtp.messages.filter((m) => m.rcptTo.includes('erin@corp.example'))).toHaveLength(1);
+      await emailed(broken, 'failed', 1);
+      expect((await scrape(broken))('countersign_notifications_total{outcome="sent"}')).toBe(0);
+    } finally {
+      await working.close();
+      await broken.close();
+      await smtp.close();
+    }
   }, 60_000);
 
   it('COUNTERSIGN_METRICS=token:<value> requires the bearer token (401 otherwise); off answers 404', async () => {
