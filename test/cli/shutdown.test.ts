@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,8 @@ import { startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'countersign-stop-'));
+/** The built server, copied out of the worktree so another test's build (npm pack) cannot swap it mid-test. */
+const APP = join(dir, 'app');
 const H = { 'x-keyfactor-requested-with': 'APIClient', 'content-type': 'application/json' };
 let n = 0;
 
@@ -28,7 +30,7 @@ interface Started {
 
 function start(command: string, args: string[], env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: APP,
     env: { PATH: `${join(dir, 'bin')}:${process.env.PATH}`, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, `s${n++}.db`)}`, COUNTERSIGN_ADMIN_PASSWORD: 'shutdown-admin-pw-1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,9 +58,13 @@ const answers = (base: string) => fetch(`${base}/healthz`).then((r) => r.status 
 beforeAll(async () => {
   if (usePostgres()) return;
   await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, maxBuffer: 64 << 20 });
+  mkdirSync(APP);
+  cpSync(join(ROOT, 'dist'), join(APP, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(APP, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(APP, 'node_modules'));
   // What `npm install` does for the bin: a `countersign` on the PATH linked to the built entry point.
   mkdirSync(join(dir, 'bin'));
-  symlinkSync(join(ROOT, 'dist/server/cli/main.js'), join(dir, 'bin/countersign'));
+  symlinkSync(join(APP, 'dist/server/cli/main.js'), join(dir, 'bin/countersign'));
 }, 10 * 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
