@@ -11,8 +11,8 @@ import { describeError, EXIT } from './support.ts';
 
 /**
  * The operator's command line (docs/operations.md). Every command except serve works on the
- * store DATABASE_URL names, directly: run them with the server stopped (backup and migrate
- * status are safe while it runs). Exit codes: 0 ok, 1 failure, 2 usage.
+ * store DATABASE_URL names directly, meant for a stopped server (backup and migrate status are
+ * safe while it runs). Exit codes: 0 ok, 1 failure, 2 usage.
  */
 export function program(): Command {
   const p = new Command('countersign')
