@@ -3,6 +3,7 @@ import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
 import { egressPolicy } from './domain/egress.ts';
+import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
@@ -39,6 +40,10 @@ export interface Config {
   caAlgorithm?: CaAlgorithm;
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
+  /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
+  metrics?: MetricsAccess;
+  /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
+  shutdownGraceMs?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -88,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caKey: env.COUNTERSIGN_CA_KEY || undefined,
     caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
     caAlgorithm: caAlgorithm(env),
+    metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
+    shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };
 }
 

@@ -4,6 +4,9 @@ import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
+import { healthRoutes } from './api/health-routes.ts';
+import { Metrics } from './observability/metrics.ts';
+import { sendMail } from './steps/mailer.ts';
 import { randomBytes } from 'node:crypto';
 import { actionPages } from './api/action-pages.ts';
 import { JobRunner } from './runner/job-runner.ts';
@@ -31,6 +34,7 @@ export interface Server {
   reconciler: Reconciler;
   runner: JobRunner;
   certificates: CertificateService;
+  metrics: Metrics;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -39,7 +43,8 @@ export interface Server {
 export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
   const store = await openStore(config.databaseUrl);
   const env = runEnvironment(config.steps);
-  const services = makeServices(store, defaultRegistry(env), {
+  const metrics = new Metrics();
+  const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
     reconcileIntervalMs: config.reconcileIntervalMs,
     authCacheTtlMs: config.authCacheTtlMs,
     maxWaitMs: config.maxWaitMs,
@@ -64,6 +69,8 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     apiRoutes: certificateRoutes(certificates),
     extra: async (app) => {
+      metrics.instrument(app);
+      await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, linkSecret));
     },
@@ -77,6 +84,9 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     linkSecret,
     linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,
+    send: metrics.countSends(async (m, signal) => {
+      await sendMail(stepSettings(env).smtp!, m, signal);
+    }),
   });
   const runner = new JobRunner(store, workflow, services.registry, env, {
     notifier,
@@ -97,6 +107,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     reconciler,
     runner,
     certificates,
+    metrics,
     async close() {
       await app.close();
       unlisten();

@@ -1,48 +1,46 @@
 #!/usr/bin/env node
-import { loadConfig } from '../config.ts';
-import { createServer } from '../server.ts';
-import { loadDemo, reseedDemo } from './demo.ts';
+import { Command, CommanderError } from 'commander';
+import { backupCommand } from './commands/backup.ts';
+import { configCommand } from './commands/config.ts';
+import { definitionsCommand } from './commands/definitions.ts';
+import { identitiesCommand } from './commands/identities.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { rolesCommand } from './commands/roles.ts';
+import { serveCommand } from './commands/serve.ts';
+import { describeError, EXIT } from './support.ts';
 
-const USAGE = `Usage: countersign serve [--demo [--reseed]]
-
-  serve                   start the HTTP server (PORT, HOST, DATABASE_URL: see docs/configuration.md)
-  serve --demo            the same, loading demo identities, a definition and waiting requests on an empty store
-  serve --demo --reseed   on a store that has the demo, start three more waiting requests (deletes nothing)`;
-
-async function main(argv: string[]): Promise<void> {
-  const [command, ...flags] = argv;
-  if (command !== 'serve') {
-    console.error(USAGE);
-    process.exit(command === undefined || command === '--help' ? 0 : 2);
-  }
-  if (flags.includes('--reseed') && !flags.includes('--demo')) {
-    console.error(`--reseed goes with --demo.\n\n${USAGE}`);
-    process.exit(2);
-  }
-  const config = loadConfig();
-  const server = await createServer(config);
-  const demo = flags.includes('--reseed') ? reseedDemo : flags.includes('--demo') ? loadDemo : null;
-  if (demo) await demo(server.services.store, server.workflow, (m) => console.log(m));
-  const address = await server.app.listen({ port: config.port, host: config.host });
-  console.log(`Countersign is listening: API ${address}/KeyfactorAPI, portal ${address}/KeyfactorPortal (store: ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')})`);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    console.log(`${signal}: finishing work and closing.`);
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+/**
+ * The operator's command line (docs/operations.md). Every command except serve works on the
+ * store DATABASE_URL names directly, meant for a stopped server (backup and migrate status are
+ * safe while it runs). Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+export function program(): Command {
+  const p = new Command('countersign')
+    .description('Countersign: workflow approvals wire-compatible with the Keyfactor Command Workflow API')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage error. Configuration comes from the environment (docs/configuration.md).')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const add of [serveCommand, migrateCommand, identitiesCommand, rolesCommand, definitionsCommand, backupCommand, configCommand]) add(p);
+  // Subcommands inherit exitOverride and output settings only when set before they are added.
+  for (const c of allCommands(p)) c.exitOverride().showHelpAfterError();
+  return p;
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+const allCommands = (c: Command): Command[] => c.commands.flatMap((s) => [s, ...allCommands(s)]);
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    // Bare `countersign` shows the help as it always has, successfully.
+    await program().parseAsync(argv.length ? argv : ['--help'], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; everything else commander raises is a usage error.
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0) ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    console.error(`countersign: ${describeError(err)}`);
+    process.exitCode = EXIT.failure;
+  }
+}
+
+main(process.argv.slice(2));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +12,12 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
  */
 
 export const PORTAL_BASE = '/KeyfactorPortal';
-/** Where `npm run build:portal` writes (vite.config.ts outDir). */
-export const DEFAULT_PORTAL_DIR = fileURLToPath(new URL('../../dist/portal/', import.meta.url));
+/**
+ * Where `npm run build:portal` writes (vite.config.ts outDir: dist/portal at the package root),
+ * seen from this file in the sources (src/portal/) or in the built server (dist/server/portal/).
+ */
+const PORTAL_DIRS = ['../../dist/portal/', '../../portal/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+export const DEFAULT_PORTAL_DIR = PORTAL_DIRS.find((dir) => existsSync(dir)) ?? PORTAL_DIRS[0];
 
 export interface PortalOptions {
   /** The built portal; default dist/portal at the repository root. */

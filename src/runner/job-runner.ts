@@ -39,6 +39,8 @@ export class JobRunner {
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private inFlight = new Set<Promise<void>>();
+  /** When the claim loop last went round; readiness reports a loop that stopped turning. */
+  private lastTurnAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -75,6 +77,11 @@ export class JobRunner {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Started, not stopped, and its loop went round recently (it turns at least every poll interval). */
+  isAlive(now = Date.now()): boolean {
+    return this.running && now - this.lastTurnAt < Math.max(30_000, this.o.pollMs * 5);
+  }
+
   /** Called when a transition queued work, so it starts without waiting for the poll. */
   wake(): void {
     this.wakeUp?.();
@@ -82,6 +89,7 @@ export class JobRunner {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      this.lastTurnAt = Date.now();
       let claimed: Job[] = [];
       const free = this.o.concurrency - this.inFlight.size;
       try {

@@ -3,6 +3,7 @@ import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 import type { CertificateStore } from './certificate-store.ts';
+import type { MigrationState, StoreStats } from './operations.ts';
 
 /**
  * The one persistence port. Two implementations: SQLite (embedded, default) and PostgreSQL
@@ -79,6 +80,14 @@ export interface Store extends SecurityStore {
    * lock); resolves false when it did not run. Absent on single-node stores: run fn directly.
    */
   tryExclusive?(name: string, fn: () => Promise<void>): Promise<boolean>;
+
+  // Operations (src/store/operations.ts) -------------------------------------------------------------
+  /** Instance and job counts for /metrics, each one grouped query. */
+  stats(): Promise<StoreStats>;
+  /** Every migration shipped or recorded, with when it was applied (readiness, `migrate status`). */
+  migrationStatus(): Promise<MigrationState[]>;
+  /** An online, consistent copy of the database into a new file. Absent where the server does it (PostgreSQL: pg_dump). */
+  backupTo?(file: string): Promise<void>;
 }
 
 export interface Job {

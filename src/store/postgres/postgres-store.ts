@@ -11,6 +11,7 @@ import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
+import { pgMigrationStatus, pgStats } from '../operations.ts';
 
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
@@ -70,6 +71,9 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   async migrate(): Promise<void> {
     await migrate(this.pool, this.schema);
   }
+
+  stats = () => pgStats(this.pool);
+  migrationStatus = () => pgMigrationStatus(this.pool, this.schema);
 
   /** Call after the HTTP server and the runner have stopped: in-flight transactions finish first. */
   async close(): Promise<void> {

@@ -11,6 +11,7 @@ import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
+import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
 
@@ -62,6 +63,12 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   async close(): Promise<void> {
     await this.checkpointer?.stop();
     this.conn.close();
+  }
+
+  stats = async () => sqliteStats(this.conn);
+  migrationStatus = async () => sqliteMigrationStatus(this.conn);
+  async backupTo(file: string): Promise<void> {
+    await this.conn.backup(file);
   }
 
   // Definitions -----------------------------------------------------------------------------------
