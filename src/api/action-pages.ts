@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { CountersignError } from '../domain/errors.ts';
 import type { Instance } from '../domain/types.ts';
-import { escapeHtml } from '../shared/html.ts';
+import { escapeHtml } from '../domain/html.ts';
 import { verifyAction, type ActionClaim } from '../security/action-links.ts';
 import { principalFor, type Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { scopeOf, findStep, type NotifyKind } from '../domain/engine.ts';
+import { scopeOf, findStep } from '../domain/engine.ts';
+import type { NotifyKind } from '../domain/step-type.ts';
 import { replaceTokens, resolveValue, type TokenScope } from '../domain/tokens.ts';
 import type { Instance, JsonObject, StepDef } from '../domain/types.ts';
 import { ACTION_PATH } from '../api/action-pages.ts';
-import { escapeHtml } from '../shared/html.ts';
+import { escapeHtml } from '../domain/html.ts';
 import { signAction } from '../security/action-links.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import { recipientsOf } from '../steps/email.ts';

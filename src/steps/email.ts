@@ -1,7 +1,7 @@
 import { replaceTokens } from '../domain/tokens.ts';
 import type { Json } from '../domain/types.ts';
 import { sendMail } from './mailer.ts';
-import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
+import { param, StepFailure, type RunInput, type RunResult, type StepType } from '../domain/step-type.ts';
 import { stepSettings } from './settings.ts';
 import { escapeHtml, excerpt, sha256Hex, stringOf } from './support.ts';
 

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { JsonObject } from '../domain/types.ts';
 import { runProcess } from './child-process.ts';
-import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
+import { param, StepFailure, type RunInput, type RunResult, type StepType } from '../domain/step-type.ts';
 import { stepSettings } from './settings.ts';
 import { excerpt, isJsonObject, stringOf } from './support.ts';
 

@@ -2,7 +2,7 @@ import { checkUrl, DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/eg
 import { bodyEncoderFor, urlComponent } from '../domain/token-encoding.ts';
 import type { Json, JsonObject } from '../domain/types.ts';
 import { ConnectFailure, EgressDenied, egressRequest, ResponseFailure, type EgressResponse } from './egress-http.ts';
-import { param, StepFailure, type ParamDecl, type RunEnvironment, type RunInput, type RunResult, type StepType } from './plugin.ts';
+import { param, StepFailure, type ParamDecl, type RunEnvironment, type RunInput, type RunResult, type StepType } from '../domain/step-type.ts';
 import { stepSettings } from './settings.ts';
 import { excerpt, optionalString, redact, secretValue, sha256Hex, stringOf } from './support.ts';
 

@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { JsonObject } from '../domain/types.ts';
-import { param, StepFailure, type RunResult, type StepType } from './plugin.ts';
+import { param, StepFailure, type RunResult, type StepType } from '../domain/step-type.ts';
 import { stepSettings, type ScriptLimits } from './settings.ts';
 import { excerpt, isJsonObject } from './support.ts';
 
