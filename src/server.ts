@@ -14,7 +14,7 @@ import { ensureAdministrator } from './security/bootstrap.ts';
 import { makeServices, type Services } from './service/services.ts';
 import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
-import { runEnvironment, stepSettings } from './steps/settings.ts';
+import { runEnvironment, stepSettings } from './steps/support/settings.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
 

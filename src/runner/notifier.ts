@@ -7,10 +7,10 @@ import { ACTION_PATH } from '../api/action-pages.ts';
 import { escapeHtml } from '../domain/html.ts';
 import { signAction } from '../security/action-links.ts';
 import type { WorkflowService } from '../service/workflow.ts';
-import { recipientsOf } from '../steps/email.ts';
-import type { SmtpSettings } from '../steps/settings.ts';
+import { recipientsOf } from '../steps/email/email.ts';
+import type { SmtpSettings } from '../steps/support/settings.ts';
 import type { Identity, Job, Store } from '../store/store.ts';
-import { sendMail, type MailMessage } from '../steps/mailer.ts';
+import { sendMail, type MailMessage } from '../steps/support/mailer.ts';
 
 export interface NotifierOptions {
   smtp: SmtpSettings | null;

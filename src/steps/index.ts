@@ -1,10 +1,14 @@
-import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
-import { expirationRenewalStep } from './expiration-renewal.ts';
-import { noopStep } from './noop.ts';
+import { emailStep } from './email/email.ts';
+import { oauthRestRequestStep } from './rest/oauth-rest.ts';
+import { powerShellStep } from './powershell/powershell.ts';
+import { restRequestStep } from './rest/rest.ts';
+import { scriptStep } from './script/script.ts';
+import { expirationRenewalStep } from './expiration-renewal/expiration-renewal.ts';
+import { noopStep } from './noop/noop.ts';
 import { StepRegistry } from '../domain/step-registry.ts';
 import type { RunEnvironment, StepType } from '../domain/step-type.ts';
-import { requireApprovalStep } from './require-approval.ts';
-import { updateMetadataStep } from './update-metadata.ts';
+import { requireApprovalStep } from './require-approval/require-approval.ts';
+import { updateMetadataStep } from './update-metadata/update-metadata.ts';
 
 export const builtInStepTypes: StepType[] = [
   noopStep,

@@ -4,7 +4,7 @@ import { applySignal, reconcile, startInstance, type EngineContext, type SignalI
 import { CountersignError, type ErrorName } from '../../src/domain/errors.ts';
 import type { DefinitionVersion, HistoryEntry, Instance, Json, JsonObject, RecordedSignal, StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
-import { tally } from '../../src/steps/require-approval.ts';
+import { tally } from '../../src/steps/require-approval/require-approval.ts';
 
 /*
  * Quorum semantics of RequireApproval, driven through the pure engine: an instance suspended at

@@ -1,7 +1,7 @@
-import type { JsonObject, RecordedSignal } from '../domain/types.ts';
-import { addMs, describeDuration, parseDuration } from '../domain/duration.ts';
-import type { Json } from '../domain/types.ts';
-import { configValue, param, type NotifyKind, type TimerKind, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from '../domain/step-type.ts';
+import type { JsonObject, RecordedSignal } from '../../domain/types.ts';
+import { addMs, describeDuration, parseDuration } from '../../domain/duration.ts';
+import type { Json } from '../../domain/types.ts';
+import { configValue, param, type NotifyKind, type TimerKind, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from '../../domain/step-type.ts';
 
 export const COMMENT_MAX = 500;
 
