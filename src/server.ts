@@ -58,6 +58,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   reconciler.start();
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
+    registry: services.registry,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     linkSecret,
     linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,

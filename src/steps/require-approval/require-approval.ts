@@ -1,6 +1,7 @@
 import type { JsonObject, RecordedSignal } from '../../domain/types.ts';
 import { addMs, describeDuration, parseDuration } from '../../domain/duration.ts';
 import type { Json } from '../../domain/types.ts';
+import { approvalActions, approvalNotification } from './notifications.ts';
 import { configValue, param, type NotifyKind, type TimerKind, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from '../../domain/step-type.ts';
 
 export const COMMENT_MAX = 500;
@@ -235,4 +236,6 @@ export const requireApprovalStep: StepType = {
   onWait: (ctx, now, maxWaitMs) => waitPlan(ctx.step.config, now, maxWaitMs),
   onTimer,
   onDecided,
+  notification: approvalNotification,
+  oneClickActions: approvalActions,
 };
