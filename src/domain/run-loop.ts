@@ -88,7 +88,7 @@ function gateNote(step: StepDef, scope: TokenScope): string {
 
 function enter(t: Transition, step: StepDef, note: string, ctx: EngineContext): Transition {
   // Entering a step is a new visit: the instance is Running until the step decides otherwise,
-  // so suspend() does not mistake a fresh visit after an approval for a re-decision.
+  // so suspend() does not mistake a fresh visit after a decision for a re-decision.
   const instance: Instance = {
     ...t.instance,
     status: 'Running',
@@ -138,7 +138,7 @@ function suspend(t: Transition, step: StepDef, message: string, ctx: EngineConte
 
 /**
  * RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them), from
- * trusted values only: the requester must not choose who approves. `ignored` names the tokens that
+ * trusted values only: the requester must not choose who decides. `ignored` names the tokens that
  * would have resolved from requester data.
  */
 export function allowedRoles(step: StepDef, scope: TokenScope): { ids: number[]; ignored: string[] } {

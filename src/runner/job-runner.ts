@@ -22,7 +22,7 @@ export interface JobRunnerOptions {
   /** Poll interval when nothing wakes the runner (another node queued work). */
   pollMs?: number;
   log?: (msg: string, err?: unknown) => void;
-  /** Sends approval notifications; without it they are recorded as not sent. */
+  /** Sends the notifications step types ask for; without it they are recorded as not sent. */
   notifier?: Notifier;
 }
 

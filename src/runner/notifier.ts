@@ -94,7 +94,7 @@ export class Notifier {
       }
       for (const identity of membersOf(role, loaded)) byId.set(identity.id, identity);
     }
-    // The initiator, barred from approving their own request, is not asked to.
+    // Those the step bars (e.g. the initiator of their own request) are not asked to act.
     const barred = new Set(instance.pendingExcludedIds);
     return [...byId.values()].filter((p) => !acted.has(p.id) && !barred.has(p.id));
   }
