@@ -4,7 +4,7 @@ import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
 import { egressPolicy } from './domain/egress.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
-import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/settings.ts';
+import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
 export interface Config {

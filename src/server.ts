@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
 import { healthRoutes } from './api/health-routes.ts';
 import { Metrics } from './observability/metrics.ts';
-import { sendMail } from './steps/mailer.ts';
+import { sendMail } from './steps/support/mailer.ts';
 import { randomBytes } from 'node:crypto';
 import { actionPages } from './api/action-pages.ts';
 import { JobRunner } from './runner/job-runner.ts';
@@ -17,7 +17,7 @@ import { ensureAdministrator } from './security/bootstrap.ts';
 import { makeServices, type Services } from './service/services.ts';
 import type { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
-import { runEnvironment, stepSettings } from './steps/settings.ts';
+import { runEnvironment, stepSettings } from './steps/support/settings.ts';
 import { openStore } from './store/open.ts';
 import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
@@ -81,6 +81,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   env[ENROLLMENT_ENV] = certificates.enrollment;
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
+    registry: services.registry,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     linkSecret,
     linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { fail } from '../domain/errors.ts';
 import { InstanceStatus } from '../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance, Json, JsonObject, StepDef } from '../domain/types.ts';
-import type { StepRegistry } from '../steps/index.ts';
-import type { ParamDecl, ParamType, StepType } from '../steps/plugin.ts';
+import type { StepRegistry } from '../domain/step-registry.ts';
+import type { ParamDecl, ParamType, StepType } from '../domain/step-type.ts';
 import { asArray, asObject, bool, field, str } from './wire.ts';
 
 /*

@@ -1,45 +1,20 @@
-import type { StepRegistry } from '../steps/index.ts';
-import type { StepOutcome, StepType, WaitPlan } from '../steps/plugin.ts';
-import { stepShouldRun, undecidedGateTokens } from './conditions.ts';
-import { findStart } from './definition.ts';
 import { boundJson, DEFAULT_RESULT_BOUNDS, wellFormedText, type JsonBounds } from './bounded-json.ts';
+import { findStart } from './definition.ts';
 import { CountersignError, fail } from './errors.ts';
-import { implicitStepNamed, implicitSteps } from './implicit-steps.ts';
-import type { InstanceStatusName } from './status.ts';
-import { resolvesFromTrusted, resolveValue, trustedOnly, untrustedTokens, type TokenScope } from './tokens.ts';
-import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef, StepOutputs } from './types.ts';
+import { applyOutcome, decideCurrent, runFrom } from './run-loop.ts';
+import type { StepOutcome, StepType, TimerKind } from './step-type.ts';
+import { entry, finish, findStep, stepContext, stepType, touch, withPlan, type EngineContext, type Transition } from './transition.ts';
+import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, RecordedSignal, StepDef } from './types.ts';
 
 /**
  * The workflow semantics as pure functions: (instance, event) -> (instance, history, effects).
- * No I/O, no clock, no randomness: `now` and ids come in through the context.
+ * No I/O, no clock, no randomness: `now` and ids come in through the context. This file holds the
+ * events (start, signal, timer, run result, stop, restart); run-loop.ts walks the steps and
+ * transition.ts holds the shared shapes. Step types give the meaning through their hooks.
  */
-export interface EngineContext {
-  now: string;
-  registry: StepRegistry;
-  /** The server's default upper bound on any wait (ms), used when a step sets no timeout. */
-  maxWaitMs?: number;
-  /** Bounds on an automatic step's result (variables, metadata); DEFAULT_RESULT_BOUNDS when absent. */
-  resultBounds?: JsonBounds;
-}
-
-export type TimerKind = 'reminder' | 'escalation' | 'timeout';
-export type NotifyKind = 'request' | 'reminder' | 'escalation' | 'approved' | 'denied' | 'timeout';
-
-/**
- * Work the shell must do after committing a transition; the store queues each as a job, due at
- * `at` when given. Steps are visited at most once per instance (graphs are acyclic), so
- * (instanceId, step) names one visit.
- */
-export type Effect =
-  | { type: 'runStep'; instanceId: string; step: string; stepId: string }
-  | { type: 'timer'; instanceId: string; step: string; kind: TimerKind; at: string }
-  | { type: 'notify'; instanceId: string; step: string; kind: NotifyKind; at: string };
-
-export interface Transition {
-  instance: Instance;
-  history: HistoryEntry[];
-  effects: Effect[];
-}
+export { allowedRoles } from './run-loop.ts';
+export { findStep, scopeOf, type Effect, type EngineContext, type Transition } from './transition.ts';
+export type { NotifyKind, TimerKind } from './step-type.ts';
 
 export interface StartInput {
   id: string;
@@ -59,9 +34,6 @@ function seedMetadata(initialData: JsonObject): JsonObject {
   const m = initialData.Metadata;
   return m !== null && typeof m === 'object' && !Array.isArray(m) ? { ...m } : {};
 }
-
-/** Safety bound on steps run in one transition; validated graphs are acyclic, so this never trips. */
-const MAX_STEPS_PER_TRANSITION = 10_000;
 
 export function startInstance(input: StartInput, ctx: EngineContext): Transition {
   const start = findStart(input.version.steps);
@@ -148,7 +120,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
 
   const previous = instance.signals.find((s) => s.signal === signalName && s.identityId === input.actor.identityId);
   if (previous) {
-    if (previous.data.Approved === data.Approved) {
+    if (sameDecision(type, previous.data, data)) {
       const history = [entry(ctx, 'SignalRepeated', step.uniqueName, input.actor.accountName, `${input.actor.accountName} repeated the same ${signalName}; counted once.`, data)];
       return { instance: touch(instance, ctx), history, effects: [], duplicate: true };
     }
@@ -166,7 +138,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     at: ctx.now,
   };
   const withSignal = { ...instance, signals: [...instance.signals, recorded] };
-  const received = entry(ctx, 'SignalReceived', step.uniqueName, input.actor.accountName, describeSignal(signalName, data), { Signal: signalName, ...data });
+  const received = entry(ctx, 'SignalReceived', step.uniqueName, input.actor.accountName, describeSignal(type, signalName, data), { Signal: signalName, ...data });
   return { ...decideCurrent({ instance: withSignal, history: [received], effects: [] }, version, step, ctx), duplicate: false };
 }
 
@@ -254,8 +226,7 @@ export function fireTimer(instance: Instance, version: DefinitionVersion, timer:
   const type = stepType(ctx, step);
   if (!type.onTimer) return null;
   const r = type.onTimer(stepContext(instance, step), timer.kind, ctx.now, ctx.maxWaitMs);
-  const kind = timer.kind === 'reminder' ? 'Reminded' : timer.kind === 'escalation' ? 'Escalated' : 'TimedOut';
-  let t: Transition = { instance: touch(instance, ctx), history: [entry(ctx, kind, step.uniqueName, null, r.message)], effects: [] };
+  let t: Transition = { instance: touch(instance, ctx), history: [entry(ctx, r.history, step.uniqueName, null, r.message)], effects: [] };
   if (r.addRoleIds?.length) {
     const pendingRoleIds = [...new Set([...t.instance.pendingRoleIds, ...r.addRoleIds])].sort((a, b) => a - b);
     t = { ...t, instance: { ...t.instance, pendingRoleIds } };
@@ -271,238 +242,19 @@ export function addNote(instance: Instance, note: { kind: HistoryEntry['kind']; 
 
 // ---------------------------------------------------------------------------------------------
 
-/** Queues the timers and notifications a plan asks for at this step. */
-function withPlan(t: Transition, step: StepDef, plan: WaitPlan, ctx: EngineContext): Transition {
-  const id = t.instance.id;
-  const effects: Effect[] = [
-    ...(plan.timers ?? []).map((x) => ({ type: 'timer' as const, instanceId: id, step: step.uniqueName, kind: x.kind, at: x.at })),
-    ...(plan.notify ?? []).map((kind) => ({ type: 'notify' as const, instanceId: id, step: step.uniqueName, kind, at: ctx.now })),
-  ];
-  return effects.length ? { ...t, effects: [...t.effects, ...effects] } : t;
+/** A repeated signal by the same identity is a duplicate when it says the same (the type decides what "the same" means). */
+function sameDecision(type: StepType, a: JsonObject, b: JsonObject): boolean {
+  return type.sameDecision ? type.sameDecision(a, b) : deepEqual(a, b);
 }
 
-function runFrom(t: Transition, version: DefinitionVersion, first: StepDef, ctx: EngineContext): Transition {
-  let cur: Transition = t;
-  let step: StepDef | undefined = first;
-  for (let i = 0; step; i++) {
-    if (i > MAX_STEPS_PER_TRANSITION) return failWith(cur, step, 'The workflow ran too many steps in one go; its graph may loop.', ctx);
-    const gate = isGate(ctx, step);
-    if (!stepShouldRun(step, scopeOf(cur.instance), gate)) {
-      const why = !step.enabled ? 'the step is disabled' : gate ? 'a condition is not true on trusted data' : 'a condition is not true';
-      cur = log(cur, entry(ctx, 'StepSkipped', step.uniqueName, null, `Skipped ${step.displayName}: ${why}.`));
-      step = next(version, step, 'continue');
-      if (!step) return complete(cur, version, ctx);
-      continue;
-    }
-    cur = enter(cur, step, gate ? gateNote(step, scopeOf(cur.instance)) : '', ctx);
-    const outcome = stepType(ctx, step).enter(stepContext(cur.instance, step));
-    if (outcome.kind === 'continue') {
-      cur = recordContinue(cur, step, outcome, ctx);
-      const target = next(version, step, outcome.output ?? 'continue');
-      if (!target) return complete(cur, version, ctx);
-      step = target;
-      continue;
-    }
-    return applyOutcome(cur, version, step, outcome, ctx);
-  }
-  return cur;
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-/** Applies a non-initial outcome at `step` (after entering, a signal, or a run result). */
-function applyOutcome(t: Transition, version: DefinitionVersion, step: StepDef, outcome: StepOutcome, ctx: EngineContext): Transition {
-  switch (outcome.kind) {
-    case 'continue': {
-      const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'continue') }, ctx);
-      const cur = recordContinue(decided, step, outcome, ctx);
-      const target = next(version, step, outcome.output ?? 'continue');
-      return target ? runFrom(cur, version, target, ctx) : complete(cur, version, ctx);
-    }
-    case 'suspend':
-      return suspend(t, step, outcome.message, ctx);
-    case 'reject': {
-      const decided = withPlan(t, step, { notify: stepType(ctx, step).onDecided?.(stepContext(t.instance, step), 'reject') }, ctx);
-      const instance = finish(decided.instance, 'Rejected', outcome.message, ctx);
-      return log({ ...decided, instance }, entry(ctx, 'Rejected', step.uniqueName, null, outcome.message));
-    }
-    case 'fail':
-      return failWith(t, step, outcome.message, ctx);
-    case 'run': {
-      const instance = { ...t.instance, status: 'Running' as const, statusMessage: `Running ${step.displayName}.`, lastModified: ctx.now };
-      return { ...t, instance, effects: [...t.effects, { type: 'runStep', instanceId: instance.id, step: step.uniqueName, stepId: step.id }] };
-    }
-  }
-}
-
-function decideCurrent(t: Transition, version: DefinitionVersion, step: StepDef, ctx: EngineContext): Transition {
-  const type = stepType(ctx, step);
-  const outcome = type.decide ? type.decide(stepContext(t.instance, step)) : ({ kind: 'suspend', message: t.instance.statusMessage ?? '' } as const);
-  return applyOutcome(t, version, step, outcome, ctx);
-}
-
-/** A step that takes signals decides an approval; its conditions fail closed (conditions.ts). */
-function isGate(ctx: EngineContext, step: StepDef): boolean {
-  const type = ctx.registry.get(step.extensionName);
-  return step.signals.length > 0 || (type !== undefined && Object.keys(type.signals).length > 0);
-}
-
-/** Says why a gate runs although a condition named requester data or did not resolve. */
-function gateNote(step: StepDef, scope: TokenScope): string {
-  const { untrusted, unresolved } = undecidedGateTokens(step, scope);
-  const list = (names: string[]) => names.map((n) => `$(${n})`).join(', ');
-  const parts = [
-    untrusted.length ? `${list(untrusted)} names requester-supplied data, which cannot skip an approval` : '',
-    unresolved.length ? `${list(unresolved)} does not resolve from trusted data` : '',
-  ].filter(Boolean);
-  return parts.length ? ` Its conditions were not decided by trusted data (${parts.join('; ')}), so it runs.` : '';
-}
-
-function enter(t: Transition, step: StepDef, note: string, ctx: EngineContext): Transition {
-  // Entering a step is a new visit: the instance is Running until the step decides otherwise,
-  // so suspend() does not mistake a fresh visit after an approval for a re-decision.
-  const instance: Instance = {
-    ...t.instance,
-    status: 'Running',
-    currentStep: step.uniqueName,
-    currentStepId: step.id,
-    currentStepDisplayName: step.displayName,
-    signals: [],
-    pendingRoleIds: [],
-    pendingExcludedIds: [],
-    lastModified: ctx.now,
-  };
-  return log({ ...t, instance }, entry(ctx, 'StepEntered', step.uniqueName, null, `Entered ${step.displayName} (${step.extensionName}).${note}`));
-}
-
-function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutcome, { kind: 'continue' }>, ctx: EngineContext): Transition {
-  const instance: Instance = {
-    ...t.instance,
-    stateData: outcome.variables ? { ...t.instance.stateData, ...outcome.variables } : t.instance.stateData,
-    metadata: outcome.metadata ? { ...t.instance.metadata, ...outcome.metadata } : t.instance.metadata,
-    stepOutputs: withTrustedOutputs(t.instance.stepOutputs, step, outcome, scopeOf(t.instance)),
-    signals: [],
-    pendingRoleIds: [],
-    pendingExcludedIds: [],
-    lastModified: ctx.now,
-  };
-  const kind = step.signals.length > 0 ? 'Approved' : 'StepCompleted';
-  return log({ ...t, instance }, entry(ctx, kind, step.uniqueName, null, outcome.message ?? `Completed ${step.displayName}.`));
-}
-
-function suspend(t: Transition, step: StepDef, message: string, ctx: EngineContext): Transition {
-  const wasSuspendedHere = t.instance.status === 'Suspended' && t.instance.currentStep === step.uniqueName;
-  if (wasSuspendedHere) return { ...t, instance: { ...t.instance, statusMessage: message, lastModified: ctx.now } };
-  const roles = allowedRoles(step, scopeOf(t.instance));
-  const barred = stepType(ctx, step).barredActors?.(stepContext(t.instance, step));
-  const instance: Instance = {
-    ...t.instance,
-    status: 'Suspended',
-    statusMessage: message,
-    pendingRoleIds: roles.ids,
-    pendingExcludedIds: barred ? [...new Set(barred.identityIds)].sort((a, b) => a - b) : [],
-    lastModified: ctx.now,
-  };
-  const ignored = roles.ignored.length ? ` Role token(s) ${roles.ignored.map((n) => `$(${n})`).join(', ')} name requester-supplied data and grant no role.` : '';
-  const suspended = log({ ...t, instance }, entry(ctx, 'Suspended', step.uniqueName, null, message + ignored));
-  const plan = stepType(ctx, step).onWait?.(stepContext(instance, step), ctx.now, ctx.maxWaitMs);
-  return plan ? withPlan(suspended, step, plan, ctx) : suspended;
-}
-
-/**
- * RoleIds plus RoleTokens resolved now (a token may hold a role id or a list of them), from
- * trusted values only: the requester must not choose who approves. `ignored` names the tokens that
- * would have resolved from requester data.
- */
-export function allowedRoles(step: StepDef, scope: TokenScope): { ids: number[]; ignored: string[] } {
-  const ids = new Set<number>();
-  const ignored = new Set<string>();
-  const trusted = trustedOnly(scope);
-  for (const sig of step.signals) {
-    for (const id of sig.roleIds) ids.add(id);
-    for (const token of sig.roleTokens) {
-      for (const name of untrustedTokens(token, scope)) ignored.add(name);
-      const v = resolveValue(token, trusted);
-      for (const x of Array.isArray(v) ? v : [v]) {
-        const n = typeof x === 'number' ? x : typeof x === 'string' && /^\s*\d+\s*$/.test(x) ? Number(x) : NaN;
-        if (Number.isInteger(n)) ids.add(n);
-      }
-    }
-  }
-  return { ids: [...ids].sort((a, b) => a - b), ignored: [...ignored] };
-}
-
-type Continue = Extract<StepOutcome, { kind: 'continue' }>;
-
-/**
- * Records what a step wrote as trusted only when nothing the requester sent could have shaped it:
- * its conditions resolve from trusted data alone (so whether it ran does not depend on the
- * requester), and only the part the step itself vouches for (outcome.trusted).
- */
-function withTrustedOutputs(o: StepOutputs, step: StepDef, outcome: Continue, scope: TokenScope): StepOutputs {
-  if (!step.conditions.every((c) => resolvesFromTrusted(c.value, scope))) return o;
-  const vouched = outcome.trusted ?? { variables: outcome.variables, metadata: outcome.metadata };
-  return {
-    variables: vouched.variables ? { ...o.variables, ...vouched.variables } : o.variables,
-    metadata: vouched.metadata ? { ...o.metadata, ...vouched.metadata } : o.metadata,
-  };
-}
-
-function complete(t: Transition, version: DefinitionVersion, ctx: EngineContext): Transition {
-  // Steps the workflow type adds at the end (EnrollStep) run before completing, unless they have nothing to do.
-  const implicit = implicitSteps(version, t.instance.workflowType, ctx.registry);
-  // Each runs once, in order: after the k-th, only those after it remain.
-  for (const step of implicit.slice(implicit.findIndex((s) => s.uniqueName === t.instance.currentStep) + 1)) {
-    const outcome = stepType(ctx, step).enter(stepContext(t.instance, step));
-    if (outcome.kind !== 'continue') return applyOutcome(enter(t, step, '', ctx), version, step, outcome, ctx);
-  }
-  const instance = finish(t.instance, 'Complete', 'The workflow completed.', ctx);
-  return log({ ...t, instance }, entry(ctx, 'Completed', t.instance.currentStep, null, 'The workflow completed.'));
-}
-
-function failWith(t: Transition, step: StepDef, message: string, ctx: EngineContext): Transition {
-  const instance = finish(t.instance, 'Failed', message, ctx);
-  return log({ ...t, instance }, entry(ctx, 'Failed', step.uniqueName, null, message));
-}
-
-function finish(instance: Instance, status: InstanceStatusName, message: string, ctx: EngineContext): Instance {
-  return { ...instance, status, statusMessage: message, pendingRoleIds: [], pendingExcludedIds: [], lastModified: ctx.now };
-}
-
-const touch = (instance: Instance, ctx: EngineContext): Instance => ({ ...instance, lastModified: ctx.now });
-
-const log = (t: Transition, e: HistoryEntry): Transition => ({ ...t, history: [...t.history, e] });
-
-function entry(ctx: EngineContext, kind: HistoryEntry['kind'], step: string | null, actor: string | null, message: string, data: JsonObject | null = null): HistoryEntry {
-  return { at: ctx.now, kind, step, actor, message, data };
-}
-
-function describeSignal(signal: string, data: JsonObject): string {
-  if (signal !== 'ApprovalStatus') return `Signal ${signal} received.`;
-  const verb = data.Approved === true ? 'Approved' : 'Denied';
-  return typeof data.Comment === 'string' && data.Comment !== '' ? `${verb}: ${data.Comment}` : `${verb}.`;
-}
-
-export function scopeOf(instance: Instance): TokenScope {
-  const trusted = { data: { ...instance.trustedData, ...instance.stepOutputs.variables }, metadata: instance.stepOutputs.metadata };
-  return { data: instance.stateData, metadata: instance.metadata, trusted };
-}
-
-function stepContext(instance: Instance, step: StepDef) {
-  return { step, instance, scope: scopeOf(instance), signals: instance.signals.filter((s) => s.step === step.uniqueName) };
-}
-
-function next(version: DefinitionVersion, step: StepDef, output: string): StepDef | undefined {
-  const target = step.outputs[output];
-  return target === undefined ? undefined : findStep(version, target);
-}
-
-export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {
-  const step = version.steps.find((s) => s.uniqueName === uniqueName) ?? implicitStepNamed(uniqueName);
-  if (!step) fail('Internal', `Definition ${version.definitionId} version ${version.version} has no step '${uniqueName}'.`);
-  return step!;
-}
-
-function stepType(ctx: EngineContext, step: StepDef): StepType {
-  const t = ctx.registry.get(step.extensionName);
-  if (!t) fail('Internal', `Step type ${step.extensionName} is not installed.`);
-  return t!;
+function describeSignal(type: StepType, signal: string, data: JsonObject): string {
+  return type.describeSignal?.(signal, data) ?? `Signal ${signal} received.`;
 }

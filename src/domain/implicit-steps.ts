@@ -1,4 +1,4 @@
-import type { StepRegistry } from '../steps/index.ts';
+import type { StepRegistry } from './step-registry.ts';
 import type { DefinitionVersion, StepDef } from './types.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { StepRegistry } from '../steps/index.ts';
-import type { StepType } from '../steps/plugin.ts';
+import type { StepRegistry } from './step-registry.ts';
+import type { StepType } from './step-type.ts';
 import type { Json, StepDef } from './types.ts';
 
 /**

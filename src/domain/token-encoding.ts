@@ -1,4 +1,4 @@
-import { escapeHtml } from '../shared/html.ts';
+import { escapeHtml } from './html.ts';
 import { stringify, type TokenEncoder } from './tokens.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { STATUS_NAMES, type InstanceStatusCode } from '../domain/status.ts';
-import { StepRegistry } from '../steps/index.ts';
-import type { StepType } from '../steps/plugin.ts';
+import { StepRegistry } from '../domain/step-registry.ts';
+import type { StepType } from '../domain/step-type.ts';
 import type { Store } from '../store/store.ts';
 
 /** Who may read /metrics (COUNTERSIGN_METRICS): everyone, a scraper with a bearer token, or nobody (404). */

@@ -4,8 +4,8 @@ import { findStep, scopeOf, type RunOutcome } from '../domain/engine.ts';
 import { resolveValue } from '../domain/tokens.ts';
 import type { JsonObject } from '../domain/types.ts';
 import type { WorkflowService } from '../service/workflow.ts';
-import type { StepRegistry } from '../steps/index.ts';
-import { StepFailure, type RunEnvironment, type RunResult } from '../steps/plugin.ts';
+import type { StepRegistry } from '../domain/step-registry.ts';
+import { StepFailure, type RunEnvironment, type RunResult } from '../domain/step-type.ts';
 import type { Job, Store } from '../store/store.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { Notifier, NotifyResult } from './notifier.ts';
@@ -22,7 +22,7 @@ export interface JobRunnerOptions {
   /** Poll interval when nothing wakes the runner (another node queued work). */
   pollMs?: number;
   log?: (msg: string, err?: unknown) => void;
-  /** Sends approval notifications; without it they are recorded as not sent. */
+  /** Sends the notifications step types ask for; without it they are recorded as not sent. */
   notifier?: Notifier;
 }
 

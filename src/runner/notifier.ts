@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
-import { scopeOf, findStep, type NotifyKind } from '../domain/engine.ts';
-import { replaceTokens, resolveValue, type TokenScope } from '../domain/tokens.ts';
+import { findStep, scopeOf } from '../domain/engine.ts';
+import { escapeHtml } from '../domain/html.ts';
+import { memberReferences, membersOf } from '../domain/membership.ts';
+import type { StepRegistry } from '../domain/step-registry.ts';
+import type { Notification } from '../domain/step-type.ts';
 import type { Instance, JsonObject, StepDef } from '../domain/types.ts';
-import { ACTION_PATH } from '../api/action-pages.ts';
-import { escapeHtml } from '../shared/html.ts';
-import { signAction } from '../security/action-links.ts';
+import { ACTION_PATH, signAction } from '../security/action-links.ts';
 import type { WorkflowService } from '../service/workflow.ts';
-import { recipientsOf } from '../steps/email.ts';
-import type { SmtpSettings } from '../steps/settings.ts';
+import { sendMail, type MailMessage } from '../steps/support/mailer.ts';
+import type { SmtpSettings } from '../steps/support/settings.ts';
 import type { Identity, Job, Store } from '../store/store.ts';
-import { sendMail, type MailMessage } from '../steps/mailer.ts';
 
 export interface NotifierOptions {
   smtp: SmtpSettings | null;
+  /** The step types, whose notification hook says what to send. */
+  registry: StepRegistry;
   /** Where people reach this server, for links in emails (no trailing slash). */
   publicUrl: string;
   linkSecret: string;
@@ -24,20 +26,11 @@ export interface NotifierOptions {
 
 export type NotifyResult = { kind: 'Notified' | 'NotificationFailed'; message: string; data?: JsonObject };
 
-/** Which parameters each notification reads, and how its subject is marked. */
-const TEMPLATES: Record<NotifyKind, { subject: string; message: string; recipients: string; prefix: string }> = {
-  request: { subject: 'RequestSubject', message: 'RequestMessage', recipients: 'RequestRecipients', prefix: '' },
-  reminder: { subject: 'RequestSubject', message: 'RequestMessage', recipients: 'RequestRecipients', prefix: 'Reminder: ' },
-  escalation: { subject: 'RequestSubject', message: 'RequestMessage', recipients: 'EscalationRecipients', prefix: 'Escalated: ' },
-  timeout: { subject: 'RequestSubject', message: 'RequestMessage', recipients: 'RequestRecipients', prefix: 'Timed out: ' },
-  approved: { subject: 'ApprovedSubject', message: 'ApprovedMessage', recipients: 'ApprovedRecipients', prefix: '' },
-  denied: { subject: 'DeniedSubject', message: 'DeniedMessage', recipients: 'DeniedRecipients', prefix: '' },
-};
-
 /**
- * Sends the approval emails a RequireApproval step asks for: the request (to the identities who
- * may act and have not, plus listed recipients), reminders, escalations, timeouts, and the
- * outcome emails. Tokens are replaced at send time; values inserted into HTML are escaped.
+ * Delivers the notifications step types ask for (WaitPlan.notify, onDecided). The step type's
+ * notification hook says what to send and to whom; this only resolves the people in the roles
+ * (who have not acted, and are not barred), adds their personal one-click links, sends the mail
+ * and reports the note to record.
  */
 export class Notifier {
   constructor(
@@ -53,22 +46,21 @@ export class Notifier {
     if (!instance) return { kind: 'NotificationFailed', message: 'The instance no longer exists.' };
     const version = await this.workflow.version(instance.definitionId, instance.definitionVersion);
     const step = findStep(version, effect.step);
-    const t = TEMPLATES[effect.kind];
-    const scope = await this.scope(instance, step);
-    const subject = t.prefix + replaceTokens(String(step.config[t.subject] ?? `${instance.title ?? 'A request'} (${step.displayName})`), scope).text;
-    const body = step.config[t.message] ? replaceTokens(String(step.config[t.message]), scope, escapeHtml).text : defaultBody(instance, step);
-    const listed = recipientsOf(resolveValue(step.config[t.recipients] ?? [], scope));
-    const people = await this.people(effect.kind, instance, step);
+    const history = (await this.store.getHistory(instance.id)).filter((h) => h.step === step.uniqueName);
+    const ctx = { step, instance, scope: scopeOf(instance), signals: instance.signals.filter((s) => s.step === step.uniqueName), history };
+    const note = this.o.registry.get(step.extensionName)?.notification?.(ctx, effect.kind) ?? null;
+    if (!note) return { kind: 'NotificationFailed', message: `The ${effect.kind} email was not sent: step type ${step.extensionName} has no such notification.` };
+    const { subject, html: body } = note;
+    const people = await this.people(note.notifyRoleIds, instance, step);
     if (!this.o.smtp) return { kind: 'NotificationFailed', message: `The ${effect.kind} email was not sent: no mail server is configured (COUNTERSIGN_SMTP_HOST).` };
-    const links = step.config.OneClickLinks === true && ['request', 'reminder', 'escalation'].includes(effect.kind);
     const base = `${instance.id}/${step.uniqueName}/${effect.kind}/${effect.at}`;
     const messages: MailMessage[] = [];
     const personal = people.filter((p) => p.email);
-    if (links) {
-      for (const p of personal) messages.push(this.message([p.email!], subject, body + this.linksFor(instance, step, p), `${base}/${p.id}`));
-      if (listed.addresses.length) messages.push(this.message(listed.addresses, subject, body, base));
+    if (note.links?.length) {
+      for (const p of personal) messages.push(this.message([p.email!], subject, body + this.linksFor(instance, step, p, note.links), `${base}/${p.id}`));
+      if (note.recipients.length) messages.push(this.message(note.recipients, subject, body, base));
     } else {
-      const to = [...new Set([...personal.map((p) => p.email!), ...listed.addresses])];
+      const to = [...new Set([...personal.map((p) => p.email!), ...note.recipients])];
       if (to.length) messages.push(this.message(to, subject, body, base));
     }
     const count = messages.reduce((n, m) => n + m.to.length, 0);
@@ -83,51 +75,36 @@ export class Notifier {
     return { to, subject, html, messageId: `<${createHash('sha256').update(key).digest('hex')}@countersign>`, idempotencyKey: key };
   }
 
-  /** Identities who may act and have not: for request, reminder, escalation and timeout emails. */
-  private async people(kind: NotifyKind, instance: Instance, step: StepDef): Promise<Identity[]> {
-    if (kind === 'approved' || kind === 'denied') return [];
-    const roleIds = kind === 'escalation' ? (step.config.EscalationRoleIds as string[] | undefined ?? []).map(Number) : instance.pendingRoleIds;
+  /** Members of the (enabled) roles who have not acted on this step and are not barred from it. */
+  private async people(roleIds: number[], instance: Instance, step: StepDef): Promise<Identity[]> {
     const acted = new Set(instance.signals.filter((s) => s.step === step.uniqueName).map((s) => s.identityId));
     const byId = new Map<number, Identity>();
     for (const roleId of roleIds) {
       const role = await this.store.getRole(roleId);
       if (!role?.enabled) continue;
-      for (const id of role.identityIds) {
+      const refs = memberReferences(role);
+      const loaded: Identity[] = [];
+      for (const id of refs.identityIds) {
         const identity = await this.store.getIdentity(id);
-        if (identity) byId.set(identity.id, identity);
+        if (identity) loaded.push(identity);
       }
-      for (const claim of role.claims.filter((c) => c.claimType === 0)) {
-        const identity = await this.store.findIdentityByName(claim.claimValue);
-        if (identity) byId.set(identity.id, identity);
+      for (const name of refs.accountNames) {
+        const identity = await this.store.findIdentityByName(name);
+        if (identity) loaded.push(identity);
       }
+      for (const identity of membersOf(role, loaded)) byId.set(identity.id, identity);
     }
-    // The initiator, barred from approving their own request, is not asked to.
+    // Those the step bars (e.g. the initiator of their own request) are not asked to act.
     const barred = new Set(instance.pendingExcludedIds);
     return [...byId.values()].filter((p) => !acted.has(p.id) && !barred.has(p.id));
   }
 
-  private linksFor(instance: Instance, step: StepDef, p: Identity): string {
+  /** The person's own signed links, one per action the step type offers. */
+  private linksFor(instance: Instance, step: StepDef, p: Identity, links: NonNullable<Notification['links']>): string {
     const expires = Date.now() + this.o.linkTtlMs;
-    const url = (approve: boolean) => `${this.o.publicUrl}${ACTION_PATH}/${signAction({ instanceId: instance.id, step: step.uniqueName, identityId: p.id, approve, expires }, this.o.linkSecret)}`;
+    const url = (action: string) => `${this.o.publicUrl}${ACTION_PATH}/${signAction({ instanceId: instance.id, step: step.uniqueName, identityId: p.id, action, expires }, this.o.linkSecret)}`;
+    const anchors = links.map((l) => `<a href="${escapeHtml(url(l.action))}">${escapeHtml(l.label)}</a>`).join(' &nbsp; ');
     return `<p style="margin-top:24px">Decide now (you will be asked to confirm; these links are yours alone, work once, and expire on ${new Date(expires).toUTCString()}):</p>
-<p><a href="${escapeHtml(url(true))}">Approve</a> &nbsp; <a href="${escapeHtml(url(false))}">Deny</a></p>`;
-  }
-
-  /** The data bucket, plus the decisions made at this step so far. */
-  private async scope(instance: Instance, step: StepDef): Promise<TokenScope> {
-    const base = scopeOf(instance);
-    const decisions = (await this.store.getHistory(instance.id)).filter((h) => h.step === step.uniqueName && h.kind === 'SignalReceived');
-    const comments = decisions.map((h) => `${h.actor}: ${h.message}`).join('\n');
-    return {
-      data: { ...base.data, 'approval signal cmnts': (base.data['approval signal cmnts'] as string | undefined) || comments, approvers: decisions.map((h) => h.actor ?? '').join(', '), title: instance.title ?? '', step: step.displayName },
-      metadata: base.metadata,
-    };
+<p>${anchors}</p>`;
   }
 }
-
-function defaultBody(instance: Instance, step: StepDef): string {
-  return `<p><strong>${escapeHtml(instance.title ?? instance.id)}</strong></p>
-<p>Step: ${escapeHtml(step.displayName)}. ${escapeHtml(instance.statusMessage ?? '')}</p>
-<p>Reference ${instance.referenceId}, requested by ${escapeHtml(instance.initiatorName ?? 'unknown')}.</p>`;
-}
-

@@ -1,16 +1,21 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** Where one-click links point (api/action-pages.ts serves them; the runner writes them into mail). */
+export const ACTION_PATH = '/Countersign/Act';
+
 /**
- * One-click approve/deny links. A link carries a signed claim: this identity may send this
- * decision on this step of this instance until this time. It is bound to one approver and one
- * step visit (steps are visited once per instance); it is single use because a second decision
- * by the same identity on the same step is a duplicate (or, if opposite, refused).
+ * One-click links. A link carries a signed claim: this identity may take this action (one the
+ * step type declares in oneClickActions, e.g. Approve) on this step of this instance until this
+ * time. It is bound to one person and one step visit (steps are visited once per instance); it
+ * is single use because a second signal by the same identity on the same step is a duplicate
+ * (or, if different, refused).
  */
 export interface ActionClaim {
   instanceId: string;
   step: string;
   identityId: number;
-  approve: boolean;
+  /** A key of the step type's oneClickActions. */
+  action: string;
   /** Expiry, ms since epoch. */
   expires: number;
 }
@@ -18,7 +23,7 @@ export interface ActionClaim {
 const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
 export function signAction(claim: ActionClaim, secret: string): string {
-  const body = b64(JSON.stringify({ i: claim.instanceId, s: claim.step, u: claim.identityId, d: claim.approve ? 1 : 0, x: claim.expires }));
+  const body = b64(JSON.stringify({ i: claim.instanceId, s: claim.step, u: claim.identityId, a: claim.action, x: claim.expires }));
   return `${body}.${mac(body, secret)}`;
 }
 
@@ -30,16 +35,18 @@ export function verifyAction(token: string, secret: string, now = Date.now()): V
   const expected = Buffer.from(mac(m[1], secret));
   const given = Buffer.from(m[2]);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature' };
-  let raw: { i?: unknown; s?: unknown; u?: unknown; d?: unknown; x?: unknown };
+  let raw: { i?: unknown; s?: unknown; u?: unknown; a?: unknown; d?: unknown; x?: unknown };
   try {
     raw = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8'));
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (typeof raw.i !== 'string' || typeof raw.s !== 'string' || typeof raw.u !== 'number' || (raw.d !== 0 && raw.d !== 1) || typeof raw.x !== 'number')
+  // Links made before actions were named carry d: 1 (approve) or 0 (deny); they keep that meaning.
+  const action = typeof raw.a === 'string' ? raw.a : raw.d === 1 ? 'Approve' : raw.d === 0 ? 'Deny' : null;
+  if (typeof raw.i !== 'string' || typeof raw.s !== 'string' || typeof raw.u !== 'number' || action === null || action === '' || typeof raw.x !== 'number')
     return { ok: false, reason: 'malformed' };
   if (raw.x < now) return { ok: false, reason: 'expired' };
-  return { ok: true, claim: { instanceId: raw.i, step: raw.s, identityId: raw.u, approve: raw.d === 1, expires: raw.x } };
+  return { ok: true, claim: { instanceId: raw.i, step: raw.s, identityId: raw.u, action, expires: raw.x } };
 }
 
 const mac = (body: string, secret: string): string => createHmac('sha256', secret).update(`countersign-action/${body}`).digest('base64url');

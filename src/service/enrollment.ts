@@ -8,7 +8,7 @@ import { CountersignError, fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Instance, JsonObject } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
-import { StepFailure } from '../steps/plugin.ts';
+import { StepFailure } from '../domain/step-type.ts';
 import type { CertificateRecord, RequestRecord } from '../store/certificate-store.ts';
 import type { CertificateService } from './certificates.ts';
 import type { WorkflowService } from './workflow.ts';

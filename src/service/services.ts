@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_RESULT_BOUNDS, type JsonBounds } from '../domain/bounded-json.ts';
-import type { StepRegistry } from '../steps/index.ts';
+import type { StepRegistry } from '../domain/step-registry.ts';
 import type { Store } from '../store/store.ts';
 
 export interface ServiceConfig {

@@ -1,30 +1,15 @@
-import { emailStep, oauthRestRequestStep, powerShellStep, restRequestStep, scriptStep } from './automation.ts';
+import { emailStep } from './email/email.ts';
+import { oauthRestRequestStep } from './rest/oauth-rest.ts';
+import { powerShellStep } from './powershell/powershell.ts';
+import { restRequestStep } from './rest/rest.ts';
+import { scriptStep } from './script/script.ts';
 import { enrollStep } from './enroll/enroll-step.ts';
-import { expirationRenewalStep } from './expiration-renewal.ts';
-import { noopStep } from './noop.ts';
-import type { RunEnvironment, StepType } from './plugin.ts';
-import { requireApprovalStep } from './require-approval.ts';
-import { updateMetadataStep } from './update-metadata.ts';
-
-export type { StepType } from './plugin.ts';
-
-/** Step types by ExtensionName. Lookups are case-sensitive, as ExtensionNames are on the wire. */
-export class StepRegistry {
-  private readonly types = new Map<string, StepType>();
-  constructor(
-    types: StepType[],
-    /** The server's settings, for validation that depends on them (the REST egress policy). */
-    readonly env?: RunEnvironment,
-  ) {
-    for (const t of types) this.types.set(t.extensionName, t);
-  }
-  get(name: string): StepType | undefined {
-    return this.types.get(name);
-  }
-  all(): StepType[] {
-    return [...this.types.values()];
-  }
-}
+import { expirationRenewalStep } from './expiration-renewal/expiration-renewal.ts';
+import { noopStep } from './noop/noop.ts';
+import { StepRegistry } from '../domain/step-registry.ts';
+import type { RunEnvironment, StepType } from '../domain/step-type.ts';
+import { requireApprovalStep } from './require-approval/require-approval.ts';
+import { updateMetadataStep } from './update-metadata/update-metadata.ts';
 
 export const builtInStepTypes: StepType[] = [
   noopStep,

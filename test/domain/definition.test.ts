@@ -5,24 +5,13 @@ import { findStart, validateSteps } from '../../src/domain/definition.ts';
 import type { JsonObject, StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
 import { EXPORTS_DIR } from '../fixtures/paths.ts';
+import { step } from '../support/engine.ts';
 
 const registry = defaultRegistry();
 const ROLES = new Set([1, 2, 3]);
 const roleExists = (id: number): boolean => ROLES.has(id);
 const validate = (steps: StepDef[], workflowType = 'Enrollment'): string[] => validateSteps(steps, registry, workflowType, roleExists);
 
-const step = (uniqueName: string, extensionName: string, next: string | null, extra: Partial<StepDef> = {}): StepDef => ({
-  id: `id-${uniqueName}`,
-  extensionName,
-  uniqueName,
-  displayName: `Display ${uniqueName}`,
-  enabled: true,
-  config: {},
-  signals: [],
-  conditions: [],
-  outputs: next ? { continue: next } : {},
-  ...extra,
-});
 const noop = (name: string, next: string | null = null, extra: Partial<StepDef> = {}) => step(name, 'NOOPStep', next, extra);
 const approval = (name: string, next: string, extra: Partial<StepDef> = {}) =>
   step(name, 'RequireApproval', next, { signals: [{ name: 'ApprovalStatus', roleIds: [1], roleTokens: [] }], ...extra });

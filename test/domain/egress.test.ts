@@ -6,8 +6,8 @@ import { insideJsonString, jsonValue, urlComponent } from '../../src/domain/toke
 import { substituteTokens, type TokenScope } from '../../src/domain/tokens.ts';
 import type { StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
-import { oauthRestRequestStep } from '../../src/steps/rest.ts';
-import { redact } from '../../src/steps/support.ts';
+import { oauthRestRequestStep } from '../../src/steps/rest/oauth-rest.ts';
+import { redact } from '../../src/steps/support/support.ts';
 
 const none = DEFAULT_EGRESS_POLICY;
 const ok = { ok: true };

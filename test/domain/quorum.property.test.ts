@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applySignal, reconcile, startInstance, type EngineContext, type SignalInput } from '../../src/domain/engine.ts';
-import { CountersignError, type ErrorName } from '../../src/domain/errors.ts';
 import type { DefinitionVersion, HistoryEntry, Instance, Json, JsonObject, RecordedSignal, StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
-import { tally } from '../../src/steps/require-approval.ts';
+import { CountersignError } from '../../src/domain/errors.ts';
+import { at, deepFreeze, errorOf, step } from '../support/engine.ts';
+import { tally } from '../../src/steps/require-approval/require-approval.ts';
 
 /*
  * Quorum semantics of RequireApproval, driven through the pure engine: an instance suspended at
@@ -16,41 +17,8 @@ const GATE_ROLE = 7;
 const NEXT_ROLE = 8;
 const POOL = 5;
 
-const at = (n: number): string => new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();
 const ctxAt = (n: number): EngineContext => ({ now: at(n), registry });
 
-/** Freezes a JSON-like value all the way down; any mutation by the code under test then throws. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** Runs fn, expecting a CountersignError; returns its errorName. A TypeError (a mutation of a frozen input) fails. */
-function errorOf(fn: () => unknown): ErrorName {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CountersignError) return e.errorName;
-    throw e;
-  }
-  throw new Error('expected a CountersignError, nothing was thrown');
-}
-
-const step = (uniqueName: string, extensionName: string, next: string | null, extra: Partial<StepDef> = {}): StepDef => ({
-  id: `id-${uniqueName}`,
-  extensionName,
-  uniqueName,
-  displayName: `Display ${uniqueName}`,
-  enabled: true,
-  config: {},
-  signals: [],
-  conditions: [],
-  outputs: next ? { continue: next } : {},
-  ...extra,
-});
 
 interface Thresholds {
   m: number;

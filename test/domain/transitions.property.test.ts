@@ -11,10 +11,11 @@ import {
   type Transition,
 } from '../../src/domain/engine.ts';
 import { validateSteps } from '../../src/domain/definition.ts';
-import { CountersignError, type ErrorName } from '../../src/domain/errors.ts';
+import type { ErrorName } from '../../src/domain/errors.ts';
 import type { InstanceStatusName } from '../../src/domain/status.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, StepDef } from '../../src/domain/types.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
+import { at, deepFreeze, errorOf } from '../support/engine.ts';
 
 /*
  * Model-based tests of the engine's transitions over random linear definitions:
@@ -22,26 +23,7 @@ import { defaultRegistry } from '../../src/steps/index.ts';
  */
 
 const registry = defaultRegistry();
-const at = (n: number): string => new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();
 const ctxAt = (n: number): EngineContext => ({ now: at(n), registry });
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-function errorOf(fn: () => unknown): ErrorName {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CountersignError) return e.errorName;
-    throw e;
-  }
-  throw new Error('expected a CountersignError, nothing was thrown');
-}
 
 type Kind = 'NOOPStep' | 'RequireApproval' | 'UpdateMetadata' | 'Email' | 'ExpirationRenewal';
 type Flag = 'true' | 'TRUE' | 'no';

@@ -4,7 +4,7 @@ import { applySignal, startInstance, type EngineContext, type Transition } from 
 import { CountersignError } from '../../src/domain/errors.ts';
 import { lookupToken, resolvesFromTrusted, untrustedTokens, type TokenScope } from '../../src/domain/tokens.ts';
 import type { Actor, DefinitionVersion, Instance, Json, JsonObject, StepDef } from '../../src/domain/types.ts';
-import { requireApprovalStep, tally } from '../../src/steps/require-approval.ts';
+import { requireApprovalStep, tally } from '../../src/steps/require-approval/require-approval.ts';
 import { defaultRegistry } from '../../src/steps/index.ts';
 
 /*

@@ -8,7 +8,7 @@
  */
 import { loadConfig } from '../../src/config.ts';
 import { createServer } from '../../src/server.ts';
-import { param, type StepType } from '../../src/steps/plugin.ts';
+import { param, type StepType } from '../../src/domain/step-type.ts';
 import { builtInStepTypes } from '../../src/steps/index.ts';
 
 const testSleepStep: StepType = {

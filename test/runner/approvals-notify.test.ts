@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/security/password.ts';
+import { ACTION_PATH, signAction } from '../../src/security/action-links.ts';
 import { P } from '../../src/security/permissions.ts';
 import { approval, createRole, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
+import { until } from '../support/until.ts';
 import { startTestApp, basic, type TestApp } from '../support/server.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
 
@@ -44,15 +46,6 @@ const linkIn = (body: string, label: 'Approve' | 'Deny') => {
   return m[1].replace('http://links.example.test', t.url);
 };
 const history = async (id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body;
-async function until<T>(f: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('approval notifications and one-click links', () => {
   it('emails each approver personal links; a link asks first, records once, and the outcome email follows', async () => {
@@ -112,6 +105,32 @@ describe('approval notifications and one-click links', () => {
       return n.length === 2 && n;
     });
     expect(notes[0].Data.Recipients.sort()).toEqual(['alice@corp.example', 'bob@corp.example']);
+  });
+
+  it('a link does only what the step type declares: an undeclared action is refused and records nothing', async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { RequestSubject: 'Undeclared $(cn)', OneClickLinks: true }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, def, { InitialData: { cn: 'undeclared.example.com' } });
+    await until(async () => to('alice@corp.example').some((m) => m.subject === 'Undeclared undeclared.example.com'));
+    // The server's own secret: this is a correctly signed link, only its action is unknown to the step.
+    const secret = await t.server.services.store.getOrCreateSetting('action_link_secret', 'unused');
+    const link = (action: string) => `${t.url}${ACTION_PATH}/${signAction({ instanceId: id, step: 'RequireApproval1', identityId: ids.alice, action, expires: Date.now() + 60_000 }, secret)}`;
+    for (const action of ['Escalate', 'constructor', '__proto__']) {
+      expect((await fetch(link(action))).status).toBe(400);
+      const post = await fetch(link(action), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=x' });
+      expect(post.status).toBe(400);
+      expect(await post.text()).toContain('This link is not valid.');
+    }
+    expect((await history(id)).History.some((h: any) => h.Kind === 'SignalReceived')).toBe(false);
+    const deny = await fetch(link('Deny'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=No' });
+    expect(deny.status).toBe(200);
+    expect(await deny.text()).toContain('<h1>Denied</h1>');
+    const inst = await history(id);
+    expect(inst.Status).toBe(4);
+    expect(inst.History.find((h: any) => h.Kind === 'SignalReceived').Message).toBe('Denied: No');
   });
 
   it('reminds those who have not acted, escalates to more roles, and times out with the configured action', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageIdFor } from '../../src/steps/email.ts';
+import { messageIdFor } from '../../src/steps/email/email.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageIdFor } from '../../src/steps/email.ts';
+import { messageIdFor } from '../../src/steps/email/email.ts';
 import { EXPORTS_DIR } from '../fixtures/paths.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, tokenEndpoint, type HttpStandIn, type RecordedRequest } from '../support/stand-ins/http.ts';

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { P } from '../../src/security/permissions.ts';
 import { dropTestDatabase, testDatabaseUrl, usePostgres } from '../support/database.ts';
 import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
+import { until } from '../support/until.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 
 /** Timers are jobs in the store: they survive restarts and fire once across several server processes. */
@@ -14,15 +15,6 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function until<T>(f: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const historyOf = async (t: TestApp, id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body;
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkAddress, egressPolicy } from '../../src/domain/egress.ts';
-import { checkedLookup, EgressDenied } from '../../src/steps/egress-http.ts';
+import { checkedLookup, EgressDenied } from '../../src/steps/support/egress-http.ts';
 import { noop, publishedDefinition } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { emailStep, messageIdFor, recipientsOf } from '../../src/steps/email.ts';
-import { runEnvironment, type SmtpSettings } from '../../src/steps/settings.ts';
-import { sha256Hex } from '../../src/steps/support.ts';
+import { emailStep, messageIdFor, recipientsOf } from '../../src/steps/email/email.ts';
+import { runEnvironment, type SmtpSettings } from '../../src/steps/support/settings.ts';
+import { sha256Hex } from '../../src/steps/support/support.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
 import { failureOf, runInput } from './run-input.ts';
 

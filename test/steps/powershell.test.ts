@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/domain/types.ts';
-import { powerShellParams, powerShellStep, powerShellWrapper } from '../../src/steps/powershell.ts';
-import { runEnvironment } from '../../src/steps/settings.ts';
+import { powerShellParams, powerShellStep, powerShellWrapper } from '../../src/steps/powershell/powershell.ts';
+import { runEnvironment } from '../../src/steps/support/settings.ts';
 import { failureOf, runInput } from './run-input.ts';
 
 /** No PowerShell runtime installs here: the stand-in speaks the same protocol (docs/steps.md). */

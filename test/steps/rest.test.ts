@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/domain/types.ts';
-import { oauthRestRequestStep, restRequestStep, TokenCache, tokenCacheOf } from '../../src/steps/rest.ts';
-import { runEnvironment } from '../../src/steps/settings.ts';
+import { oauthRestRequestStep } from '../../src/steps/rest/oauth-rest.ts';
+import { restRequestStep } from '../../src/steps/rest/rest.ts';
+import { TokenCache, tokenCacheOf } from '../../src/steps/rest/token-cache.ts';
+import { runEnvironment } from '../../src/steps/support/settings.ts';
 import { LOOPBACK_EGRESS } from '../support/server.ts';
 import { json, startHttp, tokenEndpoint, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { failureOf, runInput } from './run-input.ts';

@@ -1,5 +1,5 @@
 import type { Instance, JsonObject, StepDef } from '../../src/domain/types.ts';
-import type { RunEnvironment, RunInput } from '../../src/steps/plugin.ts';
+import type { RunEnvironment, RunInput } from '../../src/domain/step-type.ts';
 
 /** A RunInput for calling a step type's run() directly. */
 export function runInput(config: JsonObject, env: RunEnvironment, over: Partial<RunInput> = {}): RunInput {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/domain/types.ts';
-import { runScript, scriptStep } from '../../src/steps/script.ts';
-import { runEnvironment, type ScriptLimits } from '../../src/steps/settings.ts';
+import { runScript, scriptStep } from '../../src/steps/script/script.ts';
+import { runEnvironment, type ScriptLimits } from '../../src/steps/support/settings.ts';
 import { startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { failureOf, runInput } from './run-input.ts';
 

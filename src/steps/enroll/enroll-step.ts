@@ -1,7 +1,7 @@
 import { requestIdOf } from '../../certificates/request.ts';
 import { CountersignError } from '../../domain/errors.ts';
 import type { Enrollment } from '../../service/enrollment.ts';
-import { StepFailure, type RunInput, type RunResult, type StepType } from '../plugin.ts';
+import { StepFailure, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
 
 /** The key under which the server puts the enrollment service into the runners' environment. */
 export const ENROLLMENT_ENV = 'enrollment';

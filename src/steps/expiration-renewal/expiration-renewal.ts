@@ -1,4 +1,4 @@
-import { param, type StepType } from './plugin.ts';
+import { param, type StepType } from '../../domain/step-type.ts';
 
 /**
  * Renews the expiring certificate through a CA connector. No CA connector exists yet, so

@@ -1,4 +1,4 @@
-import type { StepType } from './plugin.ts';
+import type { StepType } from '../../domain/step-type.ts';
 
 /** Start and end markers: they do nothing. */
 export const noopStep: StepType = {

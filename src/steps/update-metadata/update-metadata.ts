@@ -1,5 +1,5 @@
-import { resolvesFromTrusted, resolveValue, trustedOnly } from '../domain/tokens.ts';
-import { param, type StepType } from './plugin.ts';
+import { resolvesFromTrusted, resolveValue, trustedOnly } from '../../domain/tokens.ts';
+import { param, type StepType } from '../../domain/step-type.ts';
 
 /** Sets a metadata field on the instance's subject; pure, so it runs inside the transition. */
 export const updateMetadataStep: StepType = {

@@ -1,8 +1,8 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { JsonObject } from '../domain/types.ts';
-import { param, StepFailure, type RunResult, type StepType } from './plugin.ts';
-import { stepSettings, type ScriptLimits } from './settings.ts';
-import { excerpt, isJsonObject } from './support.ts';
+import type { JsonObject } from '../../domain/types.ts';
+import { param, StepFailure, type RunResult, type StepType } from '../../domain/step-type.ts';
+import { stepSettings, type ScriptLimits } from '../support/settings.ts';
+import { excerpt, isJsonObject } from '../support/support.ts';
 
 /**
  * Script (ours): JavaScript with the PowerShell step's contract. ScriptContent is the body of an

@@ -1,5 +1,5 @@
-import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
-import type { RunEnvironment } from './plugin.ts';
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../../domain/egress.ts';
+import type { RunEnvironment } from '../../domain/step-type.ts';
 
 /**
  * Server-wide settings the automatic step executors use. They come from the environment

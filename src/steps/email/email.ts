@@ -1,9 +1,9 @@
-import { replaceTokens } from '../domain/tokens.ts';
-import type { Json } from '../domain/types.ts';
-import { sendMail } from './mailer.ts';
-import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
-import { stepSettings } from './settings.ts';
-import { escapeHtml, excerpt, sha256Hex, stringOf } from './support.ts';
+import { replaceTokens } from '../../domain/tokens.ts';
+import type { Json } from '../../domain/types.ts';
+import { sendMail } from '../support/mailer.ts';
+import { param, StepFailure, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
+import { stepSettings } from '../support/settings.ts';
+import { escapeHtml, excerpt, sha256Hex, stringOf } from '../support/support.ts';
 
 /**
  * Email: sends one HTML message through the configured SMTP server. The Message-ID is derived

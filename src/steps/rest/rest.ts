@@ -1,20 +1,20 @@
-import { checkUrl, DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
-import { bodyEncoderFor, urlComponent } from '../domain/token-encoding.ts';
-import type { Json, JsonObject } from '../domain/types.ts';
-import { ConnectFailure, EgressDenied, egressRequest, ResponseFailure, type EgressResponse } from './egress-http.ts';
-import { param, StepFailure, type ParamDecl, type RunEnvironment, type RunInput, type RunResult, type StepType } from './plugin.ts';
-import { stepSettings } from './settings.ts';
-import { excerpt, optionalString, redact, secretValue, sha256Hex, stringOf } from './support.ts';
+import { checkUrl, type EgressPolicy } from '../../domain/egress.ts';
+import { bodyEncoderFor, urlComponent } from '../../domain/token-encoding.ts';
+import type { Json, JsonObject } from '../../domain/types.ts';
+import { ConnectFailure, EgressDenied, egressRequest, ResponseFailure, type EgressResponse } from '../support/egress-http.ts';
+import { param, StepFailure, type ParamDecl, type RunEnvironment, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
+import { stepSettings } from '../support/settings.ts';
+import { excerpt, optionalString, redact, secretValue, stringOf } from '../support/support.ts';
 
 /**
- * RESTRequest and OAuthRESTRequest: one HTTP call with the step's verb, URL, headers and body;
+ * RESTRequest (and the call OAuthRESTRequest shares, oauth-rest.ts): one HTTP call with the step's verb, URL, headers and body;
  * the response (JSON parsed, else text) goes into the variable named by DataBucketProperty.
  * Every call carries `Idempotency-Key: <instance id>/<step>`, the same on every attempt.
  */
 
 const VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
-const restParameters: Record<string, ParamDecl> = {
+export const restParameters: Record<string, ParamDecl> = {
   Verb: param('Verb', 'string', { required: true, potentialValues: Object.fromEntries(VERBS.map((v) => [v, v])) }),
   URL: param('URL', 'string', {
     required: true,
@@ -41,7 +41,7 @@ const restParameters: Record<string, ParamDecl> = {
 /** The destination parameters whose host must not come from a token when the step holds a secret. */
 const SECRET_PARAMS = ['Password', 'client_secret'];
 
-function validateRest(config: JsonObject, env?: RunEnvironment): string[] {
+export function validateRest(config: JsonObject, env?: RunEnvironment): string[] {
   const problems: string[] = [];
   const verb = typeof config.Verb === 'string' ? config.Verb.trim().toUpperCase() : '';
   if (!(VERBS as readonly string[]).includes(verb)) problems.push(`Verb: must be one of ${VERBS.join(', ')}`);
@@ -98,43 +98,12 @@ export const restRequestStep: StepType = {
   },
 };
 
-export const oauthRestRequestStep: StepType = {
-  extensionName: 'OAuthRESTRequest',
-  displayName: 'Invoke REST Request (OAuth)',
-  description: 'Calls an HTTP API with an OAuth client-credentials token and stores the response in a variable.',
-  outputs: ['continue'],
-  workflowTypes: 'all',
-  signals: {},
-  parameters: {
-    ...restParameters,
-    client_id: param('Client ID', 'string', {}),
-    client_secret: param('Client secret', 'string', { secret: true, allowSecretReference: true }),
-    TokenEndpoint: param('Token endpoint', 'string', { destination: 'url', tooltip: 'The OAuth 2.0 token URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.' }),
-    scope: param('Scope', 'string', {}),
-    audience: param('Audience', 'string', {}),
-  },
-  validate: validateRest,
-  enter: () => ({ kind: 'run' }),
-  run: async (input) => {
-    const client = oauthClient(input.config);
-    const cache = tokenCacheOf(input.env);
-    const settings = stepSettings(input.env);
-    const secrets: (string | null)[] = [client.secret];
-    const bearer = async (fresh: boolean) => {
-      const token = await cache.token(client, { fresh, timeoutMs: settings.rest.timeoutMs, signal: input.signal, policy: settings.egress });
-      secrets.push(token);
-      return `Bearer ${token}`;
-    };
-    return callRest(input, bearer, secrets);
-  },
-};
-
 // --- the call --------------------------------------------------------------------------------
 
 const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-async function callRest(input: RunInput, authorization: (fresh: boolean) => Promise<string | null>, secrets: (string | null)[]): Promise<RunResult> {
+export async function callRest(input: RunInput, authorization: (fresh: boolean) => Promise<string | null>, secrets: (string | null)[]): Promise<RunResult> {
   const settings = stepSettings(input.env);
   const { timeoutMs, maxResponseBytes } = settings.rest;
   const verb = stringOf(input.config.Verb ?? '').trim().toUpperCase();
@@ -245,136 +214,11 @@ export function parseBody(text: string): Json {
  * Failures without a response read the same whether the port was closed, filtered or reset, so
  * a step cannot be used to scan ports; a denied destination says so.
  */
-function requestFailure(err: unknown, where: string, maxBytes: number, secrets: (string | null)[]): StepFailure {
+export function requestFailure(err: unknown, where: string, maxBytes: number, secrets: (string | null)[]): StepFailure {
   if (err instanceof StepFailure) return err;
   if (err instanceof EgressDenied) return new StepFailure(`${where} is not allowed: ${err.message}.`, false);
   if (err instanceof ConnectFailure) return new StepFailure(`${where}: ${err.message}.`, true);
   if (err instanceof ResponseFailure && err.tooLarge) return new StepFailure(`${where} answered with more than ${maxBytes} bytes; the limit is COUNTERSIGN_REST_MAX_RESPONSE_BYTES.`, false);
   const why = err instanceof Error ? err.message : String(err);
   return new StepFailure(redact(`${where} failed: ${why}.`, secrets), true);
-}
-
-// --- OAuth client credentials ----------------------------------------------------------------
-
-export interface OAuthClient {
-  endpoint: string;
-  id: string;
-  secret: string;
-  scope: string | null;
-  audience: string | null;
-}
-
-function oauthClient(config: JsonObject): OAuthClient {
-  const endpoint = optionalString(config, 'TokenEndpoint');
-  if (!endpoint)
-    throw new StepFailure(
-      'TokenEndpoint is not set: an OAuthRESTRequest step needs the OAuth token URL of its identity provider (for Microsoft Entra: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token).',
-      false,
-    );
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new StepFailure(`TokenEndpoint '${excerpt(endpoint, 120)}' is not an absolute URL.`, false);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new StepFailure('TokenEndpoint must use http or https.', false);
-  const id = optionalString(config, 'client_id');
-  if (!id) throw new StepFailure('client_id is not set: an OAuthRESTRequest step needs the OAuth client id.', false);
-  const secret = secretValue(config, 'client_secret');
-  if (!secret) throw new StepFailure('client_secret is not set: an OAuthRESTRequest step needs the OAuth client secret (it is write-only: set it with PUT Steps).', false);
-  return { endpoint: url.href, id, secret, scope: optionalString(config, 'scope'), audience: optionalString(config, 'audience') };
-}
-
-interface CachedToken {
-  token: string;
-  /** Epoch ms after which the token is not used any more. */
-  until: number;
-}
-
-/**
- * Client-credentials tokens in memory, keyed by endpoint, client, secret (hashed), scope and
- * audience, kept until their expiry minus a margin. Concurrent requests for one key share one
- * token request.
- */
-export class TokenCache {
-  private readonly tokens = new Map<string, CachedToken>();
-  private readonly pending = new Map<string, Promise<CachedToken>>();
-
-  constructor(
-    /** Tokens are dropped this long before they expire. */
-    private readonly marginMs = 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async token(client: OAuthClient, opts: { fresh?: boolean; timeoutMs: number; signal: AbortSignal; policy?: EgressPolicy }): Promise<string> {
-    const key = [client.endpoint, client.id, sha256Hex(client.secret), client.scope ?? '', client.audience ?? ''].join('\n');
-    if (opts.fresh) this.tokens.delete(key);
-    const cached = this.tokens.get(key);
-    if (cached && cached.until > this.now()) return cached.token;
-    let p = this.pending.get(key);
-    if (!p) {
-      p = requestToken(client, opts.policy ?? DEFAULT_EGRESS_POLICY, opts.timeoutMs, opts.signal, this.marginMs, this.now).finally(() => this.pending.delete(key));
-      this.pending.set(key, p);
-    }
-    const got = await p;
-    this.tokens.set(key, got);
-    return got.token;
-  }
-
-  clear(): void {
-    this.tokens.clear();
-  }
-}
-
-async function requestToken(client: OAuthClient, policy: EgressPolicy, timeoutMs: number, signal: AbortSignal, marginMs: number, now: () => number): Promise<CachedToken> {
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.secret });
-  if (client.scope) form.set('scope', client.scope);
-  if (client.audience) form.set('audience', client.audience);
-  const u = new URL(client.endpoint);
-  const where = `the token endpoint ${u.origin}${u.pathname}`;
-  let res: EgressResponse;
-  try {
-    res = await egressRequest(policy, {
-      url: u,
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: form.toString(),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      maxResponseBytes: 1024 * 1024,
-    });
-  } catch (err) {
-    throw requestFailure(err, where, 1024 * 1024, [client.secret]);
-  }
-  const text = res.text;
-  // The client secret is never sent on to wherever a redirect points.
-  if (REDIRECTS.has(res.status)) throw new StepFailure(`${where} answered ${res.status} (a redirect); token endpoint redirects are not followed: set TokenEndpoint to the final URL.`, false);
-  let body: { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* handled below */
-  }
-  if (res.status < 200 || res.status > 299) {
-    const detail = typeof body.error === 'string' ? `${body.error}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}` : text;
-    const note = detail.trim() ? `: ${redact(excerpt(detail, 200), [client.secret]).replace(/\.+$/, '')}` : '';
-    const retryable = res.status === 429 || res.status >= 500;
-    throw new StepFailure(`${where} refused a token for client ${client.id} (${res.status})${note}${retryable ? '' : ''}.`, retryable);
-  }
-  if (typeof body.access_token !== 'string' || body.access_token === '') throw new StepFailure(`${where} answered without an access_token.`, false);
-  const expiresIn = typeof body.expires_in === 'number' ? body.expires_in : typeof body.expires_in === 'string' ? Number(body.expires_in) : 3600;
-  const lifetimeMs = (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000;
-  // Short-lived tokens keep at least half their life; long-lived ones are dropped marginMs early.
-  return { token: body.access_token, until: now() + Math.max(lifetimeMs - marginMs, lifetimeMs / 2) };
-}
-
-const caches = new WeakMap<RunEnvironment, TokenCache>();
-
-/** The server's token cache (one per RunEnvironment). */
-export function tokenCacheOf(env: RunEnvironment): TokenCache {
-  let c = caches.get(env);
-  if (!c) {
-    c = new TokenCache();
-    caches.set(env, c);
-  }
-  return c;
 }

@@ -1,6 +1,15 @@
-import type { Instance, Json, JsonObject, RecordedSignal, StepDef } from '../domain/types.ts';
-import type { NotifyKind, TimerKind } from '../domain/engine.ts';
-import type { TokenEncoder, TokenScope } from '../domain/tokens.ts';
+import type { HistoryEntry, HistoryKind, Instance, Json, JsonObject, RecordedSignal, StepDef } from './types.ts';
+import type { TokenEncoder, TokenScope } from './tokens.ts';
+
+/*
+ * The step-type interface: what a plugin in src/steps declares and implements. The engine knows
+ * steps only through it, so a new step type (waiting, signals, notifications) touches no engine file.
+ */
+
+/** A timer a step type schedules; the engine stores it and hands it back opaquely (onTimer). */
+export type TimerKind = string;
+/** A notification a step type asks for; the runner hands it back to the type (notification). */
+export type NotifyKind = string;
 
 /**
  * The kinds of parameter a step can declare. Each maps to Keyfactor's integer DataType and
@@ -47,7 +56,16 @@ export type StepOutcome =
    * trusted: the part of variables and metadata that may be recorded as trusted (what the step
    * derived from trusted data alone); absent means all of it (docs/security/trust.md).
    */
-  | { kind: 'continue'; output?: string; variables?: JsonObject; metadata?: JsonObject; message?: string; trusted?: { variables?: JsonObject; metadata?: JsonObject } }
+  | {
+      kind: 'continue';
+      output?: string;
+      variables?: JsonObject;
+      metadata?: JsonObject;
+      message?: string;
+      trusted?: { variables?: JsonObject; metadata?: JsonObject };
+      /** The history entry written (e.g. 'Approved'); 'StepCompleted' when absent. */
+      history?: HistoryKind;
+    }
   | { kind: 'suspend'; message: string }
   | { kind: 'reject'; message: string }
   | { kind: 'fail'; message: string }
@@ -92,6 +110,13 @@ export interface StepType {
   enter(ctx: StepContext): StepOutcome;
   /** Normalises and checks a signal's Data for this step. */
   checkSignal?(signal: string, data: JsonObject): SignalCheck;
+  /**
+   * Pure: whether two checked Data of one identity's signal say the same, so the second counts
+   * once (a different one is refused: SignalDecisionChanged). Default: deep equality.
+   */
+  sameDecision?(a: JsonObject, b: JsonObject): boolean;
+  /** Pure: the history message for a received signal. Default: "Signal <name> received." */
+  describeSignal?(signal: string, data: JsonObject): string;
   /** Pure: identities that may not act on this step even with one of its roles, and why. */
   barredActors?(ctx: StepContext): { identityIds: number[]; reason: string };
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
@@ -102,8 +127,46 @@ export interface StepType {
   onTimer?(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: number | undefined): TimerResult;
   /** Pure: notifications to send once the step is decided. */
   onDecided?(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[];
+  /**
+   * Pure: the message for a notification this type asked for (WaitPlan.notify, onDecided);
+   * null when there is nothing to send. The runner only resolves people, renders links and sends.
+   */
+  notification?(ctx: NotifyContext, kind: NotifyKind): Notification | null;
+  /** Actions a personal one-click link may carry (key: the link's action), as signals on this step. */
+  oneClickActions?: Record<string, OneClickAction>;
   /** The side effect of an automatic step; the runner calls it outside any transaction. */
   run?(input: RunInput): Promise<RunResult>;
+}
+
+/** What the notification hook sees: the step, and its history at this visit so far. */
+export interface NotifyContext extends StepContext {
+  history: HistoryEntry[];
+}
+
+export interface Notification {
+  subject: string;
+  /** The HTML body; anything inserted from data is already escaped. */
+  html: string;
+  /** Addresses the step lists. */
+  recipients: string[];
+  /** People in these roles who have not acted on this step (and are not barred) get it too. */
+  notifyRoleIds: number[];
+  /** Personal one-click links for those people (keys of oneClickActions, with their labels). */
+  links?: { action: string; label: string }[];
+}
+
+/** A one-click action: following the link (after a confirmation page) sends `signal` with `data`. */
+export interface OneClickAction {
+  /** The verb on the link, page and button ("Approve"). */
+  label: string;
+  /** The page title once recorded ("Approved"); lowercase it reads "You already approved". */
+  done: string;
+  signal: string;
+  data: JsonObject;
+  /** The Data field the page's optional comment goes into. */
+  commentField?: string;
+  /** Styles the button: positive (green) or negative (red). */
+  tone?: 'positive' | 'negative';
 }
 
 export interface WaitPlan {
@@ -112,6 +175,8 @@ export interface WaitPlan {
 }
 
 export interface TimerResult extends WaitPlan {
+  /** The history entry written for the timer (e.g. 'Reminded'). */
+  history: HistoryKind;
   message: string;
   /** Roles that may act from now on, besides the step's own (escalation). */
   addRoleIds?: number[];

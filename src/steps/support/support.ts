@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Json, JsonObject } from '../domain/types.ts';
-import { StepFailure } from './plugin.ts';
+import type { Json, JsonObject } from '../../domain/types.ts';
+import { StepFailure } from '../../domain/step-type.ts';
 
 /** Helpers shared by the automatic step executors. */
 
@@ -54,4 +54,4 @@ export function secretValue(config: JsonObject, name: string): string | null {
 export const isAbort = (err: unknown): boolean =>
   err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err.cause instanceof Error && isAbort(err.cause)));
 
-export { escapeHtml } from '../shared/html.ts';
+export { escapeHtml } from '../../domain/html.ts';

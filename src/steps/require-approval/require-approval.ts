@@ -1,8 +1,8 @@
-import type { JsonObject, RecordedSignal } from '../domain/types.ts';
-import { addMs, describeDuration, parseDuration } from '../domain/duration.ts';
-import type { NotifyKind, TimerKind } from '../domain/engine.ts';
-import type { Json } from '../domain/types.ts';
-import { configValue, param, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from './plugin.ts';
+import type { JsonObject, RecordedSignal } from '../../domain/types.ts';
+import { addMs, describeDuration, parseDuration } from '../../domain/duration.ts';
+import type { Json } from '../../domain/types.ts';
+import { approvalActions, approvalNotification } from './notifications.ts';
+import { configValue, param, type NotifyKind, type TimerKind, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from '../../domain/step-type.ts';
 
 export const COMMENT_MAX = 500;
 
@@ -38,6 +38,12 @@ function checkSignal(signal: string, data: JsonObject): SignalCheck {
     return { ok: false, message: `Data.Comment is ${[...comment].length} characters long; at most ${COMMENT_MAX} are allowed.` };
   }
   return { ok: true, data: { Approved: approved, Comment: (comment as string | undefined) ?? null } };
+}
+
+function describeSignal(signal: string, data: JsonObject): string {
+  if (signal !== 'ApprovalStatus') return `Signal ${signal} received.`;
+  const verb = data.Approved === true ? 'Approved' : 'Denied';
+  return typeof data.Comment === 'string' && data.Comment !== '' ? `${verb}: ${data.Comment}` : `${verb}.`;
 }
 
 /** Distinct identities per decision; a repeated signal from one identity counts once. */
@@ -77,6 +83,9 @@ function barredActors(ctx: StepContext): { identityIds: number[]; reason: string
   return { identityIds: [initiator], reason: 'the initiator of this request cannot approve it (AllowSelfApproval is off)' };
 }
 
+/** A decided step with approvers records 'Approved' (one without signals just completes). */
+const approvedHistory = (ctx: StepContext) => (ctx.step.signals.length > 0 ? ('Approved' as const) : undefined);
+
 function decide(ctx: StepContext): StepOutcome {
   const { minimumApprovals, denialsToReject } = thresholds(ctx.step.config);
   // Signals from barred identities never count (recorded before an upgrade, or by any other path).
@@ -89,6 +98,7 @@ function decide(ctx: StepContext): StepOutcome {
   if (approvals >= minimumApprovals) {
     return {
       kind: 'continue',
+      history: approvedHistory(ctx),
       variables: { 'approval signal cmnts': cmnts },
       message: `Approved at ${ctx.step.displayName} (${approvals} of ${minimumApprovals} approvals).`,
     };
@@ -128,12 +138,12 @@ function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: numb
   const c = ctx.step.config;
   if (kind === 'reminder') {
     const every = durationOf(c, 'ReminderInterval')!;
-    return { message: `Reminder: ${ctx.step.displayName} is still waiting for a decision.`, notify: has(c, 'RequestSubject') ? ['reminder'] : [], timers: [{ kind: 'reminder', at: addMs(now, every) }] };
+    return { history: 'Reminded', message: `Reminder: ${ctx.step.displayName} is still waiting for a decision.`, notify: has(c, 'RequestSubject') ? ['reminder'] : [], timers: [{ kind: 'reminder', at: addMs(now, every) }] };
   }
   if (kind === 'escalation') {
     const roles = roleList(c.EscalationRoleIds);
     const who = roles.length ? ` Roles ${roles.join(', ')} may now act too.` : '';
-    return { message: `Escalated: no decision at ${ctx.step.displayName} in ${describeDuration(durationOf(c, 'EscalateAfter')!)}.${who}`, addRoleIds: roles, notify: ['escalation'] };
+    return { history: 'Escalated', message: `Escalated: no decision at ${ctx.step.displayName} in ${describeDuration(durationOf(c, 'EscalateAfter')!)}.${who}`, addRoleIds: roles, notify: ['escalation'] };
   }
   const after = durationOf(c, 'TimeoutAfter');
   const span = describeDuration(after ?? maxWaitMs ?? 0);
@@ -141,11 +151,11 @@ function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: numb
   const why = after ? `No decision at ${ctx.step.displayName} within ${span}` : `No decision at ${ctx.step.displayName} within ${span}, the server's upper bound on a wait`;
   const outcome: StepOutcome =
     action === 'Approve'
-      ? { kind: 'continue', message: `${why}: approved automatically.`, variables: { 'approval signal cmnts': comments(ctx.signals) } }
+      ? { kind: 'continue', history: approvedHistory(ctx), message: `${why}: approved automatically.`, variables: { 'approval signal cmnts': comments(ctx.signals) } }
       : action === 'Deny'
         ? { kind: 'reject', message: `${why}: denied automatically.` }
         : { kind: 'fail', message: `${why}: the instance failed (restart it to ask again).` };
-  return { message: `Timed out. ${outcome.message}`, outcome, notify: has(c, 'RequestSubject') ? ['timeout'] : [] };
+  return { history: 'TimedOut', message: `Timed out. ${outcome.message}`, outcome, notify: has(c, 'RequestSubject') ? ['timeout'] : [] };
 }
 
 function onDecided(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[] {
@@ -218,9 +228,14 @@ export const requireApprovalStep: StepType = {
   validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject'), ...checkDurations(config)],
   enter: (ctx) => decide(ctx),
   checkSignal,
+  // Approved decides; the Comment may differ on a repeat.
+  sameDecision: (a, b) => a.Approved === b.Approved,
+  describeSignal,
   barredActors,
   decide,
   onWait: (ctx, now, maxWaitMs) => waitPlan(ctx.step.config, now, maxWaitMs),
   onTimer,
   onDecided,
+  notification: approvalNotification,
+  oneClickActions: approvalActions,
 };

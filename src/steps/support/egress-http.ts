@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { checkAddress, checkHost, type EgressPolicy } from '../domain/egress.ts';
+import { checkAddress, checkHost, type EgressPolicy } from '../../domain/egress.ts';
 
 /**
  * One HTTP request under the egress policy. The host is checked before anything happens; a name

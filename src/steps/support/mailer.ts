@@ -1,5 +1,5 @@
 import { createTransport } from 'nodemailer';
-import { StepFailure } from './plugin.ts';
+import { StepFailure } from '../../domain/step-type.ts';
 import type { SmtpSettings } from './settings.ts';
 import { excerpt, redact } from './support.ts';
 

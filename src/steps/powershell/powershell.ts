@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { JsonObject } from '../domain/types.ts';
-import { runProcess } from './child-process.ts';
-import { param, StepFailure, type RunInput, type RunResult, type StepType } from './plugin.ts';
-import { stepSettings } from './settings.ts';
-import { excerpt, isJsonObject, stringOf } from './support.ts';
+import type { JsonObject } from '../../domain/types.ts';
+import { runProcess } from '../support/child-process.ts';
+import { param, StepFailure, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
+import { stepSettings } from '../support/settings.ts';
+import { excerpt, isJsonObject, stringOf } from '../support/support.ts';
 
 /**
  * PowerShell ("Set Variable Data"): runs ScriptContent with pwsh, binding ScriptParameters as
