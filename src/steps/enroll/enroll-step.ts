@@ -1,7 +1,12 @@
 import { requestIdOf } from '../../certificates/request.ts';
 import { CountersignError } from '../../domain/errors.ts';
-import type { Enrollment } from '../../service/enrollment.ts';
 import { StepFailure, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
+import type { Instance } from '../../domain/types.ts';
+
+/** What the step needs from the server: issuing for the request an instance was started for (the enrollment service). */
+export interface InstanceIssuer {
+  issueForInstance(instance: Instance): Promise<RunResult>;
+}
 
 /** The key under which the server puts the enrollment service into the runners' environment. */
 export const ENROLLMENT_ENV = 'enrollment';
@@ -27,7 +32,7 @@ export const enrollStep: StepType = {
   enter: (ctx) =>
     requestIdOf(ctx.instance.trustedData) === null ? { kind: 'continue', message: 'No certificate request belongs to this instance; nothing to enroll.' } : { kind: 'run' },
   async run(input: RunInput): Promise<RunResult> {
-    const enrollment = input.env[ENROLLMENT_ENV] as Enrollment | undefined;
+    const enrollment = input.env[ENROLLMENT_ENV] as InstanceIssuer | undefined;
     if (!enrollment) throw new StepFailure('Certificate enrollment is not configured on this server.', false);
     try {
       return await enrollment.issueForInstance(input.instance);
