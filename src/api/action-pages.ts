@@ -5,7 +5,7 @@ import { escapeHtml } from '../shared/html.ts';
 import { verifyAction, type ActionClaim } from '../security/action-links.ts';
 import { principalFor, type Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
-import { workflowOf } from './definitions.ts';
+import type { WorkflowService } from '../service/workflow.ts';
 
 export const ACTION_PATH = '/Countersign/Act';
 
@@ -15,8 +15,7 @@ export const ACTION_PATH = '/Countersign/Act';
  * (mail scanners that follow links must not approve anything); POST records the signal as the
  * approver the link was made for, through the same path as the API.
  */
-export const actionPages = (s: Services, secret: string): FastifyPluginAsync => async (app) => {
-  const wf = workflowOf(s);
+export const actionPages = (s: Services, wf: WorkflowService, secret: string): FastifyPluginAsync => async (app) => {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });

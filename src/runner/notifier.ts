@@ -5,6 +5,7 @@ import type { Instance, JsonObject, StepDef } from '../domain/types.ts';
 import { ACTION_PATH } from '../api/action-pages.ts';
 import { escapeHtml } from '../shared/html.ts';
 import { signAction } from '../security/action-links.ts';
+import type { SecurityService } from '../service/security.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import { recipientsOf } from '../steps/email.ts';
 import type { SmtpSettings } from '../steps/settings.ts';
@@ -18,6 +19,8 @@ export interface NotifierOptions {
   linkSecret: string;
   /** How long one-click links stay valid (ms). */
   linkTtlMs: number;
+  /** Who is in a role (src/domain/membership.ts), for the request, reminder and escalation emails. */
+  security: Pick<SecurityService, 'peopleIn'>;
   /** Replaceable for tests; defaults to SMTP. */
   send?: (msg: MailMessage, signal: AbortSignal) => Promise<void>;
 }
@@ -88,22 +91,10 @@ export class Notifier {
     if (kind === 'approved' || kind === 'denied') return [];
     const roleIds = kind === 'escalation' ? (step.config.EscalationRoleIds as string[] | undefined ?? []).map(Number) : instance.pendingRoleIds;
     const acted = new Set(instance.signals.filter((s) => s.step === step.uniqueName).map((s) => s.identityId));
-    const byId = new Map<number, Identity>();
-    for (const roleId of roleIds) {
-      const role = await this.store.getRole(roleId);
-      if (!role?.enabled) continue;
-      for (const id of role.identityIds) {
-        const identity = await this.store.getIdentity(id);
-        if (identity) byId.set(identity.id, identity);
-      }
-      for (const claim of role.claims.filter((c) => c.claimType === 0)) {
-        const identity = await this.store.findIdentityByName(claim.claimValue);
-        if (identity) byId.set(identity.id, identity);
-      }
-    }
+    const members = await this.o.security.peopleIn(roleIds);
     // The initiator, barred from approving their own request, is not asked to.
     const barred = new Set(instance.pendingExcludedIds);
-    return [...byId.values()].filter((p) => !acted.has(p.id) && !barred.has(p.id));
+    return members.filter((p) => !acted.has(p.id) && !barred.has(p.id));
   }
 
   private linksFor(instance: Instance, step: StepDef, p: Identity): string {

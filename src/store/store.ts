@@ -1,6 +1,7 @@
 import type { Effect, Transition } from '../domain/engine.ts';
 import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
+import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 
 /**
@@ -13,7 +14,6 @@ import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../d
  * recorded, evaluated and advanced atomically.
  */
 export interface Store extends SecurityStore {
-  readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -76,6 +76,12 @@ export interface Store extends SecurityStore {
    * lock); resolves false when it did not run. Absent on single-node stores: run fn directly.
    */
   tryExclusive?(name: string, fn: () => Promise<void>): Promise<boolean>;
+
+  /**
+   * Calls listener when any node queued jobs (PostgreSQL: LISTEN/NOTIFY); returns the unsubscribe.
+   * Absent on single-node stores: the local WorkflowService wakes the runner itself.
+   */
+  onJobsQueued?(listener: () => void): () => void;
 }
 
 export interface Job {
@@ -167,13 +173,14 @@ export interface SecurityStore {
   findIdentitiesByNamePart(namePart: string, limit: number): Promise<Identity[]>;
   listIdentities(paging: Paging): Promise<Identity[]>;
   updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null>;
-  deleteIdentity(id: number): Promise<boolean>;
+  /** guard: see SecurityGuard. */
+  deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean>;
 
-  createRole(role: NewRole): Promise<Role>;
-  updateRole(id: number, role: NewRole): Promise<Role | null>;
+  createRole(role: NewRole, guard?: SecurityGuard): Promise<Role>;
+  updateRole(id: number, role: NewRole, guard?: SecurityGuard): Promise<Role | null>;
   getRole(id: number): Promise<Role | null>;
   listRoles(q: ListQuery): Promise<Role[]>;
-  deleteRole(id: number): Promise<boolean>;
+  deleteRole(id: number, guard?: SecurityGuard): Promise<boolean>;
   setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null>;
   /** Roles the identity holds directly or through a User claim on its account name. */
   rolesOfIdentity(identity: Identity): Promise<Role[]>;
@@ -189,6 +196,13 @@ export interface SecurityStore {
   /** Deletes throttle rows last touched before `before` (ms since epoch) and not locked past it. */
   pruneLoginThrottle(before: number): Promise<number>;
 }
+
+/**
+ * Vetoes a security change (by throwing) given every role and the identities their User claims
+ * name, read inside the write's transaction after every other security write has committed or
+ * waits: two administrators removing each other at once are checked one after the other.
+ */
+export type SecurityGuard = (snapshot: SecuritySnapshot) => void;
 
 export interface LoginThrottleChange<R> {
   state: LoginThrottleState | null;

@@ -31,7 +31,6 @@ export const JOBS_CHANNEL = 'countersign_jobs';
  * with FOR UPDATE SKIP LOCKED under a lease, and the reconciler runs under an advisory lock.
  */
 export class PostgresStore extends PostgresSecurityStore implements Store {
-  readonly dialect = 'postgres' as const;
   private readonly listener: PgListener;
   /** Added to every write that queues jobs. */
   private readonly notify: { channel: string; payload: string };

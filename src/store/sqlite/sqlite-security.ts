@@ -2,8 +2,10 @@ import type { Database } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../../domain/query/index.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
-import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { namePart, toClaim, toIdentity } from '../security-rows.ts';
+import { USER_CLAIM } from '../../domain/membership.ts';
+import type { SecuritySnapshot } from '../../domain/security/roles.ts';
 
 /*
  * Identities, roles, role members and role claims in SQLite. Every statement is parameterized;
@@ -165,21 +167,23 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
-  async deleteIdentity(id: number): Promise<boolean> {
+  async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
+      if (guard) guard(this.snapshot([]));
       // Explicit, in case the connection runs without PRAGMA foreign_keys.
       this.db.prepare('DELETE FROM role_identities WHERE identity_id = ?').run(id);
       const gone = this.db.prepare('DELETE FROM identities WHERE id = ?').run(id).changes > 0;
       if (gone) this.bump();
       return gone;
     });
-    return tx();
+    return tx.immediate();
   }
 
   // Roles ---------------------------------------------------------------------------------------
 
-  async createRole(role: NewRole): Promise<Role> {
+  async createRole(role: NewRole, guard?: SecurityGuard): Promise<Role> {
     const tx = this.db.transaction((): Role => {
+      if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, null);
       let id: number;
       try {
@@ -199,12 +203,13 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return this.loadRole(id)!;
     });
-    return tx();
+    return tx.immediate();
   }
 
-  async updateRole(id: number, role: NewRole): Promise<Role | null> {
+  async updateRole(id: number, role: NewRole, guard?: SecurityGuard): Promise<Role | null> {
     const tx = this.db.transaction((): Role | null => {
       if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(id)) return null;
+      if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, id);
       try {
         this.db
@@ -222,7 +227,7 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return this.loadRole(id);
     });
-    return tx();
+    return tx.immediate();
   }
 
   async getRole(id: number): Promise<Role | null> {
@@ -238,15 +243,16 @@ export class SqliteSecurityStore implements SecurityStore {
     return this.hydrate(rows);
   }
 
-  async deleteRole(id: number): Promise<boolean> {
+  async deleteRole(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
+      if (guard) guard(this.snapshot([]));
       this.db.prepare('DELETE FROM role_identities WHERE role_id = ?').run(id);
       this.db.prepare('DELETE FROM role_claims WHERE role_id = ?').run(id);
       const gone = this.db.prepare('DELETE FROM roles WHERE id = ?').run(id).changes > 0;
       if (gone) this.bump();
       return gone;
     });
-    return tx();
+    return tx.immediate();
   }
 
   async setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null> {
@@ -316,6 +322,24 @@ export class SqliteSecurityStore implements SecurityStore {
   }
 
   // Internals -----------------------------------------------------------------------------------
+
+  /** Every role, and the identities named by stored User claims or by `incoming` ones. */
+  private snapshot(incoming: NewRole['claims']): SecuritySnapshot {
+    const roles = this.hydrate(this.db.prepare('SELECT * FROM roles ORDER BY id').all() as RoleRow[]);
+    const identities = this.db
+      .prepare(
+        `SELECT id, account_name FROM identities
+          WHERE lower(account_name) IN (SELECT lower(claim_value) FROM role_claims WHERE claim_type = 0)`,
+      )
+      .all() as { id: number; account_name: string }[];
+    const byName = this.db.prepare('SELECT id, account_name FROM identities WHERE lower(account_name) = lower(?)');
+    for (const c of incoming) {
+      if (c.claimType !== USER_CLAIM) continue;
+      const row = byName.get(c.claimValue) as { id: number; account_name: string } | undefined;
+      if (row) identities.push(row);
+    }
+    return { roles, identities: identities.map((r) => ({ id: r.id, accountName: r.account_name })) };
+  }
 
   private assertNameFree(name: string, selfId: number | null): void {
     const row = this.db.prepare('SELECT id FROM roles WHERE lower(name) = lower(?)').get(name) as { id: number } | undefined;

@@ -25,7 +25,6 @@ type Row = Record<string, unknown>;
  * and across processes SQLite's write lock (with busy_timeout) serialises writers.
  */
 export class SqliteStore extends SqliteSecurityStore implements Store {
-  readonly dialect = 'sqlite' as const;
   private readonly wf: ReturnType<typeof prepare>;
 
   private constructor(
