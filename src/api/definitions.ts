@@ -6,7 +6,7 @@ import type { Services } from '../service/services.ts';
 import { WORKFLOW_TYPES, type WorkflowService } from '../service/workflow.ts';
 import { requirePermission } from './guard.ts';
 import { listInMemory, listQuery } from './listing.ts';
-import { DEFINITION_FIELDS, STEP_FIELDS, TYPE_FIELDS } from './query-fields.ts';
+import { DEFINITION_FIELDS, STEP_FIELDS, TYPE_FIELDS } from '../store/query-fields.ts';
 import { asObject, bool, field, guid, intParam, queryBool, str } from './wire.ts';
 import {
   availableStep,

@@ -6,7 +6,7 @@ import type { Services } from '../service/services.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import { principalOf, requirePermission } from './guard.ts';
 import { listQuery } from './listing.ts';
-import { INSTANCE_FIELDS } from './query-fields.ts';
+import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts';
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CountersignError } from '../../src/domain/errors.ts';
 import { bindQuery, parseQuery } from '../../src/domain/query/index.ts';
-import { ROLE_FIELDS } from '../../src/store/security-fields.ts';
+import { ROLE_FIELDS } from '../../src/store/query-fields.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
 import type { NewRole } from '../../src/store/store.ts';

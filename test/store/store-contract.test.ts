@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFINITION_FIELDS, INSTANCE_FIELDS } from '../../src/api/query-fields.ts';
-import { ROLE_FIELDS } from '../../src/store/security-fields.ts';
+import { DEFINITION_FIELDS, INSTANCE_FIELDS } from '../../src/store/query-fields.ts';
+import { ROLE_FIELDS } from '../../src/store/query-fields.ts';
 import type { Effect, Transition } from '../../src/domain/engine.ts';
 import { CountersignError } from '../../src/domain/errors.ts';
 import { bindQuery, parseQuery, type FieldSpec } from '../../src/domain/query/index.ts';

@@ -4,7 +4,7 @@ import { checkAccountName, checkEmail, checkPassword } from '../../domain/securi
 import type { Json } from '../../domain/types.ts';
 import { P } from '../../security/permissions.ts';
 import type { SecurityService } from '../../service/security.ts';
-import { IDENTITY_FIELDS } from '../../store/security-fields.ts';
+import { IDENTITY_FIELDS } from '../../store/query-fields.ts';
 import type { Identity } from '../../store/store.ts';
 import { requirePermission } from '../guard.ts';
 import { listQuery } from '../listing.ts';

@@ -3,7 +3,7 @@ import { fail } from '../../domain/errors.ts';
 import type { Json } from '../../domain/types.ts';
 import { P } from '../../security/permissions.ts';
 import { SecurityService } from '../../service/security.ts';
-import { ROLE_FIELDS } from '../../store/security-fields.ts';
+import { ROLE_FIELDS } from '../../store/query-fields.ts';
 import type { NewRole } from '../../store/store.ts';
 import { requirePermission } from '../guard.ts';
 import { listQuery } from '../listing.ts';

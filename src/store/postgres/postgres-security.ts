@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { namePart, toClaim, toIdentity } from '../security-rows.ts';
