@@ -5,7 +5,7 @@ import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
-import { namePart, toClaim, toIdentity } from '../security-rows.ts';
+import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -311,29 +311,17 @@ export class PostgresSecurityStore implements SecurityStore {
    */
   private async writeClaims(c: Q, roleId: number, claims: NewRole['claims']): Promise<void> {
     const existing = (await c.query('SELECT * FROM role_claims WHERE role_id = $1 ORDER BY id', [roleId])).rows;
-    const keyOf = (t: number, v: string, s: string) => `${t}\u0000${v.toLowerCase()}\u0000${s}`;
-    const byKey = new Map<string, Row>();
-    for (const row of existing) if (!byKey.has(keyOf(row.claim_type, row.claim_value, row.provider_scheme))) byKey.set(keyOf(row.claim_type, row.claim_value, row.provider_scheme), row);
-    const keep = new Set<number>();
-    const seen = new Set<string>();
-    for (const cl of claims) {
-      const key = keyOf(cl.claimType, cl.claimValue, cl.providerScheme);
-      if (seen.has(key)) continue; // duplicates in one request collapse to one claim
-      seen.add(key);
-      const old = byKey.get(key);
-      if (old) {
-        keep.add(old.id);
-        await c.query('UPDATE role_claims SET claim_value = $1, description = $2 WHERE id = $3', [cl.claimValue, cl.description, old.id]);
-      } else {
-        const res = await c.query(
-          'INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-          [roleId, cl.claimType, cl.claimValue, cl.providerScheme, cl.description],
-        );
-        keep.add(res.rows[0].id);
-      }
-    }
-    const drop = existing.filter((row: Row) => !keep.has(row.id)).map((row: Row) => row.id as number);
-    if (drop.length) await c.query('DELETE FROM role_claims WHERE id = ANY($1::bigint[])', [drop]);
+    const plan = planClaims(existing, claims);
+    for (const u of plan.update) await c.query('UPDATE role_claims SET claim_value = $1, description = $2 WHERE id = $3', [u.claimValue, u.description, u.id]);
+    for (const cl of plan.insert)
+      await c.query('INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES ($1, $2, $3, $4, $5)', [
+        roleId,
+        cl.claimType,
+        cl.claimValue,
+        cl.providerScheme,
+        cl.description,
+      ]);
+    if (plan.delete.length) await c.query('DELETE FROM role_claims WHERE id = ANY($1::bigint[])', [plan.delete]);
   }
 
   private async loadRole(c: Q, id: number): Promise<Role | null> {
@@ -366,10 +354,3 @@ export class PostgresSecurityStore implements SecurityStore {
     }));
   }
 }
-
-const toThrottle = (r: Row): LoginThrottleState => ({
-  failures: Number(r.failures),
-  lockouts: Number(r.lockouts),
-  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
-  updatedAt: Number(r.updated_at),
-});
