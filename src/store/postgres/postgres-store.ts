@@ -10,6 +10,7 @@ import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
+import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
@@ -383,35 +384,4 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
      ON CONFLICT (definition_id, version) DO UPDATE SET steps = excluded.steps, frozen = excluded.frozen`,
     [v.definitionId, v.version, JSON.stringify(v.steps), v.frozen, createdAt],
   );
-}
-
-/** Index of created_at in definitionParams: an UPDATE never changes it. */
-const CREATED_AT_PARAM = 9;
-const definitionParams = (d: Definition): unknown[] => [
-  d.id,
-  d.displayName,
-  d.description,
-  d.workflowType,
-  JSON.stringify(d.keys),
-  d.keys[0]?.value ?? null,
-  d.enabled,
-  d.draftVersion,
-  d.publishedVersion,
-  d.createdAt,
-  d.lastModified,
-];
-
-function toDefinition(r: Row): Definition {
-  return {
-    id: r.id,
-    displayName: r.display_name,
-    description: r.description ?? null,
-    workflowType: r.workflow_type,
-    keys: r.keys,
-    enabled: r.enabled,
-    draftVersion: r.draft_version,
-    publishedVersion: r.published_version ?? null,
-    createdAt: r.created_at,
-    lastModified: r.last_modified,
-  };
 }
