@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
-import { workflowOf } from './api/definitions.ts';
 import type { Config } from './config.ts';
 import { portalPlugin } from './portal/serve.ts';
 import { healthRoutes } from './api/health-routes.ts';
@@ -15,7 +14,8 @@ import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
 import { ensureAdministrator } from './security/bootstrap.ts';
 import { makeServices, type Services } from './service/services.ts';
-import type { WorkflowService } from './service/workflow.ts';
+import { SecurityService } from './service/security.ts';
+import { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { runEnvironment, stepSettings } from './steps/support/settings.ts';
 import { openStore } from './store/open.ts';
@@ -25,12 +25,12 @@ import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 import type { Store } from './store/store.ts';
 
-type JobsQueuedSource = { onJobsQueued(listener: () => void): () => void };
 
 export interface Server {
   app: FastifyInstance;
   services: Services;
   workflow: WorkflowService;
+  security: SecurityService;
   reconciler: Reconciler;
   runner: JobRunner;
   certificates: CertificateService;
@@ -54,8 +54,14 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
+  // The runner is built from the workflow service, which wakes it when jobs are queued.
+  let wakeRunner = (): void => {};
+  const workflow = new WorkflowService(services, (effects) => {
+    if (effects.length) wakeRunner();
+  });
+  const security = new SecurityService(store, services.now);
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
-  const certificates = await CertificateService.open(store, workflowOf(services), {
+  const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
     algorithm: config.caAlgorithm ?? 'P-256',
     log,
@@ -65,6 +71,8 @@ export async function createServer(config: Config, log: (msg: string) => void = 
   });
   const app = await buildApp({
     services,
+    workflow,
+    security,
     authenticator,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     apiRoutes: certificateRoutes(certificates),
@@ -72,10 +80,9 @@ export async function createServer(config: Config, log: (msg: string) => void = 
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
-      await app.register(actionPages(services, linkSecret));
+      await app.register(actionPages(services, workflow, linkSecret));
     },
   });
-  const workflow = workflowOf(services);
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
@@ -83,6 +90,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     smtp: stepSettings(env).smtp,
     registry: services.registry,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+    security,
     linkSecret,
     linkTtlMs: config.linkTtlMs ?? 7 * 24 * 3600_000,
     send: metrics.countSends(async (m, signal) => {
@@ -95,16 +103,15 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     maxAttempts: config.stepMaxAttempts,
     log: (m, err) => app.log.warn({ err }, m),
   });
-  workflow.effectSink = (effects) => {
-    if (effects.length) runner.wake();
-  };
+  wakeRunner = () => runner.wake();
   runner.start();
   // Multi-node stores announce jobs queued on other nodes; polling stays the fallback.
-  const unlisten = 'onJobsQueued' in store ? (store as Store & JobsQueuedSource).onJobsQueued(() => runner.wake()) : () => {};
+  const unlisten = store.onJobsQueued?.(() => runner.wake()) ?? (() => {});
   return {
     app,
     services,
     workflow,
+    security,
     reconciler,
     runner,
     certificates,

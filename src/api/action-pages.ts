@@ -6,7 +6,7 @@ import type { Instance, JsonObject } from '../domain/types.ts';
 import { ACTION_PATH, verifyAction, type ActionClaim } from '../security/action-links.ts';
 import { principalFor, type Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
-import { workflowOf } from './definitions.ts';
+import type { WorkflowService } from '../service/workflow.ts';
 
 /**
  * One-click action pages (e.g. approve/deny). The step type declares the actions
@@ -14,8 +14,7 @@ import { workflowOf } from './definitions.ts';
  * confirmation (mail scanners that follow links must not act); POST records the action's signal
  * as the person the link was made for, through the same path as the API.
  */
-export const actionPages = (s: Services, secret: string): FastifyPluginAsync => async (app) => {
-  const wf = workflowOf(s);
+export const actionPages = (s: Services, wf: WorkflowService, secret: string): FastifyPluginAsync => async (app) => {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });

@@ -7,7 +7,9 @@ import { isStoreUnavailable } from '../store/unavailable.ts';
 import { definitionRoutes } from './definitions.ts';
 import { instanceRoutes } from './instances.ts';
 import { myRoutes } from './my-routes.ts';
-import { securityRoutes } from './security-routes.ts';
+import { securityRoutes } from './security/index.ts';
+import type { SecurityService } from '../service/security.ts';
+import type { WorkflowService } from '../service/workflow.ts';
 import { statusRoutes } from './status.ts';
 import type { Query } from './wire.ts';
 
@@ -22,6 +24,8 @@ declare module 'fastify' {
 
 export interface AppOptions {
   services: Services;
+  workflow: WorkflowService;
+  security: SecurityService;
   authenticator: Authenticator;
   logger?: boolean | object;
   /** More API route plugins, mounted under the base path behind authentication (certificates). */
@@ -85,10 +89,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         req.principal = principal;
       });
       await api.register(statusRoutes(opts.services));
-      await api.register(definitionRoutes(opts.services));
-      await api.register(instanceRoutes(opts.services));
-      await api.register(securityRoutes(opts.services));
-      await api.register(myRoutes(opts.services));
+      await api.register(definitionRoutes(opts.services, opts.workflow));
+      await api.register(instanceRoutes(opts.services, opts.workflow));
+      await api.register(securityRoutes(opts.security));
+      await api.register(myRoutes(opts.security));
       for (const routes of opts.apiRoutes ?? []) await api.register(routes);
     },
     { prefix: API_BASE },

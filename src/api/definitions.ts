@@ -3,10 +3,10 @@ import { fail } from '../domain/errors.ts';
 import type { Definition, DefinitionKey, DefinitionVersion } from '../domain/types.ts';
 import { P } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
-import { WORKFLOW_TYPES, WorkflowService } from '../service/workflow.ts';
+import { WORKFLOW_TYPES, type WorkflowService } from '../service/workflow.ts';
 import { requirePermission } from './guard.ts';
 import { listInMemory, listQuery } from './listing.ts';
-import { DEFINITION_FIELDS, STEP_FIELDS, TYPE_FIELDS } from './query-fields.ts';
+import { DEFINITION_FIELDS, STEP_FIELDS, TYPE_FIELDS } from '../store/query-fields.ts';
 import { asObject, bool, field, guid, intParam, queryBool, str } from './wire.ts';
 import {
   availableStep,
@@ -21,8 +21,7 @@ import {
 const TYPE_NAMES = WORKFLOW_TYPES.map((t) => t.name);
 
 /** /Workflow/Definitions*: definitions, versions, publishing, the step and type catalogues. */
-export const definitionRoutes = (s: Services): FastifyPluginAsync => async (app) => {
-  const wf = workflowOf(s);
+export const definitionRoutes = (s: Services, wf: WorkflowService): FastifyPluginAsync => async (app) => {
 
   const respond = async (apiVersion: 1 | 2, def: Definition, version?: DefinitionVersion, exportable = false) => {
     const v = version ?? (await wf.getDefinition(def.id)).version;
@@ -134,13 +133,6 @@ export const definitionRoutes = (s: Services): FastifyPluginAsync => async (app)
   });
 };
 
-/** One WorkflowService per Services, shared by the route plugins and the workers. */
-const services = new WeakMap<Services, WorkflowService>();
-export function workflowOf(s: Services): WorkflowService {
-  let wf = services.get(s);
-  if (!wf) services.set(s, (wf = new WorkflowService(s)));
-  return wf;
-}
 
 const keyOf = (key: string | null): DefinitionKey[] => (key === null || key === '' ? [] : [{ value: key, displayName: key }]);
 

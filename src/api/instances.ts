@@ -3,16 +3,15 @@ import { fail } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/types.ts';
 import { P } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
-import { workflowOf } from './definitions.ts';
+import type { WorkflowService } from '../service/workflow.ts';
 import { principalOf, requirePermission } from './guard.ts';
 import { listQuery } from './listing.ts';
-import { INSTANCE_FIELDS } from './query-fields.ts';
+import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts';
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
 
 /** /Workflow/Instances*: queries, reading, signals, stop, restart, delete, and our start extension. */
-export const instanceRoutes = (s: Services): FastifyPluginAsync => async (app) => {
-  const wf = workflowOf(s);
+export const instanceRoutes = (s: Services, wf: WorkflowService): FastifyPluginAsync => async (app) => {
 
   app.get('/Workflow/Instances', async (req) => {
     requirePermission(req, P.instancesReadAll);

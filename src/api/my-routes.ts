@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { toLegacy } from '../security/permissions.ts';
-import type { Services } from '../service/services.ts';
+import type { SecurityService } from '../service/security.ts';
 import { principalOf } from './guard.ts';
 
 /*
@@ -16,7 +16,7 @@ import { principalOf } from './guard.ts';
  *    version-1 "Area:Permission" spelling (a grouping expands to what it contains). Countersign
  *    has no collection or container permissions, so GranularPermissions is empty.
  */
-export const myRoutes = (s: Services): FastifyPluginAsync => async (app) => {
+export const myRoutes = (security: SecurityService): FastifyPluginAsync => async (app) => {
   app.get('/Security/My/Permissions', async (req) => {
     const p = principalOf(req);
     return { Permissions: [...new Set(p.permissions)].sort() };
@@ -25,7 +25,7 @@ export const myRoutes = (s: Services): FastifyPluginAsync => async (app) => {
   app.get('/Security/My', async (req) => {
     const p = principalOf(req);
     const held = new Set(p.roleIds);
-    const roles = (await s.store.rolesOfIdentity(p.identity)).filter((r) => r.enabled && held.has(r.id));
+    const roles = (await security.rolesOf(p.identity)).filter((r) => r.enabled && held.has(r.id));
     const legacy = [...new Set(p.permissions.flatMap(toLegacy))].sort();
     return {
       Roles: roles.map((r) => r.name),

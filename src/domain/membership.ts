@@ -1,48 +1,47 @@
 /*
- * Who is in a security role: its direct members, and the identities its User claims (claim type
- * 0) name by account name, compared case-insensitively. One rule for every place that asks
- * (notifications, the role endpoints, "my roles").
+ * Who is in a role, as one pure rule used everywhere (security views, the privilege rules, the
+ * notifier): the role's direct members, plus every identity whose account name a User claim
+ * (claim type 0) names, compared case-insensitively. Claims of other types (groups, OAuth) bind
+ * no local identity.
  */
 
-export const USER_CLAIM_TYPE = 0;
+export const USER_CLAIM = 0;
 
-export interface RoleMembership {
-  identityIds: number[];
-  claims: { claimType: number; claimValue: string }[];
-}
-
-export interface Member {
+export interface MemberIdentity {
   id: number;
   accountName: string;
 }
 
-const nameKey = (accountName: string): string => accountName.toLowerCase();
-
-/** What to load to answer membersOf: the direct member ids and the account names User claims name. */
-export function memberReferences(role: RoleMembership): { identityIds: number[]; accountNames: string[] } {
-  const names = role.claims.filter((c) => c.claimType === USER_CLAIM_TYPE).map((c) => c.claimValue);
-  return { identityIds: [...new Set(role.identityIds)], accountNames: [...new Set(names.map(nameKey))] };
+export interface Membership {
+  identityIds: readonly number[];
+  claims: readonly { claimType: number; claimValue: string }[];
 }
 
-/** Whether one identity is in the role. */
-export function isMember(role: RoleMembership, identity: Member): boolean {
-  if (role.identityIds.includes(identity.id)) return true;
-  const key = nameKey(identity.accountName);
-  return role.claims.some((c) => c.claimType === USER_CLAIM_TYPE && nameKey(c.claimValue) === key);
+/** The account names a role's User claims bind, as written (look them up case-insensitively). */
+export function userClaimNames(role: Membership): string[] {
+  return role.claims.filter((c) => c.claimType === USER_CLAIM).map((c) => c.claimValue);
 }
 
 /**
- * The members of a role among `identities` (e.g. those loaded for memberReferences, or the values
- * of an identities-by-name map), direct members first, each once.
+ * The members of `role` among `known` (at least its direct members and the identities its User
+ * claims name): direct members first, then claim-bound ones, without duplicates.
  */
-export function membersOf<I extends Member>(role: RoleMembership, identities: Iterable<I>): I[] {
-  const known = [...identities];
-  const byId = new Map(known.map((i) => [i.id, i]));
+export function membersOf<I extends MemberIdentity>(role: Membership, known: readonly I[]): I[] {
+  const byId = new Map(known.map((i) => [i.id, i] as const));
+  const byName = new Map(known.map((i) => [i.accountName.toLowerCase(), i] as const));
   const out = new Map<number, I>();
   for (const id of role.identityIds) {
     const i = byId.get(id);
     if (i) out.set(i.id, i);
   }
-  for (const i of known) if (!out.has(i.id) && isMember(role, i)) out.set(i.id, i);
+  for (const name of userClaimNames(role)) {
+    const i = byName.get(name.toLowerCase());
+    if (i) out.set(i.id, i);
+  }
   return [...out.values()];
+}
+
+/** Whether `identity` is in `role`. */
+export function isMember(role: Membership, identity: MemberIdentity): boolean {
+  return membersOf(role, [identity]).length > 0;
 }

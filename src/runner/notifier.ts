@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { findStep, scopeOf } from '../domain/engine.ts';
 import { escapeHtml } from '../domain/html.ts';
-import { memberReferences, membersOf } from '../domain/membership.ts';
 import type { StepRegistry } from '../domain/step-registry.ts';
 import type { Notification } from '../domain/step-type.ts';
 import type { Instance, JsonObject, StepDef } from '../domain/types.ts';
 import { ACTION_PATH, signAction } from '../security/action-links.ts';
+import type { SecurityService } from '../service/security.ts';
 import type { WorkflowService } from '../service/workflow.ts';
 import { sendMail, type MailMessage } from '../steps/support/mailer.ts';
 import type { SmtpSettings } from '../steps/support/settings.ts';
@@ -20,6 +20,8 @@ export interface NotifierOptions {
   linkSecret: string;
   /** How long one-click links stay valid (ms). */
   linkTtlMs: number;
+  /** Who is in a role (src/domain/membership.ts), for the request, reminder and escalation emails. */
+  security: Pick<SecurityService, 'peopleIn'>;
   /** Replaceable for tests; defaults to SMTP. */
   send?: (msg: MailMessage, signal: AbortSignal) => Promise<void>;
 }
@@ -78,25 +80,10 @@ export class Notifier {
   /** Members of the (enabled) roles who have not acted on this step and are not barred from it. */
   private async people(roleIds: number[], instance: Instance, step: StepDef): Promise<Identity[]> {
     const acted = new Set(instance.signals.filter((s) => s.step === step.uniqueName).map((s) => s.identityId));
-    const byId = new Map<number, Identity>();
-    for (const roleId of roleIds) {
-      const role = await this.store.getRole(roleId);
-      if (!role?.enabled) continue;
-      const refs = memberReferences(role);
-      const loaded: Identity[] = [];
-      for (const id of refs.identityIds) {
-        const identity = await this.store.getIdentity(id);
-        if (identity) loaded.push(identity);
-      }
-      for (const name of refs.accountNames) {
-        const identity = await this.store.findIdentityByName(name);
-        if (identity) loaded.push(identity);
-      }
-      for (const identity of membersOf(role, loaded)) byId.set(identity.id, identity);
-    }
-    // Those the step bars (e.g. the initiator of their own request) are not asked to act.
+    const members = await this.o.security.peopleIn(roleIds);
+    // The initiator, barred from approving their own request, is not asked to.
     const barred = new Set(instance.pendingExcludedIds);
-    return [...byId.values()].filter((p) => !acted.has(p.id) && !barred.has(p.id));
+    return members.filter((p) => !acted.has(p.id) && !barred.has(p.id));
   }
 
   /** The person's own signed links, one per action the step type offers. */

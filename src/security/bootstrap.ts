@@ -7,7 +7,8 @@ import { ALL_PERMISSIONS } from './permissions.ts';
 
 export const ADMIN_ROLE_NAME = 'Administrators';
 export const DEFAULT_ADMIN_USER = 'admin';
-export const MIN_PASSWORD_LENGTH = 8;
+export { MIN_PASSWORD_LENGTH } from '../domain/security/account-policy.ts';
+import { MIN_PASSWORD_LENGTH } from '../domain/security/account-policy.ts';
 
 /** No look-alike characters (0/O, 1/l/I), so a password read off a console can be typed back. */
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';

@@ -102,9 +102,11 @@ export type EffectSink = (effects: Effect[]) => void;
 export class WorkflowService {
   /** Frozen (published) versions never change, so they are cached for the signal path. */
   private readonly versions = new Map<string, DefinitionVersion>();
-  effectSink: EffectSink = () => {};
-
-  constructor(private readonly s: Services) {}
+  /** effectSink receives the effects of every committed transition (the runner wakes on them). */
+  constructor(
+    private readonly s: Services,
+    readonly effectSink: EffectSink = () => {},
+  ) {}
 
   private ctx(): EngineContext {
     return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs, resultBounds: this.s.config.resultBounds };

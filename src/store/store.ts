@@ -1,6 +1,7 @@
 import type { Effect, Transition } from '../domain/engine.ts';
 import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
+import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 import type { CertificateStore } from './certificate-store.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
@@ -15,7 +16,6 @@ import type { MigrationState, StoreStats } from './operations.ts';
  * recorded, evaluated and advanced atomically.
  */
 export interface Store extends SecurityStore {
-  readonly dialect: 'sqlite' | 'postgres';
   /** CAs, templates, enrollment requests and issued certificates (certificate-store.ts). */
   readonly certificates: CertificateStore;
   migrate(): Promise<void>;
@@ -88,6 +88,11 @@ export interface Store extends SecurityStore {
   migrationStatus(): Promise<MigrationState[]>;
   /** An online, consistent copy of the database into a new file. Absent where the server does it (PostgreSQL: pg_dump). */
   backupTo?(file: string): Promise<void>;
+  /**
+   * Calls listener when any node queued jobs (PostgreSQL: LISTEN/NOTIFY); returns the unsubscribe.
+   * Absent on single-node stores: the local WorkflowService wakes the runner itself.
+   */
+  onJobsQueued?(listener: () => void): () => void;
 }
 
 export interface Job {
@@ -179,13 +184,14 @@ export interface SecurityStore {
   findIdentitiesByNamePart(namePart: string, limit: number): Promise<Identity[]>;
   listIdentities(paging: Paging): Promise<Identity[]>;
   updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null>;
-  deleteIdentity(id: number): Promise<boolean>;
+  /** guard: see SecurityGuard. */
+  deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean>;
 
-  createRole(role: NewRole): Promise<Role>;
-  updateRole(id: number, role: NewRole): Promise<Role | null>;
+  createRole(role: NewRole, guard?: SecurityGuard): Promise<Role>;
+  updateRole(id: number, role: NewRole, guard?: SecurityGuard): Promise<Role | null>;
   getRole(id: number): Promise<Role | null>;
   listRoles(q: ListQuery): Promise<Role[]>;
-  deleteRole(id: number): Promise<boolean>;
+  deleteRole(id: number, guard?: SecurityGuard): Promise<boolean>;
   setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null>;
   /** Roles the identity holds directly or through a User claim on its account name. */
   rolesOfIdentity(identity: Identity): Promise<Role[]>;
@@ -201,6 +207,13 @@ export interface SecurityStore {
   /** Deletes throttle rows last touched before `before` (ms since epoch) and not locked past it. */
   pruneLoginThrottle(before: number): Promise<number>;
 }
+
+/**
+ * Vetoes a security change (by throwing) given every role and the identities their User claims
+ * name, read inside the write's transaction after every other security write has committed or
+ * waits: two administrators removing each other at once are checked one after the other.
+ */
+export type SecurityGuard = (snapshot: SecuritySnapshot) => void;
 
 export interface LoginThrottleChange<R> {
   state: LoginThrottleState | null;

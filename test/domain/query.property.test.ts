@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { compileSql } from '../../src/store/query-sql.ts';
 import { describe, expect, it } from 'vitest';
 import {
   QueryError,
   bindQuery,
-  compileSql,
   evaluateQuery,
   parseQuery,
   printQuery,

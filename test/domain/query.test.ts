@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
+import { compileSql } from '../../src/store/query-sql.ts';
 import { describe, expect, it } from 'vitest';
 import {
   QueryError,
   bindQuery,
-  compileSql,
   evaluateQuery,
   parseQuery,
   printQuery,

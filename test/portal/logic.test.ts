@@ -5,7 +5,7 @@ import { describeFlow, formatParameter, layoutDiagram, parseParameter, planImpor
 import { charCount, limitAnnouncement } from '../../src/portal/app/src/format.ts';
 import { P, abilities, grants } from '../../src/portal/app/src/perms.ts';
 import { INSTANCE_QUERY_FIELDS, SORT_FIELDS, buildQuery, clause, quote } from '../../src/portal/app/src/query.ts';
-import { INSTANCE_FIELDS } from '../../src/api/query-fields.ts';
+import { INSTANCE_FIELDS } from '../../src/store/query-fields.ts';
 import { P as SERVER_P } from '../../src/security/permissions.ts';
 import { parseQuery } from '../../src/domain/query/index.ts';
 import { EXPORTS_DIR } from '../fixtures/paths.ts';

@@ -1,6 +1,3 @@
-import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RetryLaterError } from '../../src/domain/errors.ts';
 import { lockDurationMs, DEFAULT_LOGIN_THROTTLE } from '../../src/domain/login-throttle.ts';
@@ -8,17 +5,10 @@ import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
 import { hashPassword } from '../../src/security/password.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { P } from '../../src/security/permissions.ts';
-import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
+import type { SecurityStore } from '../../src/store/store.ts';
+import { openTestStore } from '../support/stores.ts';
 import type { Identity, NewRole } from '../../src/store/store.ts';
 
-const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
-
-function memoryStore(): SqliteSecurityStore {
-  const db = new Database(':memory:');
-  db.pragma('foreign_keys = ON');
-  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
-  return new SqliteSecurityStore(db);
-}
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
@@ -44,7 +34,7 @@ beforeAll(async () => {
 
 // Real scrypt on a shared 2-core machine: allow time for the hashes.
 describe('BasicAuthenticator', { timeout: 90_000 }, () => {
-  let store: SqliteSecurityStore;
+  let store: SecurityStore;
   let clock: number;
   let auth: BasicAuthenticator;
   let alice: Identity;
@@ -52,7 +42,7 @@ describe('BasicAuthenticator', { timeout: 90_000 }, () => {
   const newAuth = (ttlMs = 60_000) => new BasicAuthenticator({ store, ttlMs, now: () => clock });
 
   beforeEach(async () => {
-    store = memoryStore();
+    store = await openTestStore();
     clock = 1_700_000_000_000;
     alice = await store.createIdentity({
       accountName: 'CORP\\Alice',

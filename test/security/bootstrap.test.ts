@@ -1,27 +1,17 @@
-import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
 import { ADMIN_ROLE_NAME, ensureAdministrator, generatePassword } from '../../src/security/bootstrap.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { P, grants } from '../../src/security/permissions.ts';
-import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
+import type { SecurityStore } from '../../src/store/store.ts';
+import { openTestStore } from '../support/stores.ts';
 
-const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
-
-function memoryStore(): SqliteSecurityStore {
-  const db = new Database(':memory:');
-  db.pragma('foreign_keys = ON');
-  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
-  return new SqliteSecurityStore(db);
-}
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('ensureAdministrator', () => {
   it('creates admin in Administrators (every permission) with a generated password shown once', async () => {
-    const store = memoryStore();
+    const store = await openTestStore();
     const logs: string[] = [];
     await ensureAdministrator(store, {}, (m) => logs.push(m));
     expect(logs).toHaveLength(1);
@@ -46,7 +36,7 @@ describe('ensureAdministrator', () => {
   });
 
   it('uses COUNTERSIGN_ADMIN_USER / COUNTERSIGN_ADMIN_PASSWORD without printing the password', async () => {
-    const store = memoryStore();
+    const store = await openTestStore();
     const logs: string[] = [];
     await ensureAdministrator(store, { user: 'CORP\\root', password: 'a-long-password' }, (m) => logs.push(m));
     expect(logs.join('\n')).not.toContain('a-long-password');
@@ -55,12 +45,12 @@ describe('ensureAdministrator', () => {
   });
 
   it('refuses a short configured password and a name with a colon', async () => {
-    await expect(ensureAdministrator(memoryStore(), { password: 'short' }, () => {})).rejects.toThrow(/at least 8/);
-    await expect(ensureAdministrator(memoryStore(), { user: 'a:b', password: 'long-enough' }, () => {})).rejects.toThrow(/not a valid account name/);
+    await expect(ensureAdministrator(await openTestStore(), { password: 'short' }, () => {})).rejects.toThrow(/at least 8/);
+    await expect(ensureAdministrator(await openTestStore(), { user: 'a:b', password: 'long-enough' }, () => {})).rejects.toThrow(/not a valid account name/);
   });
 
   it('does nothing when identities exist', async () => {
-    const store = memoryStore();
+    const store = await openTestStore();
     await store.createIdentity({ accountName: 'someone', identityType: 'User', sid: null, email: null, passwordHash: null, createdAt: '2025-01-01T00:00:00Z' });
     const logs: string[] = [];
     await ensureAdministrator(store, {}, (m) => logs.push(m));
@@ -69,7 +59,7 @@ describe('ensureAdministrator', () => {
   });
 
   it('reuses a surviving Administrators role', async () => {
-    const store = memoryStore();
+    const store = await openTestStore();
     const old = await store.createRole({
       name: 'administrators',
       description: 'old',

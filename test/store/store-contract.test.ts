@@ -1,31 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFINITION_FIELDS, INSTANCE_FIELDS } from '../../src/api/query-fields.ts';
-import { ROLE_FIELDS } from '../../src/api/security-routes.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFINITION_FIELDS, INSTANCE_FIELDS } from '../../src/store/query-fields.ts';
+import { ROLE_FIELDS } from '../../src/store/query-fields.ts';
 import type { Effect, Transition } from '../../src/domain/engine.ts';
 import { CountersignError } from '../../src/domain/errors.ts';
 import { bindQuery, parseQuery, type FieldSpec } from '../../src/domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../src/domain/types.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { InstanceQuery, Store } from '../../src/store/store.ts';
-import { dropTestDatabase, testDatabaseUrl } from '../support/database.ts';
+import { errorOf, forEachStore } from '../support/stores.ts';
 
 /*
  * One set of cases, run against both stores: whatever the engine can observe through the Store
  * port must be the same on SQLite and PostgreSQL.
  */
 
-const errorOf = async (p: Promise<unknown>): Promise<CountersignError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CountersignError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,26 +82,11 @@ const bound = (text: string, fields: FieldSpec[]) => bindQuery(parseQuery(text),
 
 const query = (over: Partial<InstanceQuery> = {}): InstanceQuery => ({ filter: null, limit: 100, offset: 0, sortColumn: 'reference_id', ascending: true, ...over });
 
-const STORES = ['sqlite', 'postgres'] as const;
-
-for (const kind of STORES) {
-  describe(`Store contract: ${kind}`, () => {
+forEachStore('Store contract', (current, kind) => {
+  {
     let store: Store;
-    let url: string | null = null;
-
-    beforeEach(async () => {
-      if (kind === 'sqlite') {
-        store = SqliteStore.open(':memory:');
-      } else {
-        url = await testDatabaseUrl();
-        store = await PostgresStore.open(url, { poolSize: 10 });
-      }
-    });
-
-    afterEach(async () => {
-      await store.close();
-      if (url) await dropTestDatabase(url);
-      url = null;
+    beforeEach(() => {
+      store = current();
     });
 
     const create = (over: Partial<Instance> = {}, effects?: (id: string) => Effect[]) =>
@@ -511,5 +486,5 @@ for (const kind of STORES) {
         stop();
       });
     }
-  });
-}
+  }
+});

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { definitionV1, readSteps } from '../../api/workflow-wire.ts';
-import { workflowOf } from '../../api/definitions.ts';
+import { WorkflowService } from '../../service/workflow.ts';
 import type { Definition } from '../../domain/types.ts';
 import type { Services } from '../../service/services.ts';
 import { CliFailure, describeError, output, withStore } from '../support.ts';
@@ -24,7 +24,7 @@ export function definitionsCommand(program: Command): void {
     .option('-o, --out <file>', 'write to this file instead of standard output')
     .action(async (opts: { id?: string; out?: string; exportable?: boolean }) =>
       withStore(async (store, services) => {
-        const wf = workflowOf(services);
+        const wf = new WorkflowService(services);
         const list = opts.id ? [(await wf.getDefinition(opts.id)).definition] : await store.listDefinitions({ filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true });
         const exported = await Promise.all(list.map((d) => exported1(services, d, opts.exportable === true)));
         const text = `${JSON.stringify(opts.id ? exported[0] : exported, null, 2)}\n`;
@@ -69,7 +69,7 @@ export function definitionsCommand(program: Command): void {
 
 /** The published version when there is one (what runs), else the draft. */
 async function exported1(services: Services, d: Definition, withoutRoles: boolean) {
-  const { version } = await workflowOf(services).getDefinition(d.id, d.publishedVersion ?? d.draftVersion);
+  const { version } = await new WorkflowService(services).getDefinition(d.id, d.publishedVersion ?? d.draftVersion);
   const steps = withoutRoles ? version.steps.map((st) => ({ ...st, signals: st.signals.map((g) => ({ ...g, roleIds: [] })) })) : version.steps;
   return definitionV1(d, { ...version, steps }, services.registry);
 }
@@ -82,7 +82,7 @@ async function importOne(services: Services, item: unknown, publish: boolean): P
   const displayName = text('DisplayName');
   const workflowType = text('WorkflowType');
   if (!displayName || !workflowType) throw new CliFailure('DisplayName and WorkflowType are required');
-  const wf = workflowOf(services);
+  const wf = new WorkflowService(services);
   const key = text('Key');
   const steps = readSteps(o.Steps ?? [], services.newId);
   const def = await wf.createDefinition({

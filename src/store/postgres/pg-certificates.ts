@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { CountersignError } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import type { Template } from '../../certificates/types.ts';
 import type { CaRecord, CertificateHistoryEntry, CertificateQuery, CertificateRecord, CertificateStore, MetadataField, NewCertificate, NewRequest, RequestRecord } from '../certificate-store.ts';
 import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';

@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
-import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
+import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
+import { USER_CLAIM } from '../../domain/membership.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
-import { namePart, toClaim, toIdentity } from '../security-rows.ts';
+import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -115,8 +116,9 @@ export class PostgresSecurityStore implements SecurityStore {
     });
   }
 
-  async deleteIdentity(id: number): Promise<boolean> {
+  async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     return this.tx(async (c) => {
+      await this.check(c, guard, []);
       await c.query('DELETE FROM role_identities WHERE identity_id = $1', [id]);
       const gone = ((await c.query('DELETE FROM identities WHERE id = $1', [id])).rowCount ?? 0) > 0;
       if (gone) await this.bump(c);
@@ -126,8 +128,9 @@ export class PostgresSecurityStore implements SecurityStore {
 
   // Roles ---------------------------------------------------------------------------------------
 
-  async createRole(role: NewRole): Promise<Role> {
+  async createRole(role: NewRole, guard?: SecurityGuard): Promise<Role> {
     return this.tx(async (c) => {
+      await this.check(c, guard, role.claims);
       await this.assertNameFree(c, role.name, null);
       const id = await this.catchNameTaken(role.name, async () => {
         const res = await c.query(
@@ -144,8 +147,9 @@ export class PostgresSecurityStore implements SecurityStore {
     });
   }
 
-  async updateRole(id: number, role: NewRole): Promise<Role | null> {
+  async updateRole(id: number, role: NewRole, guard?: SecurityGuard): Promise<Role | null> {
     return this.tx(async (c) => {
+      await this.check(c, guard, role.claims);
       if (!(await c.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [id])).rowCount) return null;
       await this.assertNameFree(c, role.name, id);
       await this.catchNameTaken(role.name, () =>
@@ -174,8 +178,9 @@ export class PostgresSecurityStore implements SecurityStore {
     return this.hydrate(this.pool, rows);
   }
 
-  async deleteRole(id: number): Promise<boolean> {
+  async deleteRole(id: number, guard?: SecurityGuard): Promise<boolean> {
     return this.tx(async (c) => {
+      await this.check(c, guard, []);
       await c.query('DELETE FROM role_identities WHERE role_id = $1', [id]);
       await c.query('DELETE FROM role_claims WHERE role_id = $1', [id]);
       const gone = ((await c.query('DELETE FROM roles WHERE id = $1', [id])).rowCount ?? 0) > 0;
@@ -250,6 +255,24 @@ export class PostgresSecurityStore implements SecurityStore {
 
   // Internals -----------------------------------------------------------------------------------
 
+  /**
+   * Runs a guard on a snapshot read under the security_generation row lock, taken first: guarded
+   * writes queue one behind the other, and each reads what the previous one committed.
+   */
+  private async check(c: Q, guard: SecurityGuard | undefined, incoming: NewRole['claims']): Promise<void> {
+    if (!guard) return;
+    await c.query(`SELECT value FROM counters WHERE name = 'security_generation' FOR UPDATE`);
+    const roles = await this.hydrate(c, (await c.query('SELECT * FROM roles ORDER BY id')).rows);
+    const names = incoming.filter((x) => x.claimType === USER_CLAIM).map((x) => x.claimValue.toLowerCase());
+    const res = await c.query(
+      `SELECT id, account_name FROM identities
+        WHERE lower(account_name) IN (SELECT lower(claim_value) FROM role_claims WHERE claim_type = 0)
+           OR lower(account_name) = ANY($1::text[])`,
+      [names],
+    );
+    guard({ roles, identities: res.rows.map((r) => ({ id: Number(r.id), accountName: r.account_name as string })) });
+  }
+
   private async assertNameFree(c: Q, name: string, selfId: number | null): Promise<void> {
     const row = (await c.query('SELECT id FROM roles WHERE lower(name) = lower($1)', [name])).rows[0];
     if (row && row.id !== selfId) this.roleNameTaken(name);
@@ -288,29 +311,17 @@ export class PostgresSecurityStore implements SecurityStore {
    */
   private async writeClaims(c: Q, roleId: number, claims: NewRole['claims']): Promise<void> {
     const existing = (await c.query('SELECT * FROM role_claims WHERE role_id = $1 ORDER BY id', [roleId])).rows;
-    const keyOf = (t: number, v: string, s: string) => `${t}\u0000${v.toLowerCase()}\u0000${s}`;
-    const byKey = new Map<string, Row>();
-    for (const row of existing) if (!byKey.has(keyOf(row.claim_type, row.claim_value, row.provider_scheme))) byKey.set(keyOf(row.claim_type, row.claim_value, row.provider_scheme), row);
-    const keep = new Set<number>();
-    const seen = new Set<string>();
-    for (const cl of claims) {
-      const key = keyOf(cl.claimType, cl.claimValue, cl.providerScheme);
-      if (seen.has(key)) continue; // duplicates in one request collapse to one claim
-      seen.add(key);
-      const old = byKey.get(key);
-      if (old) {
-        keep.add(old.id);
-        await c.query('UPDATE role_claims SET claim_value = $1, description = $2 WHERE id = $3', [cl.claimValue, cl.description, old.id]);
-      } else {
-        const res = await c.query(
-          'INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-          [roleId, cl.claimType, cl.claimValue, cl.providerScheme, cl.description],
-        );
-        keep.add(res.rows[0].id);
-      }
-    }
-    const drop = existing.filter((row: Row) => !keep.has(row.id)).map((row: Row) => row.id as number);
-    if (drop.length) await c.query('DELETE FROM role_claims WHERE id = ANY($1::bigint[])', [drop]);
+    const plan = planClaims(existing, claims);
+    for (const u of plan.update) await c.query('UPDATE role_claims SET claim_value = $1, description = $2 WHERE id = $3', [u.claimValue, u.description, u.id]);
+    for (const cl of plan.insert)
+      await c.query('INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES ($1, $2, $3, $4, $5)', [
+        roleId,
+        cl.claimType,
+        cl.claimValue,
+        cl.providerScheme,
+        cl.description,
+      ]);
+    if (plan.delete.length) await c.query('DELETE FROM role_claims WHERE id = ANY($1::bigint[])', [plan.delete]);
   }
 
   private async loadRole(c: Q, id: number): Promise<Role | null> {
@@ -343,10 +354,3 @@ export class PostgresSecurityStore implements SecurityStore {
     }));
   }
 }
-
-const toThrottle = (r: Row): LoginThrottleState => ({
-  failures: Number(r.failures),
-  lockouts: Number(r.lockouts),
-  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
-  updatedAt: Number(r.updated_at),
-});

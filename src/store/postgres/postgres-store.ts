@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
@@ -12,6 +12,7 @@ import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
 import { pgMigrationStatus, pgStats } from '../operations.ts';
+import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
 export interface PostgresOptions {
   /** Overrides `?schema=` in the URL; default `public`. */
@@ -33,7 +34,6 @@ export const JOBS_CHANNEL = 'countersign_jobs';
  * with FOR UPDATE SKIP LOCKED under a lease, and the reconciler runs under an advisory lock.
  */
 export class PostgresStore extends PostgresSecurityStore implements Store {
-  readonly dialect = 'postgres' as const;
   private readonly listener: PgListener;
   readonly certificates: PgCertificateStore;
   /** Added to every write that queues jobs. */
@@ -391,35 +391,4 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
      ON CONFLICT (definition_id, version) DO UPDATE SET steps = excluded.steps, frozen = excluded.frozen`,
     [v.definitionId, v.version, JSON.stringify(v.steps), v.frozen, createdAt],
   );
-}
-
-/** Index of created_at in definitionParams: an UPDATE never changes it. */
-const CREATED_AT_PARAM = 9;
-const definitionParams = (d: Definition): unknown[] => [
-  d.id,
-  d.displayName,
-  d.description,
-  d.workflowType,
-  JSON.stringify(d.keys),
-  d.keys[0]?.value ?? null,
-  d.enabled,
-  d.draftVersion,
-  d.publishedVersion,
-  d.createdAt,
-  d.lastModified,
-];
-
-function toDefinition(r: Row): Definition {
-  return {
-    id: r.id,
-    displayName: r.display_name,
-    description: r.description ?? null,
-    workflowType: r.workflow_type,
-    keys: r.keys,
-    enabled: r.enabled,
-    draftVersion: r.draft_version,
-    publishedVersion: r.published_version ?? null,
-    createdAt: r.created_at,
-    lastModified: r.last_modified,
-  };
 }

@@ -1,9 +1,12 @@
 import type { Database } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
-import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityStore } from '../store.ts';
-import { namePart, toClaim, toIdentity } from '../security-rows.ts';
+import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
+import { chunks, limits, orderBy, parsePermissions, roleValues, isUniqueViolation } from './sqlite-sql.ts';
+import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import { USER_CLAIM } from '../../domain/membership.ts';
+import type { SecuritySnapshot } from '../../domain/security/roles.ts';
 
 /*
  * Identities, roles, role members and role claims in SQLite. Every statement is parameterized;
@@ -44,47 +47,6 @@ interface ClaimRow {
   provider_scheme: string;
   description: string;
 }
-
-/** SQLite allows 999+ parameters; stay well below for IN (...) lists. */
-const CHUNK = 500;
-
-const SORT_COLUMN = /^[a-z_][a-z0-9_.]*$/i;
-
-
-
-/** A role's column values in the order name, description, email, enabled, private, immutable, permissions, permission_set_id. */
-const roleValues = (role: NewRole): unknown[] => [
-  role.name,
-  role.description,
-  role.email,
-  role.enabled ? 1 : 0,
-  role.private ? 1 : 0,
-  role.immutable ? 1 : 0,
-  JSON.stringify(role.permissions),
-  role.permissionSetId.toLowerCase(),
-];
-
-const isUniqueViolation = (e: unknown): boolean =>
-  typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
-
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
-}
-
-function orderBy(paging: Paging, fallback: string): string {
-  // The sort column is trusted (code-defined), but check its shape anyway: it is spliced into SQL.
-  const col = SORT_COLUMN.test(paging.sortColumn) ? paging.sortColumn : fallback;
-  const dir = paging.ascending ? 'ASC' : 'DESC';
-  // NOCASE only affects text: names sort as people expect (alpha, Beta, gamma).
-  return col === 'id' ? `ORDER BY id ${dir}` : `ORDER BY ${col} COLLATE NOCASE ${dir}, id ${dir}`;
-}
-
-const limits = (paging: Paging): [number, number] => [
-  Math.max(0, Math.floor(paging.limit)),
-  Math.max(0, Math.floor(paging.offset)),
-];
 
 export class SqliteSecurityStore implements SecurityStore {
   constructor(private readonly db: Database) {}
@@ -165,21 +127,23 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
-  async deleteIdentity(id: number): Promise<boolean> {
+  async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
+      if (guard) guard(this.snapshot([]));
       // Explicit, in case the connection runs without PRAGMA foreign_keys.
       this.db.prepare('DELETE FROM role_identities WHERE identity_id = ?').run(id);
       const gone = this.db.prepare('DELETE FROM identities WHERE id = ?').run(id).changes > 0;
       if (gone) this.bump();
       return gone;
     });
-    return tx();
+    return tx.immediate();
   }
 
   // Roles ---------------------------------------------------------------------------------------
 
-  async createRole(role: NewRole): Promise<Role> {
+  async createRole(role: NewRole, guard?: SecurityGuard): Promise<Role> {
     const tx = this.db.transaction((): Role => {
+      if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, null);
       let id: number;
       try {
@@ -199,12 +163,13 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return this.loadRole(id)!;
     });
-    return tx();
+    return tx.immediate();
   }
 
-  async updateRole(id: number, role: NewRole): Promise<Role | null> {
+  async updateRole(id: number, role: NewRole, guard?: SecurityGuard): Promise<Role | null> {
     const tx = this.db.transaction((): Role | null => {
       if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(id)) return null;
+      if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, id);
       try {
         this.db
@@ -222,7 +187,7 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return this.loadRole(id);
     });
-    return tx();
+    return tx.immediate();
   }
 
   async getRole(id: number): Promise<Role | null> {
@@ -238,15 +203,16 @@ export class SqliteSecurityStore implements SecurityStore {
     return this.hydrate(rows);
   }
 
-  async deleteRole(id: number): Promise<boolean> {
+  async deleteRole(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
+      if (guard) guard(this.snapshot([]));
       this.db.prepare('DELETE FROM role_identities WHERE role_id = ?').run(id);
       this.db.prepare('DELETE FROM role_claims WHERE role_id = ?').run(id);
       const gone = this.db.prepare('DELETE FROM roles WHERE id = ?').run(id).changes > 0;
       if (gone) this.bump();
       return gone;
     });
-    return tx();
+    return tx.immediate();
   }
 
   async setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null> {
@@ -290,7 +256,7 @@ export class SqliteSecurityStore implements SecurityStore {
 
   async updateLoginThrottle<R>(accountKey: string, fn: (state: LoginThrottleState | null) => LoginThrottleChange<R>): Promise<R> {
     const tx = this.db.transaction((): R => {
-      const row = this.db.prepare('SELECT * FROM login_throttle WHERE account_key = ?').get(accountKey) as ThrottleRow | undefined;
+      const row = this.db.prepare('SELECT * FROM login_throttle WHERE account_key = ?').get(accountKey) as Record<string, unknown> | undefined;
       const change = fn(row ? toThrottle(row) : null);
       if (change.state === null) {
         if (row) this.db.prepare('DELETE FROM login_throttle WHERE account_key = ?').run(accountKey);
@@ -316,6 +282,24 @@ export class SqliteSecurityStore implements SecurityStore {
   }
 
   // Internals -----------------------------------------------------------------------------------
+
+  /** Every role, and the identities named by stored User claims or by `incoming` ones. */
+  private snapshot(incoming: NewRole['claims']): SecuritySnapshot {
+    const roles = this.hydrate(this.db.prepare('SELECT * FROM roles ORDER BY id').all() as RoleRow[]);
+    const identities = this.db
+      .prepare(
+        `SELECT id, account_name FROM identities
+          WHERE lower(account_name) IN (SELECT lower(claim_value) FROM role_claims WHERE claim_type = 0)`,
+      )
+      .all() as { id: number; account_name: string }[];
+    const byName = this.db.prepare('SELECT id, account_name FROM identities WHERE lower(account_name) = lower(?)');
+    for (const c of incoming) {
+      if (c.claimType !== USER_CLAIM) continue;
+      const row = byName.get(c.claimValue) as { id: number; account_name: string } | undefined;
+      if (row) identities.push(row);
+    }
+    return { roles, identities: identities.map((r) => ({ id: r.id, accountName: r.account_name })) };
+  }
 
   private assertNameFree(name: string, selfId: number | null): void {
     const row = this.db.prepare('SELECT id FROM roles WHERE lower(name) = lower(?)').get(name) as { id: number } | undefined;
@@ -349,29 +333,13 @@ export class SqliteSecurityStore implements SecurityStore {
    */
   private writeClaims(roleId: number, claims: NewRole['claims']): void {
     const existing = this.db.prepare('SELECT * FROM role_claims WHERE role_id = ? ORDER BY id').all(roleId) as ClaimRow[];
-    const keyOf = (t: number, v: string, s: string) => `${t}\u0000${v.toLowerCase()}\u0000${s}`;
-    const byKey = new Map<string, ClaimRow>();
-    for (const row of existing) if (!byKey.has(keyOf(row.claim_type, row.claim_value, row.provider_scheme))) byKey.set(keyOf(row.claim_type, row.claim_value, row.provider_scheme), row);
-    const keep = new Set<number>();
+    const plan = planClaims(existing, claims);
     const upd = this.db.prepare('UPDATE role_claims SET claim_value = ?, description = ? WHERE id = ?');
-    const ins = this.db.prepare(
-      'INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES (?, ?, ?, ?, ?)',
-    );
-    const seen = new Set<string>();
-    for (const c of claims) {
-      const key = keyOf(c.claimType, c.claimValue, c.providerScheme);
-      if (seen.has(key)) continue; // duplicates in one request collapse to one claim
-      seen.add(key);
-      const old = byKey.get(key);
-      if (old) {
-        keep.add(old.id);
-        upd.run(c.claimValue, c.description, old.id);
-      } else {
-        keep.add(Number(ins.run(roleId, c.claimType, c.claimValue, c.providerScheme, c.description).lastInsertRowid));
-      }
-    }
+    for (const u of plan.update) upd.run(u.claimValue, u.description, u.id);
+    const ins = this.db.prepare('INSERT INTO role_claims (role_id, claim_type, claim_value, provider_scheme, description) VALUES (?, ?, ?, ?, ?)');
+    for (const c of plan.insert) ins.run(roleId, c.claimType, c.claimValue, c.providerScheme, c.description);
     const del = this.db.prepare('DELETE FROM role_claims WHERE id = ?');
-    for (const row of existing) if (!keep.has(row.id)) del.run(row.id);
+    for (const id of plan.delete) del.run(id);
   }
 
   private loadRole(id: number): Role | null {
@@ -405,28 +373,5 @@ export class SqliteSecurityStore implements SecurityStore {
       identityIds: members.get(r.id) ?? [],
       claims: claims.get(r.id) ?? [],
     }));
-  }
-}
-
-interface ThrottleRow {
-  failures: number;
-  lockouts: number;
-  locked_until: number | null;
-  updated_at: number;
-}
-
-const toThrottle = (r: ThrottleRow): LoginThrottleState => ({
-  failures: Number(r.failures),
-  lockouts: Number(r.lockouts),
-  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
-  updatedAt: Number(r.updated_at),
-});
-
-function parsePermissions(text: string): string[] {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
   }
 }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
@@ -27,7 +27,6 @@ type Row = Record<string, unknown>;
  * and across processes SQLite's write lock (with busy_timeout) serialises writers.
  */
 export class SqliteStore extends SqliteSecurityStore implements Store {
-  readonly dialect = 'sqlite' as const;
   private readonly wf: ReturnType<typeof prepare>;
   readonly certificates: SqliteCertificateStore;
 

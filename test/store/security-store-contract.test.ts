@@ -1,60 +1,21 @@
-import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { CountersignError } from '../../src/domain/errors.ts';
+import type { SecuritySnapshot } from '../../src/domain/security/roles.ts';
 import { bindQuery, parseQuery } from '../../src/domain/query/index.ts';
-import { ROLE_FIELDS } from '../../src/api/security-routes.ts';
+import { ROLE_FIELDS } from '../../src/store/query-fields.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
-import { SqliteSecurityStore } from '../../src/store/sqlite/sqlite-security.ts';
-import type { NewRole } from '../../src/store/store.ts';
+import type { SecurityStore } from '../../src/store/store.ts';
+import { errorOf, forEachStore, newRole as role, newUser as user } from '../support/stores.ts';
 
-const MIGRATIONS = join(import.meta.dirname, '../../src/store/sqlite/migrations');
+/*
+ * Identities, roles, members, claims and the security generation, the same on SQLite and
+ * PostgreSQL: one set of cases over both implementations of SecurityStore.
+ */
 
-function memoryStore(): SqliteSecurityStore {
-  const db = new Database(':memory:');
-  db.pragma('foreign_keys = ON');
-  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
-  return new SqliteSecurityStore(db);
-}
-
-const user = (accountName: string) => ({
-  accountName,
-  identityType: 'User' as const,
-  sid: null,
-  email: null,
-  passwordHash: null,
-  createdAt: '2025-01-01T00:00:00.000Z',
-});
-
-const role = (name: string, over: Partial<NewRole> = {}): NewRole => ({
-  name,
-  description: `${name} role`,
-  email: null,
-  enabled: true,
-  private: false,
-  immutable: false,
-  permissions: ['/workflows/instances/read/'],
-  permissionSetId: GLOBAL_PERMISSION_SET_ID,
-  identityIds: [],
-  claims: [],
-  ...over,
-});
-
-const errorOf = async (p: Promise<unknown>): Promise<CountersignError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CountersignError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-};
-
-describe('SqliteSecurityStore', () => {
-  let store: SqliteSecurityStore;
+forEachStore('Security store contract', (current) => {
+  let store: SecurityStore;
   beforeEach(() => {
-    store = memoryStore();
+    store = current();
   });
 
   it('creates, finds (case-insensitively), lists, updates and deletes identities', async () => {
@@ -207,5 +168,39 @@ describe('SqliteSecurityStore', () => {
     expect(await store.getRole(r.id)).toBeNull();
     expect(await store.rolesOfIdentity(a)).toEqual([]);
     expect(await store.setRoleIdentities(r.id, [a.id])).toBeNull();
+  });
+
+  it('runs a guard on a snapshot inside the write: every role, the identities User claims name; a veto writes nothing', async () => {
+    const alice = await store.createIdentity(user('CORP\\alice'));
+    const bob = await store.createIdentity(user('bob'));
+    const r = await store.createRole(role('R', { identityIds: [bob.id], claims: [{ claimType: 0, claimValue: 'corp\\ALICE', providerScheme: 'Countersign', description: '' }] }));
+    let seen: SecuritySnapshot | null = null;
+    const g = await store.securityGeneration();
+    const veto = (snap: SecuritySnapshot) => {
+      seen = snap;
+      throw new CountersignError('Conflict', 'no');
+    };
+    expect((await errorOf(store.deleteRole(r.id, veto))).errorName).toBe('Conflict');
+    expect(seen!.roles.map((x) => x.id)).toEqual([r.id]);
+    expect(seen!.identities).toEqual([{ id: alice.id, accountName: 'CORP\\alice' }]);
+    expect((await errorOf(store.updateRole(r.id, role('R'), veto))).errorName).toBe('Conflict');
+    expect((await errorOf(store.deleteIdentity(bob.id, veto))).errorName).toBe('Conflict');
+    expect((await errorOf(store.createRole(role('S', { claims: [{ claimType: 0, claimValue: 'BOB', providerScheme: 'x', description: '' }] }), veto))).errorName).toBe('Conflict');
+    expect(seen!.identities.map((i) => i.id).sort()).toEqual([alice.id, bob.id].sort());
+    expect(await store.getRole(r.id)).toEqual(r);
+    expect(await store.getIdentity(bob.id)).toEqual(bob);
+    expect(await store.securityGeneration()).toBe(g);
+  });
+
+  it('serialises guarded writes: two concurrent removals that each leave one member, exactly one succeeds', async () => {
+    const a = await store.createIdentity(user('a'));
+    const b = await store.createIdentity(user('b'));
+    const r = await store.createRole(role('Pair', { identityIds: [a.id, b.id] }));
+    const keepOne = (snap: SecuritySnapshot) => {
+      if (snap.roles.find((x) => x.id === r.id)!.identityIds.length < 2) throw new CountersignError('Conflict', 'last member');
+    };
+    const results = await Promise.allSettled([store.deleteIdentity(a.id, keepOne), store.deleteIdentity(b.id, keepOne)]);
+    expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+    expect((await store.getRole(r.id))!.identityIds).toHaveLength(1);
   });
 });

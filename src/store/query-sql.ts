@@ -1,4 +1,4 @@
-import type { BoundAst, BoundCmp, Op } from './ast.ts';
+import type { BoundAst, BoundCmp, Op } from '../domain/query/ast.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 

@@ -1,0 +1,240 @@
+import { fail } from '../domain/errors.ts';
+import { membersOf, userClaimNames } from '../domain/membership.ts';
+import { checkPassword } from '../domain/security/account-policy.ts';
+import { changedMemberIds, membershipV1, securityChangeProblem, versionUsesRole, withoutClaimId, type SecurityChange } from '../domain/security/roles.ts';
+import { CountersignError } from '../domain/errors.ts';
+import { identityThrottleKey } from '../security/basic-authenticator.ts';
+import { hashPassword } from '../security/password.ts';
+import { isGlobalPermissionSet } from '../security/permission-set.ts';
+import { P, grants } from '../security/permissions.ts';
+import type { Principal } from '../security/principal.ts';
+import type { Identity, ListQuery, NewRole, Paging, Role, SecurityGuard, Store } from '../store/store.ts';
+
+/*
+ * Security orchestration: identities, roles, membership and "my" permissions. Loads what a rule
+ * needs, applies the pure rules (src/domain/security, src/domain/membership.ts), writes through
+ * the store. The privilege rules run inside the store's write transaction (SecurityGuard), so
+ * two administrators removing each other at the same instant cannot both succeed.
+ */
+
+export interface NewIdentityInput {
+  accountName: string;
+  identityType: Identity['identityType'];
+  password: string | null;
+  email: string | null;
+  sid: string | null;
+}
+
+/** A role with the identities it binds (direct members and User claims). */
+export interface RoleWithMembers {
+  role: Role;
+  members: Identity[];
+}
+
+const ALL_DEFINITIONS = { filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true };
+
+export class SecurityService {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => string,
+  ) {}
+
+  // Identities ----------------------------------------------------------------------------------
+
+  async createIdentity(input: NewIdentityInput): Promise<Identity> {
+    if (input.password !== null) checkPassword(input.password, input.identityType);
+    return this.store.createIdentity({
+      accountName: input.accountName,
+      identityType: input.identityType,
+      sid: input.sid,
+      email: input.email,
+      passwordHash: input.password === null ? null : await hashPassword(input.password),
+      createdAt: this.now(),
+    });
+  }
+
+  listIdentities(paging: Paging): Promise<Identity[]> {
+    return this.store.listIdentities(paging);
+  }
+
+  findIdentity(accountName: string): Promise<Identity | null> {
+    return this.store.findIdentityByName(accountName);
+  }
+
+  async identity(id: number): Promise<Identity> {
+    return (await this.store.getIdentity(id)) ?? notFound('Security identity', id);
+  }
+
+  /** Roles the identity is in (direct member or named by a User claim). */
+  rolesOf(identity: Identity): Promise<Role[]> {
+    return this.store.rolesOfIdentity(identity);
+  }
+
+  async deleteIdentity(caller: Principal, id: number): Promise<void> {
+    const identity = await this.identity(id);
+    if (identity.id === caller.identity.id) fail('ValidationFailed', 'You cannot delete the identity you are signed in with.');
+    if (!(await this.store.deleteIdentity(identity.id, this.guard(caller, { kind: 'deleteIdentity', identityId: identity.id }))))
+      notFound('Security identity', identity.id);
+  }
+
+  /** Lifts a log-in lock-out (docs/security/authentication.md). */
+  async unlock(id: number): Promise<void> {
+    const identity = await this.identity(id);
+    await this.store.updateLoginThrottle(identityThrottleKey(identity.id), () => ({ state: null, result: undefined }));
+  }
+
+  // Roles ---------------------------------------------------------------------------------------
+
+  listRoles(q: ListQuery): Promise<Role[]> {
+    return this.store.listRoles(q);
+  }
+
+  async role(id: number): Promise<Role> {
+    return (await this.store.getRole(id)) ?? notFound('Security role', id);
+  }
+
+  /** The role, refused when it is immutable (checked before a change request is read). */
+  async mutableRole(id: number): Promise<Role> {
+    const role = await this.role(id);
+    assertMutable(role);
+    return role;
+  }
+
+  /** Version-1 Identities by account name; RoleInvalid naming the unknown ones. */
+  async identitiesByName(names: readonly string[]): Promise<Identity[]> {
+    const out = new Map<number, Identity>();
+    const unknown: string[] = [];
+    for (const name of names) {
+      const identity = await this.store.findIdentityByName(name);
+      if (identity) out.set(identity.id, identity);
+      else unknown.push(name);
+    }
+    if (unknown.length)
+      fail(
+        'RoleInvalid',
+        `Unknown identit${unknown.length === 1 ? 'y' : 'ies'}: ${unknown.map((n) => `'${n}'`).join(', ')}. Create ${unknown.length === 1 ? 'it' : 'them'} first with POST /Security/Identities.`,
+      );
+    return [...out.values()];
+  }
+
+  async createRole(caller: Principal, role: NewRole): Promise<Role> {
+    return this.store.createRole(role, this.guard(caller, { kind: 'role', roleId: null, after: role }));
+  }
+
+  /** Rewrites a mutable role: `change` builds the new role from the current one. */
+  async updateRole(caller: Principal, id: number, change: (current: Role) => NewRole | Promise<NewRole>): Promise<Role> {
+    const current = await this.role(id);
+    assertMutable(current);
+    const next = await change(current);
+    return (await this.store.updateRole(id, next, this.guard(caller, { kind: 'role', roleId: id, after: next, basedOn: current }))) ?? notFound('Security role', id);
+  }
+
+  async deleteRole(caller: Principal, id: number): Promise<void> {
+    const role = await this.role(id);
+    assertMutable(role);
+    await this.assertRoleUnused(role);
+    const guard = this.guard(caller, { kind: 'role', roleId: role.id, after: null, basedOn: role });
+    if (!(await this.store.deleteRole(role.id, guard))) notFound('Security role', role.id);
+  }
+
+  /** The role as it keeps its claims (without claim ids) when rewritten. */
+  static asNew(role: Role): NewRole {
+    return { ...role, claims: role.claims.map(withoutClaimId) };
+  }
+
+  /** Version-1 membership: direct members become `identityIds`; User claims naming left-out identities go. */
+  async membershipV1(role: Role, identityIds: number[]): Promise<Pick<NewRole, 'identityIds' | 'claims'>> {
+    return membershipV1(role, identityIds, await this.identitiesNamed(userClaimNames(role)));
+  }
+
+  /** Version-1 Ids (the complete list) or Add/Remove applied to the role's members. */
+  async changeMembers(caller: Principal, roleId: number, change: { ids: number[] | null; add: number[] | null; remove: number[] | null }): Promise<RoleWithMembers> {
+    await this.mutableRole(roleId);
+    const all = [...(change.ids ?? []), ...(change.add ?? []), ...(change.remove ?? [])];
+    const unknown: number[] = [];
+    for (const id of new Set(all)) if (!(await this.store.getIdentity(id))) unknown.push(id);
+    if (unknown.length) fail('ValidationFailed', `Unknown identity id(s): ${unknown.join(', ')}.`);
+    const updated = await this.updateRole(caller, roleId, async (role) => {
+      const current = (await this.withMembers(role)).members.map((i) => i.id);
+      return { ...SecurityService.asNew(role), ...(await this.membershipV1(role, changedMemberIds(current, change))) };
+    });
+    return this.withMembers(updated);
+  }
+
+  /** The identities the role binds. */
+  async withMembers(role: Role): Promise<RoleWithMembers> {
+    const known = new Map<number, Identity>();
+    for (const id of role.identityIds) {
+      const i = await this.store.getIdentity(id);
+      if (i) known.set(i.id, i);
+    }
+    for (const i of await this.identitiesNamed(userClaimNames(role))) known.set(i.id, i);
+    return { role, members: membersOf(role, [...known.values()]) };
+  }
+
+  /** Enabled members of the given roles: who a notification goes to. */
+  async peopleIn(roleIds: readonly number[]): Promise<Identity[]> {
+    const out = new Map<number, Identity>();
+    for (const roleId of roleIds) {
+      const role = await this.store.getRole(roleId);
+      if (!role?.enabled) continue;
+      for (const i of (await this.withMembers(role)).members) out.set(i.id, i);
+    }
+    return [...out.values()];
+  }
+
+  /** The caller's enabled roles in the global permission set, optionally only those granting `needed`. */
+  async myRoles(caller: Principal, needed: string | null): Promise<Role[]> {
+    return (await this.store.rolesOfIdentity(caller.identity)).filter(
+      (r) => r.enabled && isGlobalPermissionSet(r.permissionSetId) && (needed === null || grants(r.permissions, needed)),
+    );
+  }
+
+  // Internals -----------------------------------------------------------------------------------
+
+  private async identitiesNamed(names: readonly string[]): Promise<Identity[]> {
+    const out = new Map<number, Identity>();
+    for (const name of new Set(names.map((n) => n.toLowerCase()))) {
+      const i = await this.store.findIdentityByName(name);
+      if (i) out.set(i.id, i);
+    }
+    return [...out.values()];
+  }
+
+  /** The privilege rules, as the store runs them inside the write's transaction. */
+  private guard(caller: Principal, change: SecurityChange): SecurityGuard {
+    return (snapshot) => {
+      const problem = securityChangeProblem(snapshot, (p) => grants(caller.permissions, p), (perms) => grants(perms, P.securityModify), change);
+      if (problem) throw new CountersignError(problem.code, problem.message);
+    };
+  }
+
+  /**
+   * A role that a step's signal names, or that a suspended instance waits on, cannot be deleted:
+   * those approvals would become impossible. The caller edits the definitions first.
+   */
+  private async assertRoleUnused(role: Role): Promise<void> {
+    const { store } = this;
+    const waiting = await store.queryInstances({ filter: null, limit: 1, offset: 0, sortColumn: 'reference_id', ascending: true, assignedTo: { identityId: -1, roleIds: [role.id] } });
+    if (waiting.length) fail('Conflict', `Role '${role.name}' (${role.id}) is one a suspended instance waits on (for example ${waiting[0]!.id}); finish or stop those instances first.`);
+    const users: string[] = [];
+    for (const def of await store.listDefinitions(ALL_DEFINITIONS)) {
+      for (const v of new Set([def.draftVersion, def.publishedVersion].filter((v): v is number => v !== null))) {
+        const version = await store.getVersion(def.id, v);
+        if (version && versionUsesRole(version, role.id)) {
+          users.push(`'${def.displayName}' version ${v}`);
+          break;
+        }
+      }
+    }
+    if (users.length) fail('Conflict', `Role '${role.name}' (${role.id}) is named by the signals of ${users.join(', ')}; remove it from those steps first.`);
+  }
+}
+
+function notFound(what: string, id: number | string): never {
+  return fail('NotFound', `${what} ${id} does not exist.`);
+}
+
+function assertMutable(role: Role): void {
+  if (role.immutable) fail('RoleInvalid', `Security role '${role.name}' is immutable: it cannot be changed or deleted.`);
+}
