@@ -14,6 +14,9 @@ export const P = {
   instancesStart: '/workflows/instances/start/',
   securityRead: '/security/read/',
   securityModify: '/security/modify/',
+  enrollCsr: '/certificates/enrollment/csr/',
+  enrollPfx: '/certificates/enrollment/pfx/',
+  certificatesRead: '/certificates/collections/read/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -32,6 +35,9 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.instancesStart]: 'Start instances',
   [P.securityRead]: 'Read identities and roles',
   [P.securityModify]: 'Change identities and roles',
+  [P.enrollCsr]: 'Enroll with a CSR',
+  [P.enrollPfx]: 'Enroll with a key made by the server',
+  [P.certificatesRead]: 'Read and download every certificate',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
@@ -51,6 +57,14 @@ export interface Abilities {
   definitionsModify: boolean;
   securityRead: boolean;
   securityModify: boolean;
+  /** Enroll with a pasted CSR. */
+  enrollCsr: boolean;
+  /** Enroll with a key the server generates (PKCS#12). */
+  enrollPfx: boolean;
+  /** The certificate inventory: every certificate (Read) or one's own (an enrollment permission). */
+  certificates: boolean;
+  /** Reads every certificate, not only one's own. */
+  certificatesAll: boolean;
 }
 
 export function abilities(held: readonly string[]): Abilities {
@@ -65,5 +79,9 @@ export function abilities(held: readonly string[]): Abilities {
     definitionsModify: g(P.definitionsModify),
     securityRead: g(P.securityRead),
     securityModify: g(P.securityModify),
+    enrollCsr: g(P.enrollCsr),
+    enrollPfx: g(P.enrollPfx),
+    certificates: g(P.certificatesRead) || g(P.enrollCsr) || g(P.enrollPfx),
+    certificatesAll: g(P.certificatesRead),
   };
 }
