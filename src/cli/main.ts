@@ -16,7 +16,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfig();
   const server = await createServer(config);
-  if (flags.includes('--demo')) await loadDemo(server.services.store, server.workflow, (m) => console.log(m));
+  if (flags.includes('--demo')) await loadDemo(server.services.store, server.workflow, server.certificates, (m) => console.log(m));
   const address = await server.app.listen({ port: config.port, host: config.host });
   console.log(`Countersign is listening: API ${address}/KeyfactorAPI, portal ${address}/KeyfactorPortal (store: ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')})`);
   let closing = false;
