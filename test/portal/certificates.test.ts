@@ -123,7 +123,7 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
   it('alice sees the demo request decoded, with its key outside policy flagged, and approves web01', async () => {
     const alice = await newPage();
     await signIn(alice, ALICE);
-    expect(await alice.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Assigned to Me', 'Instances', 'Certificates', 'Definitions']);
+    expect(await alice.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Assigned to Me', 'My Workflows', 'Instances', 'Certificates', 'Definitions']);
     await alice.getByRole('link', { name: /vpn-gw01/ }).click();
     const decoded = alice.getByRole('region', { name: /Certificate request \d+/ });
     await decoded.getByText('RSA 2048 bits').waitFor();
@@ -157,13 +157,13 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     await alice.locator('#cc0-value').fill('web01');
     await expect(alice.locator('#cert-query-preview').textContent()).resolves.toBe('IssuedCN -contains "web01"');
     await alice.getByRole('button', { name: 'Search' }).click();
-    await alice.getByRole('link', { name: 'web01.corp.example' }).waitFor({ timeout: 30_000 });
+    await alice.getByRole('link', { name: 'web01.corp.example', exact: true }).waitFor({ timeout: 30_000 });
     expect(await alice.getByRole('link', { name: /laptop-carol/ }).count()).toBe(0);
     expect(new URL(alice.url()).searchParams.get('q')).toBe('IssuedCN -contains "web01"');
     expect(await contrastProblems(alice)).toEqual([]);
     await screenshot(alice, 'inventory');
 
-    await alice.getByRole('link', { name: 'web01.corp.example' }).click();
+    await alice.getByRole('link', { name: 'web01.corp.example', exact: true }).click();
     await alice.getByRole('heading', { name: 'web01.corp.example' }).waitFor();
     await alice.getByText('DNS: www.corp.example').waitFor();
     await alice.getByText('WebServer', { exact: true }).waitFor();
@@ -184,13 +184,13 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     const carol = await newPage(375, 812);
     await signIn(carol, CAROL);
     await carol.goto(`${t.url}/KeyfactorPortal/certificates`);
-    await carol.getByRole('link', { name: 'web01.corp.example' }).waitFor();
-    await carol.getByRole('link', { name: 'laptop-carol.corp.example' }).waitFor();
+    await carol.getByRole('link', { name: 'web01.corp.example', exact: true }).waitFor();
+    await carol.getByRole('link', { name: 'laptop-carol.corp.example', exact: true }).waitFor();
     const mine = carol.getByRole('region', { name: 'My requests' });
     await mine.getByRole('listitem').filter({ hasText: 'vpn-gw01' }).getByText('Pending approval').waitFor();
     await mine.getByRole('listitem').filter({ hasText: 'web01' }).getByText('Issued').waitFor();
     expect(await horizontalOverflow(carol)).toBeLessThanOrEqual(0);
-    await carol.getByRole('link', { name: 'web01.corp.example' }).click();
+    await carol.getByRole('link', { name: 'web01.corp.example', exact: true }).click();
     await carol.getByRole('heading', { name: 'Download' }).waitFor();
     expect(await horizontalOverflow(carol)).toBeLessThanOrEqual(0);
     await carol.goto(`${t.url}/KeyfactorPortal/enroll`);
