@@ -86,7 +86,9 @@ describe('GET /Security/My (deprecated)', () => {
     const perms = (res.body.GlobalPermissions as { Area: string; Permission: string }[]).map((g) => `${g.Area}:${g.Permission}`);
     expect(perms).toContain('Security:Modify');
     expect(perms).toContain('WorkflowInstances:Manage');
-    expect(perms).toHaveLength(9);
+    expect(perms).toContain('CertificateEnrollment:EnrollPFX');
+    // 9 workflow and security permissions, 12 certificate ones.
+    expect(perms).toHaveLength(21);
   });
 
   it('is also checked by the shared contract harness', async () => {

@@ -17,6 +17,15 @@ export const P = {
   enrollCsr: '/certificates/enrollment/csr/',
   enrollPfx: '/certificates/enrollment/pfx/',
   certificatesRead: '/certificates/collections/read/',
+  certificatesMetadata: '/certificates/collections/metadata/modify/',
+  certificatesRecover: '/certificates/collections/private_key/read/',
+  certificatesDelete: '/certificates/collections/delete/',
+  casRead: '/certificate_authorities/read/',
+  casModify: '/certificate_authorities/modify/',
+  templatesRead: '/certificate_templates/read/',
+  templatesModify: '/certificate_templates/modify/',
+  metadataTypesRead: '/metadata/types/read/',
+  metadataTypesModify: '/metadata/types/modify/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -38,6 +47,15 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.enrollCsr]: 'Enroll with a CSR',
   [P.enrollPfx]: 'Enroll with a key made by the server',
   [P.certificatesRead]: 'Read and download every certificate',
+  [P.certificatesMetadata]: 'Change certificate metadata',
+  [P.certificatesRecover]: 'Recover the private key of any certificate',
+  [P.certificatesDelete]: 'Delete certificates',
+  [P.casRead]: 'Read certificate authorities',
+  [P.casModify]: 'Import certificate authorities',
+  [P.templatesRead]: 'Read certificate templates',
+  [P.templatesModify]: 'Change certificate templates',
+  [P.metadataTypesRead]: 'Read certificate metadata fields',
+  [P.metadataTypesModify]: 'Change certificate metadata fields',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
