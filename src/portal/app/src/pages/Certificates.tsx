@@ -177,7 +177,7 @@ export function Certificates({ loc }: { loc: Location }) {
         ) : null}
         <Pager page={page} size={SIZE} count={results.data?.length ?? 0} onPage={(p) => navigate(toUrl(q, expired, p))} />
       </section>
-      {can.mine ? <MyRequests /> : null}
+      {can.mine && (can.enrollCsr || can.enrollPfx) ? <MyRequests /> : null}
     </>
   );
 }
