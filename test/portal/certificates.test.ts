@@ -133,6 +133,10 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     await decoded.getByText('DNS: vpn-gw01.corp.example').waitFor();
     expect(await contrastProblems(alice)).toEqual([]);
     await screenshot(alice, 'decoded-request');
+    await alice.setViewportSize({ width: 375, height: 812 });
+    expect(await horizontalOverflow(alice)).toBeLessThanOrEqual(0);
+    await screenshot(alice, 'decoded-request-narrow');
+    await alice.setViewportSize({ width: 1280, height: 900 });
 
     // The pasted CSR: in policy; alice approves it with the keyboard.
     const web01 = await instanceByTitle('web01.corp.example');
