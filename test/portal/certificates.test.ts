@@ -152,6 +152,9 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
       body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } },
     });
     expect(bob.status).toBe(204);
+    // Issued right after the last approval (by the runner, a moment later).
+    const query = `/KeyfactorAPI/Certificates?QueryString=${encodeURIComponent('IssuedCN -eq "web01.corp.example"')}`;
+    await expect.poll(async () => (await t.call('GET', query)).body.length, { timeout: 15_000 }).toBe(1);
   });
 
   it('the inventory finds web01 with the query builder, shows it and downloads a PEM that openssl reads', async () => {
