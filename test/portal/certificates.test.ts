@@ -118,6 +118,16 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     const { stdout } = await run('openssl', ['pkcs12', '-in', pfx, '-passin', 'pass:correct horse 42', '-nodes']);
     expect(stdout).toContain('BEGIN PRIVATE KEY');
     expect(stdout).toMatch(/subject=.*CN\s*=\s*laptop-carol\.corp\.example/);
+
+    // With a template that needs approval, the generated key waits sealed for POST /Certificates/Recover.
+    await carol.getByLabel('Template').selectOption('WebServer');
+    await carol.getByLabel('Subject').fill('CN=api01.corp.example,O=Corp');
+    await carol.getByLabel('Key type').selectOption('RSA');
+    await carol.getByLabel('Key size').selectOption('3072');
+    await carol.getByLabel('PKCS#12 password').fill('another password 7');
+    await carol.getByRole('button', { name: 'Submit the request' }).click();
+    await carol.getByRole('heading', { name: 'Waiting for approval' }).waitFor();
+    await carol.getByText('the key waits sealed until then', { exact: false }).waitFor();
   });
 
   it('alice sees the demo request decoded, with its key outside policy flagged, and approves web01', async () => {
@@ -155,6 +165,11 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     // Issued right after the last approval (by the runner, a moment later).
     const query = `/KeyfactorAPI/Certificates?QueryString=${encodeURIComponent('IssuedCN -eq "web01.corp.example"')}`;
     await expect.poll(async () => (await t.call('GET', query)).body.length, { timeout: 15_000 }).toBe(1);
+    const api01 = await instanceByTitle('api01.corp.example');
+    for (const who of [ALICE, BOB]) {
+      const res = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${api01.Id}/Signals`, { auth: basic(who, password(who)), body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } } });
+      expect(res.status).toBe(204);
+    }
   });
 
   it('the inventory finds web01 with the query builder, shows it and downloads a PEM that openssl reads', async () => {
@@ -185,6 +200,14 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     const certKey = await run('openssl', ['x509', '-in', pem, '-noout', '-pubkey']);
     expect(certKey.stdout).toBe(key.stdout);
     await alice.getByText('Downloaded', { exact: true }).waitFor();
+
+    // The same certificate as PKCS#7, which openssl reads as well.
+    await alice.getByLabel('Format').selectOption('P7B');
+    await alice.getByLabel('Include the issuing chain').check();
+    const p7b = await downloaded(alice, () => alice.getByRole('button', { name: 'Download the certificate' }).click(), 'web01.p7b');
+    const certs = await run('openssl', ['pkcs7', '-inform', 'DER', '-in', p7b, '-print_certs', '-noout']);
+    expect(certs.stdout).toMatch(/subject=.*web01\.corp\.example/);
+    expect(certs.stdout).toMatch(/subject=.*Countersign Issuing CA/);
   });
 
   it('carol sees only her own certificates and requests, on a 375-pixel screen', async () => {
@@ -203,6 +226,18 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     await carol.goto(`${t.url}/KeyfactorPortal/enroll`);
     await carol.getByRole('heading', { name: 'Request a certificate' }).waitFor();
     expect(await horizontalOverflow(carol)).toBeLessThanOrEqual(0);
+
+    // Her generated key, approved since, handed over once as PKCS#12 under a new password.
+    const api01Query = `/KeyfactorAPI/Certificates?QueryString=${encodeURIComponent('IssuedCN -eq "api01.corp.example"')}`;
+    await expect.poll(async () => (await t.call('GET', api01Query)).body.length, { timeout: 15_000 }).toBe(1);
+    const api01 = (await t.call('GET', api01Query)).body[0];
+    await carol.goto(`${t.url}/KeyfactorPortal/certificates/${api01.Id}`);
+    await carol.getByLabel('PKCS#12 password').fill('recovered key 99');
+    const pfx = await downloaded(carol, () => carol.getByRole('button', { name: 'Download the key and certificate (.pfx)' }).click(), 'api01.pfx');
+    const opened = await run('openssl', ['pkcs12', '-in', pfx, '-passin', 'pass:recovered key 99', '-nodes']);
+    expect(opened.stdout).toContain('BEGIN PRIVATE KEY');
+    expect(opened.stdout).toMatch(/subject=.*api01\.corp\.example/);
+    await carol.getByText('KeyRecovered', { exact: true }).waitFor();
 
     // Someone else's certificate is not there for her, in the portal or the API.
     const other = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
