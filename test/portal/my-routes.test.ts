@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { P } from '../../src/security/permissions.ts';
+import { P, PERMISSIONS } from '../../src/security/permissions.ts';
 import { createRole, createUser } from '../support/fixtures.ts';
 import { expectValidResponse } from '../support/openapi.ts';
 import { startTestApp, type ApiResponse, type TestApp } from '../support/server.ts';
@@ -86,9 +86,8 @@ describe('GET /Security/My (deprecated)', () => {
     const perms = (res.body.GlobalPermissions as { Area: string; Permission: string }[]).map((g) => `${g.Area}:${g.Permission}`);
     expect(perms).toContain('Security:Modify');
     expect(perms).toContain('WorkflowInstances:Manage');
-    expect(perms).toContain('CertificateEnrollment:EnrollPFX');
-    // 9 workflow and security permissions, 12 certificate ones.
-    expect(perms).toHaveLength(21);
+    expect(perms).toContain('CertificateEnrollment:EnrollCSR');
+    expect(perms).toHaveLength(PERMISSIONS.length);
   });
 
   it('is also checked by the shared contract harness', async () => {
