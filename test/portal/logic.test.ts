@@ -63,7 +63,11 @@ describe('permissions', () => {
     expect(P).toEqual(SERVER_P);
     expect(grants(['/workflows/'], P.instancesManage)).toBe(true);
     expect(grants([P.instancesReadPending], P.instancesReadAll)).toBe(false);
-    expect(abilities(['/'])).toEqual({ inbox: true, mine: true, instances: true, manage: true, restart: true, definitionsRead: true, definitionsModify: true, securityRead: true, securityModify: true });
+    expect(abilities(['/'])).toEqual({ inbox: true, mine: true, instances: true, manage: true, restart: true, definitionsRead: true, definitionsModify: true, securityRead: true, securityModify: true, enrollCsr: true, enrollPfx: true, certificates: true, certificatesAll: true });
+    // A requester enrolls and sees only their own certificates; Read alone lists all, enrolls nothing.
+    expect(abilities([P.enrollCsr])).toMatchObject({ enrollCsr: true, enrollPfx: false, certificates: true, certificatesAll: false });
+    expect(abilities(['/certificates/enrollment/'])).toMatchObject({ enrollCsr: true, enrollPfx: true });
+    expect(abilities([P.certificatesRead])).toMatchObject({ enrollCsr: false, enrollPfx: false, certificates: true, certificatesAll: true });
     expect(abilities([P.instancesStart, P.instancesReadMine])).toMatchObject({ inbox: false, mine: true, instances: false, definitionsRead: false, securityRead: false });
     expect(abilities([P.instancesManage])).toMatchObject({ manage: true, restart: false });
   });

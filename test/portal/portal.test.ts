@@ -63,7 +63,7 @@ beforeAll(async () => {
   await ensurePortalBuilt();
   browser = await launch();
   t = await startTestApp();
-  await loadDemo(t.server.services.store, t.server.workflow, () => {});
+  await loadDemo(t.server.services.store, t.server.workflow, t.server.certificates, () => {});
   definitionId = (await t.call('GET', '/KeyfactorAPI/Workflow/Definitions')).body[0].Id;
 }, 120_000);
 
@@ -117,8 +117,11 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
 
     await alice.getByRole('link', { name: /appsrvr12/ }).click();
     await alice.getByRole('heading', { name: 'Your decision' }).waitFor();
-    await alice.getByText('CN=appsrvr12.corp.example,O=Corp,C=US').waitFor();
-    await alice.getByText('(demo CSR for appsrvr12.corp.example)', { exact: false }).waitFor();
+    await alice.getByText(/^CN=appsrvr12\.corp\.example, ?O=Corp, ?C=US$/).first().waitFor();
+    // The decoded request: a real CSR, within the template's policy.
+    await alice.getByRole('heading', { name: /Certificate request \d+/ }).waitFor();
+    await alice.getByText("Within the template's policy.").waitFor();
+    await alice.getByText('RSA 3072 bits').waitFor();
     await alice.getByText('PKI Approvers').waitFor();
     await alice.getByText('Started on Web Server Enrollment version 1.').waitFor();
 
@@ -132,7 +135,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await screenshot(alice, 'request');
     await alice.getByRole('button', { name: 'Approve' }).click();
 
-    await alice.getByText(/You approved “CORP\\carol is enrolling .*appsrvr12/).waitFor();
+    await alice.getByText(/You approved “Enrollment of appsrvr12/).waitFor();
     expect(new URL(alice.url()).pathname).toBe('/KeyfactorPortal/inbox');
     await alice.getByText('2 requests waiting for your decision.').waitFor();
     expect((await instanceByTitle('appsrvr12')).StatusMessage).toContain('1 of 2 approvals');
@@ -146,21 +149,23 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await bob.getByRole('button', { name: 'Approve' }).click();
     await bob.getByText('2 requests waiting for your decision.').waitFor();
 
+    // The certificate is issued right after the last approval; then the instance completes.
+    await expect.poll(async () => (await instanceByTitle('appsrvr12')).Status, { timeout: 15_000 }).toBe(3);
     const done = await instanceByTitle('appsrvr12');
-    expect(done.Status).toBe(3);
     expect(done.History.filter((h) => h.Kind === 'SignalReceived').map((h) => h.Actor)).toEqual([ALICE, BOB]);
   });
 
-  it('bob denies with a comment', async () => {
+  it('bob sees the key outside policy and denies with a comment', async () => {
     const bob = await newPage();
     await signIn(bob, BOB);
-    await bob.getByRole('link', { name: /payments/ }).click();
-    await bob.getByLabel('Comment (optional)').fill('Payments certificates come from the HSM team, not this template.');
+    await bob.getByRole('link', { name: /vpn-gw01/ }).click();
+    await bob.locator('#policy-flags').getByText('KeySize: RSA keys must be at least 3072 bits; this one has 2048.').waitFor();
+    await bob.getByLabel('Comment (optional)').fill('Wrong key size.');
     await bob.getByRole('button', { name: 'Deny' }).click();
-    await bob.getByText(/You denied “.*payments/).waitFor();
-    const denied = await instanceByTitle('payments');
+    await bob.getByText(/You denied “.*vpn-gw01/).waitFor();
+    const denied = await instanceByTitle('vpn-gw01');
     expect(denied.Status).toBe(4);
-    expect(denied.History.find((h) => h.Kind === 'SignalReceived')?.Data).toMatchObject({ Approved: false, Comment: 'Payments certificates come from the HSM team, not this template.' });
+    expect(denied.History.find((h) => h.Kind === 'SignalReceived')?.Data).toMatchObject({ Approved: false, Comment: 'Wrong key size.' });
   });
 
   it('follows the server without a reload, and approves several requests at once', async () => {
@@ -206,8 +211,8 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
 
-    const vpn = await instanceByTitle('vpn-gw01');
-    await tabTo(page, `a[href$="/inbox/${vpn.Id}"]`);
+    const payments = await instanceByTitle('payments');
+    await tabTo(page, `a[href$="/inbox/${payments.Id}"]`);
     expect(await focusVisible(page)).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Your decision' }).waitFor();
@@ -218,8 +223,8 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Approve');
     expect(await focusVisible(page)).toBe(true);
     await page.keyboard.press('Enter');
-    await page.getByText(/You approved “.*vpn-gw01/).waitFor();
-    expect((await instanceByTitle('vpn-gw01')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({ Actor: BOB, Data: { Approved: true, Comment: 'Checked with the network team.' } });
+    await page.getByText(/You approved “.*payments/).waitFor();
+    expect((await instanceByTitle('payments')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({ Actor: BOB, Data: { Approved: true, Comment: 'Checked with the network team.' } });
   });
 
   it('shows carol only what she may do; the API refuses the rest anyway', async () => {
@@ -227,14 +232,14 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await signIn(carol, CAROL);
     await carol.getByRole('heading', { name: 'My Workflows' }).waitFor();
     const nav = carol.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['My Workflows']);
-    await carol.getByRole('row', { name: /payments/ }).getByText('Rejected', { exact: true }).waitFor();
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['My Workflows', 'Enroll', 'Certificates']);
+    await carol.getByRole('row', { name: /vpn-gw01/ }).getByText('Rejected', { exact: true }).waitFor();
     await carol.getByRole('row', { name: /appsrvr12/ }).getByText('Complete', { exact: true }).waitFor();
     await expectAccessible(carol);
     await screenshot(carol, 'my-workflows');
 
-    await carol.getByRole('link', { name: /payments/ }).click();
-    await carol.getByText('Payments certificates come from the HSM team, not this template.').first().waitFor();
+    await carol.getByRole('link', { name: /vpn-gw01/ }).click();
+    await carol.getByText('Wrong key size.').first().waitFor();
     expect(await carol.getByRole('heading', { name: 'Your decision' }).count()).toBe(0);
     expect(await carol.getByRole('heading', { name: 'Manage' }).count()).toBe(0);
 

@@ -15,7 +15,7 @@ export function serveCommand(program: Command): void {
       const config = loadConfig();
       const server = await createServer(config);
       const demo = opts.reseed ? reseedDemo : opts.demo ? loadDemo : null;
-      if (demo) await demo(server.services.store, server.workflow, (m) => console.log(m));
+      if (demo) await demo(server.services.store, server.workflow, server.certificates, (m) => console.log(m));
       const address = await server.app.listen({ port: config.port, host: config.host });
       console.log(`Countersign is listening: API ${address}/KeyfactorAPI, portal ${address}/KeyfactorPortal (store: ${maskUrl(config.databaseUrl)})`);
       stopOnSignals(server, config.shutdownGraceMs ?? 10_000);

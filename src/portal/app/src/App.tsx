@@ -4,6 +4,9 @@ import { abilities, type Abilities } from './perms.ts';
 import { Link, match, navigate, useLocation, type Location } from './router.tsx';
 import { SessionContext, useSession, type SignedIn } from './session.tsx';
 import { ErrorMessage, Loading, PageTitle } from './ui.tsx';
+import { CertificateDetail } from './pages/CertificateDetail.tsx';
+import { Certificates } from './pages/Certificates.tsx';
+import { Enroll } from './pages/Enroll.tsx';
 import { DefinitionEditor } from './pages/DefinitionEditor.tsx';
 import { DefinitionView } from './pages/DefinitionView.tsx';
 import { Definitions } from './pages/Definitions.tsx';
@@ -123,6 +126,8 @@ const NAV: NavItem[] = [
   { to: '/inbox', label: 'Assigned to Me', show: (c) => c.inbox },
   { to: '/my', label: 'My Workflows', show: (c) => c.mine },
   { to: '/instances', label: 'Instances', show: (c) => c.instances },
+  { to: '/enroll', label: 'Enroll', show: (c) => c.enrollCsr || c.enrollPfx },
+  { to: '/certificates', label: 'Certificates', show: (c) => c.certificates },
   { to: '/definitions', label: 'Definitions', show: (c) => c.definitionsRead },
   { to: '/security', label: 'Security', show: (c) => c.securityRead },
 ];
@@ -183,6 +188,9 @@ function Route({ loc, can }: { loc: Location; can: Abilities }) {
   if ((m = match('/my/:id', p)) && can.mine) return <InstanceDetail key={m.id} id={m.id!} from="my" />;
   if (match('/instances', p) && can.instances) return <Instances loc={loc} />;
   if ((m = match('/instances/:id', p)) && can.instances) return <InstanceDetail key={m.id} id={m.id!} from="instances" />;
+  if (match('/enroll', p) && (can.enrollCsr || can.enrollPfx)) return <Enroll />;
+  if (match('/certificates', p) && can.certificates) return <Certificates loc={loc} />;
+  if ((m = match('/certificates/:id', p)) && can.certificates && /^\d{1,9}$/.test(m.id!)) return <CertificateDetail key={m.id} id={Number(m.id)} />;
   if (match('/definitions', p) && can.definitionsRead) return <Definitions />;
   if ((m = match('/definitions/:id/edit', p)) && can.definitionsModify) return <DefinitionEditor key={m.id} id={m.id!} />;
   if ((m = match('/definitions/:id', p)) && can.definitionsRead) return <DefinitionView key={`${m.id}:${loc.search.get('version') ?? ''}`} id={m.id!} version={Number(loc.search.get('version')) || undefined} />;

@@ -63,6 +63,8 @@ export interface RequestOptions {
   v2?: boolean;
   /** Credentials other than the session's (the sign-in check). */
   auth?: string;
+  /** x-certificateformat (PEM, DER, P7B, PFX) for the certificate operations. */
+  format?: string;
 }
 
 export interface Answer<T> {
@@ -76,6 +78,7 @@ export async function call<T = unknown>(method: string, path: string, opts: Requ
   const headers: Record<string, string> = { 'x-keyfactor-requested-with': 'XMLHttpRequest', Accept: 'application/json' };
   if (auth) headers.Authorization = auth;
   if (opts.v2) headers['x-keyfactor-api-version'] = '2';
+  if (opts.format) headers['x-certificateformat'] = opts.format;
   let body: string | undefined;
   if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);

@@ -82,6 +82,14 @@ export interface Abilities {
   definitionsModify: boolean;
   securityRead: boolean;
   securityModify: boolean;
+  /** Enroll with a pasted CSR. */
+  enrollCsr: boolean;
+  /** Enroll with a key the server generates (PKCS#12). */
+  enrollPfx: boolean;
+  /** The certificate inventory: every certificate (Read) or one's own (an enrollment permission). */
+  certificates: boolean;
+  /** Reads every certificate, not only one's own. */
+  certificatesAll: boolean;
 }
 
 export function abilities(held: readonly string[]): Abilities {
@@ -96,6 +104,10 @@ export function abilities(held: readonly string[]): Abilities {
     definitionsModify: g(P.definitionsModify),
     securityRead: g(P.securityRead),
     securityModify: g(P.securityModify),
+    enrollCsr: g(P.enrollCsr),
+    enrollPfx: g(P.enrollPfx),
+    certificates: g(P.certificatesRead) || g(P.enrollCsr) || g(P.enrollPfx),
+    certificatesAll: g(P.certificatesRead),
   };
 }
 

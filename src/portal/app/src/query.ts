@@ -31,6 +31,22 @@ export const INSTANCE_QUERY_FIELDS: QueryField[] = [
 /** The same fields, with the same labels, for "Sort by". */
 export const SORT_FIELDS: QueryField[] = INSTANCE_QUERY_FIELDS.filter((f) => f.sortable);
 
+export const CERTIFICATE_QUERY_FIELDS: QueryField[] = [
+  { name: 'IssuedCN', label: 'Common name', type: 'string' },
+  { name: 'IssuedDN', label: 'Subject', type: 'string' },
+  { name: 'RequesterName', label: 'Requester', type: 'string' },
+  { name: 'SerialNumber', label: 'Serial number', type: 'string' },
+  { name: 'Thumbprint', label: 'Thumbprint', type: 'string' },
+  { name: 'IssuerDN', label: 'Issuer', type: 'string' },
+  { name: 'KeyTypeString', label: 'Key type', type: 'string' },
+  { name: 'KeySizeInBits', label: 'Key size (bits)', type: 'integer' },
+  { name: 'NotAfter', label: 'Expires', type: 'date' },
+  { name: 'NotBefore', label: 'Valid from', type: 'date' },
+  { name: 'TemplateId', label: 'Template id', type: 'integer' },
+  { name: 'CertRequestId', label: 'Request id', type: 'integer' },
+  { name: 'Id', label: 'Certificate id', type: 'integer' },
+];
+
 export const OPERATORS: Record<FieldType, { op: string; label: string }[]> = {
   string: [
     { op: 'contains', label: 'contains' },
@@ -76,13 +92,13 @@ export interface Condition {
 
 export const quote = (v: string): string => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
-export function fieldOf(name: string): QueryField {
-  return INSTANCE_QUERY_FIELDS.find((f) => f.name === name) ?? INSTANCE_QUERY_FIELDS[0]!;
+export function fieldOf(name: string, fields: readonly QueryField[] = INSTANCE_QUERY_FIELDS): QueryField {
+  return fields.find((f) => f.name === name) ?? fields[0]!;
 }
 
 /** One clause; null when the row's value is empty (it is left out). */
-export function clause(c: Condition): string | null {
-  const f = fieldOf(c.field);
+export function clause(c: Condition, fields: readonly QueryField[] = INSTANCE_QUERY_FIELDS): string | null {
+  const f = fieldOf(c.field, fields);
   const v = c.value.trim();
   if (v === '') return null;
   const ops = OPERATORS[f.type];
@@ -91,9 +107,9 @@ export function clause(c: Condition): string | null {
   return `${f.name} -${op} ${value}`;
 }
 
-export function buildQuery(conditions: readonly Condition[]): string {
+export function buildQuery(conditions: readonly Condition[], fields: readonly QueryField[] = INSTANCE_QUERY_FIELDS): string {
   return conditions
-    .map(clause)
+    .map((c) => clause(c, fields))
     .filter((c): c is string => c !== null)
     .join(' AND ');
 }

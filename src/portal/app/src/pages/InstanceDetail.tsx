@@ -8,6 +8,7 @@ import { definitionVersionOf, requesterOf, stepOf } from '../instances.ts';
 import { quote } from '../query.ts';
 import { Link, navigate, takeFlash } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import { DecodedRequest } from './DecodedRequest.tsx';
 import { ConfirmButton, DataList, ErrorMessage, Loading, PageTitle, StatusBadge, StatusMessage } from '../ui.tsx';
 
 type From = 'inbox' | 'my' | 'instances';
@@ -152,6 +153,8 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
             </dl>
           </section>
 
+          {enrollmentRequestId(d) ? <DecodedRequest requestId={enrollmentRequestId(d)!} /> : null}
+
           {canDecide && d.CurrentStepUniqueName ? <DecisionForm instanceId={d.Id} step={d.CurrentStepUniqueName} onDone={decided} /> : null}
 
           <section aria-labelledby="data-h" className="card">
@@ -183,6 +186,12 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
       </div>
     </>
   );
+}
+
+/** The KeyfactorRequestId the server wrote into an Enrollment instance's data (trusted). */
+function enrollmentRequestId(d: Detail): number | null {
+  const id = d.Definition.WorkflowType === 'Enrollment' ? d.InitialData?.KeyfactorRequestId : undefined;
+  return typeof id === 'number' && Number.isInteger(id) && id > 0 ? id : null;
 }
 
 function DecisionForm({ instanceId, step, onDone }: { instanceId: string; step: string; onDone: (approved: boolean) => void }) {
