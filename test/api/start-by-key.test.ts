@@ -12,8 +12,12 @@ const I = '/KeyfactorAPI/Workflow/Instances';
 
 beforeAll(async () => {
   t = await startTestApp();
-  await loadDemo(t.server.services.store, t.server.workflow, () => {});
+  await loadDemo(t.server.services.store, t.server.workflow, t.server.certificates, () => {});
+  // The demo definition is bound to its template: the Key is the template's id.
+  const defs = await t.call('GET', '/KeyfactorAPI/Workflow/Definitions?QueryString=WorkflowType%20-eq%20%22Enrollment%22');
+  demoKey = defs.body.find((d: { DisplayName: string }) => d.DisplayName === 'Web Server Enrollment').Key;
 });
+let demoKey: string;
 afterAll(() => t.close());
 
 describe('start by WorkflowType and Key', () => {
@@ -21,7 +25,7 @@ describe('start by WorkflowType and Key', () => {
     for (const key of ['WebServer', 'webserver']) {
       const res = await t.call('POST', I, { body: { WorkflowType: 'Enrollment', Key: key, Title: 't' } });
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ ErrorCode: expect.any(String), Message: `No definition of type Enrollment has Key "${key}"; did you mean Key "1" (KeyDisplayName "WebServer")?` });
+      expect(res.body).toEqual({ ErrorCode: expect.any(String), Message: `No definition of type Enrollment has Key "${key}"; did you mean Key "${demoKey}" (KeyDisplayName "WebServer")?` });
     }
   });
 
@@ -33,7 +37,7 @@ describe('start by WorkflowType and Key', () => {
     expect(unrelated.status).toBe(404);
     expect(unrelated.body.Message).not.toMatch(/did you mean/);
     const before = (await t.call('GET', `${I}?ReturnLimit=100`)).body.length;
-    const started = await t.call('POST', I, { body: { WorkflowType: 'Enrollment', Key: '1', Title: 'by the real key' } });
+    const started = await t.call('POST', I, { body: { WorkflowType: 'Enrollment', Key: demoKey, Title: 'by the real key' } });
     expect(started.status).toBe(201);
     // The refused starts created nothing.
     expect((await t.call('GET', `${I}?ReturnLimit=100`)).body.length).toBe(before + 1);

@@ -63,7 +63,7 @@ beforeAll(async () => {
   // A store with the administrator "admin" and the demo (users, roles, a definition), then stopped.
   url = await freshUrl();
   const t = await startTestApp({ databaseUrl: url });
-  await loadDemo(t.server.services.store, t.server.workflow, () => {});
+  await loadDemo(t.server.services.store, t.server.workflow, t.server.certificates, () => {});
   await t.close();
 }, 120_000);
 
