@@ -201,7 +201,7 @@ describe('definitions', () => {
     expect(r.stdout).toMatch(/bad\.json: not imported: .*NoSuchStep/);
     expect(r.stdout).toMatch(/demo\.json: imported as [0-9a-f-]{36} 'Web Server Enrollment', published/);
     const after = JSON.parse((await cli(['definitions', 'export'], { url })).stdout);
-    expect(after.map((d: { Key: string }) => d.Key).sort()).toEqual(['1', '77']);
+    expect(after.map((d: { Key: string }) => d.Key).sort()).toEqual(['2', '77']);
 
     // Another store has no such roles: the approval step cannot validate, and nothing is left behind.
     const fresh = await freshUrl();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildLocked } from '../support/build.ts';
 import { usePostgres } from '../support/database.ts';
 import { basic } from '../support/server.ts';
 import { startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
@@ -57,9 +58,8 @@ const answers = (base: string) => fetch(`${base}/healthz`).then((r) => r.status 
 
 beforeAll(async () => {
   if (usePostgres()) return;
-  await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, maxBuffer: 64 << 20 });
   mkdirSync(APP);
-  cpSync(join(ROOT, 'dist'), join(APP, 'dist'), { recursive: true });
+  await buildLocked(async () => cpSync(join(ROOT, 'dist'), join(APP, 'dist'), { recursive: true }));
   cpSync(join(ROOT, 'package.json'), join(APP, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(APP, 'node_modules'));
   // What `npm install` does for the bin: a `countersign` on the PATH linked to the built entry point.
@@ -103,7 +103,7 @@ describe.skipIf(usePostgres())('SIGTERM stops the server cleanly', () => {
       called();
       return new Promise(() => {});
     });
-    const s = await start(process.execPath, ['dist/server/cli/main.js', 'serve'], { COUNTERSIGN_SHUTDOWN_GRACE_MS: '1000' });
+    const s = await start(process.execPath, ['dist/server/cli/main.js', 'serve'], { COUNTERSIGN_SHUTDOWN_GRACE_MS: '1000', COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost' });
     try {
       const auth = { ...H, authorization: basic('admin', 'shutdown-admin-pw-1') };
       const api = `${s.base}/KeyfactorAPI/Workflow`;

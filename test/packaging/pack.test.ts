@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildLocked } from '../support/build.ts';
 import { basic } from '../support/server.ts';
 import { usePostgres } from '../support/database.ts';
 
@@ -34,7 +35,8 @@ function listening(child: ChildProcess): Promise<string> {
 
 describe.skipIf(usePostgres())('the packed package', () => {
   it('installs with production dependencies only, serves the approval flow, and exits 0 on SIGTERM', { timeout: 15 * 60_000 }, async () => {
-    await run('npm', ['pack', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 64 << 20 });
+    // Built under the lock the other build-using test shares, packed without rebuilding (prepack).
+    await buildLocked(() => run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 64 << 20 }));
     const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
     const app = join(dir, 'app');
     await run('mkdir', ['-p', app]);
@@ -63,7 +65,11 @@ describe.skipIf(usePostgres())('the packed package', () => {
         });
         expect(r.status).toBe(204);
       }
-      const done = await (await fetch(`${base}/Workflow/Instances/${id}`, { headers: as('CORP\\alice', 'alice-demo-1') })).json();
+      // The demo's requests are real enrollments: after the second approval the EnrollStep issues
+      // the certificate (a job), then the instance completes.
+      let done: { Status: number } = { Status: 0 };
+      for (const deadline = Date.now() + 60_000; done.Status !== 3 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250)))
+        done = await (await fetch(`${base}/Workflow/Instances/${id}`, { headers: as('CORP\\alice', 'alice-demo-1') })).json();
       expect(done.Status).toBe(3);
       const portal = await fetch(`${base.replace('/KeyfactorAPI', '')}/KeyfactorPortal/`);
       expect(portal.status).toBe(200);

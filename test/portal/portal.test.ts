@@ -329,7 +329,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Definitions' }).click();
     // The Key a start must give, with the display name beside it; one version, not two.
     const listRow = admin.getByRole('row', { name: /Web Server Enrollment/ });
-    await expect(listRow.getByRole('cell').nth(2).textContent()).resolves.toBe('1 (display name “WebServer”)');
+    await expect(listRow.getByRole('cell').nth(2).textContent()).resolves.toBe('2 (display name “WebServer”)');
     await expect(listRow.getByRole('cell').nth(3).textContent()).resolves.toBe('Version 1 (published)');
     await expectAccessible(admin);
     await screenshot(admin, 'definitions');

@@ -62,6 +62,8 @@ async function finished(id: string): Promise<any> {
 const failed = (reason: string) => `Step 'Attack' (Script) failed: ${reason}`;
 const timedOut = failed(`the script did not finish within ${TIMEOUT_MS} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`);
 const outOfMemory = failed('the script ran out of memory (limit 32 MB, COUNTERSIGN_SCRIPT_MEMORY_MB) and was stopped.');
+// An endless promise chain grows QuickJS's job queue too: the clock or the memory limit stops it, whichever comes first.
+const timedOutOrOutOfMemory = new RegExp(`^Step 'Attack' \\(Script\\) failed: the script (did not finish within ${TIMEOUT_MS} ms|ran out of memory|failed: threw null \\(QuickJS does this when it runs out of memory)`);
 
 /** Attack script -> the instance's StatusMessage, exactly or as a pattern. */
 const attacks: Record<string, [string, string | RegExp]> = {
@@ -100,7 +102,7 @@ const attacks: Record<string, [string, string | RegExp]> = {
   'an infinite loop': ['while (true) {}', timedOut],
   'an infinite loop that catches': ['for (;;) { try { while (true) {} } catch (e) {} }', timedOut],
   'deep recursion': ['const f = (n) => f(n + 1) + 1; return { n: f(0) }', failed('the script failed: InternalError: stack overflow')],
-  'an infinite promise chain': ['const f = () => Promise.resolve().then(f); await f(); return {}', timedOut],
+  'an infinite promise chain': ['const f = () => Promise.resolve().then(f); await f(); return {}', timedOutOrOutOfMemory],
   'awaiting forever': [
     'await new Promise(() => {}); return {}',
     failed('the script failed: the script awaits something that never settles (there are no timers or I/O in the sandbox)'),

@@ -86,6 +86,8 @@ async function run({ script, paramsJson, limits }) {
     try {
       const e = vm.dump(handle);
       text = e && typeof e === 'object' && typeof e.message === 'string' ? (e.name && e.name !== 'Error' ? `${e.name}: ` : '') + e.message : `threw ${safeString(e)}`;
+      // QuickJS throws null when it cannot even allocate its "out of memory" error.
+      if (e === null) text = 'threw null (QuickJS does this when it runs out of memory, unless the script threw null itself)';
     } catch {
       text = 'threw a value that cannot be shown';
     } finally {
