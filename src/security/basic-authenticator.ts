@@ -22,8 +22,11 @@ import { principalFor, type Authenticator, type Principal } from './principal.ts
  * the TTL), so it skips the throttles and the hash queue: a flood cannot slow signed-in users.
  *
  * Guessing (docs/security/authentication.md), in the order an uncached attempt meets them:
- *  1. per client address (this node): failed log-ins, and attempts still being checked, within
- *     `clientWindowMs`; at `maxFailuresPerClient` the address is refused (429) without a hash;
+ *  1. per client address (this node): failed log-ins within `clientWindowMs`; at
+ *     `maxFailuresPerClient` the address is refused (429) without a hash, checked on arrival and
+ *     again just before the hash (so a burst from one address queued behind the gate stops
+ *     being hashed once it has failed enough). Attempts still being checked do not count: an
+ *     automation host signing in 32 approvers at once is not a guesser;
  *  2. per account name (the store, so every node agrees; src/domain/login-throttle.ts): the
  *     attempt is counted before the hash, so at most `maxFailures` are ever evaluated; then the
  *     name is locked (429 + Retry-After), the right password included, for a doubling time;
@@ -47,7 +50,7 @@ export const DEFAULT_LOGIN_SETTINGS: LoginSettings = {
   maxFailuresPerClient: 20,
   clientWindowMs: 5 * 60_000,
   hashConcurrency: 2,
-  hashQueue: 32,
+  hashQueue: 256,
 };
 
 export interface BasicAuthenticatorOptions {
@@ -93,7 +96,7 @@ export class BasicAuthenticator implements Authenticator {
   private readonly settings: LoginSettings;
   private readonly gate: HashGate;
   private readonly cache = new Map<string, CacheEntry>();
-  /** Per client address: times of failed (or still running) attempts, oldest first. */
+  /** Per client address: times of failed attempts, oldest first. */
   private readonly clientFailures = new Map<string, number[]>();
   private generation: { value: number; readAt: number } | null = null;
   private generationRead: Promise<number> | null = null;
@@ -136,9 +139,9 @@ export class BasicAuthenticator implements Authenticator {
   }
 
   private async verify(authorization: string, encoded: string, key: string, remoteAddress: string): Promise<Principal | null> {
-    const started = this.startClientAttempt(remoteAddress);
+    this.checkClient(remoteAddress);
     const creds = authorization.length <= MAX_HEADER_LENGTH ? decode(encoded) : null;
-    if (!creds || creds.user === '' || creds.user.length > 512) return null; // stays counted against the address
+    if (!creds || creds.user === '' || creds.user.length > 512) return this.clientFailed(remoteAddress);
 
     // Read the generation before the identity: if security changes meanwhile (a new password),
     // the entry is tagged with the older value and is dropped on its next use.
@@ -159,16 +162,23 @@ export class BasicAuthenticator implements Authenticator {
       );
     this.maybePrune();
 
-    const checked = await this.gate.tryRun(() => verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH));
-    if (!checked) {
+    // The address is checked again when the hash would start: failures recorded while this
+    // attempt waited in the queue stop it before it costs a hash.
+    // A failure is recorded before the slot passes on, so the next waiter's check sees it.
+    const checked = await this.gate.tryRun(async () => {
+      if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
+      const ok = await verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH);
+      if (!ok || !identity || identity.passwordHash === null) this.clientFailed(remoteAddress);
+      return ok;
+    }, remoteAddress);
+    if (!checked || checked.value === CLIENT_REFUSED) {
       // Not evaluated: give the attempt back, so a busy server does not lock real users out.
       await this.store.updateLoginThrottle(account, (s) => ({ state: s && { ...s, failures: Math.max(0, s.failures - 1) }, result: undefined }));
-      this.endClientAttempt(remoteAddress, started);
+      if (checked) this.checkClient(remoteAddress);
       throw new RetryLaterError('TooManyAttempts', 'The server is busy checking other log-ins; try again in a moment.', BUSY_RETRY_SECONDS);
     }
-    if (!checked.value || !identity || identity.passwordHash === null) return null; // stays counted, per name and per address
+    if (!checked.value || !identity || identity.passwordHash === null) return null; // stays counted per name (and was counted per address)
 
-    this.endClientAttempt(remoteAddress, started);
     await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
     const principal = await principalFor(this.store, identity);
     this.remember(key, { identityId: identity.id, principal, expires: this.now() + this.ttlMs, generation });
@@ -181,7 +191,7 @@ export class BasicAuthenticator implements Authenticator {
     this.generation = null;
   }
 
-  /** Failed (or running) attempts from this address within the client window (tests, diagnostics). */
+  /** Failed attempts from this address within the client window (tests, diagnostics). */
   recentClientFailures(remoteAddress: string): number {
     return this.liveClientFailures(remoteAddress, this.now()).length;
   }
@@ -202,30 +212,29 @@ export class BasicAuthenticator implements Authenticator {
     return matches.length === 1 ? matches[0]! : null;
   }
 
-  /** Counts an attempt against the address before it is checked; refuses the address when over its limit. */
-  private startClientAttempt(address: string): number {
+  /** Refuses the address (429) when it has failed `maxFailuresPerClient` times within the window. */
+  private checkClient(address: string): void {
+    const refusal = this.clientRefusal(address);
+    if (refusal) throw refusal;
+  }
+
+  private clientRefusal(address: string): RetryLaterError | null {
     const now = this.now();
     const list = this.liveClientFailures(address, now);
-    if (list.length >= this.settings.maxFailuresPerClient) {
-      const wait = list[0]! + this.settings.clientWindowMs - now;
-      throw new RetryLaterError(
-        'TooManyAttempts',
-        `Too many failed log-ins from this address; try again in ${retryAfterSeconds(wait)} s.`,
-        retryAfterSeconds(wait),
-      );
-    }
+    if (list.length < this.settings.maxFailuresPerClient) return null;
+    const wait = retryAfterSeconds(list[0]! + this.settings.clientWindowMs - now);
+    return new RetryLaterError('TooManyAttempts', `Too many failed log-ins from this address; try again in ${wait} s.`, wait);
+  }
+
+  /** Records a failed log-in against the address; answers the failure (null). */
+  private clientFailed(address: string): null {
+    const now = this.now();
+    const list = this.liveClientFailures(address, now);
     list.push(now);
     this.clientFailures.delete(address); // re-insert: Map order = least recently active first
     this.clientFailures.set(address, list);
     if (this.clientFailures.size > MAX_TRACKED_CLIENTS) this.pruneClients(now);
-    return now;
-  }
-
-  /** The attempt succeeded (or was not evaluated): it no longer counts against the address. */
-  private endClientAttempt(address: string, startedAt: number): void {
-    const list = this.clientFailures.get(address);
-    const i = list ? list.lastIndexOf(startedAt) : -1;
-    if (list && i >= 0) list.splice(i, 1);
+    return null;
   }
 
   private liveClientFailures(address: string, now: number): number[] {
@@ -280,6 +289,9 @@ export class BasicAuthenticator implements Authenticator {
 }
 
 /** The throttle row of an existing identity: every spelling of its name shares it. */
+/** The gate's answer when the address went over its limit while the attempt waited. */
+const CLIENT_REFUSED = Symbol('client refused');
+
 export const identityThrottleKey = (id: number): string => `identity:${id}`;
 /** The throttle row of a name no identity has; ASCII lowercase, as the stores compare names. */
 const nameThrottleKey = (user: string): string => `name:${user.replace(/[A-Z]+/g, (c) => c.toLowerCase())}`;

@@ -111,12 +111,20 @@ describe('log-in floods', { timeout: 90_000 }, () => {
     const real = await callFrom(app, '127.0.0.1', basic('CORP\\real', PASSWORD));
     const answers = await flood;
     expect(real.status).toBe(204);
-    // The flood could put at most 20 hashes ahead of the real log-in (the per-address limit),
-    // so the real user waited for at most 10 hash times (2 at once), not for 120.
-    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(20);
+    // The flood could put at most 20 hashes ahead of the real log-in (the per-address limit,
+    // checked again as each hash starts; one more may already be hashing beside the 20th), so the
+    // real user waited for about 10 hash times (2 at once), not for 120.
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(21);
     const refused = answers.filter((a) => a.status === 429);
-    expect(refused.length).toBeGreaterThanOrEqual(100);
+    expect(refused.length).toBeGreaterThanOrEqual(120 - 21);
     for (const a of refused) expectThrottled(a);
+  });
+
+  it('32 approvers signing in at once from one automation host are all served: only failures count against an address', async () => {
+    const users = Array.from({ length: 32 }, (_, i) => `CORP\\bot${i}`);
+    for (const u of users) await createUser(app, u);
+    const answers = await Promise.all(users.map((u) => callFrom(app, '127.0.0.9', basic(u, PASSWORD))));
+    expect(answers.map((a) => a.status)).toEqual(users.map(() => 204));
   });
 
   it('a flood from many addresses fills the hash queue: the excess is refused with 429 at once, and signed-in users are not slowed', async () => {
