@@ -199,7 +199,9 @@ console.log(
 console.log(`  write syscalls per signal ${base.writesPerSignal.toFixed(1)}, ${base.kbPerSignal.toFixed(1)} KiB written per signal (WAL frames + checkpoints)`);
 console.log(`\nvariants (no per-statement timers; median of ${REPEAT} interleaved runs):`);
 const results = VARIANTS.map(() => [] as ReturnType<typeof run>[]);
-for (let r = 0; r < REPEAT; r++) VARIANTS.forEach((v, i) => results[i]!.push(run(v, false)));
+for (let r = 0; r < REPEAT; r++) {
+  for (const [i, v] of VARIANTS.entries()) results[i]!.push(run(v, false));
+}
 console.log(`  ${'signals/s'.padStart(9)}  ${'range'.padStart(15)}  ${'writes'.padStart(6)}  ${'KiB'.padStart(5)}  (per signal)`);
 VARIANTS.forEach((v, i) => {
   const rs = results[i]!.map((x) => x.rate).sort((a, b) => a - b);

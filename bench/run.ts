@@ -152,7 +152,7 @@ function parseArgs(argv: string[]): Options {
       case '--help':
       case '-h':
         console.log(USAGE);
-        process.exit(0);
+        return process.exit(0);
       default:
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }

@@ -30,7 +30,7 @@ export async function importCa(input: CaImport, protector: KeyProtector): Promis
   let pkcs8: Uint8Array;
   let certs: Uint8Array[];
   if (input.pkcs12) {
-    let read;
+    let read: Awaited<ReturnType<typeof readPkcs12>>;
     try {
       read = await readPkcs12(new Uint8Array(Buffer.from(input.pkcs12, 'base64')), input.password ?? '');
     } catch (e) {

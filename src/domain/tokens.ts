@@ -94,8 +94,8 @@ export function substituteTokens(text: string, scope: TokenScope, encode: TokenE
  * Replaces every resolvable token in the text; unknown tokens stay as written. `escape` encodes
  * each inserted value (HTML email bodies escape data from requests and comments).
  */
-export function replaceTokens(text: string, scope: TokenScope, escape: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
-  return substituteTokens(text, scope, (v) => escape(stringify(v)));
+export function replaceTokens(text: string, scope: TokenScope, escapeValue: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
+  return substituteTokens(text, scope, (v) => escapeValue(stringify(v)));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { CaConnector } from '../ca/connector.ts';
 import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
 import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
-import { KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
+import { type KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
 import { buildPkcs12 } from '../certificates/pkcs12.ts';
 import { defaultTemplate } from '../certificates/policy.ts';
 import { retainsKeys } from '../certificates/request.ts';
@@ -55,7 +55,7 @@ export class CertificateService {
 
   /** Imports an existing CA (certificate and key); every node loads it on its next enrollment for it. */
   async importCa(input: CaImport): Promise<CaConnector> {
-    let record;
+    let record: Awaited<ReturnType<typeof importCa>>;
     try {
       record = await importCa(input, this.protector);
     } catch (e) {

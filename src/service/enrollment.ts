@@ -174,7 +174,7 @@ export class Enrollment {
     const template = await this.store.getTemplate(request.templateId);
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
-    let issued;
+    let issued: Awaited<ReturnType<typeof ca.issue>>;
     try {
       issued = await ca.issue({ subject: p.subject, publicKey: Buffer.from(p.publicKey, 'base64'), sans: p.sans, validityDays: p.validityDays, keyUsage: p.keyUsage, extendedKeyUsages: p.extendedKeyUsages }, `request:${request.id}`);
     } catch (e) {
@@ -251,15 +251,15 @@ interface Requested {
 
 async function fromCsr(input: EnrollInput): Promise<Requested> {
   if (!input.csr || input.csr.trim() === '') fail('ValidationFailed', 'CSR is required: a PEM (or base64 DER) PKCS#10 request.');
-  let d;
+  let d: Awaited<ReturnType<typeof decodeCsr>>;
   try {
     d = await decodeCsr(input.csr!);
   } catch (e) {
     if (e instanceof CsrError) fail('CertificateRequestInvalid', e.message);
     throw e;
   }
-  if (!d!.signatureValid) fail('CertificateRequestInvalid', 'The CSR signature does not verify with the key it carries (no proof of possession); make a new CSR with the private key.');
-  return { subject: d!.subject, subjectParts: d!.subjectParts, sans: d!.sans, key: d!.key, publicKeyDer: d!.publicKeyDer, csrPem: toPem(d!.der, 'CERTIFICATE REQUEST'), pkcs8: null };
+  if (!d.signatureValid) fail('CertificateRequestInvalid', 'The CSR signature does not verify with the key it carries (no proof of possession); make a new CSR with the private key.');
+  return { subject: d.subject, subjectParts: d.subjectParts, sans: d.sans, key: d.key, publicKeyDer: d.publicKeyDer, csrPem: toPem(d.der, 'CERTIFICATE REQUEST'), pkcs8: null };
 }
 
 const CURVE_ALIASES: Record<string, 'P-256' | 'P-384' | 'P-521'> = {

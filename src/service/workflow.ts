@@ -302,8 +302,10 @@ export class WorkflowService {
     const newId = this.s.newId();
     const actor = actorOf(principal);
     let effects: Effect[] = [];
-    await this.s.store.mutateInstance(id, (current) => ({
-      transition: (authorize(principal, current, P.instancesManage, P.instancesReadAll), cancelForRestart(current, newId, actor, ctx)),
+    await this.s.store.mutateInstance(id, (current) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      return {
+      transition: cancelForRestart(current, newId, actor, ctx),
       spawn: (referenceId) => {
         const t = startInstance(
           {
@@ -323,7 +325,8 @@ export class WorkflowService {
         return t;
       },
       result: null,
-    }));
+      };
+    });
     this.effectSink(effects);
     return newId;
   }

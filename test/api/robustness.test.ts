@@ -81,7 +81,7 @@ describe('text both stores can keep', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { raw: '{"DisplayName":"a\\u0000b","WorkflowType":"Enrollment"}' });
     expect(res.status).toBe(400);
     expect(res.body.Message).toMatch(/NUL character/);
-    const nested = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: defId, InitialData: { ['k\u0000']: 'v' } } });
+    const nested = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: defId, InitialData: { 'k\u0000': 'v' } } });
     expect(nested.status).toBe(400);
     expect((await t.call('GET', '/KeyfactorAPI/Workflow/Definitions')).body).toEqual(before.body);
     const escapedBackslash = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { raw: JSON.stringify({ DefinitionId: defId, Title: 'literal \\u0000 text' }) });

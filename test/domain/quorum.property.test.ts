@@ -210,7 +210,7 @@ describe('RequireApproval quorum under random signal sequences', () => {
       .filter(([t, ds]) => !(ds.filter((s) => s.approve).length >= t.m && ds.filter((s) => !s.approve).length >= t.d))
       .chain(([t, ds]) => fc.tuple(fc.constant(t), fc.constant(ds), fc.shuffledSubarray(ds, { minLength: ds.length, maxLength: ds.length })));
 
-    const run = (t: Thresholds, version: DefinitionVersion, order: { who: number; approve: boolean }[]): Instance => {
+    const run = (version: DefinitionVersion, order: { who: number; approve: boolean }[]): Instance => {
       let inst = started(version);
       order.forEach((s, i) => {
         if (inst.currentStep !== 'Gate' || inst.status !== 'Suspended') return;
@@ -222,8 +222,8 @@ describe('RequireApproval quorum under random signal sequences', () => {
     fc.assert(
       fc.property(arb, ([t, ds, shuffled]) => {
         const version = versionFor(t);
-        const a = run(t, version, ds);
-        const b = run(t, version, shuffled);
+        const a = run(version, ds);
+        const b = run(version, shuffled);
         expect(b.status).toBe(a.status);
         expect(b.currentStep).toBe(a.currentStep);
         expect(b.pendingRoleIds).toEqual(a.pendingRoleIds);

@@ -453,7 +453,7 @@ describe('focused transitions', () => {
     const canceled = cancelForRestart(failed.instance, 'n2', actorOf(5, []), ctxAt(1));
     expect(canceled.instance).toMatchObject({ status: 'CanceledForRestart', restartedTo: 'n2' });
     expect(errorOf(() => cancelForRestart(canceled.instance, 'n3', actorOf(5, []), ctxAt(2)))).toBe('InstanceWrongState');
-    const { t: running, version: runningVersion } = start([spec('Email')], 'true', false, 'Enrollment');
+    const { t: running } = start([spec('Email')], 'true', false, 'Enrollment');
     expect(errorOf(() => cancelForRestart(running.instance, 'n4', actorOf(5, []), ctxAt(1)))).toBe('InstanceWrongState');
     const { t: complete } = start([spec('RequireApproval', { enabled: false })], 'true', false, 'Enrollment');
     expect(complete.instance.status).toBe('Complete');

@@ -124,7 +124,6 @@ async function runToEnd(definitionId: string, initialData: Record<string, unknow
   }
 }
 
-const mailsTo = (address: string) => smtp.messages.filter((m) => m.rcptTo.includes(address));
 
 describe('the six export fixtures run end to end against loopback services', () => {
   it('notice-90-days.json: one email to the owner with the certificate tokens replaced', async () => {

@@ -7,7 +7,7 @@ import { CountersignError } from '../../src/domain/errors.ts';
 import { bindQuery, parseQuery, type FieldSpec } from '../../src/domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../src/domain/types.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import type { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import type { InstanceQuery, Store } from '../../src/store/store.ts';
 import { errorOf, forEachStore } from '../support/stores.ts';
 

@@ -89,7 +89,7 @@ export function makeCaller(base: string, defaultAuth: string) {
     if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     const res = await fetch(base + path, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown ;
     if (text) {
       try {
         parsed = JSON.parse(text);

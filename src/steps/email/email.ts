@@ -41,7 +41,7 @@ export interface Recipients {
   invalid: string[];
 }
 
-const ADDRESS = /^[^\s@<>()\[\]\\,;:"]+@[^\s@<>()\[\]\\,;:"]+$/;
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+$/;
 const NAMED_ADDRESS = /^(?:"?([^"<>]*)"?\s*)<([^<>\s]+)>$/;
 
 /**
@@ -53,7 +53,10 @@ export function recipientsOf(value: Json | undefined): Recipients {
   const seen = new Set<string>();
   const visit = (v: Json | undefined): void => {
     if (v === undefined || v === null) return;
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
     if (typeof v !== 'string') {
       out.invalid.push(excerpt(stringOf(v), 60));
       return;

@@ -120,7 +120,7 @@ export async function callRest(input: RunInput, authorization: (fresh: boolean) 
         const text = stringOf(v);
         // A line break would start another header or the body: the request is not sent.
         if (/[\r\n\0]/.test(text)) throw new StepFailure(`Headers: the value of '${excerpt(name, 40)}' contains a line break or NUL; the request was not sent.`, false);
-        (custom[name] ??= []).push(text.trim());
+        custom[name] = [...(custom[name] ?? []), text.trim()];
       }
     }
   }

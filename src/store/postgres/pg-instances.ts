@@ -107,6 +107,9 @@ function insertJobs(p: Params, instanceId: string, effects: Effect[]): string {
 const NAMES = new Map<string, string>();
 function statementName(text: string): string | undefined {
   let name = NAMES.get(text);
-  if (!name && NAMES.size < 500) NAMES.set(text, (name = `cs_write_${NAMES.size}`));
+  if (!name && NAMES.size < 500) {
+    name = `cs_write_${NAMES.size}`;
+    NAMES.set(text, name);
+  }
   return name;
 }

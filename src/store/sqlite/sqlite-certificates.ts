@@ -17,7 +17,10 @@ export class SqliteCertificateStore implements CertificateStore {
   /** Prepared once per SQL text (the list query's text varies with its filter; those are few). */
   private st(sql: string): Database.Statement {
     let s = this.statements.get(sql);
-    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
     return s;
   }
 

@@ -79,7 +79,10 @@ export function layoutDiagram(steps: readonly DiagramStep[]): DiagramLayout {
     }
   }
   const rows: string[][] = [];
-  for (const name of order) (rows[level.get(name)!] ??= []).push(name);
+  for (const name of order) {
+    const row = level.get(name)!;
+    rows[row] = [...(rows[row] ?? []), name];
+  }
   const widest = Math.max(1, ...rows.map((r) => r.length));
   const innerWidth = widest * NODE_W + (widest - 1) * GAP_X;
   const width = innerWidth + 2 * MARGIN + LOOP;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError } from './api.ts';
+import type { ApiError } from './api.ts';
 
 export interface Loaded<T> {
   data: T | undefined;

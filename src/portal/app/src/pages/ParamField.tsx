@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { Json, ParameterDefinition } from '../api.ts';
 import type { EditStep } from '../stepEdit.ts';
 
@@ -36,8 +37,8 @@ export function ParamField({
     );
   }
   const text = s.text[name] ?? '';
-  let control;
-  if (d.PotentialValues && d.PotentialValues.length) {
+  let control: ReactNode;
+  if (d.PotentialValues?.length) {
     control = (
       <select id={id} value={text} aria-describedby={describedBy} onChange={(e) => setText(e.target.value)}>
         <option value="">(default{d.DefaultValue ? `: ${d.DefaultValue}` : ''})</option>

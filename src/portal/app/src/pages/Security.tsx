@@ -27,7 +27,10 @@ export function Security() {
             </button>
           ) : null}
         </div>
-        {adding === 'identity' ? <NewIdentity onDone={() => (setAdding('none'), void identities.reload())} /> : null}
+        {adding === 'identity' ? <NewIdentity onDone={() => {
+              setAdding('none');
+              void identities.reload();
+            }} /> : null}
         <ErrorMessage error={identities.error} />
         {!identities.data ? (
           identities.error ? null : <Loading />
