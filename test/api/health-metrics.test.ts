@@ -142,8 +142,8 @@ describe('/metrics', () => {
     healthy = false;
     await done(await startInstance(t, restDef));
 
-    const after = await scrape();
-    const moved = (series: string) => after(series) - before(series);
+    const scraped = await scrape();
+    const moved = (series: string) => scraped(series) - before(series);
     expect(moved(route(defsRoute, 200))).toBe(3);
     expect(moved(route(defsRoute, 401))).toBe(2);
     expect(moved('countersign_login_failures_total')).toBe(1);
@@ -153,12 +153,12 @@ describe('/metrics', () => {
     expect(moved('countersign_step_runs_total{type="RESTRequest",outcome="failed"}')).toBeGreaterThanOrEqual(1);
     expect(moved('countersign_http_request_duration_seconds_count{method="GET",route="/KeyfactorAPI/Workflow/Definitions"}')).toBe(5);
     // Gauges read from the store on the scrape.
-    expect(after('countersign_instances{status="Suspended"}')).toBe(1);
-    expect(after('countersign_instances{status="Complete"}')).toBe(2);
-    expect(after('countersign_instances{status="Failed"}')).toBe(1);
-    expect(after('countersign_jobs{state="running"}')).toBe(0);
-    expect(after('countersign_job_queue_lag_seconds')).toBeGreaterThanOrEqual(0);
-    if (usePostgres()) expect(after('countersign_store_pool_connections{state="max"}')).toBeGreaterThan(0);
+    expect(scraped('countersign_instances{status="Suspended"}')).toBe(1);
+    expect(scraped('countersign_instances{status="Complete"}')).toBe(2);
+    expect(scraped('countersign_instances{status="Failed"}')).toBe(1);
+    expect(scraped('countersign_jobs{state="running"}')).toBe(0);
+    expect(scraped('countersign_job_queue_lag_seconds')).toBeGreaterThanOrEqual(0);
+    if (usePostgres()) expect(scraped('countersign_store_pool_connections{state="max"}')).toBeGreaterThan(0);
     // Raw URLs never become labels: an instance id appears in no series.
     const text = await (await fetch(`${t.url}/metrics`)).text();
     expect(text).not.toContain(first);

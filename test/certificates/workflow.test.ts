@@ -163,7 +163,10 @@ describe('Enrollment workflows and the EnrollStep', () => {
     let delay = 50;
     const cert = await until(async () => {
       const got = (await t.call('GET', `/KeyfactorAPI/Certificates?pq.queryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}&includeMetadata=true&includeLocations=true&includeHasPrivateKey=true`, { auth: alice.auth })).body[0];
-      if (!got) await new Promise((r) => setTimeout(r, (delay *= 2)));
+      if (!got) {
+        delay *= 2;
+        await new Promise((r) => setTimeout(r, delay));
+      }
       return got;
     });
     expect(cert.HasPrivateKey).toBe(true);

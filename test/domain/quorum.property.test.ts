@@ -26,7 +26,7 @@ interface Thresholds {
   /** How the thresholds are written in the configuration: numbers, numeric strings, or left to the default (1). */
   style: 'number' | 'string' | 'defaultWhenOne';
   /** What follows the gate: the end (the instance completes) or a second approval step (it suspends there). */
-  then: 'end' | 'approval';
+  afterGate: 'end' | 'approval';
 }
 
 function configOf(t: Thresholds): JsonObject {
@@ -41,8 +41,8 @@ function versionFor(t: Thresholds): DefinitionVersion {
   const approvalSignals = (role: number) => [{ name: 'ApprovalStatus', roleIds: [role], roleTokens: [] }];
   const steps: StepDef[] = [
     step('StartNOOP', 'NOOPStep', 'Gate'),
-    step('Gate', 'RequireApproval', t.then === 'end' ? 'EndNOOP' : 'Next', { config: configOf(t), signals: approvalSignals(GATE_ROLE) }),
-    ...(t.then === 'approval' ? [step('Next', 'RequireApproval', 'EndNOOP', { signals: approvalSignals(NEXT_ROLE) })] : []),
+    step('Gate', 'RequireApproval', t.afterGate === 'end' ? 'EndNOOP' : 'Next', { config: configOf(t), signals: approvalSignals(GATE_ROLE) }),
+    ...(t.afterGate === 'approval' ? [step('Next', 'RequireApproval', 'EndNOOP', { signals: approvalSignals(NEXT_ROLE) })] : []),
     step('EndNOOP', 'NOOPStep', null),
   ];
   return deepFreeze({ definitionId: 'def-1', version: 3, steps, frozen: true });
@@ -89,7 +89,7 @@ const thresholdsArb: fc.Arbitrary<Thresholds> = fc.record({
   m: fc.integer({ min: 1, max: 4 }),
   d: fc.integer({ min: 1, max: 4 }),
   style: fc.constantFrom('number' as const, 'string' as const, 'defaultWhenOne' as const),
-  then: fc.constantFrom('end' as const, 'approval' as const),
+  afterGate: fc.constantFrom('end' as const, 'approval' as const),
 });
 
 function inputOf(s: Sig, stepName = 'Gate'): SignalInput {
@@ -117,7 +117,7 @@ function expectedOutcome(sigs: Sig[], m: number, d: number): 'continue' | 'rejec
 }
 
 function expectContinued(inst: Instance, t: Thresholds, now: string): void {
-  if (t.then === 'end') {
+  if (t.afterGate === 'end') {
     expect(inst).toMatchObject({ status: 'Complete', currentStep: 'EndNOOP', pendingRoleIds: [], signals: [] });
   } else {
     // The next approval step starts a fresh visit: its own roles, no signals carried over.
@@ -143,7 +143,7 @@ describe('RequireApproval quorum under random signal sequences', () => {
           const input = inputOf(s);
           if (left !== null) {
             // After leaving the gate, a late signal for it is refused and changes nothing.
-            expect(errorOf(() => applySignal(inst, version, input, ctx))).toBe(left === 'reject' || t.then === 'end' ? 'InstanceWrongState' : 'SignalNotCurrentStep');
+            expect(errorOf(() => applySignal(inst, version, input, ctx))).toBe(left === 'reject' || t.afterGate === 'end' ? 'InstanceWrongState' : 'SignalNotCurrentStep');
             expect(inst).toEqual(before);
             return;
           }
@@ -197,7 +197,7 @@ describe('RequireApproval quorum under random signal sequences', () => {
         expect(leaving).toHaveLength(outcome === 'pending' ? 0 : 1);
         if (outcome === 'pending') expect(inst).toMatchObject({ status: 'Suspended', currentStep: 'Gate' });
         if (outcome === 'reject') expect(inst.status).toBe('Rejected');
-        if (outcome === 'continue') expect(inst.currentStep).toBe(t.then === 'end' ? 'EndNOOP' : 'Next');
+        if (outcome === 'continue') expect(inst.currentStep).toBe(t.afterGate === 'end' ? 'EndNOOP' : 'Next');
       }),
       { numRuns: 400 },
     );
@@ -228,7 +228,7 @@ describe('RequireApproval quorum under random signal sequences', () => {
         expect(b.currentStep).toBe(a.currentStep);
         expect(b.pendingRoleIds).toEqual(a.pendingRoleIds);
         const outcome = expectedOutcome(ds.map((s) => ({ ...s, spelling: 0, lowerKey: false, comment: null })), t.m, t.d);
-        expect(a.status).toBe(outcome === 'reject' ? 'Rejected' : outcome === 'pending' ? 'Suspended' : t.then === 'end' ? 'Complete' : 'Suspended');
+        expect(a.status).toBe(outcome === 'reject' ? 'Rejected' : outcome === 'pending' ? 'Suspended' : t.afterGate === 'end' ? 'Complete' : 'Suspended');
         if (outcome === 'pending') {
           expect(tally(b.signals)).toEqual(tally(a.signals));
           expect(b.statusMessage).toBe(a.statusMessage);
@@ -336,7 +336,7 @@ describe('tally over recorded signals', () => {
         const denials = new Set(ours.filter((x) => !x.approve).map((x) => x.identityId)).size;
         const r = reconcile(byHand, version, ctxAt(1));
         if (denials >= t.d) expect(r?.instance.status).toBe('Rejected');
-        else if (approvals >= t.m) expect(r?.instance.currentStep).toBe(t.then === 'end' ? 'EndNOOP' : 'Next');
+        else if (approvals >= t.m) expect(r?.instance.currentStep).toBe(t.afterGate === 'end' ? 'EndNOOP' : 'Next');
         else expect(r).toBeNull();
       }),
     );
@@ -344,7 +344,7 @@ describe('tally over recorded signals', () => {
 });
 
 describe('RequireApproval signal checks', () => {
-  const t: Thresholds = { m: 2, d: 2, style: 'number', then: 'approval' };
+  const t: Thresholds = { m: 2, d: 2, style: 'number', afterGate: 'approval' };
   const version = versionFor(t);
 
   it('accepts Approved as a boolean or "True"/"False" in any case, and nothing else', () => {

@@ -54,7 +54,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
     return els.length;
   });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
-  if (unstuck) await page.evaluate(() => document.querySelectorAll<HTMLElement>('body *').forEach((e) => e.style.position === 'static' && e.style.removeProperty('position')));
+  if (unstuck) {
+    await page.evaluate(() => {
+      for (const e of Array.from(document.querySelectorAll<HTMLElement>('body *'))) if (e.style.position === 'static') e.style.removeProperty('position');
+    });
+  }
 }
 
 /** Presses Tab until the focused element matches `selector`; fails if it never does. */

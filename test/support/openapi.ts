@@ -263,7 +263,7 @@ function collectUndeclared(schema: Json, name: string, value: unknown, at: strin
     const items = parts.map((p) => p.schema.items).find((i) => i !== undefined && typeof i === 'object');
     if (items === undefined) return;
     const itemsName = parts.find((p) => p.schema.items === items)?.name ?? name;
-    value.forEach((v, i) => collectUndeclared(items, itemsName, v, `${at}/${i}`, out));
+    for (const [i, v] of value.entries()) collectUndeclared(items, itemsName, v, `${at}/${i}`, out);
     return;
   }
   const declared = new Map<string, { schema: Json; name: string }>();

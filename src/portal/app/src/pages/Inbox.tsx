@@ -141,6 +141,7 @@ export function Inbox() {
 function InboxRow({ row, selected, onToggle, canReadDefinitions }: { row: InstanceRow; selected: boolean; onToggle: () => void; canReadDefinitions: boolean }) {
   const [extra, setExtra] = useState<Enriched | null>(null);
   const key = `${row.Id}:${row.LastModified}`;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the row's identity and LastModified on purpose, not on every polled copy of the row
   useEffect(() => {
     let live = true;
     enrich(row, canReadDefinitions).then(

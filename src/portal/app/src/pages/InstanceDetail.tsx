@@ -330,6 +330,7 @@ function AdminActions({ d, definition, from, onChanged }: { d: Detail; definitio
   const { can } = useSession();
   const act = useAction();
   const [version, setVersion] = useState<string>('');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the chosen version resets when another instance is shown
   useEffect(() => setVersion(''), [d.Id]);
   // A Running instance (an automatic step in flight, or stuck) can always be stopped or deleted.
   const canStop = d.Status === 1 || d.Status === 2;
