@@ -60,7 +60,7 @@ export function areaOf(f: CallFrame): string {
   const m = /\/(src|bench)\/(.*)$/.exec(u);
   if (m) {
     const parts = m[2]!.split('/');
-    return `${m[1]}/${parts.length > 1 ? parts.slice(0, -1).join('/') + '/' : ''}${parts.at(-1)}`;
+    return `${m[1]}/${parts.length > 1 ? `${parts.slice(0, -1).join('/')}/` : ''}${parts.at(-1)}`;
   }
   return u;
 }

@@ -406,7 +406,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         startedAt: new Date().toISOString(),
         machine: m,
@@ -417,7 +417,7 @@ async function main(): Promise<void> {
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,
-    ) + '\n',
+    )}\n`,
   );
   console.log(`\nresults: ${o.out}`);
   const invalid = runs.some((r) => !r.valid);

@@ -29,7 +29,7 @@ import { prepareWorkload, startInstances } from './setup.ts';
 const BENCH_ADMIN = { user: 'admin', password: 'bench-admin-password' };
 
 const send = (msg: object): void => {
-  process.stdout.write(JSON.stringify(msg) + '\n');
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
 
 async function main(): Promise<void> {

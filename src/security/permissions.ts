@@ -69,7 +69,7 @@ export function grants(held: readonly string[], needed: string): boolean {
 
 const normalPath = (s: string): string => {
   let p = s.trim().toLowerCase();
-  if (!p.startsWith('/')) p = '/' + p;
+  if (!p.startsWith('/')) p = `/${p}`;
   if (!p.endsWith('/')) p += '/';
   return p;
 };

@@ -114,7 +114,7 @@ describe('refused signals change nothing', () => {
     ['malformed JSON', (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { raw: '{"SignalKey": "RequireApproval1.ApprovalStatus", "Data": {', auth: alice.auth }), 400, /not valid JSON/],
     ['a missing x-keyfactor-requested-with header', (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: SEED_BODY, auth: alice.auth, headers: { 'x-keyfactor-requested-with': '' } }), 400, /x-keyfactor-requested-with/],
     ['no credentials', (id) => signal(id, SEED_BODY, null as unknown as string), 401, /Authentication is required/],
-    ['wrong credentials', (id) => signal(id, SEED_BODY, 'Basic ' + Buffer.from('CORP\\alice:wrong').toString('base64')), 401, /Authentication/],
+    ['wrong credentials', (id) => signal(id, SEED_BODY, `Basic ${Buffer.from('CORP\\alice:wrong').toString('base64')}`), 401, /Authentication/],
   ];
   for (const [name, act, status, message] of cases) {
     it(`${name}: ${status}`, async () => {

@@ -105,7 +105,7 @@ describe('redact', () => {
   it('masks the secret in every form, Basic user:password in Base64, and whole header values', () => {
     const pw = 'pa:ss-Word1';
     const basic = Buffer.from(`svc:${pw}`).toString('base64');
-    const msg = `echo ${pw} ${basic} Basic ${basic} ${encodeURIComponent(pw)} ${JSON.stringify('a"' + pw).slice(1, -1)}`;
+    const msg = `echo ${pw} ${basic} Basic ${basic} ${encodeURIComponent(pw)} ${JSON.stringify(`a"${pw}`).slice(1, -1)}`;
     const out = redact(msg, [pw, `svc:${pw}`, `Basic ${basic}`]);
     expect(out).not.toContain(pw);
     expect(out).not.toContain(basic);

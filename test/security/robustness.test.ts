@@ -143,7 +143,7 @@ describe('an operator can always end a Running instance', () => {
 });
 
 describe('JSON and text at the API edge', () => {
-  const deepArray = '['.repeat(20_000) + '"\\u0000"' + ']'.repeat(20_000);
+  const deepArray = `${'['.repeat(20_000)}"\\u0000"${']'.repeat(20_000)}`;
 
   it('a 20,000-deep body is 400, authenticated or not, at a route or not; never 500', async () => {
     const authed = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { raw: deepArray });

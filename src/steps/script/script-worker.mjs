@@ -125,7 +125,7 @@ async function run({ script, paramsJson, limits }) {
         length.dispose();
         if (tooLong) return tooMuch();
       }
-      const line = args.map((a) => (vm.typeof(a) === 'string' ? vm.getString(a) : safeString(vm.dump(a)))).join(' ') + '\n';
+      const line = `${args.map((a) => (vm.typeof(a) === 'string' ? vm.getString(a) : safeString(vm.dump(a)))).join(' ')}\n`;
       logBytes += Buffer.byteLength(line);
       if (logBytes > limits.maxOutputBytes) return tooMuch();
       log += line;
