@@ -120,11 +120,8 @@ export function resolveValue(value: Json, scope: TokenScope, encode: TokenEncode
 
 const tokenNames = (text: string): string[] => [...text.matchAll(TOKEN)].map((m) => m[1]);
 
-/**
- * Token names in the value that resolve only from untrusted (requester) data: they resolve in the
- * full scope but not in the trusted one. Used to say why a role token or condition gave nothing.
- */
-export function untrustedTokens(value: Json, scope: TokenScope): string[] {
+/** Every string anywhere in a JSON value (array items, object values), in document order. */
+function stringsIn(value: Json): string[] {
   const texts: string[] = [];
   const walk = (v: Json): void => {
     if (typeof v === 'string') texts.push(v);
@@ -132,6 +129,15 @@ export function untrustedTokens(value: Json, scope: TokenScope): string[] {
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
   };
   walk(value);
+  return texts;
+}
+
+/**
+ * Token names in the value that resolve only from untrusted (requester) data: they resolve in the
+ * full scope but not in the trusted one. Used to say why a role token or condition gave nothing.
+ */
+export function untrustedTokens(value: Json, scope: TokenScope): string[] {
+  const texts = stringsIn(value);
   const trusted = trustedOnly(scope);
   const names = texts.flatMap(tokenNames).filter((n) => lookupToken(n, scope) !== undefined && lookupToken(n, trusted) === undefined);
   return [...new Set(names)];
@@ -140,12 +146,6 @@ export function untrustedTokens(value: Json, scope: TokenScope): string[] {
 /** Whether every token in the value resolves from trusted data alone. */
 export function resolvesFromTrusted(value: Json, scope: TokenScope): boolean {
   const trusted = trustedOnly(scope);
-  const texts: string[] = [];
-  const walk = (v: Json): void => {
-    if (typeof v === 'string') texts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(value);
+  const texts = stringsIn(value);
   return texts.flatMap(tokenNames).every((n) => lookupToken(n, trusted) !== undefined);
 }

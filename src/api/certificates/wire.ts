@@ -161,44 +161,44 @@ export function metadataFieldWire(f: MetadataField) {
 /** Certificates in the answer: PEM text per element, or base64 DER when the client asked for DER. */
 export const certificateText = (der: Uint8Array, format: 'PEM' | 'DER'): string => (format === 'PEM' ? toPem(der) : Buffer.from(der).toString('base64'));
 
+/** The issued certificate's names, first in both enrollment answers (null while pending). */
+const issuedNames = (o: EnrollOutcome) => ({
+  SerialNumber: o.certificate?.serialNumber ?? null,
+  IssuerDN: o.certificate?.issuerDn ?? null,
+  Thumbprint: o.certificate?.thumbprint ?? null,
+});
+
+const workflowOf = (o: EnrollOutcome) => ({ WorkflowInstanceId: o.instance?.id ?? NIL_GUID, WorkflowReferenceId: o.instance?.referenceId ?? 0 });
+
+/** The request's outcome, last in both enrollment answers. */
+const dispositionOf = (o: EnrollOutcome) => ({ KeyfactorRequestId: o.requestId, RequestDisposition: o.disposition, DispositionMessage: o.message, EnrollmentContext: null });
+
+// Keyfactor spells the id KeyfactorID in the CSR answer and KeyfactorId in the PFX answer; the
+// field order follows Keyfactor's answers.
 export function csrEnrollmentWire(o: EnrollOutcome, format: 'PEM' | 'DER', metadata: Record<string, string>) {
-  const c = o.certificate;
   return {
     CertificateInformation: {
-      SerialNumber: c?.serialNumber ?? null,
-      IssuerDN: c?.issuerDn ?? null,
-      Thumbprint: c?.thumbprint ?? null,
-      KeyfactorID: c?.id ?? 0,
+      ...issuedNames(o),
+      KeyfactorID: o.certificate?.id ?? 0,
       Certificates: o.certificates.map((d) => certificateText(d, format)),
-      WorkflowInstanceId: o.instance?.id ?? NIL_GUID,
-      WorkflowReferenceId: o.instance?.referenceId ?? 0,
-      KeyfactorRequestId: o.requestId,
-      RequestDisposition: o.disposition,
-      DispositionMessage: o.message,
-      EnrollmentContext: null,
+      ...workflowOf(o),
+      ...dispositionOf(o),
     },
     Metadata: metadata,
   };
 }
 
 export function pfxEnrollmentWire(o: EnrollOutcome, blob: string | null, password: string | null, metadata: Record<string, string>) {
-  const c = o.certificate;
   return {
     CertificateInformation: {
-      SerialNumber: c?.serialNumber ?? null,
-      IssuerDN: c?.issuerDn ?? null,
-      Thumbprint: c?.thumbprint ?? null,
-      KeyfactorId: c?.id ?? 0,
+      ...issuedNames(o),
+      KeyfactorId: o.certificate?.id ?? 0,
       Pkcs12Blob: blob,
       Password: password,
-      WorkflowInstanceId: o.instance?.id ?? NIL_GUID,
-      WorkflowReferenceId: o.instance?.referenceId ?? 0,
+      ...workflowOf(o),
       StoreIdsInvalidForRenewal: [],
       ChainFailedToBuild: false,
-      KeyfactorRequestId: o.requestId,
-      RequestDisposition: o.disposition,
-      DispositionMessage: o.message,
-      EnrollmentContext: null,
+      ...dispositionOf(o),
     },
     Metadata: metadata,
   };

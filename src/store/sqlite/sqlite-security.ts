@@ -145,22 +145,16 @@ export class SqliteSecurityStore implements SecurityStore {
     const tx = this.db.transaction((): Role => {
       if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, null);
-      let id: number;
-      try {
-        const info = this.db
+      const info = this.writeRoleRow(role, () =>
+        this.db
           .prepare(
             `INSERT INTO roles (name, description, email, enabled, private, immutable, permissions, permission_set_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(...roleValues(role));
-        id = Number(info.lastInsertRowid);
-      } catch (e) {
-        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
-        throw e;
-      }
-      this.writeMembers(id, role.identityIds);
-      this.writeClaims(id, role.claims);
-      this.bump();
+          .run(...roleValues(role)),
+      );
+      const id = Number(info.lastInsertRowid);
+      this.writeRoleLinks(id, role);
       return this.loadRole(id)!;
     });
     return tx.immediate();
@@ -171,20 +165,15 @@ export class SqliteSecurityStore implements SecurityStore {
       if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(id)) return null;
       if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, id);
-      try {
+      this.writeRoleRow(role, () =>
         this.db
           .prepare(
             `UPDATE roles SET name = ?, description = ?, email = ?, enabled = ?, private = ?, immutable = ?,
                permissions = ?, permission_set_id = ? WHERE id = ?`,
           )
-          .run(...roleValues(role), id);
-      } catch (e) {
-        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
-        throw e;
-      }
-      this.writeMembers(id, role.identityIds);
-      this.writeClaims(id, role.claims);
-      this.bump();
+          .run(...roleValues(role), id),
+      );
+      this.writeRoleLinks(id, role);
       return this.loadRole(id);
     });
     return tx.immediate();
@@ -304,6 +293,23 @@ export class SqliteSecurityStore implements SecurityStore {
   private assertNameFree(name: string, selfId: number | null): void {
     const row = this.db.prepare('SELECT id FROM roles WHERE lower(name) = lower(?)').get(name) as { id: number } | undefined;
     if (row && row.id !== selfId) this.roleNameTaken(name);
+  }
+
+  /** Runs the role row's INSERT or UPDATE; a name taken meanwhile (unique index) is a Conflict. */
+  private writeRoleRow<T>(role: NewRole, write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      if (isUniqueViolation(e)) this.roleNameTaken(role.name);
+      throw e;
+    }
+  }
+
+  /** The role's members and claims, replaced, and the security version bumped. */
+  private writeRoleLinks(id: number, role: NewRole): void {
+    this.writeMembers(id, role.identityIds);
+    this.writeClaims(id, role.claims);
+    this.bump();
   }
 
   private roleNameTaken(name: string): never {
