@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { opensslCsr } from './openssl.ts';
+import { waitFor } from '../support/until.ts';
 
 /*
  * SIGKILL while the runner issues certificates: twenty approved requests, the server killed as
@@ -55,16 +56,8 @@ async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: Ch
   return { url, child, exited };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
+/** Polled every 20 ms: the kill must land while issuance is still under way. */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) => waitFor(what, probe, 60_000, 20);
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'countersign-ca-crash-'));
 });

@@ -6,22 +6,12 @@ import { P, toCanonical } from '../../src/security/permissions.ts';
 import { approval, createRole, createUser, noop, publishedDefinition } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { opensslCsr, opensslPkcs12, opensslVerify, tamperedCsr } from './openssl.ts';
+import { until } from '../support/until.ts';
 
 const COMPLETE = InstanceStatus.Complete;
 const REJECTED = InstanceStatus.Rejected;
 const PEM = { 'x-certificateformat': 'PEM' };
 const CA = 'countersign\\CountersignIssuingCA';
-
-/** Polls until fn returns a value (the runner issues in the background). */
-async function until<T>(fn: () => Promise<T | null | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('certificate enrollment over HTTP', () => {
   let t: TestApp;

@@ -5,6 +5,7 @@ import { approval, createRole, createUser, noop, publishedDefinition } from '../
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { opensslCsr, opensslPkcs12 } from './openssl.ts';
+import { until } from '../support/until.ts';
 
 const step = (UniqueName: string, ExtensionName: string, next?: string, extra: Record<string, unknown> = {}) => ({
   UniqueName,
@@ -17,16 +18,6 @@ const step = (UniqueName: string, ExtensionName: string, next?: string, extra: R
   Outputs: next ? { continue: next } : {},
   ...extra,
 });
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Enrollment workflows and the EnrollStep', () => {
   let t: TestApp;

@@ -1,21 +1,20 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type TestApp } from '../support/server.ts';
-import { horizontalOverflow, screenshot } from './browser.ts';
+import { screenshot } from './browser.ts';
 import { ALICE, BOB, CAROL, portalHarness } from './portal-harness.ts';
 
 /*
  * The portal end to end (see portal.test.ts), on a server of its own with the demo freshly
- * loaded: the security pages, a narrow screen, and a session that ends.
+ * loaded: the security pages and a session that ends.
  */
 
 const { state, newPage, signIn, expectAccessible, pageErrors } = portalHarness();
 let t: TestApp;
-let definitionId: string;
 beforeAll(() => {
-  ({ t, definitionId } = state());
+  ({ t } = state());
 });
 
-describe('the portal in Chromium: security pages, narrow screens, an ended session', { timeout: 90_000 }, () => {
+describe('the portal in Chromium: security pages, an ended session', { timeout: 90_000 }, () => {
   it('shows identities, roles, membership and permissions to a security reader', async () => {
     const admin = await newPage();
     await signIn(admin, ADMIN.user);
@@ -41,28 +40,6 @@ describe('the portal in Chromium: security pages, narrow screens, an ended sessi
     await admin.getByRole('link', { name: CAROL }).click();
     await admin.getByRole('heading', { name: `Identity: ${CAROL}` }).waitFor();
     await admin.getByRole('row', { name: /Read every instance/ }).getByText('PKI Approvers').waitFor();
-  });
-
-  it('fits a 375-pixel-wide screen', async () => {
-    const page = await newPage(375, 812);
-    await signIn(page, BOB);
-    await page.getByRole('heading', { name: 'Assigned to Me' }).waitFor();
-    await page.locator('#inbox-count').waitFor();
-    await page.getByRole('link', { name: /mail01/ }).waitFor();
-    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
-    await expectAccessible(page);
-    await screenshot(page, 'inbox-narrow');
-    await page.getByRole('link', { name: /mail01/ }).click();
-    await page.getByRole('heading', { name: 'Your decision' }).waitFor();
-    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
-    const approve = await page.getByRole('button', { name: 'Approve' }).boundingBox();
-    expect(approve!.x + approve!.width).toBeLessThanOrEqual(375);
-    expect(approve!.height).toBeGreaterThanOrEqual(24);
-    await screenshot(page, 'request-narrow');
-    await page.goto(`${t.url}/KeyfactorPortal/definitions/${definitionId}`);
-    await page.getByTestId('definition-diagram').waitFor();
-    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
-    await screenshot(page, 'definition-narrow');
   });
 
   it('returns to sign-in when the API answers 401', async () => {

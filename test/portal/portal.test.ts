@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, basic, type TestApp } from '../support/server.ts';
-import { focusVisible, screenshot, tabTo } from './browser.ts';
+import { focusVisible, horizontalOverflow, screenshot, tabTo } from './browser.ts';
 import { ALICE, BOB, CAROL, password, portalHarness } from './portal-harness.ts';
 
 /*
@@ -346,6 +346,28 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(list[0]).toMatchObject({ Key: '77', Enabled: false, DraftVersion: 1, PublishedVersion: null });
     const steps = (await t.call('GET', `/KeyfactorAPI/Workflow/Definitions/${list[0].Id}`)).body.Steps;
     expect(steps.map((s: { UniqueName: string }) => s.UniqueName)).toEqual(exported.Steps.map((s: { UniqueName: string }) => s.UniqueName));
+  });
+
+  it('fits a 375-pixel-wide screen', async () => {
+    const page = await newPage(375, 812);
+    await signIn(page, BOB);
+    await page.getByRole('heading', { name: 'Assigned to Me' }).waitFor();
+    await page.locator('#inbox-count').waitFor();
+    await page.getByRole('link', { name: /mail01/ }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await expectAccessible(page);
+    await screenshot(page, 'inbox-narrow');
+    await page.getByRole('link', { name: /mail01/ }).click();
+    await page.getByRole('heading', { name: 'Your decision' }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    const approve = await page.getByRole('button', { name: 'Approve' }).boundingBox();
+    expect(approve!.x + approve!.width).toBeLessThanOrEqual(375);
+    expect(approve!.height).toBeGreaterThanOrEqual(24);
+    await screenshot(page, 'request-narrow');
+    await page.goto(`${t.url}/KeyfactorPortal/definitions/${definitionId}`);
+    await page.getByTestId('definition-diagram').waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'definition-narrow');
   });
 
   it('raised no script errors', () => {

@@ -9,6 +9,7 @@ import { messageIdFor } from '../../src/steps/email/email.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
+import { waitFor } from '../support/until.ts';
 
 /*
  * SIGKILL in the middle of a workflow, twice: once while a REST call is in flight, once while
@@ -80,16 +81,8 @@ async function kill(p: Proc): Promise<void> {
   await p.exited;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
+/** Polled every 25 ms: the kills must land while a call or a message is in flight. */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) => waitFor(what, probe, 45_000, 25);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'countersign-crash-'));
   smtp = await startSmtp();
