@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChildServer } from '../support/child-server.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { opensslCsr } from './openssl.ts';
 import { waitFor } from '../support/until.ts';
@@ -16,44 +15,19 @@ import { waitFor } from '../support/until.ts';
  * started again on the same database. Every request ends with exactly one certificate.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const N = 20;
 let dir: string;
 const running: ChildProcess[] = [];
 
-async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: ChildProcess; exited: Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/runner/server-process.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-      PORT: '0',
-      COUNTERSIGN_ADMIN_USER: ADMIN.user,
-      COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'silent',
-      COUNTERSIGN_JOB_LEASE_MS: '2000',
-      COUNTERSIGN_CA_KEY_FILE: join(dir, keyFile),
-      COUNTERSIGN_CA_KEY: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: ChildProcess; exited: Promise<number | null> }> {
+  const { child, exited, ready } = await startChildServer('test/runner/server-process.ts', { PATH: process.env.PATH ?? '/usr/bin:/bin' }, {
+    DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
+    COUNTERSIGN_JOB_LEASE_MS: '2000',
+    COUNTERSIGN_CA_KEY_FILE: join(dir, keyFile),
+    COUNTERSIGN_CA_KEY: '',
   });
   running.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${err}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        resolve((JSON.parse(line) as { url: string }).url);
-        clearTimeout(timer);
-      } catch {
-        /* not the ready line */
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return { url, child, exited };
+  return { url: ready.url, child, exited };
 }
 
 /** Polled every 20 ms: the kill must land while issuance is still under way. */

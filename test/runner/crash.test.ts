@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/steps/email/email.ts';
+import { startChildServer } from '../support/child-server.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
@@ -19,13 +19,12 @@ import { waitFor } from '../support/until.ts';
  * Message-ID), so the receivers de-duplicate.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PWSH = fileURLToPath(new URL('../support/stand-ins/pwsh', import.meta.url));
 
 interface Proc {
   url: string;
   child: ChildProcess;
-  exited: Promise<void>;
+  exited: Promise<number | null>;
 }
 
 let dir: string;
@@ -34,46 +33,21 @@ let api: HttpStandIn;
 const running: ChildProcess[] = [];
 
 async function startServer(): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/runner/server-process.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-      PORT: '0',
-      COUNTERSIGN_ADMIN_USER: ADMIN.user,
-      COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'silent',
-      // A short lease so the restarted server takes the killed one's job over quickly.
-      COUNTERSIGN_JOB_LEASE_MS: '3000',
-      COUNTERSIGN_REST_TIMEOUT_MS: '1000',
-      COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost',
-      COUNTERSIGN_SMTP_HOST: '127.0.0.1',
-      COUNTERSIGN_SMTP_PORT: String(smtp.port),
-      COUNTERSIGN_SMTP_SECURE: 'none',
-      COUNTERSIGN_SMTP_FROM: 'Countersign <pki@example.test>',
-      COUNTERSIGN_SMTP_TIMEOUT_MS: '1000',
-      COUNTERSIGN_PWSH: PWSH,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child, exited, ready } = await startChildServer('test/runner/server-process.ts', { PATH: process.env.PATH ?? '/usr/bin:/bin' }, {
+    DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
+    // A short lease so the restarted server takes the killed one's job over quickly.
+    COUNTERSIGN_JOB_LEASE_MS: '3000',
+    COUNTERSIGN_REST_TIMEOUT_MS: '1000',
+    COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost',
+    COUNTERSIGN_SMTP_HOST: '127.0.0.1',
+    COUNTERSIGN_SMTP_PORT: String(smtp.port),
+    COUNTERSIGN_SMTP_SECURE: 'none',
+    COUNTERSIGN_SMTP_FROM: 'Countersign <pki@example.test>',
+    COUNTERSIGN_SMTP_TIMEOUT_MS: '1000',
+    COUNTERSIGN_PWSH: PWSH,
   });
   running.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${err}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { url: string };
-        clearTimeout(timer);
-        resolve(msg.url);
-      } catch {
-        /* not the ready line */
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return { url, child, exited };
+  return { url: ready.url, child, exited };
 }
 
 async function kill(p: Proc): Promise<void> {
