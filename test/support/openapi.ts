@@ -187,10 +187,8 @@ export function checkResponse(r: ResponseUnderTest): string[] {
 export function expectValidResponse(r: ResponseUnderTest): void {
   const problems = checkResponse(r);
   if (problems.length > 0) {
-    throw new Error(
-      `${r.method.toUpperCase()} ${r.url} -> ${r.status} does not match the Keyfactor contract (${r.doc}):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
-    );
+    const list = problems.map((p) => `  - ${p}`).join('\n');
+    throw new Error(`${r.method.toUpperCase()} ${r.url} -> ${r.status} does not match the Keyfactor contract (${r.doc}):\n${list}`);
   }
 }
 
