@@ -15,7 +15,6 @@ export const TARGETS: Target[] = [sqliteTarget, postgresTarget, postgres3Target]
 export const PHASES = ['raw', 'store', 'service', 'http', 'enroll'] as const;
 export type Phase = (typeof PHASES)[number];
 
-
 /** No phase runs longer than this, whatever the options say. */
 export const HARD_STOP_MS = 60_000;
 
@@ -83,7 +82,10 @@ export function parseArgs(argv: string[]): Options {
     const value = () => inline ?? argv[++i];
     switch (flag) {
       case '--only': {
-        const words = (value() ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+        const words = (value() ?? '')
+          .split(',')
+          .map((w) => w.trim().toLowerCase())
+          .filter(Boolean);
         const unknown = words.filter((w) => !TARGETS.some((t) => t.name === w) && !(PHASES as readonly string[]).includes(w));
         if (unknown.length || !words.length) throw new Error(`--only: unknown '${unknown.join(',')}'; use ${[...TARGETS.map((t) => t.name), ...PHASES].join(', ')}`);
         const ts = TARGETS.filter((t) => words.includes(t.name));

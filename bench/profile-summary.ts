@@ -108,7 +108,9 @@ export function summariseProfile(p: CpuProfile, top = 30, inclusiveOf: RegExp[] 
     totalMs: ms(total),
     idleMs: ms(idle),
     busyMs: ms(busy),
-    topSelf: sorted(fnSelf).slice(0, top).map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
+    topSelf: sorted(fnSelf)
+      .slice(0, top)
+      .map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
     areas: sorted(areaSelf).map(([area, us]) => ({ area, ms: ms(us), pctBusy: pct(us) })),
     inclusive: sorted(incl).map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
   };

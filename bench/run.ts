@@ -12,7 +12,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { runHttpLoad, type HttpLoadResult } from './http-load.ts';
 import { busyCores, cpuSnapshot, waitForQuiet, type CpuSnapshot } from './load.ts';
-import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES, } from './options.ts';
+import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES } from './options.ts';
 import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
@@ -23,7 +23,6 @@ import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/targe
 const GOALS = { httpRate: 3000, p99Ms: 20, ofRaw: 0.5 };
 
 const PASSWORD = 'bench-approver-password';
-
 
 function machine() {
   let model = os.cpus()[0]?.model ?? 'unknown';
@@ -72,7 +71,8 @@ async function withHardStop<T>(what: string, p: Promise<T>, ms = HARD_STOP_MS + 
 async function quiet(o: Options, label: string): Promise<void> {
   if (o.quietWaitMs <= 0) return;
   const busy = await waitForQuiet(QUIET_CORES, o.quietWaitMs);
-  if (busy !== null && busy > QUIET_CORES) console.log(`  ${label}: machine still busy (${busy.toFixed(2)} cores used by others) after waiting ${o.quietWaitMs / 1000} s; running anyway`);
+  if (busy !== null && busy > QUIET_CORES)
+    console.log(`  ${label}: machine still busy (${busy.toFixed(2)} cores used by others) after waiting ${o.quietWaitMs / 1000} s; running anyway`);
 }
 
 function noteLoad(run: TargetRun, phase: string, other: number | null): void {
@@ -130,7 +130,13 @@ async function runHttp(t: Target, o: Options, run: TargetRun): Promise<void> {
   }
 }
 
-async function runLoop(o: Options, run: TargetRun, label: string, fn: (lo: LoopOptions) => Promise<LoopResult>, lo: LoopOptions): Promise<LoopResult & { otherLoadCores: number | null }> {
+async function runLoop(
+  o: Options,
+  run: TargetRun,
+  label: string,
+  fn: (lo: LoopOptions) => Promise<LoopResult>,
+  lo: LoopOptions,
+): Promise<LoopResult & { otherLoadCores: number | null }> {
   await quiet(o, label);
   process.stdout.write(`  ${label}: ${lo.durationMs / 1000} s, depth ${lo.depth} ... `);
   const snap0 = cpuSnapshot();
@@ -157,7 +163,8 @@ function printBreakdown(u: NodeUsage, h: HttpLoadResult, node: number): void {
   for (const [k, v] of top) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k} [${fmt(v.count / h.signals, 2)}]`);
   console.log(`    ${fmt(per(busyMs - topMs), 1).padStart(8)}  everything else: HTTP parsing and writing, fastify, hooks, JSON, promises, GC`);
   console.log('    of which SQL statements (inside the calls above):');
-  for (const [k, v] of entries.filter(([k]) => k.startsWith('sql ')).slice(0, 12)) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k.slice(4)} [${fmt(v.count / h.signals, 2)}]`);
+  for (const [k, v] of entries.filter(([k]) => k.startsWith('sql ')).slice(0, 12))
+    console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k.slice(4)} [${fmt(v.count / h.signals, 2)}]`);
 }
 
 const fmt = (n: number | null | undefined, digits = 0): string =>
@@ -172,7 +179,9 @@ function report(run: TargetRun, o: Options): void {
     [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
   ];
   console.log('');
-  console.log(`  ${'line'.padEnd(36)}${'signals/s'.padStart(11)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}  ${'x raw'.padStart(6)}${'others'.padStart(8)}  what`);
+  console.log(
+    `  ${'line'.padEnd(36)}${'signals/s'.padStart(11)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}  ${'x raw'.padStart(6)}${'others'.padStart(8)}  what`,
+  );
   for (const [name, r, what] of rows) {
     if (!r) continue;
     const l = r.latencyMs;
@@ -188,7 +197,9 @@ function report(run: TargetRun, o: Options): void {
       : undefined;
     console.log(
       `  HTTP log-in round ${fmt(h.loginMs)} ms; window ${fmt(h.windowMs / 1000, 2)} s, ${fmt(h.signals)} signals (+${fmt(h.warmupSignals)} warm-up), errors ${h.errors}, mean depth ${fmt(h.meanDepth, 1)}` +
-        (su ? `; server CPU ${fmt(su.cpuMs / h.windowMs, 2)} cores${su.nodes > 1 ? ` (${su.nodes} nodes)` : ''}, event loop busy ${fmt(su.elu * 100, 0)}%${su.nodes > 1 ? ' (busiest node)' : ''}` : '') +
+        (su
+          ? `; server CPU ${fmt(su.cpuMs / h.windowMs, 2)} cores${su.nodes > 1 ? ` (${su.nodes} nodes)` : ''}, event loop busy ${fmt(su.elu * 100, 0)}%${su.nodes > 1 ? ' (busiest node)' : ''}`
+          : '') +
         `; client CPU ${fmt(h.clientCpuMs / h.windowMs, 2)} cores; other processes ${h.otherLoadCores === null ? '?' : fmt(h.otherLoadCores, 2)} cores${h.profiled ? ' (PROFILED/INSTRUMENTED run: rates are lowered by the measuring)' : ''}`,
     );
     for (const [i, u] of h.serverUsage.entries()) if (u.breakdown) printBreakdown(u, h, i);
@@ -197,7 +208,10 @@ function report(run: TargetRun, o: Options): void {
   for (const [k, v] of Object.entries(run.ratios)) console.log(`  ratio ${k.padEnd(28)} ${v === null ? '-' : fmt(v, 3)}`);
   console.log('');
   console.log(`  goals (issue)${o.experiments.length ? ` - EXPERIMENT ${o.experiments.join(', ')}, not the shipped code` : ''}:`);
-  for (const g of run.goals) console.log(`    ${g.goal.padEnd(44)} ${(g.value === null ? '-' : fmt(g.value, g.value < 10 ? 3 : 1)).padStart(10)}  ${g.pass === null ? 'NOT MEASURED' : g.pass ? 'PASS' : 'FAIL'}`);
+  for (const g of run.goals)
+    console.log(
+      `    ${g.goal.padEnd(44)} ${(g.value === null ? '-' : fmt(g.value, g.value < 10 ? 3 : 1)).padStart(10)}  ${g.pass === null ? 'NOT MEASURED' : g.pass ? 'PASS' : 'FAIL'}`,
+    );
   if (run.warnings.length) {
     console.log('');
     console.log('  WARNING: the machine was not idle:');
@@ -221,7 +235,17 @@ async function main(): Promise<void> {
   // 'enroll' alone runs no signal target.
   for (const t of o.phases.some((p) => p !== 'enroll') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
-    const run: TargetRun = { target: t.name, description: t.description, rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)', info: (await t.info?.()) ?? {}, ratios: {}, goals: [], problems: [], warnings: [], valid: true };
+    const run: TargetRun = {
+      target: t.name,
+      description: t.description,
+      rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)',
+      info: (await t.info?.()) ?? {},
+      ratios: {},
+      goals: [],
+      problems: [],
+      warnings: [],
+      valid: true,
+    };
     runs.push(run);
     try {
       if (o.phases.includes('http')) await runHttp(t, o, run);
@@ -234,7 +258,9 @@ async function main(): Promise<void> {
       run.problems.push(`aborted: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (run.http && o.profileDir) {
-      const files = readdirSync(o.profileDir).filter((f) => f.startsWith(`${t.name}-`) && f.endsWith('.cpuprofile')).sort();
+      const files = readdirSync(o.profileDir)
+        .filter((f) => f.startsWith(`${t.name}-`) && f.endsWith('.cpuprofile'))
+        .sort();
       const last = files.at(-1);
       if (last) {
         run.profile = summariseProfile(JSON.parse(readFileSync(join(o.profileDir, last), 'utf8')));
@@ -274,7 +300,19 @@ async function main(): Promise<void> {
       {
         startedAt: new Date().toISOString(),
         machine: m,
-        options: { phases: o.phases, durationMs: o.durationMs, warmupMs: o.warmupMs, clients: o.clients, instances: o.instances, depth: o.depth, batch: o.batch, profiled: o.profileDir !== null, breakdown: o.breakdown, experiments: o.experiments, quietWaitMs: o.quietWaitMs },
+        options: {
+          phases: o.phases,
+          durationMs: o.durationMs,
+          warmupMs: o.warmupMs,
+          clients: o.clients,
+          instances: o.instances,
+          depth: o.depth,
+          batch: o.batch,
+          profiled: o.profileDir !== null,
+          breakdown: o.breakdown,
+          experiments: o.experiments,
+          quietWaitMs: o.quietWaitMs,
+        },
         goals: GOALS,
         runs,
         enrollment,

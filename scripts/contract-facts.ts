@@ -124,7 +124,11 @@ export function reduceDocument(document: JsonObject): JsonObject {
     openapi: document.openapi ?? '3.0.1',
     info: { title: info.title ?? '', version: info.version ?? '' },
     paths: sorted(paths),
-    components: Object.fromEntries(Object.entries(components).sort().map(([k, v]) => [k, sorted(v)])),
+    components: Object.fromEntries(
+      Object.entries(components)
+        .sort()
+        .map(([k, v]) => [k, sorted(v)]),
+    ),
   }) as JsonObject;
 }
 

@@ -24,7 +24,6 @@ import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 
-
 export interface Server {
   app: FastifyInstance;
   services: Services;

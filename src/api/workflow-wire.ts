@@ -247,7 +247,16 @@ export function instanceV1(i: Instance, version: DefinitionVersion | null, histo
     CurrentStateData: i.stateData,
     ReferenceId: i.referenceId,
   };
-  return history ? { ...body, History: history.map(historyEntry), ReceivedSignals: i.signals.map(receivedSignal), Metadata: i.metadata, RestartedFrom: i.restartedFrom, RestartedTo: i.restartedTo } : body;
+  return history
+    ? {
+        ...body,
+        History: history.map(historyEntry),
+        ReceivedSignals: i.signals.map(receivedSignal),
+        Metadata: i.metadata,
+        RestartedFrom: i.restartedFrom,
+        RestartedTo: i.restartedTo,
+      }
+    : body;
 }
 
 const historyEntry = (h: HistoryEntry) => ({ At: h.at, Kind: h.kind, Step: h.step, Actor: h.actor, Message: h.message, Data: h.data });

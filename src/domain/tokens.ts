@@ -60,8 +60,7 @@ function child(value: Json | undefined, key: string): Json | undefined {
   return undefined;
 }
 
-export const stringify = (v: Json): string =>
-  typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+export const stringify = (v: Json): string => (typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
  * Encodes one resolved token value for the place it lands in; `before` is the text produced so

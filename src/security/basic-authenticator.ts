@@ -208,11 +208,7 @@ export class BasicAuthenticator implements Authenticator {
     const list = this.liveClientFailures(address, now);
     if (list.length >= this.settings.maxFailuresPerClient) {
       const wait = list[0]! + this.settings.clientWindowMs - now;
-      throw new RetryLaterError(
-        'TooManyAttempts',
-        `Too many failed log-ins from this address; try again in ${retryAfterSeconds(wait)} s.`,
-        retryAfterSeconds(wait),
-      );
+      throw new RetryLaterError('TooManyAttempts', `Too many failed log-ins from this address; try again in ${retryAfterSeconds(wait)} s.`, retryAfterSeconds(wait));
     }
     list.push(now);
     this.clientFailures.delete(address); // re-insert: Map order = least recently active first

@@ -112,7 +112,8 @@ export class WorkflowService {
   async getDefinition(id: string, version?: number): Promise<{ definition: Definition; version: DefinitionVersion }> {
     const definition = (await this.s.store.getDefinition(id)) ?? fail('NotFound', `No workflow definition has Id ${id}.`);
     const v = version ?? definition.draftVersion;
-    const found = (await this.s.store.getVersion(id, v)) ?? fail('NotFound', `Workflow definition ${id} has no version ${v}; its versions run from 1 to ${definition.draftVersion}.`);
+    const found =
+      (await this.s.store.getVersion(id, v)) ?? fail('NotFound', `Workflow definition ${id} has no version ${v}; its versions run from 1 to ${definition.draftVersion}.`);
     return { definition, version: found };
   }
 
@@ -203,7 +204,9 @@ export class WorkflowService {
     const found = await this.s.store.findBoundDefinition(type, req.key);
     if (found) return found;
     // A common mix-up is the KeyDisplayName given as the Key: say which Key was meant (one read, on the failure path only).
-    const meant = req.key ? keyByDisplayName(await this.s.store.listDefinitions({ filter: null, limit: 10_000, offset: 0, sortColumn: 'id', ascending: true }), type, req.key) : null;
+    const meant = req.key
+      ? keyByDisplayName(await this.s.store.listDefinitions({ filter: null, limit: 10_000, offset: 0, sortColumn: 'id', ascending: true }), type, req.key)
+      : null;
     if (meant) fail('NotFound', `No definition of type ${type} has Key "${req.key}"; did you mean Key "${meant.value}" (KeyDisplayName "${meant.displayName}")?`);
     return fail('NotFound', `No published, enabled definition handles WorkflowType '${type}'${req.key ? ` with Key '${req.key}'` : ' without a key'}.`);
   }
@@ -282,26 +285,26 @@ export class WorkflowService {
     await this.s.store.mutateInstance(id, (current) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
       return {
-      transition: cancelForRestart(current, newId, actor, ctx),
-      spawn: (referenceId) => {
-        const t = startInstance(
-          {
-            id: newId,
-            referenceId,
-            definition,
-            version,
-            title: current.title,
-            initialData: current.initialData,
-            trustedData: current.trustedData,
-            initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
-            restartedFrom: current.id,
-          },
-          ctx,
-        );
-        effects = t.effects;
-        return t;
-      },
-      result: null,
+        transition: cancelForRestart(current, newId, actor, ctx),
+        spawn: (referenceId) => {
+          const t = startInstance(
+            {
+              id: newId,
+              referenceId,
+              definition,
+              version,
+              title: current.title,
+              initialData: current.initialData,
+              trustedData: current.trustedData,
+              initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
+              restartedFrom: current.id,
+            },
+            ctx,
+          );
+          effects = t.effects;
+          return t;
+        },
+        result: null,
       };
     });
     this.effectSink(effects);

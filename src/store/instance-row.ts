@@ -40,7 +40,23 @@ export const INSTANCE_COLUMNS = [
 export type InstanceColumn = (typeof INSTANCE_COLUMNS)[number];
 
 /** The columns a transition may change (InitialData, trusted data and the identity columns never do). */
-export const CHANGED_COLUMNS = ['status', 'status_message', 'current_step', 'current_step_id', 'current_step_display_name', 'title', 'state_data', 'metadata', 'step_outputs', 'signals', 'pending_role_ids', 'pending_excluded_ids', 'last_modified', 'restarted_to', 'rev'] as const satisfies readonly InstanceColumn[];
+export const CHANGED_COLUMNS = [
+  'status',
+  'status_message',
+  'current_step',
+  'current_step_id',
+  'current_step_display_name',
+  'title',
+  'state_data',
+  'metadata',
+  'step_outputs',
+  'signals',
+  'pending_role_ids',
+  'pending_excluded_ids',
+  'last_modified',
+  'restarted_to',
+  'rev',
+] as const satisfies readonly InstanceColumn[];
 
 export function instanceRow(i: Instance): Record<InstanceColumn, unknown> {
   return {

@@ -114,7 +114,16 @@ describe('/metrics', () => {
       t,
       [
         noop('StartNOOP', 'Call'),
-        { ExtensionName: 'RESTRequest', UniqueName: 'Call', DisplayName: 'Call', Enabled: true, ConfigurationParameters: { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer', URL: `${api.url}/x` }, Signals: [], Conditions: [], Outputs: { continue: 'EndNOOP' } },
+        {
+          ExtensionName: 'RESTRequest',
+          UniqueName: 'Call',
+          DisplayName: 'Call',
+          Enabled: true,
+          ConfigurationParameters: { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer', URL: `${api.url}/x` },
+          Signals: [],
+          Conditions: [],
+          Outputs: { continue: 'EndNOOP' },
+        },
         noop('EndNOOP'),
       ],
       { type: 'Expiration' },
@@ -129,7 +138,8 @@ describe('/metrics', () => {
 
     const first = await startInstance(t, approvalDef);
     const second = await startInstance(t, approvalDef);
-    const signal = (id: string) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'True' } }, auth: alice.auth });
+    const signal = (id: string) =>
+      t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'True' } }, auth: alice.auth });
     expect((await signal(first)).status).toBe(204);
     expect((await signal(first)).status).toBeGreaterThanOrEqual(400);
 
@@ -171,15 +181,35 @@ describe('/metrics', () => {
     const dead = await startSmtp();
     const deadPort = dead.port;
     await dead.close();
-    const smtpTo = (port: number) => ({ host: '127.0.0.1', port, security: 'none' as const, rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 2_000 });
+    const smtpTo = (port: number) => ({
+      host: '127.0.0.1',
+      port,
+      security: 'none' as const,
+      rejectUnauthorized: true,
+      user: null,
+      password: null,
+      from: 'Countersign <pki@example.test>',
+      timeoutMs: 2_000,
+    });
     const working = await startTestApp({ steps: { smtp: smtpTo(smtp.port) } });
     const broken = await startTestApp({ steps: { smtp: smtpTo(deadPort) }, stepMaxAttempts: 1 });
     try {
       const emailed = async (app: TestApp, outcome: 'sent' | 'failed', expected: number) => {
         const store = app.server.services.store;
-        const approver = await store.createIdentity({ accountName: 'CORP\\erin', identityType: 'User', sid: null, email: 'erin@corp.example', passwordHash: null, createdAt: new Date().toISOString() });
+        const approver = await store.createIdentity({
+          accountName: 'CORP\\erin',
+          identityType: 'User',
+          sid: null,
+          email: 'erin@corp.example',
+          passwordHash: null,
+          createdAt: new Date().toISOString(),
+        });
         const role = await createRole(store, 'Approvers', [P.instancesReadPending], [approver.id]);
-        const def = await publishedDefinition(app, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [role], { RequestSubject: 'Approve $(cn)', RequestMessage: '<p>$(cn)</p>' }), noop('EndNOOP')]);
+        const def = await publishedDefinition(app, [
+          noop('StartNOOP', 'RequireApproval1'),
+          approval('RequireApproval1', 'EndNOOP', [role], { RequestSubject: 'Approve $(cn)', RequestMessage: '<p>$(cn)</p>' }),
+          noop('EndNOOP'),
+        ]);
         const before = (await scrape(app))(`countersign_notifications_total{outcome="${outcome}"}`);
         await startInstance(app, def);
         for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100)))

@@ -48,8 +48,14 @@ const OPERATIONS: [string, string][] = [
 ];
 
 const segment = fc.oneof(fc.string({ maxLength: 40 }), fc.uuid(), fc.integer().map(String), fc.constantFrom('%', '..', '%00', '0', '-1', '99999999999999999999'));
-const body = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.string({ maxLength: 200 }).map((s) => ({ raw: s })));
-const query = fc.dictionary(fc.constantFrom('QueryString', 'pq.queryString', 'ReturnLimit', 'PageReturned', 'SortField', 'SortAscending', 'definitionVersion', 'version', 'exportable'), fc.string({ maxLength: 60 }));
+const body = fc.oneof(
+  fc.jsonValue({ maxDepth: 4 }),
+  fc.string({ maxLength: 200 }).map((s) => ({ raw: s })),
+);
+const query = fc.dictionary(
+  fc.constantFrom('QueryString', 'pq.queryString', 'ReturnLimit', 'PageReturned', 'SortField', 'SortAscending', 'definitionVersion', 'version', 'exportable'),
+  fc.string({ maxLength: 60 }),
+);
 
 describe('robustness', () => {
   it('random ids, bodies and query parameters never produce a 500', async () => {
@@ -63,7 +69,11 @@ describe('robustness', () => {
         const search = new URLSearchParams(qs).toString();
         const raw = typeof b === 'object' && b !== null && 'raw' in (b as object) ? (b as { raw: string }).raw : undefined;
         const withBody = method !== 'GET';
-        const res = await t.call(method, `${path}${search ? `?${search}` : ''}`, { body: withBody && raw === undefined ? b : undefined, raw: withBody ? raw : undefined, unchecked: true });
+        const res = await t.call(method, `${path}${search ? `?${search}` : ''}`, {
+          body: withBody && raw === undefined ? b : undefined,
+          raw: withBody ? raw : undefined,
+          unchecked: true,
+        });
         expect(res.status, `${method} ${path}?${search} ${JSON.stringify(b)} -> ${res.text}`).toBeLessThan(500);
         if (res.status >= 400) expect(res.body).toEqual({ ErrorCode: expect.stringMatching(/^0x/), Message: expect.any(String) });
       }),

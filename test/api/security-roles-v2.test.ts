@@ -51,8 +51,20 @@ describe('/Security/Roles, version 2 (claims, access-control strings)', () => {
       PermissionSetId: GLOBAL_PERMISSION_SET_ID,
       Permissions: [P.instancesReadPending, P.securityRead],
       Claims: [
-        { Id: expect.any(Number), Description: 'Erin', ClaimType: 'User', ClaimValue: 'corp\\ERIN', Provider: { Id: expect.any(String), AuthenticationScheme: 'Countersign', DisplayName: 'Countersign' } },
-        { Id: expect.any(Number), Description: 'OIDC role', ClaimType: 'OAuthRole', ClaimValue: 'approver', Provider: expect.objectContaining({ AuthenticationScheme: 'https://idp.example.com' }) },
+        {
+          Id: expect.any(Number),
+          Description: 'Erin',
+          ClaimType: 'User',
+          ClaimValue: 'corp\\ERIN',
+          Provider: { Id: expect.any(String), AuthenticationScheme: 'Countersign', DisplayName: 'Countersign' },
+        },
+        {
+          Id: expect.any(Number),
+          Description: 'OIDC role',
+          ClaimType: 'OAuthRole',
+          ClaimValue: 'approver',
+          Provider: expect.objectContaining({ AuthenticationScheme: 'https://idp.example.com' }),
+        },
       ],
     });
     // The User claim binds erin: she may read roles now.
@@ -87,9 +99,7 @@ describe('/Security/Roles, version 2 (claims, access-control strings)', () => {
     const admins = list.body.find((r: { Name: string }) => r.Name === 'Administrators');
     const full = await call('GET', `/Security/Roles/${admins.Id}`, v2());
     expect(full.body.Permissions).toEqual(['/']);
-    expect(full.body.Claims).toEqual([
-      { Id: expect.any(Number), Description: 'Direct member', ClaimType: 'User', ClaimValue: 'admin', Provider: expect.any(Object) },
-    ]);
+    expect(full.body.Claims).toEqual([{ Id: expect.any(Number), Description: 'Direct member', ClaimType: 'User', ClaimValue: 'admin', Provider: expect.any(Object) }]);
     expect(full.body.Claims[0].Id).toBeLessThan(0);
     expect(admins.ClaimsCount).toBe(1);
     expect((await call('GET', '/Security/Roles/424242', v2())).status).toBe(404);
@@ -99,7 +109,16 @@ describe('/Security/Roles, version 2 (claims, access-control strings)', () => {
     const res = await call(
       'PUT',
       '/Security/Roles',
-      v2({ body: { Id: approvers, Name: 'Approvers', Description: 'Only OIDC now', PermissionSetId: GLOBAL_PERMISSION_SET_ID, Permissions: ['/workflows/'], Claims: [{ ClaimType: 4, ClaimValue: 'approver', ProviderAuthenticationScheme: 'https://idp.example.com', Description: 'kept' }] } }),
+      v2({
+        body: {
+          Id: approvers,
+          Name: 'Approvers',
+          Description: 'Only OIDC now',
+          PermissionSetId: GLOBAL_PERMISSION_SET_ID,
+          Permissions: ['/workflows/'],
+          Claims: [{ ClaimType: 4, ClaimValue: 'approver', ProviderAuthenticationScheme: 'https://idp.example.com', Description: 'kept' }],
+        },
+      }),
     );
     expect(res.status, res.text).toBe(200);
     expect(res.body.Permissions).toEqual(['/workflows/']);
@@ -108,9 +127,7 @@ describe('/Security/Roles, version 2 (claims, access-control strings)', () => {
     await settle();
     expect((await call('GET', '/Security/Roles', { auth: erin.auth })).status).toBe(403);
     expect400(await call('PUT', '/Security/Roles', v2({ body: { Id: approvers, Name: 'Approvers', Description: '' } })), 'PermissionSetId');
-    expect(
-      (await call('PUT', '/Security/Roles', v2({ body: { Id: 424242, Name: 'x', Description: '', PermissionSetId: GLOBAL_PERMISSION_SET_ID } }))).status,
-    ).toBe(404);
+    expect((await call('PUT', '/Security/Roles', v2({ body: { Id: 424242, Name: 'x', Description: '', PermissionSetId: GLOBAL_PERMISSION_SET_ID } }))).status).toBe(404);
   });
 
   it('a version-2 PUT with Claims turns direct members into claims', async () => {
@@ -156,7 +173,9 @@ describe('/PermissionSets and /Permissions', () => {
 
   it('/PermissionSets/My lists the caller’s roles in the set', async () => {
     const res = await call('GET', '/PermissionSets/My');
-    expect(res.body).toEqual([{ Id: GLOBAL_PERMISSION_SET_ID, Name: 'Global', Permissions: expect.any(Array), SecurityRoles: [{ Id: expect.any(Number), Name: 'Administrators' }] }]);
+    expect(res.body).toEqual([
+      { Id: GLOBAL_PERMISSION_SET_ID, Name: 'Global', Permissions: expect.any(Array), SecurityRoles: [{ Id: expect.any(Number), Name: 'Administrators' }] },
+    ]);
     const frank = await createIdentity('frank', 'frank-password');
     expect((await call('GET', '/PermissionSets/My', { auth: frank.auth })).body).toEqual([]);
   });
@@ -173,4 +192,3 @@ describe('/PermissionSets and /Permissions', () => {
     expect((await call('POST', '/Security/Identities', { auth: gina.auth, body: { AccountName: 'x' } })).status).toBe(403);
   });
 });
-

@@ -165,10 +165,7 @@ describe('/Security/Roles, version 1', () => {
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Identities: [{}] } }), 'Identities[0].AccountName');
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', Enabled: 'maybe' } }), 'Enabled');
     expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', PermissionSetId: 'nope' } }), 'PermissionSetId');
-    expect400(
-      await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', PermissionSetId: '00000000-0000-0000-0000-000000000000' } }),
-      'PermissionSetId',
-    );
+    expect400(await call('POST', '/Security/Roles', { body: { Name: 'n', Description: 'd', PermissionSetId: '00000000-0000-0000-0000-000000000000' } }), 'PermissionSetId');
     expect((await call('POST', '/Security/Roles', { body: { Name: 'READERS', Description: 'd' } })).status).toBe(409);
     // Nothing half-made was left behind.
     expect((await call('GET', '/Security/Roles?QueryString=Name%20-eq%20%22n%22')).body).toEqual([]);
@@ -240,4 +237,3 @@ describe('/Security/Roles, version 1', () => {
     expect((await call('DELETE', '/Security/Roles/abc')).status).toBe(400);
   });
 });
-

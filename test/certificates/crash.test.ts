@@ -20,12 +20,16 @@ let dir: string;
 const running: ChildProcess[] = [];
 
 async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: ChildProcess; exited: Promise<number | null> }> {
-  const { child, exited, ready } = await startChildServer('test/runner/server-process.ts', { PATH: process.env.PATH ?? '/usr/bin:/bin' }, {
-    DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-    COUNTERSIGN_JOB_LEASE_MS: '2000',
-    COUNTERSIGN_CA_KEY_FILE: join(dir, keyFile),
-    COUNTERSIGN_CA_KEY: '',
-  });
+  const { child, exited, ready } = await startChildServer(
+    'test/runner/server-process.ts',
+    { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    {
+      DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
+      COUNTERSIGN_JOB_LEASE_MS: '2000',
+      COUNTERSIGN_CA_KEY_FILE: join(dir, keyFile),
+      COUNTERSIGN_CA_KEY: '',
+    },
+  );
   running.push(child);
   return { url: ready.url, child, exited };
 }
@@ -49,13 +53,32 @@ describe('crash during issuance', () => {
     // Four eyes: the administrator requests, another identity approves.
     const approver = await call('POST', '/KeyfactorAPI/Security/Identities', { body: { AccountName: 'approver', Password: 'approver-password-1' }, unchecked: true });
     expect(approver.status, approver.text).toBe(200);
-    const role = await call('POST', '/KeyfactorAPI/Security/Roles', { body: { Name: 'Approvers', Description: 'crash', Permissions: ['WorkflowInstances:ReadAll'], Identities: [{ AccountName: 'approver' }] }, unchecked: true });
+    const role = await call('POST', '/KeyfactorAPI/Security/Roles', {
+      body: { Name: 'Approvers', Description: 'crash', Permissions: ['WorkflowInstances:ReadAll'], Identities: [{ AccountName: 'approver' }] },
+      unchecked: true,
+    });
     expect(role.status, role.text).toBe(200);
     const adminRole = role.body.Id as number;
-    const def = await call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Approve then enroll', Description: 'crash', WorkflowType: 'Enrollment', Key: '1' } });
-    const step = (UniqueName: string, ExtensionName: string, next?: string, signals: unknown[] = []) => ({ UniqueName, DisplayName: UniqueName, ExtensionName, Enabled: true, ConfigurationParameters: {}, Signals: signals, Conditions: [], Outputs: next ? { continue: next } : {} });
+    const def = await call('POST', '/KeyfactorAPI/Workflow/Definitions', {
+      body: { DisplayName: 'Approve then enroll', Description: 'crash', WorkflowType: 'Enrollment', Key: '1' },
+    });
+    const step = (UniqueName: string, ExtensionName: string, next?: string, signals: unknown[] = []) => ({
+      UniqueName,
+      DisplayName: UniqueName,
+      ExtensionName,
+      Enabled: true,
+      ConfigurationParameters: {},
+      Signals: signals,
+      Conditions: [],
+      Outputs: next ? { continue: next } : {},
+    });
     const put = await call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Steps`, {
-      body: [step('Start', 'NOOPStep', 'Approve'), step('Approve', 'RequireApproval', 'Enroll', [{ SignalName: 'ApprovalStatus', RoleIds: [adminRole], RoleTokens: [] }]), step('Enroll', 'EnrollStep', 'End'), step('End', 'NOOPStep')],
+      body: [
+        step('Start', 'NOOPStep', 'Approve'),
+        step('Approve', 'RequireApproval', 'Enroll', [{ SignalName: 'ApprovalStatus', RoleIds: [adminRole], RoleTokens: [] }]),
+        step('Enroll', 'EnrollStep', 'End'),
+        step('End', 'NOOPStep'),
+      ],
     });
     expect(put.status, put.text).toBe(200);
     expect((await call('POST', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Publish`)).status).toBe(200);
@@ -68,7 +91,12 @@ describe('crash during issuance', () => {
       pending.push(r.body.CertificateInformation);
     }
     const approved = await Promise.all(
-      pending.map((p) => call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, { auth: basic('approver', 'approver-password-1'), body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } })),
+      pending.map((p) =>
+        call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, {
+          auth: basic('approver', 'approver-password-1'),
+          body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } },
+        }),
+      ),
     );
     expect(approved.map((r) => r.status)).toEqual(pending.map(() => 204));
     const db = new Database(join(dir, 'countersign.db'), { readonly: true, fileMustExist: true });

@@ -71,7 +71,13 @@ describe('certificate routes under bad input', () => {
       }
     }
     for (const id of ['abc', '-1', '99999999999999999999', '0x10', '1.5']) {
-      for (const p of [`/KeyfactorAPI/Certificates/${id}`, `/KeyfactorAPI/Certificates/${id}/History`, `/KeyfactorAPI/Templates/${id}`, `/KeyfactorAPI/CertificateAuthority/${id}`, `/KeyfactorAPI/Enrollment/Requests/${id}`]) {
+      for (const p of [
+        `/KeyfactorAPI/Certificates/${id}`,
+        `/KeyfactorAPI/Certificates/${id}/History`,
+        `/KeyfactorAPI/Templates/${id}`,
+        `/KeyfactorAPI/CertificateAuthority/${id}`,
+        `/KeyfactorAPI/Enrollment/Requests/${id}`,
+      ]) {
         const res = await t.call('GET', p, { unchecked: true });
         expect(res.status, `${p}: ${res.text}`).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);

@@ -14,7 +14,6 @@ export const POOL = 5;
 
 export const ctxAt = (n: number): EngineContext => ({ now: at(n), registry });
 
-
 export interface Thresholds {
   m: number;
   d: number;
@@ -121,4 +120,3 @@ export function expectContinued(inst: Instance, t: Thresholds, now: string): voi
   expect(inst.lastModified).toBe(now);
   expect(typeof inst.stateData['approval signal cmnts']).toBe('string');
 }
-

@@ -6,12 +6,10 @@ import { at, deepFreeze, errorOf } from '../support/engine.ts';
 import { tally } from '../../src/steps/require-approval/require-approval.ts';
 import { GATE_ROLE, POOL, ctxAt, versionFor, started, sigArb, thresholdsArb, inputOf, expectedOutcome, expectContinued, type Sig } from './quorum-model.ts';
 
-
 /*
  * Quorum semantics of RequireApproval, driven through the pure engine: an instance suspended at
  * 'Gate' receives random ApprovalStatus signals from a small pool of identities.
  */
-
 
 describe('RequireApproval quorum under random signal sequences', () => {
   it('leaves the step at most once, exactly when a threshold is crossed first; repeats and changes are handled purely', () => {
@@ -113,7 +111,11 @@ describe('RequireApproval quorum under random signal sequences', () => {
         expect(b.status).toBe(a.status);
         expect(b.currentStep).toBe(a.currentStep);
         expect(b.pendingRoleIds).toEqual(a.pendingRoleIds);
-        const outcome = expectedOutcome(ds.map((s) => ({ ...s, spelling: 0, lowerKey: false, comment: null })), t.m, t.d);
+        const outcome = expectedOutcome(
+          ds.map((s) => ({ ...s, spelling: 0, lowerKey: false, comment: null })),
+          t.m,
+          t.d,
+        );
         expect(a.status).toBe(outcome === 'reject' ? 'Rejected' : outcome === 'pending' ? 'Suspended' : t.afterGate === 'end' ? 'Complete' : 'Suspended');
         if (outcome === 'pending') {
           expect(tally(b.signals)).toEqual(tally(a.signals));
@@ -131,10 +133,7 @@ describe('RequireApproval quorum under random signal sequences', () => {
     const arb = thresholdsArb.chain((t) =>
       fc.boolean().chain((finalApprove) =>
         fc
-          .tuple(
-            finalApprove ? fc.constant(t.m - 1) : fc.integer({ min: 0, max: t.m - 1 }),
-            finalApprove ? fc.integer({ min: 0, max: t.d - 1 }) : fc.constant(t.d - 1),
-          )
+          .tuple(finalApprove ? fc.constant(t.m - 1) : fc.integer({ min: 0, max: t.m - 1 }), finalApprove ? fc.integer({ min: 0, max: t.d - 1 }) : fc.constant(t.d - 1))
           .chain(([a, r]) => {
             const decisions = [...Array<boolean>(a).fill(true), ...Array<boolean>(r).fill(false)];
             return fc.tuple(
@@ -198,7 +197,14 @@ describe('tally over recorded signals', () => {
     { maxLength: 20 },
   );
   const toRecorded = (xs: { identityId: number; approve: boolean; signal: string }[]): RecordedSignal[] =>
-    xs.map((x, i) => ({ step: 'Gate', signal: x.signal, identityId: x.identityId, accountName: `CORP\\user${x.identityId}`, data: { Approved: x.approve, Comment: null }, at: at(i) }));
+    xs.map((x, i) => ({
+      step: 'Gate',
+      signal: x.signal,
+      identityId: x.identityId,
+      accountName: `CORP\\user${x.identityId}`,
+      data: { Approved: x.approve, Comment: null },
+      at: at(i),
+    }));
 
   it('counts distinct identities per decision, ignoring other signals', () => {
     fc.assert(

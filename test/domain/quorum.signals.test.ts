@@ -13,12 +13,19 @@ describe('RequireApproval signal checks', () => {
 
   it('accepts Approved as a boolean or "True"/"False" in any case, and nothing else', () => {
     for (const spelling of [...APPROVE_SPELLINGS, ...DENY_SPELLINGS]) {
-      const r = applySignal(started(version), version, { ...inputOf({ who: 1, approve: true, spelling: 0, lowerKey: false, comment: null }), data: { Approved: spelling } }, ctxAt(1));
+      const r = applySignal(
+        started(version),
+        version,
+        { ...inputOf({ who: 1, approve: true, spelling: 0, lowerKey: false, comment: null }), data: { Approved: spelling } },
+        ctxAt(1),
+      );
       expect(r.instance.signals[0].data.Approved).toBe(APPROVE_SPELLINGS.includes(spelling));
     }
     for (const bad of ['yes', 'no', 1, 0, null, '', 'truee', ['true']] as Json[]) {
       const inst = started(version);
-      expect(errorOf(() => applySignal(inst, version, { ...inputOf({ who: 1, approve: true, spelling: 0, lowerKey: false, comment: null }), data: { Approved: bad } }, ctxAt(1)))).toBe('SignalInvalid');
+      expect(
+        errorOf(() => applySignal(inst, version, { ...inputOf({ who: 1, approve: true, spelling: 0, lowerKey: false, comment: null }), data: { Approved: bad } }, ctxAt(1))),
+      ).toBe('SignalInvalid');
     }
   });
 

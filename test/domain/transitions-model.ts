@@ -11,7 +11,6 @@ import { at, deepFreeze } from '../support/engine.ts';
  * StartNOOP -> Step1 -> ... -> StepN -> EndNOOP.
  */
 
-
 export const registry = defaultRegistry();
 export const ctxAt = (n: number): EngineContext => ({ now: at(n), registry });
 
@@ -195,7 +194,6 @@ export function expectMatchesModel(inst: Instance, model: Model, specs: Spec[], 
   expect(inst.pendingRoleIds).toEqual(model.status === 'Suspended' ? [roleOf(model.index)] : []);
   if (model.status === 'Failed' && kindAt(specs, model.index) === 'ExpirationRenewal') expect(inst.statusMessage).toContain('no CA connector is configured');
 }
-
 
 export function buildVersion(specs: Spec[]): DefinitionVersion {
   return deepFreeze({ definitionId: 'def-1', version: 1, steps: buildSteps(specs, false), frozen: true });

@@ -51,7 +51,16 @@ describe('focused transitions', () => {
   it('a restarted instance records where it came from', () => {
     const version = buildVersion([spec('RequireApproval')]);
     const t = startInstance(
-      { id: 'n1', referenceId: 2, definition: { id: 'def-1', displayName: 'D', workflowType: 'Enrollment' }, version, title: null, initialData: {}, initiator: null, restartedFrom: 'old-1' },
+      {
+        id: 'n1',
+        referenceId: 2,
+        definition: { id: 'def-1', displayName: 'D', workflowType: 'Enrollment' },
+        version,
+        title: null,
+        initialData: {},
+        initiator: null,
+        restartedFrom: 'old-1',
+      },
       ctxAt(5),
     );
     expect(t.instance.restartedFrom).toBe('old-1');

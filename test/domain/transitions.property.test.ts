@@ -200,16 +200,16 @@ describe('successive transitions follow the model', () => {
           const visits = log.filter((h) => h.kind === 'StepEntered' || h.kind === 'StepSkipped');
           const expectedVisits = Array.from({ length: model.index + 1 }, (_, k) => `${runsAt(specs, k, flag) ? 'StepEntered' : 'StepSkipped'}@${nameOf(specs, k)}`);
           const trailingSkips =
-            model.status === 'Complete'
-              ? Array.from({ length: specs.length + 1 - model.index }, (_, k) => model.index + 1 + k).map((k) => `StepSkipped@${nameOf(specs, k)}`)
-              : [];
+            model.status === 'Complete' ? Array.from({ length: specs.length + 1 - model.index }, (_, k) => model.index + 1 + k).map((k) => `StepSkipped@${nameOf(specs, k)}`) : [];
           expect(histStr(visits)).toEqual([...expectedVisits, ...trailingSkips]);
           expect(log.filter((h) => h.kind === 'Started')).toHaveLength(1);
 
           // Terminal states refuse everything that would change them.
           if (model.status !== 'Suspended' && model.status !== 'Running') {
             const ctx = ctxAt(1000);
-            expect(errorOf(() => applySignal(inst, version, { key: `${nameOf(specs, model.index)}.ApprovalStatus`, data: { Approved: true }, actor: actorOf(1, specs) }, ctx))).toBe('InstanceWrongState');
+            expect(
+              errorOf(() => applySignal(inst, version, { key: `${nameOf(specs, model.index)}.ApprovalStatus`, data: { Approved: true }, actor: actorOf(1, specs) }, ctx)),
+            ).toBe('InstanceWrongState');
             expect(errorOf(() => stopInstance(inst, actorOf(1, specs), ctx))).toBe('InstanceWrongState');
             if (model.status === 'Failed') expect(cancelForRestart(inst, 'again', actorOf(1, specs), ctx).instance.status).toBe('CanceledForRestart');
             else expect(errorOf(() => cancelForRestart(inst, 'again', actorOf(1, specs), ctx))).toBe('InstanceWrongState');

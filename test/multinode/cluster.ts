@@ -17,7 +17,10 @@ export interface Node {
 }
 
 export async function startNode(databaseUrl: string, env: Record<string, string> = {}): Promise<Node> {
-  const { child, exited, ready, stderr } = await startChildServer<{ url: string; pid: number; owner: string }>('test/multinode/node-process.ts', process.env, { DATABASE_URL: databaseUrl, ...env });
+  const { child, exited, ready, stderr } = await startChildServer<{ url: string; pid: number; owner: string }>('test/multinode/node-process.ts', process.env, {
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
   const adminAuth = basic(ADMIN.user, ADMIN.password);
   const app = { url: ready.url, adminAuth, call: makeCaller(ready.url, adminAuth) } as unknown as TestApp;
   return { ...ready, child, exited, app, stderr };

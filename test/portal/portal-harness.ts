@@ -21,7 +21,6 @@ export function portalHarness() {
   let definitionId: string;
   const pageErrors: string[] = [];
 
-
   async function newPage(width = 1280, height = 900): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height }, reducedMotion: 'reduce' });
     contexts.push(context);

@@ -20,7 +20,10 @@ describe('the portal in Chromium: security pages, an ended session', { timeout: 
     await signIn(admin, ADMIN.user);
     await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
     await admin.getByRole('heading', { name: 'Identities' }).waitFor();
-    await admin.getByRole('row', { name: /PKI Approvers/ }).getByText('CORP\\alice, CORP\\bob').waitFor();
+    await admin
+      .getByRole('row', { name: /PKI Approvers/ })
+      .getByText('CORP\\alice, CORP\\bob')
+      .waitFor();
     await expectAccessible(admin);
     await screenshot(admin, 'security');
 
@@ -39,7 +42,10 @@ describe('the portal in Chromium: security pages, an ended session', { timeout: 
     await admin.goto(`${t.url}/KeyfactorPortal/security`);
     await admin.getByRole('link', { name: CAROL }).click();
     await admin.getByRole('heading', { name: `Identity: ${CAROL}` }).waitFor();
-    await admin.getByRole('row', { name: /Read every instance/ }).getByText('PKI Approvers').waitFor();
+    await admin
+      .getByRole('row', { name: /Read every instance/ })
+      .getByText('PKI Approvers')
+      .waitFor();
   });
 
   it('returns to sign-in when the API answers 401', async () => {

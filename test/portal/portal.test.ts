@@ -61,7 +61,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
 
     await alice.getByRole('link', { name: /appsrvr12/ }).click();
     await alice.getByRole('heading', { name: 'Your decision' }).waitFor();
-    await alice.getByText(/^CN=appsrvr12\.corp\.example, ?O=Corp, ?C=US$/).first().waitFor();
+    await alice
+      .getByText(/^CN=appsrvr12\.corp\.example, ?O=Corp, ?C=US$/)
+      .first()
+      .waitFor();
     // The decoded request: a real CSR, within the template's policy.
     await alice.getByRole('heading', { name: /Certificate request \d+/ }).waitFor();
     await alice.getByText("Within the template's policy.").waitFor();
@@ -87,7 +90,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     const bob = await newPage();
     await signIn(bob, BOB);
     await bob.getByText('3 requests waiting for your decision.').waitFor();
-    await bob.getByRole('row', { name: /appsrvr12/ }).getByText('1 more (1 of 2)').waitFor();
+    await bob
+      .getByRole('row', { name: /appsrvr12/ })
+      .getByText('1 more (1 of 2)')
+      .waitFor();
     await bob.getByRole('link', { name: /appsrvr12/ }).click();
     await bob.getByText('Known server, owner confirmed.').first().waitFor();
     await bob.getByRole('button', { name: 'Approve' }).click();
@@ -168,7 +174,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(await focusVisible(page)).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByText(/You approved “.*payments/).waitFor();
-    expect((await instanceByTitle('payments')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({ Actor: BOB, Data: { Approved: true, Comment: 'Checked with the network team.' } });
+    expect((await instanceByTitle('payments')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({
+      Actor: BOB,
+      Data: { Approved: true, Comment: 'Checked with the network team.' },
+    });
   });
 
   it('shows carol only what she may do; the API refuses the rest anyway', async () => {
@@ -177,8 +186,14 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await carol.getByRole('heading', { name: 'My Workflows' }).waitFor();
     const nav = carol.getByRole('navigation', { name: 'Main' });
     expect(await nav.getByRole('link').allTextContents()).toEqual(['My Workflows', 'Enroll', 'Certificates']);
-    await carol.getByRole('row', { name: /vpn-gw01/ }).getByText('Rejected', { exact: true }).waitFor();
-    await carol.getByRole('row', { name: /appsrvr12/ }).getByText('Complete', { exact: true }).waitFor();
+    await carol
+      .getByRole('row', { name: /vpn-gw01/ })
+      .getByText('Rejected', { exact: true })
+      .waitFor();
+    await carol
+      .getByRole('row', { name: /appsrvr12/ })
+      .getByText('Complete', { exact: true })
+      .waitFor();
     await expectAccessible(carol);
     await screenshot(carol, 'my-workflows');
 

@@ -33,19 +33,23 @@ let api: HttpStandIn;
 const running: ChildProcess[] = [];
 
 async function startServer(): Promise<Proc> {
-  const { child, exited, ready } = await startChildServer('test/runner/server-process.ts', { PATH: process.env.PATH ?? '/usr/bin:/bin' }, {
-    DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-    // A short lease so the restarted server takes the killed one's job over quickly.
-    COUNTERSIGN_JOB_LEASE_MS: '3000',
-    COUNTERSIGN_REST_TIMEOUT_MS: '1000',
-    COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost',
-    COUNTERSIGN_SMTP_HOST: '127.0.0.1',
-    COUNTERSIGN_SMTP_PORT: String(smtp.port),
-    COUNTERSIGN_SMTP_SECURE: 'none',
-    COUNTERSIGN_SMTP_FROM: 'Countersign <pki@example.test>',
-    COUNTERSIGN_SMTP_TIMEOUT_MS: '1000',
-    COUNTERSIGN_PWSH: PWSH,
-  });
+  const { child, exited, ready } = await startChildServer(
+    'test/runner/server-process.ts',
+    { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    {
+      DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
+      // A short lease so the restarted server takes the killed one's job over quickly.
+      COUNTERSIGN_JOB_LEASE_MS: '3000',
+      COUNTERSIGN_REST_TIMEOUT_MS: '1000',
+      COUNTERSIGN_EGRESS_ALLOW: '127.0.0.1,localhost',
+      COUNTERSIGN_SMTP_HOST: '127.0.0.1',
+      COUNTERSIGN_SMTP_PORT: String(smtp.port),
+      COUNTERSIGN_SMTP_SECURE: 'none',
+      COUNTERSIGN_SMTP_FROM: 'Countersign <pki@example.test>',
+      COUNTERSIGN_SMTP_TIMEOUT_MS: '1000',
+      COUNTERSIGN_PWSH: PWSH,
+    },
+  );
   running.push(child);
   return { url: ready.url, child, exited };
 }
@@ -83,7 +87,9 @@ describe('crash and restart', () => {
 
     let server = await startServer();
     let call = makeCaller(server.url, basic(ADMIN.user, ADMIN.password));
-    const created = await call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Renew and tell', Description: 'crash test', WorkflowType: 'Expiration', Key: 'crash' } });
+    const created = await call('POST', '/KeyfactorAPI/Workflow/Definitions', {
+      body: { DisplayName: 'Renew and tell', Description: 'crash test', WorkflowType: 'Expiration', Key: 'crash' },
+    });
     const definitionId = created.body.Id as string;
     const step = (UniqueName: string, ExtensionName: string, ConfigurationParameters: Record<string, unknown>, next?: string) => ({
       UniqueName,
@@ -98,8 +104,18 @@ describe('crash and restart', () => {
     const put = await call('PUT', `/KeyfactorAPI/Workflow/Definitions/${definitionId}/Steps`, {
       body: [
         step('StartNOOP', 'NOOPStep', {}, 'Renew'),
-        step('Renew', 'RESTRequest', { Verb: 'POST', URL: `${api.url}/renew/$(certid)`, Headers: {}, ContentType: 'application/json', RequestContent: '{"cn":"$(cn)"}', DataBucketProperty: 'Renewal' }, 'Summarise'),
-        step('Summarise', 'PowerShell', { ScriptParameters: { renewal: '$(Renewal)' }, ScriptContent: 'param($renewal)\n$r = $renewal | ConvertFrom-Json\nreturn @{ "Serial" = $r.serial }' }, 'Tell'),
+        step(
+          'Renew',
+          'RESTRequest',
+          { Verb: 'POST', URL: `${api.url}/renew/$(certid)`, Headers: {}, ContentType: 'application/json', RequestContent: '{"cn":"$(cn)"}', DataBucketProperty: 'Renewal' },
+          'Summarise',
+        ),
+        step(
+          'Summarise',
+          'PowerShell',
+          { ScriptParameters: { renewal: '$(Renewal)' }, ScriptContent: 'param($renewal)\n$r = $renewal | ConvertFrom-Json\nreturn @{ "Serial" = $r.serial }' },
+          'Tell',
+        ),
         step('Tell', 'Email', { Subject: 'Renewed $(cn) ($(Renewal.status))', Message: '<p>New serial $(Serial)</p>', Recipients: ['$(ownerroleemail)'] }, 'EndNOOP'),
         step('EndNOOP', 'NOOPStep', {}),
       ],
@@ -143,7 +159,11 @@ describe('crash and restart', () => {
     expect(unique[0].body).toContain('<p>New serial 0A1B</p>');
 
     // Each step completed exactly once in the instance's history.
-    const history = (await call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as { Kind: string; Step: string; Message: string }[];
+    const history = (await call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as {
+      Kind: string;
+      Step: string;
+      Message: string;
+    }[];
     const completed = history.filter((h) => h.Kind === 'StepCompleted').map((h) => [h.Step, h.Message]);
     expect(completed).toEqual([
       ['StartNOOP', 'Completed StartNOOP.'],

@@ -113,7 +113,9 @@ describe('a result the store refuses', () => {
     refused.delete('/store-down');
     await until('the failure to be recorded', async () => (await get(id)).Status === 5);
     expect((await get(id)).StatusMessage).toMatch(
-      new RegExp(`^Step 'Call the API' \\(RESTRequest\\) failed: its job was picked up \\d+ times without a result being recorded \\(the limit is ${MAX_ATTEMPTS}\\); it is not run again\\.$`),
+      new RegExp(
+        `^Step 'Call the API' \\(RESTRequest\\) failed: its job was picked up \\d+ times without a result being recorded \\(the limit is ${MAX_ATTEMPTS}\\); it is not run again\\.$`,
+      ),
     );
     expect(callsTo('/store-down')).toBe(MAX_ATTEMPTS);
   });

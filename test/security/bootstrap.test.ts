@@ -5,7 +5,6 @@ import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { P, grants } from '../../src/security/permissions.ts';
 import { openTestStore } from '../support/stores.ts';
 
-
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('ensureAdministrator', () => {

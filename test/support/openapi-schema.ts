@@ -10,14 +10,7 @@ import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-export type ContractDoc =
-  | 'workflow-v1'
-  | 'workflow-v2'
-  | 'workflow-v10'
-  | 'security-v1'
-  | 'security-v2'
-  | 'security-v10'
-  | 'certificates-v1';
+export type ContractDoc = 'workflow-v1' | 'workflow-v2' | 'workflow-v10' | 'security-v1' | 'security-v2' | 'security-v10' | 'certificates-v1';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

@@ -82,13 +82,16 @@ function escapeRe(s: string): string {
 export function findOperation(doc: ContractDoc, method: string, url: string): MatchedOperation | { error: string } {
   const document = loadDocument(doc);
   const reqPath = contractPath(url);
-  const reqSegments = reqPath.split('/').slice(1).map((s) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  });
+  const reqSegments = reqPath
+    .split('/')
+    .slice(1)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
   const m = method.toLowerCase();
   const candidates: Array<{ template: string; score: number[] }> = [];
   for (const template of Object.keys(document.paths)) {
@@ -107,7 +110,13 @@ export function findOperation(doc: ContractDoc, method: string, url: string): Ma
   const withMethod = candidates.filter((c) => HTTP_METHODS.has(m) && document.paths[c.template]?.[m]);
   if (withMethod.length === 0) {
     const available = candidates
-      .map((c) => `${c.template}: ${Object.keys(document.paths[c.template] ?? {}).filter((k) => HTTP_METHODS.has(k)).map((k) => k.toUpperCase()).join(', ')}`)
+      .map(
+        (c) =>
+          `${c.template}: ${Object.keys(document.paths[c.template] ?? {})
+            .filter((k) => HTTP_METHODS.has(k))
+            .map((k) => k.toUpperCase())
+            .join(', ')}`,
+      )
       .join('; ');
     return { error: `no ${method.toUpperCase()} operation in ${doc} for ${reqPath} (${available})` };
   }
@@ -154,9 +163,7 @@ export function checkResponse(r: ResponseUnderTest): string[] {
   const content = response.content ?? {};
   const mediaTypes = Object.keys(content);
   if (status === 204 || mediaTypes.length === 0) {
-    return isEmptyBody(r.body)
-      ? []
-      : [`status ${status} for ${label} must have no body, got ${preview(r.body)}`];
+    return isEmptyBody(r.body) ? [] : [`status ${status} for ${label} must have no body, got ${preview(r.body)}`];
   }
 
   const problems: string[] = [];
@@ -166,17 +173,13 @@ export function checkResponse(r: ResponseUnderTest): string[] {
       problems.push(`content type ${actual} is not documented for ${label} (documented: ${mediaTypes.join(', ')})`);
     }
   }
-  const chosen =
-    JSON_MEDIA_TYPES.find((t) => content[t]?.schema !== undefined) ??
-    mediaTypes.find((t) => /json/i.test(t) && content[t]?.schema !== undefined);
+  const chosen = JSON_MEDIA_TYPES.find((t) => content[t]?.schema !== undefined) ?? mediaTypes.find((t) => /json/i.test(t) && content[t]?.schema !== undefined);
   if (!chosen) {
     problems.push(`contract error: no JSON schema documented for ${status} of ${label}`);
     return problems;
   }
   const raw = content[chosen]!.schema!;
-  const name = typeof raw.$ref === 'string' && raw.$ref.startsWith(COMPONENT_PREFIX)
-    ? raw.$ref.slice(COMPONENT_PREFIX.length)
-    : `${status} response of ${label}`;
+  const name = typeof raw.$ref === 'string' && raw.$ref.startsWith(COMPONENT_PREFIX) ? raw.$ref.slice(COMPONENT_PREFIX.length) : `${status} response of ${label}`;
   let converted: Json | undefined;
   const schema = (): Json => (converted ??= convertSchema(raw, r.doc));
   problems.push(...runSchema(r.doc, `${label}|${status}|${chosen}`, schema, name, r.body));
@@ -221,9 +224,5 @@ export function schemaNameFor(doc: ContractDoc, schemaName: string): string {
   if (names.includes(schemaName)) return schemaName;
   const matches = names.filter((n) => n.endsWith(`.${schemaName}`));
   if (matches.length === 1) return matches[0]!;
-  throw new Error(
-    matches.length === 0
-      ? `no schema named ${schemaName} in ${doc}`
-      : `schema name ${schemaName} is ambiguous in ${doc}: ${matches.join(', ')}`,
-  );
+  throw new Error(matches.length === 0 ? `no schema named ${schemaName} in ${doc}` : `schema name ${schemaName} is ambiguous in ${doc}: ${matches.join(', ')}`);
 }

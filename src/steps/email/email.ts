@@ -88,7 +88,8 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
   const smtp = stepSettings(input.env).smtp;
   if (!smtp) throw new StepFailure('no mail server is configured: set COUNTERSIGN_SMTP_HOST (and COUNTERSIGN_SMTP_FROM) to send email.', false);
   const r = recipientsOf(input.config.Recipients);
-  if (r.invalid.length) throw new StepFailure(`Recipients: ${r.invalid.map((x) => `'${x}'`).join(', ')} ${r.invalid.length === 1 ? 'is not an email address' : 'are not email addresses'}.`, false);
+  if (r.invalid.length)
+    throw new StepFailure(`Recipients: ${r.invalid.map((x) => `'${x}'`).join(', ')} ${r.invalid.length === 1 ? 'is not an email address' : 'are not email addresses'}.`, false);
   if (r.addresses.length === 0) {
     const why = r.unresolved.length ? ` (the tokens ${r.unresolved.join(', ')} did not resolve)` : '';
     throw new StepFailure(`the email has no recipients: Recipients resolved to no address${why}.`, false);
@@ -112,4 +113,3 @@ function htmlBody(input: RunInput): string {
   if (typeof raw !== 'string' || !inst?.stateData) return stringOf(input.config.Message ?? '');
   return replaceTokens(raw, { data: inst.stateData, metadata: inst.metadata ?? {} }, escapeHtml).text;
 }
-

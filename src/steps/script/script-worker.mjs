@@ -202,7 +202,7 @@ async function run({ script, paramsJson, limits }) {
 /** @param {unknown} v */
 function safeString(v) {
   try {
-    return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     return String(v);
   }

@@ -14,7 +14,9 @@ type Row = Record<string, unknown>;
 export function migrate(db: Database.Database): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
   const applied = new Set((db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => r.name as string));
-  for (const file of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(MIGRATIONS)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     if (applied.has(file)) continue;
     // The row goes in first: a second process migrating at the same moment fails on the key and stops.
     db.transaction(() => {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
-import { InstanceStatus, } from '../../domain/status.ts';
+import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
@@ -91,38 +91,44 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async insertDefinition(def: Definition, first: DefinitionVersion): Promise<void> {
-    this.conn.transaction(() => {
-      this.wf.insertDefinition.run(definitionRow(def));
-      this.writeBindings(def);
-      this.wf.upsertVersion.run(first.definitionId, first.version, JSON.stringify(first.steps), first.frozen ? 1 : 0, def.lastModified);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        this.wf.insertDefinition.run(definitionRow(def));
+        this.writeBindings(def);
+        this.wf.upsertVersion.run(first.definitionId, first.version, JSON.stringify(first.steps), first.frozen ? 1 : 0, def.lastModified);
+      })
+      .immediate();
   }
 
   async updateDefinition<R>(id: string, fn: (def: Definition, latest: DefinitionVersion) => DefinitionChange<R>): Promise<R> {
-    return this.conn.transaction(() => {
-      const row = this.wf.getDefinition.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
-      const def = toDefinition(row!);
-      const latestRow = this.wf.getVersion.get(id, def.draftVersion) as Row;
-      const latest = { definitionId: id, version: def.draftVersion, steps: JSON.parse(latestRow.steps as string), frozen: latestRow.frozen === 1 };
-      const change = fn(def, latest);
-      this.wf.updateDefinition.run(definitionRow(change.definition));
-      this.writeBindings(change.definition);
-      if (change.version) {
-        const v = change.version;
-        this.wf.upsertVersion.run(id, v.version, JSON.stringify(v.steps), v.frozen ? 1 : 0, change.definition.lastModified);
-      }
-      return change.result;
-    }).immediate();
+    return this.conn
+      .transaction(() => {
+        const row = this.wf.getDefinition.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
+        const def = toDefinition(row!);
+        const latestRow = this.wf.getVersion.get(id, def.draftVersion) as Row;
+        const latest = { definitionId: id, version: def.draftVersion, steps: JSON.parse(latestRow.steps as string), frozen: latestRow.frozen === 1 };
+        const change = fn(def, latest);
+        this.wf.updateDefinition.run(definitionRow(change.definition));
+        this.writeBindings(change.definition);
+        if (change.version) {
+          const v = change.version;
+          this.wf.upsertVersion.run(id, v.version, JSON.stringify(v.steps), v.frozen ? 1 : 0, change.definition.lastModified);
+        }
+        return change.result;
+      })
+      .immediate();
   }
 
   async deleteDefinition(id: string, guard: (activeInstances: number) => void): Promise<void> {
-    this.conn.transaction(() => {
-      if (!this.wf.getDefinition.get(id)) fail('NotFound', `No workflow definition has Id ${id}.`);
-      const active = (this.wf.countActive.get(id) as Row).n as number;
-      guard(active);
-      this.wf.deleteDefinition.run(id);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        if (!this.wf.getDefinition.get(id)) fail('NotFound', `No workflow definition has Id ${id}.`);
+        const active = (this.wf.countActive.get(id) as Row).n as number;
+        guard(active);
+        this.wf.deleteDefinition.run(id);
+      })
+      .immediate();
   }
 
   async findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null> {
@@ -181,23 +187,25 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
-    return this.conn.transaction(() => {
-      const row = this.wf.getInstance.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-      const current = toInstance(row!);
-      const change = fn(current);
-      if (change.completeJob) {
-        const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
-        if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
-      }
-      if (change.transition) {
-        const next = { ...change.transition.instance, rev: current.rev + 1 };
-        this.wf.updateInstance.run(changedRow(next));
-        this.writeHistory(id, change.transition);
-      }
-      if (change.spawn) this.insertNew(change.spawn);
-      return change.result;
-    }).immediate();
+    return this.conn
+      .transaction(() => {
+        const row = this.wf.getInstance.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+        const current = toInstance(row!);
+        const change = fn(current);
+        if (change.completeJob) {
+          const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
+          if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+        }
+        if (change.transition) {
+          const next = { ...change.transition.instance, rev: current.rev + 1 };
+          this.wf.updateInstance.run(changedRow(next));
+          this.writeHistory(id, change.transition);
+        }
+        if (change.spawn) this.insertNew(change.spawn);
+        return change.result;
+      })
+      .immediate();
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
@@ -223,14 +231,16 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
-    this.conn.transaction(() => {
-      const row = this.wf.getInstance.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-      guard(toInstance(row!));
-      this.wf.deleteHistory.run(id);
-      this.wf.deleteJobsOf.run(id);
-      this.wf.deleteInstance.run(id);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        const row = this.wf.getInstance.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+        guard(toInstance(row!));
+        this.wf.deleteHistory.run(id);
+        this.wf.deleteJobsOf.run(id);
+        this.wf.deleteInstance.run(id);
+      })
+      .immediate();
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
@@ -240,15 +250,17 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]> {
     const now = new Date();
     const until = new Date(now.getTime() + leaseMs).toISOString();
-    return this.conn.transaction(() =>
-      (this.wf.claimJobs.all(owner, until, now.toISOString(), now.toISOString(), limit) as Row[]).map((r) => ({
-        id: r.id as number,
-        instanceId: r.instance_id as string,
-        effect: JSON.parse(r.payload as string),
-        attempts: r.attempts as number,
-        lastError: (r.last_error as string | null) ?? null,
-      })),
-    ).immediate();
+    return this.conn
+      .transaction(() =>
+        (this.wf.claimJobs.all(owner, until, now.toISOString(), now.toISOString(), limit) as Row[]).map((r) => ({
+          id: r.id as number,
+          instanceId: r.instance_id as string,
+          effect: JSON.parse(r.payload as string),
+          attempts: r.attempts as number,
+          lastError: (r.last_error as string | null) ?? null,
+        })),
+      )
+      .immediate();
   }
 
   async releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean> {

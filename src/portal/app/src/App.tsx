@@ -52,8 +52,7 @@ export function App() {
   }, [signOut]);
 
   if (boot.state === 'checking') return <Loading what="Checking your sign-in" />;
-  if (boot.state === 'signed-out')
-    return <SignIn notice={boot.notice} onSignedIn={(s) => establish(s, signOut).then((value) => setBoot({ state: 'signed-in', value }))} />;
+  if (boot.state === 'signed-out') return <SignIn notice={boot.notice} onSignedIn={(s) => establish(s, signOut).then((value) => setBoot({ state: 'signed-in', value }))} />;
   return (
     <SessionContext.Provider value={boot.value}>
       <Shell />

@@ -178,11 +178,7 @@ function signalsOf(raw: unknown, where: string): SignalWire[] {
     if (!isObject(g)) throw new Error(`${where}.Signals[${i}] must be an object.`);
     const roleIds = prop(g, 'RoleIds');
     const roles = prop(g, 'Roles');
-    const ids = Array.isArray(roleIds)
-      ? roleIds.map(Number)
-      : Array.isArray(roles)
-        ? roles.map((r) => Number(isObject(r) ? prop(r, 'RoleId') : r))
-        : [];
+    const ids = Array.isArray(roleIds) ? roleIds.map(Number) : Array.isArray(roles) ? roles.map((r) => Number(isObject(r) ? prop(r, 'RoleId') : r)) : [];
     const tokens = prop(g, 'RoleTokens');
     return { SignalName: String(prop(g, 'SignalName') ?? ''), RoleIds: ids.filter((n) => Number.isInteger(n)), RoleTokens: Array.isArray(tokens) ? tokens.map(String) : [] };
   });

@@ -129,9 +129,7 @@ export function Inbox() {
               </div>
             </section>
           ) : null}
-          <p className="muted small">
-            The list follows the server every few seconds{list.updatedAt ? `; last checked ${new Date(list.updatedAt).toLocaleTimeString()}` : ''}.
-          </p>
+          <p className="muted small">The list follows the server every few seconds{list.updatedAt ? `; last checked ${new Date(list.updatedAt).toLocaleTimeString()}` : ''}.</p>
         </>
       )}
     </>
@@ -168,7 +166,7 @@ function InboxRow({ row, selected, onToggle, canReadDefinitions }: { row: Instan
           {row.Definition.DisplayName} · #{row.ReferenceId}
         </span>
       </td>
-      <td data-label="Requester">{extra ? extra.requester ?? <span className="muted">unknown</span> : '…'}</td>
+      <td data-label="Requester">{extra ? (extra.requester ?? <span className="muted">unknown</span>) : '…'}</td>
       <td data-label="Age">
         <time dateTime={row.StartDate} title={when(row.StartDate)}>
           {age(row.StartDate)}

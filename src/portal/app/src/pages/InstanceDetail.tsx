@@ -114,11 +114,7 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
               <div>
                 <dt>Workflow</dt>
                 <dd>
-                  {can.definitionsRead ? (
-                    <Link to={`/definitions/${d.Definition.Id}?version=${d.Definition.Version}`}>{d.Definition.DisplayName}</Link>
-                  ) : (
-                    d.Definition.DisplayName
-                  )}{' '}
+                  {can.definitionsRead ? <Link to={`/definitions/${d.Definition.Id}?version=${d.Definition.Version}`}>{d.Definition.DisplayName}</Link> : d.Definition.DisplayName}{' '}
                   (version {d.Definition.Version}, {d.Definition.WorkflowType})
                 </dd>
               </div>
@@ -348,7 +344,13 @@ function AdminActions({ d, definition, from, onChanged }: { d: Detail; definitio
       <div className="stack">
         {canStop ? (
           <div>
-            <ConfirmButton label="Stop…" confirmLabel="Stop the instance" question="Stop this instance? It cannot be resumed, only restarted." busy={act.busy} onConfirm={() => act.run(() => api.stop(d.Id), 'Stopped.').then(onChanged)} />
+            <ConfirmButton
+              label="Stop…"
+              confirmLabel="Stop the instance"
+              question="Stop this instance? It cannot be resumed, only restarted."
+              busy={act.busy}
+              onConfirm={() => act.run(() => api.stop(d.Id), 'Stopped.').then(onChanged)}
+            />
           </div>
         ) : null}
         {canRestart ? (
