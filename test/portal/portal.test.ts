@@ -298,7 +298,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(await diagram.locator('g.dg-node').count()).toBe(3);
     expect(await diagram.locator('g.dg-edge').count()).toBe(2);
     await admin.getByText('Who may send ApprovalStatus').waitFor();
-    await expect(admin.locator('dl.facts').first().textContent()).resolves.toMatch(/Key1 \(display name “WebServer”\)VersionVersion 1 \(published\)/);
+    await expect(admin.locator('dl.facts').first().textContent()).resolves.toMatch(/Key2 \(display name “WebServer”\)VersionVersion 1 \(published\)/);
     await expectAccessible(admin);
     await screenshot(admin, 'definition');
 
