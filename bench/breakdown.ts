@@ -77,7 +77,10 @@ function open(file: string, extra: string[], patch?: string): Database.Database 
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   for (const p of extra) db.pragma(p);
-  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
+  for (const f of readdirSync(MIGRATIONS)
+    .filter((x) => x.endsWith('.sql'))
+    .sort())
+    db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
   if (patch) db.exec(patch);
   return db;
 }
@@ -147,7 +150,8 @@ function run(v: Variant, timed: boolean) {
         const d = now();
         upd.run(text, msg(signals.length), at, row.rev + 1, id);
         const e = now();
-        if (v.history) hist(id, row.rev + 1, at, 'SignalReceived', 'RequireApproval1', approverName(p), 'Approved: bench', '{"Signal":"ApprovalStatus","Approved":true,"Comment":"bench"}');
+        if (v.history)
+          hist(id, row.rev + 1, at, 'SignalReceived', 'RequireApproval1', approverName(p), 'Approved: bench', '{"Signal":"ApprovalStatus","Approved":true,"Comment":"bench"}');
         const f = now();
         if (group > 1) release.run();
         if (++inTxn >= group) flush();
@@ -184,7 +188,14 @@ function run(v: Variant, timed: boolean) {
   }
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  return { rate: n / (spent / 1000), n, slow, writesPerSignal: ioSum.syscw / n, kbPerSignal: ioSum.wchar / 1024 / n, perSignalUs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, (1000 * v) / n])) };
+  return {
+    rate: n / (spent / 1000),
+    n,
+    slow,
+    writesPerSignal: ioSum.syscw / n,
+    kbPerSignal: ioSum.wchar / 1024 / n,
+    perSignalUs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, (1000 * v) / n])),
+  };
 }
 
 console.log(`raw signal transaction, depth ${DEPTH}, ${DURATION / 1000} s per line`);
@@ -199,12 +210,16 @@ console.log(
 console.log(`  write syscalls per signal ${base.writesPerSignal.toFixed(1)}, ${base.kbPerSignal.toFixed(1)} KiB written per signal (WAL frames + checkpoints)`);
 console.log(`\nvariants (no per-statement timers; median of ${REPEAT} interleaved runs):`);
 const results = VARIANTS.map(() => [] as ReturnType<typeof run>[]);
-for (let r = 0; r < REPEAT; r++) VARIANTS.forEach((v, i) => results[i]!.push(run(v, false)));
+for (let r = 0; r < REPEAT; r++) {
+  for (const [i, v] of VARIANTS.entries()) results[i]!.push(run(v, false));
+}
 console.log(`  ${'signals/s'.padStart(9)}  ${'range'.padStart(15)}  ${'writes'.padStart(6)}  ${'KiB'.padStart(5)}  (per signal)`);
 VARIANTS.forEach((v, i) => {
   const rs = results[i]!.map((x) => x.rate).sort((a, b) => a - b);
   const med = rs[Math.floor(rs.length / 2)]!;
   const last = results[i]!.at(-1)!;
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`  ${f(med).padStart(9)}  ${`${f(rs[0]!)}-${f(rs.at(-1)!)}`.padStart(15)}  ${last.writesPerSignal.toFixed(1).padStart(6)}  ${last.kbPerSignal.toFixed(1).padStart(5)}  ${v.name}`);
+  console.log(
+    `  ${f(med).padStart(9)}  ${`${f(rs[0]!)}-${f(rs.at(-1)!)}`.padStart(15)}  ${last.writesPerSignal.toFixed(1).padStart(6)}  ${last.kbPerSignal.toFixed(1).padStart(5)}  ${v.name}`,
+  );
 });

@@ -69,15 +69,21 @@ export class ServerChild {
       const timer = setTimeout(() => reject(new Error(`server child: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({
         type,
-        resolve: (m) => (clearTimeout(timer), resolve(m)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
 
   request(cmd: object, reply: string, timeoutMs = 60_000): Promise<any> {
     const p = this.expect(reply, timeoutMs);
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+    this.proc.stdin!.write(`${JSON.stringify(cmd)}\n`);
     return p;
   }
 
@@ -88,7 +94,7 @@ export class ServerChild {
   /** Asks the child to close cleanly (so --cpu-prof is written); kills it after the timeout. */
   async stop(timeoutMs = 15_000): Promise<void> {
     if (this.proc.exitCode !== null) return;
-    this.proc.stdin!.write(JSON.stringify({ cmd: 'close' }) + '\n');
+    this.proc.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
     await this.exited;
     clearTimeout(timer);

@@ -42,7 +42,12 @@ async function csrs(count: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=bench${i}.example.com`, keys, signingAlgorithm: ALG, extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: `bench${i}.example.com` }])] });
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: `CN=bench${i}.example.com`,
+      keys,
+      signingAlgorithm: ALG,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: `bench${i}.example.com` }])],
+    });
     out.push(csr.toString('pem'));
   }
   return out;
@@ -51,13 +56,28 @@ async function csrs(count: number): Promise<string[]> {
 export async function runEnrollmentBench(opts: { clients: number; durationMs: number; warmupMs: number }): Promise<EnrollmentBenchResult> {
   const dir = mkdtempSync(join(os.tmpdir(), 'countersign-bench-enroll-'));
   const server = await createServer(
-    { port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'bench.db')}`, adminUser: 'admin', adminPassword: 'bench-admin-password', reconcileIntervalMs: 60_000, authCacheTtlMs: 600_000, maxWaitMs: 86_400_000, logLevel: 'silent' },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: `sqlite:${join(dir, 'bench.db')}`,
+      adminUser: 'admin',
+      adminPassword: 'bench-admin-password',
+      reconcileIntervalMs: 60_000,
+      authCacheTtlMs: 600_000,
+      maxWaitMs: 86_400_000,
+      logLevel: 'silent',
+    },
     () => {},
   );
   try {
     const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
     const pool = await csrs(200);
-    const headers = { 'content-type': 'application/json', 'x-keyfactor-requested-with': 'APIClient', 'x-certificateformat': 'PEM', authorization: `Basic ${Buffer.from('admin:bench-admin-password').toString('base64')}` };
+    const headers = {
+      'content-type': 'application/json',
+      'x-keyfactor-requested-with': 'APIClient',
+      'x-certificateformat': 'PEM',
+      authorization: `Basic ${Buffer.from('admin:bench-admin-password').toString('base64')}`,
+    };
     let done = 0;
     let errors = 0;
     const load = async (ms: number) => {
@@ -65,7 +85,11 @@ export async function runEnrollmentBench(opts: { clients: number; durationMs: nu
       await Promise.all(
         Array.from({ length: opts.clients }, async (_, c) => {
           for (let i = c; Date.now() < end; i += opts.clients) {
-            const res = await fetch(`${url}/KeyfactorAPI/Enrollment/CSR`, { method: 'POST', headers, body: JSON.stringify({ CSR: pool[i % pool.length], Template: 'Countersign', IncludeChain: true }) });
+            const res = await fetch(`${url}/KeyfactorAPI/Enrollment/CSR`, {
+              method: 'POST',
+              headers,
+              body: JSON.stringify({ CSR: pool[i % pool.length], Template: 'Countersign', IncludeChain: true }),
+            });
             await res.arrayBuffer();
             if (res.status === 200) done++;
             else errors++;

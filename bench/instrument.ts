@@ -17,7 +17,8 @@ export type Breakdown = Record<string, { count: number; ms: number }>;
 
 const totals: Breakdown = {};
 const add = (key: string, ms: number) => {
-  const t = (totals[key] ??= { count: 0, ms: 0 });
+  const t = totals[key] ?? { count: 0, ms: 0 };
+  totals[key] = t;
   t.count++;
   t.ms += ms;
 };

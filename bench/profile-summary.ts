@@ -60,7 +60,7 @@ export function areaOf(f: CallFrame): string {
   const m = /\/(src|bench)\/(.*)$/.exec(u);
   if (m) {
     const parts = m[2]!.split('/');
-    return `${m[1]}/${parts.length > 1 ? parts.slice(0, -1).join('/') + '/' : ''}${parts.at(-1)}`;
+    return `${m[1]}/${parts.length > 1 ? `${parts.slice(0, -1).join('/')}/` : ''}${parts.at(-1)}`;
   }
   return u;
 }
@@ -108,7 +108,9 @@ export function summariseProfile(p: CpuProfile, top = 30, inclusiveOf: RegExp[] 
     totalMs: ms(total),
     idleMs: ms(idle),
     busyMs: ms(busy),
-    topSelf: sorted(fnSelf).slice(0, top).map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
+    topSelf: sorted(fnSelf)
+      .slice(0, top)
+      .map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
     areas: sorted(areaSelf).map(([area, us]) => ({ area, ms: ms(us), pctBusy: pct(us) })),
     inclusive: sorted(incl).map(([fn, us]) => ({ fn, ms: ms(us), pctBusy: pct(us) })),
   };

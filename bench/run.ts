@@ -7,159 +7,22 @@
  *   npm run bench -- --only sqlite,raw,http        combined
  *   npm run bench -- --duration 10 --warmup 2 --clients 32 --instances 8000 --depth auto --cpu-prof
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runHttpLoad, type HttpLoadResult } from './http-load.ts';
 import { busyCores, cpuSnapshot, waitForQuiet, type CpuSnapshot } from './load.ts';
-import { parseExperiments } from './experiments.ts';
+import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES } from './options.ts';
 import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
 import { round } from './stats.ts';
-import { postgres3Target, postgresTarget } from './targets/postgres.ts';
-import { sqliteTarget } from './targets/sqlite.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-const TARGETS: Target[] = [sqliteTarget, postgresTarget, postgres3Target];
-
-const PHASES = ['raw', 'store', 'service', 'http', 'enroll'] as const;
-type Phase = (typeof PHASES)[number];
 
 /** The goals from the issue. */
 const GOALS = { httpRate: 3000, p99Ms: 20, ofRaw: 0.5 };
 
-/** No phase runs longer than this, whatever the options say. */
-const HARD_STOP_MS = 60_000;
 const PASSWORD = 'bench-approver-password';
-
-interface Options {
-  targets: Target[];
-  phases: Phase[];
-  durationMs: number;
-  warmupMs: number;
-  clients: number;
-  instances: number;
-  depth: number | 'auto';
-  batch: number;
-  profileDir: string | null;
-  breakdown: boolean;
-  experiments: string[];
-  out: string;
-  strict: boolean;
-  /** Before each phase, wait up to this long for the machine to be quiet (other load < QUIET_CORES). */
-  quietWaitMs: number;
-}
-
-/** Other processes' CPU above this (in cores) during a phase makes its figures suspect. */
-const QUIET_CORES = 0.25;
-
-const USAGE = `Usage: npm run bench -- [options]
-  --only LIST        comma-separated target names (${TARGETS.map((t) => t.name).join(', ')}) and/or phases (${PHASES.join(', ')})
-  --duration S       measured seconds per phase (default 10)
-  --warmup S         HTTP warm-up seconds, not measured (default 2)
-  --clients N        concurrent HTTP clients, one approver identity each (default 32)
-  --instances N      instances prepared for the HTTP phase (default 8000)
-  --depth N|auto     signals per instance in the single-threaded baselines; auto = the HTTP phase's mean (default auto)
-  --batch N          instances per untimed batch in the baselines (default 2000)
-  --cpu-prof [DIR]   CPU-profile the server during the measured HTTP window and print a summary
-  --breakdown        instrument the server: time per SQL statement and store call during the HTTP window
-  --experiment LIST  try proposed changes (bench/experiments.ts); bg-checkpoint and no-preread are shipped now
-  --out FILE         results JSON (default bench/results/latest.json)
-  --quiet-wait S     before each phase wait up to S s for the machine to be idle (default 30; 0 = do not wait)
-  --strict           exit 1 when a goal is missed (the run always exits 1 when it is invalid)`;
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    targets: TARGETS,
-    phases: [...PHASES],
-    durationMs: 10_000,
-    warmupMs: 2_000,
-    clients: 32,
-    instances: 8000,
-    depth: 'auto',
-    batch: 2000,
-    profileDir: null,
-    breakdown: false,
-    experiments: [],
-    out: join(HERE, 'results', 'latest.json'),
-    strict: false,
-    quietWaitMs: 30_000,
-  };
-  const num = (v: string | undefined, name: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '--only': {
-        const words = (value() ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
-        const unknown = words.filter((w) => !TARGETS.some((t) => t.name === w) && !(PHASES as readonly string[]).includes(w));
-        if (unknown.length || !words.length) throw new Error(`--only: unknown '${unknown.join(',')}'; use ${[...TARGETS.map((t) => t.name), ...PHASES].join(', ')}`);
-        const ts = TARGETS.filter((t) => words.includes(t.name));
-        const ps = PHASES.filter((p) => words.includes(p));
-        if (ts.length) o.targets = ts;
-        if (ps.length) o.phases = ps;
-        break;
-      }
-      case '--duration':
-        o.durationMs = num(value(), '--duration', 1, 50) * 1000;
-        break;
-      case '--warmup':
-        o.warmupMs = num(value(), '--warmup', 0, 10) * 1000;
-        break;
-      case '--clients':
-        o.clients = num(value(), '--clients', 1, 256);
-        break;
-      case '--instances':
-        o.instances = num(value(), '--instances', 1, 200_000);
-        break;
-      case '--depth': {
-        const v = value();
-        o.depth = v === 'auto' ? 'auto' : num(v, '--depth', 1, 256);
-        break;
-      }
-      case '--batch':
-        o.batch = num(value(), '--batch', 1, 100_000);
-        break;
-      case '--cpu-prof': {
-        const next = inline ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i] : undefined);
-        o.profileDir = next ?? mkdtempSync(join(os.tmpdir(), 'countersign-bench-prof-'));
-        break;
-      }
-      case '--breakdown':
-        o.breakdown = true;
-        break;
-      case '--experiment':
-        o.experiments = parseExperiments(value());
-        break;
-      case '--out':
-        o.out = value()!;
-        break;
-      case '--quiet-wait':
-        o.quietWaitMs = num(value(), '--quiet-wait', 0, 600) * 1000;
-        break;
-      case '--strict':
-        o.strict = true;
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-      default:
-        throw new Error(`unknown option ${a}\n${USAGE}`);
-    }
-  }
-  if (o.warmupMs + o.durationMs > HARD_STOP_MS - 5_000) throw new Error('--warmup + --duration must stay under 55 s (phases stop hard at 60 s)');
-  return o;
-}
 
 function machine() {
   let model = os.cpus()[0]?.model ?? 'unknown';
@@ -208,7 +71,8 @@ async function withHardStop<T>(what: string, p: Promise<T>, ms = HARD_STOP_MS + 
 async function quiet(o: Options, label: string): Promise<void> {
   if (o.quietWaitMs <= 0) return;
   const busy = await waitForQuiet(QUIET_CORES, o.quietWaitMs);
-  if (busy !== null && busy > QUIET_CORES) console.log(`  ${label}: machine still busy (${busy.toFixed(2)} cores used by others) after waiting ${o.quietWaitMs / 1000} s; running anyway`);
+  if (busy !== null && busy > QUIET_CORES)
+    console.log(`  ${label}: machine still busy (${busy.toFixed(2)} cores used by others) after waiting ${o.quietWaitMs / 1000} s; running anyway`);
 }
 
 function noteLoad(run: TargetRun, phase: string, other: number | null): void {
@@ -266,7 +130,13 @@ async function runHttp(t: Target, o: Options, run: TargetRun): Promise<void> {
   }
 }
 
-async function runLoop(o: Options, run: TargetRun, label: string, fn: (lo: LoopOptions) => Promise<LoopResult>, lo: LoopOptions): Promise<LoopResult & { otherLoadCores: number | null }> {
+async function runLoop(
+  o: Options,
+  run: TargetRun,
+  label: string,
+  fn: (lo: LoopOptions) => Promise<LoopResult>,
+  lo: LoopOptions,
+): Promise<LoopResult & { otherLoadCores: number | null }> {
   await quiet(o, label);
   process.stdout.write(`  ${label}: ${lo.durationMs / 1000} s, depth ${lo.depth} ... `);
   const snap0 = cpuSnapshot();
@@ -293,7 +163,8 @@ function printBreakdown(u: NodeUsage, h: HttpLoadResult, node: number): void {
   for (const [k, v] of top) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k} [${fmt(v.count / h.signals, 2)}]`);
   console.log(`    ${fmt(per(busyMs - topMs), 1).padStart(8)}  everything else: HTTP parsing and writing, fastify, hooks, JSON, promises, GC`);
   console.log('    of which SQL statements (inside the calls above):');
-  for (const [k, v] of entries.filter(([k]) => k.startsWith('sql ')).slice(0, 12)) console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k.slice(4)} [${fmt(v.count / h.signals, 2)}]`);
+  for (const [k, v] of entries.filter(([k]) => k.startsWith('sql ')).slice(0, 12))
+    console.log(`    ${fmt(per(v.ms), 1).padStart(8)}  ${k.slice(4)} [${fmt(v.count / h.signals, 2)}]`);
 }
 
 const fmt = (n: number | null | undefined, digits = 0): string =>
@@ -308,7 +179,9 @@ function report(run: TargetRun, o: Options): void {
     [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
   ];
   console.log('');
-  console.log(`  ${'line'.padEnd(36)}${'signals/s'.padStart(11)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}  ${'x raw'.padStart(6)}${'others'.padStart(8)}  what`);
+  console.log(
+    `  ${'line'.padEnd(36)}${'signals/s'.padStart(11)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}  ${'x raw'.padStart(6)}${'others'.padStart(8)}  what`,
+  );
   for (const [name, r, what] of rows) {
     if (!r) continue;
     const l = r.latencyMs;
@@ -324,7 +197,9 @@ function report(run: TargetRun, o: Options): void {
       : undefined;
     console.log(
       `  HTTP log-in round ${fmt(h.loginMs)} ms; window ${fmt(h.windowMs / 1000, 2)} s, ${fmt(h.signals)} signals (+${fmt(h.warmupSignals)} warm-up), errors ${h.errors}, mean depth ${fmt(h.meanDepth, 1)}` +
-        (su ? `; server CPU ${fmt(su.cpuMs / h.windowMs, 2)} cores${su.nodes > 1 ? ` (${su.nodes} nodes)` : ''}, event loop busy ${fmt(su.elu * 100, 0)}%${su.nodes > 1 ? ' (busiest node)' : ''}` : '') +
+        (su
+          ? `; server CPU ${fmt(su.cpuMs / h.windowMs, 2)} cores${su.nodes > 1 ? ` (${su.nodes} nodes)` : ''}, event loop busy ${fmt(su.elu * 100, 0)}%${su.nodes > 1 ? ' (busiest node)' : ''}`
+          : '') +
         `; client CPU ${fmt(h.clientCpuMs / h.windowMs, 2)} cores; other processes ${h.otherLoadCores === null ? '?' : fmt(h.otherLoadCores, 2)} cores${h.profiled ? ' (PROFILED/INSTRUMENTED run: rates are lowered by the measuring)' : ''}`,
     );
     for (const [i, u] of h.serverUsage.entries()) if (u.breakdown) printBreakdown(u, h, i);
@@ -333,7 +208,10 @@ function report(run: TargetRun, o: Options): void {
   for (const [k, v] of Object.entries(run.ratios)) console.log(`  ratio ${k.padEnd(28)} ${v === null ? '-' : fmt(v, 3)}`);
   console.log('');
   console.log(`  goals (issue)${o.experiments.length ? ` - EXPERIMENT ${o.experiments.join(', ')}, not the shipped code` : ''}:`);
-  for (const g of run.goals) console.log(`    ${g.goal.padEnd(44)} ${(g.value === null ? '-' : fmt(g.value, g.value < 10 ? 3 : 1)).padStart(10)}  ${g.pass === null ? 'NOT MEASURED' : g.pass ? 'PASS' : 'FAIL'}`);
+  for (const g of run.goals)
+    console.log(
+      `    ${g.goal.padEnd(44)} ${(g.value === null ? '-' : fmt(g.value, g.value < 10 ? 3 : 1)).padStart(10)}  ${g.pass === null ? 'NOT MEASURED' : g.pass ? 'PASS' : 'FAIL'}`,
+    );
   if (run.warnings.length) {
     console.log('');
     console.log('  WARNING: the machine was not idle:');
@@ -357,7 +235,17 @@ async function main(): Promise<void> {
   // 'enroll' alone runs no signal target.
   for (const t of o.phases.some((p) => p !== 'enroll') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
-    const run: TargetRun = { target: t.name, description: t.description, rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)', info: (await t.info?.()) ?? {}, ratios: {}, goals: [], problems: [], warnings: [], valid: true };
+    const run: TargetRun = {
+      target: t.name,
+      description: t.description,
+      rawLabel: t.rawLabel ?? 'raw DB (1 connection, 1 thread)',
+      info: (await t.info?.()) ?? {},
+      ratios: {},
+      goals: [],
+      problems: [],
+      warnings: [],
+      valid: true,
+    };
     runs.push(run);
     try {
       if (o.phases.includes('http')) await runHttp(t, o, run);
@@ -370,7 +258,9 @@ async function main(): Promise<void> {
       run.problems.push(`aborted: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (run.http && o.profileDir) {
-      const files = readdirSync(o.profileDir).filter((f) => f.startsWith(`${t.name}-`) && f.endsWith('.cpuprofile')).sort();
+      const files = readdirSync(o.profileDir)
+        .filter((f) => f.startsWith(`${t.name}-`) && f.endsWith('.cpuprofile'))
+        .sort();
       const last = files.at(-1);
       if (last) {
         run.profile = summariseProfile(JSON.parse(readFileSync(join(o.profileDir, last), 'utf8')));
@@ -406,18 +296,30 @@ async function main(): Promise<void> {
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         startedAt: new Date().toISOString(),
         machine: m,
-        options: { phases: o.phases, durationMs: o.durationMs, warmupMs: o.warmupMs, clients: o.clients, instances: o.instances, depth: o.depth, batch: o.batch, profiled: o.profileDir !== null, breakdown: o.breakdown, experiments: o.experiments, quietWaitMs: o.quietWaitMs },
+        options: {
+          phases: o.phases,
+          durationMs: o.durationMs,
+          warmupMs: o.warmupMs,
+          clients: o.clients,
+          instances: o.instances,
+          depth: o.depth,
+          batch: o.batch,
+          profiled: o.profileDir !== null,
+          breakdown: o.breakdown,
+          experiments: o.experiments,
+          quietWaitMs: o.quietWaitMs,
+        },
         goals: GOALS,
         runs,
         enrollment,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,
-    ) + '\n',
+    )}\n`,
   );
   console.log(`\nresults: ${o.out}`);
   const invalid = runs.some((r) => !r.valid);

@@ -29,7 +29,7 @@ import { prepareWorkload, startInstances } from './setup.ts';
 const BENCH_ADMIN = { user: 'admin', password: 'bench-admin-password' };
 
 const send = (msg: object): void => {
-  process.stdout.write(JSON.stringify(msg) + '\n');
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
 
 async function main(): Promise<void> {
@@ -77,12 +77,26 @@ async function main(): Promise<void> {
           const t0 = performance.now();
           const w = await prepareWorkload(server.services.store, server.workflow, { approvers: msg.approvers!, password: msg.password! });
           const instanceIds = await startInstances(server.workflow, w, msg.instances!);
-          send({ type: 'prepared', approvers: w.approvers.map((a) => a.identity.accountName), instanceIds, definitionId: w.definitionId, roleId: w.roleId, ms: performance.now() - t0 });
+          send({
+            type: 'prepared',
+            approvers: w.approvers.map((a) => a.identity.accountName),
+            instanceIds,
+            definitionId: w.definitionId,
+            roleId: w.roleId,
+            ms: performance.now() - t0,
+          });
           break;
         }
         case 'usage': {
           const elu = performance.eventLoopUtilization();
-          send({ type: 'usage', cpu: process.cpuUsage(), elu: { idle: elu.idle, active: elu.active }, rss: process.memoryUsage().rss, at: performance.now(), breakdown: traced ? breakdown() : undefined });
+          send({
+            type: 'usage',
+            cpu: process.cpuUsage(),
+            elu: { idle: elu.idle, active: elu.active },
+            rss: process.memoryUsage().rss,
+            at: performance.now(),
+            breakdown: traced ? breakdown() : undefined,
+          });
           break;
         }
         case 'profile-start': {

@@ -22,7 +22,16 @@ export const THRESHOLD = 1000;
 export const approverName = (i: number): string => `BENCH\\approver${String(i + 1).padStart(2, '0')}`;
 
 export const wireSteps = (roleId: number) => [
-  { ExtensionName: 'NOOPStep', UniqueName: 'StartNOOP', DisplayName: 'StartNOOP', Enabled: true, ConfigurationParameters: {}, Signals: [], Conditions: [], Outputs: { continue: 'RequireApproval1' } },
+  {
+    ExtensionName: 'NOOPStep',
+    UniqueName: 'StartNOOP',
+    DisplayName: 'StartNOOP',
+    Enabled: true,
+    ConfigurationParameters: {},
+    Signals: [],
+    Conditions: [],
+    Outputs: { continue: 'RequireApproval1' },
+  },
   {
     ExtensionName: 'RequireApproval',
     UniqueName: 'RequireApproval1',
@@ -65,7 +74,13 @@ export async function prepareWorkload(store: Store, wf: WorkflowService, opts: {
     identityIds: identities.map((i) => i.id),
     claims: [],
   });
-  const def = await wf.createDefinition({ displayName: `Bench ${randomUUID().slice(0, 8)}`, description: 'benchmark', workflowType: 'Enrollment', keys: [{ value: `bench-${randomUUID()}`, displayName: 'bench' }], enabled: true });
+  const def = await wf.createDefinition({
+    displayName: `Bench ${randomUUID().slice(0, 8)}`,
+    description: 'benchmark',
+    workflowType: 'Enrollment',
+    keys: [{ value: `bench-${randomUUID()}`, displayName: 'bench' }],
+    enabled: true,
+  });
   await wf.putSteps(def.id, readSteps(wireSteps(role.id), randomUUID));
   await wf.publish(def.id);
   return {
@@ -81,7 +96,8 @@ export async function startInstances(wf: WorkflowService, w: Workload, count: nu
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const inst = await wf.start({ definitionId: w.definitionId, workflowType: null, key: null, title: 'bench request', initialData: { cn: 'www.example.com' } }, w.requester);
-    if (inst.status !== 'Suspended' || inst.currentStep !== 'RequireApproval1') throw new Error(`bench instance is ${inst.status} at ${inst.currentStep}, expected Suspended at RequireApproval1`);
+    if (inst.status !== 'Suspended' || inst.currentStep !== 'RequireApproval1')
+      throw new Error(`bench instance is ${inst.status} at ${inst.currentStep}, expected Suspended at RequireApproval1`);
     ids.push(inst.id);
   }
   return ids;

@@ -25,7 +25,10 @@ export class Samples {
   private buf: Float64Array;
   private n = 0;
   dropped = 0;
-  constructor(private readonly cap: number, initial = 4096) {
+  constructor(
+    private readonly cap: number,
+    initial = 4096,
+  ) {
     this.buf = new Float64Array(Math.min(initial, cap));
   }
   push(v: number): void {

@@ -109,7 +109,9 @@ export function reduceDocument(document: JsonObject): JsonObject {
     if (target === undefined) throw new Error(`unresolvable $ref ${ref}`);
     const [, , kind, ...rest] = ref.split('/');
     const name = rest.join('/').replace(/~1/g, '/').replace(/~0/g, '~');
-    (components[kind!] ??= {})[name] = target;
+    const ofKind = components[kind!] ?? {};
+    components[kind!] = ofKind;
+    ofKind[name] = target;
     const next = new Set<string>();
     refsIn(target, next);
     for (const r of next) if (!reached.has(r)) queue.add(r);
@@ -122,7 +124,11 @@ export function reduceDocument(document: JsonObject): JsonObject {
     openapi: document.openapi ?? '3.0.1',
     info: { title: info.title ?? '', version: info.version ?? '' },
     paths: sorted(paths),
-    components: Object.fromEntries(Object.entries(components).sort().map(([k, v]) => [k, sorted(v)])),
+    components: Object.fromEntries(
+      Object.entries(components)
+        .sort()
+        .map(([k, v]) => [k, sorted(v)]),
+    ),
   }) as JsonObject;
 }
 

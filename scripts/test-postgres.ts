@@ -46,7 +46,9 @@ export function findBinaries(root: string): { dir: string; source: string } | un
   }
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
-    const versions = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) {
       const dir = path.join(debian, v, 'bin');
       if (hasServerBinaries(dir)) return { dir, source: `the system's PostgreSQL ${v}` };
@@ -111,7 +113,15 @@ export async function startThrowaway(binaries: { dir: string; source: string }):
   try {
     await run(bin('initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], options);
     const port = await freePort();
-    const serverOptions = [`-p ${port}`, "-c listen_addresses='127.0.0.1'", `-c unix_socket_directories='${dataDir}'`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'];
+    const serverOptions = [
+      `-p ${port}`,
+      "-c listen_addresses='127.0.0.1'",
+      `-c unix_socket_directories='${dataDir}'`,
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c max_connections=300',
+    ];
     await run(bin('pg_ctl'), ['start', '-w', '-t', '60', '-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-o', serverOptions.join(' ')], options);
     started = true;
     const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
@@ -161,4 +171,3 @@ export function redact(url: string): string {
     return '(unparseable URL)';
   }
 }
-

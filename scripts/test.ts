@@ -103,10 +103,14 @@ async function main(): Promise<number> {
   }
 
   if (options.checks) {
-    for (const script of ['typecheck', 'typecheck:portal', 'build:portal']) {
+    // Biome first: lint and house-style findings are the quickest failures to report.
+    for (const script of ['lint', 'typecheck', 'typecheck:portal', 'build:portal']) {
       console.log(`== npm run ${script}`);
       const code = await run(NPM, ['run', '--silent', script]);
-      if (code !== 0) return code;
+      if (code !== 0) {
+        console.error(`== npm run ${script} failed (exit ${code}); see above. Nothing else was run.`);
+        return code;
+      }
     }
   }
 

@@ -23,8 +23,6 @@ import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
-import type { Store } from './store/store.ts';
-
 
 export interface Server {
   app: FastifyInstance;

@@ -63,8 +63,17 @@ async function postgresRawBaseline(o: LoopOptions): Promise<LoopResult> {
         const now = new Date().toISOString();
         const row = (await c.query('SELECT * FROM instances WHERE id = $1 FOR UPDATE', [id])).rows[0];
         const accountName = approverName(p);
-        const signals = [...row.signals, { step: 'RequireApproval1', signal: 'ApprovalStatus', identityId: p + 2, accountName, data: { Approved: true, Comment: 'bench' }, at: now }];
-        await c.query('UPDATE instances SET signals = $1::jsonb, status_message = $2, last_modified = $3, rev = $4 WHERE id = $5', [JSON.stringify(signals), msg(signals.length), now, row.rev + 1, id]);
+        const signals = [
+          ...row.signals,
+          { step: 'RequireApproval1', signal: 'ApprovalStatus', identityId: p + 2, accountName, data: { Approved: true, Comment: 'bench' }, at: now },
+        ];
+        await c.query('UPDATE instances SET signals = $1::jsonb, status_message = $2, last_modified = $3, rev = $4 WHERE id = $5', [
+          JSON.stringify(signals),
+          msg(signals.length),
+          now,
+          row.rev + 1,
+          id,
+        ]);
         await c.query('INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)', [
           id,
           now,

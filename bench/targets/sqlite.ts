@@ -21,7 +21,9 @@ function openLikeStore(file: string): Database.Database {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
-  for (const f of readdirSync(MIGRATIONS).filter((x) => x.endsWith('.sql')).sort()) {
+  for (const f of readdirSync(MIGRATIONS)
+    .filter((x) => x.endsWith('.sql'))
+    .sort()) {
     db.transaction(() => {
       db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(f, new Date().toISOString());
       db.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
@@ -77,9 +79,22 @@ export async function sqliteRawBaseline(o: LoopOptions): Promise<LoopResult> {
       const accountName = approverName(p);
       signals.push({ step: 'RequireApproval1', signal: 'ApprovalStatus', identityId: p + 2, accountName, data: { Approved: true, Comment: 'bench' }, at: now });
       update.run(JSON.stringify(signals), msg(signals.length), now, row.rev + 1, id);
-      insertHistory.run(id, now, 'SignalReceived', 'RequireApproval1', accountName, 'Approved: bench', JSON.stringify({ Signal: 'ApprovalStatus', Approved: true, Comment: 'bench' }));
+      insertHistory.run(
+        id,
+        now,
+        'SignalReceived',
+        'RequireApproval1',
+        accountName,
+        'Approved: bench',
+        JSON.stringify({ Signal: 'ApprovalStatus', Approved: true, Comment: 'bench' }),
+      );
     });
-    return await timedBatches(o, (n) => createBatch.immediate(n), (id, p) => signalTx.immediate(id, p), false);
+    return await timedBatches(
+      o,
+      (n) => createBatch.immediate(n),
+      (id, p) => signalTx.immediate(id, p),
+      false,
+    );
   } finally {
     await checkpointer?.stop();
     db.close();

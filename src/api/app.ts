@@ -137,7 +137,8 @@ function checkRequestText(req: FastifyRequest): void {
   ];
   for (const [what, v] of parts) {
     const texts = (Array.isArray(v) ? v.flat() : [v]).filter((x): x is string => typeof x === 'string');
-    if (texts.some(hasUnstorableText)) fail('ValidationFailed', `${what.replace(/[^\x20-\x7e]/g, '\ufffd')} is not accepted: text must be valid Unicode without the NUL character (U+0000).`);
+    if (texts.some(hasUnstorableText))
+      fail('ValidationFailed', `${what.replace(/[^\x20-\x7e]/g, '\ufffd')} is not accepted: text must be valid Unicode without the NUL character (U+0000).`);
   }
 }
 
@@ -168,7 +169,10 @@ function sendError(err: FastifyError | Error, req: FastifyRequest, reply: Fastif
   }
   if (isStoreUnavailable(err)) {
     req.log.warn({ err }, 'store unavailable');
-    reply.code(503).header('Retry-After', '5').send(new CountersignError('StoreUnavailable', 'The database is not reachable right now; nothing was changed. Try again in a few seconds.').toJSON());
+    reply
+      .code(503)
+      .header('Retry-After', '5')
+      .send(new CountersignError('StoreUnavailable', 'The database is not reachable right now; nothing was changed. Try again in a few seconds.').toJSON());
     return;
   }
   const fe = err as FastifyError;

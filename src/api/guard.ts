@@ -10,8 +10,7 @@ export function principalOf(req: FastifyRequest): Principal {
 /** Passes when the caller holds any of the permissions; otherwise 403 naming them. */
 export function requirePermission(req: FastifyRequest, ...anyOf: string[]): Principal {
   const p = principalOf(req);
-  if (!anyOf.some((perm) => grants(p.permissions, perm)))
-    fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${anyOf.join(' or ')}.`);
+  if (!anyOf.some((perm) => grants(p.permissions, perm))) fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${anyOf.join(' or ')}.`);
   return p;
 }
 

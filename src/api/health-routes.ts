@@ -18,37 +18,39 @@ const STORE_CHECK_MS = 3_000;
  * Probes for orchestrators and scrapers, outside /KeyfactorAPI: no Keyfactor header, no Basic
  * authentication (they reveal nothing but up/down and counts). /metrics may require a token.
  */
-export const healthRoutes = (d: HealthDeps): FastifyPluginAsync => async (app) => {
-  // Liveness: the process answers. It must not depend on the store, or a database outage restarts every node.
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export const healthRoutes =
+  (d: HealthDeps): FastifyPluginAsync =>
+  async (app) => {
+    // Liveness: the process answers. It must not depend on the store, or a database outage restarts every node.
+    app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = { store: 'ok', migrations: 'ok', runner: 'ok' };
-    try {
-      const pending = (await withTimeout(d.store.migrationStatus(), STORE_CHECK_MS)).filter((m) => m.appliedAt === null);
-      if (pending.length) checks.migrations = `pending: ${pending.map((m) => m.name).join(', ')}`;
-    } catch {
-      // The driver's message can name hosts and users: the log has it, the probe says only this.
-      checks.store = 'unreachable';
-      checks.migrations = 'unknown';
-    }
-    if (!d.runner.isAlive()) checks.runner = 'stopped';
-    const ready = Object.values(checks).every((c) => c === 'ok');
-    reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ok' : 'unavailable', checks };
-  });
+    app.get('/readyz', async (_req, reply) => {
+      const checks: Record<string, string> = { store: 'ok', migrations: 'ok', runner: 'ok' };
+      try {
+        const pending = (await withTimeout(d.store.migrationStatus(), STORE_CHECK_MS)).filter((m) => m.appliedAt === null);
+        if (pending.length) checks.migrations = `pending: ${pending.map((m) => m.name).join(', ')}`;
+      } catch {
+        // The driver's message can name hosts and users: the log has it, the probe says only this.
+        checks.store = 'unreachable';
+        checks.migrations = 'unknown';
+      }
+      if (!d.runner.isAlive()) checks.runner = 'stopped';
+      const ready = Object.values(checks).every((c) => c === 'ok');
+      reply.code(ready ? 200 : 503);
+      return { status: ready ? 'ok' : 'unavailable', checks };
+    });
 
-  app.get('/metrics', async (req, reply) => {
-    const a = d.metricsAccess;
-    if (a.mode === 'off') return reply.callNotFound();
-    if (a.mode === 'token' && !sameSecret(bearer(req.headers.authorization), a.token)) {
-      reply.code(401).header('WWW-Authenticate', 'Bearer realm="metrics"');
-      return new CountersignError('Unauthenticated', 'The metrics endpoint needs Authorization: Bearer <the COUNTERSIGN_METRICS token>.').toJSON();
-    }
-    reply.header('Content-Type', d.metrics.registry.contentType);
-    return d.metrics.render(d.store);
-  });
-};
+    app.get('/metrics', async (req, reply) => {
+      const a = d.metricsAccess;
+      if (a.mode === 'off') return reply.callNotFound();
+      if (a.mode === 'token' && !sameSecret(bearer(req.headers.authorization), a.token)) {
+        reply.code(401).header('WWW-Authenticate', 'Bearer realm="metrics"');
+        return new CountersignError('Unauthenticated', 'The metrics endpoint needs Authorization: Bearer <the COUNTERSIGN_METRICS token>.').toJSON();
+      }
+      reply.header('Content-Type', d.metrics.registry.contentType);
+      return d.metrics.render(d.store);
+    });
+  };
 
 const bearer = (h: string | undefined): string => (h && /^Bearer\s+/i.test(h) ? h.replace(/^Bearer\s+/i, '').trim() : '');
 

@@ -11,82 +11,83 @@ import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts'
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
 
 /** /Workflow/Instances*: queries, reading, signals, stop, restart, delete, and our start extension. */
-export const instanceRoutes = (s: Services, wf: WorkflowService): FastifyPluginAsync => async (app) => {
-
-  app.get('/Workflow/Instances', async (req) => {
-    requirePermission(req, P.instancesReadAll);
-    const rows = await s.store.queryInstances(listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'));
-    return rows.map(instanceQuery);
-  });
-
-  app.get('/Workflow/Instances/My', async (req) => {
-    const p = requirePermission(req, P.instancesReadAll, P.instancesReadMine);
-    const rows = await s.store.queryInstances({ ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'), initiatorId: p.identity.id });
-    return rows.map(instanceQuery);
-  });
-
-  app.get('/Workflow/Instances/AssignedToMe', async (req) => {
-    const p = requirePermission(req, P.instancesReadAll, P.instancesReadPending);
-    const rows = await s.store.queryInstances({
-      ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
-      assignedTo: { identityId: p.identity.id, roleIds: p.roleIds },
+export const instanceRoutes =
+  (s: Services, wf: WorkflowService): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/Workflow/Instances', async (req) => {
+      requirePermission(req, P.instancesReadAll);
+      const rows = await s.store.queryInstances(listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'));
+      return rows.map(instanceQuery);
     });
-    return rows.map(instanceQuery);
-  });
 
-  app.post('/Workflow/Instances', async (req, reply) => {
-    const p = requirePermission(req, P.instancesStart);
-    const body = asObject(req.body ?? {});
-    const definitionId = str(body, 'DefinitionId');
-    const initialData = field(body, 'InitialData') ?? {};
-    const instance = await wf.start(
-      {
-        definitionId: definitionId === null ? null : guid(definitionId, 'DefinitionId'),
-        workflowType: str(body, 'WorkflowType'),
-        key: str(body, 'Key'),
-        title: str(body, 'Title', { max: 1000 }),
-        initialData: asObject(initialData, 'InitialData'),
-      },
-      p,
-    );
-    reply.code(201).header('Location', `/KeyfactorAPI/Workflow/Instances/${instance.id}`);
-    return instanceV1(instance, await wf.version(instance.definitionId, instance.definitionVersion));
-  });
+    app.get('/Workflow/Instances/My', async (req) => {
+      const p = requirePermission(req, P.instancesReadAll, P.instancesReadMine);
+      const rows = await s.store.queryInstances({ ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'), initiatorId: p.identity.id });
+      return rows.map(instanceQuery);
+    });
 
-  // Per-instance routes: the service decides who may see the instance (canRead); anyone else gets
-  // the 404 of an unknown id, so a GUID alone reveals nothing (docs/security/trust.md).
-  app.get<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req) => {
-    const p = principalOf(req);
-    const instance = await wf.readInstance(guid(req.params.id, 'Instance id'), p);
-    const version = await wf.version(instance.definitionId, instance.definitionVersion).catch(() => null);
-    const history = queryBool(req.q, 'includeHistory') ? await s.store.getHistory(instance.id) : undefined;
-    return instanceV1(instance, version, history);
-  });
+    app.get('/Workflow/Instances/AssignedToMe', async (req) => {
+      const p = requirePermission(req, P.instancesReadAll, P.instancesReadPending);
+      const rows = await s.store.queryInstances({
+        ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
+        assignedTo: { identityId: p.identity.id, roleIds: p.roleIds },
+      });
+      return rows.map(instanceQuery);
+    });
 
-  app.delete<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req, reply) => {
-    await wf.deleteInstance(guid(req.params.id, 'Instance id'), principalOf(req));
-    reply.code(204).send();
-  });
+    app.post('/Workflow/Instances', async (req, reply) => {
+      const p = requirePermission(req, P.instancesStart);
+      const body = asObject(req.body ?? {});
+      const definitionId = str(body, 'DefinitionId');
+      const initialData = field(body, 'InitialData') ?? {};
+      const instance = await wf.start(
+        {
+          definitionId: definitionId === null ? null : guid(definitionId, 'DefinitionId'),
+          workflowType: str(body, 'WorkflowType'),
+          key: str(body, 'Key'),
+          title: str(body, 'Title', { max: 1000 }),
+          initialData: asObject(initialData, 'InitialData'),
+        },
+        p,
+      );
+      reply.code(201).header('Location', `/KeyfactorAPI/Workflow/Instances/${instance.id}`);
+      return instanceV1(instance, await wf.version(instance.definitionId, instance.definitionVersion));
+    });
 
-  app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Signals', async (req, reply) => {
-    const p = principalOf(req);
-    const id = guid(req.params.id, 'Instance id');
-    const { key, data } = readSignal(req.body);
-    await wf.signal(id, key, data, p);
-    reply.code(204).send();
-  });
+    // Per-instance routes: the service decides who may see the instance (canRead); anyone else gets
+    // the 404 of an unknown id, so a GUID alone reveals nothing (docs/security/trust.md).
+    app.get<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req) => {
+      const p = principalOf(req);
+      const instance = await wf.readInstance(guid(req.params.id, 'Instance id'), p);
+      const version = await wf.version(instance.definitionId, instance.definitionVersion).catch(() => null);
+      const history = queryBool(req.q, 'includeHistory') ? await s.store.getHistory(instance.id) : undefined;
+      return instanceV1(instance, version, history);
+    });
 
-  app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Stop', async (req, reply) => {
-    await wf.stop(guid(req.params.id, 'Instance id'), principalOf(req));
-    reply.code(204).send();
-  });
+    app.delete<{ Params: { id: string } }>('/Workflow/Instances/:id', async (req, reply) => {
+      await wf.deleteInstance(guid(req.params.id, 'Instance id'), principalOf(req));
+      reply.code(204).send();
+    });
 
-  app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Restart', async (req, reply) => {
-    const id = guid(req.params.id, 'Instance id');
-    const newId = await wf.restart(id, restartVersion(req), principalOf(req));
-    reply.code(204).header('Location', `/KeyfactorAPI/Workflow/Instances/${newId}`).send();
-  });
-};
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Signals', async (req, reply) => {
+      const p = principalOf(req);
+      const id = guid(req.params.id, 'Instance id');
+      const { key, data } = readSignal(req.body);
+      await wf.signal(id, key, data, p);
+      reply.code(204).send();
+    });
+
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Stop', async (req, reply) => {
+      await wf.stop(guid(req.params.id, 'Instance id'), principalOf(req));
+      reply.code(204).send();
+    });
+
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Restart', async (req, reply) => {
+      const id = guid(req.params.id, 'Instance id');
+      const newId = await wf.restart(id, restartVersion(req), principalOf(req));
+      reply.code(204).header('Location', `/KeyfactorAPI/Workflow/Instances/${newId}`).send();
+    });
+  };
 
 function readSignal(body: unknown): { key: string; data: JsonObject } {
   if (body === undefined || body === null) fail('SignalInvalid', 'The request body is required: {"SignalKey": "<StepUniqueName>.<SignalName>", "Data": {...}}.');
@@ -94,7 +95,8 @@ function readSignal(body: unknown): { key: string; data: JsonObject } {
   const key = field(o, 'SignalKey');
   if (typeof key !== 'string' || key.trim() === '') fail('SignalInvalid', 'SignalKey is required, as "<StepUniqueName>.<SignalName>", e.g. "RequireApproval1.ApprovalStatus".');
   const data = field(o, 'Data');
-  if (data !== undefined && data !== null && (typeof data !== 'object' || Array.isArray(data))) fail('SignalInvalid', 'Data must be a JSON object, e.g. {"Approved": true, "Comment": "..."}.');
+  if (data !== undefined && data !== null && (typeof data !== 'object' || Array.isArray(data)))
+    fail('SignalInvalid', 'Data must be a JSON object, e.g. {"Approved": true, "Comment": "..."}.');
   return { key: (key as string).trim(), data: (data ?? {}) as JsonObject };
 }
 

@@ -52,5 +52,4 @@ export function listInMemory<T extends Record<string, unknown>>(items: T[], q: L
 }
 
 /** Lists are matched as text (SupportedWorkflowTypes -contains "Enrollment"). */
-const flatten = (r: Record<string, unknown>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+const flatten = (r: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));

@@ -16,24 +16,26 @@ import { principalOf } from './guard.ts';
  *    version-1 "Area:Permission" spelling (a grouping expands to what it contains). Countersign
  *    has no collection or container permissions, so GranularPermissions is empty.
  */
-export const myRoutes = (security: SecurityService): FastifyPluginAsync => async (app) => {
-  app.get('/Security/My/Permissions', async (req) => {
-    const p = principalOf(req);
-    return { Permissions: [...new Set(p.permissions)].sort() };
-  });
+export const myRoutes =
+  (security: SecurityService): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/Security/My/Permissions', async (req) => {
+      const p = principalOf(req);
+      return { Permissions: [...new Set(p.permissions)].sort() };
+    });
 
-  app.get('/Security/My', async (req) => {
-    const p = principalOf(req);
-    const held = new Set(p.roleIds);
-    const roles = (await security.rolesOf(p.identity)).filter((r) => r.enabled && held.has(r.id));
-    const legacy = [...new Set(p.permissions.flatMap(toLegacy))].sort();
-    return {
-      Roles: roles.map((r) => r.name),
-      GlobalPermissions: legacy.map((l) => {
-        const [Area, Permission] = l.split(':');
-        return { Area: Area ?? l, Permission: Permission ?? null };
-      }),
-      GranularPermissions: [],
-    };
-  });
-};
+    app.get('/Security/My', async (req) => {
+      const p = principalOf(req);
+      const held = new Set(p.roleIds);
+      const roles = (await security.rolesOf(p.identity)).filter((r) => r.enabled && held.has(r.id));
+      const legacy = [...new Set(p.permissions.flatMap(toLegacy))].sort();
+      return {
+        Roles: roles.map((r) => r.name),
+        GlobalPermissions: legacy.map((l) => {
+          const [Area, Permission] = l.split(':');
+          return { Area: Area ?? l, Permission: Permission ?? null };
+        }),
+        GranularPermissions: [],
+      };
+    });
+  };

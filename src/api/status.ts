@@ -5,21 +5,23 @@ import type { Services } from '../service/services.ts';
 export const PRODUCT_VERSION = '25.1.0-countersign.0.1.0';
 
 /** /Status: Keyfactor's clients call Endpoints before anything else, as a sign-in check. */
-export const statusRoutes = (s: Services): FastifyPluginAsync => async (app) => {
-  app.get('/Status/Endpoints', async (_req, reply) => {
-    reply.header('x-keyfactor-product-version', PRODUCT_VERSION);
-    return ENDPOINTS;
-  });
-  // "The API's ability to connect to the database": 204 when the store answers, 503 when not.
-  app.get('/Status/HealthCheck', async (_req, reply) => {
-    try {
-      await s.store.securityGeneration();
-    } catch {
-      fail('StoreUnavailable', 'The database is not reachable right now. Try again in a few seconds.');
-    }
-    reply.code(204).send();
-  });
-};
+export const statusRoutes =
+  (s: Services): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/Status/Endpoints', async (_req, reply) => {
+      reply.header('x-keyfactor-product-version', PRODUCT_VERSION);
+      return ENDPOINTS;
+    });
+    // "The API's ability to connect to the database": 204 when the store answers, 503 when not.
+    app.get('/Status/HealthCheck', async (_req, reply) => {
+      try {
+        await s.store.securityGeneration();
+      } catch {
+        fail('StoreUnavailable', 'The database is not reachable right now. Try again in a few seconds.');
+      }
+      reply.code(204).send();
+    });
+  };
 
 /** The operations this server answers, as "METHOD /Path" strings. */
 export const ENDPOINTS = [

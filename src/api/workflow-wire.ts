@@ -207,20 +207,25 @@ export const availableStepQuery = (t: StepType, all: readonly string[]) => ({
 
 // Instances ----------------------------------------------------------------------------------------
 
+// The fields both instance shapes share, in Keyfactor's order: its state first, then what it runs.
+const instanceState = (i: Instance) => ({
+  Id: i.id,
+  Status: InstanceStatus[i.status],
+  CurrentStepId: i.currentStepId ?? '00000000-0000-0000-0000-000000000000',
+  StatusMessage: i.statusMessage,
+});
+
+const instanceSubject = (i: Instance) => ({
+  Definition: { Id: i.definitionId, DisplayName: i.definitionName, Version: i.definitionVersion, WorkflowType: i.workflowType },
+  CurrentStepDisplayName: i.currentStepDisplayName,
+  CurrentStepUniqueName: i.currentStep,
+  Title: i.title,
+  LastModified: i.lastModified,
+  StartDate: i.startDate,
+});
+
 export function instanceQuery(i: Instance) {
-  return {
-    Id: i.id,
-    Status: InstanceStatus[i.status],
-    CurrentStepId: i.currentStepId ?? '00000000-0000-0000-0000-000000000000',
-    StatusMessage: i.statusMessage,
-    Definition: { Id: i.definitionId, DisplayName: i.definitionName, Version: i.definitionVersion, WorkflowType: i.workflowType },
-    CurrentStepDisplayName: i.currentStepDisplayName,
-    CurrentStepUniqueName: i.currentStep,
-    Title: i.title,
-    LastModified: i.lastModified,
-    StartDate: i.startDate,
-    ReferenceId: i.referenceId,
-  };
+  return { ...instanceState(i), ...instanceSubject(i), ReferenceId: i.referenceId };
 }
 
 /** A stable id for a step's signal: derived, so it needs no storage and never changes. */
@@ -233,24 +238,25 @@ export function instanceV1(i: Instance, version: DefinitionVersion | null, histo
   const step = version?.steps.find((s) => s.uniqueName === i.currentStep);
   const waiting = i.status === 'Suspended' && step;
   const body = {
-    Id: i.id,
-    Status: InstanceStatus[i.status],
-    CurrentStepId: i.currentStepId ?? '00000000-0000-0000-0000-000000000000',
-    StatusMessage: i.statusMessage,
+    ...instanceState(i),
     Signals: waiting
       ? step.signals.map((g) => ({ SignalName: g.name, StepSignalId: stepSignalId(step.id, g.name), SignalReceived: i.signals.some((r) => r.signal === g.name) }))
       : [],
-    Definition: { Id: i.definitionId, DisplayName: i.definitionName, Version: i.definitionVersion, WorkflowType: i.workflowType },
-    CurrentStepDisplayName: i.currentStepDisplayName,
-    CurrentStepUniqueName: i.currentStep,
-    Title: i.title,
-    LastModified: i.lastModified,
-    StartDate: i.startDate,
+    ...instanceSubject(i),
     InitialData: i.initialData,
     CurrentStateData: i.stateData,
     ReferenceId: i.referenceId,
   };
-  return history ? { ...body, History: history.map(historyEntry), ReceivedSignals: i.signals.map(receivedSignal), Metadata: i.metadata, RestartedFrom: i.restartedFrom, RestartedTo: i.restartedTo } : body;
+  return history
+    ? {
+        ...body,
+        History: history.map(historyEntry),
+        ReceivedSignals: i.signals.map(receivedSignal),
+        Metadata: i.metadata,
+        RestartedFrom: i.restartedFrom,
+        RestartedTo: i.restartedTo,
+      }
+    : body;
 }
 
 const historyEntry = (h: HistoryEntry) => ({ At: h.at, Kind: h.kind, Step: h.step, Actor: h.actor, Message: h.message, Data: h.data });

@@ -184,7 +184,9 @@ function signatureName(a: Algorithm & { hash?: string }): string {
 /** SANs as general names; unknown flags are left out (the policy refuses them first). */
 function sanNames(sans: SanMap): x509.JsonGeneralName[] {
   const out: x509.JsonGeneralName[] = [];
-  const add = (type: x509.GeneralNameType, values: string[] | undefined) => values?.forEach((value) => out.push({ type, value }));
+  const add = (type: x509.GeneralNameType, values: string[] | undefined) => {
+    for (const value of values ?? []) out.push({ type, value });
+  };
   add('dns', sans.dns);
   add('ip', [...(sans.ip ?? []), ...(sans.ip4 ?? []), ...(sans.ip6 ?? [])]);
   add('url', sans.uri);

@@ -30,7 +30,7 @@ export async function importCa(input: CaImport, protector: KeyProtector): Promis
   let pkcs8: Uint8Array;
   let certs: Uint8Array[];
   if (input.pkcs12) {
-    let read;
+    let read: Awaited<ReturnType<typeof readPkcs12>>;
     try {
       read = await readPkcs12(new Uint8Array(Buffer.from(input.pkcs12, 'base64')), input.password ?? '');
     } catch (e) {
@@ -61,7 +61,8 @@ export async function importCa(input: CaImport, protector: KeyProtector): Promis
   const ku = ca.getExtension(x509.KeyUsagesExtension);
   if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) throw new CaImportError('The CA certificate may not sign certificates (KeyUsage lacks keyCertSign).');
   const key = publicKeyInfo(ca.publicKey.rawData);
-  if (key.algorithm === 'RSA' ? key.bits < 2048 : !['P-256', 'P-384', 'P-521'].includes(key.curve ?? '')) throw new CaImportError(`The CA key (${key.algorithm} ${key.curve ?? key.bits}) is not one Countersign signs with: RSA 2048+ or P-256/P-384/P-521.`);
+  if (key.algorithm === 'RSA' ? key.bits < 2048 : !['P-256', 'P-384', 'P-521'].includes(key.curve ?? ''))
+    throw new CaImportError(`The CA key (${key.algorithm} ${key.curve ?? key.bits}) is not one Countersign signs with: RSA 2048+ or P-256/P-384/P-521.`);
   if (ca.notAfter.getTime() < Date.now()) throw new CaImportError('The CA certificate has expired.');
   // Chain order: the CA, then each issuer found among the rest.
   const chain = [ca];

@@ -76,7 +76,7 @@ export function resolveKeyProtector(src: KeySource, storeHasKeys: boolean, log: 
     );
   mkdirSync(dirname(file), { recursive: true });
   try {
-    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
     log(`Generated the CA key-encryption key in ${file} (mode 600). Back it up: without it the CA keys in the store cannot be used.`);
   } catch (e) {

@@ -48,14 +48,18 @@ export function sansOf(ext: x509.SubjectAlternativeNameExtension | null): SanMap
   const out: SanMap = {};
   for (const n of ext?.names.items ?? []) {
     const flag = SAN_FLAG[n.type] ?? 'other';
-    (out[flag] ??= []).push(n.value);
+    const values = out[flag] ?? [];
+    out[flag] = values;
+    values.push(n.value);
   }
   return out;
 }
 
 export function nameParts(name: x509.Name): Record<string, string[]> {
   const parts: Record<string, string[]> = {};
-  for (const rdn of name.toJSON()) for (const [k, values] of Object.entries(rdn)) (parts[k] ??= []).push(...values);
+  for (const rdn of name.toJSON()) {
+    for (const [k, values] of Object.entries(rdn)) parts[k] = [...(parts[k] ?? []), ...values];
+  }
   return parts;
 }
 

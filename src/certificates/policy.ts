@@ -37,7 +37,8 @@ export function checkPolicy(t: Template, r: PolicyInput): Violation[] {
 
   out.push(...keyViolations(t, r.key));
 
-  if (t.policy.caIds.length > 0 && !t.policy.caIds.includes(r.caId)) hard('CertificateAuthority', `Template '${t.commonName}' may not be issued from the requested certificate authority.`);
+  if (t.policy.caIds.length > 0 && !t.policy.caIds.includes(r.caId))
+    hard('CertificateAuthority', `Template '${t.commonName}' may not be issued from the requested certificate authority.`);
 
   const allowedSans = new Set(t.policy.sanTypes.map(canonicalSan));
   for (const [flag, values] of Object.entries(r.sans)) {
@@ -52,7 +53,10 @@ export function checkPolicy(t: Template, r: PolicyInput): Violation[] {
     hard('Subject', 'The request names nothing: give a subject CN or at least one SAN.');
 
   for (const rx of t.regexes) {
-    const values = rx.subjectPart.toLowerCase() === 'dns' || rx.subjectPart.toLowerCase() === 'san' ? (r.sans.dns ?? []) : (r.subjectParts[rx.subjectPart] ?? r.subjectParts[rx.subjectPart.toUpperCase()] ?? []);
+    const values =
+      rx.subjectPart.toLowerCase() === 'dns' || rx.subjectPart.toLowerCase() === 'san'
+        ? (r.sans.dns ?? [])
+        : (r.subjectParts[rx.subjectPart] ?? r.subjectParts[rx.subjectPart.toUpperCase()] ?? []);
     let re: RegExp;
     try {
       re = new RegExp(rx.regex, rx.caseSensitive ? '' : 'i');
@@ -82,14 +86,18 @@ function keyViolations(t: Template, key: PublicKeyInfo): Violation[] {
   const allowed = t.policy.keyTypes;
   const name = key.algorithm === 'ECC' ? `EC ${key.curve}` : key.algorithm === 'RSA' ? `RSA ${key.bits}` : key.algorithm;
   if (key.algorithm === 'Unknown') return [{ rule: 'KeyType', message: 'The key type is not one Countersign can issue for.', absolute: true }];
-  if (!allowed.includes(key.algorithm as KeyAlgorithm)) return [{ rule: 'KeyType', message: `Template '${t.commonName}' does not allow ${name} keys (allowed: ${allowed.join(', ')}).` }];
+  if (!allowed.includes(key.algorithm as KeyAlgorithm))
+    return [{ rule: 'KeyType', message: `Template '${t.commonName}' does not allow ${name} keys (allowed: ${allowed.join(', ')}).` }];
   if (key.algorithm === 'RSA') {
     const min = Math.max(MIN_RSA_BITS, t.policy.minRsaBits);
-    if (key.bits < min) return [{ rule: 'KeySize', message: `RSA keys must be at least ${min} bits; this one has ${key.bits}.`, ...(key.bits < MIN_RSA_BITS ? { absolute: true } : {}) }];
+    if (key.bits < min)
+      return [{ rule: 'KeySize', message: `RSA keys must be at least ${min} bits; this one has ${key.bits}.`, ...(key.bits < MIN_RSA_BITS ? { absolute: true } : {}) }];
   }
   if (key.algorithm === 'ECC') {
-    if (!key.curve || !KNOWN_CURVES.includes(key.curve)) return [{ rule: 'KeyCurve', message: `The curve ${key.curve ?? 'unknown'} is not supported; use ${KNOWN_CURVES.join(', ')}.`, absolute: true }];
-    if (!t.policy.curves.includes(key.curve)) return [{ rule: 'KeyCurve', message: `Template '${t.commonName}' does not allow the curve ${key.curve} (allowed: ${t.policy.curves.join(', ')}).` }];
+    if (!key.curve || !KNOWN_CURVES.includes(key.curve))
+      return [{ rule: 'KeyCurve', message: `The curve ${key.curve ?? 'unknown'} is not supported; use ${KNOWN_CURVES.join(', ')}.`, absolute: true }];
+    if (!t.policy.curves.includes(key.curve))
+      return [{ rule: 'KeyCurve', message: `Template '${t.commonName}' does not allow the curve ${key.curve} (allowed: ${t.policy.curves.join(', ')}).` }];
   }
   return [];
 }
@@ -115,7 +123,15 @@ export function defaultTemplate(): Omit<Template, 'id'> {
     enrollmentFields: [],
     requiredEnrollmentFields: [],
     metadataFields: [],
-    policy: { keyTypes: ['RSA', 'ECC'], minRsaBits: 2048, curves: ['P-256', 'P-384'], validityDays: 365, sanTypes: ['dns', 'ip', 'uri', 'rfc822'], allowWildcards: false, caIds: [] },
+    policy: {
+      keyTypes: ['RSA', 'ECC'],
+      minRsaBits: 2048,
+      curves: ['P-256', 'P-384'],
+      validityDays: 365,
+      sanTypes: ['dns', 'ip', 'uri', 'rfc822'],
+      allowWildcards: false,
+      caIds: [],
+    },
     useAllowedRequesters: false,
     allowedRequesters: [],
   };

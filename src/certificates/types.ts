@@ -1,7 +1,22 @@
 /** Plain data about certificates, requests and templates: what the pure policy and the wire use. */
 
 /** Keyfactor's SAN flags (the keys of the SANs object in enrollment requests). */
-export const SAN_TYPES = ['dns', 'ip', 'ip4', 'ip6', 'uri', 'rfc822', 'upn', 'other', 'directory', 'registeredid', 'x400', 'ediparty', 'ms_ntprincipalname', 'ms_ntdsreplication'] as const;
+export const SAN_TYPES = [
+  'dns',
+  'ip',
+  'ip4',
+  'ip6',
+  'uri',
+  'rfc822',
+  'upn',
+  'other',
+  'directory',
+  'registeredid',
+  'x400',
+  'ediparty',
+  'ms_ntprincipalname',
+  'ms_ntdsreplication',
+] as const;
 export type SanMap = Record<string, string[]>;
 
 export type KeyAlgorithm = 'RSA' | 'ECC' | 'Ed25519' | 'Ed448' | 'Unknown';

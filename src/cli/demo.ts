@@ -68,7 +68,13 @@ export async function loadDemo(store: Store, wf: WorkflowService, certs: Certifi
     extendedKeyUsages: base.extendedKeyUsages.slice(0, 1),
     policy: { ...base.policy, minRsaBits: DEMO_MIN_RSA_BITS, sanTypes: ['dns', 'ip'] },
   });
-  const def = await wf.createDefinition({ displayName: DEMO_DEFINITION, description: 'Two PKI approvers approve every web server certificate.', workflowType: 'Enrollment', keys: [{ value: String(template.id), displayName: template.commonName }], enabled: true });
+  const def = await wf.createDefinition({
+    displayName: DEMO_DEFINITION,
+    description: 'Two PKI approvers approve every web server certificate.',
+    workflowType: 'Enrollment',
+    keys: [{ value: String(template.id), displayName: template.commonName }],
+    enabled: true,
+  });
   await wf.putSteps(def.id, [
     step('NOOPStep', 'StartNOOP', 'Start-NOOP', {}, [], { continue: 'RequireApproval1' }),
     step('RequireApproval', 'RequireApproval1', 'PKI approval', { MinimumApprovals: 2, DenialsToReject: 1 }, [approvers.id], { continue: 'EndNOOP' }),
@@ -118,7 +124,14 @@ async function ensureUsersAndRoles(store: Store): Promise<{ approvers: Role; cre
   for (const u of DEMO_USERS) {
     let identity = await store.findIdentityByName(u.accountName);
     if (!identity) {
-      identity = await store.createIdentity({ accountName: u.accountName, identityType: 'User', sid: null, email: u.email, passwordHash: await hashPassword(u.password), createdAt: new Date().toISOString() });
+      identity = await store.createIdentity({
+        accountName: u.accountName,
+        identityType: 'User',
+        sid: null,
+        email: u.email,
+        passwordHash: await hashPassword(u.password),
+        createdAt: new Date().toISOString(),
+      });
       created.push(`user ${u.accountName}`);
     }
     ids[u.accountName] = identity.id;
@@ -128,14 +141,30 @@ async function ensureUsersAndRoles(store: Store): Promise<{ approvers: Role; cre
     const existing = roles.find((r) => r.name.toLowerCase() === name.toLowerCase());
     if (!existing) {
       created.push(`role ${name}`);
-      return store.createRole({ name, description, email: null, enabled: true, private: false, immutable: false, permissions, permissionSetId: GLOBAL_PERMISSION_SET_ID, identityIds: members, claims: [] });
+      return store.createRole({
+        name,
+        description,
+        email: null,
+        enabled: true,
+        private: false,
+        immutable: false,
+        permissions,
+        permissionSetId: GLOBAL_PERMISSION_SET_ID,
+        identityIds: members,
+        claims: [],
+      });
     }
     const missing = members.filter((m) => !existing.identityIds.includes(m));
     if (missing.length === 0) return existing;
     created.push(`membership of ${name}`);
     return (await store.setRoleIdentities(existing.id, [...existing.identityIds, ...missing])) ?? existing;
   };
-  const approvers = await role('PKI Approvers', 'Approve certificate requests', [P.instancesReadAll, P.instancesReadPending, P.definitionsRead, P.certificatesRead], [ids['CORP\\alice']!, ids['CORP\\bob']!]);
+  const approvers = await role(
+    'PKI Approvers',
+    'Approve certificate requests',
+    [P.instancesReadAll, P.instancesReadPending, P.definitionsRead, P.certificatesRead],
+    [ids['CORP\\alice']!, ids['CORP\\bob']!],
+  );
   await role('Requesters', 'Request certificates', REQUESTER_PERMISSIONS, [ids['CORP\\carol']!]);
   return { approvers, created };
 }
@@ -153,7 +182,23 @@ async function enrollRequests(store: Store, certs: CertificateService, template:
   try {
     for (const csr of csrs)
       await certs.enrollment.enroll(
-        { kind: 'CSR', csr, privateKey: null, subject: null, keyType: null, keyLength: null, curve: null, template: template.commonName, enrollmentPatternId: null, certificateAuthority: null, sans: {}, metadata: { Owner: 'web team' }, additionalFields: {}, includeChain: false, deliverKeyNow: false },
+        {
+          kind: 'CSR',
+          csr,
+          privateKey: null,
+          subject: null,
+          keyType: null,
+          keyLength: null,
+          curve: null,
+          template: template.commonName,
+          enrollmentPatternId: null,
+          certificateAuthority: null,
+          sans: {},
+          metadata: { Owner: 'web team' },
+          additionalFields: {},
+          includeChain: false,
+          deliverKeyNow: false,
+        },
         principal,
       );
   } finally {

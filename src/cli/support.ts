@@ -17,7 +17,10 @@ export async function withStore<T>(fn: (store: Store, services: Services) => Pro
   const config = loadConfig();
   const store = await openStore(config.databaseUrl);
   try {
-    return await fn(store, makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs }));
+    return await fn(
+      store,
+      makeServices(store, defaultRegistry(), { reconcileIntervalMs: config.reconcileIntervalMs, authCacheTtlMs: config.authCacheTtlMs, maxWaitMs: config.maxWaitMs }),
+    );
   } finally {
     await store.close();
   }
@@ -44,7 +47,9 @@ export async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new CliFailure('--password-stdin reads the password from a pipe, e.g. printf %s "$PW" | countersign ...');
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** One line for the operator: our own errors say what to do; anything else is shown by message. */

@@ -7,19 +7,13 @@ import type { Json, JsonObject, StepDef } from './types.ts';
  * everything reachable) and every step's configuration against its type's declarations.
  * Returns problems as "Step 'Name': Field: reason"; empty means valid.
  */
-export function validateSteps(
-  steps: StepDef[],
-  registry: StepRegistry,
-  workflowType: string,
-  roleExists: (id: number) => boolean,
-): string[] {
+export function validateSteps(steps: StepDef[], registry: StepRegistry, workflowType: string, roleExists: (id: number) => boolean): string[] {
   if (steps.length === 0) return ['Steps: a definition needs at least a start and an end NOOPStep'];
   const problems: string[] = [];
   const byName = new Map<string, StepDef>();
   for (const s of steps) {
     if (!s.uniqueName) problems.push(`Step '${s.displayName}': UniqueName: must not be empty`);
-    else if ([...byName.keys()].some((n) => n.toLowerCase() === s.uniqueName.toLowerCase()))
-      problems.push(`Step '${s.uniqueName}': UniqueName: is used by more than one step`);
+    else if ([...byName.keys()].some((n) => n.toLowerCase() === s.uniqueName.toLowerCase())) problems.push(`Step '${s.uniqueName}': UniqueName: is used by more than one step`);
     else byName.set(s.uniqueName, s);
   }
   for (const s of steps) problems.push(...validateStep(s, registry, workflowType, byName, roleExists));
@@ -31,17 +25,14 @@ export function validateSteps(
   return problems;
 }
 
-function validateStep(
-  s: StepDef,
-  registry: StepRegistry,
-  workflowType: string,
-  byName: Map<string, StepDef>,
-  roleExists: (id: number) => boolean,
-): string[] {
+function validateStep(s: StepDef, registry: StepRegistry, workflowType: string, byName: Map<string, StepDef>, roleExists: (id: number) => boolean): string[] {
   const at = `Step '${s.uniqueName}'`;
   const type = registry.get(s.extensionName);
   if (!type) {
-    const known = registry.all().map((t) => t.extensionName).join(', ');
+    const known = registry
+      .all()
+      .map((t) => t.extensionName)
+      .join(', ');
     return [`${at}: ExtensionName: unknown step type '${s.extensionName}'; known: ${known}`];
   }
   const problems: string[] = [];

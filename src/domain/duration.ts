@@ -27,7 +27,12 @@ export const addMs = (iso: string, ms: number): string => new Date(new Date(iso)
 export function describeDuration(ms: number): string {
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
+  for (const [unit, size] of [
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+    ['second', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     rest -= n * size;
     if (n) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);

@@ -30,14 +30,25 @@ const EMPTY: EgressRules = { names: [], cidrs: [] };
 export const DEFAULT_EGRESS_POLICY: EgressPolicy = { allow: EMPTY, deny: EMPTY };
 
 /** Host names of cloud metadata services; denied unless named in the allow list. */
-const METADATA_NAMES = ['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.internal', 'metadata.oraclecloud.com'];
+const METADATA_NAMES = [
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.azure.internal',
+  'metadata.oraclecloud.com',
+];
 
 /** Parses a comma-separated list of host names, IP addresses and CIDRs; throws naming the bad entry. */
 export function parseEgressRules(text: string | undefined, variable: string): EgressRules {
   const names: string[] = [];
   const cidrs: Cidr[] = [];
   for (const raw of (text ?? '').split(',')) {
-    const entry = raw.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const entry = raw
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1');
     if (entry === '') continue;
     if (entry.includes('/')) {
       try {
@@ -71,7 +82,12 @@ function normalizeCidr([ip, bits]: Cidr): Cidr {
   return [ip, bits];
 }
 
-const hostKey = (host: string): string => host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+const hostKey = (host: string): string =>
+  host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
 
 function matchingCidr(rules: EgressRules, ip: ipaddr.IPv4 | ipaddr.IPv6): Cidr | undefined {
   return rules.cidrs.find(([net, bits]) => net.kind() === ip.kind() && ip.match(net as never, bits));

@@ -94,8 +94,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     fail('SignalInvalid', `SignalKey '${input.key}' must have the form <StepUniqueName>.<SignalName>, e.g. RequireApproval1.ApprovalStatus.`);
   const stepName = input.key.slice(0, dot);
   const signalName = input.key.slice(dot + 1);
-  if (instance.status !== 'Suspended')
-    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}, not Suspended; only a suspended instance accepts signals.`);
+  if (instance.status !== 'Suspended') fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}, not Suspended; only a suspended instance accepts signals.`);
   const step = findStep(version, instance.currentStep!);
   if (stepName !== step.uniqueName) {
     const known = version.steps.some((s) => s.uniqueName === stepName);
@@ -183,12 +182,7 @@ export function cancelForRestart(instance: Instance, newId: string, actor: Actor
 export type RunOutcome = { ok: true; variables?: JsonObject; metadata?: JsonObject; message?: string } | { ok: false; message: string };
 
 /** Result of an automatic step's run, fed back by the runner. */
-export function completeRun(
-  instance: Instance,
-  version: DefinitionVersion,
-  result: { step: string } & RunOutcome,
-  ctx: EngineContext,
-): Transition | null {
+export function completeRun(instance: Instance, version: DefinitionVersion, result: { step: string } & RunOutcome, ctx: EngineContext): Transition | null {
   // A result for a step the instance has left (a duplicate delivery) changes nothing.
   if (instance.status !== 'Running' || instance.currentStep !== result.step) return null;
   const step = findStep(version, result.step);
@@ -208,9 +202,15 @@ function boundedOutcome(step: StepDef, result: RunOutcome, bounds: JsonBounds): 
   if (!result.ok) return { kind: 'fail', message: storableMessage(result.message) };
   const variables = result.variables === undefined ? undefined : boundJson(result.variables, bounds);
   const metadata = result.metadata === undefined ? undefined : boundJson(result.metadata, bounds);
-  for (const [what, b] of [['result', variables], ['metadata', metadata]] as const) {
+  for (const [what, b] of [
+    ['result', variables],
+    ['metadata', metadata],
+  ] as const) {
     if (b && !b.ok)
-      return { kind: 'fail', message: `Step '${step.displayName}' (${step.extensionName}) succeeded, but its ${what} cannot be stored: ${b.problem} (the limits are ${bounds.maxBytes} bytes and ${bounds.maxDepth} levels).` };
+      return {
+        kind: 'fail',
+        message: `Step '${step.displayName}' (${step.extensionName}) succeeded, but its ${what} cannot be stored: ${b.problem} (the limits are ${bounds.maxBytes} bytes and ${bounds.maxDepth} levels).`,
+      };
   }
   const asObject = (b: typeof variables): JsonObject | undefined => (b?.ok && b.value !== null && typeof b.value === 'object' && !Array.isArray(b.value) ? b.value : undefined);
   return { kind: 'continue', variables: asObject(variables), metadata: asObject(metadata), message: result.message === undefined ? undefined : storableMessage(result.message) };

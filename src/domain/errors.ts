@@ -43,7 +43,10 @@ export type ErrorName = keyof typeof ERRORS;
 export class CountersignError extends Error {
   readonly code: string;
   readonly status: number;
-  constructor(readonly errorName: ErrorName, message: string) {
+  constructor(
+    readonly errorName: ErrorName,
+    message: string,
+  ) {
     super(message);
     this.code = ERRORS[errorName].code;
     this.status = ERRORS[errorName].status;
@@ -55,7 +58,11 @@ export class CountersignError extends Error {
 
 /** An error the client should retry later: answered with Retry-After (whole seconds). */
 export class RetryLaterError extends CountersignError {
-  constructor(errorName: ErrorName, message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    errorName: ErrorName,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(errorName, message);
   }
 }

@@ -20,7 +20,17 @@ const SUFFIX = '_Implicit';
 
 /** The derived definition of an implicit step: no configuration, no signals, no outputs. */
 export function implicitStep(extensionName: string, displayName = extensionName): StepDef {
-  return { id: '00000000-0000-4000-8000-00000000e001', extensionName, uniqueName: `${extensionName}${SUFFIX}`, displayName, enabled: true, config: {}, signals: [], conditions: [], outputs: {} };
+  return {
+    id: '00000000-0000-4000-8000-00000000e001',
+    extensionName,
+    uniqueName: `${extensionName}${SUFFIX}`,
+    displayName,
+    enabled: true,
+    config: {},
+    signals: [],
+    conditions: [],
+    outputs: {},
+  };
 }
 
 /** An implicit step by its UniqueName (the engine looks steps up by name); undefined for others. */

@@ -21,7 +21,9 @@ export function keepSecrets(steps: StepDef[], previous: StepDef[], registry: Ste
       if (!decl.secret || (config[name] !== null && config[name] !== undefined) || before.config[name] == null) continue;
       const at = `Step '${step.uniqueName}': ConfigurationParameters.${name}`;
       if (before.extensionName !== step.extensionName) {
-        problems.push(`${at}: the stored secret was entered for a ${before.extensionName} step and is not carried over to a ${step.extensionName} step; enter it again, or send "" to leave it empty`);
+        problems.push(
+          `${at}: the stored secret was entered for a ${before.extensionName} step and is not carried over to a ${step.extensionName} step; enter it again, or send "" to leave it empty`,
+        );
         continue;
       }
       const moved = destinationChanges(type, before.config, config);

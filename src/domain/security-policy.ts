@@ -34,15 +34,13 @@ export function escalationProblem(holds: Holds, before: RoleGrant | null, after:
 
   const added = after.permissions.filter((p) => !grantedBefore.has(p));
   const addedLacking = lacking(added);
-  if (addedLacking.length)
-    return `You cannot grant ${list(addedLacking)} through role '${after.name}': you do not hold ${addedLacking.length === 1 ? 'it' : 'them'} yourself.`;
+  if (addedLacking.length) return `You cannot grant ${list(addedLacking)} through role '${after.name}': you do not hold ${addedLacking.length === 1 ? 'it' : 'them'} yourself.`;
 
   const membersBefore = new Set(before?.members ?? []);
   const newMembers = after.members.filter((m) => !membersBefore.has(m));
   if (newMembers.length === 0) return null;
   const roleLacking = lacking(after.permissions);
-  if (roleLacking.length)
-    return `You cannot add members to role '${after.name}': it grants ${list(roleLacking)}, which you do not hold yourself.`;
+  if (roleLacking.length) return `You cannot add members to role '${after.name}': it grants ${list(roleLacking)}, which you do not hold yourself.`;
   return null;
 }
 

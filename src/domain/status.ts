@@ -15,9 +15,6 @@ export const InstanceStatus = {
 export type InstanceStatusName = keyof typeof InstanceStatus;
 export type InstanceStatusCode = (typeof InstanceStatus)[InstanceStatusName];
 
-export const STATUS_NAMES = Object.fromEntries(
-  Object.entries(InstanceStatus).map(([name, code]) => [code, name]),
-) as Record<InstanceStatusCode, InstanceStatusName>;
+export const STATUS_NAMES = Object.fromEntries(Object.entries(InstanceStatus).map(([name, code]) => [code, name])) as Record<InstanceStatusCode, InstanceStatusName>;
 
-export const isTerminal = (s: InstanceStatusName): boolean =>
-  s === 'Complete' || s === 'Rejected' || s === 'Failed' || s === 'CanceledForRestart';
+export const isTerminal = (s: InstanceStatusName): boolean => s === 'Complete' || s === 'Rejected' || s === 'Failed' || s === 'CanceledForRestart';

@@ -16,15 +16,7 @@ export type NotifyKind = string;
  * InputControlType in the catalogue (their names are unpublished; our mapping is in
  * docs/compatibility.md).
  */
-export type ParamType =
-  | 'string'
-  | 'html'
-  | 'integer'
-  | 'boolean'
-  | 'stringList'
-  | 'stringMap'
-  | 'stringListMap'
-  | 'object';
+export type ParamType = 'string' | 'html' | 'integer' | 'boolean' | 'stringList' | 'stringMap' | 'stringListMap' | 'object';
 
 export interface ParamDecl {
   displayName: string;

@@ -60,8 +60,7 @@ function child(value: Json | undefined, key: string): Json | undefined {
   return undefined;
 }
 
-export const stringify = (v: Json): string =>
-  typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+export const stringify = (v: Json): string => (typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
  * Encodes one resolved token value for the place it lands in; `before` is the text produced so
@@ -94,8 +93,8 @@ export function substituteTokens(text: string, scope: TokenScope, encode: TokenE
  * Replaces every resolvable token in the text; unknown tokens stay as written. `escape` encodes
  * each inserted value (HTML email bodies escape data from requests and comments).
  */
-export function replaceTokens(text: string, scope: TokenScope, escape: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
-  return substituteTokens(text, scope, (v) => escape(stringify(v)));
+export function replaceTokens(text: string, scope: TokenScope, escapeValue: (s: string) => string = (s) => s): { text: string; unresolved: string[] } {
+  return substituteTokens(text, scope, (v) => escapeValue(stringify(v)));
 }
 
 /**
@@ -120,11 +119,8 @@ export function resolveValue(value: Json, scope: TokenScope, encode: TokenEncode
 
 const tokenNames = (text: string): string[] => [...text.matchAll(TOKEN)].map((m) => m[1]);
 
-/**
- * Token names in the value that resolve only from untrusted (requester) data: they resolve in the
- * full scope but not in the trusted one. Used to say why a role token or condition gave nothing.
- */
-export function untrustedTokens(value: Json, scope: TokenScope): string[] {
+/** Every string anywhere in a JSON value (array items, object values), in document order. */
+function stringsIn(value: Json): string[] {
   const texts: string[] = [];
   const walk = (v: Json): void => {
     if (typeof v === 'string') texts.push(v);
@@ -132,6 +128,15 @@ export function untrustedTokens(value: Json, scope: TokenScope): string[] {
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
   };
   walk(value);
+  return texts;
+}
+
+/**
+ * Token names in the value that resolve only from untrusted (requester) data: they resolve in the
+ * full scope but not in the trusted one. Used to say why a role token or condition gave nothing.
+ */
+export function untrustedTokens(value: Json, scope: TokenScope): string[] {
+  const texts = stringsIn(value);
   const trusted = trustedOnly(scope);
   const names = texts.flatMap(tokenNames).filter((n) => lookupToken(n, scope) !== undefined && lookupToken(n, trusted) === undefined);
   return [...new Set(names)];
@@ -140,12 +145,6 @@ export function untrustedTokens(value: Json, scope: TokenScope): string[] {
 /** Whether every token in the value resolves from trusted data alone. */
 export function resolvesFromTrusted(value: Json, scope: TokenScope): boolean {
   const trusted = trustedOnly(scope);
-  const texts: string[] = [];
-  const walk = (v: Json): void => {
-    if (typeof v === 'string') texts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(value);
+  const texts = stringsIn(value);
   return texts.flatMap(tokenNames).every((n) => lookupToken(n, trusted) !== undefined);
 }

@@ -78,4 +78,3 @@ export function stepType(ctx: EngineContext, step: StepDef): StepType {
   if (!t) fail('Internal', `Step type ${step.extensionName} is not installed.`);
   return t!;
 }
-

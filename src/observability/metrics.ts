@@ -27,7 +27,12 @@ const SIGNAL_ROUTE = /\/Signals$/i;
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({ name: 'countersign_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'countersign_http_requests_total',
+    help: 'HTTP requests answered, by route and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: 'countersign_http_request_duration_seconds',
     help: 'Time to answer HTTP requests, by route.',
@@ -35,16 +40,51 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly signals = new Counter({ name: 'countersign_signals_total', help: 'Signals received over the API, by outcome (accepted, rejected, failed).', labelNames: ['outcome'], registers: [this.registry] });
-  readonly stepRuns = new Counter({ name: 'countersign_step_runs_total', help: 'Automatic step runs, by step type and outcome (ok, failed).', labelNames: ['type', 'outcome'], registers: [this.registry] });
-  readonly stepDuration = new Histogram({ name: 'countersign_step_run_duration_seconds', help: 'Time automatic steps took, by step type.', labelNames: ['type'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60], registers: [this.registry] });
-  readonly notifications = new Counter({ name: 'countersign_notifications_total', help: 'Approval emails, by outcome (sent, failed).', labelNames: ['outcome'], registers: [this.registry] });
+  readonly signals = new Counter({
+    name: 'countersign_signals_total',
+    help: 'Signals received over the API, by outcome (accepted, rejected, failed).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly stepRuns = new Counter({
+    name: 'countersign_step_runs_total',
+    help: 'Automatic step runs, by step type and outcome (ok, failed).',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly stepDuration = new Histogram({
+    name: 'countersign_step_run_duration_seconds',
+    help: 'Time automatic steps took, by step type.',
+    labelNames: ['type'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60],
+    registers: [this.registry],
+  });
+  readonly notifications = new Counter({
+    name: 'countersign_notifications_total',
+    help: 'Approval emails, by outcome (sent, failed).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly loginFailures = new Counter({ name: 'countersign_login_failures_total', help: 'Requests that sent credentials which were refused (401).', registers: [this.registry] });
   readonly instances = new Gauge({ name: 'countersign_instances', help: 'Workflow instances, by status.', labelNames: ['status'], registers: [this.registry] });
-  readonly jobs = new Gauge({ name: 'countersign_jobs', help: 'Background jobs, by state (queued, running, retrying: failed at least once and waiting to run again).', labelNames: ['state'], registers: [this.registry] });
+  readonly jobs = new Gauge({
+    name: 'countersign_jobs',
+    help: 'Background jobs, by state (queued, running, retrying: failed at least once and waiting to run again).',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
   readonly queueLag = new Gauge({ name: 'countersign_job_queue_lag_seconds', help: 'How long the oldest due job has waited to be claimed.', registers: [this.registry] });
-  readonly pool = new Gauge({ name: 'countersign_store_pool_connections', help: 'Database pool connections, by state (total, idle, waiting, max); PostgreSQL only.', labelNames: ['state'], registers: [this.registry] });
-  readonly scrapeErrors = new Counter({ name: 'countersign_metrics_store_errors_total', help: 'Scrapes where the store could not be read (the store gauges keep their last values).', registers: [this.registry] });
+  readonly pool = new Gauge({
+    name: 'countersign_store_pool_connections',
+    help: 'Database pool connections, by state (total, idle, waiting, max); PostgreSQL only.',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly scrapeErrors = new Counter({
+    name: 'countersign_metrics_store_errors_total',
+    help: 'Scrapes where the store could not be read (the store gauges keep their last values).',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -79,44 +79,46 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-export const portalPlugin = (opts: PortalOptions = {}): FastifyPluginAsync => async (app) => {
-  const root = resolve(opts.root ?? DEFAULT_PORTAL_DIR);
-  const index = resolve(root, 'index.html');
+export const portalPlugin =
+  (opts: PortalOptions = {}): FastifyPluginAsync =>
+  async (app) => {
+    const root = resolve(opts.root ?? DEFAULT_PORTAL_DIR);
+    const index = resolve(root, 'index.html');
 
-  const sendFile = async (reply: FastifyReply, path: string, cache: string) => {
-    const body = await readFile(path);
-    reply.header('Content-Type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream');
-    reply.header('Cache-Control', cache);
-    return reply.code(200).send(body);
-  };
+    const sendFile = async (reply: FastifyReply, path: string, cache: string) => {
+      const body = await readFile(path);
+      reply.header('Content-Type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream');
+      reply.header('Cache-Control', cache);
+      return reply.code(200).send(body);
+    };
 
-  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-    securityHeaders(reply);
-    // Checked on every request, so a build made while the server runs is picked up.
-    if (!(await isFile(index))) {
-      reply.header('Cache-Control', 'no-store');
-      return reply.code(503).type('text/html; charset=utf-8').send(MISSING_BUILD);
-    }
-    const path = req.url.split('?')[0]!;
-    let rel: string;
-    try {
-      rel = decodeURIComponent(path.slice(PORTAL_BASE.length)).replace(/^\/+/, '');
-    } catch {
-      return reply.code(400).type('text/plain; charset=utf-8').send('Bad request: the path is not valid percent-encoding.');
-    }
-    if (rel !== '' && !rel.includes('\0')) {
-      const file = resolve(root, rel);
-      if (file.startsWith(root + sep) && (await isFile(file))) return sendFile(reply, file, HASHED_ASSET.test(rel) ? IMMUTABLE : 'no-cache');
-      // A missing script or stylesheet must not be answered with the page.
-      if (rel.startsWith('assets/') || /\.[A-Za-z0-9]{1,11}$/.test(rel)) {
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      securityHeaders(reply);
+      // Checked on every request, so a build made while the server runs is picked up.
+      if (!(await isFile(index))) {
         reply.header('Cache-Control', 'no-store');
-        return reply.code(404).type('text/plain; charset=utf-8').send(`Not found: ${PORTAL_BASE}/${rel}`);
+        return reply.code(503).type('text/html; charset=utf-8').send(MISSING_BUILD);
       }
-    }
-    return sendFile(reply, index, 'no-cache');
-  };
+      const path = req.url.split('?')[0]!;
+      let rel: string;
+      try {
+        rel = decodeURIComponent(path.slice(PORTAL_BASE.length)).replace(/^\/+/, '');
+      } catch {
+        return reply.code(400).type('text/plain; charset=utf-8').send('Bad request: the path is not valid percent-encoding.');
+      }
+      if (rel !== '' && !rel.includes('\0')) {
+        const file = resolve(root, rel);
+        if (file.startsWith(root + sep) && (await isFile(file))) return sendFile(reply, file, HASHED_ASSET.test(rel) ? IMMUTABLE : 'no-cache');
+        // A missing script or stylesheet must not be answered with the page.
+        if (rel.startsWith('assets/') || /\.[A-Za-z0-9]{1,11}$/.test(rel)) {
+          reply.header('Cache-Control', 'no-store');
+          return reply.code(404).type('text/plain; charset=utf-8').send(`Not found: ${PORTAL_BASE}/${rel}`);
+        }
+      }
+      return sendFile(reply, index, 'no-cache');
+    };
 
-  app.get(PORTAL_BASE, handler);
-  app.get(`${PORTAL_BASE}/*`, handler);
-  if (opts.redirectRoot ?? true) app.get('/', async (_req, reply) => reply.redirect(`${PORTAL_BASE}/`, 302));
-};
+    app.get(PORTAL_BASE, handler);
+    app.get(`${PORTAL_BASE}/*`, handler);
+    if (opts.redirectRoot ?? true) app.get('/', async (_req, reply) => reply.redirect(`${PORTAL_BASE}/`, 302));
+  };

@@ -183,7 +183,10 @@ export class JobRunner {
         await this.store.releaseJob(job.id, this.owner, new Date(Date.now() + backoffMs(job.attempts)).toISOString(), message);
         return;
       }
-      result = { kind: 'NotificationFailed', message: `The ${job.effect.type === 'notify' ? job.effect.kind : ''} email was not sent${job.attempts > 1 ? ` (after ${job.attempts} attempts)` : ''}: ${message}` };
+      result = {
+        kind: 'NotificationFailed',
+        message: `The ${job.effect.type === 'notify' ? job.effect.kind : ''} email was not sent${job.attempts > 1 ? ` (after ${job.attempts} attempts)` : ''}: ${message}`,
+      };
     }
     await this.workflow.noteNotification(job, this.owner, result);
   }

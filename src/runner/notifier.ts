@@ -66,11 +66,16 @@ export class Notifier {
       if (to.length) messages.push(this.message(to, subject, body, base));
     }
     const count = messages.reduce((n, m) => n + m.to.length, 0);
-    if (count === 0) return { kind: 'NotificationFailed', message: `The ${effect.kind} email was not sent: nobody to send it to (no listed recipients, and no one who may act has an Email).` };
+    if (count === 0)
+      return { kind: 'NotificationFailed', message: `The ${effect.kind} email was not sent: nobody to send it to (no listed recipients, and no one who may act has an Email).` };
     const send = this.o.send ?? ((m: MailMessage, s: AbortSignal) => sendMail(this.o.smtp!, m, s));
     for (const m of messages) await send(m, signal);
     const to = messages.flatMap((m) => m.to);
-    return { kind: 'Notified', message: `Sent the ${effect.kind} email "${subject}" to ${to.length} recipient${to.length === 1 ? '' : 's'}.`, data: { Kind: effect.kind, Recipients: to } };
+    return {
+      kind: 'Notified',
+      message: `Sent the ${effect.kind} email "${subject}" to ${to.length} recipient${to.length === 1 ? '' : 's'}.`,
+      data: { Kind: effect.kind, Recipients: to },
+    };
   }
 
   private message(to: string[], subject: string, html: string, key: string): MailMessage {
@@ -89,7 +94,8 @@ export class Notifier {
   /** The person's own signed links, one per action the step type offers. */
   private linksFor(instance: Instance, step: StepDef, p: Identity, links: NonNullable<Notification['links']>): string {
     const expires = Date.now() + this.o.linkTtlMs;
-    const url = (action: string) => `${this.o.publicUrl}${ACTION_PATH}/${signAction({ instanceId: instance.id, step: step.uniqueName, identityId: p.id, action, expires }, this.o.linkSecret)}`;
+    const url = (action: string) =>
+      `${this.o.publicUrl}${ACTION_PATH}/${signAction({ instanceId: instance.id, step: step.uniqueName, identityId: p.id, action, expires }, this.o.linkSecret)}`;
     const anchors = links.map((l) => `<a href="${escapeHtml(url(l.action))}">${escapeHtml(l.label)}</a>`).join(' &nbsp; ');
     return `<p style="margin-top:24px">Decide now (you will be asked to confirm; these links are yours alone, work once, and expire on ${new Date(expires).toUTCString()}):</p>
 <p>${anchors}</p>`;

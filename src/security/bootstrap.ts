@@ -26,19 +26,14 @@ export function generatePassword(length = 20): string {
  * COUNTERSIGN_ADMIN_PASSWORD or, when unset, is generated and logged exactly once.
  * Does nothing when any identity exists.
  */
-export async function ensureAdministrator(
-  store: SecurityStore,
-  env: { user?: string; password?: string },
-  log: (msg: string) => void,
-): Promise<void> {
+export async function ensureAdministrator(store: SecurityStore, env: { user?: string; password?: string }, log: (msg: string) => void): Promise<void> {
   if ((await store.countIdentities()) > 0) return;
 
   const accountName = env.user?.trim() || DEFAULT_ADMIN_USER;
   if (accountName.includes(':') || /[\u0000-\u001f\u007f]/.test(accountName))
     throw new Error(`COUNTERSIGN_ADMIN_USER '${accountName}' is not a valid account name (no colons or control characters).`);
   const given = env.password !== undefined && env.password !== '';
-  if (given && env.password!.length < MIN_PASSWORD_LENGTH)
-    throw new Error(`COUNTERSIGN_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
+  if (given && env.password!.length < MIN_PASSWORD_LENGTH) throw new Error(`COUNTERSIGN_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
   const password = given ? env.password! : generatePassword(20);
 
   let identity: Identity;

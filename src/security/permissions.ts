@@ -16,11 +16,23 @@ export const PERMISSIONS = [
   { legacy: 'WorkflowInstances:Start', path: '/workflows/instances/start/', description: 'Start instances (Countersign extension).' },
   { legacy: 'Security:Read', path: '/security/read/', description: 'Read identities, roles and permissions.' },
   { legacy: 'Security:Modify', path: '/security/modify/', description: 'Create, change and delete identities and roles.' },
-  { legacy: 'CertificateEnrollment:EnrollCSR', path: '/certificates/enrollment/csr/', description: 'Enroll for certificates with a CSR (and read the certificates one requested).' },
-  { legacy: 'CertificateEnrollment:EnrollPFX', path: '/certificates/enrollment/pfx/', description: 'Enroll for certificates with a server-generated key (and recover the keys one requested).' },
+  {
+    legacy: 'CertificateEnrollment:EnrollCSR',
+    path: '/certificates/enrollment/csr/',
+    description: 'Enroll for certificates with a CSR (and read the certificates one requested).',
+  },
+  {
+    legacy: 'CertificateEnrollment:EnrollPFX',
+    path: '/certificates/enrollment/pfx/',
+    description: 'Enroll for certificates with a server-generated key (and recover the keys one requested).',
+  },
   { legacy: 'Certificates:Read', path: '/certificates/collections/read/', description: 'Read and download every certificate in the inventory.' },
   { legacy: 'Certificates:EditMetadata', path: '/certificates/collections/metadata/modify/', description: 'Change certificate metadata.' },
-  { legacy: 'Certificates:RecoverPrivateKey', path: '/certificates/collections/private_key/read/', description: 'Recover the private key of any certificate whose key is retained.' },
+  {
+    legacy: 'Certificates:RecoverPrivateKey',
+    path: '/certificates/collections/private_key/read/',
+    description: 'Recover the private key of any certificate whose key is retained.',
+  },
   { legacy: 'Certificates:Delete', path: '/certificates/collections/delete/', description: 'Delete certificates from the inventory (and their stored keys).' },
   { legacy: 'CertificateAuthorities:Read', path: '/certificate_authorities/read/', description: 'Read the certificate authorities.' },
   { legacy: 'CertificateAuthorities:Modify', path: '/certificate_authorities/modify/', description: 'Import certificate authorities (Countersign extension).' },
@@ -32,8 +44,18 @@ export const PERMISSIONS = [
 
 /** Grouping strings accepted in version-2 roles: each grants everything below it. */
 const GROUPS = [
-  '/', '/workflows/', '/workflows/definitions/', '/workflows/instances/', '/security/',
-  '/certificates/', '/certificates/enrollment/', '/certificates/collections/', '/certificate_authorities/', '/certificate_templates/', '/metadata/', '/metadata/types/',
+  '/',
+  '/workflows/',
+  '/workflows/definitions/',
+  '/workflows/instances/',
+  '/security/',
+  '/certificates/',
+  '/certificates/enrollment/',
+  '/certificates/collections/',
+  '/certificate_authorities/',
+  '/certificate_templates/',
+  '/metadata/',
+  '/metadata/types/',
 ];
 
 export const P = {
@@ -69,7 +91,7 @@ export function grants(held: readonly string[], needed: string): boolean {
 
 const normalPath = (s: string): string => {
   let p = s.trim().toLowerCase();
-  if (!p.startsWith('/')) p = '/' + p;
+  if (!p.startsWith('/')) p = `/${p}`;
   if (!p.endsWith('/')) p += '/';
   return p;
 };

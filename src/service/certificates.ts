@@ -1,7 +1,7 @@
 import type { CaConnector } from '../ca/connector.ts';
 import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
 import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
-import { KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
+import { type KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
 import { buildPkcs12 } from '../certificates/pkcs12.ts';
 import { defaultTemplate } from '../certificates/policy.ts';
 import { retainsKeys } from '../certificates/request.ts';
@@ -55,7 +55,7 @@ export class CertificateService {
 
   /** Imports an existing CA (certificate and key); every node loads it on its next enrollment for it. */
   async importCa(input: CaImport): Promise<CaConnector> {
-    let record;
+    let record: Awaited<ReturnType<typeof importCa>>;
     try {
       record = await importCa(input, this.protector);
     } catch (e) {
@@ -90,7 +90,10 @@ export class CertificateService {
   resolveCa(selector: string | null, template: Template): CaConnector {
     const all = this.listCas();
     if (selector === null || selector.trim() === '') {
-      return all.find((c) => template.policy.caIds.length === 0 || template.policy.caIds.includes(c.id)) ?? fail('EnrollmentRefused', `No certificate authority may issue template '${template.commonName}'.`);
+      return (
+        all.find((c) => template.policy.caIds.length === 0 || template.policy.caIds.includes(c.id)) ??
+        fail('EnrollmentRefused', `No certificate authority may issue template '${template.commonName}'.`)
+      );
     }
     const s = selector.trim();
     const cut = s.lastIndexOf('\\');
@@ -105,7 +108,11 @@ export class CertificateService {
     if (name === null || name.trim() === '') return fail('ValidationFailed', 'Template (the template short name) or EnrollmentPatternId is required.');
     const all = await this.store.certificates.listTemplates();
     const n = name.trim().toLowerCase();
-    return all.find((t) => t.commonName.toLowerCase() === n) ?? all.find((t) => t.displayName.toLowerCase() === n) ?? fail('ValidationFailed', `No template '${name}'; known: ${all.map((t) => t.commonName).join(', ')}.`);
+    return (
+      all.find((t) => t.commonName.toLowerCase() === n) ??
+      all.find((t) => t.displayName.toLowerCase() === n) ??
+      fail('ValidationFailed', `No template '${name}'; known: ${all.map((t) => t.commonName).join(', ')}.`)
+    );
   }
 
   // Inventory ------------------------------------------------------------------------------------
@@ -114,7 +121,10 @@ export class CertificateService {
   visibility(p: Principal): { all: boolean } {
     if (grants(p.permissions, P.certificatesRead)) return { all: true };
     if (grants(p.permissions, P.enrollCsr) || grants(p.permissions, P.enrollPfx)) return { all: false };
-    return fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${P.certificatesRead} (or an enrollment permission, for its own certificates).`);
+    return fail(
+      'Forbidden',
+      `${p.identity.accountName} lacks the permission for this operation; it needs ${P.certificatesRead} (or an enrollment permission, for its own certificates).`,
+    );
   }
 
   async visibleCertificate(id: number, p: Principal): Promise<CertificateRecord> {
@@ -134,7 +144,8 @@ export class CertificateService {
   /** PKCS#12 of a certificate whose key Countersign holds; a key delivered once is dropped after. */
   async recover(cert: CertificateRecord, password: string, includeChain: boolean, p: Principal): Promise<Buffer> {
     const own = cert.requesterId === p.identity.id;
-    if (!own && !grants(p.permissions, P.certificatesRecover)) fail('Forbidden', `${p.identity.accountName} may not recover the key of certificate ${cert.id}; it needs ${P.certificatesRecover}.`);
+    if (!own && !grants(p.permissions, P.certificatesRecover))
+      fail('Forbidden', `${p.identity.accountName} may not recover the key of certificate ${cert.id}; it needs ${P.certificatesRecover}.`);
     if (!cert.sealedKey) return fail('KeyNotRecoverable', `Countersign holds no private key for certificate ${cert.id}.`);
     const pkcs8 = this.protector.open(cert.sealedKey, `certificate-key:${cert.requestId}`);
     const pfx = await buildPkcs12(pkcs8, [cert.der, ...(includeChain ? this.chainOf(cert.caId) : [])], password);

@@ -141,7 +141,10 @@ export class Enrollment {
       return this.outcome('ISSUED', 'Issued.', request, null, certificate, input.includeChain, now);
     }
     const title = `Enrollment of ${facts.subjectParts.CN?.[0] ?? requested.subject} (request ${request.id})`;
-    const instance = await this.workflow.start({ definitionId: definition.id, workflowType: null, key: null, title, initialData: enrollmentInitialData(facts), trustedData: serverSetData(facts) as unknown as JsonObject }, principal);
+    const instance = await this.workflow.start(
+      { definitionId: definition.id, workflowType: null, key: null, title, initialData: enrollmentInitialData(facts), trustedData: serverSetData(facts) as unknown as JsonObject },
+      principal,
+    );
     await this.store.setRequestInstance(request.id, instance.id);
     const linked = { ...request, instanceId: instance.id };
     const now = await this.workflow.getInstance(instance.id);
@@ -154,11 +157,20 @@ export class Enrollment {
       const certificate = await this.issueForRequest(linked, deliver);
       return this.outcome('ISSUED', 'Issued.', linked, ref, certificate, input.includeChain, deliver);
     }
-    if (now.status === 'Suspended' || now.status === 'Running') return this.outcome('PENDING', `Waiting for approval in workflow instance ${now.id} (${now.statusMessage ?? ''}).`.replace(' ()', ''), linked, ref, null, false, null);
+    if (now.status === 'Suspended' || now.status === 'Running')
+      return this.outcome('PENDING', `Waiting for approval in workflow instance ${now.id} (${now.statusMessage ?? ''}).`.replace(' ()', ''), linked, ref, null, false, null);
     return this.outcome(now.status === 'Rejected' ? 'DENIED' : 'FAILED', now.statusMessage ?? `The workflow ended ${now.status}.`, linked, ref, null, false, null);
   }
 
-  private outcome(disposition: Disposition, message: string, request: RequestRecord, instance: EnrollOutcome['instance'], certificate: CertificateRecord | null, includeChain: boolean, pkcs8: Uint8Array | null): EnrollOutcome {
+  private outcome(
+    disposition: Disposition,
+    message: string,
+    request: RequestRecord,
+    instance: EnrollOutcome['instance'],
+    certificate: CertificateRecord | null,
+    includeChain: boolean,
+    pkcs8: Uint8Array | null,
+  ): EnrollOutcome {
     const certificates = certificate ? [certificate.der, ...(includeChain ? this.certs.chainOf(certificate.caId) : [])] : [];
     return { disposition, message, requestId: request.id, instance, certificate, certificates, pkcs8: certificate ? pkcs8 : null };
   }
@@ -174,9 +186,19 @@ export class Enrollment {
     const template = await this.store.getTemplate(request.templateId);
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
-    let issued;
+    let issued: Awaited<ReturnType<typeof ca.issue>>;
     try {
-      issued = await ca.issue({ subject: p.subject, publicKey: Buffer.from(p.publicKey, 'base64'), sans: p.sans, validityDays: p.validityDays, keyUsage: p.keyUsage, extendedKeyUsages: p.extendedKeyUsages }, `request:${request.id}`);
+      issued = await ca.issue(
+        {
+          subject: p.subject,
+          publicKey: Buffer.from(p.publicKey, 'base64'),
+          sans: p.sans,
+          validityDays: p.validityDays,
+          keyUsage: p.keyUsage,
+          extendedKeyUsages: p.extendedKeyUsages,
+        },
+        `request:${request.id}`,
+      );
     } catch (e) {
       throw new CountersignError('CaUnavailable', `The certificate authority ${ca.logicalName} could not sign request ${request.id}: ${(e as Error).message}`);
     }
@@ -205,7 +227,13 @@ export class Enrollment {
       metadata: (request.data.metadata ?? {}) as Record<string, string>,
       sealedKey: keep ? this.certs.protector.seal(key!, `certificate-key:${request.id}`) : null,
     });
-    if (created) await this.store.addCertificateHistory(certificate.id, { at: new Date().toISOString(), username: request.requesterName, action: 'Issued', comment: `Issued by ${ca.logicalName} for request ${request.id}.` });
+    if (created)
+      await this.store.addCertificateHistory(certificate.id, {
+        at: new Date().toISOString(),
+        username: request.requesterName,
+        action: 'Issued',
+        comment: `Issued by ${ca.logicalName} for request ${request.id}.`,
+      });
     if (request.sealedKey) await this.store.clearRequestKey(request.id);
     return certificate;
   }
@@ -225,7 +253,16 @@ export class Enrollment {
     const cert = await this.issueForRequest({ ...request, instanceId: instance.id });
     return {
       message: `Issued certificate ${cert.id} (serial ${cert.serialNumber}) for request ${id}.`,
-      variables: { 'CA Certificate': { 'CA Certificate Id': cert.id, 'CA Request ID': id, Status: 'Issued', Certificate: toPem(cert.der), SerialNumber: cert.serialNumber, Thumbprint: cert.thumbprint } },
+      variables: {
+        'CA Certificate': {
+          'CA Certificate Id': cert.id,
+          'CA Request ID': id,
+          Status: 'Issued',
+          Certificate: toPem(cert.der),
+          SerialNumber: cert.serialNumber,
+          Thumbprint: cert.thumbprint,
+        },
+      },
     };
   }
 
@@ -251,21 +288,32 @@ interface Requested {
 
 async function fromCsr(input: EnrollInput): Promise<Requested> {
   if (!input.csr || input.csr.trim() === '') fail('ValidationFailed', 'CSR is required: a PEM (or base64 DER) PKCS#10 request.');
-  let d;
+  let d: Awaited<ReturnType<typeof decodeCsr>>;
   try {
     d = await decodeCsr(input.csr!);
   } catch (e) {
     if (e instanceof CsrError) fail('CertificateRequestInvalid', e.message);
     throw e;
   }
-  if (!d!.signatureValid) fail('CertificateRequestInvalid', 'The CSR signature does not verify with the key it carries (no proof of possession); make a new CSR with the private key.');
-  return { subject: d!.subject, subjectParts: d!.subjectParts, sans: d!.sans, key: d!.key, publicKeyDer: d!.publicKeyDer, csrPem: toPem(d!.der, 'CERTIFICATE REQUEST'), pkcs8: null };
+  if (!d.signatureValid)
+    fail('CertificateRequestInvalid', 'The CSR signature does not verify with the key it carries (no proof of possession); make a new CSR with the private key.');
+  return { subject: d.subject, subjectParts: d.subjectParts, sans: d.sans, key: d.key, publicKeyDer: d.publicKeyDer, csrPem: toPem(d.der, 'CERTIFICATE REQUEST'), pkcs8: null };
 }
 
 const CURVE_ALIASES: Record<string, 'P-256' | 'P-384' | 'P-521'> = {
-  'p-256': 'P-256', p256: 'P-256', prime256v1: 'P-256', secp256r1: 'P-256', '1.2.840.10045.3.1.7': 'P-256',
-  'p-384': 'P-384', p384: 'P-384', secp384r1: 'P-384', '1.3.132.0.34': 'P-384',
-  'p-521': 'P-521', p521: 'P-521', secp521r1: 'P-521', '1.3.132.0.35': 'P-521',
+  'p-256': 'P-256',
+  p256: 'P-256',
+  prime256v1: 'P-256',
+  secp256r1: 'P-256',
+  '1.2.840.10045.3.1.7': 'P-256',
+  'p-384': 'P-384',
+  p384: 'P-384',
+  secp384r1: 'P-384',
+  '1.3.132.0.34': 'P-384',
+  'p-521': 'P-521',
+  p521: 'P-521',
+  secp521r1: 'P-521',
+  '1.3.132.0.35': 'P-521',
 };
 
 /** PFX enrollment: the server makes the key pair (RSA or ECC) for the Subject asked for. */

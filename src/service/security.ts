@@ -73,8 +73,7 @@ export class SecurityService {
   async deleteIdentity(caller: Principal, id: number): Promise<void> {
     const identity = await this.identity(id);
     if (identity.id === caller.identity.id) fail('ValidationFailed', 'You cannot delete the identity you are signed in with.');
-    if (!(await this.store.deleteIdentity(identity.id, this.guard(caller, { kind: 'deleteIdentity', identityId: identity.id }))))
-      notFound('Security identity', identity.id);
+    if (!(await this.store.deleteIdentity(identity.id, this.guard(caller, { kind: 'deleteIdentity', identityId: identity.id })))) notFound('Security identity', identity.id);
   }
 
   /** Lifts a log-in lock-out (docs/security/authentication.md). */
@@ -204,7 +203,12 @@ export class SecurityService {
   /** The privilege rules, as the store runs them inside the write's transaction. */
   private guard(caller: Principal, change: SecurityChange): SecurityGuard {
     return (snapshot) => {
-      const problem = securityChangeProblem(snapshot, (p) => grants(caller.permissions, p), (perms) => grants(perms, P.securityModify), change);
+      const problem = securityChangeProblem(
+        snapshot,
+        (p) => grants(caller.permissions, p),
+        (perms) => grants(perms, P.securityModify),
+        change,
+      );
       if (problem) throw new CountersignError(problem.code, problem.message);
     };
   }
@@ -215,8 +219,16 @@ export class SecurityService {
    */
   private async assertRoleUnused(role: Role): Promise<void> {
     const { store } = this;
-    const waiting = await store.queryInstances({ filter: null, limit: 1, offset: 0, sortColumn: 'reference_id', ascending: true, assignedTo: { identityId: -1, roleIds: [role.id] } });
-    if (waiting.length) fail('Conflict', `Role '${role.name}' (${role.id}) is one a suspended instance waits on (for example ${waiting[0]!.id}); finish or stop those instances first.`);
+    const waiting = await store.queryInstances({
+      filter: null,
+      limit: 1,
+      offset: 0,
+      sortColumn: 'reference_id',
+      ascending: true,
+      assignedTo: { identityId: -1, roleIds: [role.id] },
+    });
+    if (waiting.length)
+      fail('Conflict', `Role '${role.name}' (${role.id}) is one a suspended instance waits on (for example ${waiting[0]!.id}); finish or stop those instances first.`);
     const users: string[] = [];
     for (const def of await store.listDefinitions(ALL_DEFINITIONS)) {
       for (const v of new Set([def.draftVersion, def.publishedVersion].filter((v): v is number => v !== null))) {

@@ -21,32 +21,9 @@ import { P, grants } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
 import type { InstanceChange, Job } from '../store/store.ts';
 import type { Services } from './services.ts';
+import { canonicalWorkflowType, keyByDisplayName } from './workflow-types.ts';
 
-/** The workflow types Countersign knows, with what their Key refers to. */
-export const WORKFLOW_TYPES = [
-  { name: 'Enrollment', keyType: 'Template', context: ['Subject', 'CSR:Raw', 'CA', 'Template', 'requester', 'Additional Attributes'] },
-  { name: 'Revocation', keyType: 'Template', context: ['certid', 'cn', 'dn', 'serial', 'thumbprint', 'code', 'cmnt', 'CA', 'requester'] },
-  { name: 'CertificateEnteredCollection', keyType: 'Collection', context: ['certid', 'cn', 'thumbprint'] },
-  { name: 'CertificateLeftCollection', keyType: 'Collection', context: ['certid', 'cn', 'thumbprint'] },
-  { name: 'Expiration', keyType: 'Alert', context: ['certid', 'cn', 'expdate', 'issuancedate', 'thumbprint', 'alertId', 'ownerroleemail'] },
-] as const;
-
-export function canonicalWorkflowType(name: string): string {
-  const t = WORKFLOW_TYPES.find((w) => w.name.toLowerCase() === name.trim().toLowerCase());
-  if (!t) fail('ValidationFailed', `WorkflowType '${name}' is not known; use one of ${WORKFLOW_TYPES.map((w) => w.name).join(', ')}.`);
-  return t!.name;
-}
-
-/** The key of a definition of `workflowType` whose KeyDisplayName is `given` (case-insensitive), if any. */
-export function keyByDisplayName(definitions: Definition[], workflowType: string, given: string): DefinitionKey | null {
-  const wanted = given.trim().toLowerCase();
-  for (const d of definitions) {
-    if (d.workflowType !== workflowType) continue;
-    const k = d.keys.find((x) => x.displayName !== null && x.displayName.trim().toLowerCase() === wanted && x.value !== given);
-    if (k) return k;
-  }
-  return null;
-}
+export { WORKFLOW_TYPES } from './workflow-types.ts';
 
 export const actorOf = (p: Principal): Actor => ({ identityId: p.identity.id, accountName: p.identity.accountName, roleIds: p.roleIds });
 
@@ -135,7 +112,8 @@ export class WorkflowService {
   async getDefinition(id: string, version?: number): Promise<{ definition: Definition; version: DefinitionVersion }> {
     const definition = (await this.s.store.getDefinition(id)) ?? fail('NotFound', `No workflow definition has Id ${id}.`);
     const v = version ?? definition.draftVersion;
-    const found = (await this.s.store.getVersion(id, v)) ?? fail('NotFound', `Workflow definition ${id} has no version ${v}; its versions run from 1 to ${definition.draftVersion}.`);
+    const found =
+      (await this.s.store.getVersion(id, v)) ?? fail('NotFound', `Workflow definition ${id} has no version ${v}; its versions run from 1 to ${definition.draftVersion}.`);
     return { definition, version: found };
   }
 
@@ -226,7 +204,9 @@ export class WorkflowService {
     const found = await this.s.store.findBoundDefinition(type, req.key);
     if (found) return found;
     // A common mix-up is the KeyDisplayName given as the Key: say which Key was meant (one read, on the failure path only).
-    const meant = req.key ? keyByDisplayName(await this.s.store.listDefinitions({ filter: null, limit: 10_000, offset: 0, sortColumn: 'id', ascending: true }), type, req.key) : null;
+    const meant = req.key
+      ? keyByDisplayName(await this.s.store.listDefinitions({ filter: null, limit: 10_000, offset: 0, sortColumn: 'id', ascending: true }), type, req.key)
+      : null;
     if (meant) fail('NotFound', `No definition of type ${type} has Key "${req.key}"; did you mean Key "${meant.value}" (KeyDisplayName "${meant.displayName}")?`);
     return fail('NotFound', `No published, enabled definition handles WorkflowType '${type}'${req.key ? ` with Key '${req.key}'` : ' without a key'}.`);
   }
@@ -302,28 +282,31 @@ export class WorkflowService {
     const newId = this.s.newId();
     const actor = actorOf(principal);
     let effects: Effect[] = [];
-    await this.s.store.mutateInstance(id, (current) => ({
-      transition: (authorize(principal, current, P.instancesManage, P.instancesReadAll), cancelForRestart(current, newId, actor, ctx)),
-      spawn: (referenceId) => {
-        const t = startInstance(
-          {
-            id: newId,
-            referenceId,
-            definition,
-            version,
-            title: current.title,
-            initialData: current.initialData,
-            trustedData: current.trustedData,
-            initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
-            restartedFrom: current.id,
-          },
-          ctx,
-        );
-        effects = t.effects;
-        return t;
-      },
-      result: null,
-    }));
+    await this.s.store.mutateInstance(id, (current) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      return {
+        transition: cancelForRestart(current, newId, actor, ctx),
+        spawn: (referenceId) => {
+          const t = startInstance(
+            {
+              id: newId,
+              referenceId,
+              definition,
+              version,
+              title: current.title,
+              initialData: current.initialData,
+              trustedData: current.trustedData,
+              initiator: current.initiatorId === null ? null : { identityId: current.initiatorId, accountName: current.initiatorName ?? '' },
+              restartedFrom: current.id,
+            },
+            ctx,
+          );
+          effects = t.effects;
+          return t;
+        },
+        result: null,
+      };
+    });
     this.effectSink(effects);
     return newId;
   }

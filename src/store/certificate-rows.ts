@@ -71,13 +71,45 @@ export const toHistory = (r: Row): CertificateHistoryEntry => ({ id: Number(r.id
 
 /** Column order for inserting a certificate. */
 export const CERT_COLUMNS = [
-  'request_id', 'thumbprint', 'serial_number', 'issuer_dn', 'issued_dn', 'issued_cn', 'not_before', 'not_after', 'import_date',
-  'template_id', 'ca_id', 'requester_id', 'requester_name', 'key_type', 'key_size', 'der', 'metadata', 'sealed_key',
+  'request_id',
+  'thumbprint',
+  'serial_number',
+  'issuer_dn',
+  'issued_dn',
+  'issued_cn',
+  'not_before',
+  'not_after',
+  'import_date',
+  'template_id',
+  'ca_id',
+  'requester_id',
+  'requester_name',
+  'key_type',
+  'key_size',
+  'der',
+  'metadata',
+  'sealed_key',
 ] as const;
 
 export function certificateValues(c: Omit<CertificateRecord, 'id'>, der: unknown): unknown[] {
   return [
-    c.requestId, c.thumbprint, c.serialNumber, c.issuerDn, c.issuedDn, c.issuedCn, c.notBefore, c.notAfter, c.importDate,
-    c.templateId, c.caId, c.requesterId, c.requesterName, c.keyType, c.keySize, der, JSON.stringify(c.metadata), c.sealedKey,
+    c.requestId,
+    c.thumbprint,
+    c.serialNumber,
+    c.issuerDn,
+    c.issuedDn,
+    c.issuedCn,
+    c.notBefore,
+    c.notAfter,
+    c.importDate,
+    c.templateId,
+    c.caId,
+    c.requesterId,
+    c.requesterName,
+    c.keyType,
+    c.keySize,
+    der,
+    JSON.stringify(c.metadata),
+    c.sealedKey,
   ];
 }

@@ -40,7 +40,23 @@ export const INSTANCE_COLUMNS = [
 export type InstanceColumn = (typeof INSTANCE_COLUMNS)[number];
 
 /** The columns a transition may change (InitialData, trusted data and the identity columns never do). */
-export const CHANGED_COLUMNS = ['status', 'status_message', 'current_step', 'current_step_id', 'current_step_display_name', 'title', 'state_data', 'metadata', 'step_outputs', 'signals', 'pending_role_ids', 'pending_excluded_ids', 'last_modified', 'restarted_to', 'rev'] as const satisfies readonly InstanceColumn[];
+export const CHANGED_COLUMNS = [
+  'status',
+  'status_message',
+  'current_step',
+  'current_step_id',
+  'current_step_display_name',
+  'title',
+  'state_data',
+  'metadata',
+  'step_outputs',
+  'signals',
+  'pending_role_ids',
+  'pending_excluded_ids',
+  'last_modified',
+  'restarted_to',
+  'rev',
+] as const satisfies readonly InstanceColumn[];
 
 export function instanceRow(i: Instance): Record<InstanceColumn, unknown> {
   return {
@@ -76,24 +92,8 @@ export function instanceRow(i: Instance): Record<InstanceColumn, unknown> {
 
 /** Only the columns a transition may change, plus the id (for UPDATE ... WHERE id). */
 export function changedRow(i: Instance): Record<string, unknown> {
-  return {
-    id: i.id,
-    status: InstanceStatus[i.status],
-    status_message: i.statusMessage,
-    current_step: i.currentStep,
-    current_step_id: i.currentStepId,
-    current_step_display_name: i.currentStepDisplayName,
-    title: i.title,
-    state_data: JSON.stringify(i.stateData),
-    metadata: JSON.stringify(i.metadata),
-    step_outputs: JSON.stringify(i.stepOutputs),
-    signals: JSON.stringify(i.signals),
-    pending_role_ids: JSON.stringify(i.pendingRoleIds),
-    pending_excluded_ids: JSON.stringify(i.pendingExcludedIds),
-    last_modified: i.lastModified,
-    restarted_to: i.restartedTo,
-    rev: i.rev,
-  };
+  const row = instanceRow(i);
+  return Object.fromEntries((['id', ...CHANGED_COLUMNS] as const).map((c) => [c, row[c]]));
 }
 
 export function instanceFromRow(r: Record<string, unknown>, json: (v: unknown) => any): Instance {

@@ -35,7 +35,10 @@ export interface MigrationState {
 const here = dirname(fileURLToPath(import.meta.url));
 export const MIGRATION_DIRS = { sqlite: join(here, 'sqlite', 'migrations'), postgres: join(here, 'postgres', 'migrations') };
 
-const filesIn = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+const filesIn = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
 
 function merge(files: string[], applied: { name: string; applied_at: unknown }[]): MigrationState[] {
   const at = new Map(applied.map((r) => [r.name, r.applied_at instanceof Date ? r.applied_at.toISOString() : String(r.applied_at)]));

@@ -18,11 +18,7 @@ export const escapeLike = (v: string): string => v.replace(/[\\%_]/g, '\\$&');
  * Values only ever travel as parameters; column names come from FieldSpec.column (trusted).
  * Every and/or node is parenthesized so the text never depends on SQL precedence.
  */
-export function compileSql(
-  bound: BoundAst | null,
-  dialect: Dialect,
-  firstParam = 1,
-): { sql: string; params: unknown[] } {
+export function compileSql(bound: BoundAst | null, dialect: Dialect, firstParam = 1): { sql: string; params: unknown[] } {
   const c = new SqlCompiler(dialect, firstParam);
   const sql = bound === null ? (dialect === 'postgres' ? 'TRUE' : '1=1') : c.node(bound);
   return { sql, params: c.params };

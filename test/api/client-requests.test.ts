@@ -25,7 +25,9 @@ beforeAll(async () => {
   const store = t.server.services.store;
   const a = await createUser(store, carol.user, carol.password);
   const role = await createRole(store, 'Approvers', [P.instancesReadPending, P.instancesReadMine], [a.id]);
-  definitionId = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [role]), noop('EndNOOP')], { name: 'SDK definition' });
+  definitionId = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [role]), noop('EndNOOP')], {
+    name: 'SDK definition',
+  });
   for (let i = 0; i < 3; i++) await startInstance(t, definitionId, { Title: `lab server request ${i}` });
 });
 afterAll(() => t.close());

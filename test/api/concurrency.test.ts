@@ -19,7 +19,12 @@ beforeAll(async () => {
   const store = t.server.services.store;
   approvers = [];
   for (const name of ['CORP\\a1', 'CORP\\a2', 'CORP\\a3', 'CORP\\a4']) approvers.push(await createUser(store, name));
-  role = await createRole(store, 'Quorum', [P.instancesReadPending], approvers.map((a) => a.id));
+  role = await createRole(
+    store,
+    'Quorum',
+    [P.instancesReadPending],
+    approvers.map((a) => a.id),
+  );
 });
 afterAll(() => t.close());
 
@@ -29,11 +34,14 @@ async function fireTogether(requests: { id: string; auth: string; approved: bool
   const { hostname, port } = new URL(t.url);
   const send = (path: string, auth: string, method: string, body?: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ hostname, port, path, method, agent, headers: { 'content-type': 'application/json', 'x-keyfactor-requested-with': 'APIClient', authorization: auth } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      });
+      const req = http.request(
+        { hostname, port, path, method, agent, headers: { 'content-type': 'application/json', 'x-keyfactor-requested-with': 'APIClient', authorization: auth } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -42,7 +50,12 @@ async function fireTogether(requests: { id: string; auth: string; approved: bool
   const results = await Promise.all(
     requests.map(async (r) => ({
       ...r,
-      ...(await send(`/KeyfactorAPI/Workflow/Instances/${r.id}/Signals`, r.auth, 'POST', JSON.stringify({ SignalKey: 'Quorum.ApprovalStatus', Data: { Approved: r.approved, Comment: 'at once' } }))),
+      ...(await send(
+        `/KeyfactorAPI/Workflow/Instances/${r.id}/Signals`,
+        r.auth,
+        'POST',
+        JSON.stringify({ SignalKey: 'Quorum.ApprovalStatus', Data: { Approved: r.approved, Comment: 'at once' } }),
+      )),
     })),
   );
   agent.destroy();
@@ -56,7 +69,12 @@ async function historyOf(id: string) {
 
 describe('concurrent approvers', () => {
   it(`${INSTANCES} instances, quorum 3 of 3, all approvers at once: every input recorded, each advanced exactly once`, async () => {
-    const def = await publishedDefinition(t, [noop('StartNOOP', 'Quorum'), approval('Quorum', 'Next', [role], { MinimumApprovals: 3 }), approval('Next', 'EndNOOP', [role]), noop('EndNOOP')]);
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'Quorum'),
+      approval('Quorum', 'Next', [role], { MinimumApprovals: 3 }),
+      approval('Next', 'EndNOOP', [role]),
+      noop('EndNOOP'),
+    ]);
     const ids: string[] = [];
     for (let i = 0; i < INSTANCES; i++) ids.push(await startInstance(t, def));
     const requests = ids.flatMap((id) => approvers.slice(0, 3).map((a) => ({ id, auth: a.auth, approved: true })));
@@ -67,7 +85,12 @@ describe('concurrent approvers', () => {
       expect(inst.Status).toBe(2);
       expect(inst.CurrentStepUniqueName).toBe('Next');
       const onQuorum = inst.History.filter((h) => h.Step === 'Quorum');
-      expect(onQuorum.filter((h) => h.Kind === 'SignalReceived').map((h) => h.Actor).sort()).toEqual(['CORP\\a1', 'CORP\\a2', 'CORP\\a3']);
+      expect(
+        onQuorum
+          .filter((h) => h.Kind === 'SignalReceived')
+          .map((h) => h.Actor)
+          .sort(),
+      ).toEqual(['CORP\\a1', 'CORP\\a2', 'CORP\\a3']);
       expect(onQuorum.filter((h) => h.Kind === 'Approved')).toHaveLength(1);
       expect(inst.History.filter((h) => h.Kind === 'StepEntered' && h.Step === 'Next')).toHaveLength(1);
     }

@@ -39,7 +39,15 @@ describe('the six export fixtures (shaped like Keyfactor exports)', () => {
       const put = await t.call('PUT', `${D}/${id}/Steps`, { body: exported.Steps.map(({ Id: _id, ...s }: any) => s) });
       expect(put.status, put.text).toBe(200);
       const read = await t.call('GET', `${D}/${id}`);
-      expect(read.body).toMatchObject({ DisplayName: exported.DisplayName, Description: exported.Description, Key: exported.Key, WorkflowType: 'Expiration', DraftVersion: 1, PublishedVersion: null, IsPublished: false });
+      expect(read.body).toMatchObject({
+        DisplayName: exported.DisplayName,
+        Description: exported.Description,
+        Key: exported.Key,
+        WorkflowType: 'Expiration',
+        DraftVersion: 1,
+        PublishedVersion: null,
+        IsPublished: false,
+      });
       expect(comparable(read.body.Steps)).toEqual(comparable(exported.Steps));
       const published = await t.call('POST', `${D}/${id}/Publish`);
       expect(published.body).toMatchObject({ IsPublished: true, PublishedVersion: 1 });
@@ -53,14 +61,21 @@ describe('definitions', () => {
     expect(created.body).toMatchObject({ DisplayName: 'Web servers', Key: 'k-web', WorkflowType: 'Enrollment', DraftVersion: 1, PublishedVersion: null, Enabled: true, Steps: [] });
     const id = created.body.Id;
     const list = await t.call('GET', `${D}?QueryString=${encodeURIComponent('DisplayName -eq "Web servers"')}`);
-    expect(list.body).toEqual([{ Id: id, DisplayName: 'Web servers', Key: 'k-web', KeyDisplayName: 'k-web', WorkflowType: 'Enrollment', DraftVersion: 1, PublishedVersion: null, Enabled: true }]);
+    expect(list.body).toEqual([
+      { Id: id, DisplayName: 'Web servers', Key: 'k-web', KeyDisplayName: 'k-web', WorkflowType: 'Enrollment', DraftVersion: 1, PublishedVersion: null, Enabled: true },
+    ]);
     const updated = await t.call('PUT', `${D}/${id}`, { body: { DisplayName: 'Web servers (prod)', Description: 'two admins' } });
     expect(updated.body).toMatchObject({ DisplayName: 'Web servers (prod)', Description: 'two admins', DraftVersion: 1 });
     await t.call('PUT', `${D}/${id}/Steps`, { body: [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [role]), noop('EndNOOP')] });
     const v2 = await t.call('GET', `${D}/${id}`, { headers: { 'x-keyfactor-api-version': '2' } });
     expect(v2.body.Keys).toEqual([{ DisplayName: 'k-web', Value: 'k-web' }]);
-    expect(v2.body.Steps.find((s: any) => s.UniqueName === 'A').Signals).toEqual([{ SignalName: 'ApprovalStatus', Roles: [{ RoleId: String(role), RoleName: 'Readers' }], RoleTokens: [] }]);
-    const v2create = await t.call('POST', D, { headers: { 'x-keyfactor-api-version': '2' }, body: { DisplayName: 'Multi', Description: 'two templates', WorkflowType: 'Revocation', Keys: ['7', '8'] } });
+    expect(v2.body.Steps.find((s: any) => s.UniqueName === 'A').Signals).toEqual([
+      { SignalName: 'ApprovalStatus', Roles: [{ RoleId: String(role), RoleName: 'Readers' }], RoleTokens: [] },
+    ]);
+    const v2create = await t.call('POST', D, {
+      headers: { 'x-keyfactor-api-version': '2' },
+      body: { DisplayName: 'Multi', Description: 'two templates', WorkflowType: 'Revocation', Keys: ['7', '8'] },
+    });
     expect(v2create.body.Keys).toEqual([
       { DisplayName: '7', Value: '7' },
       { DisplayName: '8', Value: '8' },
@@ -141,15 +156,47 @@ describe('PUT Steps validation names the step and the field, and changes nothing
     ['a cycle', [noop('StartNOOP', 'A'), noop('A', 'B'), noop('B', 'A')], /Steps: the outputs form a cycle \(A -> B -> A\)/],
     ['two start steps', [noop('StartNOOP', 'EndNOOP'), noop('Other', 'EndNOOP'), noop('EndNOOP')], /more than one start step \(StartNOOP, Other\)/],
     ['duplicate UniqueNames', [noop('StartNOOP', 'EndNOOP'), noop('EndNOOP'), noop('EndNOOP')], /Step 'EndNOOP': UniqueName: is used by more than one step/],
-    ['an unknown ExtensionName', [noop('StartNOOP', 'X'), { ...noop('X', 'EndNOOP'), ExtensionName: 'Teleport' }, noop('EndNOOP')], /Step 'X': ExtensionName: unknown step type 'Teleport'/],
-    ['a bad parameter', [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [1], { MinimumApprovals: 'two' }), noop('EndNOOP')], /Step 'A': ConfigurationParameters.MinimumApprovals: must be a whole number/],
-    ['an unknown parameter', [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [1], { MinimumApprovalz: 2 }), noop('EndNOOP')], /Step 'A': ConfigurationParameters.MinimumApprovalz: unknown parameter/],
-    ['a role that does not exist', [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [4242]), noop('EndNOOP')], /Step 'A': Signals.ApprovalStatus.RoleIds: role 4242 does not exist/],
-    ['an approval nobody may sign', [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', []), noop('EndNOOP')], /Step 'A': Signals: RequireApproval needs signal 'ApprovalStatus' with at least one RoleId/],
-    ['an end step that is not NOOP', [noop('StartNOOP', 'A'), { ...approval('A', 'x', [1]), Outputs: {} }], /Step 'A': Outputs: a step without outputs ends the workflow and must be a NOOPStep/],
-    ['a step type not allowed for the workflow type', [noop('StartNOOP', 'R'), { ...noop('R', 'EndNOOP'), ExtensionName: 'ExpirationRenewal' }, noop('EndNOOP')], /Step 'R': ExtensionName: ExpirationRenewal is only allowed in Expiration workflows/],
+    [
+      'an unknown ExtensionName',
+      [noop('StartNOOP', 'X'), { ...noop('X', 'EndNOOP'), ExtensionName: 'Teleport' }, noop('EndNOOP')],
+      /Step 'X': ExtensionName: unknown step type 'Teleport'/,
+    ],
+    [
+      'a bad parameter',
+      [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [1], { MinimumApprovals: 'two' }), noop('EndNOOP')],
+      /Step 'A': ConfigurationParameters.MinimumApprovals: must be a whole number/,
+    ],
+    [
+      'an unknown parameter',
+      [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [1], { MinimumApprovalz: 2 }), noop('EndNOOP')],
+      /Step 'A': ConfigurationParameters.MinimumApprovalz: unknown parameter/,
+    ],
+    [
+      'a role that does not exist',
+      [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [4242]), noop('EndNOOP')],
+      /Step 'A': Signals.ApprovalStatus.RoleIds: role 4242 does not exist/,
+    ],
+    [
+      'an approval nobody may sign',
+      [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', []), noop('EndNOOP')],
+      /Step 'A': Signals: RequireApproval needs signal 'ApprovalStatus' with at least one RoleId/,
+    ],
+    [
+      'an end step that is not NOOP',
+      [noop('StartNOOP', 'A'), { ...approval('A', 'x', [1]), Outputs: {} }],
+      /Step 'A': Outputs: a step without outputs ends the workflow and must be a NOOPStep/,
+    ],
+    [
+      'a step type not allowed for the workflow type',
+      [noop('StartNOOP', 'R'), { ...noop('R', 'EndNOOP'), ExtensionName: 'ExpirationRenewal' }, noop('EndNOOP')],
+      /Step 'R': ExtensionName: ExpirationRenewal is only allowed in Expiration workflows/,
+    ],
     ['not an array', { Steps: [] }, /must be a JSON array/],
-    ['RoleIds that are not integers', [noop('StartNOOP', 'A'), { ...approval('A', 'EndNOOP', []), Signals: [{ SignalName: 'ApprovalStatus', RoleIds: ['admins'] }] }, noop('EndNOOP')], /Steps\[1\] \('A'\).Signals\[0\].RoleIds must be a list of integer role ids/],
+    [
+      'RoleIds that are not integers',
+      [noop('StartNOOP', 'A'), { ...approval('A', 'EndNOOP', []), Signals: [{ SignalName: 'ApprovalStatus', RoleIds: ['admins'] }] }, noop('EndNOOP')],
+      /Steps\[1\] \('A'\).Signals\[0\].RoleIds must be a list of integer role ids/,
+    ],
     ['no steps', [], /at least a start and an end NOOPStep/],
   ];
   let id: string;
@@ -170,7 +217,18 @@ describe('PUT Steps validation names the step and the field, and changes nothing
 describe('catalogue and types', () => {
   it('lists every step type with its declared parameters and filters with QueryString', async () => {
     const all = await t.call('GET', `${D}/Steps`);
-    expect(all.body.map((s: any) => s.ExtensionName).sort()).toEqual(['Email', 'EnrollStep', 'ExpirationRenewal', 'NOOPStep', 'OAuthRESTRequest', 'PowerShell', 'RESTRequest', 'RequireApproval', 'Script', 'UpdateMetadata']);
+    expect(all.body.map((s: any) => s.ExtensionName).sort()).toEqual([
+      'Email',
+      'EnrollStep',
+      'ExpirationRenewal',
+      'NOOPStep',
+      'OAuthRESTRequest',
+      'PowerShell',
+      'RESTRequest',
+      'RequireApproval',
+      'Script',
+      'UpdateMetadata',
+    ]);
     const one = await t.call('GET', `${D}/Steps?query.queryString=${encodeURIComponent('ExtensionName -eq "RequireApproval"')}`);
     expect(one.body).toHaveLength(1);
     expect(one.body[0].ConfigurationParametersDefinition.MinimumApprovals).toMatchObject({ Required: false, DefaultValue: '1', ParameterType: 1 });

@@ -114,7 +114,16 @@ describe('/metrics', () => {
       t,
       [
         noop('StartNOOP', 'Call'),
-        { ExtensionName: 'RESTRequest', UniqueName: 'Call', DisplayName: 'Call', Enabled: true, ConfigurationParameters: { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer', URL: `${api.url}/x` }, Signals: [], Conditions: [], Outputs: { continue: 'EndNOOP' } },
+        {
+          ExtensionName: 'RESTRequest',
+          UniqueName: 'Call',
+          DisplayName: 'Call',
+          Enabled: true,
+          ConfigurationParameters: { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer', URL: `${api.url}/x` },
+          Signals: [],
+          Conditions: [],
+          Outputs: { continue: 'EndNOOP' },
+        },
         noop('EndNOOP'),
       ],
       { type: 'Expiration' },
@@ -129,7 +138,8 @@ describe('/metrics', () => {
 
     const first = await startInstance(t, approvalDef);
     const second = await startInstance(t, approvalDef);
-    const signal = (id: string) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'True' } }, auth: alice.auth });
+    const signal = (id: string) =>
+      t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'True' } }, auth: alice.auth });
     expect((await signal(first)).status).toBe(204);
     expect((await signal(first)).status).toBeGreaterThanOrEqual(400);
 
@@ -142,8 +152,8 @@ describe('/metrics', () => {
     healthy = false;
     await done(await startInstance(t, restDef));
 
-    const after = await scrape();
-    const moved = (series: string) => after(series) - before(series);
+    const scraped = await scrape();
+    const moved = (series: string) => scraped(series) - before(series);
     expect(moved(route(defsRoute, 200))).toBe(3);
     expect(moved(route(defsRoute, 401))).toBe(2);
     expect(moved('countersign_login_failures_total')).toBe(1);
@@ -153,12 +163,12 @@ describe('/metrics', () => {
     expect(moved('countersign_step_runs_total{type="RESTRequest",outcome="failed"}')).toBeGreaterThanOrEqual(1);
     expect(moved('countersign_http_request_duration_seconds_count{method="GET",route="/KeyfactorAPI/Workflow/Definitions"}')).toBe(5);
     // Gauges read from the store on the scrape.
-    expect(after('countersign_instances{status="Suspended"}')).toBe(1);
-    expect(after('countersign_instances{status="Complete"}')).toBe(2);
-    expect(after('countersign_instances{status="Failed"}')).toBe(1);
-    expect(after('countersign_jobs{state="running"}')).toBe(0);
-    expect(after('countersign_job_queue_lag_seconds')).toBeGreaterThanOrEqual(0);
-    if (usePostgres()) expect(after('countersign_store_pool_connections{state="max"}')).toBeGreaterThan(0);
+    expect(scraped('countersign_instances{status="Suspended"}')).toBe(1);
+    expect(scraped('countersign_instances{status="Complete"}')).toBe(2);
+    expect(scraped('countersign_instances{status="Failed"}')).toBe(1);
+    expect(scraped('countersign_jobs{state="running"}')).toBe(0);
+    expect(scraped('countersign_job_queue_lag_seconds')).toBeGreaterThanOrEqual(0);
+    if (usePostgres()) expect(scraped('countersign_store_pool_connections{state="max"}')).toBeGreaterThan(0);
     // Raw URLs never become labels: an instance id appears in no series.
     const text = await (await fetch(`${t.url}/metrics`)).text();
     expect(text).not.toContain(first);
@@ -171,15 +181,35 @@ describe('/metrics', () => {
     const dead = await startSmtp();
     const deadPort = dead.port;
     await dead.close();
-    const smtpTo = (port: number) => ({ host: '127.0.0.1', port, security: 'none' as const, rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 2_000 });
+    const smtpTo = (port: number) => ({
+      host: '127.0.0.1',
+      port,
+      security: 'none' as const,
+      rejectUnauthorized: true,
+      user: null,
+      password: null,
+      from: 'Countersign <pki@example.test>',
+      timeoutMs: 2_000,
+    });
     const working = await startTestApp({ steps: { smtp: smtpTo(smtp.port) } });
     const broken = await startTestApp({ steps: { smtp: smtpTo(deadPort) }, stepMaxAttempts: 1 });
     try {
       const emailed = async (app: TestApp, outcome: 'sent' | 'failed', expected: number) => {
         const store = app.server.services.store;
-        const approver = await store.createIdentity({ accountName: 'CORP\\erin', identityType: 'User', sid: null, email: 'erin@corp.example', passwordHash: null, createdAt: new Date().toISOString() });
+        const approver = await store.createIdentity({
+          accountName: 'CORP\\erin',
+          identityType: 'User',
+          sid: null,
+          email: 'erin@corp.example',
+          passwordHash: null,
+          createdAt: new Date().toISOString(),
+        });
         const role = await createRole(store, 'Approvers', [P.instancesReadPending], [approver.id]);
-        const def = await publishedDefinition(app, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [role], { RequestSubject: 'Approve $(cn)', RequestMessage: '<p>$(cn)</p>' }), noop('EndNOOP')]);
+        const def = await publishedDefinition(app, [
+          noop('StartNOOP', 'RequireApproval1'),
+          approval('RequireApproval1', 'EndNOOP', [role], { RequestSubject: 'Approve $(cn)', RequestMessage: '<p>$(cn)</p>' }),
+          noop('EndNOOP'),
+        ]);
         const before = (await scrape(app))(`countersign_notifications_total{outcome="${outcome}"}`);
         await startInstance(app, def);
         for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100)))

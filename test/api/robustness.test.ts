@@ -48,8 +48,14 @@ const OPERATIONS: [string, string][] = [
 ];
 
 const segment = fc.oneof(fc.string({ maxLength: 40 }), fc.uuid(), fc.integer().map(String), fc.constantFrom('%', '..', '%00', '0', '-1', '99999999999999999999'));
-const body = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.string({ maxLength: 200 }).map((s) => ({ raw: s })));
-const query = fc.dictionary(fc.constantFrom('QueryString', 'pq.queryString', 'ReturnLimit', 'PageReturned', 'SortField', 'SortAscending', 'definitionVersion', 'version', 'exportable'), fc.string({ maxLength: 60 }));
+const body = fc.oneof(
+  fc.jsonValue({ maxDepth: 4 }),
+  fc.string({ maxLength: 200 }).map((s) => ({ raw: s })),
+);
+const query = fc.dictionary(
+  fc.constantFrom('QueryString', 'pq.queryString', 'ReturnLimit', 'PageReturned', 'SortField', 'SortAscending', 'definitionVersion', 'version', 'exportable'),
+  fc.string({ maxLength: 60 }),
+);
 
 describe('robustness', () => {
   it('random ids, bodies and query parameters never produce a 500', async () => {
@@ -63,7 +69,11 @@ describe('robustness', () => {
         const search = new URLSearchParams(qs).toString();
         const raw = typeof b === 'object' && b !== null && 'raw' in (b as object) ? (b as { raw: string }).raw : undefined;
         const withBody = method !== 'GET';
-        const res = await t.call(method, `${path}${search ? `?${search}` : ''}`, { body: withBody && raw === undefined ? b : undefined, raw: withBody ? raw : undefined, unchecked: true });
+        const res = await t.call(method, `${path}${search ? `?${search}` : ''}`, {
+          body: withBody && raw === undefined ? b : undefined,
+          raw: withBody ? raw : undefined,
+          unchecked: true,
+        });
         expect(res.status, `${method} ${path}?${search} ${JSON.stringify(b)} -> ${res.text}`).toBeLessThan(500);
         if (res.status >= 400) expect(res.body).toEqual({ ErrorCode: expect.stringMatching(/^0x/), Message: expect.any(String) });
       }),
@@ -81,7 +91,7 @@ describe('text both stores can keep', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { raw: '{"DisplayName":"a\\u0000b","WorkflowType":"Enrollment"}' });
     expect(res.status).toBe(400);
     expect(res.body.Message).toMatch(/NUL character/);
-    const nested = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: defId, InitialData: { ['k\u0000']: 'v' } } });
+    const nested = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: defId, InitialData: { 'k\u0000': 'v' } } });
     expect(nested.status).toBe(400);
     expect((await t.call('GET', '/KeyfactorAPI/Workflow/Definitions')).body).toEqual(before.body);
     const escapedBackslash = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { raw: JSON.stringify({ DefinitionId: defId, Title: 'literal \\u0000 text' }) });

@@ -98,23 +98,53 @@ describe('the seed scenario', () => {
 
 describe('refused signals change nothing', () => {
   const cases: [string, (id: string) => Promise<{ status: number; body: any }>, number, RegExp][] = [
-    ['jump ahead to a later step', (id) => signal(id, { SignalKey: 'RequireApproval2.ApprovalStatus', Data: { Approved: true } }, alice.auth), 400, /current step is 'RequireApproval1'/],
+    [
+      'jump ahead to a later step',
+      (id) => signal(id, { SignalKey: 'RequireApproval2.ApprovalStatus', Data: { Approved: true } }, alice.auth),
+      400,
+      /current step is 'RequireApproval1'/,
+    ],
     ['an unknown step', (id) => signal(id, { SignalKey: 'Nope.ApprovalStatus', Data: { Approved: true } }, alice.auth), 400, /no step 'Nope'.*current step is 'RequireApproval1'/],
     // The administrator may read every instance but holds no approver role.
     ['a caller without the step role', (id) => signal(id, SEED_BODY, t.adminAuth), 403, /roles allowed/],
     // Carol may read only her own instances: this one looks absent to her (docs/security/trust.md).
     ['a caller who cannot read the instance', (id) => signal(id, SEED_BODY, carol.auth), 404, /^No workflow instance has Id/],
-    ['a comment over 500 characters', (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true, Comment: 'x'.repeat(501) } }, alice.auth), 400, /501 characters.*at most 500/],
+    [
+      'a comment over 500 characters',
+      (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true, Comment: 'x'.repeat(501) } }, alice.auth),
+      400,
+      /501 characters.*at most 500/,
+    ],
     ['a SignalKey without a signal name', (id) => signal(id, { SignalKey: 'RequireApproval1', Data: { Approved: true } }, alice.auth), 400, /<StepUniqueName>\.<SignalName>/],
     ['an unknown signal name', (id) => signal(id, { SignalKey: 'RequireApproval1.Nope', Data: { Approved: true } }, alice.auth), 400, /no signal 'Nope'/],
     ['a null SignalKey', (id) => signal(id, { SignalKey: null, Data: { Approved: true } }, alice.auth), 400, /SignalKey is required/],
-    ['no body at all', (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { auth: alice.auth, headers: { 'content-type': 'application/json' } }), 400, /body is required/],
-    ['Approved that is not a boolean', (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'yes' } }, alice.auth), 400, /Approved must be true or false/],
+    [
+      'no body at all',
+      (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { auth: alice.auth, headers: { 'content-type': 'application/json' } }),
+      400,
+      /body is required/,
+    ],
+    [
+      'Approved that is not a boolean',
+      (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: 'yes' } }, alice.auth),
+      400,
+      /Approved must be true or false/,
+    ],
     ['Approved missing', (id) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Comment: 'hm' } }, alice.auth), 400, /Approved must be/],
-    ['malformed JSON', (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { raw: '{"SignalKey": "RequireApproval1.ApprovalStatus", "Data": {', auth: alice.auth }), 400, /not valid JSON/],
-    ['a missing x-keyfactor-requested-with header', (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: SEED_BODY, auth: alice.auth, headers: { 'x-keyfactor-requested-with': '' } }), 400, /x-keyfactor-requested-with/],
+    [
+      'malformed JSON',
+      (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { raw: '{"SignalKey": "RequireApproval1.ApprovalStatus", "Data": {', auth: alice.auth }),
+      400,
+      /not valid JSON/,
+    ],
+    [
+      'a missing x-keyfactor-requested-with header',
+      (id) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body: SEED_BODY, auth: alice.auth, headers: { 'x-keyfactor-requested-with': '' } }),
+      400,
+      /x-keyfactor-requested-with/,
+    ],
     ['no credentials', (id) => signal(id, SEED_BODY, null as unknown as string), 401, /Authentication is required/],
-    ['wrong credentials', (id) => signal(id, SEED_BODY, 'Basic ' + Buffer.from('CORP\\alice:wrong').toString('base64')), 401, /Authentication/],
+    ['wrong credentials', (id) => signal(id, SEED_BODY, `Basic ${Buffer.from('CORP\\alice:wrong').toString('base64')}`), 401, /Authentication/],
   ];
   for (const [name, act, status, message] of cases) {
     it(`${name}: ${status}`, async () => {
@@ -161,7 +191,13 @@ describe('stop, restart, delete', () => {
     expect(old.body.Status).toBe(6);
     const newId = res.headers.get('location')!.split('/').pop()!;
     const fresh = await get(newId);
-    expect(fresh.body).toMatchObject({ Status: 2, Title: 'restart me', InitialData: { cn: 'r.example.com' }, CurrentStepUniqueName: 'RequireApproval1', Signals: [{ SignalReceived: false }] });
+    expect(fresh.body).toMatchObject({
+      Status: 2,
+      Title: 'restart me',
+      InitialData: { cn: 'r.example.com' },
+      CurrentStepUniqueName: 'RequireApproval1',
+      Signals: [{ SignalReceived: false }],
+    });
     expect(fresh.body.ReferenceId).not.toBe(old.body.ReferenceId);
     const again = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Restart`);
     expect(again.status).toBe(400);

@@ -25,7 +25,10 @@ describe('start by WorkflowType and Key', () => {
     for (const key of ['WebServer', 'webserver']) {
       const res = await t.call('POST', I, { body: { WorkflowType: 'Enrollment', Key: key, Title: 't' } });
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ ErrorCode: expect.any(String), Message: `No definition of type Enrollment has Key "${key}"; did you mean Key "${demoKey}" (KeyDisplayName "WebServer")?` });
+      expect(res.body).toEqual({
+        ErrorCode: expect.any(String),
+        Message: `No definition of type Enrollment has Key "${key}"; did you mean Key "${demoKey}" (KeyDisplayName "WebServer")?`,
+      });
     }
   });
 

@@ -12,7 +12,11 @@ const RULES: { from: string; never: string[]; why: string }[] = [
   { from: 'domain', never: ['*'], why: 'the pure core imports nothing outside itself' },
   { from: 'store', never: ['api', 'service', 'runner', 'steps', 'security', 'cli', 'portal', 'server.ts'], why: 'persistence knows only the domain' },
   { from: 'steps', never: ['api', 'service', 'runner', 'store', 'cli', 'portal', 'server.ts'], why: 'step types are plugins of the core, run by the runner' },
-  { from: 'service', never: ['api', 'runner', 'cli', 'portal', 'server.ts', 'store/sqlite', 'store/postgres'], why: 'services orchestrate the store port, not its implementations' },
+  {
+    from: 'service',
+    never: ['api', 'runner', 'cli', 'portal', 'server.ts', 'store/sqlite', 'store/postgres'],
+    why: 'services orchestrate the store port, not its implementations',
+  },
   { from: 'api', never: ['store/sqlite', 'store/postgres', 'runner', 'cli', 'server.ts'], why: 'routes translate the wire to services' },
   { from: 'runner', never: ['api', 'cli', 'portal', 'server.ts', 'store/sqlite', 'store/postgres'], why: 'the runner executes effects through services and plugins' },
   { from: 'security', never: ['api', 'runner', 'cli', 'portal', 'server.ts', 'store/sqlite', 'store/postgres'], why: 'security rules do not know the transport' },
@@ -32,7 +36,9 @@ function sourceFiles(dir: string): string[] {
 /** Relative imports of a file, as paths relative to the source root (static, re-exports and dynamic import()). */
 function importsOf(file: string, root: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)].map(
+    (m) => m[1] ?? m[2] ?? m[3],
+  );
   return specs.filter((s) => s.startsWith('.')).map((s) => relative(root, resolve(dirname(file), s)));
 }
 

@@ -17,7 +17,10 @@ const loadCa = async (alg: CaAlgorithm) => EmbeddedCa.load({ ...(await createEmb
 
 async function issueFor(ca: EmbeddedCa, csrPem: string) {
   const d = await decodeCsr(csrPem);
-  const issued = await ca.issue({ subject: d.subject, publicKey: d.publicKeyDer, sans: d.sans, validityDays: 30, keyUsage: 128 | 32, extendedKeyUsages: ['1.3.6.1.5.5.7.3.1'] }, 'test');
+  const issued = await ca.issue(
+    { subject: d.subject, publicKey: d.publicKeyDer, sans: d.sans, validityDays: 30, keyUsage: 128 | 32, extendedKeyUsages: ['1.3.6.1.5.5.7.3.1'] },
+    'test',
+  );
   return { d, issued, chain: ca.chain().map((c) => toPem(c)) };
 }
 

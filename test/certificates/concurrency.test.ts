@@ -24,7 +24,13 @@ describe('50 concurrent enrollments with approvals', () => {
 
     const csrs = Array.from({ length: N }, (_, i) => opensslCsr('p256', `/CN=c${i}.example.com`, `DNS:c${i}.example.com`).csr);
     const answers = await Promise.all(
-      csrs.map((CSR) => t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: requester.auth, headers: { 'x-certificateformat': 'PEM' }, body: { CSR, Template: 'Countersign', IncludeChain: true } })),
+      csrs.map((CSR) =>
+        t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+          auth: requester.auth,
+          headers: { 'x-certificateformat': 'PEM' },
+          body: { CSR, Template: 'Countersign', IncludeChain: true },
+        }),
+      ),
     );
     const infos = answers.map((a) => {
       expect(a.status, a.text).toBe(200);
@@ -33,7 +39,11 @@ describe('50 concurrent enrollments with approvals', () => {
     });
     expect(new Set(infos.map((i) => i.KeyfactorRequestId)).size).toBe(N);
     // Approve the even ones and deny the odd ones, all at once.
-    const decide = (i: number) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${infos[i]!.WorkflowInstanceId}/Signals`, { auth: approver.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: i % 2 === 0 } } });
+    const decide = (i: number) =>
+      t.call('POST', `/KeyfactorAPI/Workflow/Instances/${infos[i]!.WorkflowInstanceId}/Signals`, {
+        auth: approver.auth,
+        body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: i % 2 === 0 } },
+      });
     const results = await Promise.all([...infos.keys()].map(decide));
     expect(results.every((r) => r.status === 204)).toBe(true);
 
@@ -47,7 +57,10 @@ describe('50 concurrent enrollments with approvals', () => {
     await new Promise((r) => setTimeout(r, 500));
     certs = (await t.call('GET', '/KeyfactorAPI/Certificates?ReturnLimit=1000')).body;
     const issuedFor = certs.map((c) => c.CertRequestId).sort((a, b) => a - b);
-    const approved = infos.filter((_, i) => i % 2 === 0).map((i) => i.KeyfactorRequestId).sort((a, b) => a - b);
+    const approved = infos
+      .filter((_, i) => i % 2 === 0)
+      .map((i) => i.KeyfactorRequestId)
+      .sort((a, b) => a - b);
     expect(issuedFor).toEqual(approved);
     for (const [i, info] of infos.entries()) {
       const inst = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}`);

@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChildServer } from '../support/child-server.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { opensslCsr } from './openssl.ts';
+import { waitFor } from '../support/until.ts';
 
 /*
  * SIGKILL while the runner issues certificates: twenty approved requests, the server killed as
@@ -15,56 +15,27 @@ import { opensslCsr } from './openssl.ts';
  * started again on the same database. Every request ends with exactly one certificate.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const N = 20;
 let dir: string;
 const running: ChildProcess[] = [];
 
-async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: ChildProcess; exited: Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/runner/server-process.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+async function startServer(keyFile = 'ca.key'): Promise<{ url: string; child: ChildProcess; exited: Promise<number | null> }> {
+  const { child, exited, ready } = await startChildServer(
+    'test/runner/server-process.ts',
+    { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    {
       DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-      PORT: '0',
-      COUNTERSIGN_ADMIN_USER: ADMIN.user,
-      COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'silent',
       COUNTERSIGN_JOB_LEASE_MS: '2000',
       COUNTERSIGN_CA_KEY_FILE: join(dir, keyFile),
       COUNTERSIGN_CA_KEY: '',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   running.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${err}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        resolve((JSON.parse(line) as { url: string }).url);
-        clearTimeout(timer);
-      } catch {
-        /* not the ready line */
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return { url, child, exited };
+  return { url: ready.url, child, exited };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
+/** Polled every 20 ms: the kill must land while issuance is still under way. */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) => waitFor(what, probe, 60_000, 20);
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'countersign-ca-crash-'));
 });
@@ -82,13 +53,32 @@ describe('crash during issuance', () => {
     // Four eyes: the administrator requests, another identity approves.
     const approver = await call('POST', '/KeyfactorAPI/Security/Identities', { body: { AccountName: 'approver', Password: 'approver-password-1' }, unchecked: true });
     expect(approver.status, approver.text).toBe(200);
-    const role = await call('POST', '/KeyfactorAPI/Security/Roles', { body: { Name: 'Approvers', Description: 'crash', Permissions: ['WorkflowInstances:ReadAll'], Identities: [{ AccountName: 'approver' }] }, unchecked: true });
+    const role = await call('POST', '/KeyfactorAPI/Security/Roles', {
+      body: { Name: 'Approvers', Description: 'crash', Permissions: ['WorkflowInstances:ReadAll'], Identities: [{ AccountName: 'approver' }] },
+      unchecked: true,
+    });
     expect(role.status, role.text).toBe(200);
     const adminRole = role.body.Id as number;
-    const def = await call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Approve then enroll', Description: 'crash', WorkflowType: 'Enrollment', Key: '1' } });
-    const step = (UniqueName: string, ExtensionName: string, next?: string, signals: unknown[] = []) => ({ UniqueName, DisplayName: UniqueName, ExtensionName, Enabled: true, ConfigurationParameters: {}, Signals: signals, Conditions: [], Outputs: next ? { continue: next } : {} });
+    const def = await call('POST', '/KeyfactorAPI/Workflow/Definitions', {
+      body: { DisplayName: 'Approve then enroll', Description: 'crash', WorkflowType: 'Enrollment', Key: '1' },
+    });
+    const step = (UniqueName: string, ExtensionName: string, next?: string, signals: unknown[] = []) => ({
+      UniqueName,
+      DisplayName: UniqueName,
+      ExtensionName,
+      Enabled: true,
+      ConfigurationParameters: {},
+      Signals: signals,
+      Conditions: [],
+      Outputs: next ? { continue: next } : {},
+    });
     const put = await call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Steps`, {
-      body: [step('Start', 'NOOPStep', 'Approve'), step('Approve', 'RequireApproval', 'Enroll', [{ SignalName: 'ApprovalStatus', RoleIds: [adminRole], RoleTokens: [] }]), step('Enroll', 'EnrollStep', 'End'), step('End', 'NOOPStep')],
+      body: [
+        step('Start', 'NOOPStep', 'Approve'),
+        step('Approve', 'RequireApproval', 'Enroll', [{ SignalName: 'ApprovalStatus', RoleIds: [adminRole], RoleTokens: [] }]),
+        step('Enroll', 'EnrollStep', 'End'),
+        step('End', 'NOOPStep'),
+      ],
     });
     expect(put.status, put.text).toBe(200);
     expect((await call('POST', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Publish`)).status).toBe(200);
@@ -101,7 +91,12 @@ describe('crash during issuance', () => {
       pending.push(r.body.CertificateInformation);
     }
     const approved = await Promise.all(
-      pending.map((p) => call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, { auth: basic('approver', 'approver-password-1'), body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } })),
+      pending.map((p) =>
+        call('POST', `/KeyfactorAPI/Workflow/Instances/${p.WorkflowInstanceId}/Signals`, {
+          auth: basic('approver', 'approver-password-1'),
+          body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } },
+        }),
+      ),
     );
     expect(approved.map((r) => r.status)).toEqual(pending.map(() => 204));
     const db = new Database(join(dir, 'countersign.db'), { readonly: true, fileMustExist: true });

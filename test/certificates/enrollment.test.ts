@@ -6,22 +6,12 @@ import { P, toCanonical } from '../../src/security/permissions.ts';
 import { approval, createRole, createUser, noop, publishedDefinition } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { opensslCsr, opensslPkcs12, opensslVerify, tamperedCsr } from './openssl.ts';
+import { until } from '../support/until.ts';
 
 const COMPLETE = InstanceStatus.Complete;
 const REJECTED = InstanceStatus.Rejected;
 const PEM = { 'x-certificateformat': 'PEM' };
 const CA = 'countersign\\CountersignIssuingCA';
-
-/** Polls until fn returns a value (the runner issues in the background). */
-async function until<T>(fn: () => Promise<T | null | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('certificate enrollment over HTTP', () => {
   let t: TestApp;
@@ -59,7 +49,11 @@ describe('certificate enrollment over HTTP', () => {
 
   it('issues at once with no workflow bound (the built-in global workflow): a chain openssl verifies', async () => {
     const { csr } = opensslCsr('p256');
-    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: PEM, body: { CSR: csr, Template: 'Countersign', CertificateAuthority: CA, IncludeChain: true, SANs: {}, Timestamp: new Date().toISOString() } });
+    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+      auth: alice.auth,
+      headers: PEM,
+      body: { CSR: csr, Template: 'Countersign', CertificateAuthority: CA, IncludeChain: true, SANs: {}, Timestamp: new Date().toISOString() },
+    });
     expect(res.status).toBe(200);
     const info = res.body.CertificateInformation;
     expect(info.RequestDisposition).toBe('ISSUED');
@@ -67,9 +61,15 @@ describe('certificate enrollment over HTTP', () => {
     expect(info.KeyfactorRequestId).toBeGreaterThan(0);
     expect(info.Certificates).toHaveLength(3);
     expect(opensslVerify(info.Certificates[0], info.Certificates.slice(1))).toMatch(/OK/);
-    const der = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { 'x-certificateformat': 'DER' }, body: { CSR: opensslCsr('rsa2048').csr, Template: 'Countersign' } });
+    const der = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'DER' },
+      body: { CSR: opensslCsr('rsa2048').csr, Template: 'Countersign' },
+    });
     expect(der.body.CertificateInformation.Certificates).toHaveLength(1);
-    const text = execFileSync('openssl', ['x509', '-inform', 'DER', '-noout', '-subject'], { input: Buffer.from(der.body.CertificateInformation.Certificates[0], 'base64') }).toString();
+    const text = execFileSync('openssl', ['x509', '-inform', 'DER', '-noout', '-subject'], {
+      input: Buffer.from(der.body.CertificateInformation.Certificates[0], 'base64'),
+    }).toString();
     expect(text).toMatch(/app.example.com/);
     const cert = await t.call('GET', `/KeyfactorAPI/Certificates/${info.KeyfactorID}?includeMetadata=true`, { auth: alice.auth });
     expect(cert.body.CertRequestId).toBe(info.KeyfactorRequestId);
@@ -79,7 +79,8 @@ describe('certificate enrollment over HTTP', () => {
 
   it('refuses bad CSRs and policy breaks with 400 naming the rule, recording nothing', async () => {
     const before = (await t.call('GET', '/KeyfactorAPI/Certificates?includeExpired=true')).body.length;
-    const post = (body: object, headers: Record<string, string> = PEM) => t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers, body: { Template: 'Countersign', ...body } });
+    const post = (body: object, headers: Record<string, string> = PEM) =>
+      t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers, body: { Template: 'Countersign', ...body } });
     const weak = await post({ CSR: opensslCsr('rsa1024').csr });
     expect(weak.status).toBe(400);
     expect(weak.body.Message).toMatch(/KeySize: RSA keys must be at least 2048 bits/);
@@ -102,7 +103,11 @@ describe('certificate enrollment over HTTP', () => {
     await createRole(t.server.services.store, 'Legacy enrollers', [toCanonical('CertificateEnrollment:EnrollCSR')], [frank.id]);
     expect((await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: frank.auth, headers: PEM, body })).status).toBe(200);
     // CSR permission does not grant PFX enrollment.
-    const pfx = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', { auth: frank.auth, headers: { 'x-certificateformat': 'PFX' }, body: { Subject: 'CN=x', Template: 'Countersign' } });
+    const pfx = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      auth: frank.auth,
+      headers: { 'x-certificateformat': 'PFX' },
+      body: { Subject: 'CN=x', Template: 'Countersign' },
+    });
     expect(pfx.status).toBe(403);
   });
 
@@ -116,12 +121,19 @@ describe('certificate enrollment over HTTP', () => {
     });
 
     const enroll = async (cn: string) => {
-      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: PEM, body: { CSR: opensslCsr('p256', `/CN=${cn}`, `DNS:${cn}`).csr, Template: 'WebServer', CertificateAuthority: 'CountersignIssuingCA', IncludeChain: true } });
+      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+        auth: alice.auth,
+        headers: PEM,
+        body: { CSR: opensslCsr('p256', `/CN=${cn}`, `DNS:${cn}`).csr, Template: 'WebServer', CertificateAuthority: 'CountersignIssuingCA', IncludeChain: true },
+      });
       expect(res.status).toBe(200);
       return res.body.CertificateInformation;
     };
     const approve = (instanceId: string, who: { auth: string }, approved: boolean) =>
-      t.call('POST', `/KeyfactorAPI/Workflow/Instances/${instanceId}/Signals`, { auth: who.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: approved, Comment: 'ok' } } });
+      t.call('POST', `/KeyfactorAPI/Workflow/Instances/${instanceId}/Signals`, {
+        auth: who.auth,
+        body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: approved, Comment: 'ok' } },
+      });
 
     it('answers PENDING, shows the approvers the decoded request, and issues after two approvals', async () => {
       const info = await enroll('pending.example.com');
@@ -132,18 +144,38 @@ describe('certificate enrollment over HTTP', () => {
       expect(instance.body.Status).toBe(2);
       expect(instance.body.ReferenceId).toBe(info.WorkflowReferenceId);
       const data = instance.body.InitialData;
-      expect(data).toMatchObject({ KeyfactorRequestId: info.KeyfactorRequestId, requester: 'alice', template: 'WebServer', CN: 'pending.example.com', KeyType: 'ECC', KeySize: 256, Curve: 'P-256', CertificateAuthority: CA });
+      expect(data).toMatchObject({
+        KeyfactorRequestId: info.KeyfactorRequestId,
+        requester: 'alice',
+        template: 'WebServer',
+        CN: 'pending.example.com',
+        KeyType: 'ECC',
+        KeySize: 256,
+        Curve: 'P-256',
+        CertificateAuthority: CA,
+      });
       expect(data.SANs).toEqual({ dns: ['pending.example.com'] });
       expect(data['CSR:Raw']).toMatch(/BEGIN CERTIFICATE REQUEST/);
       // Terraform polls the inventory by CertRequestId.
-      const poll = () => t.call('GET', `/KeyfactorAPI/Certificates?pq.queryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}&includeMetadata=true&includeLocations=true&includeHasPrivateKey=true`, { auth: alice.auth });
+      const poll = () =>
+        t.call(
+          'GET',
+          `/KeyfactorAPI/Certificates?pq.queryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}&includeMetadata=true&includeLocations=true&includeHasPrivateKey=true`,
+          { auth: alice.auth },
+        );
       expect((await poll()).body).toEqual([]);
       expect((await approve(info.WorkflowInstanceId, bob, true)).status).toBe(204);
       expect((await poll()).body).toEqual([]);
       expect((await approve(info.WorkflowInstanceId, carol, true)).status).toBe(204);
       const found = await until(async () => ((await poll()).body as { Id: number }[])[0]);
-      const dl = await t.call('POST', '/KeyfactorAPI/Certificates/Download', { auth: alice.auth, headers: { 'X-CertificateFormat': 'PEM' }, body: { CertID: found.Id, IncludeChain: true, ChainOrder: 'EndEntityFirst' } });
-      const pems = Buffer.from(dl.body.Content, 'base64').toString().match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
+      const dl = await t.call('POST', '/KeyfactorAPI/Certificates/Download', {
+        auth: alice.auth,
+        headers: { 'X-CertificateFormat': 'PEM' },
+        body: { CertID: found.Id, IncludeChain: true, ChainOrder: 'EndEntityFirst' },
+      });
+      const pems = Buffer.from(dl.body.Content, 'base64')
+        .toString()
+        .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
       expect(pems).toHaveLength(3);
       expect(opensslVerify(pems[0]!, pems.slice(1))).toMatch(/OK/);
       const done = await until(async () => {
@@ -169,7 +201,19 @@ describe('certificate enrollment over HTTP', () => {
       const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
         auth: alice.auth,
         headers: { 'x-certificateformat': 'PFX' },
-        body: { CustomFriendlyName: 'tf', Password: 'Pfx-pass-1', PopulateMissingValuesFromAD: false, Subject: 'CN=pfx.example.com,O=Example', IncludeChain: true, CertificateAuthority: CA, Timestamp: new Date().toISOString(), Template: 'WebServer', SANs: { dns: ['pfx.example.com'] }, Metadata: {}, RenewalCertificateId: null },
+        body: {
+          CustomFriendlyName: 'tf',
+          Password: 'Pfx-pass-1',
+          PopulateMissingValuesFromAD: false,
+          Subject: 'CN=pfx.example.com,O=Example',
+          IncludeChain: true,
+          CertificateAuthority: CA,
+          Timestamp: new Date().toISOString(),
+          Template: 'WebServer',
+          SANs: { dns: ['pfx.example.com'] },
+          Metadata: {},
+          RenewalCertificateId: null,
+        },
       });
       expect(res.status).toBe(200);
       const info = res.body.CertificateInformation;
@@ -177,10 +221,16 @@ describe('certificate enrollment over HTTP', () => {
       expect(info.Pkcs12Blob).toBeNull();
       await approve(info.WorkflowInstanceId, bob, true);
       await approve(info.WorkflowInstanceId, carol, true);
-      const cert = await until(async () => (await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}`, { auth: alice.auth })).body[0]);
+      const cert = await until(
+        async () => (await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}`, { auth: alice.auth })).body[0],
+      );
       // Another identity may not recover alice's key.
       expect((await t.call('POST', '/KeyfactorAPI/Certificates/Recover', { auth: bob.auth, body: { CertID: cert.Id, Password: 'x' } })).status).toBeGreaterThanOrEqual(403);
-      const rec = await t.call('POST', '/KeyfactorAPI/Certificates/Recover', { auth: alice.auth, headers: { 'x-certificateformat': 'PFX' }, body: { CertID: cert.Id, Password: 'Recover-pw-2', IncludeChain: true } });
+      const rec = await t.call('POST', '/KeyfactorAPI/Certificates/Recover', {
+        auth: alice.auth,
+        headers: { 'x-certificateformat': 'PFX' },
+        body: { CertID: cert.Id, Password: 'Recover-pw-2', IncludeChain: true },
+      });
       expect(rec.status).toBe(200);
       const out = opensslPkcs12(Buffer.from(rec.body.PFX, 'base64'), 'Recover-pw-2');
       expect(out).toMatch(/BEGIN PRIVATE KEY/);
@@ -193,25 +243,47 @@ describe('certificate enrollment over HTTP', () => {
   });
 
   it('PFX without a workflow answers the PKCS#12 at once', async () => {
-    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', { auth: alice.auth, headers: { 'x-certificateformat': 'PFX' }, body: { Subject: 'CN=now.example.com', Template: 'Countersign', KeyType: 'RSA', KeyLength: 2048, Password: 'Now-pass-1', IncludeChain: true, SANs: { dns: ['now.example.com'] } } });
+    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'PFX' },
+      body: {
+        Subject: 'CN=now.example.com',
+        Template: 'Countersign',
+        KeyType: 'RSA',
+        KeyLength: 2048,
+        Password: 'Now-pass-1',
+        IncludeChain: true,
+        SANs: { dns: ['now.example.com'] },
+      },
+    });
     expect(res.status).toBe(200);
     expect(res.body.CertificateInformation.RequestDisposition).toBe('ISSUED');
     expect(res.body.CertificateInformation.Password).toBeNull();
     const out = opensslPkcs12(Buffer.from(res.body.CertificateInformation.Pkcs12Blob, 'base64'), 'Now-pass-1');
     expect(out.match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
-    const ecc = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', { auth: alice.auth, headers: { 'x-certificateformat': 'PFX' }, body: { Subject: 'CN=ecc.example.com', Template: 'Countersign', KeyType: 'ECC', Curve: 'P-384', SANs: { dns: ['ecc.example.com'] } } });
+    const ecc = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'PFX' },
+      body: { Subject: 'CN=ecc.example.com', Template: 'Countersign', KeyType: 'ECC', Curve: 'P-384', SANs: { dns: ['ecc.example.com'] } },
+    });
     const pw = ecc.body.CertificateInformation.Password;
     expect(pw).toBeTruthy();
     expect(opensslPkcs12(Buffer.from(ecc.body.CertificateInformation.Pkcs12Blob, 'base64'), pw)).toMatch(/BEGIN PRIVATE KEY/);
-    const zip = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', { auth: alice.auth, headers: { 'x-certificateformat': 'ZIP' }, body: { Subject: 'CN=zip.example.com', Template: 'Countersign', KeyType: 'ECC', Password: 'Zip-pass-1', IncludeChain: true, SANs: { dns: ['zip.example.com'] } } });
+    const zip = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'ZIP' },
+      body: { Subject: 'CN=zip.example.com', Template: 'Countersign', KeyType: 'ECC', Password: 'Zip-pass-1', IncludeChain: true, SANs: { dns: ['zip.example.com'] } },
+    });
     const files = unzipSync(new Uint8Array(Buffer.from(zip.body.CertificateInformation.Pkcs12Blob, 'base64')));
     expect(Object.keys(files).sort()).toEqual(['zip.example.com-chain.crt', 'zip.example.com.crt', 'zip.example.com.key']);
     expect(Buffer.from(files['zip.example.com.key']!).toString()).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
-    const chain = Buffer.from(files['zip.example.com-chain.crt']!).toString().match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
+    const chain = Buffer.from(files['zip.example.com-chain.crt']!)
+      .toString()
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
     expect(opensslVerify(Buffer.from(files['zip.example.com.crt']!).toString(), chain)).toMatch(/OK/);
   });
 
-  it('keeps a key handed over with a CSR when the template retains keys; refuses a key that is not the CSR\'s', async () => {
+  it("keeps a key handed over with a CSR when the template retains keys; refuses a key that is not the CSR's", async () => {
     expect((await t.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Retain', KeyRetention: 1 }, unchecked: true })).status).toBe(200);
     const mine = opensslCsr('p256', '/CN=retain.example.com', 'DNS:retain.example.com');
     const other = opensslCsr('p256');
@@ -228,7 +300,15 @@ describe('certificate enrollment over HTTP', () => {
   });
 
   it("replays cert-manager's request shape (EnrollmentPatternId, OwnerRoleName, empty SANs, metadata)", async () => {
-    const fields = ['Controller-Namespace', 'Controller-Kind', 'Controller-Resource-Group-Name', 'Issuer-Name', 'Issuer-Namespace', 'Controller-Reconcile-Id', 'Certificate-Signing-Request-Namespace'];
+    const fields = [
+      'Controller-Namespace',
+      'Controller-Kind',
+      'Controller-Resource-Group-Name',
+      'Issuer-Name',
+      'Issuer-Namespace',
+      'Controller-Reconcile-Id',
+      'Certificate-Signing-Request-Namespace',
+    ];
     for (const name of fields) expect((await t.call('POST', '/KeyfactorAPI/MetadataFields', { body: { Name: name, Description: name, DataType: 1 } })).status).toBe(200);
     const listed = await t.call('GET', '/KeyfactorAPI/MetadataFields', { auth: alice.auth });
     expect(listed.body.map((f: { Name: string }) => f.Name)).toEqual(fields);
@@ -237,7 +317,16 @@ describe('certificate enrollment over HTTP', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
       auth: alice.auth,
       headers: { 'x-certificateformat': 'PEM', 'x-keyfactor-api-version': '1' },
-      body: { CSR: opensslCsr('rsa2048').csr, EnrollmentPatternId: pattern.Id, OwnerRoleName: 'Requesters', Timestamp: new Date().toISOString(), IncludeChain: true, SANs: {}, CertificateAuthority: 'CountersignIssuingCA', Metadata: metadata },
+      body: {
+        CSR: opensslCsr('rsa2048').csr,
+        EnrollmentPatternId: pattern.Id,
+        OwnerRoleName: 'Requesters',
+        Timestamp: new Date().toISOString(),
+        IncludeChain: true,
+        SANs: {},
+        CertificateAuthority: 'CountersignIssuingCA',
+        Metadata: metadata,
+      },
     });
     expect(res.status).toBe(200);
     const certs: string[] = res.body.CertificateInformation.Certificates;
@@ -249,7 +338,13 @@ describe('certificate enrollment over HTTP', () => {
   });
 
   it('searches the inventory by the documented fields; a requester sees only their own', async () => {
-    const mine = (await t.call('GET', '/KeyfactorAPI/Certificates', { auth: alice.auth })).body as { Id: number; IssuedCN: string; Thumbprint: string; SerialNumber: string; IssuerDN: string }[];
+    const mine = (await t.call('GET', '/KeyfactorAPI/Certificates', { auth: alice.auth })).body as {
+      Id: number;
+      IssuedCN: string;
+      Thumbprint: string;
+      SerialNumber: string;
+      IssuerDN: string;
+    }[];
     expect(mine.length).toBeGreaterThan(0);
     const c = mine[0]!;
     const q = async (query: string) => (await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=${encodeURIComponent(query)}`)).body.map((x: { Id: number }) => x.Id);
@@ -265,7 +360,10 @@ describe('certificate enrollment over HTTP', () => {
     expect((await t.call('GET', '/KeyfactorAPI/Certificates', { auth: other.auth })).body).toEqual([]);
     expect((await t.call('GET', `/KeyfactorAPI/Certificates/${c.Id}`, { auth: other.auth })).status).toBe(404);
     expect((await t.call('POST', '/KeyfactorAPI/Certificates/Download', { auth: other.auth, body: { Thumbprint: c.Thumbprint } })).status).toBe(404);
-    const bySerial = await t.call('POST', '/KeyfactorAPI/Certificates/Download', { headers: { 'X-CertificateFormat': 'P7B' }, body: { SerialNumber: c.SerialNumber, IssuerDN: c.IssuerDN, IncludeChain: true } });
+    const bySerial = await t.call('POST', '/KeyfactorAPI/Certificates/Download', {
+      headers: { 'X-CertificateFormat': 'P7B' },
+      body: { SerialNumber: c.SerialNumber, IssuerDN: c.IssuerDN, IncludeChain: true },
+    });
     expect(bySerial.status).toBe(200);
     expect((await t.call('DELETE', `/KeyfactorAPI/Certificates/${c.Id}`, { auth: alice.auth })).status).toBe(403);
     expect((await t.call('DELETE', `/KeyfactorAPI/Certificates/${c.Id}`)).status).toBe(204);

@@ -26,7 +26,10 @@ describe.runIf(usePostgres())('one CA for every node', () => {
     expect((await nodes[0]!.app.call('GET', '/KeyfactorAPI/Templates')).body).toHaveLength(1);
     const issued = await Promise.all(
       nodes.map(async (n) => {
-        const r = await n.app.call('POST', '/KeyfactorAPI/Enrollment/CSR', { headers: { 'x-certificateformat': 'PEM' }, body: { CSR: opensslCsr('p256').csr, Template: 'Countersign', IncludeChain: true } });
+        const r = await n.app.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+          headers: { 'x-certificateformat': 'PEM' },
+          body: { CSR: opensslCsr('p256').csr, Template: 'Countersign', IncludeChain: true },
+        });
         expect(r.status, r.text).toBe(200);
         return r.body.CertificateInformation as { IssuerDN: string; Certificates: string[] };
       }),

@@ -17,7 +17,11 @@ export const KEY_ARGS = {
   ed25519: ['-newkey', 'ed25519'],
 } as const;
 
-export function opensslCsr(kind: keyof typeof KEY_ARGS, subject = '/CN=app.example.com/O=Example', sans = 'DNS:app.example.com,DNS:www.example.com,IP:10.0.0.1'): { csr: string; key: string } {
+export function opensslCsr(
+  kind: keyof typeof KEY_ARGS,
+  subject = '/CN=app.example.com/O=Example',
+  sans = 'DNS:app.example.com,DNS:www.example.com,IP:10.0.0.1',
+): { csr: string; key: string } {
   const dir = tmp();
   const args = ['req', '-new', ...KEY_ARGS[kind], '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'r.csr'), '-subj', subject];
   if (sans) args.push('-addext', `subjectAltName=${sans}`);

@@ -25,7 +25,7 @@ describe('certificate routes under bad input', () => {
     ['DELETE', '/KeyfactorAPI/MetadataFields'],
     ['POST', '/KeyfactorAPI/CertificateAuthority/Import'],
   ];
-  const BODIES = (): unknown[] => [
+  const bodies = (): unknown[] => [
     null,
     [],
     'text',
@@ -64,14 +64,20 @@ describe('certificate routes under bad input', () => {
 
   it('never answers 500', async () => {
     for (const [method, path] of ROUTES) {
-      for (const body of BODIES()) {
+      for (const body of bodies()) {
         const res = await t.call(method, path, { body, headers: { 'x-certificateformat': /PFX/.test(path) ? 'PFX' : 'PEM' }, unchecked: true });
         expect(res.status, `${method} ${path} ${JSON.stringify(body).slice(0, 80)}: ${res.text.slice(0, 200)}`).toBeLessThan(500);
         if (res.status >= 400) expect(res.body).toMatchObject({ ErrorCode: expect.any(String), Message: expect.any(String) });
       }
     }
     for (const id of ['abc', '-1', '99999999999999999999', '0x10', '1.5']) {
-      for (const p of [`/KeyfactorAPI/Certificates/${id}`, `/KeyfactorAPI/Certificates/${id}/History`, `/KeyfactorAPI/Templates/${id}`, `/KeyfactorAPI/CertificateAuthority/${id}`, `/KeyfactorAPI/Enrollment/Requests/${id}`]) {
+      for (const p of [
+        `/KeyfactorAPI/Certificates/${id}`,
+        `/KeyfactorAPI/Certificates/${id}/History`,
+        `/KeyfactorAPI/Templates/${id}`,
+        `/KeyfactorAPI/CertificateAuthority/${id}`,
+        `/KeyfactorAPI/Enrollment/Requests/${id}`,
+      ]) {
         const res = await t.call('GET', p, { unchecked: true });
         expect(res.status, `${p}: ${res.text}`).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);

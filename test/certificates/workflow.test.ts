@@ -5,6 +5,7 @@ import { approval, createRole, createUser, noop, publishedDefinition } from '../
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { opensslCsr, opensslPkcs12 } from './openssl.ts';
+import { until } from '../support/until.ts';
 
 const step = (UniqueName: string, ExtensionName: string, next?: string, extra: Record<string, unknown> = {}) => ({
   UniqueName,
@@ -17,16 +18,6 @@ const step = (UniqueName: string, ExtensionName: string, next?: string, extra: R
   Outputs: next ? { continue: next } : {},
   ...extra,
 });
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Enrollment workflows and the EnrollStep', () => {
   let t: TestApp;
@@ -80,39 +71,72 @@ describe('Enrollment workflows and the EnrollStep', () => {
   describe('with approval, then a REST call using the request tokens', () => {
     beforeAll(async () => {
       const rest = step('Tell', 'RESTRequest', 'End', {
-        ConfigurationParameters: { Verb: 'POST', URL: `${api.url}/issued/$(CN)`, Headers: {}, ContentType: 'application/json', RequestContent: '{"requester":"$(requester)","template":"$(template)","key":"$(KeyType) $(KeySize)"}', DataBucketProperty: 'Told' },
+        ConfigurationParameters: {
+          Verb: 'POST',
+          URL: `${api.url}/issued/$(CN)`,
+          Headers: {},
+          ContentType: 'application/json',
+          RequestContent: '{"requester":"$(requester)","template":"$(template)","key":"$(KeyType) $(KeySize)"}',
+          DataBucketProperty: 'Told',
+        },
       });
-      await publishedDefinition(t, [noop('Start', 'Approve'), approval('Approve', 'Enroll', [approvers]), step('Enroll', 'EnrollStep', 'Tell'), rest, noop('End')], { key: String(templateId) });
+      await publishedDefinition(t, [noop('Start', 'Approve'), approval('Approve', 'Enroll', [approvers]), step('Enroll', 'EnrollStep', 'Tell'), rest, noop('End')], {
+        key: String(templateId),
+      });
     });
 
     it('issues at the explicit EnrollStep; later steps see the tokens; approvers read the decoded request', async () => {
-      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { 'x-certificateformat': 'PEM' }, body: { CSR: opensslCsr('rsa3072', '/CN=tok.example.com', 'DNS:tok.example.com').csr, Template: 'Tls' } });
+      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+        auth: alice.auth,
+        headers: { 'x-certificateformat': 'PEM' },
+        body: { CSR: opensslCsr('rsa3072', '/CN=tok.example.com', 'DNS:tok.example.com').csr, Template: 'Tls' },
+      });
       const info = res.body.CertificateInformation;
       expect(info.RequestDisposition).toBe('PENDING');
       const decoded = await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: bob.auth, unchecked: true });
       expect(decoded.status).toBe(200);
-      expect(decoded.body).toMatchObject({ Requester: 'alice', Subject: 'CN=tok.example.com', SANs: { dns: ['tok.example.com'] }, Key: { Type: 'RSA', Size: 3072 }, ValidityDays: 30, PolicyViolations: [], Disposition: 'PENDING', Template: { Name: 'Tls' } });
+      expect(decoded.body).toMatchObject({
+        Requester: 'alice',
+        Subject: 'CN=tok.example.com',
+        SANs: { dns: ['tok.example.com'] },
+        Key: { Type: 'RSA', Size: 3072 },
+        ValidityDays: 30,
+        PolicyViolations: [],
+        Disposition: 'PENDING',
+        Template: { Name: 'Tls' },
+      });
       expect((await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: mallory.auth, unchecked: true })).status).toBe(404);
-      await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, { auth: bob.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } });
+      await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, {
+        auth: bob.auth,
+        body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } },
+      });
       const done = await until(async () => {
         const i = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}`);
         return i.body.Status === InstanceStatus.Complete && i.body;
       });
       expect(done.CurrentStateData['CA Certificate']).toMatchObject({ Status: 'Issued', 'CA Request ID': info.KeyfactorRequestId });
-      expect(api.requests.map((r) => [r.url, JSON.parse(r.body)])).toEqual([
-        ['/issued/tok.example.com', { requester: 'alice', template: 'Tls', key: 'RSA 3072' }],
-      ]);
+      expect(api.requests.map((r) => [r.url, JSON.parse(r.body)])).toEqual([['/issued/tok.example.com', { requester: 'alice', template: 'Tls', key: 'RSA 3072' }]]);
       expect((await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: alice.auth, unchecked: true })).body.Disposition).toBe('ISSUED');
     });
 
     it('an instance started by hand with a forged request id issues nothing', async () => {
-      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { 'x-certificateformat': 'PEM' }, body: { CSR: opensslCsr('p256', '/CN=victim.example.com', 'DNS:victim.example.com').csr, Template: 'Tls' } });
+      const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+        auth: alice.auth,
+        headers: { 'x-certificateformat': 'PEM' },
+        body: { CSR: opensslCsr('p256', '/CN=victim.example.com', 'DNS:victim.example.com').csr, Template: 'Tls' },
+      });
       const victim = res.body.CertificateInformation;
       const defs = await t.call('GET', `/KeyfactorAPI/Workflow/Definitions?QueryString=${encodeURIComponent(`Key -eq "${templateId}"`)}`);
-      const forged = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { auth: mallory.auth, body: { DefinitionId: defs.body[0].Id, InitialData: { KeyfactorRequestId: victim.KeyfactorRequestId, requester: 'mallory' } } });
+      const forged = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', {
+        auth: mallory.auth,
+        body: { DefinitionId: defs.body[0].Id, InitialData: { KeyfactorRequestId: victim.KeyfactorRequestId, requester: 'mallory' } },
+      });
       expect(forged.status).toBe(201);
       // Mallory cannot approve; bob approves what looks like a request.
-      await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${forged.body.Id}/Signals`, { auth: bob.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } });
+      await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${forged.body.Id}/Signals`, {
+        auth: bob.auth,
+        body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } },
+      });
       const ended = await until(async () => {
         const i = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${forged.body.Id}?includeHistory=true`, { unchecked: true });
         return i.body.Status !== InstanceStatus.Running && i.body;
@@ -141,7 +165,10 @@ describe('Enrollment workflows and the EnrollStep', () => {
     const decoded = await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: bob.auth, unchecked: true });
     expect(decoded.body.PolicyViolations.map((v: { Rule: string }) => v.Rule)).toEqual(['KeySize']);
     expect(decoded.body.Template).toMatchObject({ MinimumRsaKeySize: 3072 });
-    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, { auth: bob.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: false, Comment: 'Key too small' } } });
+    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, {
+      auth: bob.auth,
+      body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: false, Comment: 'Key too small' } },
+    });
     expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}`)).body.Status).toBe(InstanceStatus.Rejected);
     expect((await t.call('GET', `/KeyfactorAPI/Enrollment/Requests/${info.KeyfactorRequestId}`, { auth: alice.auth, unchecked: true })).body.Disposition).toBe('DENIED');
     const weak = await enroll('rsa1024');
@@ -154,25 +181,56 @@ describe('Enrollment workflows and the EnrollStep', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
       auth: alice.auth,
       headers: { 'x-certificateformat': 'STORE', 'x-keyfactor-api-version': '2' },
-      body: { CustomFriendlyName: 'tf', Password: 'Tf-pass-123', PopulateMissingValuesFromAD: false, Subject: 'CN=tf.example.com,O=Example', IncludeChain: true, CertificateAuthority: 'countersign\\CountersignIssuingCA', Timestamp: new Date().toISOString(), Template: 'TfPfx', SANs: { dns: ['tf.example.com'], ip4: ['10.1.2.3'] }, Metadata: {} },
+      body: {
+        CustomFriendlyName: 'tf',
+        Password: 'Tf-pass-123',
+        PopulateMissingValuesFromAD: false,
+        Subject: 'CN=tf.example.com,O=Example',
+        IncludeChain: true,
+        CertificateAuthority: 'countersign\\CountersignIssuingCA',
+        Timestamp: new Date().toISOString(),
+        Template: 'TfPfx',
+        SANs: { dns: ['tf.example.com'], ip4: ['10.1.2.3'] },
+        Metadata: {},
+      },
     });
     expect(res.status, res.text).toBe(200);
     const info = res.body.CertificateInformation;
     expect(info.RequestDisposition).toBe('PENDING');
-    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, { auth: bob.auth, body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } } });
+    await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${info.WorkflowInstanceId}/Signals`, {
+      auth: bob.auth,
+      body: { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } },
+    });
     let delay = 50;
     const cert = await until(async () => {
-      const got = (await t.call('GET', `/KeyfactorAPI/Certificates?pq.queryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}&includeMetadata=true&includeLocations=true&includeHasPrivateKey=true`, { auth: alice.auth })).body[0];
-      if (!got) await new Promise((r) => setTimeout(r, (delay *= 2)));
+      const got = (
+        await t.call(
+          'GET',
+          `/KeyfactorAPI/Certificates?pq.queryString=CertRequestId%20-eq%20${info.KeyfactorRequestId}&includeMetadata=true&includeLocations=true&includeHasPrivateKey=true`,
+          { auth: alice.auth },
+        )
+      ).body[0];
+      if (!got) {
+        delay *= 2;
+        await new Promise((r) => setTimeout(r, delay));
+      }
       return got;
     });
     expect(cert.HasPrivateKey).toBe(true);
     const read = await t.call('GET', `/KeyfactorAPI/Certificates/${cert.Id}?includeLocations=true&includeMetadata=true`, { auth: alice.auth });
     expect(read.body.SubjectAltNameElements.map((e: { Value: string }) => e.Value).sort()).toEqual(['10.1.2.3', 'tf.example.com']);
-    const rec = await t.call('POST', '/KeyfactorAPI/Certificates/Recover', { auth: alice.auth, headers: { 'x-certificateformat': 'PFX' }, body: { CertID: cert.Id, Password: 'Tf-pass-123', IncludeChain: true } });
+    const rec = await t.call('POST', '/KeyfactorAPI/Certificates/Recover', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'PFX' },
+      body: { CertID: cert.Id, Password: 'Tf-pass-123', IncludeChain: true },
+    });
     expect(rec.status).toBe(200);
     expect(opensslPkcs12(Buffer.from(rec.body.PFX, 'base64'), 'Tf-pass-123')).toMatch(/BEGIN PRIVATE KEY/);
-    const p7b = await t.call('POST', '/KeyfactorAPI/Certificates/Download', { auth: alice.auth, headers: { 'X-CertificateFormat': 'P7B' }, body: { CertID: cert.Id, IncludeChain: true, ChainOrder: 'EndEntityFirst' } });
+    const p7b = await t.call('POST', '/KeyfactorAPI/Certificates/Download', {
+      auth: alice.auth,
+      headers: { 'X-CertificateFormat': 'P7B' },
+      body: { CertID: cert.Id, IncludeChain: true, ChainOrder: 'EndEntityFirst' },
+    });
     expect(p7b.status).toBe(200);
     const { execFileSync } = await import('node:child_process');
     const out = execFileSync('openssl', ['pkcs7', '-inform', 'DER', '-print_certs'], { input: Buffer.from(p7b.body.Content, 'base64') }).toString();

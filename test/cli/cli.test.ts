@@ -78,7 +78,12 @@ describe('usage and exit codes', () => {
     expect(top.code).toBe(0);
     for (const group of ['serve', 'migrate', 'identities', 'roles', 'definitions', 'backup', 'config']) expect(top.stdout).toContain(group);
     expect(top.stdout).toMatch(/Exit codes: 0 ok, 1 failure, 2 usage/);
-    for (const args of [['identities', '--help'], ['identities', 'reset-password', '--help'], ['migrate', 'status', '--help'], ['serve', '--help']]) {
+    for (const args of [
+      ['identities', '--help'],
+      ['identities', 'reset-password', '--help'],
+      ['migrate', 'status', '--help'],
+      ['serve', '--help'],
+    ]) {
       const r = await cli(args, { url });
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: countersign/);
@@ -174,7 +179,14 @@ describe('definitions', () => {
     const out = join(dir, 'exported.json');
     expect((await cli(['definitions', 'export', '--out', out], { url: fresh })).code).toBe(0);
     const exported = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(out, 'utf8')));
-    expect(exported.map((d: { DisplayName: string }) => d.DisplayName).sort()).toEqual(['30 Day Auto Renew', '30 Day Expiration', '60 Day Expiration', '90 Day Expiration', 'Auto Renew Failure', 'Entra Group Emails']);
+    expect(exported.map((d: { DisplayName: string }) => d.DisplayName).sort()).toEqual([
+      '30 Day Auto Renew',
+      '30 Day Expiration',
+      '60 Day Expiration',
+      '90 Day Expiration',
+      'Auto Renew Failure',
+      'Entra Group Emails',
+    ]);
     const original = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(EXPORTS, '30-day-expiration.json'), 'utf8')));
     const mine = exported.find((d: { DisplayName: string }) => d.DisplayName === '30 Day Expiration');
     expect(Object.keys(mine)).toEqual(expect.arrayContaining(Object.keys(original)));
@@ -214,32 +226,47 @@ describe('definitions', () => {
 });
 
 describe('backup and config', () => {
-  it.skipIf(usePostgres())('backup copies the SQLite database online into a new file, and never overwrites one', async () => {
-    const file = join(dir, 'backup.db');
-    const r = await cli(['backup', file], { url });
-    expect(r.code, r.stderr).toBe(0);
-    const copy = new Database(file, { readonly: true });
-    try {
-      expect((copy.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n).toBe(3);
-      expect((copy.prepare("SELECT COUNT(*) AS n FROM identities WHERE account_name = 'admin'").get() as { n: number }).n).toBe(1);
-    } finally {
-      copy.close();
-    }
-    expect((await cli(['backup', file], { url })).code).toBe(1);
-  }, 60_000);
+  it.skipIf(usePostgres())(
+    'backup copies the SQLite database online into a new file, and never overwrites one',
+    async () => {
+      const file = join(dir, 'backup.db');
+      const r = await cli(['backup', file], { url });
+      expect(r.code, r.stderr).toBe(0);
+      const copy = new Database(file, { readonly: true });
+      try {
+        expect((copy.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n).toBe(3);
+        expect((copy.prepare("SELECT COUNT(*) AS n FROM identities WHERE account_name = 'admin'").get() as { n: number }).n).toBe(1);
+      } finally {
+        copy.close();
+      }
+      expect((await cli(['backup', file], { url })).code).toBe(1);
+    },
+    60_000,
+  );
 
-  it.runIf(usePostgres())('backup on PostgreSQL prints the pg_dump command without the password and exits 1', async () => {
-    const withPassword = url.replace('postgres://postgres@', 'postgres://postgres:s3cret-pw@');
-    const file = join(dir, 'pg.dump');
-    const r = await cli(['backup', file], { url: withPassword });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/pg_dump --format=custom --schema=cs_[0-9a-f]+ /);
-    expect(r.stderr).not.toContain('s3cret-pw');
-    expect(existsSync(file)).toBe(false);
-  }, 60_000);
+  it.runIf(usePostgres())(
+    'backup on PostgreSQL prints the pg_dump command without the password and exits 1',
+    async () => {
+      const withPassword = url.replace('postgres://postgres@', 'postgres://postgres:s3cret-pw@');
+      const file = join(dir, 'pg.dump');
+      const r = await cli(['backup', file], { url: withPassword });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/pg_dump --format=custom --schema=cs_[0-9a-f]+ /);
+      expect(r.stderr).not.toContain('s3cret-pw');
+      expect(existsSync(file)).toBe(false);
+    },
+    60_000,
+  );
 
   it('config print shows the effective configuration with every secret masked; an invalid setting exits 1', async () => {
-    const secrets = { COUNTERSIGN_ADMIN_PASSWORD: 'admin-secret-value-1', COUNTERSIGN_METRICS: 'token:metrics-secret-value-1', COUNTERSIGN_SMTP_HOST: 'mail.example', COUNTERSIGN_SMTP_FROM: 'cs@example.com', COUNTERSIGN_SMTP_PASSWORD: 'smtp-secret-value-1', COUNTERSIGN_LINK_SECRET: 'link-secret-value-that-is-32-chars-long!' };
+    const secrets = {
+      COUNTERSIGN_ADMIN_PASSWORD: 'admin-secret-value-1',
+      COUNTERSIGN_METRICS: 'token:metrics-secret-value-1',
+      COUNTERSIGN_SMTP_HOST: 'mail.example',
+      COUNTERSIGN_SMTP_FROM: 'cs@example.com',
+      COUNTERSIGN_SMTP_PASSWORD: 'smtp-secret-value-1',
+      COUNTERSIGN_LINK_SECRET: 'link-secret-value-that-is-32-chars-long!',
+    };
     const r = await cli(['config', 'print', '--json'], { url: 'postgres://cs:db-secret-value-1@db.example/cs', env: { ...secrets, PORT: '9090' } });
     expect(r.code, r.stderr).toBe(0);
     for (const v of [...Object.values(secrets).filter((v) => v.includes('secret')), 'db-secret-value-1']) expect(r.stdout).not.toContain(v);

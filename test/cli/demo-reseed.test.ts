@@ -34,7 +34,14 @@ afterAll(async () => {
 async function serve(...flags: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...flags], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', COUNTERSIGN_ADMIN_PASSWORD: 'admin-test-password', LOG_LEVEL: 'silent' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      COUNTERSIGN_ADMIN_PASSWORD: 'admin-test-password',
+      LOG_LEVEL: 'silent',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -103,7 +110,11 @@ describe('serve --demo --reseed', { timeout: 120_000 }, () => {
   });
 
   it('refuses --reseed without --demo', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--reseed'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--reseed'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLocked } from '../support/build.ts';
 import { usePostgres } from '../support/database.ts';
@@ -32,7 +30,15 @@ interface Started {
 function start(command: string, args: string[], env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(command, args, {
     cwd: APP,
-    env: { PATH: `${join(dir, 'bin')}:${process.env.PATH}`, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, `s${n++}.db`)}`, COUNTERSIGN_ADMIN_PASSWORD: 'shutdown-admin-pw-1', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: `${join(dir, 'bin')}:${process.env.PATH}`,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(dir, `s${n++}.db`)}`,
+      COUNTERSIGN_ADMIN_PASSWORD: 'shutdown-admin-pw-1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -54,7 +60,11 @@ function start(command: string, args: string[], env: Record<string, string> = {}
   });
 }
 
-const answers = (base: string) => fetch(`${base}/healthz`).then((r) => r.status === 200, () => false);
+const answers = (base: string) =>
+  fetch(`${base}/healthz`).then(
+    (r) => r.status === 200,
+    () => false,
+  );
 
 beforeAll(async () => {
   if (usePostgres()) return;
@@ -107,9 +117,28 @@ describe.skipIf(usePostgres())('SIGTERM stops the server cleanly', () => {
     try {
       const auth = { ...H, authorization: basic('admin', 'shutdown-admin-pw-1') };
       const api = `${s.base}/KeyfactorAPI/Workflow`;
-      const def = await (await fetch(`${api}/Definitions`, { method: 'POST', headers: auth, body: JSON.stringify({ DisplayName: 'Slow', WorkflowType: 'Expiration', Key: '9' }) })).json();
-      const step = (UniqueName: string, ExtensionName: string, next: string | null, ConfigurationParameters = {}) => ({ UniqueName, ExtensionName, DisplayName: UniqueName, ConfigurationParameters, Outputs: next ? { continue: next } : {} });
-      const steps = [step('StartNOOP', 'NOOPStep', 'Call'), step('Call', 'RESTRequest', 'EndNOOP', { Verb: 'GET', URL: `${hang.url}/slow`, Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer' }), step('EndNOOP', 'NOOPStep', null)];
+      const def = await (
+        await fetch(`${api}/Definitions`, { method: 'POST', headers: auth, body: JSON.stringify({ DisplayName: 'Slow', WorkflowType: 'Expiration', Key: '9' }) })
+      ).json();
+      const step = (UniqueName: string, ExtensionName: string, next: string | null, ConfigurationParameters = {}) => ({
+        UniqueName,
+        ExtensionName,
+        DisplayName: UniqueName,
+        ConfigurationParameters,
+        Outputs: next ? { continue: next } : {},
+      });
+      const steps = [
+        step('StartNOOP', 'NOOPStep', 'Call'),
+        step('Call', 'RESTRequest', 'EndNOOP', {
+          Verb: 'GET',
+          URL: `${hang.url}/slow`,
+          Headers: {},
+          ContentType: 'application/json',
+          RequestContent: '',
+          DataBucketProperty: 'Answer',
+        }),
+        step('EndNOOP', 'NOOPStep', null),
+      ];
       expect((await fetch(`${api}/Definitions/${def.Id}/Steps`, { method: 'PUT', headers: auth, body: JSON.stringify(steps) })).status).toBe(200);
       expect((await fetch(`${api}/Definitions/${def.Id}/Publish`, { method: 'POST', headers: auth })).status).toBe(200);
       expect((await fetch(`${api}/Instances`, { method: 'POST', headers: auth, body: JSON.stringify({ DefinitionId: def.Id, InitialData: {} }) })).status).toBe(201);

@@ -33,7 +33,10 @@ function version(config: Record<string, unknown>): DefinitionVersion {
 
 function start(config: Record<string, unknown>, maxWaitMs?: number) {
   const v = version(config);
-  const t = startInstance({ id: 'i', referenceId: 1, definition: { id: 'd', displayName: 'D', workflowType: 'Enrollment' }, version: v, title: 't', initialData: {}, initiator: null }, ctx(T0, maxWaitMs));
+  const t = startInstance(
+    { id: 'i', referenceId: 1, definition: { id: 'd', displayName: 'D', workflowType: 'Enrollment' }, version: v, title: 't', initialData: {}, initiator: null },
+    ctx(T0, maxWaitMs),
+  );
   return { v, t };
 }
 
@@ -121,7 +124,12 @@ describe('deadlines on RequireApproval', () => {
   });
 
   it('validation refuses bad durations, actions and escalation roles', () => {
-    const problems = validateSteps(version({ ReminderInterval: 'soon', TimeoutAfter: 'PT0S', TimeoutAction: 'Shrug', EscalationRoleIds: ['admins'] }).steps, registry, 'Enrollment', () => true);
+    const problems = validateSteps(
+      version({ ReminderInterval: 'soon', TimeoutAfter: 'PT0S', TimeoutAction: 'Shrug', EscalationRoleIds: ['admins'] }).steps,
+      registry,
+      'Enrollment',
+      () => true,
+    );
     expect(problems.join('\n')).toMatch(/ReminderInterval: must be a positive number of minutes or an ISO-8601 duration/);
     expect(problems.join('\n')).toMatch(/TimeoutAfter: must be longer than zero/);
     expect(problems.join('\n')).toMatch(/TimeoutAction: must be Deny, Approve or Fail/);

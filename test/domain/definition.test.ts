@@ -59,15 +59,27 @@ describe('validateSteps', () => {
   });
 
   it('an Outputs target that no step has', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'Nowhere' } })), 'Gate', "Outputs.continue: no step has UniqueName 'Nowhere'");
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'Nowhere' } })),
+      'Gate',
+      "Outputs.continue: no step has UniqueName 'Nowhere'",
+    );
   });
 
   it('an Outputs target differing only in case is dangling too (names are exact)', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'mail' } })), 'Gate', 'Outputs.continue');
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'mail' } })),
+      'Gate',
+      'Outputs.continue',
+    );
   });
 
   it('an output name the step type does not declare', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'Mail', denied: 'End' } })), 'Gate', "Outputs: 'denied' is not an output");
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, outputs: { continue: 'Mail', denied: 'End' } })),
+      'Gate',
+      "Outputs: 'denied' is not an output",
+    );
   });
 
   it('a cycle', () => {
@@ -94,7 +106,11 @@ describe('validateSteps', () => {
   });
 
   it('an end step that is not a NOOPStep', () => {
-    expectProblem([noop('Start', 'Gate'), approval('Gate', 'Mail'), { ...email('Mail', 'End'), outputs: {} }], 'Mail', 'Outputs: a step without outputs ends the workflow and must be a NOOPStep');
+    expectProblem(
+      [noop('Start', 'Gate'), approval('Gate', 'Mail'), { ...email('Mail', 'End'), outputs: {} }],
+      'Mail',
+      'Outputs: a step without outputs ends the workflow and must be a NOOPStep',
+    );
   });
 
   it('a step not reachable from the start', () => {
@@ -107,12 +123,20 @@ describe('validateSteps', () => {
   });
 
   it('an unknown ExtensionName', () => {
-    const problems = expectProblem(withStep(valid(), 'Mail', (s) => ({ ...s, extensionName: 'Telepathy' })), 'Mail', "ExtensionName: unknown step type 'Telepathy'");
+    const problems = expectProblem(
+      withStep(valid(), 'Mail', (s) => ({ ...s, extensionName: 'Telepathy' })),
+      'Mail',
+      "ExtensionName: unknown step type 'Telepathy'",
+    );
     expect(problems.join('\n')).toContain('RequireApproval');
   });
 
   it('ExtensionName is case-sensitive', () => {
-    expectProblem(withStep(valid(), 'Mail', (s) => ({ ...s, extensionName: 'email' })), 'Mail', 'ExtensionName');
+    expectProblem(
+      withStep(valid(), 'Mail', (s) => ({ ...s, extensionName: 'email' })),
+      'Mail',
+      'ExtensionName',
+    );
   });
 
   it('an undeclared signal name', () => {
@@ -124,15 +148,27 @@ describe('validateSteps', () => {
   });
 
   it('an unknown configuration parameter', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, config: { MinimumApprovls: 2 } })), 'Gate', 'ConfigurationParameters.MinimumApprovls: unknown parameter');
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, config: { MinimumApprovls: 2 } })),
+      'Gate',
+      'ConfigurationParameters.MinimumApprovls: unknown parameter',
+    );
   });
 
   it('MinimumApprovals of the wrong type or too small', () => {
     for (const bad of ['abc', 0, -1, 1.5, '0', true, [2]]) {
-      expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, config: { MinimumApprovals: bad } })), 'Gate', 'ConfigurationParameters.MinimumApprovals');
+      expectProblem(
+        withStep(valid(), 'Gate', (s) => ({ ...s, config: { MinimumApprovals: bad } })),
+        'Gate',
+        'ConfigurationParameters.MinimumApprovals',
+      );
     }
     for (const bad of ['abc', 0]) {
-      expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, config: { DenialsToReject: bad } })), 'Gate', 'ConfigurationParameters.DenialsToReject');
+      expectProblem(
+        withStep(valid(), 'Gate', (s) => ({ ...s, config: { DenialsToReject: bad } })),
+        'Gate',
+        'ConfigurationParameters.DenialsToReject',
+      );
     }
     for (const good of [1, 4, '2', ' 3 ', null]) {
       expect(validate(withStep(valid(), 'Gate', (s) => ({ ...s, config: { MinimumApprovals: good, DenialsToReject: good } })))).toEqual([]);
@@ -140,23 +176,47 @@ describe('validateSteps', () => {
   });
 
   it('a missing required parameter', () => {
-    expectProblem(withStep(valid(), 'Mail', (s) => ({ ...s, config: { Message: 'm', Recipients: ['a@example.com'] } })), 'Mail', 'ConfigurationParameters.Subject: is required');
-    expectProblem(withStep(valid(), 'Mail', (s) => ({ ...s, config: { Subject: null, Message: 'm', Recipients: ['a@example.com'] } })), 'Mail', 'ConfigurationParameters.Subject: is required');
+    expectProblem(
+      withStep(valid(), 'Mail', (s) => ({ ...s, config: { Message: 'm', Recipients: ['a@example.com'] } })),
+      'Mail',
+      'ConfigurationParameters.Subject: is required',
+    );
+    expectProblem(
+      withStep(valid(), 'Mail', (s) => ({ ...s, config: { Subject: null, Message: 'm', Recipients: ['a@example.com'] } })),
+      'Mail',
+      'ConfigurationParameters.Subject: is required',
+    );
   });
 
   it('a parameter of the wrong shape', () => {
-    expectProblem(withStep(valid(), 'Mail', (s) => ({ ...s, config: { ...s.config, Recipients: 'a@example.com' } })), 'Mail', 'ConfigurationParameters.Recipients: must be a list of strings');
+    expectProblem(
+      withStep(valid(), 'Mail', (s) => ({ ...s, config: { ...s.config, Recipients: 'a@example.com' } })),
+      'Mail',
+      'ConfigurationParameters.Recipients: must be a list of strings',
+    );
   });
 
   it('RequireApproval without roles', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, signals: [] })), 'Gate', /Signals: .*ApprovalStatus.*RoleId/);
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, signals: [{ name: 'ApprovalStatus', roleIds: [], roleTokens: [] }] })), 'Gate', /Signals: .*ApprovalStatus/);
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, signals: [] })),
+      'Gate',
+      /Signals: .*ApprovalStatus.*RoleId/,
+    );
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, signals: [{ name: 'ApprovalStatus', roleIds: [], roleTokens: [] }] })),
+      'Gate',
+      /Signals: .*ApprovalStatus/,
+    );
     // A role token is enough.
     expect(validate(withStep(valid(), 'Gate', (s) => ({ ...s, signals: [{ name: 'ApprovalStatus', roleIds: [], roleTokens: ['$(approvers)'] }] })))).toEqual([]);
   });
 
   it('an unknown role id', () => {
-    expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, signals: [{ name: 'ApprovalStatus', roleIds: [1, 99], roleTokens: [] }] })), 'Gate', 'Signals.ApprovalStatus.RoleIds: role 99 does not exist');
+    expectProblem(
+      withStep(valid(), 'Gate', (s) => ({ ...s, signals: [{ name: 'ApprovalStatus', roleIds: [1, 99], roleTokens: [] }] })),
+      'Gate',
+      'Signals.ApprovalStatus.RoleIds: role 99 does not exist',
+    );
   });
 
   it('a step type not allowed in the workflow type', () => {
@@ -168,7 +228,17 @@ describe('validateSteps', () => {
 
   it('an empty condition Value', () => {
     for (const value of ['', '   ']) {
-      expectProblem(withStep(valid(), 'Gate', (s) => ({ ...s, conditions: [{ id: 'c0', value: 'True' }, { id: 'c1', value }] })), 'Gate', 'Conditions[1].Value: must be a non-empty string');
+      expectProblem(
+        withStep(valid(), 'Gate', (s) => ({
+          ...s,
+          conditions: [
+            { id: 'c0', value: 'True' },
+            { id: 'c1', value },
+          ],
+        })),
+        'Gate',
+        'Conditions[1].Value: must be a non-empty string',
+      );
     }
   });
 
@@ -217,7 +287,9 @@ function toStepDef(s: WireStep, i: number): StepDef {
 }
 
 describe('export fixtures', () => {
-  const files = readdirSync(exportsDir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(exportsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('there are six', () => {
     expect(files).toHaveLength(6);

@@ -17,7 +17,28 @@ describe('egress policy', () => {
     expect(checkAddress(none, '93.184.216.34')).toEqual(ok);
     expect(checkAddress(none, '2606:2800:220:1::1')).toEqual(ok);
     expect(checkHost(none, 'api.example.com')).toEqual(ok);
-    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '10.1.2.3', '172.16.0.1', '192.168.1.1', 'fc00::1', 'fd00:ec2::254', '100.64.0.1', '100.100.100.200', '169.254.169.254', 'fe80::1', '0.0.0.0', '::', '224.0.0.1', '255.255.255.255', '192.0.0.192', '::ffff:169.254.169.254', '::ffff:127.0.0.1', '[::1]'])
+    for (const a of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      'fc00::1',
+      'fd00:ec2::254',
+      '100.64.0.1',
+      '100.100.100.200',
+      '169.254.169.254',
+      'fe80::1',
+      '0.0.0.0',
+      '::',
+      '224.0.0.1',
+      '255.255.255.255',
+      '192.0.0.192',
+      '::ffff:169.254.169.254',
+      '::ffff:127.0.0.1',
+      '[::1]',
+    ])
       expect(checkAddress(none, a).ok, a).toBe(false);
     for (const h of ['localhost', 'LOCALHOST.', 'x.localhost', 'metadata.google.internal', 'Metadata.Google.Internal.', 'metadata.goog', '169.254.169.254', '[fe80::1]'])
       expect(checkHost(none, h).ok, h).toBe(false);
@@ -105,7 +126,7 @@ describe('redact', () => {
   it('masks the secret in every form, Basic user:password in Base64, and whole header values', () => {
     const pw = 'pa:ss-Word1';
     const basic = Buffer.from(`svc:${pw}`).toString('base64');
-    const msg = `echo ${pw} ${basic} Basic ${basic} ${encodeURIComponent(pw)} ${JSON.stringify('a"' + pw).slice(1, -1)}`;
+    const msg = `echo ${pw} ${basic} Basic ${basic} ${encodeURIComponent(pw)} ${JSON.stringify(`a"${pw}`).slice(1, -1)}`;
     const out = redact(msg, [pw, `svc:${pw}`, `Basic ${basic}`]);
     expect(out).not.toContain(pw);
     expect(out).not.toContain(basic);
@@ -139,7 +160,11 @@ describe('secrets stay bound to their destination', () => {
   it('a new host, port or scheme with null is a problem naming the parameter; a re-entered secret or "" is not', () => {
     for (const url of ['https://evil.example/v1/x', 'https://api.example.com:8443/v1/x', 'http://api.example.com/v1/x', 'https://$(host)/v1/x']) {
       const r = keepSecrets([restStep(url)], [stored], registry);
-      expect(r.problems, url).toEqual([expect.stringMatching(/^Step 'Call': ConfigurationParameters\.Password: the stored secret is bound to its destination and URL \(from https:\/\/api\.example\.com to .+\) changed/)]);
+      expect(r.problems, url).toEqual([
+        expect.stringMatching(
+          /^Step 'Call': ConfigurationParameters\.Password: the stored secret is bound to its destination and URL \(from https:\/\/api\.example\.com to .+\) changed/,
+        ),
+      ]);
       expect(r.steps[0].config.Password).toBeNull();
     }
     expect(keepSecrets([restStep('https://evil.example/', { Password: 'new' })], [stored], registry).problems).toEqual([]);
@@ -157,7 +182,9 @@ describe('secrets stay bound to their destination', () => {
     expect(keepSecrets([after], [before], registry).problems).toEqual([expect.stringContaining('ConfigurationParameters.client_secret: ')]);
     const changedType = { ...restStep('https://api.example.com/v1/x'), extensionName: 'RESTRequest' };
     const oldType = { ...stored, extensionName: 'OAuthRESTRequest', config: { ...stored.config } };
-    expect(keepSecrets([changedType], [oldType], registry).problems).toEqual([expect.stringMatching(/ConfigurationParameters\.Password: the stored secret was entered for a OAuthRESTRequest step/)]);
+    expect(keepSecrets([changedType], [oldType], registry).problems).toEqual([
+      expect.stringMatching(/ConfigurationParameters\.Password: the stored secret was entered for a OAuthRESTRequest step/),
+    ]);
     expect(destinationOf('https://$(host)/x', 'origin')).toBe('https://$(host)');
   });
 });

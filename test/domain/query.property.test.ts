@@ -2,13 +2,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { compileSql } from '../../src/store/query-sql.ts';
 import { describe, expect, it } from 'vitest';
-import {
-  QueryError,
-  bindQuery,
-  evaluateQuery,
-  parseQuery,
-  printQuery,
-} from '../../src/domain/query/index.ts';
+import { QueryError, bindQuery, evaluateQuery, parseQuery, printQuery } from '../../src/domain/query/index.ts';
 import type { FieldSpec, Op, QueryAst } from '../../src/domain/query/index.ts';
 
 const FIELDS: FieldSpec[] = [
@@ -116,8 +110,13 @@ describe('differential: compileSql on SQLite vs evaluateQuery', () => {
     IsPublished: orNull(bareLit(fc.constantFrom('true', 'FALSE'))),
   };
   const opsFor: Record<string, Op[]> = {
-    Title: TEXT_OPS, WorkflowType: TEXT_OPS, Id: TEXT_OPS, ReferenceId: ORDER_OPS,
-    Status: ['eq', 'ne'], StartDate: ORDER_OPS, IsPublished: ['eq', 'ne'],
+    Title: TEXT_OPS,
+    WorkflowType: TEXT_OPS,
+    Id: TEXT_OPS,
+    ReferenceId: ORDER_OPS,
+    Status: ['eq', 'ne'],
+    StartDate: ORDER_OPS,
+    IsPublished: ['eq', 'ne'],
   };
   // Id -eq/-ne need a whole GUID; the other Id operators take any fragment.
   const literalFor = (f: string, op: Op) => (f === 'Id' && op !== 'eq' && op !== 'ne' ? literals.IdPart! : literals[f]!);
@@ -157,9 +156,41 @@ describe('differential: compileSql on SQLite vs evaluateQuery', () => {
 });
 
 describe('parseQuery on arbitrary input', () => {
-  const TOKENS = ['(', ')', ' ', ' ', 'AND', 'or', 'Title', 'status', 'StartDate', 'Id', 'ReferenceId', 'IsPublished',
-    '-eq', '-LT', '-contains', '-ne', '-x', '-', '"', "'", '\\', 'NULL', '1', '1.5', '2024-01-01', '2024-02-30',
-    'true', 'x', '"a b"', "'q'", '\t', 'Running', 'aaaaaaaa-0000-0000-0000-000000000001'];
+  const TOKENS = [
+    '(',
+    ')',
+    ' ',
+    ' ',
+    'AND',
+    'or',
+    'Title',
+    'status',
+    'StartDate',
+    'Id',
+    'ReferenceId',
+    'IsPublished',
+    '-eq',
+    '-LT',
+    '-contains',
+    '-ne',
+    '-x',
+    '-',
+    '"',
+    "'",
+    '\\',
+    'NULL',
+    '1',
+    '1.5',
+    '2024-01-01',
+    '2024-02-30',
+    'true',
+    'x',
+    '"a b"',
+    "'q'",
+    '\t',
+    'Running',
+    'aaaaaaaa-0000-0000-0000-000000000001',
+  ];
   const soup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 20 }).map((t) => t.join(''));
   const db = new Database(':memory:');
   db.exec(`CREATE TABLE t (id TEXT, title TEXT, reference_id INTEGER, status INTEGER,

@@ -1,14 +1,7 @@
 import Database from 'better-sqlite3';
 import { compileSql } from '../../src/store/query-sql.ts';
 import { describe, expect, it } from 'vitest';
-import {
-  QueryError,
-  bindQuery,
-  evaluateQuery,
-  parseQuery,
-  printQuery,
-  resolveSort,
-} from '../../src/domain/query/index.ts';
+import { QueryError, bindQuery, evaluateQuery, parseQuery, printQuery, resolveSort } from '../../src/domain/query/index.ts';
 import type { FieldSpec, QueryAst } from '../../src/domain/query/index.ts';
 
 const FIELDS: FieldSpec[] = [
@@ -33,11 +26,47 @@ type Row = {
 };
 
 const ROWS: Row[] = [
-  { n: 'a', Id: 'AAAAAAAA-0000-0000-0000-000000000001', Title: 'Web Server Cert', referenceId: 1, Status: 1, StartDate: '2024-01-01T00:00:00.000Z', IsPublished: true, WorkflowType: 'Enrollment' },
-  { n: 'b', Id: 'bbbbbbbb-0000-0000-0000-000000000002', Title: 'web_server 100%', referenceId: 2, Status: 2, StartDate: '2024-01-01T23:59:59.999Z', IsPublished: false, WorkflowType: 'Revocation' },
-  { n: 'c', Id: 'cccccccc-0000-0000-0000-000000000003', Title: 'DOMAIN\\user "quoted"', referenceId: 3, Status: 3, StartDate: '2024-01-02T00:00:00.000Z', IsPublished: true, WorkflowType: 'enrollment' },
+  {
+    n: 'a',
+    Id: 'AAAAAAAA-0000-0000-0000-000000000001',
+    Title: 'Web Server Cert',
+    referenceId: 1,
+    Status: 1,
+    StartDate: '2024-01-01T00:00:00.000Z',
+    IsPublished: true,
+    WorkflowType: 'Enrollment',
+  },
+  {
+    n: 'b',
+    Id: 'bbbbbbbb-0000-0000-0000-000000000002',
+    Title: 'web_server 100%',
+    referenceId: 2,
+    Status: 2,
+    StartDate: '2024-01-01T23:59:59.999Z',
+    IsPublished: false,
+    WorkflowType: 'Revocation',
+  },
+  {
+    n: 'c',
+    Id: 'cccccccc-0000-0000-0000-000000000003',
+    Title: 'DOMAIN\\user "quoted"',
+    referenceId: 3,
+    Status: 3,
+    StartDate: '2024-01-02T00:00:00.000Z',
+    IsPublished: true,
+    WorkflowType: 'enrollment',
+  },
   { n: 'd', Id: null, Title: null, referenceId: null, Status: null, StartDate: null, IsPublished: null, WorkflowType: null },
-  { n: 'e', Id: 'eeeeeeee-0000-0000-0000-000000000005', Title: '', referenceId: -5, Status: 1, StartDate: '2023-12-31T23:59:59.999Z', IsPublished: false, WorkflowType: 'Expiration' },
+  {
+    n: 'e',
+    Id: 'eeeeeeee-0000-0000-0000-000000000005',
+    Title: '',
+    referenceId: -5,
+    Status: 1,
+    StartDate: '2023-12-31T23:59:59.999Z',
+    IsPublished: false,
+    WorkflowType: 'Expiration',
+  },
 ];
 
 const db = new Database(':memory:');
@@ -55,9 +84,7 @@ type Bin = Extract<QueryAst, { left: unknown }>;
 function match(query: string): string {
   const bound = bindQuery(parseQuery(query), FIELDS);
   const { sql, params } = compileSql(bound, 'sqlite');
-  const viaSql = (db.prepare(`SELECT n FROM t WHERE ${sql} ORDER BY n`).all(...params) as { n: string }[])
-    .map((r) => r.n)
-    .join('');
+  const viaSql = (db.prepare(`SELECT n FROM t WHERE ${sql} ORDER BY n`).all(...params) as { n: string }[]).map((r) => r.n).join('');
   const viaEval = ROWS.filter((r) => evaluateQuery(bound, r))
     .map((r) => r.n)
     .join('');
@@ -85,7 +112,14 @@ describe('parseQuery', () => {
 
   it('parses a clause with positions', () => {
     expect(parseQuery('Title -eq "x"')).toMatchObject({
-      kind: 'cmp', field: 'Title', op: 'eq', value: 'x', quoted: true, position: 1, opPosition: 7, valuePosition: 11,
+      kind: 'cmp',
+      field: 'Title',
+      op: 'eq',
+      value: 'x',
+      quoted: true,
+      position: 1,
+      opPosition: 7,
+      valuePosition: 11,
     });
   });
 
@@ -114,7 +148,7 @@ describe('parseQuery', () => {
     const v = (q: string) => (parseQuery(q) as { value: unknown }).value;
     expect(v('T -eq "a \\"b\\" \\\\ c"')).toBe('a "b" \\ c');
     expect(v("T -eq 'it\\'s'")).toBe("it's");
-    expect(v("T -eq 'say \"hi\"'")).toBe('say "hi"');
+    expect(v('T -eq \'say "hi"\'')).toBe('say "hi"');
     expect(v('T -eq "DOMAIN\\user"')).toBe('DOMAIN\\user'); // lone backslash stays literal
     expect(v('T -eq ""')).toBe('');
   });
@@ -314,10 +348,7 @@ describe('compileSql', () => {
   });
 
   it('postgres text and $n numbering from firstParam', () => {
-    const bound = bindQuery(
-      parseQuery('Title -startswith Web AND (StartDate -eq 2024-01-01 OR IsPublished -ne false) AND ReferenceId -ge 3 AND Status -eq Complete'),
-      FIELDS,
-    );
+    const bound = bindQuery(parseQuery('Title -startswith Web AND (StartDate -eq 2024-01-01 OR IsPublished -ne false) AND ReferenceId -ge 3 AND Status -eq Complete'), FIELDS);
     expect(compileSql(bound, 'postgres', 4)).toEqual({
       sql:
         `(((LOWER(title) LIKE LOWER($4::text) ESCAPE '\\' AND ` +

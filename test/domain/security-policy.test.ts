@@ -26,7 +26,11 @@ describe('escalationProblem', () => {
 });
 
 describe('administrators and lockOutProblem', () => {
-  const roles = [role({ permissions: ['/'], members: [identityMember(1), 'claim:1:group:x'] }), role({ enabled: false, permissions: ['/'], members: [identityMember(2)] }), role({ permissions: ['/security/read/'], members: [identityMember(3)] })];
+  const roles = [
+    role({ permissions: ['/'], members: [identityMember(1), 'claim:1:group:x'] }),
+    role({ enabled: false, permissions: ['/'], members: [identityMember(2)] }),
+    role({ permissions: ['/security/read/'], members: [identityMember(3)] }),
+  ];
   it('counts members of enabled roles granting Security:Modify', () => {
     expect([...administrators(roles, modifies)]).toEqual([1]);
   });

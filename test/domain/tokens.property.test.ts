@@ -46,22 +46,20 @@ describe('replaceTokens', () => {
 
   it('replaces known tokens by their text, keeps unknown ones literally and reports them in order', () => {
     type Seg = { lit: string } | { known: number } | { unknown: string };
-    const arb = fc
-      .uniqueArray(knownNameArb, { minLength: 1, maxLength: 4 })
-      .chain((names) =>
-        fc.tuple(
-          fc.constant(names),
-          fc.array(leafArb, { minLength: names.length, maxLength: names.length }),
-          fc.array(
-            fc.oneof(
-              literalArb.map((lit): Seg => ({ lit })),
-              fc.nat({ max: names.length - 1 }).map((known): Seg => ({ known })),
-              unknownNameArb.map((unknown): Seg => ({ unknown })),
-            ),
-            { maxLength: 8 },
+    const arb = fc.uniqueArray(knownNameArb, { minLength: 1, maxLength: 4 }).chain((names) =>
+      fc.tuple(
+        fc.constant(names),
+        fc.array(leafArb, { minLength: names.length, maxLength: names.length }),
+        fc.array(
+          fc.oneof(
+            literalArb.map((lit): Seg => ({ lit })),
+            fc.nat({ max: names.length - 1 }).map((known): Seg => ({ known })),
+            unknownNameArb.map((unknown): Seg => ({ unknown })),
           ),
+          { maxLength: 8 },
         ),
-      );
+      ),
+    );
     fc.assert(
       fc.property(arb, ([names, values, segs]) => {
         const data: JsonObject = Object.fromEntries(names.map((n, i) => [n, values[i]]));
@@ -134,15 +132,20 @@ describe('replaceTokens', () => {
 describe('resolveValue', () => {
   it('keeps the raw value of a single whole token (a list stays a list); anything else is text', () => {
     fc.assert(
-      fc.property(knownNameArb, leafArb, literalArb.filter((s) => s !== ''), (name, value, lit) => {
-        const scope: TokenScope = { data: { [name]: value }, metadata: {} };
-        expect(resolveValue(`$(${name})`, scope)).toEqual(value);
-        expect(resolveValue(`${lit}$(${name})`, scope)).toBe(`${lit}${textOf(value)}`);
-        // Containers are resolved element by element; non-strings pass through.
-        expect(resolveValue([`$(${name})`, 7, true, null, { x: `$(${name})` }], scope)).toEqual([value, 7, true, null, { x: value }]);
-        // An unresolved whole token stays literally.
-        expect(resolveValue('$(u_nothing)', scope)).toBe('$(u_nothing)');
-      }),
+      fc.property(
+        knownNameArb,
+        leafArb,
+        literalArb.filter((s) => s !== ''),
+        (name, value, lit) => {
+          const scope: TokenScope = { data: { [name]: value }, metadata: {} };
+          expect(resolveValue(`$(${name})`, scope)).toEqual(value);
+          expect(resolveValue(`${lit}$(${name})`, scope)).toBe(`${lit}${textOf(value)}`);
+          // Containers are resolved element by element; non-strings pass through.
+          expect(resolveValue([`$(${name})`, 7, true, null, { x: `$(${name})` }], scope)).toEqual([value, 7, true, null, { x: value }]);
+          // An unresolved whole token stays literally.
+          expect(resolveValue('$(u_nothing)', scope)).toBe('$(u_nothing)');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -212,11 +215,16 @@ describe('conditions', () => {
   it('a step runs when enabled and every condition holds', () => {
     const base: StepDef = { id: 's', extensionName: 'NOOPStep', uniqueName: 'S', displayName: 'S', enabled: true, config: {}, signals: [], conditions: [], outputs: {} };
     fc.assert(
-      fc.property(fc.boolean(), fc.array(fc.constantFrom('True', 'false', '$(flag)', '$(missing)'), { maxLength: 4 }), fc.constantFrom('true', 'TRUE', 'no'), (enabled, values, flag) => {
-        const step: StepDef = { ...base, enabled, conditions: values.map((value, i) => ({ id: `c${i}`, value })) };
-        const want = enabled && values.every((v) => v === 'True' || (v === '$(flag)' && flag !== 'no'));
-        expect(stepShouldRun(step, { data: { flag }, metadata: {} })).toBe(want);
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.constantFrom('True', 'false', '$(flag)', '$(missing)'), { maxLength: 4 }),
+        fc.constantFrom('true', 'TRUE', 'no'),
+        (enabled, values, flag) => {
+          const step: StepDef = { ...base, enabled, conditions: values.map((value, i) => ({ id: `c${i}`, value })) };
+          const want = enabled && values.every((v) => v === 'True' || (v === '$(flag)' && flag !== 'no'));
+          expect(stepShouldRun(step, { data: { flag }, metadata: {} })).toBe(want);
+        },
+      ),
     );
     expect(stepShouldRun(base, emptyScope)).toBe(true);
   });

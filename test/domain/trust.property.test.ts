@@ -21,7 +21,18 @@ const INITIATOR = { identityId: 7, accountName: 'requester-7' };
 
 // Field names both the server and the requester may use, so the two collide on purpose.
 const NAMES = ['approverRole', 'roles', 'tier', 'needsApproval', 'requester', 'x', 'x.y', 'Approvers'];
-const TOKENS = ['$(approverRole)', '$(roles)', '$(tier)', '$(needsApproval)', '$(requester)', '$(x.y)', '$(metadata:Approvers)', '$(metadata:Tier)', '$(metadata:Gate)', '$(missing)'];
+const TOKENS = [
+  '$(approverRole)',
+  '$(roles)',
+  '$(tier)',
+  '$(needsApproval)',
+  '$(requester)',
+  '$(x.y)',
+  '$(metadata:Approvers)',
+  '$(metadata:Tier)',
+  '$(metadata:Gate)',
+  '$(missing)',
+];
 
 const valueArb: fc.Arbitrary<Json> = fc.oneof(
   fc.integer({ min: 1, max: 9 }),
@@ -64,7 +75,11 @@ function version(specs: Spec[]): DefinitionVersion {
       uniqueName: name(i),
       displayName: name(i),
       enabled: true,
-      config: (kind === 'UpdateMetadata' ? { Name: spec!.metaName, Value: spec!.metaValue } : kind === 'RequireApproval' ? { AllowSelfApproval: spec!.allowSelf } : {}) as JsonObject,
+      config: (kind === 'UpdateMetadata'
+        ? { Name: spec!.metaName, Value: spec!.metaValue }
+        : kind === 'RequireApproval'
+          ? { AllowSelfApproval: spec!.allowSelf }
+          : {}) as JsonObject,
       signals: kind === 'RequireApproval' ? [{ name: 'ApprovalStatus', roleIds: [100], roleTokens: spec!.roleTokens }] : [],
       conditions: (spec?.conditions ?? []).map((value, k) => ({ id: `c${i}-${k}`, value })),
       outputs: i < all.length - 1 ? { continue: name(i + 1) } : {},
@@ -74,7 +89,10 @@ function version(specs: Spec[]): DefinitionVersion {
 }
 
 const start = (v: DefinitionVersion, initialData: JsonObject, trustedData: JsonObject): Transition =>
-  startInstance({ id: 'i', referenceId: 1, definition: { id: 'def', displayName: 'D', workflowType: 'Enrollment' }, version: v, title: null, initialData, trustedData, initiator: INITIATOR }, ctx);
+  startInstance(
+    { id: 'i', referenceId: 1, definition: { id: 'def', displayName: 'D', workflowType: 'Enrollment' }, version: v, title: null, initialData, trustedData, initiator: INITIATOR },
+    ctx,
+  );
 
 /**
  * Where the instance waits and for whom: what the requester must not be able to change. (Which
@@ -137,14 +155,22 @@ describe('requester data cannot choose who approves, nor skip an approval', () =
   });
 
   it('the requester cannot spoof $(requester): the server-set value wins', () => {
-    const t = start(version([{ kind: 'NOOPStep', conditions: [], roleTokens: [], metaName: 'Gate', metaValue: '', allowSelf: false }]), { requester: 'CORP\\boss' }, { requester: 'CORP\\me' });
+    const t = start(
+      version([{ kind: 'NOOPStep', conditions: [], roleTokens: [], metaName: 'Gate', metaValue: '', allowSelf: false }]),
+      { requester: 'CORP\\boss' },
+      { requester: 'CORP\\me' },
+    );
     expect(t.instance.stateData.requester).toBe('CORP\\me');
     expect(t.instance.initialData.requester).toBe('CORP\\boss');
   });
 });
 
 describe('token provenance', () => {
-  const scope: TokenScope = { data: { a: 1, b: 2, 'x.y': 'shadow', x: { y: 'real' } }, metadata: { M: 1, N: 2 }, trusted: { data: { b: 3, x: { y: 'real' } }, metadata: { N: 2 } } };
+  const scope: TokenScope = {
+    data: { a: 1, b: 2, 'x.y': 'shadow', x: { y: 'real' } },
+    metadata: { M: 1, N: 2 },
+    trusted: { data: { b: 3, x: { y: 'real' } }, metadata: { N: 2 } },
+  };
 
   it('names the tokens that resolve only from untrusted values', () => {
     expect(untrustedTokens('$(a) $(b) $(metadata:M) $(metadata:N) $(nothing)', scope)).toEqual(['a', 'metadata:M']);
@@ -162,7 +188,9 @@ describe('token provenance', () => {
   it('a scope without trusted values trusts nothing', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom(...NAMES), valueArb), (data) => {
-        const names = Object.keys(data).map((k) => `$(${k})`).join(' ');
+        const names = Object.keys(data)
+          .map((k) => `$(${k})`)
+          .join(' ');
         expect(resolvesFromTrusted(names, { data, metadata: {} })).toBe(names === '');
       }),
     );

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 import { ADMIN, basic, makeCaller, type TestApp } from '../support/server.ts';
+import { startChildServer } from '../support/child-server.ts';
 
 /** A Countersign node running as its own process (test/multinode/node-process.ts). */
 export interface Node {
@@ -16,43 +16,14 @@ export interface Node {
   stderr: () => string;
 }
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-
 export async function startNode(databaseUrl: string, env: Record<string, string> = {}): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/multinode/node-process.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      COUNTERSIGN_ADMIN_USER: ADMIN.user,
-      COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'silent',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const first = await new Promise<{ url: string; pid: number; owner: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start in 30 s: ${err}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line);
-        if (msg.url) {
-          clearTimeout(timer);
-          resolve(msg);
-        }
-      } catch {
-        /* other output */
-      }
-    });
-    void exited.then((code) => reject(new Error(`node exited (${code}) before listening: ${err}`)));
+  const { child, exited, ready, stderr } = await startChildServer<{ url: string; pid: number; owner: string }>('test/multinode/node-process.ts', process.env, {
+    DATABASE_URL: databaseUrl,
+    ...env,
   });
   const adminAuth = basic(ADMIN.user, ADMIN.password);
-  const app = { url: first.url, adminAuth, call: makeCaller(first.url, adminAuth) } as unknown as TestApp;
-  return { ...first, child, exited, app, stderr: () => err };
+  const app = { url: ready.url, adminAuth, call: makeCaller(ready.url, adminAuth) } as unknown as TestApp;
+  return { ...ready, child, exited, app, stderr };
 }
 
 /** SIGTERM and wait for a clean exit. */

@@ -35,7 +35,12 @@ beforeAll(async () => {
   db = await connectTo(url);
   approvers = [];
   for (const name of ['CORP\\m1', 'CORP\\m2', 'CORP\\m3']) approvers.push(await createUser(store, name));
-  role = await createRole(store, 'Quorum', [P.instancesReadPending], approvers.map((a) => a.id));
+  role = await createRole(
+    store,
+    'Quorum',
+    [P.instancesReadPending],
+    approvers.map((a) => a.id),
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -61,7 +66,12 @@ async function startMany(definitionId: string, n: number): Promise<string[]> {
 
 describe('three nodes, one database', () => {
   it(`signals for the same ${INSTANCES} instances spread over all three nodes at once: every input recorded, each advanced exactly once`, async () => {
-    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'Quorum'), approval('Quorum', 'Next', [role], { MinimumApprovals: 3 }), approval('Next', 'EndNOOP', [role]), noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[0]!.app, [
+      noop('StartNOOP', 'Quorum'),
+      approval('Quorum', 'Next', [role], { MinimumApprovals: 3 }),
+      approval('Next', 'EndNOOP', [role]),
+      noop('EndNOOP'),
+    ]);
     const ids = await startMany(def, INSTANCES);
     // Approver k of every instance goes to node (i + k) mod 3: each instance hears from all three nodes.
     const shots = ids.flatMap((id, i) =>
@@ -79,7 +89,12 @@ describe('three nodes, one database', () => {
       expect([row.status, row.current_step]).toEqual([2, 'Next']);
       const h = await history(id);
       const onQuorum = h.filter((e) => e.step === 'Quorum');
-      expect(onQuorum.filter((e) => e.kind === 'SignalReceived').map((e) => e.actor).sort()).toEqual(['CORP\\m1', 'CORP\\m2', 'CORP\\m3']);
+      expect(
+        onQuorum
+          .filter((e) => e.kind === 'SignalReceived')
+          .map((e) => e.actor)
+          .sort(),
+      ).toEqual(['CORP\\m1', 'CORP\\m2', 'CORP\\m3']);
       expect(onQuorum.filter((e) => e.kind === 'Approved')).toHaveLength(1);
       expect(h.filter((e) => e.kind === 'StepEntered' && e.step === 'Next')).toHaveLength(1);
     }
@@ -91,7 +106,12 @@ describe('three nodes, one database', () => {
   });
 
   it('timers fire once: with all three nodes sweeping every 200 ms, the reconciler runs on one node at a time', async () => {
-    const def = await publishedDefinition(nodes[1]!.app, [noop('StartNOOP', 'Quorum'), approval('Quorum', 'Next', [role], { MinimumApprovals: 2 }), approval('Next', 'EndNOOP', [role]), noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[1]!.app, [
+      noop('StartNOOP', 'Quorum'),
+      approval('Quorum', 'Next', [role], { MinimumApprovals: 2 }),
+      approval('Next', 'EndNOOP', [role]),
+      noop('EndNOOP'),
+    ]);
     const ids = await startMany(def, 24);
     // Hold the reconciler's lock from here, so that no node can sweep while the signals go in.
     const lockKey = `countersign:${schemaOf(url)}:reconciler`;
@@ -99,7 +119,14 @@ describe('three nodes, one database', () => {
     await waitFor(async () => (await holder.query('SELECT pg_try_advisory_lock(hashtext($1)) AS got', [lockKey])).rows[0].got, 5_000, 'the reconciler lock');
     try {
       // Two approvals recorded behind the engine's back: decided, but not advanced.
-      const signals = approvers.slice(0, 2).map((a, k) => ({ step: 'Quorum', signal: 'ApprovalStatus', identityId: a.id, accountName: `CORP\\m${k + 1}`, data: { Approved: true, Comment: null }, at: new Date().toISOString() }));
+      const signals = approvers.slice(0, 2).map((a, k) => ({
+        step: 'Quorum',
+        signal: 'ApprovalStatus',
+        identityId: a.id,
+        accountName: `CORP\\m${k + 1}`,
+        data: { Approved: true, Comment: null },
+        at: new Date().toISOString(),
+      }));
       await db.query('UPDATE instances SET signals = $1::jsonb WHERE id = ANY($2::text[])', [JSON.stringify(signals), ids]);
       await sleep(1_000); // five sweep intervals on each node
       const early = await db.query(`SELECT COUNT(*)::int AS n FROM instance_history WHERE kind = 'Reconciled' AND instance_id = ANY($1::text[])`, [ids]);
@@ -108,10 +135,14 @@ describe('three nodes, one database', () => {
       await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
       await holder.end();
     }
-    await waitFor(async () => {
-      const r = await db.query(`SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND current_step = 'Next'`, [ids]);
-      return r.rows[0].n === ids.length;
-    }, 10_000, 'every instance to be reconciled');
+    await waitFor(
+      async () => {
+        const r = await db.query(`SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND current_step = 'Next'`, [ids]);
+        return r.rows[0].n === ids.length;
+      },
+      10_000,
+      'every instance to be reconciled',
+    );
     await sleep(600); // more sweeps on every node: none may act again
     for (const id of ids) {
       const h = await history(id);
@@ -121,7 +152,11 @@ describe('three nodes, one database', () => {
   });
 
   it('a node killed with SIGKILL mid-work: the others take its jobs over once its leases expire, and finish its instances', async () => {
-    const def = await publishedDefinition(nodes[2]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 2500 } }, noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[2]!.app, [
+      noop('StartNOOP', 'Sleep'),
+      { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 2500 } },
+      noop('EndNOOP'),
+    ]);
     const victim = nodes[0]!;
     const ids = await startMany(def, 24);
     // The victim holds some of the jobs (it claims as soon as its own starts wake it).
@@ -132,10 +167,14 @@ describe('three nodes, one database', () => {
     // What it held when it died: nobody can complete these before the lease runs out.
     const held = (await db.query('SELECT instance_id FROM jobs WHERE locked_by = $1', [victim.owner])).rows.map((r) => r.instance_id as string);
     expect(held.length).toBeGreaterThan(0);
-    await waitFor(async () => {
-      const r = await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND status = 3', [ids]);
-      return r.rows[0].n === ids.length;
-    }, 30_000, 'every instance to complete');
+    await waitFor(
+      async () => {
+        const r = await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND status = 3', [ids]);
+        return r.rows[0].n === ids.length;
+      },
+      30_000,
+      'every instance to complete',
+    );
     const tookOver = Date.now() - killedAt;
     for (const id of held) {
       const row = await instanceRow(id);
@@ -157,7 +196,11 @@ describe('three nodes, one database', () => {
   }, 60_000);
 
   it('a node stopped with SIGTERM mid-work finishes the jobs it holds before it exits', async () => {
-    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'Sleep'), { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 1500 } }, noop('EndNOOP')]);
+    const def = await publishedDefinition(nodes[0]!.app, [
+      noop('StartNOOP', 'Sleep'),
+      { ...noop('Sleep', 'EndNOOP'), ExtensionName: 'TestSleep', ConfigurationParameters: { Milliseconds: 1500 } },
+      noop('EndNOOP'),
+    ]);
     const leaving = nodes[1]!;
     const ids = await startMany(def, 12);
     await waitFor(async () => (await db.query('SELECT COUNT(*)::int AS n FROM jobs WHERE locked_by = $1', [leaving.owner])).rows[0].n > 0, 10_000, 'the node to hold jobs');
@@ -172,9 +215,13 @@ describe('three nodes, one database', () => {
       expect(row.state_data).toMatchObject({ RanBy: leaving.pid, Attempt: 1 });
     }
     nodes = nodes.filter((n) => n !== leaving);
-    await waitFor(async () => {
-      const r = await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND status = 3', [ids]);
-      return r.rows[0].n === ids.length;
-    }, 20_000, 'the remaining node to finish the rest');
+    await waitFor(
+      async () => {
+        const r = await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE id = ANY($1::text[]) AND status = 3', [ids]);
+        return r.rows[0].n === ids.length;
+      },
+      20_000,
+      'the remaining node to finish the rest',
+    );
   }, 60_000);
 });

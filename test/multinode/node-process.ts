@@ -24,7 +24,10 @@ const testSleepStep: StepType = {
     const ms = typeof config.Milliseconds === 'number' ? config.Milliseconds : 500;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => (clearTimeout(timer), reject(new Error('aborted'))));
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new Error('aborted'));
+      });
     });
     return { variables: { RanBy: process.pid, Attempt: attempt } };
   },

@@ -57,7 +57,10 @@ describe.skipIf(usePostgres())('the packed package', () => {
       const as = (user: string, password: string) => ({ ...H, authorization: basic(user, password) });
       const inbox = await (await fetch(`${base}/Workflow/Instances/AssignedToMe`, { headers: as('CORP\\alice', 'alice-demo-1') })).json();
       const id = inbox[0].Id as string;
-      for (const [user, password] of [['CORP\\alice', 'alice-demo-1'], ['CORP\\bob', 'bob-demo-1']]) {
+      for (const [user, password] of [
+        ['CORP\\alice', 'alice-demo-1'],
+        ['CORP\\bob', 'bob-demo-1'],
+      ]) {
         const r = await fetch(`${base}/Workflow/Instances/${id}/Signals`, {
           method: 'POST',
           headers: as(user, password),

@@ -54,7 +54,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
     return els.length;
   });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
-  if (unstuck) await page.evaluate(() => document.querySelectorAll<HTMLElement>('body *').forEach((e) => e.style.position === 'static' && e.style.removeProperty('position')));
+  if (unstuck) {
+    await page.evaluate(() => {
+      for (const e of Array.from(document.querySelectorAll<HTMLElement>('body *'))) if (e.style.position === 'static') e.style.removeProperty('position');
+    });
+  }
 }
 
 /** Presses Tab until the focused element matches `selector`; fails if it never does. */
@@ -93,7 +97,10 @@ export async function contrastProblems(page: Page): Promise<ContrastProblem[]> {
     const parse = (c: string): [number, number, number, number] => {
       const m = /rgba?\(([^)]+)\)/.exec(c);
       if (!m) return [0, 0, 0, 0];
-      const p = m[1]!.split(/[\s,/]+/).filter(Boolean).map(Number);
+      const p = m[1]!
+        .split(/[\s,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [p[0]!, p[1]!, p[2]!, p[3] ?? 1];
     };
     const lum = ([r, g, b]: number[]) => {
@@ -149,7 +156,8 @@ export async function contrastProblems(page: Page): Promise<ContrastProblem[]> {
       const size = parseFloat(s.fontSize);
       const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
       const needed = large ? 3 : 4.5;
-      if (ratio < needed) out.push({ text: (text || el.tagName).slice(0, 60), ratio: Math.round(ratio * 100) / 100, needed, color: s.color, background: `rgb(${bg.slice(0, 3).join(',')})` });
+      if (ratio < needed)
+        out.push({ text: (text || el.tagName).slice(0, 60), ratio: Math.round(ratio * 100) / 100, needed, color: s.color, background: `rgb(${bg.slice(0, 3).join(',')})` });
     }
     return out;
   });

@@ -75,7 +75,19 @@ afterAll(async () => {
 
 describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
   it('carol pastes a CSR made by openssl req; it waits for approval', async () => {
-    await run('openssl', ['req', '-new', '-newkey', 'rsa:3072', '-nodes', '-keyout', join(dir, 'web01.key'), '-out', join(dir, 'web01.csr'), '-subj', '/CN=web01.corp.example/O=Corp']);
+    await run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:3072',
+      '-nodes',
+      '-keyout',
+      join(dir, 'web01.key'),
+      '-out',
+      join(dir, 'web01.csr'),
+      '-subj',
+      '/CN=web01.corp.example/O=Corp',
+    ]);
     const csr = await readFile(join(dir, 'web01.csr'), 'utf8');
     const carol = await newPage();
     await signIn(carol, CAROL);
@@ -133,7 +145,13 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
   it('alice sees the demo request decoded, with its key outside policy flagged, and approves web01', async () => {
     const alice = await newPage();
     await signIn(alice, ALICE);
-    expect(await alice.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Assigned to Me', 'My Workflows', 'Instances', 'Certificates', 'Definitions']);
+    expect(await alice.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual([
+      'Assigned to Me',
+      'My Workflows',
+      'Instances',
+      'Certificates',
+      'Definitions',
+    ]);
     await alice.getByRole('link', { name: /vpn-gw01/ }).click();
     const decoded = alice.getByRole('region', { name: /Certificate request \d+/ });
     await decoded.getByText('RSA 2048 bits').waitFor();
@@ -167,7 +185,10 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     await expect.poll(async () => (await t.call('GET', query)).body.length, { timeout: 15_000 }).toBe(1);
     const api01 = await instanceByTitle('api01.corp.example');
     for (const who of [ALICE, BOB]) {
-      const res = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${api01.Id}/Signals`, { auth: basic(who, password(who)), body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } } });
+      const res = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${api01.Id}/Signals`, {
+        auth: basic(who, password(who)),
+        body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } },
+      });
       expect(res.status).toBe(204);
     }
   });

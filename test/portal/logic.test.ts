@@ -21,8 +21,23 @@ describe('approvals still needed', () => {
   });
 
   it('computes it from the step configuration and the history of the current visit', () => {
-    const h = (Kind: string, Actor: string | null, Approved?: boolean | string) => ({ At: '', Kind, Step: 'R1', Actor, Message: '', Data: Approved === undefined ? null : { Approved } });
-    const history = [h('StepEntered', null), h('SignalReceived', 'A', true), h('StepEntered', null), h('SignalReceived', 'A', true), h('SignalReceived', 'b', 'True'), h('SignalReceived', 'a', true), h('SignalReceived', 'C', false)];
+    const h = (Kind: string, Actor: string | null, Approved?: boolean | string) => ({
+      At: '',
+      Kind,
+      Step: 'R1',
+      Actor,
+      Message: '',
+      Data: Approved === undefined ? null : { Approved },
+    });
+    const history = [
+      h('StepEntered', null),
+      h('SignalReceived', 'A', true),
+      h('StepEntered', null),
+      h('SignalReceived', 'A', true),
+      h('SignalReceived', 'b', 'True'),
+      h('SignalReceived', 'a', true),
+      h('SignalReceived', 'C', false),
+    ];
     expect(approvalsSinceEntered(history, 'R1')).toBe(2);
     expect(minimumApprovals({ MinimumApprovals: 3 })).toBe(3);
     expect(minimumApprovals({ MinimumApprovals: '2' })).toBe(2);
@@ -63,7 +78,21 @@ describe('permissions', () => {
     expect(P).toEqual(SERVER_P);
     expect(grants(['/workflows/'], P.instancesManage)).toBe(true);
     expect(grants([P.instancesReadPending], P.instancesReadAll)).toBe(false);
-    expect(abilities(['/'])).toEqual({ inbox: true, mine: true, instances: true, manage: true, restart: true, definitionsRead: true, definitionsModify: true, securityRead: true, securityModify: true, enrollCsr: true, enrollPfx: true, certificates: true, certificatesAll: true });
+    expect(abilities(['/'])).toEqual({
+      inbox: true,
+      mine: true,
+      instances: true,
+      manage: true,
+      restart: true,
+      definitionsRead: true,
+      definitionsModify: true,
+      securityRead: true,
+      securityModify: true,
+      enrollCsr: true,
+      enrollPfx: true,
+      certificates: true,
+      certificatesAll: true,
+    });
     // A requester enrolls and sees only their own certificates; Read alone lists all, enrolls nothing.
     expect(abilities([P.enrollCsr])).toMatchObject({ enrollCsr: true, enrollPfx: false, certificates: true, certificatesAll: false });
     expect(abilities(['/certificates/enrollment/'])).toMatchObject({ enrollCsr: true, enrollPfx: true });
@@ -123,7 +152,19 @@ describe('definitions', () => {
 
   it('accepts version-2 signal roles and a new name; refuses what is not a definition', () => {
     const plan = planImport(
-      JSON.stringify({ DisplayName: 'X', WorkflowType: 'Enrollment', Keys: [{ Value: '3' }], Steps: [{ UniqueName: 'A', ExtensionName: 'RequireApproval', Signals: [{ SignalName: 'ApprovalStatus', Roles: [{ RoleId: '4', RoleName: 'R' }] }], Conditions: [{ Id: 'x', Value: 'true' }] }] }),
+      JSON.stringify({
+        DisplayName: 'X',
+        WorkflowType: 'Enrollment',
+        Keys: [{ Value: '3' }],
+        Steps: [
+          {
+            UniqueName: 'A',
+            ExtensionName: 'RequireApproval',
+            Signals: [{ SignalName: 'ApprovalStatus', Roles: [{ RoleId: '4', RoleName: 'R' }] }],
+            Conditions: [{ Id: 'x', Value: 'true' }],
+          },
+        ],
+      }),
       'Renamed',
     );
     expect(plan.create).toMatchObject({ DisplayName: 'Renamed', Key: '3' });

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_USERS, loadDemo } from '../../src/cli/demo.ts';
-import { ADMIN, basic, startTestApp, type TestApp } from '../support/server.ts';
-import { contrastProblems, ensurePortalBuilt, focusVisible, horizontalOverflow, launch, screenshot, tabTo } from './browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, basic, type TestApp } from '../support/server.ts';
+import { focusVisible, horizontalOverflow, screenshot, tabTo } from './browser.ts';
+import { ALICE, BOB, CAROL, password, portalHarness } from './portal-harness.ts';
 
 /*
  * The portal end to end: a real server with the demo loaded, Debian's chromium driving the built
@@ -11,66 +10,11 @@ import { contrastProblems, ensurePortalBuilt, focusVisible, horizontalOverflow, 
  * expects (alice and bob approve #1, bob denies #2, ...).
  */
 
-const password = (user: string) => DEMO_USERS.find((u) => u.accountName === user)!.password;
-const ALICE = 'CORP\\alice';
-const BOB = 'CORP\\bob';
-const CAROL = 'CORP\\carol';
-
+const { state, newPage, signIn, instanceByTitle, startRequest, expectAccessible, pageErrors } = portalHarness();
 let t: TestApp;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
 let definitionId: string;
-const pageErrors: string[] = [];
-
-async function newPage(width = 1280, height = 900): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height }, reducedMotion: 'reduce' });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.setDefaultTimeout(15_000);
-  return page;
-}
-
-async function signIn(page: Page, user: string, pass = user === ADMIN.user ? ADMIN.password : password(user)): Promise<void> {
-  await page.goto(`${t.url}/KeyfactorPortal/`);
-  await page.getByLabel('Account name').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
-async function instanceByTitle(part: string) {
-  const res = await t.call('GET', `/KeyfactorAPI/Workflow/Instances?QueryString=${encodeURIComponent(`Title -contains "${part}"`)}`);
-  expect(res.body).toHaveLength(1);
-  const detail = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${res.body[0].Id}?includeHistory=true`, { unchecked: true });
-  return detail.body as { Id: string; Status: number; StatusMessage: string; History: { Kind: string; Actor: string | null; Data: Record<string, unknown> | null }[] };
-}
-
-async function startRequest(cn: string, title = `CORP\\carol is enrolling for a certificate with CN=${cn}.`, initialData: Record<string, unknown> = {}) {
-  const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', {
-    auth: basic(CAROL, password(CAROL)),
-    body: { DefinitionId: definitionId, Title: title, InitialData: { Subject: `CN=${cn},O=Corp,C=US`, cn, ...initialData } },
-  });
-  expect(res.status).toBe(201);
-  return res.body.Id as string;
-}
-
-async function expectAccessible(page: Page): Promise<void> {
-  expect(await contrastProblems(page), 'WCAG AA contrast').toEqual([]);
-}
-
-beforeAll(async () => {
-  await ensurePortalBuilt();
-  browser = await launch();
-  t = await startTestApp();
-  await loadDemo(t.server.services.store, t.server.workflow, t.server.certificates, () => {});
-  definitionId = (await t.call('GET', '/KeyfactorAPI/Workflow/Definitions')).body[0].Id;
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await t?.close();
+beforeAll(() => {
+  ({ t, definitionId } = state());
 });
 
 describe('the management portal in Chromium', { timeout: 90_000 }, () => {
@@ -117,7 +61,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
 
     await alice.getByRole('link', { name: /appsrvr12/ }).click();
     await alice.getByRole('heading', { name: 'Your decision' }).waitFor();
-    await alice.getByText(/^CN=appsrvr12\.corp\.example, ?O=Corp, ?C=US$/).first().waitFor();
+    await alice
+      .getByText(/^CN=appsrvr12\.corp\.example, ?O=Corp, ?C=US$/)
+      .first()
+      .waitFor();
     // The decoded request: a real CSR, within the template's policy.
     await alice.getByRole('heading', { name: /Certificate request \d+/ }).waitFor();
     await alice.getByText("Within the template's policy.").waitFor();
@@ -143,7 +90,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     const bob = await newPage();
     await signIn(bob, BOB);
     await bob.getByText('3 requests waiting for your decision.').waitFor();
-    await bob.getByRole('row', { name: /appsrvr12/ }).getByText('1 more (1 of 2)').waitFor();
+    await bob
+      .getByRole('row', { name: /appsrvr12/ })
+      .getByText('1 more (1 of 2)')
+      .waitFor();
     await bob.getByRole('link', { name: /appsrvr12/ }).click();
     await bob.getByText('Known server, owner confirmed.').first().waitFor();
     await bob.getByRole('button', { name: 'Approve' }).click();
@@ -224,7 +174,10 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(await focusVisible(page)).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByText(/You approved “.*payments/).waitFor();
-    expect((await instanceByTitle('payments')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({ Actor: BOB, Data: { Approved: true, Comment: 'Checked with the network team.' } });
+    expect((await instanceByTitle('payments')).History.find((h) => h.Kind === 'SignalReceived')).toMatchObject({
+      Actor: BOB,
+      Data: { Approved: true, Comment: 'Checked with the network team.' },
+    });
   });
 
   it('shows carol only what she may do; the API refuses the rest anyway', async () => {
@@ -233,8 +186,14 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await carol.getByRole('heading', { name: 'My Workflows' }).waitFor();
     const nav = carol.getByRole('navigation', { name: 'Main' });
     expect(await nav.getByRole('link').allTextContents()).toEqual(['My Workflows', 'Enroll', 'Certificates']);
-    await carol.getByRole('row', { name: /vpn-gw01/ }).getByText('Rejected', { exact: true }).waitFor();
-    await carol.getByRole('row', { name: /appsrvr12/ }).getByText('Complete', { exact: true }).waitFor();
+    await carol
+      .getByRole('row', { name: /vpn-gw01/ })
+      .getByText('Rejected', { exact: true })
+      .waitFor();
+    await carol
+      .getByRole('row', { name: /appsrvr12/ })
+      .getByText('Complete', { exact: true })
+      .waitFor();
     await expectAccessible(carol);
     await screenshot(carol, 'my-workflows');
 
@@ -404,33 +363,6 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     expect(steps.map((s: { UniqueName: string }) => s.UniqueName)).toEqual(exported.Steps.map((s: { UniqueName: string }) => s.UniqueName));
   });
 
-  it('shows identities, roles, membership and permissions to a security reader', async () => {
-    const admin = await newPage();
-    await signIn(admin, ADMIN.user);
-    await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
-    await admin.getByRole('heading', { name: 'Identities' }).waitFor();
-    await admin.getByRole('row', { name: /PKI Approvers/ }).getByText('CORP\\alice, CORP\\bob').waitFor();
-    await expectAccessible(admin);
-    await screenshot(admin, 'security');
-
-    await admin.getByRole('link', { name: 'PKI Approvers' }).click();
-    await admin.getByRole('heading', { name: 'Role: PKI Approvers' }).waitFor();
-    expect(await admin.getByLabel('CORP\\alice').isChecked()).toBe(true);
-    expect(await admin.getByLabel('CORP\\carol').isChecked()).toBe(false);
-    await admin.getByLabel('CORP\\carol').check();
-    await admin.getByRole('button', { name: 'Save membership' }).click();
-    await admin.getByText('Membership saved.').waitFor();
-    const roles = (await t.call('GET', '/KeyfactorAPI/Security/Roles')).body as { Id: number; Name: string }[];
-    const approvers = roles.find((r) => r.Name === 'PKI Approvers')!;
-    const approverMembers = (await t.call('GET', `/KeyfactorAPI/Security/Roles/${approvers.Id}/Identities`, { unchecked: true })).body as { Name: string }[];
-    expect(approverMembers.map((m) => m.Name).sort()).toEqual([ALICE, BOB, CAROL]);
-
-    await admin.goto(`${t.url}/KeyfactorPortal/security`);
-    await admin.getByRole('link', { name: CAROL }).click();
-    await admin.getByRole('heading', { name: `Identity: ${CAROL}` }).waitFor();
-    await admin.getByRole('row', { name: /Read every instance/ }).getByText('PKI Approvers').waitFor();
-  });
-
   it('fits a 375-pixel-wide screen', async () => {
     const page = await newPage(375, 812);
     await signIn(page, BOB);
@@ -451,20 +383,6 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await page.getByTestId('definition-diagram').waitFor();
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'definition-narrow');
-  });
-
-  it('returns to sign-in when the API answers 401', async () => {
-    const page = await newPage();
-    await signIn(page, ALICE);
-    await page.getByRole('heading', { name: 'Assigned to Me' }).waitFor();
-    await page.evaluate(() => {
-      const key = Object.keys(sessionStorage)[0]!;
-      const s = JSON.parse(sessionStorage.getItem(key)!);
-      sessionStorage.setItem(key, JSON.stringify({ ...s, auth: `Basic ${btoa('CORP\\alice:wrong-password')}` }));
-    });
-    // The inbox polls; its next request is refused and the portal asks for credentials again.
-    await page.getByRole('heading', { name: 'Sign in to Countersign' }).waitFor({ timeout: 15_000 });
-    await page.getByText('Your session has ended', { exact: false }).waitFor();
   });
 
   it('raised no script errors', () => {

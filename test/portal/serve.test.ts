@@ -80,7 +80,12 @@ describe('the portal plugin', () => {
   });
 
   it('never serves files outside the build', async () => {
-    for (const url of ['/KeyfactorPortal/../secret.txt', '/KeyfactorPortal/%2e%2e/secret.txt', '/KeyfactorPortal/assets/%2e%2e%2f%2e%2e%2fsecret.txt', '/KeyfactorPortal/..%5csecret.txt']) {
+    for (const url of [
+      '/KeyfactorPortal/../secret.txt',
+      '/KeyfactorPortal/%2e%2e/secret.txt',
+      '/KeyfactorPortal/assets/%2e%2e%2f%2e%2e%2fsecret.txt',
+      '/KeyfactorPortal/..%5csecret.txt',
+    ]) {
       const res = await app.inject({ url });
       expect(res.body, url).not.toContain('outside the build');
     }

@@ -17,7 +17,14 @@ const ids: Record<string, number> = {};
 
 async function person(name: string, email: string) {
   const store = t.server.services.store;
-  const i = await store.createIdentity({ accountName: `CORP\\${name}`, identityType: 'User', sid: null, email, passwordHash: await hashPassword(`${name}-password`), createdAt: new Date().toISOString() });
+  const i = await store.createIdentity({
+    accountName: `CORP\\${name}`,
+    identityType: 'User',
+    sid: null,
+    email,
+    passwordHash: await hashPassword(`${name}-password`),
+    createdAt: new Date().toISOString(),
+  });
   ids[name] = i.id;
   return i.id;
 }
@@ -26,7 +33,18 @@ beforeAll(async () => {
   smtp = await startSmtp();
   t = await startTestApp({
     publicUrl: 'http://links.example.test',
-    steps: { smtp: { host: '127.0.0.1', port: smtp.port, security: 'none', rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 5_000 } },
+    steps: {
+      smtp: {
+        host: '127.0.0.1',
+        port: smtp.port,
+        security: 'none',
+        rejectUnauthorized: true,
+        user: null,
+        password: null,
+        from: 'Countersign <pki@example.test>',
+        timeoutMs: 5_000,
+      },
+    },
   });
   const alice = await person('alice', 'alice@corp.example');
   const bob = await person('bob', 'bob@corp.example');
@@ -93,7 +111,11 @@ describe('approval notifications and one-click links', () => {
     expect(bobDone.status).toBe(200);
     const inst = await history(id);
     expect(inst.Status).toBe(3);
-    expect(inst.History.filter((h: any) => h.Kind === 'SignalReceived').map((h: any) => h.Actor).sort()).toEqual(['CORP\\alice', 'CORP\\bob']);
+    expect(
+      inst.History.filter((h: any) => h.Kind === 'SignalReceived')
+        .map((h: any) => h.Actor)
+        .sort(),
+    ).toEqual(['CORP\\alice', 'CORP\\bob']);
     const [outcome] = await until(async () => (to('carol@corp.example').length ? to('carol@corp.example') : undefined));
     expect(outcome.subject).toBe('Approved: <b>web</b>.example.com');
     expect(outcome.body).toContain('CORP\\alice: Fine by me');
@@ -117,7 +139,8 @@ describe('approval notifications and one-click links', () => {
     await until(async () => to('alice@corp.example').some((m) => m.subject === 'Undeclared undeclared.example.com'));
     // The server's own secret: this is a correctly signed link, only its action is unknown to the step.
     const secret = await t.server.services.store.getOrCreateSetting('action_link_secret', 'unused');
-    const link = (action: string) => `${t.url}${ACTION_PATH}/${signAction({ instanceId: id, step: 'RequireApproval1', identityId: ids.alice, action, expires: Date.now() + 60_000 }, secret)}`;
+    const link = (action: string) =>
+      `${t.url}${ACTION_PATH}/${signAction({ instanceId: id, step: 'RequireApproval1', identityId: ids.alice, action, expires: Date.now() + 60_000 }, secret)}`;
     for (const action of ['Escalate', 'constructor', '__proto__']) {
       expect((await fetch(link(action))).status).toBe(400);
       const post = await fetch(link(action), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=x' });
@@ -153,12 +176,17 @@ describe('approval notifications and one-click links', () => {
     const id = await startInstance(t, def, { InitialData: { cn: 'slow.example.com' } });
     await until(async () => to('alice@corp.example').some((m) => m.subject === 'Approve slow.example.com'));
     const alice = basic('CORP\\alice', 'alice-password');
-    expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { auth: alice, body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } } })).status).toBe(204);
+    expect(
+      (await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { auth: alice, body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } } }))
+        .status,
+    ).toBe(204);
     // A reminder already on its way when alice acted may still name her (reminders come every
     // second); the reminders after it go to those who have not acted: bob alone.
     const sent = smtp.messages.length;
     const reminder = await until(async () =>
-      smtp.messages.slice(sent).find((m) => m.subject === 'Reminder: Approve slow.example.com' && m.rcptTo.includes('bob@corp.example') && !m.rcptTo.includes('alice@corp.example')),
+      smtp.messages
+        .slice(sent)
+        .find((m) => m.subject === 'Reminder: Approve slow.example.com' && m.rcptTo.includes('bob@corp.example') && !m.rcptTo.includes('alice@corp.example')),
     );
     expect(reminder.rcptTo).toEqual(['bob@corp.example']);
 
@@ -190,7 +218,14 @@ describe('approval notifications and one-click links', () => {
     const quiet = await startTestApp();
     try {
       const store = quiet.server.services.store;
-      const u = await store.createIdentity({ accountName: 'CORP\\dave', identityType: 'User', sid: null, email: 'dave@corp.example', passwordHash: await hashPassword('dave-password'), createdAt: new Date().toISOString() });
+      const u = await store.createIdentity({
+        accountName: 'CORP\\dave',
+        identityType: 'User',
+        sid: null,
+        email: 'dave@corp.example',
+        passwordHash: await hashPassword('dave-password'),
+        createdAt: new Date().toISOString(),
+      });
       const role = await createRole(store, 'R', [P.instancesReadPending], [u.id]);
       const def = await publishedDefinition(quiet, [noop('StartNOOP', 'A'), approval('A', 'EndNOOP', [role], { RequestSubject: 'Please' }), noop('EndNOOP')]);
       const id = await startInstance(quiet, def);

@@ -1,14 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/steps/email/email.ts';
+import { startChildServer } from '../support/child-server.ts';
 import { ADMIN, basic, makeCaller } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
+import { waitFor } from '../support/until.ts';
 
 /*
  * SIGKILL in the middle of a workflow, twice: once while a REST call is in flight, once while
@@ -18,13 +19,12 @@ import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
  * Message-ID), so the receivers de-duplicate.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PWSH = fileURLToPath(new URL('../support/stand-ins/pwsh', import.meta.url));
 
 interface Proc {
   url: string;
   child: ChildProcess;
-  exited: Promise<void>;
+  exited: Promise<number | null>;
 }
 
 let dir: string;
@@ -33,15 +33,11 @@ let api: HttpStandIn;
 const running: ChildProcess[] = [];
 
 async function startServer(): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/runner/server-process.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+  const { child, exited, ready } = await startChildServer(
+    'test/runner/server-process.ts',
+    { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    {
       DATABASE_URL: `sqlite:${join(dir, 'countersign.db')}`,
-      PORT: '0',
-      COUNTERSIGN_ADMIN_USER: ADMIN.user,
-      COUNTERSIGN_ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'silent',
       // A short lease so the restarted server takes the killed one's job over quickly.
       COUNTERSIGN_JOB_LEASE_MS: '3000',
       COUNTERSIGN_REST_TIMEOUT_MS: '1000',
@@ -53,26 +49,9 @@ async function startServer(): Promise<Proc> {
       COUNTERSIGN_SMTP_TIMEOUT_MS: '1000',
       COUNTERSIGN_PWSH: PWSH,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   running.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${err}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { url: string };
-        clearTimeout(timer);
-        resolve(msg.url);
-      } catch {
-        /* not the ready line */
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return { url, child, exited };
+  return { url: ready.url, child, exited };
 }
 
 async function kill(p: Proc): Promise<void> {
@@ -80,16 +59,8 @@ async function kill(p: Proc): Promise<void> {
   await p.exited;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
+/** Polled every 25 ms: the kills must land while a call or a message is in flight. */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) => waitFor(what, probe, 45_000, 25);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'countersign-crash-'));
   smtp = await startSmtp();
@@ -116,7 +87,9 @@ describe('crash and restart', () => {
 
     let server = await startServer();
     let call = makeCaller(server.url, basic(ADMIN.user, ADMIN.password));
-    const created = await call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Renew and tell', Description: 'crash test', WorkflowType: 'Expiration', Key: 'crash' } });
+    const created = await call('POST', '/KeyfactorAPI/Workflow/Definitions', {
+      body: { DisplayName: 'Renew and tell', Description: 'crash test', WorkflowType: 'Expiration', Key: 'crash' },
+    });
     const definitionId = created.body.Id as string;
     const step = (UniqueName: string, ExtensionName: string, ConfigurationParameters: Record<string, unknown>, next?: string) => ({
       UniqueName,
@@ -131,8 +104,18 @@ describe('crash and restart', () => {
     const put = await call('PUT', `/KeyfactorAPI/Workflow/Definitions/${definitionId}/Steps`, {
       body: [
         step('StartNOOP', 'NOOPStep', {}, 'Renew'),
-        step('Renew', 'RESTRequest', { Verb: 'POST', URL: `${api.url}/renew/$(certid)`, Headers: {}, ContentType: 'application/json', RequestContent: '{"cn":"$(cn)"}', DataBucketProperty: 'Renewal' }, 'Summarise'),
-        step('Summarise', 'PowerShell', { ScriptParameters: { renewal: '$(Renewal)' }, ScriptContent: 'param($renewal)\n$r = $renewal | ConvertFrom-Json\nreturn @{ "Serial" = $r.serial }' }, 'Tell'),
+        step(
+          'Renew',
+          'RESTRequest',
+          { Verb: 'POST', URL: `${api.url}/renew/$(certid)`, Headers: {}, ContentType: 'application/json', RequestContent: '{"cn":"$(cn)"}', DataBucketProperty: 'Renewal' },
+          'Summarise',
+        ),
+        step(
+          'Summarise',
+          'PowerShell',
+          { ScriptParameters: { renewal: '$(Renewal)' }, ScriptContent: 'param($renewal)\n$r = $renewal | ConvertFrom-Json\nreturn @{ "Serial" = $r.serial }' },
+          'Tell',
+        ),
         step('Tell', 'Email', { Subject: 'Renewed $(cn) ($(Renewal.status))', Message: '<p>New serial $(Serial)</p>', Recipients: ['$(ownerroleemail)'] }, 'EndNOOP'),
         step('EndNOOP', 'NOOPStep', {}),
       ],
@@ -176,7 +159,11 @@ describe('crash and restart', () => {
     expect(unique[0].body).toContain('<p>New serial 0A1B</p>');
 
     // Each step completed exactly once in the instance's history.
-    const history = (await call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as { Kind: string; Step: string; Message: string }[];
+    const history = (await call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as {
+      Kind: string;
+      Step: string;
+      Message: string;
+    }[];
     const completed = history.filter((h) => h.Kind === 'StepCompleted').map((h) => [h.Step, h.Message]);
     expect(completed).toEqual([
       ['StartNOOP', 'Completed StartNOOP.'],

@@ -46,7 +46,16 @@ beforeAll(async () => {
   graph = await startHttp(microsoftGraph);
   t = await startTestApp({
     steps: {
-      smtp: { host: '127.0.0.1', port: smtp.port, security: 'none', rejectUnauthorized: true, user: null, password: null, from: 'Countersign <pki@example.test>', timeoutMs: 5_000 },
+      smtp: {
+        host: '127.0.0.1',
+        port: smtp.port,
+        security: 'none',
+        rejectUnauthorized: true,
+        user: null,
+        password: null,
+        from: 'Countersign <pki@example.test>',
+        timeoutMs: 5_000,
+      },
       pwshPath: PWSH,
       script: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1024 * 1024 },
       rest: { timeoutMs: 5_000, maxResponseBytes: 1024 * 1024 },
@@ -71,7 +80,8 @@ function microsoftGraph(req: RecordedRequest, res: import('node:http').ServerRes
     return json(res, 200, { '@odata.context': 'https://graph/$metadata#users(id)', value: known ? [{ id: 'user-obj-1' }] : [] });
   }
   if (req.path === '/V1.0/users/user-obj-1/manager') return json(res, 200, { '@odata.context': 'x', mail: 'manager@example.test' });
-  if (req.path === '/v1.0/groups' && req.query.get('$filter') === "displayName eq 'PKI Admins'") return json(res, 200, { '@odata.count': 1, value: [{ id: 'grp-1', displayName: 'PKI Admins' }] });
+  if (req.path === '/v1.0/groups' && req.query.get('$filter') === "displayName eq 'PKI Admins'")
+    return json(res, 200, { '@odata.count': 1, value: [{ id: 'grp-1', displayName: 'PKI Admins' }] });
   if (req.path === '/v1.0/groups/grp-1/transitiveMembers/microsoft.graph.user')
     return json(res, 200, {
       value: [
@@ -100,7 +110,14 @@ function rewrite(steps: any[]): any[] {
 
 async function importExport(file: string, rewriteUrls = true): Promise<string> {
   const exported = JSON.parse(readFileSync(join(EXPORTS_DIR, file), 'utf8'));
-  const created = await t.call('POST', D, { body: { DisplayName: exported.DisplayName, Description: exported.Description, Key: rewriteUrls ? exported.Key : `${exported.Key}-as-exported`, WorkflowType: exported.WorkflowType } });
+  const created = await t.call('POST', D, {
+    body: {
+      DisplayName: exported.DisplayName,
+      Description: exported.Description,
+      Key: rewriteUrls ? exported.Key : `${exported.Key}-as-exported`,
+      WorkflowType: exported.WorkflowType,
+    },
+  });
   expect(created.status, created.text).toBe(200);
   const id = created.body.Id as string;
   const steps = rewriteUrls ? rewrite(exported.Steps) : exported.Steps.map(({ Id: _id, ...s }: any) => s);
@@ -123,8 +140,6 @@ async function runToEnd(definitionId: string, initialData: Record<string, unknow
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const mailsTo = (address: string) => smtp.messages.filter((m) => m.rcptTo.includes(address));
 
 describe('the six export fixtures run end to end against loopback services', () => {
   it('notice-90-days.json: one email to the owner with the certificate tokens replaced', async () => {

@@ -95,7 +95,20 @@ describe('the runner with real step executors', () => {
     const oauth = await t.call('GET', '/KeyfactorAPI/Workflow/Definitions/Steps/OAuthRESTRequest');
     expect(oauth.status).toBe(200);
     expect(Object.keys(oauth.body.ConfigurationParametersDefinition).sort()).toEqual(
-      ['Verb', 'URL', 'Headers', 'ContentType', 'RequestContent', 'DataBucketProperty', 'AllowCrossOriginRedirects', 'client_id', 'client_secret', 'TokenEndpoint', 'scope', 'audience'].sort(),
+      [
+        'Verb',
+        'URL',
+        'Headers',
+        'ContentType',
+        'RequestContent',
+        'DataBucketProperty',
+        'AllowCrossOriginRedirects',
+        'client_id',
+        'client_secret',
+        'TokenEndpoint',
+        'scope',
+        'audience',
+      ].sort(),
     );
     expect(oauth.body.ConfigurationParametersDefinition.URL).toMatchObject({ SupportTokenReplacement: true });
     const names = (await t.call('GET', '/KeyfactorAPI/Workflow/Definitions/Steps')).body.map((s: any) => s.ExtensionName);
@@ -115,14 +128,25 @@ describe('configuration', () => {
       COUNTERSIGN_JOB_LEASE_MS: '5000',
       COUNTERSIGN_STEP_MAX_ATTEMPTS: '3',
     });
-    expect(c.steps!.smtp).toEqual({ host: 'mail.example.test', port: 587, security: 'opportunistic', rejectUnauthorized: true, user: 'mailer', password: 'pw', from: 'pki@example.test', timeoutMs: 15_000 });
+    expect(c.steps!.smtp).toEqual({
+      host: 'mail.example.test',
+      port: 587,
+      security: 'opportunistic',
+      rejectUnauthorized: true,
+      user: 'mailer',
+      password: 'pw',
+      from: 'pki@example.test',
+      timeoutMs: 15_000,
+    });
     expect(c.steps!.pwshPath).toBe('/usr/bin/pwsh');
     expect(c.steps!.script).toEqual({ timeoutMs: 2000, memoryMb: 64, maxOutputBytes: 1024 * 1024 });
     expect(c).toMatchObject({ jobLeaseMs: 5000, stepMaxAttempts: 3 });
     expect(loadConfig({ COUNTERSIGN_SMTP_HOST: 'm', COUNTERSIGN_SMTP_PORT: '465', COUNTERSIGN_SMTP_FROM: 'a@b.test' }).steps!.smtp).toMatchObject({ port: 465, security: 'tls' });
     expect(loadConfig({}).steps!.smtp).toBeNull();
     expect(() => loadConfig({ COUNTERSIGN_SMTP_HOST: 'm' })).toThrow('COUNTERSIGN_SMTP_FROM must be set when COUNTERSIGN_SMTP_HOST is');
-    expect(() => loadConfig({ COUNTERSIGN_SMTP_HOST: 'm', COUNTERSIGN_SMTP_FROM: 'a@b.test', COUNTERSIGN_SMTP_SECURE: 'ssl' })).toThrow(/^COUNTERSIGN_SMTP_SECURE must be one of tls, starttls, opportunistic, none/);
+    expect(() => loadConfig({ COUNTERSIGN_SMTP_HOST: 'm', COUNTERSIGN_SMTP_FROM: 'a@b.test', COUNTERSIGN_SMTP_SECURE: 'ssl' })).toThrow(
+      /^COUNTERSIGN_SMTP_SECURE must be one of tls, starttls, opportunistic, none/,
+    );
     expect(() => loadConfig({ COUNTERSIGN_JOB_LEASE_MS: '10' })).toThrow('COUNTERSIGN_JOB_LEASE_MS must be a whole number from 500 to 3600000');
   });
 });

@@ -15,7 +15,6 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-
 const historyOf = async (t: TestApp, id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body;
 
 async function sharedDatabase(postgres: boolean): Promise<string> {

@@ -4,6 +4,7 @@ import type { InstanceChange, Store } from '../../src/store/store.ts';
 import { noop, publishedDefinition } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
+import { waitFor } from '../support/until.ts';
 
 /*
  * When the store refuses to record a step's result (on both stores): the run ends as a step
@@ -79,14 +80,9 @@ async function startWithRest(path: string, refuse?: { completions: number; dropF
 const get = async (id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body;
 const callsTo = (path: string) => api.requests.filter((r) => r.path === path).length;
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
+const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> => {
+  await waitFor(what, check, ms, 50);
+};
 describe('a result the store refuses', () => {
   it('ends the run as a step failure saying so; the call is not repeated', async () => {
     const id = await startWithRest('/refused-once', { completions: 1, dropFails: false });
@@ -117,7 +113,9 @@ describe('a result the store refuses', () => {
     refused.delete('/store-down');
     await until('the failure to be recorded', async () => (await get(id)).Status === 5);
     expect((await get(id)).StatusMessage).toMatch(
-      new RegExp(`^Step 'Call the API' \\(RESTRequest\\) failed: its job was picked up \\d+ times without a result being recorded \\(the limit is ${MAX_ATTEMPTS}\\); it is not run again\\.$`),
+      new RegExp(
+        `^Step 'Call the API' \\(RESTRequest\\) failed: its job was picked up \\d+ times without a result being recorded \\(the limit is ${MAX_ATTEMPTS}\\); it is not run again\\.$`,
+      ),
     );
     expect(callsTo('/store-down')).toBe(MAX_ATTEMPTS);
   });

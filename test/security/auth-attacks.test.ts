@@ -21,7 +21,15 @@ function callFrom(app: TestApp, localAddress: string, auth: string, path = '/Key
   const url = new URL(app.url + path);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'GET', localAddress, agent: false, headers: { authorization: auth, 'x-keyfactor-requested-with': 'APIClient' } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'GET',
+        localAddress,
+        agent: false,
+        headers: { authorization: auth, 'x-keyfactor-requested-with': 'APIClient' },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -134,9 +142,7 @@ describe('log-in floods', { timeout: 90_000 }, () => {
       const realAuth = basic('CORP\\real', PASSWORD);
       expect((await callFrom(small, '127.0.0.1', realAuth)).status).toBe(204); // now cached
       let done = 0;
-      const flood = Promise.all(
-        Array.from({ length: 60 }, (_, i) => callFrom(small, `127.0.1.${1 + (i % 30)}`, basic(`ghost-${i}`, 'x')).finally(() => done++)),
-      );
+      const flood = Promise.all(Array.from({ length: 60 }, (_, i) => callFrom(small, `127.0.1.${1 + (i % 30)}`, basic(`ghost-${i}`, 'x')).finally(() => done++)));
       // While the flood is being refused, the signed-in user's requests are answered.
       // (The flood holds up to 5 hashes, one at a time: it lasts far longer than cached answers.)
       const during: number[] = [];

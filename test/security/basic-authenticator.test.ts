@@ -9,7 +9,6 @@ import type { SecurityStore } from '../../src/store/store.ts';
 import { openTestStore } from '../support/stores.ts';
 import type { Identity, NewRole } from '../../src/store/store.ts';
 
-
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
 const role = (name: string, permissions: string[], identityIds: number[], over: Partial<NewRole> = {}): NewRole => ({

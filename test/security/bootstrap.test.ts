@@ -3,9 +3,7 @@ import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
 import { ADMIN_ROLE_NAME, ensureAdministrator, generatePassword } from '../../src/security/bootstrap.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { P, grants } from '../../src/security/permissions.ts';
-import type { SecurityStore } from '../../src/store/store.ts';
 import { openTestStore } from '../support/stores.ts';
-
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 

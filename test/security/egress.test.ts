@@ -48,7 +48,9 @@ const rest = (config: Record<string, unknown>, ext = 'RESTRequest') => ({
 const flow = (config: Record<string, unknown>, ext?: string) => [noop('StartNOOP', 'Call'), rest(config, ext), noop('EndNOOP')];
 
 async function newDefinition(app: TestApp): Promise<string> {
-  const created = await app.call('POST', D, { body: { DisplayName: `Egress ${Math.random().toString(36).slice(2)}`, Description: 'test', WorkflowType: 'Expiration', Key: Math.random().toString(36).slice(2) } });
+  const created = await app.call('POST', D, {
+    body: { DisplayName: `Egress ${Math.random().toString(36).slice(2)}`, Description: 'test', WorkflowType: 'Expiration', Key: Math.random().toString(36).slice(2) },
+  });
   expect(created.status, created.text).toBe(200);
   return created.body.Id;
 }
@@ -125,7 +127,9 @@ describe('SSRF', () => {
       expect(res.body.Message, url).toContain('ConfigurationParameters.URL: ');
       expect(res.body.Message, url).toContain(why);
     }
-    const oauth = await t.call('PUT', `${D}/${id}/Steps`, { body: flow({ URL: `${api.url}/x`, client_id: 'a', client_secret: 'b-secret', TokenEndpoint: 'http://169.254.169.254/token' }, 'OAuthRESTRequest') });
+    const oauth = await t.call('PUT', `${D}/${id}/Steps`, {
+      body: flow({ URL: `${api.url}/x`, client_id: 'a', client_secret: 'b-secret', TokenEndpoint: 'http://169.254.169.254/token' }, 'OAuthRESTRequest'),
+    });
     expect(oauth.status).toBe(400);
     expect(oauth.body.Message).toContain('ConfigurationParameters.TokenEndpoint: 169.254.169.254 is link-local');
     const got = await t.call('GET', `${D}/${id}`);
@@ -139,7 +143,9 @@ describe('SSRF', () => {
       const port = new URL(api.url).port;
       const denied = await run(strict, flow({ URL: 'http://$(apihost)/x' }), { apihost: `localhost:${port}` });
       expect(denied.Status).toBe(5);
-      expect(denied.StatusMessage).toBe(`Step 'Call' (RESTRequest) failed: GET http://localhost:${port}/x is not allowed: localhost is the loopback interface; REST steps may not reach it unless COUNTERSIGN_EGRESS_ALLOW lists it.`);
+      expect(denied.StatusMessage).toBe(
+        `Step 'Call' (RESTRequest) failed: GET http://localhost:${port}/x is not allowed: localhost is the loopback interface; REST steps may not reach it unless COUNTERSIGN_EGRESS_ALLOW lists it.`,
+      );
       const meta = await run(strict, flow({ URL: 'http://$(apihost)/latest' }), { apihost: '169.254.169.254' });
       expect(meta.StatusMessage).toContain('is not allowed: 169.254.169.254 is link-local');
       expect(api.requests).toHaveLength(0);
@@ -167,7 +173,10 @@ describe('SSRF', () => {
   it('over the API: a step whose URL names a host resolving to loopback is refused at run time', async () => {
     const addrs = await lookup(own, { all: true }).catch(() => []);
     expect(addrs.length, `${own} must resolve for this test`).toBeGreaterThan(0);
-    expect(addrs.every((a) => !checkAddress(egressPolicy('', ''), a.address).ok), `${own} must resolve to loopback or private addresses`).toBe(true);
+    expect(
+      addrs.every((a) => !checkAddress(egressPolicy('', ''), a.address).ok),
+      `${own} must resolve to loopback or private addresses`,
+    ).toBe(true);
     // The default policy: nothing private is allowed.
     const strict = await startTestApp({ stepMaxAttempts: 1, steps: { egress: egressPolicy('', '') } });
     try {
@@ -227,7 +236,10 @@ describe('redirects', () => {
   it('with AllowCrossOriginRedirects it is followed without custom headers or credentials; same-origin redirects keep them', async () => {
     api.handler = (req, res) => (req.path === '/start' ? res.writeHead(307, { location: '/moved' }).end() : res.writeHead(302, { location: `${other.url}/landing` }).end());
     other.handler = (_req, res) => json(res, 200, { ok: true });
-    const res = await run(t, flow({ URL: `${api.url}/start`, Username: 'svc', Password: 'Redirect-Secret-7', Headers: { 'X-Api-Key': ['key-123456'] }, AllowCrossOriginRedirects: true }));
+    const res = await run(
+      t,
+      flow({ URL: `${api.url}/start`, Username: 'svc', Password: 'Redirect-Secret-7', Headers: { 'X-Api-Key': ['key-123456'] }, AllowCrossOriginRedirects: true }),
+    );
     expect(res.Status, res.StatusMessage).toBe(3);
     expect(api.requests.map((r) => r.path)).toEqual(['/start', '/moved']);
     expect(api.requests[1].headers['x-api-key']).toBe('key-123456');
@@ -251,11 +263,11 @@ describe('token injection', () => {
     api.handler = (_req, res) => json(res, 200, { ok: true });
     const evilCn = 'x","admin":true,"y":"';
     const evilUser = '../../admin?evil=1#';
-    const res = await run(
-      t,
-      flow({ Verb: 'POST', URL: `${api.url}/users/$(user)/certs?owner=$(user)&fixed=1`, RequestContent: '{"cn":"$(cn)","count":$(count)}' }),
-      { cn: evilCn, user: evilUser, count: 3 },
-    );
+    const res = await run(t, flow({ Verb: 'POST', URL: `${api.url}/users/$(user)/certs?owner=$(user)&fixed=1`, RequestContent: '{"cn":"$(cn)","count":$(count)}' }), {
+      cn: evilCn,
+      user: evilUser,
+      count: 3,
+    });
     expect(res.Status, res.StatusMessage).toBe(3);
     const got = api.requests[0];
     expect(JSON.parse(got.body)).toEqual({ cn: evilCn, count: 3 });

@@ -24,7 +24,7 @@ describe('HashGate', () => {
     expect(gate.load).toEqual({ running: 0, waiting: 0 });
   });
 
-  it('refuses at once (null, fn not run) beyond the queue or beyond one address\'s quarter of it', async () => {
+  it("refuses at once (null, fn not run) beyond the queue or beyond one address's quarter of it", async () => {
     const gate = new HashGate(1, 8); // two waiting per address at most
     const hold = deferred();
     const running = gate.tryRun(() => hold.done, 'a');

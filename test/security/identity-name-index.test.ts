@@ -70,7 +70,7 @@ describe('bare-name look-up with 20,000 identities', () => {
     expect(await store.findIdentitiesByNamePart('nobody', 2)).toEqual([]);
   });
 
-  it('uses the name_part index (the store\'s query, explained)', async () => {
+  it("uses the name_part index (the store's query, explained)", async () => {
     const p = usePostgres()
       ? await plan('SELECT * FROM identities WHERE name_part = lower($1) ORDER BY id LIMIT $2', ['needle', 2])
       : await plan('SELECT * FROM identities WHERE name_part = lower(?) ORDER BY id LIMIT ?', ['needle', 2]);

@@ -62,7 +62,9 @@ describe('a step result that cannot be stored as is', () => {
     const id = await startWithRest('/deep');
     const done = await finished(id);
     expect(done.Status).toBe(5);
-    expect(done.StatusMessage).toBe("Step 'Call Call' (RESTRequest) succeeded, but its result cannot be stored: it is nested deeper than 64 levels (the limits are 262144 bytes and 64 levels).");
+    expect(done.StatusMessage).toBe(
+      "Step 'Call Call' (RESTRequest) succeeded, but its result cannot be stored: it is nested deeper than 64 levels (the limits are 262144 bytes and 64 levels).",
+    );
     // Longer than the lease and the retry backoff: a job left behind would have run again by now.
     await sleep(2_500);
     expect(callsTo('/deep')).toBe(1);
@@ -71,7 +73,9 @@ describe('a step result that cannot be stored as is', () => {
 
   it('a lone surrogate (\\ud800 in the JSON text) is kept as U+FFFD; the instance completes; one call', async () => {
     api.handler = (req, res) =>
-      req.path === '/surrogate' ? res.writeHead(200, { 'content-type': 'application/json' }).end('{"cn":"a\\ud800b","\\udc00key":["\\u0000"],"ok":"😀"}') : res.writeHead(404).end();
+      req.path === '/surrogate'
+        ? res.writeHead(200, { 'content-type': 'application/json' }).end('{"cn":"a\\ud800b","\\udc00key":["\\u0000"],"ok":"😀"}')
+        : res.writeHead(404).end();
     const id = await startWithRest('/surrogate');
     const done = await finished(id);
     expect(done.Status, done.StatusMessage).toBe(3);
@@ -143,7 +147,7 @@ describe('an operator can always end a Running instance', () => {
 });
 
 describe('JSON and text at the API edge', () => {
-  const deepArray = '['.repeat(20_000) + '"\\u0000"' + ']'.repeat(20_000);
+  const deepArray = `${'['.repeat(20_000)}"\\u0000"${']'.repeat(20_000)}`;
 
   it('a 20,000-deep body is 400, authenticated or not, at a route or not; never 500', async () => {
     const authed = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { raw: deepArray });

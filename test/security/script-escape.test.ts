@@ -63,7 +63,9 @@ const failed = (reason: string) => `Step 'Attack' (Script) failed: ${reason}`;
 const timedOut = failed(`the script did not finish within ${TIMEOUT_MS} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`);
 const outOfMemory = failed('the script ran out of memory (limit 32 MB, COUNTERSIGN_SCRIPT_MEMORY_MB) and was stopped.');
 // An endless promise chain grows QuickJS's job queue too: the clock or the memory limit stops it, whichever comes first.
-const timedOutOrOutOfMemory = new RegExp(`^Step 'Attack' \\(Script\\) failed: the script (did not finish within ${TIMEOUT_MS} ms|ran out of memory|failed: threw null \\(QuickJS does this when it runs out of memory)`);
+const timedOutOrOutOfMemory = new RegExp(
+  `^Step 'Attack' \\(Script\\) failed: the script (did not finish within ${TIMEOUT_MS} ms|ran out of memory|failed: threw null \\(QuickJS does this when it runs out of memory)`,
+);
 
 /** Attack script -> the instance's StatusMessage, exactly or as a pattern. */
 const attacks: Record<string, [string, string | RegExp]> = {
@@ -75,7 +77,10 @@ const attacks: Record<string, [string, string | RegExp]> = {
     'const { TLSSocket } = await import("node:_tls_wrap"); new TLSSocket().connect(Number(params.port), "127.0.0.1"); return {}',
     failed("the script failed: ReferenceError: could not load module 'node:_tls_wrap'"),
   ],
-  'import node:net': ['const net = await import("node:net"); net.connect(Number(params.port), "127.0.0.1"); return {}', failed("the script failed: ReferenceError: could not load module 'node:net'")],
+  'import node:net': [
+    'const net = await import("node:net"); net.connect(Number(params.port), "127.0.0.1"); return {}',
+    failed("the script failed: ReferenceError: could not load module 'node:net'"),
+  ],
   'import a relative file': ['const m = await import("../../src/config.ts"); return { k: Object.keys(m) }', /could not load module/],
   require: ['const net = require("net"); net.connect(Number(params.port), "127.0.0.1"); return {}', failed("the script failed: ReferenceError: 'require' is not defined")],
   process: ['return { env: JSON.stringify(process.env) }', failed("the script failed: ReferenceError: 'process' is not defined")],
@@ -87,8 +92,14 @@ const attacks: Record<string, [string, string | RegExp]> = {
      walk(globalThis, 0); throw new Error('found: ' + (found.join(',') || 'nothing'));`,
     failed('the script failed: found: nothing'),
   ],
-  'constructor.constructor to process': ['return { p: this.constructor.constructor("return process")().pid }', failed("the script failed: ReferenceError: 'process' is not defined")],
-  'Function constructor to globalThis.process': ['const g = Function("return this")(); return { p: g.process.pid }', failed("the script failed: TypeError: cannot read property 'pid' of undefined")],
+  'constructor.constructor to process': [
+    'return { p: this.constructor.constructor("return process")().pid }',
+    failed("the script failed: ReferenceError: 'process' is not defined"),
+  ],
+  'Function constructor to globalThis.process': [
+    'const g = Function("return this")(); return { p: g.process.pid }',
+    failed("the script failed: TypeError: cannot read property 'pid' of undefined"),
+  ],
   'prototype tricks on params': [
     'params.__proto__.polluted = 1; Object.prototype.constructor.constructor("return process")(); return {}',
     failed("the script failed: ReferenceError: 'process' is not defined"),
@@ -107,7 +118,10 @@ const attacks: Record<string, [string, string | RegExp]> = {
     'await new Promise(() => {}); return {}',
     failed('the script failed: the script awaits something that never settles (there are no timers or I/O in the sandbox)'),
   ],
-  'a result larger than the output cap': ["return { big: 'x'.repeat(200 * 1024) }", failed('the script wrote more than 65536 bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.')],
+  'a result larger than the output cap': [
+    "return { big: 'x'.repeat(200 * 1024) }",
+    failed('the script wrote more than 65536 bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.'),
+  ],
   'a non-object result': ['return 42', failed('the script failed: TypeError: the script must return an object whose keys become variables, not number')],
 };
 

@@ -52,7 +52,11 @@ describe('no escalation through Security:Modify', () => {
 
   it('cannot add itself (or anyone) to a role that grants more (PUT /Roles/{id}/Identities, v1 PUT, v2 PUT claims)', async () => {
     const before = await members(app, admins);
-    refused(await app.call('PUT', `/KeyfactorAPI/Security/Roles/${admins}/Identities`, { auth: sec.auth, body: { Add: [sec.id] } }), 403, /cannot add members to role 'Administrators'.*'\/'/);
+    refused(
+      await app.call('PUT', `/KeyfactorAPI/Security/Roles/${admins}/Identities`, { auth: sec.auth, body: { Add: [sec.id] } }),
+      403,
+      /cannot add members to role 'Administrators'.*'\/'/,
+    );
     refused(await app.call('PUT', `/KeyfactorAPI/Security/Roles/${admins}/Identities`, { auth: sec.auth, body: { Ids: [...before, mallory.id] } }), 403, /do not hold/);
     refused(
       await app.call('PUT', '/KeyfactorAPI/Security/Roles', {
@@ -66,7 +70,19 @@ describe('no escalation through Security:Modify', () => {
       await app.call(
         'PUT',
         '/KeyfactorAPI/Security/Roles',
-        v2({ auth: sec.auth, body: { Id: admins, Name: 'Administrators', Description: 'x', PermissionSetId: (await app.call('GET', '/KeyfactorAPI/PermissionSets')).body[0].Id, Claims: [{ ClaimType: 'User', ClaimValue: 'admin' }, { ClaimType: 'User', ClaimValue: 'CORP\\sec' }] } }),
+        v2({
+          auth: sec.auth,
+          body: {
+            Id: admins,
+            Name: 'Administrators',
+            Description: 'x',
+            PermissionSetId: (await app.call('GET', '/KeyfactorAPI/PermissionSets')).body[0].Id,
+            Claims: [
+              { ClaimType: 'User', ClaimValue: 'admin' },
+              { ClaimType: 'User', ClaimValue: 'CORP\\sec' },
+            ],
+          },
+        }),
       ),
       403,
       /do not hold/,
@@ -85,13 +101,27 @@ describe('no escalation through Security:Modify', () => {
       403,
       /cannot grant '\/workflows\/definitions\/modify\/'/,
     );
-    refused(await app.call('POST', '/KeyfactorAPI/Security/Roles', { auth: sec.auth, body: { Name: 'Sneaky', Description: 'x', Permissions: ['WorkflowInstances:Manage'] } }), 403, /do not hold/);
+    refused(
+      await app.call('POST', '/KeyfactorAPI/Security/Roles', { auth: sec.auth, body: { Name: 'Sneaky', Description: 'x', Permissions: ['WorkflowInstances:Manage'] } }),
+      403,
+      /do not hold/,
+    );
     const setId = (await app.call('GET', '/KeyfactorAPI/PermissionSets')).body[0].Id;
-    refused(await app.call('POST', '/KeyfactorAPI/Security/Roles', v2({ auth: sec.auth, body: { Name: 'Root', Description: 'x', PermissionSetId: setId, Permissions: ['/'] } })), 403, /cannot grant '\/'/);
+    refused(
+      await app.call('POST', '/KeyfactorAPI/Security/Roles', v2({ auth: sec.auth, body: { Name: 'Root', Description: 'x', PermissionSetId: setId, Permissions: ['/'] } })),
+      403,
+      /cannot grant '\/'/,
+    );
     // A disabled role with more rights, made by an administrator, cannot be switched on by sec.
-    const off = await app.call('POST', '/KeyfactorAPI/Security/Roles', { body: { Name: 'Dormant', Description: 'x', Enabled: false, Permissions: ['WorkflowInstances:Manage'], Identities: [{ AccountName: 'CORP\\sec' }] } });
+    const off = await app.call('POST', '/KeyfactorAPI/Security/Roles', {
+      body: { Name: 'Dormant', Description: 'x', Enabled: false, Permissions: ['WorkflowInstances:Manage'], Identities: [{ AccountName: 'CORP\\sec' }] },
+    });
     expect(off.status).toBe(200);
-    refused(await app.call('PUT', '/KeyfactorAPI/Security/Roles', { auth: sec.auth, body: { Id: off.body.Id, Name: 'Dormant', Description: 'x', Enabled: true } }), 403, /do not hold/);
+    refused(
+      await app.call('PUT', '/KeyfactorAPI/Security/Roles', { auth: sec.auth, body: { Id: off.body.Id, Name: 'Dormant', Description: 'x', Enabled: true } }),
+      403,
+      /do not hold/,
+    );
     const roles = (await app.call('GET', '/KeyfactorAPI/Security/Roles')).body.map((r: { Name: string }) => r.Name);
     expect(roles).not.toContain('Sneaky');
     expect(roles).not.toContain('Root');
@@ -129,10 +159,28 @@ describe('the last security administrator stays', () => {
     refused(await app.call('PUT', `/KeyfactorAPI/Security/Roles/${admins}/Identities`, { body: { Remove: [adminId] } }), 409, LAST);
     refused(await app.call('PUT', `/KeyfactorAPI/Security/Roles/${admins}/Identities`, { body: { Ids: [] } }), 409, LAST);
     refused(await app.call('PUT', '/KeyfactorAPI/Security/Roles', { body: { Id: admins, Name: 'Administrators', Description: 'x', Identities: [] } }), 409, LAST);
-    refused(await app.call('PUT', '/KeyfactorAPI/Security/Roles', { body: { Id: admins, Name: 'Administrators', Description: 'x', Permissions: ['Security:Read', 'WorkflowDefinitions:Modify'] } }), 409, LAST);
+    refused(
+      await app.call('PUT', '/KeyfactorAPI/Security/Roles', {
+        body: { Id: admins, Name: 'Administrators', Description: 'x', Permissions: ['Security:Read', 'WorkflowDefinitions:Modify'] },
+      }),
+      409,
+      LAST,
+    );
     const setId = (await app.call('GET', '/KeyfactorAPI/PermissionSets')).body[0].Id;
-    refused(await app.call('PUT', '/KeyfactorAPI/Security/Roles', v2({ body: { Id: admins, Name: 'Administrators', Description: 'x', PermissionSetId: setId, Permissions: ['/workflows/'] } })), 409, LAST);
-    refused(await app.call('PUT', '/KeyfactorAPI/Security/Roles', v2({ body: { Id: admins, Name: 'Administrators', Description: 'x', PermissionSetId: setId, Claims: [] } })), 409, LAST);
+    refused(
+      await app.call(
+        'PUT',
+        '/KeyfactorAPI/Security/Roles',
+        v2({ body: { Id: admins, Name: 'Administrators', Description: 'x', PermissionSetId: setId, Permissions: ['/workflows/'] } }),
+      ),
+      409,
+      LAST,
+    );
+    refused(
+      await app.call('PUT', '/KeyfactorAPI/Security/Roles', v2({ body: { Id: admins, Name: 'Administrators', Description: 'x', PermissionSetId: setId, Claims: [] } })),
+      409,
+      LAST,
+    );
     // Nothing changed.
     expect(await members(app, admins)).toEqual([adminId]);
     const role = await app.call('GET', `/KeyfactorAPI/Security/Roles/${admins}`);

@@ -25,7 +25,8 @@ let friends: number;
 
 const SIGNAL = (step: string, approved = true) => ({ SignalKey: `${step}.ApprovalStatus`, Data: { Approved: approved, Comment: 'ok' } });
 const get = (id: string) => t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`);
-const history = async (id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as { Kind: string; Step: string | null; Message: string }[];
+const history = async (id: string) =>
+  (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as { Kind: string; Step: string | null; Message: string }[];
 const signal = (id: string, body: unknown, auth: string) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body, auth });
 const assigned = async (auth: string) => ((await t.call('GET', '/KeyfactorAPI/Workflow/Instances/AssignedToMe', { auth })).body as { Id: string }[]).map((i) => i.Id);
 
@@ -43,7 +44,9 @@ const updateMetadata = (uniqueName: string, next: string, name: string, value: s
 beforeAll(async () => {
   t = await startTestApp();
   const store = t.server.services.store;
-  [carol, alice, bob, mallory, dave, nobody, erin] = await Promise.all(['CORP\\carol', 'CORP\\alice', 'CORP\\bob', 'CORP\\mallory', 'CORP\\dave', 'CORP\\nobody', 'CORP\\erin'].map((n) => createUser(store, n)));
+  [carol, alice, bob, mallory, dave, nobody, erin] = await Promise.all(
+    ['CORP\\carol', 'CORP\\alice', 'CORP\\bob', 'CORP\\mallory', 'CORP\\dave', 'CORP\\nobody', 'CORP\\erin'].map((n) => createUser(store, n)),
+  );
   approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, dave.id]);
   await createRole(store, 'Requesters', [P.instancesStart, P.instancesReadMine], [carol.id, dave.id, erin.id]);
   friends = await createRole(store, 'Friends', [P.instancesReadPending], [mallory.id]);
@@ -52,7 +55,11 @@ afterAll(() => t.close());
 
 describe('InitialData cannot choose who approves', () => {
   it('role tokens naming InitialData fields grant nothing; the history says why', async () => {
-    const def = await publishedDefinition(t, [noop('StartNOOP', 'Approve'), tokenApproval('Approve', 'EndNOOP', ['$(approverRole)', '$(metadata:ApproverRole)', '$(Ticket.Approvers)']), noop('EndNOOP')]);
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'Approve'),
+      tokenApproval('Approve', 'EndNOOP', ['$(approverRole)', '$(metadata:ApproverRole)', '$(Ticket.Approvers)']),
+      noop('EndNOOP'),
+    ]);
     const id = await startInstance(t, def, { InitialData: { approverRole: friends, Ticket: { Approvers: [friends] }, Metadata: { ApproverRole: String(friends) } } }, carol.auth);
 
     expect(await assigned(mallory.auth)).not.toContain(id);
@@ -69,14 +76,24 @@ describe('InitialData cannot choose who approves', () => {
   });
 
   it('a role token set by a step (trusted) does grant the role', async () => {
-    const def = await publishedDefinition(t, [noop('StartNOOP', 'Set'), updateMetadata('Set', 'Approve', 'ApproverRole', String(friends)), tokenApproval('Approve', 'EndNOOP', ['$(metadata:ApproverRole)']), noop('EndNOOP')]);
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'Set'),
+      updateMetadata('Set', 'Approve', 'ApproverRole', String(friends)),
+      tokenApproval('Approve', 'EndNOOP', ['$(metadata:ApproverRole)']),
+      noop('EndNOOP'),
+    ]);
     const id = await startInstance(t, def, { InitialData: { Metadata: { ApproverRole: '999' } } }, carol.auth);
     expect(await assigned(mallory.auth)).toContain(id);
     expect((await signal(id, SIGNAL('Approve'), mallory.auth)).status).toBe(204);
   });
 
   it('metadata an UpdateMetadata step copies from InitialData is not trusted either', async () => {
-    const def = await publishedDefinition(t, [noop('StartNOOP', 'Copy'), updateMetadata('Copy', 'Approve', 'ApproverRole', '$(approverRole)'), tokenApproval('Approve', 'EndNOOP', ['$(metadata:ApproverRole)']), noop('EndNOOP')]);
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'Copy'),
+      updateMetadata('Copy', 'Approve', 'ApproverRole', '$(approverRole)'),
+      tokenApproval('Approve', 'EndNOOP', ['$(metadata:ApproverRole)']),
+      noop('EndNOOP'),
+    ]);
     const id = await startInstance(t, def, { InitialData: { approverRole: friends } }, carol.auth);
     expect(await assigned(mallory.auth)).not.toContain(id);
     expect((await signal(id, SIGNAL('Approve'), mallory.auth)).status).toBe(404);
@@ -94,15 +111,29 @@ describe('InitialData cannot choose who approves', () => {
 describe('InitialData cannot skip an approval', () => {
   const cases: [string, unknown[], Record<string, unknown>][] = [
     ['a condition on a data field', [noop('StartNOOP', 'Approve'), approval('Approve', 'EndNOOP', [0], {}, ['$(needsApproval)']), noop('EndNOOP')], { needsApproval: false }],
-    ['a condition on subject metadata', [noop('StartNOOP', 'Approve'), approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']), noop('EndNOOP')], { Metadata: { NeedsApproval: 'False' } }],
+    [
+      'a condition on subject metadata',
+      [noop('StartNOOP', 'Approve'), approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']), noop('EndNOOP')],
+      { Metadata: { NeedsApproval: 'False' } },
+    ],
     [
       'a condition on metadata a step copied from InitialData',
-      [noop('StartNOOP', 'Copy'), updateMetadata('Copy', 'Approve', 'NeedsApproval', '$(needsApproval)'), approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']), noop('EndNOOP')],
+      [
+        noop('StartNOOP', 'Copy'),
+        updateMetadata('Copy', 'Approve', 'NeedsApproval', '$(needsApproval)'),
+        approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']),
+        noop('EndNOOP'),
+      ],
       { needsApproval: 'false' },
     ],
     [
       'a condition on metadata set by a step the requester switched on',
-      [noop('StartNOOP', 'Waive'), updateMetadata('Waive', 'Approve', 'NeedsApproval', 'false', ['$(lowRisk)']), approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']), noop('EndNOOP')],
+      [
+        noop('StartNOOP', 'Waive'),
+        updateMetadata('Waive', 'Approve', 'NeedsApproval', 'false', ['$(lowRisk)']),
+        approval('Approve', 'EndNOOP', [0], {}, ['$(metadata:NeedsApproval)']),
+        noop('EndNOOP'),
+      ],
       { lowRisk: true },
     ],
   ];
@@ -118,7 +149,12 @@ describe('InitialData cannot skip an approval', () => {
   }
 
   it('a condition decided by a step (trusted) still skips it', async () => {
-    const def = await publishedDefinition(t, [noop('StartNOOP', 'Set'), updateMetadata('Set', 'Approve', 'NeedsApproval', 'false'), approval('Approve', 'EndNOOP', [approvers], {}, ['$(metadata:NeedsApproval)']), noop('EndNOOP')]);
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'Set'),
+      updateMetadata('Set', 'Approve', 'NeedsApproval', 'false'),
+      approval('Approve', 'EndNOOP', [approvers], {}, ['$(metadata:NeedsApproval)']),
+      noop('EndNOOP'),
+    ]);
     const id = await startInstance(t, def, { InitialData: { Metadata: { NeedsApproval: 'true' } } }, carol.auth);
     expect((await get(id)).body.Status).toBe(3);
   });
@@ -168,7 +204,11 @@ describe('an instance the caller may not read looks absent', () => {
   let existing: string;
   let definition: string;
   beforeAll(async () => {
-    definition = await publishedDefinition(t, [noop('StartNOOP', 'Approve'), { ...approval('Approve', 'EndNOOP', [approvers]), DisplayName: 'Secret Approval Step' }, noop('EndNOOP')]);
+    definition = await publishedDefinition(t, [
+      noop('StartNOOP', 'Approve'),
+      { ...approval('Approve', 'EndNOOP', [approvers]), DisplayName: 'Secret Approval Step' },
+      noop('EndNOOP'),
+    ]);
     existing = await startInstance(t, definition, {}, carol.auth);
   });
 
@@ -187,8 +227,7 @@ describe('an instance the caller may not read looks absent', () => {
         expect(b.status).toBe(404);
         expect(a.body.ErrorCode).toBe(b.body.ErrorCode);
         expect(a.body.Message.replace(existing, '<id>')).toBe(b.body.Message.replace(random, '<id>'));
-        for (const secret of ['Suspended', 'Approve', 'Secret Approval Step', 'Waiting', 'CORP\\\\carol', 'initiator'])
-          expect(a.text).not.toContain(secret);
+        for (const secret of ['Suspended', 'Approve', 'Secret Approval Step', 'Waiting', 'CORP\\\\carol', 'initiator']) expect(a.text).not.toContain(secret);
       }
       // Nothing happened to it.
       expect((await get(existing)).body).toMatchObject({ Status: 2, CurrentStepUniqueName: 'Approve' });
@@ -201,7 +240,11 @@ describe('an instance the caller may not read looks absent', () => {
   });
 
   it('a reader without Manage gets 403 on stop, restart and delete (the instance is no secret to them)', async () => {
-    for (const [method, path] of [['POST', `/KeyfactorAPI/Workflow/Instances/${existing}/Stop`], ['POST', `/KeyfactorAPI/Workflow/Instances/${existing}/Restart`], ['DELETE', `/KeyfactorAPI/Workflow/Instances/${existing}`]]) {
+    for (const [method, path] of [
+      ['POST', `/KeyfactorAPI/Workflow/Instances/${existing}/Stop`],
+      ['POST', `/KeyfactorAPI/Workflow/Instances/${existing}/Restart`],
+      ['DELETE', `/KeyfactorAPI/Workflow/Instances/${existing}`],
+    ]) {
       const res = await t.call(method, path, { auth: carol.auth });
       expect(res.status).toBe(403);
       expect(res.body.Message).toMatch(/lacks the permission/);

@@ -50,7 +50,15 @@ describe('recipients', () => {
 describe('Email step over SMTP', () => {
   it('sends one HTML message to every recipient with a Message-ID derived from the idempotency key', async () => {
     const key = '11111111-2222-4333-8444-555555555555/Notify';
-    const result = await send({ Subject: 'Expiring: www.example.com', Message: '<h1>Expiring</h1><p>www.example.com on 2026-01-01</p>', Recipients: ['owner@example.test', ['a@example.test', 'b@example.test'], 'c@example.test;d@example.test', ''] }, {}, key);
+    const result = await send(
+      {
+        Subject: 'Expiring: www.example.com',
+        Message: '<h1>Expiring</h1><p>www.example.com on 2026-01-01</p>',
+        Recipients: ['owner@example.test', ['a@example.test', 'b@example.test'], 'c@example.test;d@example.test', ''],
+      },
+      {},
+      key,
+    );
     expect(result.message).toBe('Sent "Expiring: www.example.com" to 5 recipients.');
     expect(smtp.messages).toHaveLength(1);
     const m = smtp.messages[0];
@@ -92,7 +100,10 @@ describe('Email step over SMTP', () => {
   it('no recipients fails, not retryable, with a clear message', async () => {
     const f = await failureOf(send({ Subject: 's', Message: 'm', Recipients: ['', ' ; ', '$(ownerroleemail)'] }));
     expect(f).toEqual({ message: 'the email has no recipients: Recipients resolved to no address (the tokens $(ownerroleemail) did not resolve).', retryable: false });
-    expect(await failureOf(send({ Subject: 's', Message: 'm', Recipients: [] }))).toEqual({ message: 'the email has no recipients: Recipients resolved to no address.', retryable: false });
+    expect(await failureOf(send({ Subject: 's', Message: 'm', Recipients: [] }))).toEqual({
+      message: 'the email has no recipients: Recipients resolved to no address.',
+      retryable: false,
+    });
     expect(smtp.messages).toHaveLength(0);
   });
 

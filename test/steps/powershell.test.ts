@@ -31,7 +31,10 @@ describe('PowerShell step', () => {
   });
 
   it('binds ScriptParameters to param() and the returned hashtable becomes variables', async () => {
-    const r = await ps('param(\n  [string]$cn,\n  $days\n)\n$label = "cert $cn"\nreturn @{ "Label" = $label; \'Days\' = $days; Fixed = "yes" }', { cn: 'www.example.com', days: '12' });
+    const r = await ps('param(\n  [string]$cn,\n  $days\n)\n$label = "cert $cn"\nreturn @{ "Label" = $label; \'Days\' = $days; Fixed = "yes" }', {
+      cn: 'www.example.com',
+      days: '12',
+    });
     expect(r.variables).toEqual({ Label: 'cert www.example.com', Days: '12', Fixed: 'yes' });
   });
 
@@ -56,7 +59,9 @@ describe('PowerShell step', () => {
   it('the wrapper: single-line statements, Base64 parameters and script, a nonce-marked result line', () => {
     const w = powerShellWrapper("return @{ a = 'x' }", { p: 'v' }, 'abc123');
     expect(w).toContain(`FromBase64String('${Buffer.from('{"p":"v"}').toString('base64')}')) | ConvertFrom-Json -AsHashtable`);
-    expect(w).toContain(`[scriptblock]::Create([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('${Buffer.from("return @{ a = 'x' }").toString('base64')}')))`);
+    expect(w).toContain(
+      `[scriptblock]::Create([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('${Buffer.from("return @{ a = 'x' }").toString('base64')}')))`,
+    );
     expect(w).toContain('& $__csScript @__csParams');
     expect(w).toContain("[Console]::Out.WriteLine('abc123 ' + (ConvertTo-Json -InputObject $__csResult -Depth 32 -Compress))");
   });

@@ -31,11 +31,25 @@ beforeEach(() => {
 });
 
 const rest = (config: JsonObject, key = 'inst-1/Call') =>
-  restRequestStep.run!(runInput({ Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Out', ...config }, env, { idempotencyKey: key }));
+  restRequestStep.run!(
+    runInput({ Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Out', ...config }, env, { idempotencyKey: key }),
+  );
 const oauth = (config: JsonObject, key = 'inst-1/Call') =>
   oauthRestRequestStep.run!(
     runInput(
-      { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Out', client_id: 'app-1', client_secret: SECRET, TokenEndpoint: `${idp.url}${tokens.path}`, scope: 'https://graph.example/.default', audience: '', ...config },
+      {
+        Verb: 'GET',
+        Headers: {},
+        ContentType: 'application/json',
+        RequestContent: '',
+        DataBucketProperty: 'Out',
+        client_id: 'app-1',
+        client_secret: SECRET,
+        TokenEndpoint: `${idp.url}${tokens.path}`,
+        scope: 'https://graph.example/.default',
+        audience: '',
+        ...config,
+      },
       env,
       { idempotencyKey: key },
     ),
@@ -120,7 +134,9 @@ describe('RESTRequest', () => {
   });
 
   it('validation: Verb must be an HTTP verb', () => {
-    expect(restRequestStep.validate!({ Verb: 'FETCH', URL: 'https://api.example/x', DataBucketProperty: 'v' })).toEqual(['Verb: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS']);
+    expect(restRequestStep.validate!({ Verb: 'FETCH', URL: 'https://api.example/x', DataBucketProperty: 'v' })).toEqual([
+      'Verb: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS',
+    ]);
     expect(restRequestStep.validate!({ Verb: 'get', URL: 'https://api.example/x', DataBucketProperty: 'v' })).toEqual([]);
     expect(restRequestStep.validate!({ Verb: 'get', URL: 'x', DataBucketProperty: 'v' })).toEqual(['URL: is not an absolute http or https URL']);
   });

@@ -30,10 +30,13 @@ afterAll(async () => {
 
 describe('Script step', () => {
   it('runs the body as an async function of params; awaits promises; the returned keys become variables', async () => {
-    const r = await run('const list = await Promise.all(params.list.map(async (x) => x.toUpperCase()));\nreturn await Promise.resolve({ Upper: params.cn.toUpperCase(), Count: list.length, Nested: { ok: true, none: null } });', {
-      cn: 'www.example.com',
-      list: ['a', 'b'],
-    });
+    const r = await run(
+      'const list = await Promise.all(params.list.map(async (x) => x.toUpperCase()));\nreturn await Promise.resolve({ Upper: params.cn.toUpperCase(), Count: list.length, Nested: { ok: true, none: null } });',
+      {
+        cn: 'www.example.com',
+        list: ['a', 'b'],
+      },
+    );
     expect(r.variables).toEqual({ Upper: 'WWW.EXAMPLE.COM', Count: 2, Nested: { ok: true, none: null } });
     expect(r.message).toBe('Set Upper, Count, Nested.');
   });
@@ -52,9 +55,18 @@ describe('Script step', () => {
 
   it('returning nothing sets no variables; returning a non-object, throwing or not compiling fails, not retryable', async () => {
     expect((await run('const x = 1;')).variables).toEqual({});
-    expect(await failureOf(run('return [1, 2]'))).toEqual({ message: 'the script failed: TypeError: the script must return an object whose keys become variables, not an array', retryable: false });
-    expect(await failureOf(run('return "text"'))).toEqual({ message: 'the script failed: TypeError: the script must return an object whose keys become variables, not string', retryable: false });
-    expect(await failureOf(run('return { toJSON: () => undefined }'))).toEqual({ message: 'the script failed: TypeError: the returned value cannot be written as JSON', retryable: false });
+    expect(await failureOf(run('return [1, 2]'))).toEqual({
+      message: 'the script failed: TypeError: the script must return an object whose keys become variables, not an array',
+      retryable: false,
+    });
+    expect(await failureOf(run('return "text"'))).toEqual({
+      message: 'the script failed: TypeError: the script must return an object whose keys become variables, not string',
+      retryable: false,
+    });
+    expect(await failureOf(run('return { toJSON: () => undefined }'))).toEqual({
+      message: 'the script failed: TypeError: the returned value cannot be written as JSON',
+      retryable: false,
+    });
     expect(await failureOf(run('return { toJSON: () => [1] }'))).toEqual({ message: 'the script failed: the returned value is not a JSON object.', retryable: false });
     expect(await failureOf(run('return { n: 1n }'))).toMatchObject({ message: expect.stringMatching(/^the script failed: TypeError: /), retryable: false });
     expect(await failureOf(run('throw new Error("no owner for " + params.cn)', { cn: 'x' }))).toEqual({ message: 'the script failed: no owner for x', retryable: false });
@@ -79,7 +91,9 @@ describe('Script step', () => {
     expect(scriptStep.validate!({ ScriptContent: 'while (true) {}' })).toEqual([]);
     expect(Date.now() - started).toBeLessThan(2_000);
     // Deep nesting is refused by QuickJS's own stack limit, not by the host's.
-    expect(scriptStep.validate!({ ScriptContent: `return ${'('.repeat(100_000)}1${')'.repeat(100_000)}` })).toEqual(['ScriptContent: does not compile: SyntaxError: stack overflow']);
+    expect(scriptStep.validate!({ ScriptContent: `return ${'('.repeat(100_000)}1${')'.repeat(100_000)}` })).toEqual([
+      'ScriptContent: does not compile: SyntaxError: stack overflow',
+    ]);
     // Syntax QuickJS does not have: the parser that runs the script decides.
     expect(scriptStep.validate!({ ScriptContent: 'import fs from "node:fs"; return {}' })[0]).toMatch(/^ScriptContent: does not compile: SyntaxError/);
   });
@@ -88,8 +102,20 @@ describe('Script step', () => {
     const r = await run(
       'return { require: typeof require, process: typeof process, fetch: typeof fetch, setTimeout: typeof setTimeout, setInterval: typeof setInterval, WebAssembly: typeof WebAssembly, Buffer: typeof Buffer, module: typeof module }',
     );
-    expect(r.variables).toEqual({ require: 'undefined', process: 'undefined', fetch: 'undefined', setTimeout: 'undefined', setInterval: 'undefined', WebAssembly: 'undefined', Buffer: 'undefined', module: 'undefined' });
-    expect(await failureOf(run('await new Promise((r) => setTimeout(r, 10)); return {}'))).toEqual({ message: "the script failed: ReferenceError: 'setTimeout' is not defined", retryable: false });
+    expect(r.variables).toEqual({
+      require: 'undefined',
+      process: 'undefined',
+      fetch: 'undefined',
+      setTimeout: 'undefined',
+      setInterval: 'undefined',
+      WebAssembly: 'undefined',
+      Buffer: 'undefined',
+      module: 'undefined',
+    });
+    expect(await failureOf(run('await new Promise((r) => setTimeout(r, 10)); return {}'))).toEqual({
+      message: "the script failed: ReferenceError: 'setTimeout' is not defined",
+      retryable: false,
+    });
     const files = await failureOf(run(`const fs = await import('node:fs'); return { data: fs.readFileSync(${JSON.stringify(dbFile)}, 'utf8') }`));
     expect(files).toEqual({ message: "the script failed: ReferenceError: could not load module 'node:fs'", retryable: false });
   });
@@ -97,7 +123,22 @@ describe('Script step', () => {
   it('the globals are ECMAScript built-ins only, and the Function constructor leads nowhere', async () => {
     const r = await run('return { names: Object.getOwnPropertyNames(globalThis).sort(), self: typeof Function("return this")(), env: Function("return typeof process")() }');
     const names = r.variables!.names as string[];
-    for (const host of ['process', 'require', 'module', 'Buffer', 'fetch', 'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'WebAssembly', 'XMLHttpRequest', 'WebSocket', 'std', 'os'])
+    for (const host of [
+      'process',
+      'require',
+      'module',
+      'Buffer',
+      'fetch',
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'queueMicrotask',
+      'WebAssembly',
+      'XMLHttpRequest',
+      'WebSocket',
+      'std',
+      'os',
+    ])
       expect(names, host).not.toContain(host);
     expect(names).toContain('console');
     expect(r.variables).toMatchObject({ self: 'object', env: 'undefined' });
@@ -111,7 +152,10 @@ describe('Script step', () => {
 
   it('cannot run forever: loops, promise chains and awaiting nothing all end', async () => {
     const started = Date.now();
-    expect(await failureOf(run('while (true) {}', {}, { timeoutMs: 500 }))).toEqual({ message: 'the script did not finish within 500 ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.', retryable: false });
+    expect(await failureOf(run('while (true) {}', {}, { timeoutMs: 500 }))).toEqual({
+      message: 'the script did not finish within 500 ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.',
+      retryable: false,
+    });
     expect(await failureOf(run('try { while (true) {} } catch (e) {} return { escaped: true }', {}, { timeoutMs: 500 }))).toEqual({
       message: 'the script did not finish within 500 ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.',
       retryable: false,
@@ -119,11 +163,17 @@ describe('Script step', () => {
     // An endless promise chain also grows QuickJS's job queue: on a slow (loaded) machine the
     // memory limit can stop it before the clock does. Either way it ends, clearly, for good.
     const STOPPED = /did not finish within 500 ms \(COUNTERSIGN_SCRIPT_TIMEOUT_MS\) and was stopped|ran out of memory|QuickJS does this when it runs out of memory|stack overflow/;
-    expect(await failureOf(run('const f = () => Promise.resolve().then(f); await f();', {}, { timeoutMs: 500 }))).toEqual({ message: expect.stringMatching(STOPPED), retryable: false });
+    expect(await failureOf(run('const f = () => Promise.resolve().then(f); await f();', {}, { timeoutMs: 500 }))).toEqual({
+      message: expect.stringMatching(STOPPED),
+      retryable: false,
+    });
     // Time spent inside one built-in (here QuickJS's JSON.stringify of deep nesting, which checks
     // for cycles level by level) is not interruptible: the worker is terminated from outside.
     const builtin = Date.now();
-    expect(await failureOf(run('let a = []; for (let i = 0; i < 100000; i++) a = [a]; return { s: JSON.stringify(a) }', {}, { timeoutMs: 500 }))).toEqual({ message: expect.stringMatching(STOPPED), retryable: false });
+    expect(await failureOf(run('let a = []; for (let i = 0; i < 100000; i++) a = [a]; return { s: JSON.stringify(a) }', {}, { timeoutMs: 500 }))).toEqual({
+      message: expect.stringMatching(STOPPED),
+      retryable: false,
+    });
     expect(Date.now() - builtin).toBeLessThan(8_000);
     expect(Date.now() - started).toBeLessThan(25_000);
     expect(await failureOf(run('await new Promise(() => {}); return {}'))).toEqual({
@@ -140,7 +190,10 @@ describe('Script step', () => {
     // Many small allocations: the heap limit or, when QuickJS's collector slows near it, the deadline ends it.
     const grow = await failureOf(run('const a = []; while (true) a.push(new Array(100_000).fill(Math.random()));', {}, { timeoutMs: 1_000 }));
     expect([memory, 'the script did not finish within 1000 ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.']).toContain(grow.message);
-    expect(await failureOf(run('function f(n) { return f(n + 1) + 1 } return { n: f(0) }'))).toEqual({ message: 'the script failed: InternalError: stack overflow', retryable: false });
+    expect(await failureOf(run('function f(n) { return f(n + 1) + 1 } return { n: f(0) }'))).toEqual({
+      message: 'the script failed: InternalError: stack overflow',
+      retryable: false,
+    });
   });
 
   it('cannot return more than the output limit', async () => {

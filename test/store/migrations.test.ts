@@ -24,7 +24,9 @@ describe('migrations', () => {
       const tables = (await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1`)).rows.map((r) => r.table_name);
       const db = new Database(':memory:');
       for (const f of migrationFiles(SQLITE_MIGRATIONS)) db.exec(readFileSync(join(SQLITE_MIGRATIONS, f), 'utf8'));
-      const sqliteTables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1`).all() as { name: string }[]).map((r) => r.name);
+      const sqliteTables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1`).all() as { name: string }[]).map(
+        (r) => r.name,
+      );
       db.close();
       expect(tables.filter((t) => t !== 'schema_migrations')).toEqual(sqliteTables);
     } finally {

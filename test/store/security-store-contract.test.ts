@@ -123,14 +123,10 @@ forEachStore('Security store contract', (current) => {
   it('finds the roles of an identity directly and through User claims (case-insensitive)', async () => {
     const alice = await store.createIdentity(user('CORP\\alice'));
     const direct = await store.createRole(role('Direct', { identityIds: [alice.id] }));
-    const claimed = await store.createRole(
-      role('Claimed', { claims: [{ claimType: 0, claimValue: 'corp\\ALICE', providerScheme: 'Countersign', description: '' }] }),
-    );
+    const claimed = await store.createRole(role('Claimed', { claims: [{ claimType: 0, claimValue: 'corp\\ALICE', providerScheme: 'Countersign', description: '' }] }));
     await store.createRole(role('GroupClaim', { claims: [{ claimType: 1, claimValue: 'CORP\\alice', providerScheme: 'x', description: '' }] }));
     await store.createRole(role('Unrelated'));
-    const both = await store.createRole(
-      role('Both', { identityIds: [alice.id], claims: [{ claimType: 0, claimValue: 'CORP\\alice', providerScheme: 'x', description: '' }] }),
-    );
+    const both = await store.createRole(role('Both', { identityIds: [alice.id], claims: [{ claimType: 0, claimValue: 'CORP\\alice', providerScheme: 'x', description: '' }] }));
     const ids = (await store.rolesOfIdentity(alice)).map((r) => r.id);
     expect(ids).toEqual([direct.id, claimed.id, both.id]);
     // Deleting the identity removes its direct memberships.

@@ -5,12 +5,30 @@ import { basic, type TestApp } from './server.ts';
 
 /** Creates an identity with a password directly in the store; returns its id and Basic header. */
 export async function createUser(store: Store, accountName: string, password = `${accountName}-pw-123`): Promise<{ id: number; auth: string }> {
-  const identity = await store.createIdentity({ accountName, identityType: 'User', sid: null, email: null, passwordHash: await hashPassword(password), createdAt: new Date().toISOString() });
+  const identity = await store.createIdentity({
+    accountName,
+    identityType: 'User',
+    sid: null,
+    email: null,
+    passwordHash: await hashPassword(password),
+    createdAt: new Date().toISOString(),
+  });
   return { id: identity.id, auth: basic(accountName, password) };
 }
 
 export async function createRole(store: Store, name: string, permissions: string[], identityIds: number[]): Promise<number> {
-  const role = await store.createRole({ name, description: name, email: null, enabled: true, private: false, immutable: false, permissions, permissionSetId: GLOBAL_PERMISSION_SET_ID, identityIds, claims: [] });
+  const role = await store.createRole({
+    name,
+    description: name,
+    email: null,
+    enabled: true,
+    private: false,
+    immutable: false,
+    permissions,
+    permissionSetId: GLOBAL_PERMISSION_SET_ID,
+    identityIds,
+    claims: [],
+  });
   return role.id;
 }
 
@@ -39,7 +57,12 @@ export const approval = (uniqueName: string, next: string, roleIds: number[], co
 /** Creates, fills and publishes a definition; returns its id. */
 export async function publishedDefinition(t: TestApp, steps: unknown[], opts: { name?: string; type?: string; key?: string } = {}): Promise<string> {
   const created = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', {
-    body: { DisplayName: opts.name ?? `Definition ${Math.random().toString(36).slice(2)}`, Description: 'test', WorkflowType: opts.type ?? 'Enrollment', Key: opts.key ?? Math.random().toString(36).slice(2) },
+    body: {
+      DisplayName: opts.name ?? `Definition ${Math.random().toString(36).slice(2)}`,
+      Description: 'test',
+      WorkflowType: opts.type ?? 'Enrollment',
+      Key: opts.key ?? Math.random().toString(36).slice(2),
+    },
   });
   if (created.status !== 200) throw new Error(`create: ${created.status} ${created.text}`);
   const id = created.body.Id as string;
@@ -51,7 +74,10 @@ export async function publishedDefinition(t: TestApp, steps: unknown[], opts: { 
 }
 
 export async function startInstance(t: TestApp, definitionId: string, extra: Record<string, unknown> = {}, auth?: string): Promise<string> {
-  const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', { body: { DefinitionId: definitionId, Title: 'test request', InitialData: { cn: 'www.example.com' }, ...extra }, auth });
+  const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', {
+    body: { DefinitionId: definitionId, Title: 'test request', InitialData: { cn: 'www.example.com' }, ...extra },
+    auth,
+  });
   if (res.status !== 201) throw new Error(`start: ${res.status} ${res.text}`);
   return res.body.Id as string;
 }

@@ -1,15 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  checkErrorBody,
-  checkResponse,
-  checkSchema,
-  contractDir,
-  contractPath,
-  expectValidResponse,
-  findOperation,
-} from './openapi.ts';
+import { checkErrorBody, checkResponse, checkSchema, contractDir, contractPath, expectValidResponse, findOperation } from './openapi.ts';
 import type { ContractDoc } from './openapi.ts';
 import { EXPORTS_DIR } from '../fixtures/paths.ts';
 
@@ -23,9 +15,7 @@ function instance(): Record<string, unknown> {
     Status: 2,
     CurrentStepId: '246fb038-ccf7-4e63-bdc0-2aef4826fbd8',
     StatusMessage: null,
-    Signals: [
-      { SignalName: 'ApprovalStatus', StepSignalId: 'b9da48de-c769-4055-99a9-05e4d6703ba7', SignalReceived: false },
-    ],
+    Signals: [{ SignalName: 'ApprovalStatus', StepSignalId: 'b9da48de-c769-4055-99a9-05e4d6703ba7', SignalReceived: false }],
     Definition: { Id: DEFINITION_ID, DisplayName: 'Approve enrollment', Version: 3, WorkflowType: 'Enrollment' },
     CurrentStepDisplayName: 'Require approval',
     CurrentStepUniqueName: 'RequireApproval',
@@ -77,9 +67,7 @@ describe('InstanceResponse (workflow-v1)', () => {
   });
 
   it('rejects a value outside the enum, a bad uuid and a bad date-time', () => {
-    const problems = checkResponse(
-      getInstance({ ...instance(), Status: 9, Id: 'not-a-guid', StartDate: 'yesterday' }),
-    ).join('\n');
+    const problems = checkResponse(getInstance({ ...instance(), Status: 9, Id: 'not-a-guid', StartDate: 'yesterday' })).join('\n');
     expect(problems).toMatch(/body\/Status: must be equal to one of the allowed values/);
     expect(problems).toMatch(/body\/Id: must match format "uuid"/);
     expect(problems).toMatch(/body\/StartDate: must match format "date-time"/);
@@ -92,12 +80,8 @@ describe('InstanceResponse (workflow-v1)', () => {
 
   it('rejects an undeclared property, at the top level and nested', () => {
     const typo = checkResponse(getInstance({ ...instance(), CurrentStepDisplayNAme: 'x' }));
-    expect(typo).toEqual([
-      'body: undeclared property "CurrentStepDisplayNAme" (not in Keyfactor.Web.KeyfactorApi.Models.Workflows.InstanceResponse)',
-    ]);
-    const nested = checkResponse(
-      getInstance({ ...instance(), Definition: { ...(instance().Definition as object), DisplayNAme: 'x' } }),
-    );
+    expect(typo).toEqual(['body: undeclared property "CurrentStepDisplayNAme" (not in Keyfactor.Web.KeyfactorApi.Models.Workflows.InstanceResponse)']);
+    const nested = checkResponse(getInstance({ ...instance(), Definition: { ...(instance().Definition as object), DisplayNAme: 'x' } }));
     expect(nested.join('\n')).toMatch(/body\/Definition: undeclared property "DisplayNAme"/);
   });
 
@@ -123,9 +107,7 @@ describe('InstanceResponse (workflow-v1)', () => {
   });
 
   it('rejects an undocumented content type', () => {
-    expect(checkResponse({ ...getInstance(instance()), contentType: 'text/html' }).join('\n')).toMatch(
-      /content type text\/html is not documented/,
-    );
+    expect(checkResponse({ ...getInstance(instance()), contentType: 'text/html' }).join('\n')).toMatch(/content type text\/html is not documented/);
   });
 });
 
@@ -153,9 +135,7 @@ describe('path and operation matching', () => {
     expect(checkResponse({ doc: 'workflow-v1', method: 'GET', url: '/KeyfactorAPI/Workflow/Nope', status: 200, body: {} })[0]).toMatch(
       /no path in workflow-v1 matches \/Workflow\/Nope/,
     );
-    expect(
-      checkResponse({ doc: 'workflow-v1', method: 'PATCH', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}`, status: 200, body: {} })[0],
-    ).toMatch(/no PATCH operation/);
+    expect(checkResponse({ doc: 'workflow-v1', method: 'PATCH', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}`, status: 200, body: {} })[0]).toMatch(/no PATCH operation/);
   });
 
   it('checks array responses item by item', () => {
@@ -167,9 +147,7 @@ describe('path and operation matching', () => {
 });
 
 describe('API versions', () => {
-  const v1Definition = JSON.parse(
-    readFileSync(path.join(EXPORTS_DIR, 'notice-60-days.json'), 'utf8'),
-  ) as Record<string, unknown>;
+  const v1Definition = JSON.parse(readFileSync(path.join(EXPORTS_DIR, 'notice-60-days.json'), 'utf8')) as Record<string, unknown>;
   const get = (doc: ContractDoc, body: unknown) => ({
     doc,
     method: 'GET',
@@ -201,15 +179,22 @@ describe('API versions', () => {
 
   it('v10 (Java SDK) declares nothing nullable, and no Enabled on definitions', () => {
     expect(checkResponse(getInstance({ Id: INSTANCE_ID, StatusMessage: 'ok' }, 'workflow-v10'))).toEqual([]);
-    expect(checkResponse(getInstance({ Id: INSTANCE_ID, StatusMessage: null }, 'workflow-v10')).join('\n')).toMatch(
-      /body\/StatusMessage: must be string/,
-    );
+    expect(checkResponse(getInstance({ Id: INSTANCE_ID, StatusMessage: null }, 'workflow-v10')).join('\n')).toMatch(/body\/StatusMessage: must be string/);
     expect(checkResponse(get('workflow-v10', { Id: DEFINITION_ID, Enabled: true })).join('\n')).toMatch(/undeclared property "Enabled"/);
   });
 
   it('security v1 and v2 role responses differ', () => {
     const url = '/KeyfactorAPI/Security/Roles/7';
-    const v2Role = { Id: 7, Name: 'Approvers', Description: 'd', EmailAddress: null, Immutable: false, PermissionSetId: DEFINITION_ID, Permissions: ['/workflows/instances/manage/'], Claims: [] };
+    const v2Role = {
+      Id: 7,
+      Name: 'Approvers',
+      Description: 'd',
+      EmailAddress: null,
+      Immutable: false,
+      PermissionSetId: DEFINITION_ID,
+      Permissions: ['/workflows/instances/manage/'],
+      Claims: [],
+    };
     expect(checkResponse({ doc: 'security-v2', method: 'GET', url, status: 200, body: v2Role })).toEqual([]);
     expect(checkResponse({ doc: 'security-v1', method: 'GET', url, status: 200, body: v2Role }).join('\n')).toMatch(/undeclared property/);
   });
@@ -237,12 +222,10 @@ describe('204 No Content', () => {
 
   it('rejects 200 where the contract says 204, and 204 where it says 200', () => {
     expect(checkResponse({ ...del({}), status: 200 })[0]).toMatch(/contract documents 204 No Content for DELETE \/Workflow\/Instances\/\{instanceId\}/);
-    expect(
-      checkResponse({ doc: 'workflow-v1', method: 'GET', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}`, status: 204, body: undefined })[0],
-    ).toMatch(/status 204 No Content, but the contract documents only 200 \(with a body\) for GET/);
-    expect(
-      checkResponse({ doc: 'workflow-v1', method: 'POST', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}/Signals`, status: 204, body: '' }),
-    ).toEqual([]);
+    expect(checkResponse({ doc: 'workflow-v1', method: 'GET', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}`, status: 204, body: undefined })[0]).toMatch(
+      /status 204 No Content, but the contract documents only 200 \(with a body\) for GET/,
+    );
+    expect(checkResponse({ doc: 'workflow-v1', method: 'POST', url: `/KeyfactorAPI/Workflow/Instances/${INSTANCE_ID}/Signals`, status: 204, body: '' })).toEqual([]);
   });
 });
 
@@ -263,9 +246,7 @@ describe('errors', () => {
   });
 
   it('rejects an error body without Message, with empty fields, or not an object', () => {
-    expect(checkResponse(notFound({ ErrorCode: '0xA0110002' }))).toEqual([
-      'error body: Message must be a non-empty string, got undefined',
-    ]);
+    expect(checkResponse(notFound({ ErrorCode: '0xA0110002' }))).toEqual(['error body: Message must be a non-empty string, got undefined']);
     expect(() => expectValidResponse(notFound({ ErrorCode: '0xA0110002' }))).toThrow(/Message/);
     expect(checkErrorBody({ ErrorCode: '', Message: 'x' })[0]).toMatch(/ErrorCode must be a non-empty string/);
     expect(checkErrorBody('Not Found')[0]).toMatch(/must be a JSON object/);
@@ -275,7 +256,9 @@ describe('errors', () => {
 
 describe('export fixtures (shaped like Command 25.1 exports)', () => {
   const dir = EXPORTS_DIR;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('has the six exports', () => {
     expect(files).toHaveLength(6);

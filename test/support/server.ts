@@ -89,7 +89,7 @@ export function makeCaller(base: string, defaultAuth: string) {
     if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     const res = await fetch(base + path, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     if (text) {
       try {
         parsed = JSON.parse(text);
@@ -119,7 +119,15 @@ function checkContract(method: string, path: string, res: ApiResponse, headers: 
     return;
   }
   const isCertificates = /^\/KeyfactorAPI\/(Enrollment|Certificates|CertificateAuthority|Templates|MetadataFields|EnrollmentPatterns|Alerts)(\/|\?|$)/i.test(path);
-  const doc: ContractDoc = isCertificates ? 'certificates-v1' : isSecurity ? (v2 && /\/Security\/Roles/i.test(path) ? 'security-v2' : 'security-v1') : v2 && isV2WorkflowOp(method, path) ? 'workflow-v2' : 'workflow-v1';
+  const doc: ContractDoc = isCertificates
+    ? 'certificates-v1'
+    : isSecurity
+      ? v2 && /\/Security\/Roles/i.test(path)
+        ? 'security-v2'
+        : 'security-v1'
+      : v2 && isV2WorkflowOp(method, path)
+        ? 'workflow-v2'
+        : 'workflow-v1';
   expectValidResponse({ doc, method, url: path, status: res.status, body: res.body, contentType: res.headers.get('content-type') ?? undefined });
 }
 

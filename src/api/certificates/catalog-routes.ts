@@ -20,106 +20,108 @@ const PATTERN_FIELDS: FieldSpec[] = [
 const ENROLL = [P.enrollCsr, P.enrollPfx];
 
 /** CAs, templates (with our create/delete extension), enrollment patterns and metadata fields. */
-export const catalogRoutes = (certs: CertificateService): FastifyPluginAsync => async (app) => {
-  const store = certs.store.certificates;
+export const catalogRoutes =
+  (certs: CertificateService): FastifyPluginAsync =>
+  async (app) => {
+    const store = certs.store.certificates;
 
-  app.get('/CertificateAuthority', async (req) => {
-    requirePermission(req, P.casRead, ...ENROLL);
-    return certs.listCas().map(caWire);
-  });
-
-  app.get<{ Params: { id: string } }>('/CertificateAuthority/:id', async (req) => {
-    requirePermission(req, P.casRead, ...ENROLL);
-    const id = intParam(req.params.id, 'Certificate authority id');
-    const ca = certs.listCas().find((c) => c.id === id) ?? fail('NotFound', `No certificate authority has Id ${id}.`);
-    return caWire(ca);
-  });
-
-  // Extension: import an existing CA (PEM certificate chain and key, or PKCS#12).
-  app.post('/CertificateAuthority/Import', async (req) => {
-    requirePermission(req, P.casModify);
-    const b = asObject(req.body ?? null);
-    const ca = await certs.importCa({
-      logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
-      hostName: str(b, 'HostName', { max: 253 }) ?? 'countersign',
-      certificatesPem: str(b, 'CertificatesPem', { max: 256 * 1024 }) ?? undefined,
-      privateKeyPem: str(b, 'PrivateKeyPem', { max: 64 * 1024 }) ?? undefined,
-      pkcs12: str(b, 'Pkcs12', { max: 512 * 1024 }) ?? undefined,
-      password: str(b, 'Password', { max: 200 }) ?? undefined,
+    app.get('/CertificateAuthority', async (req) => {
+      requirePermission(req, P.casRead, ...ENROLL);
+      return certs.listCas().map(caWire);
     });
-    return caWire(ca);
-  });
 
-  app.get('/Templates', async (req) => {
-    requirePermission(req, P.templatesRead, ...ENROLL);
-    return (await store.listTemplates()).map(templateCollectionWire);
-  });
+    app.get<{ Params: { id: string } }>('/CertificateAuthority/:id', async (req) => {
+      requirePermission(req, P.casRead, ...ENROLL);
+      const id = intParam(req.params.id, 'Certificate authority id');
+      const ca = certs.listCas().find((c) => c.id === id) ?? fail('NotFound', `No certificate authority has Id ${id}.`);
+      return caWire(ca);
+    });
 
-  app.get<{ Params: { id: string } }>('/Templates/:id', async (req) => {
-    requirePermission(req, P.templatesRead, ...ENROLL);
-    const id = intParam(req.params.id, 'Template id');
-    return templateWire((await store.getTemplate(id)) ?? fail('NotFound', `No template has Id ${id}.`));
-  });
+    // Extension: import an existing CA (PEM certificate chain and key, or PKCS#12).
+    app.post('/CertificateAuthority/Import', async (req) => {
+      requirePermission(req, P.casModify);
+      const b = asObject(req.body ?? null);
+      const ca = await certs.importCa({
+        logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
+        hostName: str(b, 'HostName', { max: 253 }) ?? 'countersign',
+        certificatesPem: str(b, 'CertificatesPem', { max: 256 * 1024 }) ?? undefined,
+        privateKeyPem: str(b, 'PrivateKeyPem', { max: 64 * 1024 }) ?? undefined,
+        pkcs12: str(b, 'Pkcs12', { max: 512 * 1024 }) ?? undefined,
+        password: str(b, 'Password', { max: 200 }) ?? undefined,
+      });
+      return caWire(ca);
+    });
 
-  app.put('/Templates', async (req) => {
-    requirePermission(req, P.templatesModify);
-    const b = asObject(req.body ?? null);
-    const id = int(b, 'Id', { required: true, min: 1 })!;
-    const current = (await store.getTemplate(id)) ?? fail('NotFound', `No template has Id ${id}.`);
-    const { id: _id, ...base } = current;
-    const updated = await store.updateTemplate({ ...readTemplate(base, b), id });
-    return templateWire(updated ?? fail('NotFound', `No template has Id ${id}.`));
-  });
+    app.get('/Templates', async (req) => {
+      requirePermission(req, P.templatesRead, ...ENROLL);
+      return (await store.listTemplates()).map(templateCollectionWire);
+    });
 
-  // Extension: Countersign has no Active Directory to import templates from.
-  app.post('/Templates', async (req) => {
-    requirePermission(req, P.templatesModify);
-    const b = asObject(req.body ?? null);
-    str(b, 'CommonName', { required: true, nonEmpty: true });
-    const base = { ...defaultTemplate(), displayName: str(b, 'CommonName')!, friendlyName: null, oid: `1.3.6.1.4.1.55555.1.${Date.now()}` };
-    return templateWire(await store.insertTemplate(readTemplate(base, b)));
-  });
+    app.get<{ Params: { id: string } }>('/Templates/:id', async (req) => {
+      requirePermission(req, P.templatesRead, ...ENROLL);
+      const id = intParam(req.params.id, 'Template id');
+      return templateWire((await store.getTemplate(id)) ?? fail('NotFound', `No template has Id ${id}.`));
+    });
 
-  app.delete<{ Params: { id: string } }>('/Templates/:id', async (req, reply) => {
-    requirePermission(req, P.templatesModify);
-    const id = intParam(req.params.id, 'Template id');
-    if (!(await store.deleteTemplate(id))) fail('NotFound', `No template has Id ${id}.`);
-    reply.code(204).send();
-  });
+    app.put('/Templates', async (req) => {
+      requirePermission(req, P.templatesModify);
+      const b = asObject(req.body ?? null);
+      const id = int(b, 'Id', { required: true, min: 1 })!;
+      const current = (await store.getTemplate(id)) ?? fail('NotFound', `No template has Id ${id}.`);
+      const { id: _id, ...base } = current;
+      const updated = await store.updateTemplate({ ...readTemplate(base, b), id });
+      return templateWire(updated ?? fail('NotFound', `No template has Id ${id}.`));
+    });
 
-  app.get('/EnrollmentPatterns', async (req) => {
-    requirePermission(req, P.templatesRead, ...ENROLL);
-    const cas = certs.listCas();
-    const all = (await store.listTemplates()).map((t) => enrollmentPatternWire(t, cas));
-    return listInMemory(all as unknown as Record<string, unknown>[], listQuery(req, PATTERN_FIELDS, 'Id'), PATTERN_FIELDS);
-  });
+    // Extension: Countersign has no Active Directory to import templates from.
+    app.post('/Templates', async (req) => {
+      requirePermission(req, P.templatesModify);
+      const b = asObject(req.body ?? null);
+      str(b, 'CommonName', { required: true, nonEmpty: true });
+      const base = { ...defaultTemplate(), displayName: str(b, 'CommonName')!, friendlyName: null, oid: `1.3.6.1.4.1.55555.1.${Date.now()}` };
+      return templateWire(await store.insertTemplate(readTemplate(base, b)));
+    });
 
-  app.get('/MetadataFields', async (req) => {
-    requirePermission(req, P.metadataTypesRead, P.certificatesRead, ...ENROLL);
-    return (await store.listMetadataFields()).map(metadataFieldWire);
-  });
+    app.delete<{ Params: { id: string } }>('/Templates/:id', async (req, reply) => {
+      requirePermission(req, P.templatesModify);
+      const id = intParam(req.params.id, 'Template id');
+      if (!(await store.deleteTemplate(id))) fail('NotFound', `No template has Id ${id}.`);
+      reply.code(204).send();
+    });
 
-  app.post('/MetadataFields', async (req) => {
-    requirePermission(req, P.metadataTypesModify);
-    return metadataFieldWire(await store.insertMetadataField(readMetadataField(req.body)));
-  });
+    app.get('/EnrollmentPatterns', async (req) => {
+      requirePermission(req, P.templatesRead, ...ENROLL);
+      const cas = certs.listCas();
+      const all = (await store.listTemplates()).map((t) => enrollmentPatternWire(t, cas));
+      return listInMemory(all as unknown as Record<string, unknown>[], listQuery(req, PATTERN_FIELDS, 'Id'), PATTERN_FIELDS);
+    });
 
-  app.put('/MetadataFields', async (req) => {
-    requirePermission(req, P.metadataTypesModify);
-    const b = asObject(req.body ?? null);
-    const id = int(b, 'Id', { required: true, min: 1 })!;
-    const updated = await store.updateMetadataField({ ...readMetadataField(b), id });
-    return metadataFieldWire(updated ?? fail('NotFound', `No metadata field has Id ${id}.`));
-  });
+    app.get('/MetadataFields', async (req) => {
+      requirePermission(req, P.metadataTypesRead, P.certificatesRead, ...ENROLL);
+      return (await store.listMetadataFields()).map(metadataFieldWire);
+    });
 
-  app.delete('/MetadataFields', async (req, reply) => {
-    requirePermission(req, P.metadataTypesModify);
-    const ids = asArray(req.body ?? null, 'The request body (a list of metadata field ids)');
-    for (const id of ids) if (!Number.isInteger(id)) fail('ValidationFailed', 'The body must be a list of metadata field ids.');
-    for (const id of ids) await store.deleteMetadataField(id as number);
-    reply.code(204).send();
-  });
-};
+    app.post('/MetadataFields', async (req) => {
+      requirePermission(req, P.metadataTypesModify);
+      return metadataFieldWire(await store.insertMetadataField(readMetadataField(req.body)));
+    });
+
+    app.put('/MetadataFields', async (req) => {
+      requirePermission(req, P.metadataTypesModify);
+      const b = asObject(req.body ?? null);
+      const id = int(b, 'Id', { required: true, min: 1 })!;
+      const updated = await store.updateMetadataField({ ...readMetadataField(b), id });
+      return metadataFieldWire(updated ?? fail('NotFound', `No metadata field has Id ${id}.`));
+    });
+
+    app.delete('/MetadataFields', async (req, reply) => {
+      requirePermission(req, P.metadataTypesModify);
+      const ids = asArray(req.body ?? null, 'The request body (a list of metadata field ids)');
+      for (const id of ids) if (!Number.isInteger(id)) fail('ValidationFailed', 'The body must be a list of metadata field ids.');
+      for (const id of ids) await store.deleteMetadataField(id as number);
+      reply.code(204).send();
+    });
+  };
 
 const DATA_TYPES = [1, 2, 3, 4, 5, 6, 7];
 

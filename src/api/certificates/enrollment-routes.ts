@@ -46,35 +46,37 @@ function readEnrollment(body: unknown, kind: 'CSR' | 'PFX'): EnrollInput {
 }
 
 /** POST /Enrollment/CSR and /PFX, and the enrollment contexts. */
-export const enrollmentRoutes = (certs: CertificateService): FastifyPluginAsync => async (app) => {
-  app.post('/Enrollment/CSR', async (req) => {
-    const p = requirePermission(req, P.enrollCsr);
-    const fmt = format(req, ['PEM', 'DER'] as const, null);
-    const input = readEnrollment(req.body, 'CSR');
-    const outcome = await certs.enrollment.enroll(input, p);
-    return csrEnrollmentWire(outcome, fmt, input.metadata);
-  });
+export const enrollmentRoutes =
+  (certs: CertificateService): FastifyPluginAsync =>
+  async (app) => {
+    app.post('/Enrollment/CSR', async (req) => {
+      const p = requirePermission(req, P.enrollCsr);
+      const fmt = format(req, ['PEM', 'DER'] as const, null);
+      const input = readEnrollment(req.body, 'CSR');
+      const outcome = await certs.enrollment.enroll(input, p);
+      return csrEnrollmentWire(outcome, fmt, input.metadata);
+    });
 
-  app.post('/Enrollment/PFX', async (req) => {
-    const p = requirePermission(req, P.enrollPfx);
-    const fmt = format(req, ['PFX', 'PEM', 'ZIP', 'STORE'] as const, 'PFX');
-    const b = asObject(req.body ?? null);
-    const given = str(b, 'Password', { max: 200 });
-    const password = given && given !== '' ? given : randomBytes(12).toString('base64url');
-    // STORE: Keyfactor deploys to a store; Countersign keeps the key for one POST /Certificates/Recover.
-    const input = { ...readEnrollment(b, 'PFX'), deliverKeyNow: fmt !== 'STORE' };
-    const outcome = await certs.enrollment.enroll(input, p);
-    const blob = fmt === 'STORE' ? null : await packKey(outcome, fmt as 'PFX' | 'PEM' | 'ZIP', password, input.includeChain, certs);
-    return pfxEnrollmentWire(outcome, blob, blob && !given ? password : null, input.metadata);
-  });
+    app.post('/Enrollment/PFX', async (req) => {
+      const p = requirePermission(req, P.enrollPfx);
+      const fmt = format(req, ['PFX', 'PEM', 'ZIP', 'STORE'] as const, 'PFX');
+      const b = asObject(req.body ?? null);
+      const given = str(b, 'Password', { max: 200 });
+      const password = given && given !== '' ? given : randomBytes(12).toString('base64url');
+      // STORE: Keyfactor deploys to a store; Countersign keeps the key for one POST /Certificates/Recover.
+      const input = { ...readEnrollment(b, 'PFX'), deliverKeyNow: fmt !== 'STORE' };
+      const outcome = await certs.enrollment.enroll(input, p);
+      const blob = fmt === 'STORE' ? null : await packKey(outcome, fmt as 'PFX' | 'PEM' | 'ZIP', password, input.includeChain, certs);
+      return pfxEnrollmentWire(outcome, blob, blob && !given ? password : null, input.metadata);
+    });
 
-  const context = (kind: 'CSR' | 'PFX') => async (req: FastifyRequest) => {
-    requirePermission(req, kind === 'CSR' ? P.enrollCsr : P.enrollPfx);
-    return enrollmentContextWire(await certs.store.certificates.listTemplates(), certs.listCas(), kind);
+    const context = (kind: 'CSR' | 'PFX') => async (req: FastifyRequest) => {
+      requirePermission(req, kind === 'CSR' ? P.enrollCsr : P.enrollPfx);
+      return enrollmentContextWire(await certs.store.certificates.listTemplates(), certs.listCas(), kind);
+    };
+    app.get('/Enrollment/CSR/Context/My', context('CSR'));
+    app.get('/Enrollment/PFX/Context/My', context('PFX'));
   };
-  app.get('/Enrollment/CSR/Context/My', context('CSR'));
-  app.get('/Enrollment/PFX/Context/My', context('PFX'));
-};
 
 /**
  * The issued certificate with its generated key: PKCS#12; PEM (encrypted PKCS#8 plus the
@@ -84,7 +86,12 @@ async function packKey(o: EnrollOutcome, fmt: 'PFX' | 'PEM' | 'ZIP', password: s
   if (!o.certificate || !o.pkcs8) return null;
   const chainDer = includeChain ? certs.chainOf(o.certificate.caId) : [];
   if (fmt === 'PFX') return (await buildPkcs12(o.pkcs8, [o.certificate.der, ...chainDer], password)).toString('base64');
-  const key = createPrivateKey({ key: Buffer.from(o.pkcs8), format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: password }) as string;
+  const key = createPrivateKey({ key: Buffer.from(o.pkcs8), format: 'der', type: 'pkcs8' }).export({
+    type: 'pkcs8',
+    format: 'pem',
+    cipher: 'aes-256-cbc',
+    passphrase: password,
+  }) as string;
   const leaf = toPem(o.certificate.der);
   const chain = chainDer.map((d) => toPem(d)).join('');
   if (fmt === 'PEM') return Buffer.from(key + leaf + chain).toString('base64');

@@ -32,87 +32,99 @@ export const CERTIFICATE_FIELDS: FieldSpec[] = [
 ];
 
 /** The certificate inventory: list, read, history, metadata, download, recover, delete. */
-export const inventoryRoutes = (certs: CertificateService): FastifyPluginAsync => async (app) => {
-  const store = certs.store.certificates;
+export const inventoryRoutes =
+  (certs: CertificateService): FastifyPluginAsync =>
+  async (app) => {
+    const store = certs.store.certificates;
 
-  const view = async (req: FastifyRequest, c: CertificateRecord, p: Principal) => {
-    const template = c.templateId === null ? null : await store.getTemplate(c.templateId);
-    const ca = certs.listCas().find((x) => x.id === c.caId);
-    return {
-      includeMetadata: queryBool(req.q, 'includeMetadata'),
-      includeLocations: queryBool(req.q, 'includeLocations'),
-      hasPrivateKey: grants(p.permissions, P.certificatesRecover) || c.requesterId === p.identity.id,
-      templateName: template?.commonName ?? null,
-      caName: ca ? `${ca.hostName}\\${ca.logicalName}` : null,
-      now: new Date().toISOString(),
+    const view = async (req: FastifyRequest, c: CertificateRecord, p: Principal) => {
+      const template = c.templateId === null ? null : await store.getTemplate(c.templateId);
+      const ca = certs.listCas().find((x) => x.id === c.caId);
+      return {
+        includeMetadata: queryBool(req.q, 'includeMetadata'),
+        includeLocations: queryBool(req.q, 'includeLocations'),
+        hasPrivateKey: grants(p.permissions, P.certificatesRecover) || c.requesterId === p.identity.id,
+        templateName: template?.commonName ?? null,
+        caName: ca ? `${ca.hostName}\\${ca.logicalName}` : null,
+        now: new Date().toISOString(),
+      };
     };
+
+    app.get('/Certificates', async (req) => {
+      const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
+      const v = certs.visibility(p);
+      const q = listQuery(req, CERTIFICATE_FIELDS, 'Id');
+      const rows = await store.queryCertificates({
+        ...q,
+        requesterId: v.all ? undefined : p.identity.id,
+        includeExpired: queryBool(req.q, 'includeExpired'),
+        now: new Date().toISOString(),
+      });
+      return Promise.all(rows.map(async (c) => certificateWire(c, await view(req, c, p))));
+    });
+
+    app.get<{ Params: { id: string } }>('/Certificates/:id', async (req) => {
+      const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
+      const c = await certs.visibleCertificate(intParam(req.params.id, 'Certificate id'), p);
+      return certificateWire(c, await view(req, c, p), true);
+    });
+
+    app.get<{ Params: { id: string } }>('/Certificates/:id/History', async (req) => {
+      const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
+      const c = await certs.visibleCertificate(intParam(req.params.id, 'Certificate id'), p);
+      return (await store.listCertificateHistory(c.id)).map(historyWire);
+    });
+
+    app.put('/Certificates/Metadata', async (req, reply) => {
+      const p = requirePermission(req, P.certificatesMetadata);
+      const b = asObject(req.body ?? null);
+      const id = int(b, 'Id', { required: true, min: 1 })!;
+      const c = await certs.visibleCertificate(id, p);
+      const metadata = { ...c.metadata, ...readStringMap(b.Metadata ?? b.metadata ?? null, 'Metadata') };
+      await store.updateCertificateMetadata(id, metadata);
+      await store.addCertificateHistory(id, {
+        at: new Date().toISOString(),
+        username: p.identity.accountName,
+        action: 'MetadataUpdated',
+        comment: Object.keys(metadata).join(', '),
+      });
+      reply.code(204).send();
+    });
+
+    app.post('/Certificates/Download', async (req) => {
+      const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
+      const fmt = headerFormat(req, ['PEM', 'DER', 'P7B'], 'PEM');
+      const b = asObject(req.body ?? null);
+      const c = await certs.find(selector(b), p);
+      const chain = bool(b, 'IncludeChain') ? certs.chainOf(c.caId) : [];
+      const order = str(b, 'ChainOrder') ?? 'EndEntityFirst';
+      if (!/^(EndEntityFirst|RootFirst)$/i.test(order)) fail('ValidationFailed', "ChainOrder must be 'EndEntityFirst' or 'RootFirst'.");
+      const all = [c.der, ...chain];
+      const ordered = /^RootFirst$/i.test(order) ? all.reverse() : all;
+      await store.addCertificateHistory(c.id, { at: new Date().toISOString(), username: p.identity.accountName, action: 'Downloaded', comment: fmt });
+      if (fmt === 'DER') return { Content: Buffer.from(c.der).toString('base64') };
+      if (fmt === 'PEM') return { Content: Buffer.from(ordered.map((d) => toPem(d)).join('')).toString('base64') };
+      const p7 = new x509.X509Certificates(ordered.map((d) => new x509.X509Certificate(bytes(d))));
+      return { Content: Buffer.from(p7.export('raw')).toString('base64') };
+    });
+
+    app.post('/Certificates/Recover', async (req) => {
+      const p = requirePermission(req, P.certificatesRecover, P.enrollPfx, P.enrollCsr);
+      headerFormat(req, ['PFX'], 'PFX');
+      const b = asObject(req.body ?? null);
+      const password = str(b, 'Password', { required: true, nonEmpty: true, max: 200 })!;
+      const c = await certs.find(selector(b), p);
+      const pfx = await certs.recover(c, password, bool(b, 'IncludeChain') ?? true, p);
+      return { PFX: pfx.toString('base64'), FileName: `${(c.issuedCn ?? `certificate-${c.id}`).replace(/[^\w.-]+/g, '_')}.pfx` };
+    });
+
+    app.delete<{ Params: { id: string } }>('/Certificates/:id', async (req, reply) => {
+      requirePermission(req, P.certificatesDelete);
+      const id = intParam(req.params.id, 'Certificate id');
+      if (!(await store.deleteCertificate(id))) fail('NotFound', `No certificate has Id ${id}.`);
+      reply.code(204).send();
+    });
   };
-
-  app.get('/Certificates', async (req) => {
-    const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
-    const v = certs.visibility(p);
-    const q = listQuery(req, CERTIFICATE_FIELDS, 'Id');
-    const rows = await store.queryCertificates({ ...q, requesterId: v.all ? undefined : p.identity.id, includeExpired: queryBool(req.q, 'includeExpired'), now: new Date().toISOString() });
-    return Promise.all(rows.map(async (c) => certificateWire(c, await view(req, c, p))));
-  });
-
-  app.get<{ Params: { id: string } }>('/Certificates/:id', async (req) => {
-    const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
-    const c = await certs.visibleCertificate(intParam(req.params.id, 'Certificate id'), p);
-    return certificateWire(c, await view(req, c, p), true);
-  });
-
-  app.get<{ Params: { id: string } }>('/Certificates/:id/History', async (req) => {
-    const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
-    const c = await certs.visibleCertificate(intParam(req.params.id, 'Certificate id'), p);
-    return (await store.listCertificateHistory(c.id)).map(historyWire);
-  });
-
-  app.put('/Certificates/Metadata', async (req, reply) => {
-    const p = requirePermission(req, P.certificatesMetadata);
-    const b = asObject(req.body ?? null);
-    const id = int(b, 'Id', { required: true, min: 1 })!;
-    const c = await certs.visibleCertificate(id, p);
-    const metadata = { ...c.metadata, ...readStringMap(b.Metadata ?? b.metadata ?? null, 'Metadata') };
-    await store.updateCertificateMetadata(id, metadata);
-    await store.addCertificateHistory(id, { at: new Date().toISOString(), username: p.identity.accountName, action: 'MetadataUpdated', comment: Object.keys(metadata).join(', ') });
-    reply.code(204).send();
-  });
-
-  app.post('/Certificates/Download', async (req) => {
-    const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
-    const fmt = headerFormat(req, ['PEM', 'DER', 'P7B'], 'PEM');
-    const b = asObject(req.body ?? null);
-    const c = await certs.find(selector(b), p);
-    const chain = bool(b, 'IncludeChain') ? certs.chainOf(c.caId) : [];
-    const order = str(b, 'ChainOrder') ?? 'EndEntityFirst';
-    if (!/^(EndEntityFirst|RootFirst)$/i.test(order)) fail('ValidationFailed', "ChainOrder must be 'EndEntityFirst' or 'RootFirst'.");
-    const all = [c.der, ...chain];
-    const ordered = /^RootFirst$/i.test(order) ? all.reverse() : all;
-    await store.addCertificateHistory(c.id, { at: new Date().toISOString(), username: p.identity.accountName, action: 'Downloaded', comment: fmt });
-    if (fmt === 'DER') return { Content: Buffer.from(c.der).toString('base64') };
-    if (fmt === 'PEM') return { Content: Buffer.from(ordered.map((d) => toPem(d)).join('')).toString('base64') };
-    const p7 = new x509.X509Certificates(ordered.map((d) => new x509.X509Certificate(bytes(d))));
-    return { Content: Buffer.from(p7.export('raw')).toString('base64') };
-  });
-
-  app.post('/Certificates/Recover', async (req) => {
-    const p = requirePermission(req, P.certificatesRecover, P.enrollPfx, P.enrollCsr);
-    headerFormat(req, ['PFX'], 'PFX');
-    const b = asObject(req.body ?? null);
-    const password = str(b, 'Password', { required: true, nonEmpty: true, max: 200 })!;
-    const c = await certs.find(selector(b), p);
-    const pfx = await certs.recover(c, password, bool(b, 'IncludeChain') ?? true, p);
-    return { PFX: pfx.toString('base64'), FileName: `${(c.issuedCn ?? `certificate-${c.id}`).replace(/[^\w.-]+/g, '_')}.pfx` };
-  });
-
-  app.delete<{ Params: { id: string } }>('/Certificates/:id', async (req, reply) => {
-    requirePermission(req, P.certificatesDelete);
-    const id = intParam(req.params.id, 'Certificate id');
-    if (!(await store.deleteCertificate(id))) fail('NotFound', `No certificate has Id ${id}.`);
-    reply.code(204).send();
-  });
-};
 
 function headerFormat<T extends string>(req: FastifyRequest, allowed: T[], dflt: T): T {
   const raw = req.headers['x-certificateformat'];

@@ -9,7 +9,8 @@ import { bool, field, int, str } from '../wire.ts';
 /** `{"dns": ["a"], "ip4": ["10.0.0.1"]}`; a single string is taken as a one-element list. */
 export function readSans(v: Json | undefined): SanMap {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) return fail('ValidationFailed', 'SANs must be an object mapping a SAN type (dns, ip4, ip6, uri, rfc822, ...) to a list of strings.');
+  if (typeof v !== 'object' || Array.isArray(v))
+    return fail('ValidationFailed', 'SANs must be an object mapping a SAN type (dns, ip4, ip6, uri, rfc822, ...) to a list of strings.');
   const out: SanMap = {};
   for (const [k, raw] of Object.entries(v)) {
     const list = typeof raw === 'string' ? [raw] : raw;
@@ -73,7 +74,12 @@ export function readTemplate(base: Omit<Template, 'id'>, b: JsonObject): Omit<Te
       const o = obj(f, `EnrollmentFields[${i}]`);
       const dataType = int(o, 'DataType') ?? 1;
       if (dataType !== 1 && dataType !== 2) fail('ValidationFailed', `EnrollmentFields[${i}].DataType must be 1 (string) or 2 (multiple choice).`);
-      return { id: int(o, 'Id') ?? i + 1, name: str(o, 'Name', { required: true, max: 200 })!, options: list(field(o, 'Options'), 'Options').map(String), dataType: dataType as 1 | 2 };
+      return {
+        id: int(o, 'Id') ?? i + 1,
+        name: str(o, 'Name', { required: true, max: 200 })!,
+        options: list(field(o, 'Options'), 'Options').map(String),
+        dataType: dataType as 1 | 2,
+      };
     });
   if (field(b, 'RequiredEnrollmentFields') !== undefined) t.requiredEnrollmentFields = list(field(b, 'RequiredEnrollmentFields'), 'RequiredEnrollmentFields').map(String);
   if (field(b, 'ExtendedKeyUsages') !== undefined)
@@ -101,18 +107,23 @@ export function readTemplate(base: Omit<Template, 'id'>, b: JsonObject): Omit<Te
   // Countersign's policy fields (no Active Directory template to read them from).
   const validity = int(b, 'ValidityDays', { min: 1 });
   if (validity !== null) t.policy.validityDays = validity <= 3650 ? validity : fail('ValidationFailed', 'ValidityDays must be from 1 to 3650.');
-  if (field(b, 'KeyTypes') !== undefined && typeof field(b, 'KeyTypes') === 'string') t.policy.keyTypes = String(field(b, 'KeyTypes')).split(',').map((k) => keyType(k.trim()));
+  if (field(b, 'KeyTypes') !== undefined && typeof field(b, 'KeyTypes') === 'string')
+    t.policy.keyTypes = String(field(b, 'KeyTypes'))
+      .split(',')
+      .map((k) => keyType(k.trim()));
   t.policy.minRsaBits = int(b, 'MinimumRsaKeySize', { min: 0 }) ?? t.policy.minRsaBits;
   if (field(b, 'Curves') !== undefined) t.policy.curves = list(field(b, 'Curves'), 'Curves').map(String);
   if (field(b, 'AllowedSanTypes') !== undefined) t.policy.sanTypes = list(field(b, 'AllowedSanTypes'), 'AllowedSanTypes').map((x) => String(x).toLowerCase());
   const mode = str(b, 'PolicyMode', { max: 20 });
-  if (mode !== null) t.policy.mode = /^review$/i.test(mode) ? 'review' : /^enforce$/i.test(mode) ? 'enforce' : fail('ValidationFailed', "PolicyMode must be 'Enforce' or 'Review'.");
+  if (mode !== null)
+    t.policy.mode = /^review$/i.test(mode) ? 'review' : /^enforce$/i.test(mode) ? 'enforce' : fail('ValidationFailed', "PolicyMode must be 'Enforce' or 'Review'.");
   if (field(b, 'CertificateAuthorityIds') !== undefined) t.policy.caIds = list(field(b, 'CertificateAuthorityIds'), 'CertificateAuthorityIds').map(Number);
   if (t.policy.minRsaBits < MIN_RSA_BITS) fail('ValidationFailed', `The minimum RSA key size must be at least ${MIN_RSA_BITS}.`);
   const badCurve = t.policy.curves.find((c) => !KNOWN_CURVES.includes(c));
   if (badCurve) fail('ValidationFailed', `Curve '${badCurve}' is not supported; use ${KNOWN_CURVES.join(', ')}.`);
   if (t.policy.keyTypes.length === 0) fail('ValidationFailed', 'A template must allow at least one key type.');
-  if (!t.commonName || !/^[\w .-]{1,100}$/.test(t.commonName)) fail('ValidationFailed', 'CommonName (the template short name) must be 1 to 100 letters, digits, spaces, dots, dashes or underscores.');
+  if (!t.commonName || !/^[\w .-]{1,100}$/.test(t.commonName))
+    fail('ValidationFailed', 'CommonName (the template short name) must be 1 to 100 letters, digits, spaces, dots, dashes or underscores.');
   return t;
 }
 

@@ -14,43 +14,63 @@ import { intParam } from '../wire.ts';
  * (subject, SANs, key, template, validity), checked again against the template as it is now,
  * with where it stands.
  */
-export const requestRoutes = (certs: CertificateService): FastifyPluginAsync => async (app) => {
-  app.get<{ Params: { id: string } }>('/Enrollment/Requests/:id', async (req) => {
-    const p = principalOf(req);
-    const id = intParam(req.params.id, 'Request id');
-    const request = (await certs.store.certificates.getRequest(id)) ?? fail('NotFound', `No enrollment request has Id ${id}.`);
-    const state = await certs.enrollment.dispositionOf(request);
-    const mayRead =
-      request.requesterId === p.identity.id ||
-      grants(p.permissions, P.certificatesRead) ||
-      grants(p.permissions, P.instancesReadAll) ||
-      (state.instance !== null && grants(p.permissions, P.instancesReadPending) && p.roleIds.some((r) => state.instance!.pendingRoleIds.includes(r)));
-    if (!mayRead) fail('NotFound', `No enrollment request has Id ${id}.`);
-    const issue = request.data.issue as unknown as { subject: string; publicKey: string; sans: SanMap; validityDays: number };
-    const key = publicKeyInfo(Buffer.from(issue.publicKey, 'base64'));
-    const subjectParts = nameParts(new x509.Name(issue.subject));
-    const template = await certs.store.certificates.getTemplate(request.templateId);
-    const ca = certs.listCas().find((c) => c.id === request.caId);
-    const violations = template
-      ? checkPolicy(template, { enrollmentType: request.kind, key, subjectParts, sans: issue.sans, caId: request.caId, additionalFields: {}, requester: request.requesterName }).filter((v) => v.rule !== 'EnrollmentField')
-      : [];
-    return {
-      Id: request.id,
-      EnrollmentType: request.kind,
-      Requester: request.requesterName,
-      SubmissionDate: request.createdAt,
-      Subject: issue.subject,
-      SubjectParts: subjectParts,
-      SANs: issue.sans,
-      Key: { Type: key.algorithm, Size: key.bits, Curve: key.curve },
-      ValidityDays: issue.validityDays,
-      CSR: request.data.csr ?? null,
-      Template: template ? { Id: template.id, Name: template.commonName, KeyTypes: template.policy.keyTypes, MinimumRsaKeySize: template.policy.minRsaBits, Curves: template.policy.curves, AllowedSanTypes: template.policy.sanTypes, ValidityDays: template.policy.validityDays } : null,
-      CertificateAuthority: ca ? `${ca.hostName}\\${ca.logicalName}` : null,
-      PolicyViolations: violations.map((v) => ({ Rule: v.rule, Message: v.message })),
-      Disposition: state.disposition,
-      WorkflowInstanceId: request.instanceId,
-      KeyfactorID: state.certificate?.id ?? null,
-    };
-  });
-};
+export const requestRoutes =
+  (certs: CertificateService): FastifyPluginAsync =>
+  async (app) => {
+    app.get<{ Params: { id: string } }>('/Enrollment/Requests/:id', async (req) => {
+      const p = principalOf(req);
+      const id = intParam(req.params.id, 'Request id');
+      const request = (await certs.store.certificates.getRequest(id)) ?? fail('NotFound', `No enrollment request has Id ${id}.`);
+      const state = await certs.enrollment.dispositionOf(request);
+      const mayRead =
+        request.requesterId === p.identity.id ||
+        grants(p.permissions, P.certificatesRead) ||
+        grants(p.permissions, P.instancesReadAll) ||
+        (state.instance !== null && grants(p.permissions, P.instancesReadPending) && p.roleIds.some((r) => state.instance!.pendingRoleIds.includes(r)));
+      if (!mayRead) fail('NotFound', `No enrollment request has Id ${id}.`);
+      const issue = request.data.issue as unknown as { subject: string; publicKey: string; sans: SanMap; validityDays: number };
+      const key = publicKeyInfo(Buffer.from(issue.publicKey, 'base64'));
+      const subjectParts = nameParts(new x509.Name(issue.subject));
+      const template = await certs.store.certificates.getTemplate(request.templateId);
+      const ca = certs.listCas().find((c) => c.id === request.caId);
+      const violations = template
+        ? checkPolicy(template, {
+            enrollmentType: request.kind,
+            key,
+            subjectParts,
+            sans: issue.sans,
+            caId: request.caId,
+            additionalFields: {},
+            requester: request.requesterName,
+          }).filter((v) => v.rule !== 'EnrollmentField')
+        : [];
+      return {
+        Id: request.id,
+        EnrollmentType: request.kind,
+        Requester: request.requesterName,
+        SubmissionDate: request.createdAt,
+        Subject: issue.subject,
+        SubjectParts: subjectParts,
+        SANs: issue.sans,
+        Key: { Type: key.algorithm, Size: key.bits, Curve: key.curve },
+        ValidityDays: issue.validityDays,
+        CSR: request.data.csr ?? null,
+        Template: template
+          ? {
+              Id: template.id,
+              Name: template.commonName,
+              KeyTypes: template.policy.keyTypes,
+              MinimumRsaKeySize: template.policy.minRsaBits,
+              Curves: template.policy.curves,
+              AllowedSanTypes: template.policy.sanTypes,
+              ValidityDays: template.policy.validityDays,
+            }
+          : null,
+        CertificateAuthority: ca ? `${ca.hostName}\\${ca.logicalName}` : null,
+        PolicyViolations: violations.map((v) => ({ Rule: v.rule, Message: v.message })),
+        Disposition: state.disposition,
+        WorkflowInstanceId: request.instanceId,
+        KeyfactorID: state.certificate?.id ?? null,
+      };
+    });
+  };

@@ -46,9 +46,13 @@ const enrollmentFieldsWire = (t: Template) => t.enrollmentFields.map((f) => ({ I
 const regexesWire = (t: Template) => t.regexes.map((r) => ({ TemplateId: t.id, SubjectPart: r.subjectPart, Regex: r.regex, Error: r.error, CaseSensitive: r.caseSensitive }));
 const ekusWire = (t: Template) => t.extendedKeyUsages.map((e, i) => ({ Id: i + 1, Oid: e.oid, DisplayName: e.displayName }));
 const keySize = (t: Template) => (t.policy.keyTypes.includes('RSA') ? String(Math.max(2048, t.policy.minRsaBits)) : t.policy.curves[0] === 'P-384' ? '384' : '256');
-const keyTypeName = (t: Template) => (t.policy.keyTypes.includes('RSA') ? 'RSA' : t.policy.keyTypes.includes('ECC') ? 'ECC' : t.policy.keyTypes[0] ?? 'RSA');
+const keyTypeName = (t: Template) => (t.policy.keyTypes.includes('RSA') ? 'RSA' : t.policy.keyTypes.includes('ECC') ? 'ECC' : (t.policy.keyTypes[0] ?? 'RSA'));
 const algorithms = (t: Template) =>
-  t.policy.keyTypes.map((k) => ({ name: k, bit_lengths: k === 'RSA' ? [2048, 3072, 4096].filter((b) => b >= t.policy.minRsaBits) : [], curves: k === 'ECC' ? t.policy.curves : [] }));
+  t.policy.keyTypes.map((k) => ({
+    name: k,
+    bit_lengths: k === 'RSA' ? [2048, 3072, 4096].filter((b) => b >= t.policy.minRsaBits) : [],
+    curves: k === 'ECC' ? t.policy.curves : [],
+  }));
 
 export function templateCollectionWire(t: Template) {
   return {
@@ -83,9 +87,28 @@ export function templateWire(t: Template) {
   const { Manageability: _m, ...base } = templateCollectionWire(t);
   return {
     ...base,
-    MetadataFields: t.metadataFields.map((m, i) => ({ Id: i + 1, DefaultValue: m.defaultValue, MetadataId: m.metadataId, Validation: m.validation, Enrollment: m.enrollment, Message: m.message, CaseSensitive: m.caseSensitive, TemplateId: t.id })),
+    MetadataFields: t.metadataFields.map((m, i) => ({
+      Id: i + 1,
+      DefaultValue: m.defaultValue,
+      MetadataId: m.metadataId,
+      Validation: m.validation,
+      Enrollment: m.enrollment,
+      Message: m.message,
+      CaseSensitive: m.caseSensitive,
+      TemplateId: t.id,
+    })),
     TemplateDefaults: [],
-    TemplatePolicy: { TemplateId: t.id, AllowKeyReuse: false, AllowWildcards: t.policy.allowWildcards, RFCEnforcement: true, CertificateOwnerRole: 0, DefaultCertificateOwnerRoleId: null, DefaultCertificateOwnerRoleName: null, PrimaryKeyAlgorithms: algorithms(t), AlternativeKeyAlgorithms: [] },
+    TemplatePolicy: {
+      TemplateId: t.id,
+      AllowKeyReuse: false,
+      AllowWildcards: t.policy.allowWildcards,
+      RFCEnforcement: true,
+      CertificateOwnerRole: 0,
+      DefaultCertificateOwnerRoleId: null,
+      DefaultCertificateOwnerRoleName: null,
+      PrimaryKeyAlgorithms: algorithms(t),
+      AlternativeKeyAlgorithms: [],
+    },
     KeyAlgorithms: { TemplateId: t.id, PrimaryKeyAlgorithms: algorithms(t), AlternativeKeyAlgorithms: [] },
     RFCEnforcement: true,
     Curve: t.policy.keyTypes.includes('ECC') ? (t.policy.curves[0] ?? null) : null,
@@ -105,12 +128,21 @@ export function enrollmentContextWire(templates: Template[], cas: CaConnector[],
         Forest: 'countersign',
         RequiresApproval: t.requiresApproval,
         RFCEnforcement: true,
-        CAs: cas.filter((c) => t.policy.caIds.length === 0 || t.policy.caIds.includes(c.id)).map((c) => ({ Id: c.id, Name: `${c.hostName}\\${c.logicalName}`, DisplayName: c.logicalName, RFCEnforcement: true, SubscriberTerms: false })),
+        CAs: cas
+          .filter((c) => t.policy.caIds.length === 0 || t.policy.caIds.includes(c.id))
+          .map((c) => ({ Id: c.id, Name: `${c.hostName}\\${c.logicalName}`, DisplayName: c.logicalName, RFCEnforcement: true, SubscriberTerms: false })),
         EnrollmentFields: t.enrollmentFields.map((f) => ({ Id: f.id, Name: f.name, Options: f.options, TemplateId: t.id, DataType: f.dataType })),
         MetadataFields: [],
         Regexes: t.regexes.map((r) => ({ TemplateId: t.id, SubjectPart: r.subjectPart, Regex: r.regex, Error: r.error, CaseSensitive: r.caseSensitive })),
         ExtendedKeyUsages: ekusWire(t),
-        EnrollmentTemplatePolicy: { PrimaryKeyAlgorithms: algorithms(t), AlternativeKeyAlgorithms: [], AllowKeyReuse: false, AllowWildcards: t.policy.allowWildcards, RFCEnforcement: true, CertificateOwnerRole: 0 },
+        EnrollmentTemplatePolicy: {
+          PrimaryKeyAlgorithms: algorithms(t),
+          AlternativeKeyAlgorithms: [],
+          AllowKeyReuse: false,
+          AllowWildcards: t.policy.allowWildcards,
+          RFCEnforcement: true,
+          CertificateOwnerRole: 0,
+        },
         KeySize: keySize(t),
         KeyType: keyTypeName(t),
         Curve: t.policy.keyTypes.includes('ECC') ? (t.policy.curves[0] ?? null) : null,
@@ -125,16 +157,35 @@ export function enrollmentPatternWire(t: Template, cas: CaConnector[]) {
     Id: t.id,
     Name: t.commonName,
     Description: t.displayName,
-    Template: { Id: t.id, TemplateName: t.displayName, CommonName: t.commonName, ConfigurationTenant: 'countersign', RequiresApproval: t.requiresApproval, FriendlyName: t.friendlyName },
+    Template: {
+      Id: t.id,
+      TemplateName: t.displayName,
+      CommonName: t.commonName,
+      ConfigurationTenant: 'countersign',
+      RequiresApproval: t.requiresApproval,
+      FriendlyName: t.friendlyName,
+    },
     TemplateDefault: true,
     UseADPermissions: false,
     AssociatedRoles: [],
-    CertificateAuthorities: cas.filter((c) => t.policy.caIds.length === 0 || t.policy.caIds.includes(c.id)).map((c) => ({ Id: c.id, LogicalName: c.logicalName, HostName: c.hostName, ConfigurationTenant: c.hostName })),
+    CertificateAuthorities: cas
+      .filter((c) => t.policy.caIds.length === 0 || t.policy.caIds.includes(c.id))
+      .map((c) => ({ Id: c.id, LogicalName: c.logicalName, HostName: c.hostName, ConfigurationTenant: c.hostName })),
     AllowedEnrollmentTypes: t.allowedEnrollmentTypes,
     Regexes: t.regexes.map((r) => ({ SubjectPart: r.subjectPart, Regex: r.regex, Error: r.error, CaseSensitive: r.caseSensitive })),
     MetadataFields: [],
     RestrictCAs: t.policy.caIds.length > 0,
-    Policies: { AllowKeyReuse: false, AllowWildcards: t.policy.allowWildcards, RFCEnforcement: true, CertificateOwnerRole: 0, DefaultCertificateOwnerRoleId: null, DefaultCertificateOwnerRoleName: null, DefaultCertificateOwnerOverride: false, PrimaryKeyAlgorithms: algorithms(t), AlternativeKeyAlgorithms: [] },
+    Policies: {
+      AllowKeyReuse: false,
+      AllowWildcards: t.policy.allowWildcards,
+      RFCEnforcement: true,
+      CertificateOwnerRole: 0,
+      DefaultCertificateOwnerRoleId: null,
+      DefaultCertificateOwnerRoleName: null,
+      DefaultCertificateOwnerOverride: false,
+      PrimaryKeyAlgorithms: algorithms(t),
+      AlternativeKeyAlgorithms: [],
+    },
     Defaults: [],
     EnrollmentFields: t.enrollmentFields.map((f) => ({ Name: f.name, DataType: f.dataType, Options: f.options })),
   };
@@ -161,51 +212,68 @@ export function metadataFieldWire(f: MetadataField) {
 /** Certificates in the answer: PEM text per element, or base64 DER when the client asked for DER. */
 export const certificateText = (der: Uint8Array, format: 'PEM' | 'DER'): string => (format === 'PEM' ? toPem(der) : Buffer.from(der).toString('base64'));
 
+/** The issued certificate's names, first in both enrollment answers (null while pending). */
+const issuedNames = (o: EnrollOutcome) => ({
+  SerialNumber: o.certificate?.serialNumber ?? null,
+  IssuerDN: o.certificate?.issuerDn ?? null,
+  Thumbprint: o.certificate?.thumbprint ?? null,
+});
+
+const workflowOf = (o: EnrollOutcome) => ({ WorkflowInstanceId: o.instance?.id ?? NIL_GUID, WorkflowReferenceId: o.instance?.referenceId ?? 0 });
+
+/** The request's outcome, last in both enrollment answers. */
+const dispositionOf = (o: EnrollOutcome) => ({ KeyfactorRequestId: o.requestId, RequestDisposition: o.disposition, DispositionMessage: o.message, EnrollmentContext: null });
+
+// Keyfactor spells the id KeyfactorID in the CSR answer and KeyfactorId in the PFX answer; the
+// field order follows Keyfactor's answers.
 export function csrEnrollmentWire(o: EnrollOutcome, format: 'PEM' | 'DER', metadata: Record<string, string>) {
-  const c = o.certificate;
   return {
     CertificateInformation: {
-      SerialNumber: c?.serialNumber ?? null,
-      IssuerDN: c?.issuerDn ?? null,
-      Thumbprint: c?.thumbprint ?? null,
-      KeyfactorID: c?.id ?? 0,
+      ...issuedNames(o),
+      KeyfactorID: o.certificate?.id ?? 0,
       Certificates: o.certificates.map((d) => certificateText(d, format)),
-      WorkflowInstanceId: o.instance?.id ?? NIL_GUID,
-      WorkflowReferenceId: o.instance?.referenceId ?? 0,
-      KeyfactorRequestId: o.requestId,
-      RequestDisposition: o.disposition,
-      DispositionMessage: o.message,
-      EnrollmentContext: null,
+      ...workflowOf(o),
+      ...dispositionOf(o),
     },
     Metadata: metadata,
   };
 }
 
 export function pfxEnrollmentWire(o: EnrollOutcome, blob: string | null, password: string | null, metadata: Record<string, string>) {
-  const c = o.certificate;
   return {
     CertificateInformation: {
-      SerialNumber: c?.serialNumber ?? null,
-      IssuerDN: c?.issuerDn ?? null,
-      Thumbprint: c?.thumbprint ?? null,
-      KeyfactorId: c?.id ?? 0,
+      ...issuedNames(o),
+      KeyfactorId: o.certificate?.id ?? 0,
       Pkcs12Blob: blob,
       Password: password,
-      WorkflowInstanceId: o.instance?.id ?? NIL_GUID,
-      WorkflowReferenceId: o.instance?.referenceId ?? 0,
+      ...workflowOf(o),
       StoreIdsInvalidForRenewal: [],
       ChainFailedToBuild: false,
-      KeyfactorRequestId: o.requestId,
-      RequestDisposition: o.disposition,
-      DispositionMessage: o.message,
-      EnrollmentContext: null,
+      ...dispositionOf(o),
     },
     Metadata: metadata,
   };
 }
 
-const SAN_TYPE: Record<string, number> = { other: 0, rfc822: 1, dns: 2, x400: 3, directory: 4, ediparty: 5, uri: 6, ip: 7, registeredid: 8, ms_ntprincipalname: 100, ms_ntdsreplication: 101 };
-const KEY_TYPE: Record<string, { code: number; name: string }> = { RSA: { code: 1, name: 'RSA' }, ECC: { code: 3, name: 'ECC' }, Ed25519: { code: 4, name: 'Ed25519' }, Ed448: { code: 5, name: 'Ed448' } };
+const SAN_TYPE: Record<string, number> = {
+  other: 0,
+  rfc822: 1,
+  dns: 2,
+  x400: 3,
+  directory: 4,
+  ediparty: 5,
+  uri: 6,
+  ip: 7,
+  registeredid: 8,
+  ms_ntprincipalname: 100,
+  ms_ntdsreplication: 101,
+};
+const KEY_TYPE: Record<string, { code: number; name: string }> = {
+  RSA: { code: 1, name: 'RSA' },
+  ECC: { code: 3, name: 'ECC' },
+  Ed25519: { code: 4, name: 'Ed25519' },
+  Ed448: { code: 5, name: 'Ed448' },
+};
 
 export interface CertificateView {
   includeMetadata: boolean;
@@ -262,7 +330,9 @@ export function certificateWire(c: CertificateRecord, v: CertificateView, detail
     RequesterName: c.requesterName,
     ContentBytes: Buffer.from(c.der).toString('base64'),
     ExtendedKeyUsages: f.extendedKeyUsages.map((oid, i) => ({ Id: i + 1, Oid: oid, DisplayName: ekuName(oid) })),
-    SubjectAltNameElements: Object.entries(f.sans).flatMap(([type, values]) => values.map((value) => ({ Id: ++sanId, Value: value, Type: SAN_TYPE[type] ?? 999, ValueHash: null }))),
+    SubjectAltNameElements: Object.entries(f.sans).flatMap(([type, values]) =>
+      values.map((value) => ({ Id: ++sanId, Value: value, Type: SAN_TYPE[type] ?? 999, ValueHash: null })),
+    ),
     CRLDistributionPoints: [],
     LocationsCount: [],
     SSLLocations: [],

@@ -22,8 +22,7 @@ const readEmail = (body: JsonObject): string | null => checkEmail(str(body, 'Ema
 function readPermissionSetId(body: JsonObject, required: boolean): string {
   const raw = str(body, 'PermissionSetId');
   if (raw === null || raw.trim() === '') {
-    if (required)
-      fail('ValidationFailed', `PermissionSetId is required; use the global permission set ${GLOBAL_PERMISSION_SET_ID} (see GET /PermissionSets).`);
+    if (required) fail('ValidationFailed', `PermissionSetId is required; use the global permission set ${GLOBAL_PERMISSION_SET_ID} (see GET /PermissionSets).`);
     return GLOBAL_PERMISSION_SET_ID;
   }
   if (!GUID.test(raw.trim())) fail('ValidationFailed', `PermissionSetId '${raw}' is not a GUID.`);
@@ -77,14 +76,9 @@ export function readClaims(body: JsonObject): NewRole['claims'] | null {
     else if (typeof rawType === 'string' && /^\d$/.test(rawType.trim()) && Number(rawType) < CLAIM_TYPES.length) claimType = Number(rawType);
     else if (typeof rawType === 'string' && CLAIM_TYPES.some((t) => t.toLowerCase() === rawType.replace(/\s+/g, '').toLowerCase()))
       claimType = CLAIM_TYPES.findIndex((t) => t.toLowerCase() === rawType.replace(/\s+/g, '').toLowerCase());
-    else
-      return fail(
-        'ValidationFailed',
-        `Claims[${i}].ClaimType must be 0-6 (${CLAIM_TYPES.map((t, n) => `${n} ${t}`).join(', ')}), not ${JSON.stringify(rawType ?? null)}.`,
-      );
+    else return fail('ValidationFailed', `Claims[${i}].ClaimType must be 0-6 (${CLAIM_TYPES.map((t, n) => `${n} ${t}`).join(', ')}), not ${JSON.stringify(rawType ?? null)}.`);
     const claimValue = (str(c, 'ClaimValue', { required: true, nonEmpty: true, max: 512 }) as string).trim();
-    if (claimType === USER_CLAIM && !isAccountName(claimValue))
-      fail('ValidationFailed', `Claims[${i}].ClaimValue '${claimValue}' is not an account name (DOMAIN\\user or user).`);
+    if (claimType === USER_CLAIM && !isAccountName(claimValue)) fail('ValidationFailed', `Claims[${i}].ClaimValue '${claimValue}' is not an account name (DOMAIN\\user or user).`);
     const scheme = str(c, 'ProviderAuthenticationScheme', { max: 512 });
     return {
       claimType,

@@ -7,7 +7,9 @@ import { CliFailure, maskUrl } from '../support.ts';
 export function backupCommand(program: Command): void {
   program
     .command('backup')
-    .description('SQLite: an online, consistent copy of the database into <file> (safe while the server runs). PostgreSQL: prints the pg_dump command to run, and exits 1 (no copy made)')
+    .description(
+      'SQLite: an online, consistent copy of the database into <file> (safe while the server runs). PostgreSQL: prints the pg_dump command to run, and exits 1 (no copy made)',
+    )
     .argument('<file>', 'the new backup file (must not exist)')
     .action(async (file: string) => {
       const url = loadConfig().databaseUrl;

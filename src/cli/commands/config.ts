@@ -32,6 +32,8 @@ export function configCommand(program: Command): void {
 
 function flatten(o: Record<string, unknown>, prefix = ''): [string, string][] {
   return Object.entries(o).flatMap(([k, v]): [string, string][] =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v === undefined ? '(not set)' : JSON.stringify(v)]],
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? flatten(v as Record<string, unknown>, `${prefix}${k}.`)
+      : [[`${prefix}${k}`, v === undefined ? '(not set)' : JSON.stringify(v)]],
   );
 }

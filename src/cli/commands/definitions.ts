@@ -25,7 +25,9 @@ export function definitionsCommand(program: Command): void {
     .action(async (opts: { id?: string; out?: string; exportable?: boolean }) =>
       withStore(async (store, services) => {
         const wf = new WorkflowService(services);
-        const list = opts.id ? [(await wf.getDefinition(opts.id)).definition] : await store.listDefinitions({ filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true });
+        const list = opts.id
+          ? [(await wf.getDefinition(opts.id)).definition]
+          : await store.listDefinitions({ filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true });
         const exported = await Promise.all(list.map((d) => exported1(services, d, opts.exportable === true)));
         const text = `${JSON.stringify(opts.id ? exported[0] : exported, null, 2)}\n`;
         if (opts.out) {
@@ -61,7 +63,11 @@ export function definitionsCommand(program: Command): void {
             results.push({ source: where, error: describeError(e) });
           }
         }
-        output(opts.json, results, () => results.map((r) => (r.error ? `${r.source}: not imported: ${r.error}` : `${r.source}: imported as ${r.id} '${r.displayName}'${r.published ? ', published' : ' (draft)'}`)));
+        output(opts.json, results, () =>
+          results.map((r) =>
+            r.error ? `${r.source}: not imported: ${r.error}` : `${r.source}: imported as ${r.id} '${r.displayName}'${r.published ? ', published' : ' (draft)'}`,
+          ),
+        );
         if (results.some((r) => r.error)) process.exitCode = 1;
       });
     });

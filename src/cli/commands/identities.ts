@@ -5,7 +5,6 @@ import type { Identity, Store } from '../../store/store.ts';
 import { CliFailure, generatePassword, output, readStdin, table, withStore } from '../support.ts';
 import { identityThrottleKey } from '../../security/basic-authenticator.ts';
 
-
 const shown = (i: Identity) => ({ id: i.id, accountName: i.accountName, identityType: i.identityType, email: i.email, canSignIn: i.passwordHash !== null, createdAt: i.createdAt });
 
 export async function findIdentity(store: Store, name: string): Promise<Identity> {
@@ -32,7 +31,12 @@ export function identitiesCommand(program: Command): void {
     .action(async (opts: { json?: boolean }) =>
       withStore(async (store) => {
         const all = (await store.listIdentities({ limit: 100_000, offset: 0, sortColumn: 'id', ascending: true })).map(shown);
-        output(opts.json, all, () => table(['ID', 'ACCOUNT', 'TYPE', 'EMAIL', 'SIGN-IN'], all.map((i) => [i.id, i.accountName, i.identityType, i.email, i.canSignIn ? 'password' : 'disabled'])));
+        output(opts.json, all, () =>
+          table(
+            ['ID', 'ACCOUNT', 'TYPE', 'EMAIL', 'SIGN-IN'],
+            all.map((i) => [i.id, i.accountName, i.identityType, i.email, i.canSignIn ? 'password' : 'disabled']),
+          ),
+        );
       }),
     );
 
@@ -46,7 +50,14 @@ export function identitiesCommand(program: Command): void {
     .action(async (account: string, opts: { email?: string; passwordStdin?: boolean; json?: boolean }) => {
       const { password, generated } = await newPassword(opts.passwordStdin);
       await withStore(async (store) => {
-        const created = await store.createIdentity({ accountName: account, identityType: 'User', sid: null, email: opts.email ?? null, passwordHash: await hashPassword(password), createdAt: new Date().toISOString() });
+        const created = await store.createIdentity({
+          accountName: account,
+          identityType: 'User',
+          sid: null,
+          email: opts.email ?? null,
+          passwordHash: await hashPassword(password),
+          createdAt: new Date().toISOString(),
+        });
         output(opts.json, { ...shown(created), ...(generated ? { password } : {}) }, () => [
           `Created identity ${created.id} '${created.accountName}'.`,
           ...(generated ? [`Password (shown once): ${password}`] : []),
@@ -69,7 +80,9 @@ export function identitiesCommand(program: Command): void {
 
   ids
     .command('reset-password')
-    .description('set a new password (generated and printed once, or read with --password-stdin); deletes nothing. The way back from a lost administrator password: countersign identities reset-password admin')
+    .description(
+      'set a new password (generated and printed once, or read with --password-stdin); deletes nothing. The way back from a lost administrator password: countersign identities reset-password admin',
+    )
     .argument('<account>', 'account name or id')
     .option('--password-stdin', 'read the password from standard input instead of generating one')
     .option('--json', 'print JSON')

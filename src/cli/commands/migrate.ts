@@ -16,7 +16,10 @@ export function migrateCommand(program: Command): void {
       const states = await migrationStatusAt(url);
       const pending = states.filter((m) => m.appliedAt === null);
       output(opts.json, { database: maskUrl(url), migrations: states, pending: pending.length }, () => [
-        ...table(['MIGRATION', 'APPLIED'], states.map((m) => [m.name, m.appliedAt ?? 'pending'])),
+        ...table(
+          ['MIGRATION', 'APPLIED'],
+          states.map((m) => [m.name, m.appliedAt ?? 'pending']),
+        ),
         pending.length ? `${pending.length} pending: run countersign migrate up` : 'Up to date.',
       ]);
       if (pending.length) process.exitCode = 1;

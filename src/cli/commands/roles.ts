@@ -23,8 +23,20 @@ export function rolesCommand(program: Command): void {
       withStore(async (store) => {
         const list = await allRoles(store);
         const names = new Map((await store.listIdentities({ limit: 100_000, offset: 0, sortColumn: 'id', ascending: true })).map((i) => [i.id, i.accountName]));
-        const data = list.map((r) => ({ id: r.id, name: r.name, description: r.description, enabled: r.enabled, permissions: r.permissions, members: r.identityIds.map((id) => names.get(id) ?? `#${id}`) }));
-        output(opts.json, data, () => table(['ID', 'NAME', 'PERMISSIONS', 'MEMBERS'], data.map((r) => [r.id, r.name, r.permissions.length, r.members.join(', ') || null])));
+        const data = list.map((r) => ({
+          id: r.id,
+          name: r.name,
+          description: r.description,
+          enabled: r.enabled,
+          permissions: r.permissions,
+          members: r.identityIds.map((id) => names.get(id) ?? `#${id}`),
+        }));
+        output(opts.json, data, () =>
+          table(
+            ['ID', 'NAME', 'PERMISSIONS', 'MEMBERS'],
+            data.map((r) => [r.id, r.name, r.permissions.length, r.members.join(', ') || null]),
+          ),
+        );
       }),
     );
 

@@ -1,29 +1,8 @@
 /** Types of the Keyfactor-style QueryString language (api-notes §1.2). */
 
-export type Op =
-  | 'eq'
-  | 'ne'
-  | 'contains'
-  | 'notcontains'
-  | 'startswith'
-  | 'endswith'
-  | 'lt'
-  | 'le'
-  | 'gt'
-  | 'ge';
+export type Op = 'eq' | 'ne' | 'contains' | 'notcontains' | 'startswith' | 'endswith' | 'lt' | 'le' | 'gt' | 'ge';
 
-export const OPS: readonly Op[] = [
-  'eq',
-  'ne',
-  'contains',
-  'notcontains',
-  'startswith',
-  'endswith',
-  'lt',
-  'le',
-  'gt',
-  'ge',
-];
+export const OPS: readonly Op[] = ['eq', 'ne', 'contains', 'notcontains', 'startswith', 'endswith', 'lt', 'le', 'gt', 'ge'];
 
 /**
  * Parsed, unbound query. `position` is the 1-based index of the field name.

@@ -17,8 +17,7 @@ const ALLOWED_OPS: Record<FieldType, readonly Op[]> = {
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INT_RE = /^[+-]?\d+$/;
 const DATE_ONLY_RE = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME_RE =
-  /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
+const DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
 const DAY_MS = 86_400_000;
 
 /**
@@ -40,9 +39,7 @@ function bindNode(ast: QueryAst, fields: FieldSpec[]): BoundAst {
 
 function findField(fields: FieldSpec[], name: string): FieldSpec | undefined {
   const lower = name.toLowerCase();
-  return fields.find(
-    (f) => f.name.toLowerCase() === lower || f.aliases?.some((a) => a.toLowerCase() === lower),
-  );
+  return fields.find((f) => f.name.toLowerCase() === lower || f.aliases?.some((a) => a.toLowerCase() === lower));
 }
 
 const fieldList = (fields: FieldSpec[]): string => fields.map((f) => f.name).join(', ');
@@ -68,8 +65,7 @@ function bindCmp(ast: CmpAst, fields: FieldSpec[]): BoundCmp {
 type BoundValue = { value: string | number | boolean; dayRange?: [string, string] };
 
 function bindValue(field: FieldSpec, op: Op, raw: string, pos: number): BoundValue {
-  const bad = (what: string, hint = ''): never =>
-    fail(`Invalid ${what} "${raw}" for field "${field.name}"`, pos, hint);
+  const bad = (what: string, hint = ''): never => fail(`Invalid ${what} "${raw}" for field "${field.name}"`, pos, hint);
   switch (field.type) {
     case 'string':
       return { value: raw };

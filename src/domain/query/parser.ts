@@ -100,7 +100,8 @@ function parseClause(c: Cursor, after: string | undefined): CmpAst {
   if (++c.clauses > MAX_CLAUSES) c.fail(`Query has more than ${MAX_CLAUSES} clauses`);
   c.i += field.length;
   const [op, opPosition] = parseOp(c);
-  const valuePosition = (c.skipWs(), c.pos);
+  c.skipWs();
+  const valuePosition = c.pos;
   const { value, quoted } = parseValue(c);
   return { kind: 'cmp', field, op, value, quoted, position, opPosition, valuePosition };
 }

@@ -20,10 +20,7 @@ export function checkAccountName(raw: string): string {
   const name = raw.trim();
   if (name.length > MAX_ACCOUNT_NAME) fail('ValidationFailed', `AccountName must be at most ${MAX_ACCOUNT_NAME} characters.`);
   if (!ACCOUNT_NAME.test(name) || name.split('\\').some((part) => part.trim() === ''))
-    fail(
-      'ValidationFailed',
-      `AccountName '${raw}' is not valid: write DOMAIN\\user or user (one backslash at most, no colon, no control characters).`,
-    );
+    fail('ValidationFailed', `AccountName '${raw}' is not valid: write DOMAIN\\user or user (one backslash at most, no colon, no control characters).`);
   return name;
 }
 

@@ -58,7 +58,10 @@ export function changedMemberIds(current: readonly number[], change: { ids: numb
  * The version-2 view of membership: stored claims, then direct members not already named by a
  * User claim, shown as User claims with Id minus the identity id (they have no claim row).
  */
-export function claimsView<C extends ClaimData & { id: number }>(role: { identityIds: readonly number[]; claims: readonly C[] }, known: readonly MemberIdentity[]): (ClaimData & { id: number })[] {
+export function claimsView<C extends ClaimData & { id: number }>(
+  role: { identityIds: readonly number[]; claims: readonly C[] },
+  known: readonly MemberIdentity[],
+): (ClaimData & { id: number })[] {
   const named = new Set(role.claims.filter((c) => c.claimType === USER_CLAIM).map((c) => c.claimValue.toLowerCase()));
   const out: (ClaimData & { id: number })[] = [...role.claims];
   for (const id of role.identityIds) {
@@ -82,8 +85,7 @@ export interface SecuritySnapshot {
 
 export type SecurityChange =
   /** before null: a new role; after null: the role is deleted. */
-  | { kind: 'role'; roleId: number | null; after: RoleData | null; basedOn?: RoleData }
-  | { kind: 'deleteIdentity'; identityId: number };
+  { kind: 'role'; roleId: number | null; after: RoleData | null; basedOn?: RoleData } | { kind: 'deleteIdentity'; identityId: number };
 
 /** The rules' view of a role: who it binds ("identity:<id>", or the claim itself when it names no identity). */
 export function grantOf(role: RoleData, known: readonly MemberIdentity[]): RoleGrant {

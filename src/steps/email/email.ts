@@ -41,7 +41,7 @@ export interface Recipients {
   invalid: string[];
 }
 
-const ADDRESS = /^[^\s@<>()\[\]\\,;:"]+@[^\s@<>()\[\]\\,;:"]+$/;
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+$/;
 const NAMED_ADDRESS = /^(?:"?([^"<>]*)"?\s*)<([^<>\s]+)>$/;
 
 /**
@@ -53,7 +53,10 @@ export function recipientsOf(value: Json | undefined): Recipients {
   const seen = new Set<string>();
   const visit = (v: Json | undefined): void => {
     if (v === undefined || v === null) return;
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
     if (typeof v !== 'string') {
       out.invalid.push(excerpt(stringOf(v), 60));
       return;
@@ -85,7 +88,8 @@ async function sendEmail(input: RunInput): Promise<RunResult> {
   const smtp = stepSettings(input.env).smtp;
   if (!smtp) throw new StepFailure('no mail server is configured: set COUNTERSIGN_SMTP_HOST (and COUNTERSIGN_SMTP_FROM) to send email.', false);
   const r = recipientsOf(input.config.Recipients);
-  if (r.invalid.length) throw new StepFailure(`Recipients: ${r.invalid.map((x) => `'${x}'`).join(', ')} ${r.invalid.length === 1 ? 'is not an email address' : 'are not email addresses'}.`, false);
+  if (r.invalid.length)
+    throw new StepFailure(`Recipients: ${r.invalid.map((x) => `'${x}'`).join(', ')} ${r.invalid.length === 1 ? 'is not an email address' : 'are not email addresses'}.`, false);
   if (r.addresses.length === 0) {
     const why = r.unresolved.length ? ` (the tokens ${r.unresolved.join(', ')} did not resolve)` : '';
     throw new StepFailure(`the email has no recipients: Recipients resolved to no address${why}.`, false);
@@ -109,4 +113,3 @@ function htmlBody(input: RunInput): string {
   if (typeof raw !== 'string' || !inst?.stateData) return stringOf(input.config.Message ?? '');
   return replaceTokens(raw, { data: inst.stateData, metadata: inst.metadata ?? {} }, escapeHtml).text;
 }
-

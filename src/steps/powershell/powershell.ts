@@ -27,7 +27,11 @@ export const powerShellStep: StepType = {
   signals: {},
   parameters: {
     ScriptContent: param('Script content', 'string', { required: true, tooltip: 'param(...) receives ScriptParameters; return @{ "Name" = value } sets variables.' }),
-    ScriptParameters: param('Script parameters', 'stringMap', { tokens: true, default: {}, tooltip: 'Name to value; values that are not text (a REST response, a list) arrive as JSON text.' }),
+    ScriptParameters: param('Script parameters', 'stringMap', {
+      tokens: true,
+      default: {},
+      tooltip: 'Name to value; values that are not text (a REST response, a list) arrive as JSON text.',
+    }),
   },
   enter: () => ({ kind: 'run' }),
   run: runPowerShell,
@@ -42,7 +46,7 @@ export function powerShellWrapper(script: string, params: Record<string, string>
   return [
     "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'",
     `$__csParams = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('${b64(JSON.stringify(params))}')) | ConvertFrom-Json -AsHashtable`,
-    "if ($null -eq $__csParams) { $__csParams = @{} }",
+    'if ($null -eq $__csParams) { $__csParams = @{} }',
     `$__csScript = [scriptblock]::Create([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('${b64(script)}')))`,
     'try { $__csOut = @(& $__csScript @__csParams) } catch { [Console]::Error.WriteLine($_.Exception.Message); exit 1 }',
     '$__csResult = $__csOut | Where-Object { $_ -is [System.Collections.IDictionary] } | Select-Object -Last 1',
@@ -79,7 +83,15 @@ async function runPowerShell(input: RunInput): Promise<RunResult> {
     args: PWSH_ARGS,
     stdin: powerShellWrapper(String(input.config.ScriptContent ?? ''), powerShellParams(input.config.ScriptParameters), nonce),
     // Nothing of the server's environment but PATH: no database URL, no passwords.
-    env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, TMPDIR: home, LANG: 'C.UTF-8', POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: home,
+      TMPDIR: home,
+      LANG: 'C.UTF-8',
+      POWERSHELL_TELEMETRY_OPTOUT: '1',
+      POWERSHELL_UPDATECHECK: 'Off',
+      DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+    },
     cwd: home,
     timeoutMs: settings.script.timeoutMs,
     maxOutputBytes: settings.script.maxOutputBytes,
@@ -90,9 +102,14 @@ async function runPowerShell(input: RunInput): Promise<RunResult> {
     throw new StepFailure(`COUNTERSIGN_PWSH '${pwsh}' could not be started (${out.spawnError.code ?? out.spawnError.message}).`, retryable);
   }
   if (out.limit === 'aborted') throw new StepFailure('the PowerShell script was stopped: the step ran out of time.', true);
-  if (out.limit === 'timeout') throw new StepFailure(`the PowerShell script did not finish within ${settings.script.timeoutMs} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`, false);
-  if (out.limit === 'output') throw new StepFailure(`the PowerShell script wrote more than ${settings.script.maxOutputBytes} bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.`, false);
-  const line = out.stdout.split(/\r?\n/).reverse().find((l) => l.startsWith(`${nonce} `));
+  if (out.limit === 'timeout')
+    throw new StepFailure(`the PowerShell script did not finish within ${settings.script.timeoutMs} ms (COUNTERSIGN_SCRIPT_TIMEOUT_MS) and was stopped.`, false);
+  if (out.limit === 'output')
+    throw new StepFailure(`the PowerShell script wrote more than ${settings.script.maxOutputBytes} bytes (COUNTERSIGN_SCRIPT_MAX_OUTPUT_BYTES) and was stopped.`, false);
+  const line = out.stdout
+    .split(/\r?\n/)
+    .reverse()
+    .find((l) => l.startsWith(`${nonce} `));
   if (out.code !== 0 || !line) {
     const how = out.signal ? `was killed by ${out.signal}` : `exited with code ${out.code}`;
     const note = out.stderr.trim() ? `: ${excerpt(out.stderr, 300)}` : '';

@@ -2,7 +2,18 @@ import type { JsonObject, RecordedSignal } from '../../domain/types.ts';
 import { addMs, describeDuration, parseDuration } from '../../domain/duration.ts';
 import type { Json } from '../../domain/types.ts';
 import { approvalActions, approvalNotification } from './notifications.ts';
-import { configValue, param, type NotifyKind, type TimerKind, type SignalCheck, type StepContext, type StepOutcome, type StepType, type TimerResult, type WaitPlan } from '../../domain/step-type.ts';
+import {
+  configValue,
+  param,
+  type NotifyKind,
+  type TimerKind,
+  type SignalCheck,
+  type StepContext,
+  type StepOutcome,
+  type StepType,
+  type TimerResult,
+  type WaitPlan,
+} from '../../domain/step-type.ts';
 
 export const COMMENT_MAX = 500;
 
@@ -138,12 +149,22 @@ function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: numb
   const c = ctx.step.config;
   if (kind === 'reminder') {
     const every = durationOf(c, 'ReminderInterval')!;
-    return { history: 'Reminded', message: `Reminder: ${ctx.step.displayName} is still waiting for a decision.`, notify: has(c, 'RequestSubject') ? ['reminder'] : [], timers: [{ kind: 'reminder', at: addMs(now, every) }] };
+    return {
+      history: 'Reminded',
+      message: `Reminder: ${ctx.step.displayName} is still waiting for a decision.`,
+      notify: has(c, 'RequestSubject') ? ['reminder'] : [],
+      timers: [{ kind: 'reminder', at: addMs(now, every) }],
+    };
   }
   if (kind === 'escalation') {
     const roles = roleList(c.EscalationRoleIds);
     const who = roles.length ? ` Roles ${roles.join(', ')} may now act too.` : '';
-    return { history: 'Escalated', message: `Escalated: no decision at ${ctx.step.displayName} in ${describeDuration(durationOf(c, 'EscalateAfter')!)}.${who}`, addRoleIds: roles, notify: ['escalation'] };
+    return {
+      history: 'Escalated',
+      message: `Escalated: no decision at ${ctx.step.displayName} in ${describeDuration(durationOf(c, 'EscalateAfter')!)}.${who}`,
+      addRoleIds: roles,
+      notify: ['escalation'],
+    };
   }
   const after = durationOf(c, 'TimeoutAfter');
   const span = describeDuration(after ?? maxWaitMs ?? 0);
@@ -201,7 +222,10 @@ export const requireApprovalStep: StepType = {
   parameters: {
     MinimumApprovals: param('Minimum approvals', 'integer', { default: 1, minimum: 1, tooltip: 'Distinct approvers needed to continue.' }),
     DenialsToReject: param('Denials to reject', 'integer', { default: 1, minimum: 1, tooltip: 'Distinct denials that reject the instance.' }),
-    RequestSubject: param('Request email subject', 'string', { tokens: true, tooltip: 'When set, the identities who may act are emailed when the step starts waiting (and on reminders).' }),
+    RequestSubject: param('Request email subject', 'string', {
+      tokens: true,
+      tooltip: 'When set, the identities who may act are emailed when the step starts waiting (and on reminders).',
+    }),
     RequestMessage: param('Request email message', 'html', { tokens: true }),
     RequestRecipients: param('Additional request recipients', 'stringList', { tokens: true, default: [] }),
     OneClickLinks: param('One-click approve/deny links', 'boolean', { default: false, tooltip: 'Each approver gets personal, signed, single-use approve and deny links.' }),
@@ -217,7 +241,10 @@ export const requireApprovalStep: StepType = {
     EscalationRoleIds: param('Escalation roles', 'stringList', { default: [], tooltip: 'Role ids that may also act after escalation.' }),
     TimeoutAfter: param('Time out after', 'string', { tooltip: "ISO-8601 duration or minutes; without it the server's upper bound applies." }),
     TimeoutAction: param('Action on timeout', 'string', { default: 'Fail', potentialValues: TIMEOUT_ACTIONS }),
-    AllowSelfApproval: param('Allow self-approval', 'boolean', { default: false, tooltip: "Whether the request's initiator may approve it when they hold an approver role (off: four eyes)." }),
+    AllowSelfApproval: param('Allow self-approval', 'boolean', {
+      default: false,
+      tooltip: "Whether the request's initiator may approve it when they hold an approver role (off: four eyes).",
+    }),
   },
   signals: {
     ApprovalStatus: {

@@ -17,7 +17,10 @@ export const oauthRestRequestStep: StepType = {
     ...restParameters,
     client_id: param('Client ID', 'string', {}),
     client_secret: param('Client secret', 'string', { secret: true, allowSecretReference: true }),
-    TokenEndpoint: param('Token endpoint', 'string', { destination: 'url', tooltip: 'The OAuth 2.0 token URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.' }),
+    TokenEndpoint: param('Token endpoint', 'string', {
+      destination: 'url',
+      tooltip: 'The OAuth 2.0 token URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.',
+    }),
     scope: param('Scope', 'string', {}),
     audience: param('Audience', 'string', {}),
   },

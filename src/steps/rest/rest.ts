@@ -64,7 +64,8 @@ export function validateRest(config: JsonObject, env?: RunEnvironment): string[]
  */
 function destinationProblem(template: string, policy: EgressPolicy | null, holdsSecret: boolean): string | null {
   const origin = /^([^:/?#]*):\/\/([^/?#]*)/.exec(template);
-  if (!origin) return /^\$\(/.test(template) ? (holdsSecret ? 'must start with a literal http(s)://host when the step holds a secret' : null) : 'is not an absolute http or https URL';
+  if (!origin)
+    return /^\$\(/.test(template) ? (holdsSecret ? 'must start with a literal http(s)://host when the step holds a secret' : null) : 'is not an absolute http or https URL';
   const [, scheme, authority] = origin;
   if (scheme.includes('$(')) return holdsSecret ? 'must start with a literal http(s)://host when the step holds a secret' : null;
   if (!/^https?$/i.test(scheme)) return `must use http or https, not ${scheme}:`;
@@ -106,7 +107,9 @@ export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export async function callRest(input: RunInput, authorization: (fresh: boolean) => Promise<string | null>, secrets: (string | null)[]): Promise<RunResult> {
   const settings = stepSettings(input.env);
   const { timeoutMs, maxResponseBytes } = settings.rest;
-  const verb = stringOf(input.config.Verb ?? '').trim().toUpperCase();
+  const verb = stringOf(input.config.Verb ?? '')
+    .trim()
+    .toUpperCase();
   const target = targetUrl(input.config.URL);
   const variable = stringOf(input.config.DataBucketProperty ?? '').trim();
   if (!variable) throw new StepFailure('DataBucketProperty is empty: name the variable that receives the response.', false);
@@ -120,7 +123,7 @@ export async function callRest(input: RunInput, authorization: (fresh: boolean) 
         const text = stringOf(v);
         // A line break would start another header or the body: the request is not sent.
         if (/[\r\n\0]/.test(text)) throw new StepFailure(`Headers: the value of '${excerpt(name, 40)}' contains a line break or NUL; the request was not sent.`, false);
-        (custom[name] ??= []).push(text.trim());
+        custom[name] = [...(custom[name] ?? []), text.trim()];
       }
     }
   }
@@ -157,10 +160,14 @@ export async function callRest(input: RunInput, authorization: (fresh: boolean) 
       } catch {
         throw new StepFailure(`${where} answered ${res.status} with an invalid Location.`, false);
       }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new StepFailure(`${where} was redirected to a ${next.protocol} URL; only http and https are followed.`, false);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:')
+        throw new StepFailure(`${where} was redirected to a ${next.protocol} URL; only http and https are followed.`, false);
       if (next.origin !== url.origin) {
         if (!allowCrossOrigin)
-          throw new StepFailure(`${where} was redirected to another origin (${next.origin}); it was not followed. Set AllowCrossOriginRedirects to follow such redirects (without custom headers and credentials).`, false);
+          throw new StepFailure(
+            `${where} was redirected to another origin (${next.origin}); it was not followed. Set AllowCrossOriginRedirects to follow such redirects (without custom headers and credentials).`,
+            false,
+          );
         crossed = true;
       }
       // As browsers do: 303, and 301/302 after a POST, continue as GET without the body.
@@ -218,7 +225,8 @@ export function requestFailure(err: unknown, where: string, maxBytes: number, se
   if (err instanceof StepFailure) return err;
   if (err instanceof EgressDenied) return new StepFailure(`${where} is not allowed: ${err.message}.`, false);
   if (err instanceof ConnectFailure) return new StepFailure(`${where}: ${err.message}.`, true);
-  if (err instanceof ResponseFailure && err.tooLarge) return new StepFailure(`${where} answered with more than ${maxBytes} bytes; the limit is COUNTERSIGN_REST_MAX_RESPONSE_BYTES.`, false);
+  if (err instanceof ResponseFailure && err.tooLarge)
+    return new StepFailure(`${where} answered with more than ${maxBytes} bytes; the limit is COUNTERSIGN_REST_MAX_RESPONSE_BYTES.`, false);
   const why = err instanceof Error ? err.message : String(err);
   return new StepFailure(redact(`${where} failed: ${why}.`, secrets), true);
 }

@@ -75,7 +75,8 @@ async function requestToken(client: OAuthClient, policy: EgressPolicy, timeoutMs
   }
   const text = res.text;
   // The client secret is never sent on to wherever a redirect points.
-  if (REDIRECTS.has(res.status)) throw new StepFailure(`${where} answered ${res.status} (a redirect); token endpoint redirects are not followed: set TokenEndpoint to the final URL.`, false);
+  if (REDIRECTS.has(res.status))
+    throw new StepFailure(`${where} answered ${res.status} (a redirect); token endpoint redirects are not followed: set TokenEndpoint to the final URL.`, false);
   let body: { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } = {};
   try {
     body = JSON.parse(text);

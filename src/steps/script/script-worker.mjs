@@ -125,7 +125,7 @@ async function run({ script, paramsJson, limits }) {
         length.dispose();
         if (tooLong) return tooMuch();
       }
-      const line = args.map((a) => (vm.typeof(a) === 'string' ? vm.getString(a) : safeString(vm.dump(a)))).join(' ') + '\n';
+      const line = `${args.map((a) => (vm.typeof(a) === 'string' ? vm.getString(a) : safeString(vm.dump(a)))).join(' ')}\n`;
       logBytes += Buffer.byteLength(line);
       if (logBytes > limits.maxOutputBytes) return tooMuch();
       log += line;
@@ -202,7 +202,7 @@ async function run({ script, paramsJson, limits }) {
 /** @param {unknown} v */
 function safeString(v) {
   try {
-    return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     return String(v);
   }

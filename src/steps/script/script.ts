@@ -131,12 +131,7 @@ export async function runScript(script: string, params: JsonObject, limits: Scri
  * The interrupt handler enforces the deadline inside QuickJS; terminating the worker enforces it
  * from outside, should the engine ever not return.
  */
-function runInWorker(
-  script: string,
-  params: JsonObject,
-  limits: ScriptLimits,
-  signal: AbortSignal,
-): Promise<WorkerAnswer | 'aborted' | 'terminated' | 'worker-memory' | string> {
+function runInWorker(script: string, params: JsonObject, limits: ScriptLimits, signal: AbortSignal): Promise<WorkerAnswer | 'aborted' | 'terminated' | 'worker-memory' | string> {
   return new Promise((resolve) => {
     let settled = false;
     const worker = new Worker(WORKER_FILE, {

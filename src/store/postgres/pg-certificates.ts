@@ -2,7 +2,17 @@ import type pg from 'pg';
 import { CountersignError } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import type { Template } from '../../certificates/types.ts';
-import type { CaRecord, CertificateHistoryEntry, CertificateQuery, CertificateRecord, CertificateStore, MetadataField, NewCertificate, NewRequest, RequestRecord } from '../certificate-store.ts';
+import type {
+  CaRecord,
+  CertificateHistoryEntry,
+  CertificateQuery,
+  CertificateRecord,
+  CertificateStore,
+  MetadataField,
+  NewCertificate,
+  NewRequest,
+  RequestRecord,
+} from '../certificate-store.ts';
 import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
 import { inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
 
@@ -37,7 +47,9 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async insertTemplate(t: Omit<Template, 'id'>): Promise<Template> {
-    const r = await this.pool.query('INSERT INTO cert_templates (common_name, body) VALUES ($1, $2) RETURNING id', [t.commonName, templateBody(t)]).catch(conflict(`A template named '${t.commonName}'`));
+    const r = await this.pool
+      .query('INSERT INTO cert_templates (common_name, body) VALUES ($1, $2) RETURNING id', [t.commonName, templateBody(t)])
+      .catch(conflict(`A template named '${t.commonName}'`));
     return { ...t, id: Number(r.rows[0].id) };
   }
 
@@ -52,7 +64,9 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async updateTemplate(t: Template): Promise<Template | null> {
-    const r = await this.pool.query('UPDATE cert_templates SET common_name = $1, body = $2 WHERE id = $3', [t.commonName, templateBody(t), t.id]).catch(conflict(`A template named '${t.commonName}'`));
+    const r = await this.pool
+      .query('UPDATE cert_templates SET common_name = $1, body = $2 WHERE id = $3', [t.commonName, templateBody(t), t.id])
+      .catch(conflict(`A template named '${t.commonName}'`));
     return r.rowCount ? t : null;
   }
 
@@ -65,12 +79,16 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField> {
-    const r = await this.pool.query('INSERT INTO cert_metadata_fields (name, body) VALUES ($1, $2) RETURNING id', [f.name, metadataFieldBody(f)]).catch(conflict(`A metadata field named '${f.name}'`));
+    const r = await this.pool
+      .query('INSERT INTO cert_metadata_fields (name, body) VALUES ($1, $2) RETURNING id', [f.name, metadataFieldBody(f)])
+      .catch(conflict(`A metadata field named '${f.name}'`));
     return { ...f, id: Number(r.rows[0].id) };
   }
 
   async updateMetadataField(f: MetadataField): Promise<MetadataField | null> {
-    const r = await this.pool.query('UPDATE cert_metadata_fields SET name = $1, body = $2 WHERE id = $3', [f.name, metadataFieldBody(f), f.id]).catch(conflict(`A metadata field named '${f.name}'`));
+    const r = await this.pool
+      .query('UPDATE cert_metadata_fields SET name = $1, body = $2 WHERE id = $3', [f.name, metadataFieldBody(f), f.id])
+      .catch(conflict(`A metadata field named '${f.name}'`));
     return r.rowCount ? f : null;
   }
 
@@ -101,7 +119,10 @@ export class PgCertificateStore implements CertificateStore {
 
   async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
     const placeholders = CERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
-    const inserted = await this.pool.query(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING RETURNING id`, certificateValues(c, Buffer.from(c.der)));
+    const inserted = await this.pool.query(
+      `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING RETURNING id`,
+      certificateValues(c, Buffer.from(c.der)),
+    );
     if (inserted.rowCount) return { certificate: { ...c, id: Number(inserted.rows[0].id) }, created: true };
     return { certificate: (await this.findCertificateByRequest(c.requestId!))!, created: false };
   }
@@ -154,7 +175,13 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
-    await this.pool.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [certificateId, e.at, e.username, e.action, e.comment]);
+    await this.pool.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [
+      certificateId,
+      e.at,
+      e.username,
+      e.action,
+      e.comment,
+    ]);
   }
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {

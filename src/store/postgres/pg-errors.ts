@@ -34,16 +34,7 @@ export const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set([
 ]);
 
 /** Socket-level failures (no SQLSTATE) from Node. */
-export const UNAVAILABLE_ERRNOS: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+export const UNAVAILABLE_ERRNOS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** node-postgres raises these as plain Errors without a code. */
 const UNAVAILABLE_MESSAGES = [

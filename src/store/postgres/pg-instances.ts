@@ -87,7 +87,8 @@ function updateInstance(p: Params, i: Instance): string {
 function insertHistory(p: Params, instanceId: string, history: Transition['history']): string {
   const idParam = p.add(instanceId);
   const rows = history.map(
-    (h) => `(${idParam}, ${p.add(h.at, 'timestamptz')}, ${p.add(h.kind)}, ${p.add(h.step)}, ${p.add(h.actor)}, ${p.add(h.message)}, ${p.add(h.data ? JSON.stringify(h.data) : null, 'jsonb')})`,
+    (h) =>
+      `(${idParam}, ${p.add(h.at, 'timestamptz')}, ${p.add(h.kind)}, ${p.add(h.step)}, ${p.add(h.actor)}, ${p.add(h.message)}, ${p.add(h.data ? JSON.stringify(h.data) : null, 'jsonb')})`,
   );
   // Rows are numbered in VALUES order, and getHistory reads them back by that number.
   return `INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ${rows.join(', ')}`;
@@ -95,7 +96,9 @@ function insertHistory(p: Params, instanceId: string, history: Transition['histo
 
 /** Due now by the database clock, which is the clock leases are measured with; timers at their time. */
 function insertJobs(p: Params, instanceId: string, effects: Effect[]): string {
-  const rows = effects.map((e) => `(${p.add(e.instanceId ?? instanceId, 'text')}, ${p.add(e.type, 'text')}, ${p.add(JSON.stringify(e), 'jsonb')}, ${p.add('at' in e ? e.at : null, 'timestamptz')})`);
+  const rows = effects.map(
+    (e) => `(${p.add(e.instanceId ?? instanceId, 'text')}, ${p.add(e.type, 'text')}, ${p.add(JSON.stringify(e), 'jsonb')}, ${p.add('at' in e ? e.at : null, 'timestamptz')})`,
+  );
   return `INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) SELECT v.i, v.k, v.p, COALESCE(v.r, now()), now() FROM (VALUES ${rows.join(', ')}) v (i, k, p, r)`;
 }
 
@@ -107,6 +110,9 @@ function insertJobs(p: Params, instanceId: string, effects: Effect[]): string {
 const NAMES = new Map<string, string>();
 function statementName(text: string): string | undefined {
   let name = NAMES.get(text);
-  if (!name && NAMES.size < 500) NAMES.set(text, (name = `cs_write_${NAMES.size}`));
+  if (!name && NAMES.size < 500) {
+    name = `cs_write_${NAMES.size}`;
+    NAMES.set(text, name);
+  }
   return name;
 }

@@ -6,7 +6,10 @@ import { inTransaction, quoteIdent, type Row } from './pg-db.ts';
 
 export const PG_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
-export const migrationFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+export const migrationFiles = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
 
 /**
  * Creates the schema if needed and applies pending migrations, all in one transaction under a

@@ -28,8 +28,6 @@ function orderBy(paging: Paging, fallback: string): string {
 
 const limits = (paging: Paging): [number, number] => [Math.max(0, Math.floor(paging.limit)), Math.max(0, Math.floor(paging.offset))];
 
-
-
 const roleParams = (role: NewRole): unknown[] => [
   role.name,
   role.description,
@@ -296,9 +294,7 @@ export class PostgresSecurityStore implements SecurityStore {
   private async writeMembers(c: Q, roleId: number, identityIds: readonly number[]): Promise<void> {
     const unique = [...new Set(identityIds)];
     const valid = unique.filter((id) => Number.isSafeInteger(id));
-    const found = new Set(
-      valid.length ? (await c.query('SELECT id FROM identities WHERE id = ANY($1::bigint[])', [valid])).rows.map((r: Row) => r.id as number) : [],
-    );
+    const found = new Set(valid.length ? (await c.query('SELECT id FROM identities WHERE id = ANY($1::bigint[])', [valid])).rows.map((r: Row) => r.id as number) : []);
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length) fail('RoleInvalid', `Unknown identity id(s): ${missing.join(', ')}.`);
     await c.query('DELETE FROM role_identities WHERE role_id = $1', [roleId]);

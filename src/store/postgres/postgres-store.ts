@@ -295,10 +295,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
-    const res = await this.pool.query(
-      `SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]'::jsonb ORDER BY last_modified LIMIT $1`,
-      [limit],
-    );
+    const res = await this.pool.query(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]'::jsonb ORDER BY last_modified LIMIT $1`, [limit]);
     return res.rows.map((r: Row) => r.id as string);
   }
 

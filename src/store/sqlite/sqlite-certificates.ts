@@ -2,7 +2,17 @@ import type Database from 'better-sqlite3';
 import { CountersignError } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import type { Template } from '../../certificates/types.ts';
-import type { CaRecord, CertificateHistoryEntry, CertificateQuery, CertificateRecord, CertificateStore, MetadataField, NewCertificate, NewRequest, RequestRecord } from '../certificate-store.ts';
+import type {
+  CaRecord,
+  CertificateHistoryEntry,
+  CertificateQuery,
+  CertificateRecord,
+  CertificateStore,
+  MetadataField,
+  NewCertificate,
+  NewRequest,
+  RequestRecord,
+} from '../certificate-store.ts';
 import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
 
 type Row = Record<string, unknown>;
@@ -17,7 +27,10 @@ export class SqliteCertificateStore implements CertificateStore {
   /** Prepared once per SQL text (the list query's text varies with its filter; those are few). */
   private st(sql: string): Database.Statement {
     let s = this.statements.get(sql);
-    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
     return s;
   }
 
@@ -27,7 +40,9 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
-      .prepare('INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING')
+      .prepare(
+        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
+      )
       .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt);
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
@@ -52,11 +67,13 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async insertTemplateIfNone(t: Omit<Template, 'id'>): Promise<boolean> {
-    return this.db.transaction(() => {
-      if ((this.st('SELECT COUNT(*) AS n FROM cert_templates').get() as { n: number }).n > 0) return false;
-      this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if ((this.st('SELECT COUNT(*) AS n FROM cert_templates').get() as { n: number }).n > 0) return false;
+        this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
+        return true;
+      })
+      .immediate();
   }
 
   async updateTemplate(t: Template): Promise<Template | null> {
@@ -117,16 +134,18 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
-    return this.db.transaction(() => {
-      if (c.requestId !== null) {
-        const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
-        if (existing) return { certificate: toCertificate(existing), created: false };
-      }
-      const r = this.db
-        .prepare(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${CERT_COLUMNS.map(() => '?').join(', ')})`)
-        .run(...certificateValues(c, Buffer.from(c.der)));
-      return { certificate: { ...c, id: Number(r.lastInsertRowid) }, created: true };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (c.requestId !== null) {
+          const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
+          if (existing) return { certificate: toCertificate(existing), created: false };
+        }
+        const r = this.db
+          .prepare(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${CERT_COLUMNS.map(() => '?').join(', ')})`)
+          .run(...certificateValues(c, Buffer.from(c.der)));
+        return { certificate: { ...c, id: Number(r.lastInsertRowid) }, created: true };
+      })
+      .immediate();
   }
 
   async getCertificate(id: number): Promise<CertificateRecord | null> {
@@ -140,9 +159,11 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async findCertificate(by: { thumbprint: string } | { serialNumber: string; issuerDn: string }): Promise<CertificateRecord | null> {
-    const row = ('thumbprint' in by
-      ? this.st('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY id LIMIT 1').get(by.thumbprint.toUpperCase())
-      : this.st('SELECT * FROM certificates WHERE serial_number = ? AND issuer_dn = ? ORDER BY id LIMIT 1').get(by.serialNumber.toUpperCase(), by.issuerDn)) as Row | undefined;
+    const row = (
+      'thumbprint' in by
+        ? this.st('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY id LIMIT 1').get(by.thumbprint.toUpperCase())
+        : this.st('SELECT * FROM certificates WHERE serial_number = ? AND issuer_dn = ? ORDER BY id LIMIT 1').get(by.serialNumber.toUpperCase(), by.issuerDn)
+    ) as Row | undefined;
     return row ? toCertificate(row) : null;
   }
 
@@ -163,10 +184,12 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async deleteCertificate(id: number): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.st('DELETE FROM certificate_history WHERE certificate_id = ?').run(id);
-      return this.st('DELETE FROM certificates WHERE id = ?').run(id).changes > 0;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        this.st('DELETE FROM certificate_history WHERE certificate_id = ?').run(id);
+        return this.st('DELETE FROM certificates WHERE id = ?').run(id).changes > 0;
+      })
+      .immediate();
   }
 
   async updateCertificateMetadata(id: number, metadata: Record<string, string>): Promise<boolean> {

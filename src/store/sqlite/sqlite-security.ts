@@ -63,9 +63,7 @@ export class SqliteSecurityStore implements SecurityStore {
 
   async createIdentity(identity: Omit<Identity, 'id'>): Promise<Identity> {
     const tx = this.db.transaction((): Identity => {
-      const taken = this.db.prepare('SELECT account_name FROM identities WHERE lower(account_name) = lower(?)').get(identity.accountName) as
-        | { account_name: string }
-        | undefined;
+      const taken = this.db.prepare('SELECT account_name FROM identities WHERE lower(account_name) = lower(?)').get(identity.accountName) as { account_name: string } | undefined;
       if (taken) fail('IdentityExists', `An identity named '${taken.account_name}' already exists.`);
       let id: number;
       try {
@@ -97,17 +95,13 @@ export class SqliteSecurityStore implements SecurityStore {
   }
 
   async findIdentitiesByNamePart(part: string, limit: number): Promise<Identity[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM identities WHERE name_part = lower(?) ORDER BY id LIMIT ?')
-      .all(part, Math.max(0, Math.floor(limit))) as IdentityRow[];
+    const rows = this.db.prepare('SELECT * FROM identities WHERE name_part = lower(?) ORDER BY id LIMIT ?').all(part, Math.max(0, Math.floor(limit))) as IdentityRow[];
     return rows.map(toIdentity);
   }
 
   async listIdentities(paging: Paging): Promise<Identity[]> {
     const [limit, offset] = limits(paging);
-    const rows = this.db
-      .prepare(`SELECT * FROM identities ${orderBy(paging, 'id')} LIMIT ? OFFSET ?`)
-      .all(limit, offset) as IdentityRow[];
+    const rows = this.db.prepare(`SELECT * FROM identities ${orderBy(paging, 'id')} LIMIT ? OFFSET ?`).all(limit, offset) as IdentityRow[];
     return rows.map(toIdentity);
   }
 
@@ -145,22 +139,16 @@ export class SqliteSecurityStore implements SecurityStore {
     const tx = this.db.transaction((): Role => {
       if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, null);
-      let id: number;
-      try {
-        const info = this.db
+      const info = this.writeRoleRow(role, () =>
+        this.db
           .prepare(
             `INSERT INTO roles (name, description, email, enabled, private, immutable, permissions, permission_set_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(...roleValues(role));
-        id = Number(info.lastInsertRowid);
-      } catch (e) {
-        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
-        throw e;
-      }
-      this.writeMembers(id, role.identityIds);
-      this.writeClaims(id, role.claims);
-      this.bump();
+          .run(...roleValues(role)),
+      );
+      const id = Number(info.lastInsertRowid);
+      this.writeRoleLinks(id, role);
       return this.loadRole(id)!;
     });
     return tx.immediate();
@@ -171,20 +159,15 @@ export class SqliteSecurityStore implements SecurityStore {
       if (!this.db.prepare('SELECT 1 FROM roles WHERE id = ?').get(id)) return null;
       if (guard) guard(this.snapshot(role.claims));
       this.assertNameFree(role.name, id);
-      try {
+      this.writeRoleRow(role, () =>
         this.db
           .prepare(
             `UPDATE roles SET name = ?, description = ?, email = ?, enabled = ?, private = ?, immutable = ?,
                permissions = ?, permission_set_id = ? WHERE id = ?`,
           )
-          .run(...roleValues(role), id);
-      } catch (e) {
-        if (isUniqueViolation(e)) this.roleNameTaken(role.name);
-        throw e;
-      }
-      this.writeMembers(id, role.identityIds);
-      this.writeClaims(id, role.claims);
-      this.bump();
+          .run(...roleValues(role), id),
+      );
+      this.writeRoleLinks(id, role);
       return this.loadRole(id);
     });
     return tx.immediate();
@@ -197,9 +180,7 @@ export class SqliteSecurityStore implements SecurityStore {
   async listRoles(q: ListQuery): Promise<Role[]> {
     const where = compileSql(q.filter, 'sqlite');
     const [limit, offset] = limits(q);
-    const rows = this.db
-      .prepare(`SELECT * FROM roles WHERE ${where.sql} ${orderBy(q, 'id')} LIMIT ? OFFSET ?`)
-      .all(...(where.params as unknown[]), limit, offset) as RoleRow[];
+    const rows = this.db.prepare(`SELECT * FROM roles WHERE ${where.sql} ${orderBy(q, 'id')} LIMIT ? OFFSET ?`).all(...(where.params as unknown[]), limit, offset) as RoleRow[];
     return this.hydrate(rows);
   }
 
@@ -276,9 +257,7 @@ export class SqliteSecurityStore implements SecurityStore {
   }
 
   async pruneLoginThrottle(before: number): Promise<number> {
-    return this.db
-      .prepare('DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)')
-      .run(before, before).changes;
+    return this.db.prepare('DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)').run(before, before).changes;
   }
 
   // Internals -----------------------------------------------------------------------------------
@@ -306,6 +285,23 @@ export class SqliteSecurityStore implements SecurityStore {
     if (row && row.id !== selfId) this.roleNameTaken(name);
   }
 
+  /** Runs the role row's INSERT or UPDATE; a name taken meanwhile (unique index) is a Conflict. */
+  private writeRoleRow<T>(role: NewRole, write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      if (isUniqueViolation(e)) this.roleNameTaken(role.name);
+      throw e;
+    }
+  }
+
+  /** The role's members and claims, replaced, and the security version bumped. */
+  private writeRoleLinks(id: number, role: NewRole): void {
+    this.writeMembers(id, role.identityIds);
+    this.writeClaims(id, role.claims);
+    this.bump();
+  }
+
   private roleNameTaken(name: string): never {
     throw new CountersignError('Conflict', `A security role named '${name}' already exists.`);
   }
@@ -314,11 +310,7 @@ export class SqliteSecurityStore implements SecurityStore {
   private writeMembers(roleId: number, identityIds: readonly number[]): void {
     const unique = [...new Set(identityIds)];
     for (const part of chunks(unique)) {
-      const found = new Set(
-        (this.db.prepare(`SELECT id FROM identities WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as { id: number }[]).map(
-          (r) => r.id,
-        ),
-      );
+      const found = new Set((this.db.prepare(`SELECT id FROM identities WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as { id: number }[]).map((r) => r.id));
       const missing = part.filter((id) => !found.has(id));
       if (missing.length) fail('RoleInvalid', `Unknown identity id(s): ${missing.join(', ')}.`);
     }
@@ -353,9 +345,10 @@ export class SqliteSecurityStore implements SecurityStore {
     const claims = new Map<number, RoleClaim[]>();
     for (const part of chunks(rows.map((r) => r.id))) {
       const marks = part.map(() => '?').join(',');
-      const m = this.db
-        .prepare(`SELECT role_id, identity_id FROM role_identities WHERE role_id IN (${marks}) ORDER BY identity_id`)
-        .all(...part) as { role_id: number; identity_id: number }[];
+      const m = this.db.prepare(`SELECT role_id, identity_id FROM role_identities WHERE role_id IN (${marks}) ORDER BY identity_id`).all(...part) as {
+        role_id: number;
+        identity_id: number;
+      }[];
       for (const x of m) (members.get(x.role_id) ?? members.set(x.role_id, []).get(x.role_id)!).push(x.identity_id);
       const c = this.db.prepare(`SELECT * FROM role_claims WHERE role_id IN (${marks}) ORDER BY id`).all(...part) as ClaimRow[];
       for (const x of c) (claims.get(x.role_id) ?? claims.set(x.role_id, []).get(x.role_id)!).push(toClaim(x));

@@ -19,8 +19,7 @@ export const roleValues = (role: NewRole): unknown[] => [
   role.permissionSetId.toLowerCase(),
 ];
 
-export const isUniqueViolation = (e: unknown): boolean =>
-  typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
+export const isUniqueViolation = (e: unknown): boolean => typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
 
 export function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -36,10 +35,7 @@ export function orderBy(paging: Paging, fallback: string): string {
   return col === 'id' ? `ORDER BY id ${dir}` : `ORDER BY ${col} COLLATE NOCASE ${dir}, id ${dir}`;
 }
 
-export const limits = (paging: Paging): [number, number] => [
-  Math.max(0, Math.floor(paging.limit)),
-  Math.max(0, Math.floor(paging.offset)),
-];
+export const limits = (paging: Paging): [number, number] => [Math.max(0, Math.floor(paging.limit)), Math.max(0, Math.floor(paging.offset))];
 
 export function parsePermissions(text: string): string[] {
   try {

@@ -1,11 +1,10 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
-import { InstanceStatus, STATUS_NAMES, type InstanceStatusCode } from '../../domain/status.ts';
+import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
@@ -14,10 +13,9 @@ import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
+import { migrate, prepare } from './sqlite-schema.ts';
 
 const require = createRequire(import.meta.url);
-
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 type Row = Record<string, unknown>;
 
@@ -93,38 +91,44 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async insertDefinition(def: Definition, first: DefinitionVersion): Promise<void> {
-    this.conn.transaction(() => {
-      this.wf.insertDefinition.run(definitionRow(def));
-      this.writeBindings(def);
-      this.wf.upsertVersion.run(first.definitionId, first.version, JSON.stringify(first.steps), first.frozen ? 1 : 0, def.lastModified);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        this.wf.insertDefinition.run(definitionRow(def));
+        this.writeBindings(def);
+        this.wf.upsertVersion.run(first.definitionId, first.version, JSON.stringify(first.steps), first.frozen ? 1 : 0, def.lastModified);
+      })
+      .immediate();
   }
 
   async updateDefinition<R>(id: string, fn: (def: Definition, latest: DefinitionVersion) => DefinitionChange<R>): Promise<R> {
-    return this.conn.transaction(() => {
-      const row = this.wf.getDefinition.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
-      const def = toDefinition(row!);
-      const latestRow = this.wf.getVersion.get(id, def.draftVersion) as Row;
-      const latest = { definitionId: id, version: def.draftVersion, steps: JSON.parse(latestRow.steps as string), frozen: latestRow.frozen === 1 };
-      const change = fn(def, latest);
-      this.wf.updateDefinition.run(definitionRow(change.definition));
-      this.writeBindings(change.definition);
-      if (change.version) {
-        const v = change.version;
-        this.wf.upsertVersion.run(id, v.version, JSON.stringify(v.steps), v.frozen ? 1 : 0, change.definition.lastModified);
-      }
-      return change.result;
-    }).immediate();
+    return this.conn
+      .transaction(() => {
+        const row = this.wf.getDefinition.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow definition has Id ${id}.`);
+        const def = toDefinition(row!);
+        const latestRow = this.wf.getVersion.get(id, def.draftVersion) as Row;
+        const latest = { definitionId: id, version: def.draftVersion, steps: JSON.parse(latestRow.steps as string), frozen: latestRow.frozen === 1 };
+        const change = fn(def, latest);
+        this.wf.updateDefinition.run(definitionRow(change.definition));
+        this.writeBindings(change.definition);
+        if (change.version) {
+          const v = change.version;
+          this.wf.upsertVersion.run(id, v.version, JSON.stringify(v.steps), v.frozen ? 1 : 0, change.definition.lastModified);
+        }
+        return change.result;
+      })
+      .immediate();
   }
 
   async deleteDefinition(id: string, guard: (activeInstances: number) => void): Promise<void> {
-    this.conn.transaction(() => {
-      if (!this.wf.getDefinition.get(id)) fail('NotFound', `No workflow definition has Id ${id}.`);
-      const active = (this.wf.countActive.get(id) as Row).n as number;
-      guard(active);
-      this.wf.deleteDefinition.run(id);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        if (!this.wf.getDefinition.get(id)) fail('NotFound', `No workflow definition has Id ${id}.`);
+        const active = (this.wf.countActive.get(id) as Row).n as number;
+        guard(active);
+        this.wf.deleteDefinition.run(id);
+      })
+      .immediate();
   }
 
   async findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null> {
@@ -183,23 +187,25 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
-    return this.conn.transaction(() => {
-      const row = this.wf.getInstance.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-      const current = toInstance(row!);
-      const change = fn(current);
-      if (change.completeJob) {
-        const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
-        if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
-      }
-      if (change.transition) {
-        const next = { ...change.transition.instance, rev: current.rev + 1 };
-        this.wf.updateInstance.run(changedRow(next));
-        this.writeHistory(id, change.transition);
-      }
-      if (change.spawn) this.insertNew(change.spawn);
-      return change.result;
-    }).immediate();
+    return this.conn
+      .transaction(() => {
+        const row = this.wf.getInstance.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+        const current = toInstance(row!);
+        const change = fn(current);
+        if (change.completeJob) {
+          const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
+          if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+        }
+        if (change.transition) {
+          const next = { ...change.transition.instance, rev: current.rev + 1 };
+          this.wf.updateInstance.run(changedRow(next));
+          this.writeHistory(id, change.transition);
+        }
+        if (change.spawn) this.insertNew(change.spawn);
+        return change.result;
+      })
+      .immediate();
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
@@ -225,14 +231,16 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
-    this.conn.transaction(() => {
-      const row = this.wf.getInstance.get(id) as Row | undefined;
-      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-      guard(toInstance(row!));
-      this.wf.deleteHistory.run(id);
-      this.wf.deleteJobsOf.run(id);
-      this.wf.deleteInstance.run(id);
-    }).immediate();
+    this.conn
+      .transaction(() => {
+        const row = this.wf.getInstance.get(id) as Row | undefined;
+        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+        guard(toInstance(row!));
+        this.wf.deleteHistory.run(id);
+        this.wf.deleteJobsOf.run(id);
+        this.wf.deleteInstance.run(id);
+      })
+      .immediate();
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
@@ -242,15 +250,17 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]> {
     const now = new Date();
     const until = new Date(now.getTime() + leaseMs).toISOString();
-    return this.conn.transaction(() =>
-      (this.wf.claimJobs.all(owner, until, now.toISOString(), now.toISOString(), limit) as Row[]).map((r) => ({
-        id: r.id as number,
-        instanceId: r.instance_id as string,
-        effect: JSON.parse(r.payload as string),
-        attempts: r.attempts as number,
-        lastError: (r.last_error as string | null) ?? null,
-      })),
-    ).immediate();
+    return this.conn
+      .transaction(() =>
+        (this.wf.claimJobs.all(owner, until, now.toISOString(), now.toISOString(), limit) as Row[]).map((r) => ({
+          id: r.id as number,
+          instanceId: r.instance_id as string,
+          effect: JSON.parse(r.payload as string),
+          attempts: r.attempts as number,
+          lastError: (r.last_error as string | null) ?? null,
+        })),
+      )
+      .immediate();
   }
 
   async releaseJob(id: number, owner: string, runAt: string, error: string): Promise<boolean> {
@@ -285,78 +295,6 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 }
 
 // -------------------------------------------------------------------------------------------------
-
-function migrate(db: Database.Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
-  const applied = new Set((db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => r.name as string));
-  for (const file of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
-    if (applied.has(file)) continue;
-    // The row goes in first: a second process migrating at the same moment fails on the key and stops.
-    db.transaction(() => {
-      db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(file, new Date().toISOString());
-      db.exec(readFileSync(join(MIGRATIONS, file), 'utf8'));
-    }).immediate();
-  }
-}
-
-function prepare(db: Database.Database) {
-  return {
-    getDefinition: db.prepare('SELECT * FROM definitions WHERE id = ?'),
-    getVersion: db.prepare('SELECT steps, frozen FROM definition_versions WHERE definition_id = ? AND version = ?'),
-    listVersions: db.prepare('SELECT version FROM definition_versions WHERE definition_id = ? ORDER BY version'),
-    insertDefinition: db.prepare(
-      `INSERT INTO definitions (id, display_name, description, workflow_type, keys, key_text, enabled, draft_version, published_version, created_at, last_modified)
-       VALUES (@id, @display_name, @description, @workflow_type, @keys, @key_text, @enabled, @draft_version, @published_version, @created_at, @last_modified)`,
-    ),
-    updateDefinition: db.prepare(
-      `UPDATE definitions SET display_name=@display_name, description=@description, workflow_type=@workflow_type, keys=@keys, key_text=@key_text,
-       enabled=@enabled, draft_version=@draft_version, published_version=@published_version, last_modified=@last_modified WHERE id=@id`,
-    ),
-    upsertVersion: db.prepare(
-      `INSERT INTO definition_versions (definition_id, version, steps, frozen, created_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (definition_id, version) DO UPDATE SET steps = excluded.steps, frozen = excluded.frozen`,
-    ),
-    deleteDefinition: db.prepare('DELETE FROM definitions WHERE id = ?'),
-    countActive: db.prepare(`SELECT COUNT(*) AS n FROM instances WHERE definition_id = ? AND status IN (${InstanceStatus.Running}, ${InstanceStatus.Suspended})`),
-    deleteBindings: db.prepare('DELETE FROM definition_bindings WHERE definition_id = ?'),
-    insertBinding: db.prepare('INSERT INTO definition_bindings (workflow_type, key_value, definition_id) VALUES (?, ?, ?)'),
-    bindingOwner: db.prepare('SELECT definition_id FROM definition_bindings WHERE workflow_type = ? AND key_value = ?'),
-    findBound: db.prepare(
-      `SELECT d.* FROM definition_bindings b JOIN definitions d ON d.id = b.definition_id
-       WHERE b.workflow_type = ? AND b.key_value = ? AND d.enabled = 1 AND d.published_version IS NOT NULL`,
-    ),
-    nextReference: db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'reference_id' RETURNING value"),
-    insertInstance: db.prepare(
-      `INSERT INTO instances (id, reference_id, definition_id, definition_version, definition_name, workflow_type, status, status_message,
-        current_step, current_step_id, current_step_display_name, title, initiator_id, initiator_name, initial_data, state_data, metadata,
-        trusted_data, step_outputs, signals, pending_role_ids, pending_excluded_ids, start_date, last_modified, restarted_from, restarted_to, rev)
-       VALUES (@id, @reference_id, @definition_id, @definition_version, @definition_name, @workflow_type, @status, @status_message,
-        @current_step, @current_step_id, @current_step_display_name, @title, @initiator_id, @initiator_name, @initial_data, @state_data, @metadata,
-        @trusted_data, @step_outputs, @signals, @pending_role_ids, @pending_excluded_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
-    ),
-    updateInstance: db.prepare(
-      `UPDATE instances SET status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
-        current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, step_outputs=@step_outputs, signals=@signals,
-        pending_role_ids=@pending_role_ids, pending_excluded_ids=@pending_excluded_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
-    ),
-    getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
-    deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
-    deleteHistory: db.prepare('DELETE FROM instance_history WHERE instance_id = ?'),
-    history: db.prepare('SELECT * FROM instance_history WHERE instance_id = ? ORDER BY id'),
-    insertHistory: db.prepare('INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    insertJob: db.prepare('INSERT INTO jobs (instance_id, kind, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?)'),
-    claimJobs: db.prepare(
-      `UPDATE jobs SET locked_by = ?, locked_until = ?, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM jobs WHERE run_at <= ? AND (locked_until IS NULL OR locked_until < ?) ORDER BY run_at, id LIMIT ?)
-       RETURNING id, instance_id, payload, attempts, last_error`,
-    ),
-    releaseJob: db.prepare('UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ?, last_error = ? WHERE id = ? AND locked_by = ?'),
-    deleteJob: db.prepare('DELETE FROM jobs WHERE id = ? AND locked_by = ?'),
-    deleteJobsOf: db.prepare('DELETE FROM jobs WHERE instance_id = ?'),
-    nextJob: db.prepare(`SELECT MIN(CASE WHEN locked_until IS NULL OR locked_until < run_at THEN run_at ELSE locked_until END) AS due FROM jobs`),
-    reconcileCandidates: db.prepare(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]' ORDER BY last_modified LIMIT ?`),
-  };
-}
 
 const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
 

@@ -58,7 +58,10 @@ describe('version-1 membership and the version-2 claims view', () => {
   });
   it('shows direct members not named by a User claim as claims with a negative id', () => {
     const claims = claimsView({ identityIds: [1, 2], claims: [{ id: 7, ...claim(0, 'corp\\bob') }] }, [alice, bob]);
-    expect(claims.map((c) => [c.id, c.claimValue])).toEqual([[7, 'corp\\bob'], [-1, 'CORP\\Alice']]);
+    expect(claims.map((c) => [c.id, c.claimValue])).toEqual([
+      [7, 'corp\\bob'],
+      [-1, 'CORP\\Alice'],
+    ]);
   });
 });
 

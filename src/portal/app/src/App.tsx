@@ -52,8 +52,7 @@ export function App() {
   }, [signOut]);
 
   if (boot.state === 'checking') return <Loading what="Checking your sign-in" />;
-  if (boot.state === 'signed-out')
-    return <SignIn notice={boot.notice} onSignedIn={(s) => establish(s, signOut).then((value) => setBoot({ state: 'signed-in', value }))} />;
+  if (boot.state === 'signed-out') return <SignIn notice={boot.notice} onSignedIn={(s) => establish(s, signOut).then((value) => setBoot({ state: 'signed-in', value }))} />;
   return (
     <SessionContext.Provider value={boot.value}>
       <Shell />
@@ -180,23 +179,46 @@ function Shell() {
 
 function Route({ loc, can }: { loc: Location; can: Abilities }) {
   const p = loc.path;
-  let m: Record<string, string> | null;
   if (p === '/') return <NoAccess />;
   if (match('/inbox', p) && can.inbox) return <Inbox />;
-  if ((m = match('/inbox/:id', p)) && can.inbox) return <InstanceDetail key={m.id} id={m.id!} from="inbox" />;
+  {
+    const m = match('/inbox/:id', p);
+    if (m && can.inbox) return <InstanceDetail key={m.id} id={m.id!} from="inbox" />;
+  }
   if (match('/my', p) && can.mine) return <MyWorkflows />;
-  if ((m = match('/my/:id', p)) && can.mine) return <InstanceDetail key={m.id} id={m.id!} from="my" />;
+  {
+    const m = match('/my/:id', p);
+    if (m && can.mine) return <InstanceDetail key={m.id} id={m.id!} from="my" />;
+  }
   if (match('/instances', p) && can.instances) return <Instances loc={loc} />;
-  if ((m = match('/instances/:id', p)) && can.instances) return <InstanceDetail key={m.id} id={m.id!} from="instances" />;
+  {
+    const m = match('/instances/:id', p);
+    if (m && can.instances) return <InstanceDetail key={m.id} id={m.id!} from="instances" />;
+  }
   if (match('/enroll', p) && (can.enrollCsr || can.enrollPfx)) return <Enroll />;
   if (match('/certificates', p) && can.certificates) return <Certificates loc={loc} />;
-  if ((m = match('/certificates/:id', p)) && can.certificates && /^\d{1,9}$/.test(m.id!)) return <CertificateDetail key={m.id} id={Number(m.id)} />;
+  {
+    const m = match('/certificates/:id', p);
+    if (m && can.certificates && /^\d{1,9}$/.test(m.id!)) return <CertificateDetail key={m.id} id={Number(m.id)} />;
+  }
   if (match('/definitions', p) && can.definitionsRead) return <Definitions />;
-  if ((m = match('/definitions/:id/edit', p)) && can.definitionsModify) return <DefinitionEditor key={m.id} id={m.id!} />;
-  if ((m = match('/definitions/:id', p)) && can.definitionsRead) return <DefinitionView key={`${m.id}:${loc.search.get('version') ?? ''}`} id={m.id!} version={Number(loc.search.get('version')) || undefined} />;
+  {
+    const m = match('/definitions/:id/edit', p);
+    if (m && can.definitionsModify) return <DefinitionEditor key={m.id} id={m.id!} />;
+  }
+  {
+    const m = match('/definitions/:id', p);
+    if (m && can.definitionsRead) return <DefinitionView key={`${m.id}:${loc.search.get('version') ?? ''}`} id={m.id!} version={Number(loc.search.get('version')) || undefined} />;
+  }
   if (match('/security', p) && can.securityRead) return <Security />;
-  if ((m = match('/security/roles/:id', p)) && can.securityRead) return <RoleDetail key={m.id} id={Number(m.id)} />;
-  if ((m = match('/security/identities/:id', p)) && can.securityRead) return <IdentityDetail key={m.id} id={Number(m.id)} />;
+  {
+    const m = match('/security/roles/:id', p);
+    if (m && can.securityRead) return <RoleDetail key={m.id} id={Number(m.id)} />;
+  }
+  {
+    const m = match('/security/identities/:id', p);
+    if (m && can.securityRead) return <IdentityDetail key={m.id} id={Number(m.id)} />;
+  }
   return <NotFound />;
 }
 

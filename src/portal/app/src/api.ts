@@ -93,7 +93,7 @@ export async function call<T = unknown>(method: string, path: string, opts: Requ
     throw new ApiError(0, 'NetworkError', 'The server could not be reached. Check the connection and try again.');
   }
   const text = await res.text();
-  let data: unknown = undefined;
+  let data: unknown;
   if (text) {
     try {
       data = JSON.parse(text);

@@ -79,7 +79,10 @@ export function layoutDiagram(steps: readonly DiagramStep[]): DiagramLayout {
     }
   }
   const rows: string[][] = [];
-  for (const name of order) (rows[level.get(name)!] ??= []).push(name);
+  for (const name of order) {
+    const row = level.get(name)!;
+    rows[row] = [...(rows[row] ?? []), name];
+  }
   const widest = Math.max(1, ...rows.map((r) => r.length));
   const innerWidth = widest * NODE_W + (widest - 1) * GAP_X;
   const width = innerWidth + 2 * MARGIN + LOOP;
@@ -175,11 +178,7 @@ function signalsOf(raw: unknown, where: string): SignalWire[] {
     if (!isObject(g)) throw new Error(`${where}.Signals[${i}] must be an object.`);
     const roleIds = prop(g, 'RoleIds');
     const roles = prop(g, 'Roles');
-    const ids = Array.isArray(roleIds)
-      ? roleIds.map(Number)
-      : Array.isArray(roles)
-        ? roles.map((r) => Number(isObject(r) ? prop(r, 'RoleId') : r))
-        : [];
+    const ids = Array.isArray(roleIds) ? roleIds.map(Number) : Array.isArray(roles) ? roles.map((r) => Number(isObject(r) ? prop(r, 'RoleId') : r)) : [];
     const tokens = prop(g, 'RoleTokens');
     return { SignalName: String(prop(g, 'SignalName') ?? ''), RoleIds: ids.filter((n) => Number.isInteger(n)), RoleTokens: Array.isArray(tokens) ? tokens.map(String) : [] };
   });

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError } from './api.ts';
+import type { ApiError } from './api.ts';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -69,7 +69,7 @@ export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
-  const run = useCallback(async <T,>(f: () => Promise<T>, success?: string | ((r: T) => string)): Promise<T | undefined> => {
+  const run = useCallback(async <T>(f: () => Promise<T>, success?: string | ((r: T) => string)): Promise<T | undefined> => {
     setBusy(true);
     setError(null);
     setMessage(null);

@@ -21,8 +21,7 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
   return p;
 }
 
-export const detailOf = (row: Pick<InstanceRow, 'Id' | 'LastModified'>): Promise<InstanceDetail> =>
-  cached(details, `${row.Id}:${row.LastModified}`, () => api.instance(row.Id));
+export const detailOf = (row: Pick<InstanceRow, 'Id' | 'LastModified'>): Promise<InstanceDetail> => cached(details, `${row.Id}:${row.LastModified}`, () => api.instance(row.Id));
 
 /** The definition version an instance runs on, with role names (API version 2); null if not readable. */
 export const definitionVersionOf = (definitionId: string, version: number): Promise<DefinitionV2 | null> =>

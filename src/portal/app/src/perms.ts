@@ -2,6 +2,9 @@
  * What the signed-in identity may do, from GET /Security/My/Permissions (canonical
  * access-control strings). A shorter string grants everything below it ("/" grants all), as the
  * server checks it. The portal hides what is not granted; the API refuses it anyway.
+ *
+ * `P` mirrors src/security/permissions.ts on purpose: the browser bundle never imports server
+ * code. A portal test compares the two lists, so they cannot drift apart.
  */
 
 export const P = {

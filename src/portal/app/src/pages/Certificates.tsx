@@ -3,10 +3,11 @@ import { api } from '../api.ts';
 import { certApi } from '../certapi.ts';
 import { age, when } from '../format.ts';
 import { useLoad } from '../hooks.ts';
-import { CERTIFICATE_QUERY_FIELDS, OPERATORS, buildQuery, fieldOf, quote, type Condition } from '../query.ts';
+import { CERTIFICATE_QUERY_FIELDS, buildQuery, quote, type Condition } from '../query.ts';
 import { Link, navigate, type Location } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { ErrorMessage, Loading, PageTitle, Pager } from '../ui.tsx';
+import { ConditionRows } from './ConditionRows.tsx';
 
 const FIELDS = CERTIFICATE_QUERY_FIELDS;
 const SIZE = 25;
@@ -37,18 +38,6 @@ export function Certificates({ loc }: { loc: Location }) {
     () => certApi.certificates({ QueryString: q || undefined, SortField: 'Id', SortAscending: 1, ReturnLimit: SIZE, PageReturned: page, includeExpired: expired }),
     toUrl(q, expired, page),
   );
-  const update = (i: number, patch: Partial<Condition>) =>
-    setRows((rs) =>
-      rs.map((r, j) => {
-        if (j !== i) return r;
-        const next = { ...r, ...patch };
-        if (patch.field && patch.field !== r.field) {
-          next.op = OPERATORS[fieldOf(patch.field, FIELDS).type][0]!.op;
-          next.value = '';
-        }
-        return next;
-      }),
-    );
   const submit = (e: FormEvent) => {
     e.preventDefault();
     navigate(toUrl(built, withExpired, 1));
@@ -67,49 +56,7 @@ export function Certificates({ loc }: { loc: Location }) {
       ) : null}
       <form className="card search" onSubmit={submit} aria-labelledby="cert-search-h">
         <h2 id="cert-search-h">Search</h2>
-        <fieldset className="conditions">
-          <legend>Conditions (all must match)</legend>
-          {rows.map((r, i) => {
-            const f = fieldOf(r.field, FIELDS);
-            const n = i + 1;
-            return (
-              <div className="condition" key={i} role="group" aria-label={`Condition ${n}`}>
-                <div className="field">
-                  <label htmlFor={`cc${i}-field`}>Field</label>
-                  <select id={`cc${i}-field`} value={r.field} onChange={(e) => update(i, { field: e.target.value })}>
-                    {FIELDS.map((x) => (
-                      <option key={x.name} value={x.name}>
-                        {x.label}
-                      </option>
-                    ))}
-                  </select>
-                </div>
-                <div className="field">
-                  <label htmlFor={`cc${i}-op`}>Operator</label>
-                  <select id={`cc${i}-op`} value={r.op} onChange={(e) => update(i, { op: e.target.value })}>
-                    {OPERATORS[f.type].map((o) => (
-                      <option key={o.op} value={o.op}>
-                        {o.label}
-                      </option>
-                    ))}
-                  </select>
-                </div>
-                <div className="field grow">
-                  <label htmlFor={`cc${i}-value`}>Value</label>
-                  <input id={`cc${i}-value`} type={f.type === 'date' ? 'date' : 'text'} inputMode={f.type === 'integer' ? 'numeric' : undefined} value={r.value} onChange={(e) => update(i, { value: e.target.value })} />
-                </div>
-                {rows.length > 1 ? (
-                  <button type="button" className="button small" onClick={() => setRows((rs) => rs.filter((_, j) => j !== i))} aria-label={`Remove condition ${n}`}>
-                    Remove
-                  </button>
-                ) : null}
-              </div>
-            );
-          })}
-          <button type="button" className="button small" onClick={() => setRows((rs) => [...rs, emptyRow()])}>
-            Add condition
-          </button>
-        </fieldset>
+        <ConditionRows rows={rows} setRows={setRows} fields={FIELDS} emptyRow={emptyRow} idPrefix="cc" />
         <div className="field check">
           <input id="cert-expired" type="checkbox" checked={withExpired} onChange={(e) => setWithExpired(e.target.checked)} />
           <label htmlFor="cert-expired">Include expired certificates</label>

@@ -77,10 +77,30 @@ function Body({ r }: { r: Decoded }) {
         </thead>
         <tbody>
           <Row label="Subject" flags={flagged('subject')} requested={r.Subject || '(empty)'} allowed={t ? 'A CN or at least one SAN' : '—'} />
-          <Row label="Alternative names" flags={flagged('sans')} requested={sans.length ? <ul className="plain">{sans.map((s) => <li key={s}>{s}</li>)}</ul> : 'None'} allowed={t ? `${t.AllowedSanTypes.join(', ') || 'none'}` : '—'} />
+          <Row
+            label="Alternative names"
+            flags={flagged('sans')}
+            requested={
+              sans.length ? (
+                <ul className="plain">
+                  {sans.map((s) => (
+                    <li key={s}>{s}</li>
+                  ))}
+                </ul>
+              ) : (
+                'None'
+              )
+            }
+            allowed={t ? `${t.AllowedSanTypes.join(', ') || 'none'}` : '—'}
+          />
           <Row label="Key" flags={flagged('key')} requested={keyText(r.Key)} allowed={t ? allowedKeyText(t) : '—'} />
           <Row label="Validity" flags={[]} requested={`${r.ValidityDays} days`} allowed={t ? `${t.ValidityDays} days` : '—'} />
-          <Row label="Template" flags={flagged('type')} requested={`${t ? t.Name : '(deleted)'}, ${r.EnrollmentType === 'CSR' ? 'with a CSR' : 'key made by the server'}`} allowed="" />
+          <Row
+            label="Template"
+            flags={flagged('type')}
+            requested={`${t ? t.Name : '(deleted)'}, ${r.EnrollmentType === 'CSR' ? 'with a CSR' : 'key made by the server'}`}
+            allowed=""
+          />
           <Row label="Certificate authority" flags={flagged('ca')} requested={r.CertificateAuthority ?? '—'} allowed="" />
           <Row label="Requester" flags={flagged('requester')} requested={r.Requester} allowed="" />
         </tbody>

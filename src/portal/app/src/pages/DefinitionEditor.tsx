@@ -26,7 +26,8 @@ export function DefinitionEditor({ id }: { id: string }) {
       rolesComplete = roles.length > 0;
     }
     for (const s of def.Steps)
-      for (const g of s.Signals) for (const r of g.Roles) if (!roles.some((x) => x.Id === Number(r.RoleId))) roles.push({ Id: Number(r.RoleId), Name: r.RoleName ?? `Role #${r.RoleId}` });
+      for (const g of s.Signals)
+        for (const r of g.Roles) if (!roles.some((x) => x.Id === Number(r.RoleId))) roles.push({ Id: Number(r.RoleId), Name: r.RoleName ?? `Role #${r.RoleId}` });
     return { def, catalogue: { types, byName: new Map(types.map((t) => [t.ExtensionName, t])) }, roles, rolesComplete };
   }, `edit:${id}`);
   if (!load.data) return load.error ? <ErrorMessage error={load.error} title="The definition could not be loaded." /> : <Loading what="Loading the draft" />;
@@ -80,7 +81,16 @@ function Editor({ loaded }: { loaded: Loaded }) {
     let n = 1;
     while (steps.some((s) => s.UniqueName === `${t.ExtensionName}${n}`)) n++;
     const step = toEdit(
-      { UniqueName: `${t.ExtensionName}${n}`, DisplayName: t.DisplayName, ExtensionName: t.ExtensionName, Enabled: true, ConfigurationParameters: {}, Signals: [], Conditions: [], Outputs: {} },
+      {
+        UniqueName: `${t.ExtensionName}${n}`,
+        DisplayName: t.DisplayName,
+        ExtensionName: t.ExtensionName,
+        Enabled: true,
+        ConfigurationParameters: {},
+        Signals: [],
+        Conditions: [],
+        Outputs: {},
+      },
       catalogue,
     );
     setDirty(true);
@@ -109,7 +119,14 @@ function Editor({ loaded }: { loaded: Loaded }) {
   };
 
   const preview = useMemo(
-    () => steps.map((s) => ({ UniqueName: s.UniqueName, DisplayName: s.DisplayName, ExtensionName: s.ExtensionName, Enabled: s.Enabled, Outputs: Object.fromEntries(Object.entries(s.outputs).filter(([, t]) => t)) })),
+    () =>
+      steps.map((s) => ({
+        UniqueName: s.UniqueName,
+        DisplayName: s.DisplayName,
+        ExtensionName: s.ExtensionName,
+        Enabled: s.Enabled,
+        Outputs: Object.fromEntries(Object.entries(s.outputs).filter(([, t]) => t)),
+      })),
     [steps],
   );
   const draftIsPublished = def.DraftVersion === def.PublishedVersion;
@@ -117,8 +134,8 @@ function Editor({ loaded }: { loaded: Loaded }) {
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
-        <Link to="/definitions">Definitions</Link> <span aria-hidden="true">›</span> <Link to={`/definitions/${def.Id}`}>{def.DisplayName}</Link>{' '}
-        <span aria-hidden="true">›</span> <span>Edit draft</span>
+        <Link to="/definitions">Definitions</Link> <span aria-hidden="true">›</span> <Link to={`/definitions/${def.Id}`}>{def.DisplayName}</Link> <span aria-hidden="true">›</span>{' '}
+        <span>Edit draft</span>
       </nav>
       <PageTitle text={`Edit ${def.DisplayName}`}>Edit the draft of {def.DisplayName}</PageTitle>
       <StatusMessage>{flash}</StatusMessage>

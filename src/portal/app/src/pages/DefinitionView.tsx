@@ -27,7 +27,11 @@ function download(name: string, json: unknown): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'definition';
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '') || 'definition';
 
 /** One definition: versions, the diagram, the steps in words, and the lifecycle actions. */
 export function DefinitionView({ id, version }: { id: string; version?: number }) {

@@ -30,7 +30,9 @@ export function Definitions() {
       {panel === 'import' ? <ImportDefinition /> : null}
       <ErrorMessage error={list.error} title="The list could not be loaded." />
       {!list.data ? (
-        list.error ? null : <Loading />
+        list.error ? null : (
+          <Loading />
+        )
       ) : list.data.length === 0 ? (
         <p>No definitions yet.</p>
       ) : (
@@ -157,8 +159,8 @@ function ImportDefinition() {
     <form className="card" onSubmit={submit} aria-labelledby="import-h">
       <h2 id="import-h">Import a definition</h2>
       <p className="hint">
-        Keyfactor's export format (the JSON of GET /Workflow/Definitions/&#123;id&#125;). Importing creates a new definition (POST), then sets its steps (PUT Steps). Role
-        ids must exist here; exports made with <code>exportable=true</code> carry none.
+        Keyfactor's export format (the JSON of GET /Workflow/Definitions/&#123;id&#125;). Importing creates a new definition (POST), then sets its steps (PUT Steps). Role ids must
+        exist here; exports made with <code>exportable=true</code> carry none.
       </p>
       <ErrorMessage error={act.error} title="Import failed:" />
       {created && act.error ? (

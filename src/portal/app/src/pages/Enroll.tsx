@@ -66,7 +66,14 @@ export function Enroll() {
     const a = await act.run(() =>
       mode === 'csr'
         ? certApi.enrollCsr({ ...common, CSR: csr.trim() })
-        : certApi.enrollPfx({ ...common, Subject: subject.trim(), KeyType: keyType, KeyLength: keyType === 'RSA' ? keyLength : undefined, Curve: keyType === 'ECC' ? curve : undefined, Password: password }),
+        : certApi.enrollPfx({
+            ...common,
+            Subject: subject.trim(),
+            KeyType: keyType,
+            KeyLength: keyType === 'RSA' ? keyLength : undefined,
+            Curve: keyType === 'ECC' ? curve : undefined,
+            Password: password,
+          }),
     );
     if (a) {
       const cn = /CN=([^,]+)/i.exec(mode === 'pfx' ? subject : '')?.[1] ?? sanMap.dns?.[0] ?? null;
@@ -135,7 +142,13 @@ export function Enroll() {
             <>
               <div className="field">
                 <label htmlFor="enroll-subject">Subject</label>
-                <input id="enroll-subject" value={subject} onChange={(e) => setSubject(e.target.value)} placeholder="CN=web01.corp.example,O=Corp" aria-describedby="enroll-subject-hint" />
+                <input
+                  id="enroll-subject"
+                  value={subject}
+                  onChange={(e) => setSubject(e.target.value)}
+                  placeholder="CN=web01.corp.example,O=Corp"
+                  aria-describedby="enroll-subject-hint"
+                />
                 <p className="hint" id="enroll-subject-hint">
                   A distinguished name: CN=…, O=…, C=….
                 </p>
@@ -173,7 +186,14 @@ export function Enroll() {
                 )}
                 <div className="field grow">
                   <label htmlFor="enroll-password">PKCS#12 password</label>
-                  <input id="enroll-password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} aria-describedby="enroll-password-hint" />
+                  <input
+                    id="enroll-password"
+                    type="password"
+                    autoComplete="new-password"
+                    value={password}
+                    onChange={(e) => setPassword(e.target.value)}
+                    aria-describedby="enroll-password-hint"
+                  />
                   <p className="hint" id="enroll-password-hint">
                     At least 8 characters. It protects the file you download; Countersign does not keep it.
                   </p>

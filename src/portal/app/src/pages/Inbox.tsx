@@ -129,9 +129,7 @@ export function Inbox() {
               </div>
             </section>
           ) : null}
-          <p className="muted small">
-            The list follows the server every few seconds{list.updatedAt ? `; last checked ${new Date(list.updatedAt).toLocaleTimeString()}` : ''}.
-          </p>
+          <p className="muted small">The list follows the server every few seconds{list.updatedAt ? `; last checked ${new Date(list.updatedAt).toLocaleTimeString()}` : ''}.</p>
         </>
       )}
     </>
@@ -141,6 +139,7 @@ export function Inbox() {
 function InboxRow({ row, selected, onToggle, canReadDefinitions }: { row: InstanceRow; selected: boolean; onToggle: () => void; canReadDefinitions: boolean }) {
   const [extra, setExtra] = useState<Enriched | null>(null);
   const key = `${row.Id}:${row.LastModified}`;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the row's identity and LastModified on purpose, not on every polled copy of the row
   useEffect(() => {
     let live = true;
     enrich(row, canReadDefinitions).then(
@@ -167,7 +166,7 @@ function InboxRow({ row, selected, onToggle, canReadDefinitions }: { row: Instan
           {row.Definition.DisplayName} · #{row.ReferenceId}
         </span>
       </td>
-      <td data-label="Requester">{extra ? extra.requester ?? <span className="muted">unknown</span> : '…'}</td>
+      <td data-label="Requester">{extra ? (extra.requester ?? <span className="muted">unknown</span>) : '…'}</td>
       <td data-label="Age">
         <time dateTime={row.StartDate} title={when(row.StartDate)}>
           {age(row.StartDate)}

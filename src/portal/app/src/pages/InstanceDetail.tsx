@@ -114,11 +114,7 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
               <div>
                 <dt>Workflow</dt>
                 <dd>
-                  {can.definitionsRead ? (
-                    <Link to={`/definitions/${d.Definition.Id}?version=${d.Definition.Version}`}>{d.Definition.DisplayName}</Link>
-                  ) : (
-                    d.Definition.DisplayName
-                  )}{' '}
+                  {can.definitionsRead ? <Link to={`/definitions/${d.Definition.Id}?version=${d.Definition.Version}`}>{d.Definition.DisplayName}</Link> : d.Definition.DisplayName}{' '}
                   (version {d.Definition.Version}, {d.Definition.WorkflowType})
                 </dd>
               </div>
@@ -330,6 +326,7 @@ function AdminActions({ d, definition, from, onChanged }: { d: Detail; definitio
   const { can } = useSession();
   const act = useAction();
   const [version, setVersion] = useState<string>('');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the chosen version resets when another instance is shown
   useEffect(() => setVersion(''), [d.Id]);
   // A Running instance (an automatic step in flight, or stuck) can always be stopped or deleted.
   const canStop = d.Status === 1 || d.Status === 2;
@@ -347,7 +344,13 @@ function AdminActions({ d, definition, from, onChanged }: { d: Detail; definitio
       <div className="stack">
         {canStop ? (
           <div>
-            <ConfirmButton label="Stop…" confirmLabel="Stop the instance" question="Stop this instance? It cannot be resumed, only restarted." busy={act.busy} onConfirm={() => act.run(() => api.stop(d.Id), 'Stopped.').then(onChanged)} />
+            <ConfirmButton
+              label="Stop…"
+              confirmLabel="Stop the instance"
+              question="Stop this instance? It cannot be resumed, only restarted."
+              busy={act.busy}
+              onConfirm={() => act.run(() => api.stop(d.Id), 'Stopped.').then(onChanged)}
+            />
           </div>
         ) : null}
         {canRestart ? (

@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
 import { useLoad } from '../hooks.ts';
-import { INSTANCE_QUERY_FIELDS, OPERATORS, SORT_FIELDS, STATUS_NAMES, buildQuery, fieldOf, type Condition } from '../query.ts';
+import { INSTANCE_QUERY_FIELDS, SORT_FIELDS, buildQuery, type Condition } from '../query.ts';
 import { navigate, takeFlash, type Location } from '../router.tsx';
 import { ErrorMessage, Loading, PageTitle, Pager, StatusMessage } from '../ui.tsx';
+import { ConditionRows } from './ConditionRows.tsx';
 import { InstanceTable } from './InstanceTable.tsx';
 
 const SIZES = [10, 25, 50, 100];
@@ -61,20 +62,6 @@ export function Instances({ loc }: { loc: Location }) {
     e.preventDefault();
     navigate(toUrl({ q: query, sort, desc, size, page: 1 }));
   };
-  const update = (i: number, patch: Partial<Condition>) =>
-    setRows((rs) =>
-      rs.map((r, j) => {
-        if (j !== i) return r;
-        const next = { ...r, ...patch };
-        if (patch.field && patch.field !== r.field) {
-          const type = fieldOf(patch.field).type;
-          next.op = OPERATORS[type][0]!.op;
-          next.value = type === 'status' ? 'Suspended' : '';
-        }
-        return next;
-      }),
-    );
-
   return (
     <>
       <PageTitle text="Instances">Instances</PageTitle>
@@ -82,70 +69,7 @@ export function Instances({ loc }: { loc: Location }) {
       <form className="card search" onSubmit={submit} aria-labelledby="search-h">
         <h2 id="search-h">Search</h2>
         {!advanced ? (
-          <fieldset className="conditions">
-            <legend>Conditions (all must match)</legend>
-            {rows.map((r, i) => {
-              const f = fieldOf(r.field);
-              const n = i + 1;
-              return (
-                <div className="condition" key={i} role="group" aria-label={`Condition ${n}`}>
-                  {i > 0 ? (
-                    <span className="and" aria-hidden="true">
-                      AND
-                    </span>
-                  ) : null}
-                  <div className="field">
-                    <label htmlFor={`c${i}-field`}>Field</label>
-                    <select id={`c${i}-field`} value={r.field} onChange={(e) => update(i, { field: e.target.value })}>
-                      {INSTANCE_QUERY_FIELDS.map((x) => (
-                        <option key={x.name} value={x.name}>
-                          {x.label}
-                        </option>
-                      ))}
-                    </select>
-                  </div>
-                  <div className="field">
-                    <label htmlFor={`c${i}-op`}>Operator</label>
-                    <select id={`c${i}-op`} value={r.op} onChange={(e) => update(i, { op: e.target.value })}>
-                      {OPERATORS[f.type].map((o) => (
-                        <option key={o.op} value={o.op}>
-                          {o.label}
-                        </option>
-                      ))}
-                    </select>
-                  </div>
-                  <div className="field grow">
-                    <label htmlFor={`c${i}-value`}>Value</label>
-                    {f.type === 'status' ? (
-                      <select id={`c${i}-value`} value={r.value} onChange={(e) => update(i, { value: e.target.value })}>
-                        {STATUS_NAMES.map((s) => (
-                          <option key={s} value={s}>
-                            {s}
-                          </option>
-                        ))}
-                      </select>
-                    ) : (
-                      <input
-                        id={`c${i}-value`}
-                        type={f.type === 'date' ? 'date' : 'text'}
-                        inputMode={f.type === 'integer' ? 'numeric' : undefined}
-                        value={r.value}
-                        onChange={(e) => update(i, { value: e.target.value })}
-                      />
-                    )}
-                  </div>
-                  {rows.length > 1 ? (
-                    <button type="button" className="button small" onClick={() => setRows((rs) => rs.filter((_, j) => j !== i))} aria-label={`Remove condition ${n}`}>
-                      Remove
-                    </button>
-                  ) : null}
-                </div>
-              );
-            })}
-            <button type="button" className="button small" onClick={() => setRows((rs) => [...rs, emptyRow()])}>
-              Add condition
-            </button>
-          </fieldset>
+          <ConditionRows rows={rows} setRows={setRows} fields={INSTANCE_QUERY_FIELDS} emptyRow={emptyRow} idPrefix="c" showAnd />
         ) : (
           <div className="field">
             <label htmlFor="raw-query">QueryString</label>

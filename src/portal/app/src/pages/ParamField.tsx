@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { Json, ParameterDefinition } from '../api.ts';
 import type { EditStep } from '../stepEdit.ts';
 
@@ -16,7 +17,12 @@ export function ParamField({
   onChange: (p: Partial<EditStep> | ((s: EditStep) => Partial<EditStep>)) => void;
 }) {
   const label = d.DisplayName || name;
-  const hintParts = [d.ToolTipContents, d.DefaultValue !== null ? `Default: ${d.DefaultValue}` : null, d.Required ? 'Required' : null, d.SupportTokenReplacement ? 'Tokens allowed' : null].filter(Boolean);
+  const hintParts = [
+    d.ToolTipContents,
+    d.DefaultValue !== null ? `Default: ${d.DefaultValue}` : null,
+    d.Required ? 'Required' : null,
+    d.SupportTokenReplacement ? 'Tokens allowed' : null,
+  ].filter(Boolean);
   const hint = hintParts.length ? (
     <p className="hint" id={`${id}-hint`}>
       {hintParts.join(' · ')}
@@ -29,15 +35,21 @@ export function ParamField({
     const checked = v === undefined || v === null ? d.DefaultValue === 'true' : v === true || (typeof v === 'string' && v.toLowerCase() === 'true');
     return (
       <div className="field check">
-        <input id={id} type="checkbox" checked={checked} aria-describedby={describedBy} onChange={(e) => onChange((cur) => ({ params: { ...cur.params, [name]: e.target.checked as Json } }))} />
+        <input
+          id={id}
+          type="checkbox"
+          checked={checked}
+          aria-describedby={describedBy}
+          onChange={(e) => onChange((cur) => ({ params: { ...cur.params, [name]: e.target.checked as Json } }))}
+        />
         <label htmlFor={id}>{label}</label>
         {hint}
       </div>
     );
   }
   const text = s.text[name] ?? '';
-  let control;
-  if (d.PotentialValues && d.PotentialValues.length) {
+  let control: ReactNode;
+  if (d.PotentialValues?.length) {
     control = (
       <select id={id} value={text} aria-describedby={describedBy} onChange={(e) => setText(e.target.value)}>
         <option value="">(default{d.DefaultValue ? `: ${d.DefaultValue}` : ''})</option>
@@ -61,7 +73,16 @@ export function ParamField({
       />
     );
   } else if ([3, 4, 5, 6, 7].includes(d.ParameterType) || d.ControlType === 1 || d.ControlType === 6) {
-    control = <textarea id={id} className={d.ParameterType >= 4 && d.ParameterType <= 6 ? 'mono' : undefined} rows={4} value={text} aria-describedby={describedBy} onChange={(e) => setText(e.target.value)} />;
+    control = (
+      <textarea
+        id={id}
+        className={d.ParameterType >= 4 && d.ParameterType <= 6 ? 'mono' : undefined}
+        rows={4}
+        value={text}
+        aria-describedby={describedBy}
+        onChange={(e) => setText(e.target.value)}
+      />
+    );
   } else {
     control = <input id={id} inputMode={d.ParameterType === 1 ? 'numeric' : undefined} value={text} aria-describedby={describedBy} onChange={(e) => setText(e.target.value)} />;
   }

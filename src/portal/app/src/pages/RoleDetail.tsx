@@ -7,7 +7,19 @@ import { useSession } from '../session.tsx';
 import { ConfirmButton, ErrorMessage, Loading, PageTitle, StatusMessage } from '../ui.tsx';
 
 /** Permission checkboxes with their plain names, for a new role and a role's page. */
-export function PermissionChecks({ idPrefix, catalogue, value, onChange, disabled }: { idPrefix: string; catalogue: string[]; value: string[]; onChange: (v: string[]) => void; disabled?: boolean }) {
+export function PermissionChecks({
+  idPrefix,
+  catalogue,
+  value,
+  onChange,
+  disabled,
+}: {
+  idPrefix: string;
+  catalogue: string[];
+  value: string[];
+  onChange: (v: string[]) => void;
+  disabled?: boolean;
+}) {
   return (
     <fieldset className="sub-fieldset">
       <legend>Permissions</legend>
@@ -149,7 +161,13 @@ function RoleEditor({
           <p className="muted">No members.</p>
         )}
         {role.Claims.some((c) => c.ClaimType !== 'User') ? (
-          <p className="hint">Also granted by claims: {role.Claims.filter((c) => c.ClaimType !== 'User').map((c) => `${c.ClaimType} ${c.ClaimValue}`).join(', ')}.</p>
+          <p className="hint">
+            Also granted by claims:{' '}
+            {role.Claims.filter((c) => c.ClaimType !== 'User')
+              .map((c) => `${c.ClaimType} ${c.ClaimValue}`)
+              .join(', ')}
+            .
+          </p>
         ) : null}
       </form>
       {editable ? (

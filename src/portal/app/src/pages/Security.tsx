@@ -27,10 +27,19 @@ export function Security() {
             </button>
           ) : null}
         </div>
-        {adding === 'identity' ? <NewIdentity onDone={() => (setAdding('none'), void identities.reload())} /> : null}
+        {adding === 'identity' ? (
+          <NewIdentity
+            onDone={() => {
+              setAdding('none');
+              void identities.reload();
+            }}
+          />
+        ) : null}
         <ErrorMessage error={identities.error} />
         {!identities.data ? (
-          identities.error ? null : <Loading />
+          identities.error ? null : (
+            <Loading />
+          )
         ) : (
           <table className="list">
             <caption className="sr-only">Identities</caption>
@@ -70,7 +79,9 @@ export function Security() {
         {adding === 'role' ? <NewRole onDone={(id) => navigate(`/security/roles/${id}`, { flash: 'Role created. Add its members.' })} /> : null}
         <ErrorMessage error={roles.error} />
         {!roles.data ? (
-          roles.error ? null : <Loading />
+          roles.error ? null : (
+            <Loading />
+          )
         ) : (
           <table className="list">
             <caption className="sr-only">Roles</caption>
@@ -96,7 +107,9 @@ export function Security() {
                   </td>
                   <td data-label="Members">{(r.Identities ?? []).map((i) => i.AccountName).join(', ') || <span className="muted">none</span>}</td>
                   <td data-label="Permissions">
-                    {Object.keys(LEGACY_LABELS).every((k) => r.Permissions.includes(k)) ? 'Everything' : r.Permissions.map(permissionLabel).join('; ') || <span className="muted">none</span>}
+                    {Object.keys(LEGACY_LABELS).every((k) => r.Permissions.includes(k))
+                      ? 'Everything'
+                      : r.Permissions.map(permissionLabel).join('; ') || <span className="muted">none</span>}
                   </td>
                 </tr>
               ))}
@@ -139,7 +152,14 @@ function NewIdentity({ onDone }: { onDone: () => void }) {
         {type === 'User' ? (
           <div className="field grow">
             <label htmlFor="ni-password">Password</label>
-            <input id="ni-password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} aria-describedby="ni-password-hint" />
+            <input
+              id="ni-password"
+              type="password"
+              autoComplete="new-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              aria-describedby="ni-password-hint"
+            />
             <p className="hint" id="ni-password-hint">
               Leave empty for an identity that cannot sign in with a password.
             </p>

@@ -34,7 +34,14 @@ export function StepEditor({
   const [modeError, setModeError] = useState<string | null>(null);
   // Required and already-set parameters first; the rest (often many, with defaults) folded away.
   // Decided once, so a field does not jump between the groups while it is typed in.
-  const [primary] = useState(() => new Set(Object.entries(defs).filter(([name, d]) => d.Required || (name in s.params && s.params[name] !== null)).map(([name]) => name)));
+  const [primary] = useState(
+    () =>
+      new Set(
+        Object.entries(defs)
+          .filter(([name, d]) => d.Required || (name in s.params && s.params[name] !== null))
+          .map(([name]) => name),
+      ),
+  );
   const [isNew] = useState(() => Object.keys(s.params).length === 0);
   const more = Object.keys(defs).filter((n) => !primary.has(n));
   const id = s.key;
@@ -90,7 +97,13 @@ export function StepEditor({
         {s.jsonMode ? (
           <div className="field">
             <label htmlFor={`${id}-json`}>Parameters as JSON</label>
-            <textarea id={`${id}-json`} className="mono" rows={Math.min(16, Math.max(4, s.jsonText.split('\n').length))} value={s.jsonText} onChange={(e) => onChange({ jsonText: e.target.value })} />
+            <textarea
+              id={`${id}-json`}
+              className="mono"
+              rows={Math.min(16, Math.max(4, s.jsonText.split('\n').length))}
+              value={s.jsonText}
+              onChange={(e) => onChange({ jsonText: e.target.value })}
+            />
           </div>
         ) : Object.keys(defs).length === 0 ? (
           <p className="muted">This step type has no parameters.</p>
@@ -132,9 +145,7 @@ export function StepEditor({
                   checked={g.RoleIds.includes(r.Id)}
                   onChange={(e) =>
                     onChange((cur) => ({
-                      signals: cur.signals.map((x, xi) =>
-                        xi === gi ? { ...x, RoleIds: e.target.checked ? [...x.RoleIds, r.Id] : x.RoleIds.filter((y) => y !== r.Id) } : x,
-                      ),
+                      signals: cur.signals.map((x, xi) => (xi === gi ? { ...x, RoleIds: e.target.checked ? [...x.RoleIds, r.Id] : x.RoleIds.filter((y) => y !== r.Id) } : x)),
                     }))
                   }
                 />
@@ -200,7 +211,12 @@ export function StepEditor({
                 onChange={(e) => onChange((cur) => ({ conditions: cur.conditions.map((x, xi) => (xi === ci ? e.target.value : x)) }))}
               />
             </div>
-            <button type="button" className="button small" aria-label={`Remove condition ${ci + 1} of step ${s.UniqueName}`} onClick={() => onChange((cur) => ({ conditions: cur.conditions.filter((_, xi) => xi !== ci) }))}>
+            <button
+              type="button"
+              className="button small"
+              aria-label={`Remove condition ${ci + 1} of step ${s.UniqueName}`}
+              onClick={() => onChange((cur) => ({ conditions: cur.conditions.filter((_, xi) => xi !== ci) }))}
+            >
               Remove
             </button>
           </div>
