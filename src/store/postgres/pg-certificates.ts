@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { CountersignError } from '../../domain/errors.ts';
-import { compileSql } from '../query-sql.ts';
 import type { Template } from '../../certificates/types.ts';
 import type {
   CaRecord,
@@ -14,7 +13,7 @@ import type {
   RequestRecord,
 } from '../certificate-store.ts';
 import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
-import { inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
+import { filtered, inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
 
 const conflict = (what: string) => (e: unknown) => {
   if (isUniqueViolation(e)) throw new CountersignError('Conflict', `${what} exists already.`);
@@ -146,13 +145,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async queryCertificates(q: CertificateQuery): Promise<CertificateRecord[]> {
-    const where = compileSql(q.filter, 'postgres', 1);
-    const clauses = [where.sql];
-    const params: unknown[] = [...where.params];
-    const p = (v: unknown, cast = ''): string => {
-      params.push(v);
-      return `$${params.length}${cast}`;
-    };
+    const { clauses, params, bind: p } = filtered(q.filter);
     if (q.requesterId !== undefined) clauses.push(`requester_id = ${p(q.requesterId)}`);
     if (!q.includeExpired) clauses.push(`not_after >= ${p(q.now, '::timestamptz')}`);
     const sql = `SELECT * FROM certificates WHERE ${clauses.join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { CountersignError, fail } from '../../domain/errors.ts';
+import type { BoundAst } from '../../domain/query/index.ts';
+import { compileSql } from '../query-sql.ts';
 
 /*
  * Connection plumbing shared by the PostgreSQL store: the pool, row type parsing, transactions
@@ -203,4 +205,18 @@ export function valuesList(rows: number, casts: string[], first = 1): string {
   let n = first;
   for (let r = 0; r < rows; r++) out.push(`(${casts.map((c) => `$${n++}${c ? `::${c}` : ''}`).join(', ')})`);
   return out.join(', ');
+}
+
+/**
+ * A WHERE clause list that starts with a compiled QueryString; `bind` adds a parameter and
+ * returns its placeholder (with an optional cast), so callers append clauses, LIMIT and OFFSET.
+ */
+export function filtered(filter: BoundAst | null): { clauses: string[]; params: unknown[]; bind: (value: unknown, cast?: string) => string } {
+  const where = compileSql(filter, 'postgres', 1);
+  const params: unknown[] = [...where.params];
+  const bind = (value: unknown, cast = ''): string => {
+    params.push(value);
+    return `$${params.length}${cast}`;
+  };
+  return { clauses: [where.sql], params, bind };
 }

@@ -5,7 +5,7 @@ import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
-import { beginAndLock, createPool, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
@@ -261,13 +261,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
-    const where = compileSql(q.filter, 'postgres', 1);
-    const clauses = [where.sql];
-    const params: unknown[] = [...where.params];
-    const p = (v: unknown, cast = ''): string => {
-      params.push(v);
-      return `$${params.length}${cast}`;
-    };
+    const { clauses, params, bind: p } = filtered(q.filter);
     if (q.initiatorId !== undefined) clauses.push(`initiator_id = ${p(q.initiatorId)}`);
     if (q.assignedTo) {
       const roles = q.assignedTo.roleIds;
