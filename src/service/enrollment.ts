@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { CsrError, decodeCsr, nameParts, publicKeyInfo } from '../certificates/csr.ts';
 import { checkPolicy } from '../certificates/policy.ts';
 import { enrollmentInitialData, mergeSans, requestIdOf, retainsKeys, serverSetData, type EnrollmentFacts } from '../certificates/request.ts';
-import type { PublicKeyInfo, SanMap } from '../certificates/types.ts';
+import type { PublicKeyInfo, SanMap, Template } from '../certificates/types.ts';
 import { subtle, toPem, x509 } from '../certificates/x509.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
@@ -10,8 +10,21 @@ import type { Instance, JsonObject } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
 import { StepFailure } from '../domain/step-type.ts';
 import type { CertificateRecord, RequestRecord } from '../store/certificate-store.ts';
-import type { CertificateService } from './certificates.ts';
+import type { CaConnector } from '../ca/connector.ts';
+import type { KeyProtector } from '../ca/key-protection.ts';
+import type { Store } from '../store/store.ts';
 import type { WorkflowService } from './workflow.ts';
+
+/** What enrollment needs of the certificate service (CertificateService implements it): the CAs, templates and key protection. */
+export interface CertificateAuthorities {
+  readonly store: Store;
+  readonly protector: KeyProtector;
+  loadNewCas(): Promise<void>;
+  caById(id: number): CaConnector;
+  chainOf(caId: number | null): Uint8Array[];
+  resolveCa(selector: string | null, template: Template): CaConnector;
+  resolveTemplate(name: string | null, patternId: number | null): Promise<Template>;
+}
 
 export interface EnrollInput {
   kind: 'CSR' | 'PFX';
@@ -66,7 +79,7 @@ interface IssueParams {
  */
 export class Enrollment {
   constructor(
-    private readonly certs: CertificateService,
+    private readonly certs: CertificateAuthorities,
     private readonly workflow: WorkflowService,
   ) {}
 
