@@ -55,20 +55,17 @@ async function csrs(count: number): Promise<string[]> {
 
 export async function runEnrollmentBench(opts: { clients: number; durationMs: number; warmupMs: number }): Promise<EnrollmentBenchResult> {
   const dir = mkdtempSync(join(os.tmpdir(), 'countersign-bench-enroll-'));
-  const server = await createServer(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      databaseUrl: `sqlite:${join(dir, 'bench.db')}`,
-      adminUser: 'admin',
-      adminPassword: 'bench-admin-password',
-      reconcileIntervalMs: 60_000,
-      authCacheTtlMs: 600_000,
-      maxWaitMs: 86_400_000,
-      logLevel: 'silent',
-    },
-    () => {},
-  );
+  const server = await createServer({
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: `sqlite:${join(dir, 'bench.db')}`,
+    adminUser: 'admin',
+    adminPassword: 'bench-admin-password',
+    reconcileIntervalMs: 60_000,
+    authCacheTtlMs: 600_000,
+    maxWaitMs: 86_400_000,
+    logLevel: 'silent',
+  });
   try {
     const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
     const pool = await csrs(200);

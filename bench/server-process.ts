@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   };
   const traced = process.env.BENCH_BREAKDOWN === '1';
   if (traced) instrument();
-  const server = await createServer(config, () => {});
+  const server = await createServer(config);
   const experiments = parseExperiments(process.env.BENCH_EXPERIMENTS);
   if (experiments.includes('no-preread')) patchSignalWithoutPreread();
   const checkpointer = experiments.includes('bg-checkpoint') && dir ? backgroundCheckpointer(connectionOf(server.services.store), join(dir, 'bench.db')) : null;

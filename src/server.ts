@@ -12,7 +12,9 @@ import { JobRunner } from './runner/job-runner.ts';
 import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
-import { ensureAdministrator } from './security/bootstrap.ts';
+import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
+import type { Logger } from 'pino';
+import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
 import { makeServices, type Services } from './service/services.ts';
 import { SecurityService } from './service/security.ts';
 import { WorkflowService } from './service/workflow.ts';
@@ -37,9 +39,19 @@ export interface Server {
   close(): Promise<void>;
 }
 
+export interface ServerOptions {
+  /** The server's one logger (default: JSON lines on stdout at config.logLevel). */
+  logger?: Logger;
+  /** Receives a generated administrator password once; never logged (default: stderr). */
+  onAdminCreated?: RevealPassword;
+}
+
 /** Wires store, services, authentication, API and background workers together. */
-export async function createServer(config: Config, log: (msg: string) => void = console.log): Promise<Server> {
-  const store = await openStore(config.databaseUrl);
+export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const log = (msg: string) => logger.info(msg);
+  const events = loggedSecurityEvents(logger);
+  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
@@ -48,21 +60,26 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     maxWaitMs: config.maxWaitMs,
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
-  await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log);
+  await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
   const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
   let wakeRunner = (): void => {};
-  const workflow = new WorkflowService(services, (effects) => {
-    if (effects.length) wakeRunner();
-  });
-  const security = new SecurityService(store, services.now);
+  const workflow = new WorkflowService(
+    services,
+    (effects) => {
+      if (effects.length) wakeRunner();
+    },
+    events,
+  );
+  const security = new SecurityService(store, services.now, events);
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
   const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
     algorithm: config.caAlgorithm ?? 'P-256',
     log,
+    events,
   }).catch(async (e) => {
     await store.close();
     throw e;
@@ -72,7 +89,8 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     workflow,
     security,
     authenticator,
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger,
+    events,
     apiRoutes: certificateRoutes(certificates),
     extra: async (app) => {
       metrics.instrument(app);
@@ -81,7 +99,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
       await app.register(actionPages(services, workflow, linkSecret));
     },
   });
-  const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => app.log.warn({ err }, m));
+  const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
   const notifier = new Notifier(store, workflow, {
@@ -99,7 +117,7 @@ export async function createServer(config: Config, log: (msg: string) => void = 
     notifier,
     leaseMs: config.jobLeaseMs,
     maxAttempts: config.stepMaxAttempts,
-    log: (m, err) => app.log.warn({ err }, m),
+    log: (m, err, context) => logger.warn({ err, component: 'runner', ...context }, m),
   });
   wakeRunner = () => runner.wake();
   runner.start();

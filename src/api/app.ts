@@ -1,9 +1,10 @@
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasUnstorableText, jsonProblem } from '../domain/bounded-json.ts';
 import { CountersignError, ERRORS, RetryLaterError, fail } from '../domain/errors.ts';
 import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import { definitionRoutes } from './definitions.ts';
 import { instanceRoutes } from './instances.ts';
 import { myRoutes } from './my-routes.ts';
@@ -27,7 +28,10 @@ export interface AppOptions {
   workflow: WorkflowService;
   security: SecurityService;
   authenticator: Authenticator;
-  logger?: boolean | object;
+  /** The server's logger (pino); none logs nothing. */
+  logger?: FastifyBaseLogger;
+  /** Failed log-ins go here (docs/operations.md "Logs"). */
+  events?: SecurityEvents;
   /** More API route plugins, mounted under the base path behind authentication (certificates). */
   apiRoutes?: FastifyPluginAsync[];
   /** Extra plugins mounted beside the API (the portal). */
@@ -49,13 +53,28 @@ export function normaliseQuery(raw: Record<string, unknown>): Query {
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const events = opts.events ?? NO_SECURITY_EVENTS;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // maxParamLength: one-click link tokens are path parameters of a few hundred characters.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
     bodyLimit: 4 * 1024 * 1024,
-    // Secrets travel in Authorization headers and step configuration: no per-request log lines.
+    // Fastify's own request lines would carry the URL (one-click link tokens are path
+    // parameters): the access log below writes the route pattern instead.
     logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? null,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        remoteAddress: req.ip,
+        account: req.principal?.identity.accountName ?? null,
+      },
+      'request',
+    );
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('apiVersion', 1);
@@ -81,8 +100,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         checkRequestText(req);
         req.q = normaliseQuery(req.query as Record<string, unknown>);
         req.apiVersion = /^\s*2(\.0)?\s*$/.test(String(req.headers['x-keyfactor-api-version'] ?? '')) ? 2 : 1;
-        const principal = await opts.authenticator.authenticate(req.headers.authorization, req.ip);
+        const principal = await opts.authenticator.authenticate(req.headers.authorization, req.ip).catch((e: unknown) => {
+          if (e instanceof RetryLaterError) events.emit('login.locked', { ...loginAttempt(req), reason: e.message });
+          throw e;
+        });
         if (!principal) {
+          if (req.headers.authorization) events.emit('login.failed', loginAttempt(req));
           reply.header('WWW-Authenticate', opts.authenticator.challenge);
           fail('Unauthenticated', 'Authentication is required: send HTTP Basic credentials of a Countersign identity (DOMAIN\\user or user).');
         }
@@ -99,6 +122,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
   if (opts.extra) await opts.extra(app);
   return app;
+}
+
+/** Who tried to sign in, from where: the Basic account name only, never the password. */
+function loginAttempt(req: FastifyRequest): Record<string, unknown> {
+  const m = /^\s*Basic\s+(\S+)/i.exec(req.headers.authorization ?? '');
+  const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+  const colon = decoded.indexOf(':');
+  return { reqId: req.id, remoteAddress: req.ip, accountName: colon > 0 ? decoded.slice(0, Math.min(colon, 200)) : null };
 }
 
 /** JSON only; an empty body is allowed (and read as undefined) so each route can say what it needs. */

@@ -21,7 +21,7 @@ export interface JobRunnerOptions {
   maxAttempts?: number;
   /** Poll interval when nothing wakes the runner (another node queued work). */
   pollMs?: number;
-  log?: (msg: string, err?: unknown) => void;
+  log?: (msg: string, err?: unknown, context?: Record<string, unknown>) => void;
   /** Sends the notifications step types ask for; without it they are recorded as not sent. */
   notifier?: Notifier;
 }
@@ -95,7 +95,7 @@ export class JobRunner {
       try {
         if (free > 0) claimed = await this.store.claimJobs(this.owner, free, this.o.leaseMs);
       } catch (err) {
-        this.o.log('runner: could not claim jobs', err);
+        this.o.log('runner: could not claim jobs', err, {});
       }
       for (const job of claimed) {
         const p = this.runJob(job).finally(() => {
@@ -135,7 +135,11 @@ export class JobRunner {
     } catch (err) {
       if (settled(err)) return;
       // The job stays leased and is claimed again later; the attempt check in execute stops it running more than maxAttempts times.
-      this.o.log(`runner: job ${job.id} for instance ${job.instanceId} failed unexpectedly`, err);
+      this.o.log(`runner: job ${job.id} for instance ${job.instanceId} failed unexpectedly`, err, {
+        jobId: job.id,
+        instanceId: job.instanceId,
+        step: job.effect.step,
+      });
     }
   }
 
@@ -150,14 +154,22 @@ export class JobRunner {
     } catch (err) {
       // Unreachable or busy (a failover): not the result's fault. The job stays leased and runs again, within maxAttempts.
       if (settled(err) || isStoreUnavailable(err)) throw err;
-      this.o.log(`runner: the result of job ${job.id} for instance ${job.instanceId} could not be recorded`, err);
+      this.o.log(`runner: the result of job ${job.id} for instance ${job.instanceId} could not be recorded`, err, {
+        jobId: job.id,
+        instanceId: job.instanceId,
+        step: job.effect.step,
+      });
       const why = err instanceof Error ? err.message : String(err);
       const message = `The result of step '${job.effect.step}' could not be recorded (${excerpt(why)}); the step is not run again.`;
       try {
         return await this.workflow.completeStep(job, this.owner, { ok: false, message });
       } catch (again) {
         if (settled(again)) return;
-        this.o.log(`runner: job ${job.id} for instance ${job.instanceId}: not even its failure could be recorded; dropping the job (Stop the instance)`, again);
+        this.o.log(`runner: job ${job.id} for instance ${job.instanceId}: not even its failure could be recorded; dropping the job (Stop the instance)`, again, {
+          jobId: job.id,
+          instanceId: job.instanceId,
+          step: job.effect.step,
+        });
         await this.store.dropJob(job.id, this.owner);
       }
     }

@@ -26,7 +26,12 @@ export function generatePassword(length = 20): string {
  * COUNTERSIGN_ADMIN_PASSWORD or, when unset, is generated and logged exactly once.
  * Does nothing when any identity exists.
  */
-export async function ensureAdministrator(store: SecurityStore, env: { user?: string; password?: string }, log: (msg: string) => void): Promise<void> {
+export async function ensureAdministrator(
+  store: SecurityStore,
+  env: { user?: string; password?: string },
+  log: (msg: string) => void,
+  reveal: RevealPassword = revealOnStderr,
+): Promise<void> {
   if ((await store.countIdentities()) > 0) return;
 
   const accountName = env.user?.trim() || DEFAULT_ADMIN_USER;
@@ -81,12 +86,20 @@ export async function ensureAdministrator(store: SecurityStore, env: { user?: st
   if (given) {
     log(`Created the administrator account '${accountName}' (role '${role?.name ?? ADMIN_ROLE_NAME}') with the password from COUNTERSIGN_ADMIN_PASSWORD.`);
   } else {
-    log(
-      `Created the administrator account '${accountName}' (role '${role?.name ?? ADMIN_ROLE_NAME}'). ` +
-        `Its generated password is: ${password}  -- it is shown only this once; store it safely ` +
-        `(or set COUNTERSIGN_ADMIN_PASSWORD before the first start next time).`,
-    );
+    log(`Created the administrator account '${accountName}' (role '${role?.name ?? ADMIN_ROLE_NAME}') with a generated password, shown once on the terminal.`);
+    // The password is for the operator's eyes only: never a log line.
+    reveal(accountName, password);
   }
+}
+
+/** Prints a generated administrator password once; the serve command writes it to stderr. */
+export type RevealPassword = (accountName: string, password: string) => void;
+
+export function revealOnStderr(accountName: string, password: string): void {
+  process.stderr.write(
+    `The generated password of the administrator account '${accountName}' is: ${password}\n` +
+      `It is shown only this once; store it safely (or set COUNTERSIGN_ADMIN_PASSWORD before the first start next time).\n`,
+  );
 }
 
 async function findRoleByName(store: SecurityStore, name: string): Promise<Role | null> {

@@ -1,4 +1,5 @@
 import type { CaConnector } from '../ca/connector.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
 import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
 import { type KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
@@ -18,6 +19,8 @@ export interface CertificateOptions {
   keySource: KeySource;
   algorithm: CaAlgorithm;
   log: (msg: string) => void;
+  /** Where certificate.issued / certificate.deleted go (docs/operations.md "Logs"). */
+  events?: SecurityEvents;
 }
 
 /**
@@ -32,6 +35,7 @@ export class CertificateService {
     readonly store: Store,
     readonly protector: KeyProtector,
     workflow: WorkflowService,
+    readonly events: SecurityEvents,
   ) {
     this.enrollment = new Enrollment(this, workflow);
   }
@@ -47,7 +51,7 @@ export class CertificateService {
       const ca = await store.certificates.insertCaIfAbsent(await createEmbeddedCa(opts.algorithm, protector));
       opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}).`);
     }
-    const service = new CertificateService(store, protector, workflow);
+    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS);
     for (const record of await store.certificates.listCas()) service.cas.set(record.id, await EmbeddedCa.load(record, protector));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;

@@ -241,6 +241,15 @@ export class Enrollment {
       sealedKey: keep ? this.certs.protector.seal(key!, `certificate-key:${request.id}`) : null,
     });
     if (created)
+      this.certs.events.emit('certificate.issued', {
+        certificateId: certificate.id,
+        requestId: request.id,
+        serialNumber: certificate.serialNumber,
+        issuedDn: certificate.issuedDn,
+        requester: request.requesterName,
+        ca: ca.logicalName,
+      });
+    if (created)
       await this.store.addCertificateHistory(certificate.id, {
         at: new Date().toISOString(),
         username: request.requesterName,

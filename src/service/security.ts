@@ -8,6 +8,7 @@ import { hashPassword } from '../security/password.ts';
 import { isGlobalPermissionSet } from '../security/permission-set.ts';
 import { P, grants } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, SecurityGuard, Store } from '../store/store.ts';
 
 /*
@@ -37,13 +38,14 @@ export class SecurityService {
   constructor(
     private readonly store: Store,
     private readonly now: () => string,
+    private readonly events: SecurityEvents = NO_SECURITY_EVENTS,
   ) {}
 
   // Identities ----------------------------------------------------------------------------------
 
   async createIdentity(input: NewIdentityInput): Promise<Identity> {
     if (input.password !== null) checkPassword(input.password, input.identityType);
-    return this.store.createIdentity({
+    const created = await this.store.createIdentity({
       accountName: input.accountName,
       identityType: input.identityType,
       sid: input.sid,
@@ -51,6 +53,8 @@ export class SecurityService {
       passwordHash: input.password === null ? null : await hashPassword(input.password),
       createdAt: this.now(),
     });
+    this.events.emit('identity.created', { identityId: created.id, accountName: created.accountName, identityType: created.identityType });
+    return created;
   }
 
   listIdentities(paging: Paging): Promise<Identity[]> {
@@ -74,6 +78,7 @@ export class SecurityService {
     const identity = await this.identity(id);
     if (identity.id === caller.identity.id) fail('ValidationFailed', 'You cannot delete the identity you are signed in with.');
     if (!(await this.store.deleteIdentity(identity.id, this.guard(caller, { kind: 'deleteIdentity', identityId: identity.id })))) notFound('Security identity', identity.id);
+    this.events.emit('identity.deleted', { identityId: identity.id, accountName: identity.accountName, by: caller.identity.accountName });
   }
 
   /** Lifts a log-in lock-out (docs/security/authentication.md). */
@@ -117,7 +122,9 @@ export class SecurityService {
   }
 
   async createRole(caller: Principal, role: NewRole): Promise<Role> {
-    return this.store.createRole(role, this.guard(caller, { kind: 'role', roleId: null, after: role }));
+    const created = await this.store.createRole(role, this.guard(caller, { kind: 'role', roleId: null, after: role }));
+    this.events.emit('role.created', { roleId: created.id, name: created.name, permissions: created.permissions, by: caller.identity.accountName });
+    return created;
   }
 
   /** Rewrites a mutable role: `change` builds the new role from the current one. */
@@ -125,7 +132,9 @@ export class SecurityService {
     const current = await this.role(id);
     assertMutable(current);
     const next = await change(current);
-    return (await this.store.updateRole(id, next, this.guard(caller, { kind: 'role', roleId: id, after: next, basedOn: current }))) ?? notFound('Security role', id);
+    const updated = (await this.store.updateRole(id, next, this.guard(caller, { kind: 'role', roleId: id, after: next, basedOn: current }))) ?? notFound('Security role', id);
+    this.events.emit('role.updated', { roleId: id, name: updated.name, permissions: updated.permissions, by: caller.identity.accountName });
+    return updated;
   }
 
   async deleteRole(caller: Principal, id: number): Promise<void> {
@@ -134,6 +143,7 @@ export class SecurityService {
     await this.assertRoleUnused(role);
     const guard = this.guard(caller, { kind: 'role', roleId: role.id, after: null, basedOn: role });
     if (!(await this.store.deleteRole(role.id, guard))) notFound('Security role', role.id);
+    this.events.emit('role.deleted', { roleId: role.id, name: role.name, by: caller.identity.accountName });
   }
 
   /** The role as it keeps its claims (without claim ids) when rewritten. */

@@ -1,4 +1,5 @@
 import { validateSteps } from '../domain/definition.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import {
   applySignal,
   cancelForRestart,
@@ -83,6 +84,7 @@ export class WorkflowService {
   constructor(
     private readonly s: Services,
     readonly effectSink: EffectSink = () => {},
+    private readonly events: SecurityEvents = NO_SECURITY_EVENTS,
   ) {}
 
   private ctx(): EngineContext {
@@ -143,10 +145,12 @@ export class WorkflowService {
     // Validated again: roles may have been deleted since the steps were written.
     const problems = await this.stepProblems(version.steps, definition.workflowType);
     if (problems.length) fail('DefinitionInvalid', `Version ${version.version} cannot be published: ${problems.join('; ')}.`);
-    return this.s.store.updateDefinition(id, (def) => {
+    const published = await this.s.store.updateDefinition(id, (def) => {
       const next = { ...def, publishedVersion: version.version, lastModified: this.s.now() };
       return { definition: next, version: { ...version, frozen: true }, result: next };
     });
+    this.events.emit('definition.published', { definitionId: id, version: version.version, workflowType: definition.workflowType });
+    return published;
   }
 
   /** validateSteps with the roles that exist in the store now. */

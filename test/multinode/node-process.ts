@@ -36,7 +36,7 @@ const testSleepStep: StepType = {
 if (process.env.COUNTERSIGN_TEST_STEP === '1') builtInStepTypes.push(testSleepStep);
 
 const config = loadConfig();
-const server = await createServer(config, () => {});
+const server = await createServer(config);
 const url = await server.app.listen({ port: config.port, host: '127.0.0.1' });
 console.log(JSON.stringify({ url, pid: process.pid, owner: server.runner.owner }));
 

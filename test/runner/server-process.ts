@@ -9,6 +9,6 @@ import { loadConfig } from '../../src/config.ts';
 import { createServer } from '../../src/server.ts';
 
 const config = loadConfig();
-const server = await createServer(config, () => {});
+const server = await createServer(config);
 const url = await server.app.listen({ port: config.port, host: '127.0.0.1' });
 console.log(JSON.stringify({ url, pid: process.pid }));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
 import { egressPolicy } from '../../src/domain/egress.ts';
-import { createServer, type Server } from '../../src/server.ts';
+import { createServer, type Server, type ServerOptions } from '../../src/server.ts';
 import { dropTestDatabase, testDatabaseUrl, usePostgres } from './database.ts';
 import { checkErrorBody, checkSchema, expectValidResponse, type ContractDoc } from './openapi.ts';
 
@@ -44,7 +44,7 @@ export interface ApiResponse {
  * A real server on a random loopback port, with its own SQLite file, or its own PostgreSQL schema
  * when COUNTERSIGN_TEST_STORE=postgres (so the whole suite runs against both stores).
  */
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function startTestApp(overrides: Partial<Config> = {}, serverOptions: ServerOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
   const pgUrl = usePostgres() && overrides.databaseUrl === undefined ? await testDatabaseUrl() : null;
   const config: Config = {
@@ -61,7 +61,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     // REST steps in tests call stand-ins on loopback: allowed by configuration, as an operator would.
     steps: { egress: LOOPBACK_EGRESS, ...overrides.steps },
   };
-  const server = await createServer(config, () => {});
+  const server = await createServer(config, serverOptions);
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
   const adminAuth = basic(ADMIN.user, ADMIN.password);
   const call = makeCaller(address, adminAuth);

@@ -119,9 +119,10 @@ export const inventoryRoutes =
     });
 
     app.delete<{ Params: { id: string } }>('/Certificates/:id', async (req, reply) => {
-      requirePermission(req, P.certificatesDelete);
+      const p = requirePermission(req, P.certificatesDelete);
       const id = intParam(req.params.id, 'Certificate id');
       if (!(await store.deleteCertificate(id))) fail('NotFound', `No certificate has Id ${id}.`);
+      certs.events.emit('certificate.deleted', { certificateId: id, by: p.identity.accountName });
       reply.code(204).send();
     });
   };

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { createServer, type Server } from '../../server.ts';
+import { revealOnStderr } from '../../security/bootstrap.ts';
 import { loadDemo, reseedDemo } from '../demo.ts';
 import { maskUrl } from '../support.ts';
 
@@ -13,7 +14,8 @@ export function serveCommand(program: Command): void {
     .action(async (opts: { demo?: boolean; reseed?: boolean }, cmd: Command) => {
       if (opts.reseed && !opts.demo) cmd.error('error: --reseed goes with --demo', { exitCode: 2, code: 'countersign.usage' });
       const config = loadConfig();
-      const server = await createServer(config);
+      // A generated administrator password goes to the operator's terminal, never into the log.
+      const server = await createServer(config, { onAdminCreated: revealOnStderr });
       const demo = opts.reseed ? reseedDemo : opts.demo ? loadDemo : null;
       if (demo) await demo(server.services.store, server.workflow, server.certificates, (m) => console.log(m));
       const address = await server.app.listen({ port: config.port, host: config.host });

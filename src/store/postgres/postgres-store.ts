@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { createLogger } from '../../observability/logger.ts';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
@@ -55,7 +56,8 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   static async open(url: string, opts: PostgresOptions = {}): Promise<PostgresStore> {
     const parsed = parseUrl(url, opts.schema);
     const { connectionString, schema } = parsed;
-    const log = opts.log ?? ((msg: string, err?: unknown) => console.warn(msg, err instanceof Error ? err.message : (err ?? '')));
+    const fallback = opts.log ? null : createLogger('warn');
+    const log = opts.log ?? ((msg: string, err?: unknown) => fallback!.warn({ err }, msg));
     const poolOpts: PoolOptions = { poolSize: opts.poolSize ?? parsed.poolSize, statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs, log };
     const pool = createPool(connectionString, schema, poolOpts);
     const store = new PostgresStore(pool, schema, connectionString, log);
