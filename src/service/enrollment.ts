@@ -13,12 +13,14 @@ import type { CertificateRecord, RequestRecord } from '../store/certificate-stor
 import type { CaConnector } from '../ca/connector.ts';
 import type { KeyProtector } from '../ca/key-protection.ts';
 import type { Store } from '../store/store.ts';
+import type { SecurityEvents } from '../observability/logger.ts';
 import type { WorkflowService } from './workflow.ts';
 
 /** What enrollment needs of the certificate service (CertificateService implements it): the CAs, templates and key protection. */
 export interface CertificateAuthorities {
   readonly store: Store;
   readonly protector: KeyProtector;
+  readonly events: SecurityEvents;
   loadNewCas(): Promise<void>;
   caById(id: number): CaConnector;
   chainOf(caId: number | null): Uint8Array[];
