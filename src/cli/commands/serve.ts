@@ -19,8 +19,9 @@ export function serveCommand(program: Command): void {
       const demo = opts.reseed ? reseedDemo : opts.demo ? loadDemo : null;
       if (demo) await demo(server.services.store, server.workflow, server.certificates, (m) => console.log(m));
       const address = await server.app.listen({ port: config.port, host: config.host });
-      console.log(`Countersign is listening: API ${address}/KeyfactorAPI, portal ${address}/KeyfactorPortal (store: ${maskUrl(config.databaseUrl)})`);
+      // Handlers first, then the announcement: whoever reacts to it (a supervisor, a test) may signal at once.
       stopOnSignals(server, config.shutdownGraceMs ?? 10_000);
+      console.log(`Countersign is listening: API ${address}/KeyfactorAPI, portal ${address}/KeyfactorPortal (store: ${maskUrl(config.databaseUrl)})`);
     });
 }
 
