@@ -3,27 +3,15 @@ import { RetryLaterError } from '../../src/domain/errors.ts';
 import { lockDurationMs, DEFAULT_LOGIN_THROTTLE } from '../../src/domain/login-throttle.ts';
 import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
 import { hashPassword } from '../../src/security/password.ts';
-import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
 import { P } from '../../src/security/permissions.ts';
 import type { SecurityStore } from '../../src/store/store.ts';
 import { openTestStore } from '../support/stores.ts';
-import type { Identity, NewRole } from '../../src/store/store.ts';
+import type { Identity } from '../../src/store/store.ts';
+import { newRole } from '../support/fixtures.ts';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-const role = (name: string, permissions: string[], identityIds: number[], over: Partial<NewRole> = {}): NewRole => ({
-  name,
-  description: name,
-  email: null,
-  enabled: true,
-  private: false,
-  immutable: false,
-  permissions,
-  permissionSetId: GLOBAL_PERMISSION_SET_ID,
-  identityIds,
-  claims: [],
-  ...over,
-});
+const role = newRole;
 
 let aliceHash: string;
 let colonHash: string;

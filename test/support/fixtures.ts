@@ -1,6 +1,6 @@
 import { hashPassword } from '../../src/security/password.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
-import type { Store } from '../../src/store/store.ts';
+import type { NewRole, Store } from '../../src/store/store.ts';
 import { basic, type TestApp } from './server.ts';
 
 /** Creates an identity with a password directly in the store; returns its id and Basic header. */
@@ -16,19 +16,23 @@ export async function createUser(store: Store, accountName: string, password = `
   return { id: identity.id, auth: basic(accountName, password) };
 }
 
+/** A role as the store takes it: enabled, global permission set, no claims; `over` changes any field. */
+export const newRole = (name: string, permissions: string[], identityIds: number[], over: Partial<NewRole> = {}): NewRole => ({
+  name,
+  description: name,
+  email: null,
+  enabled: true,
+  private: false,
+  immutable: false,
+  permissions,
+  permissionSetId: GLOBAL_PERMISSION_SET_ID,
+  identityIds,
+  claims: [],
+  ...over,
+});
+
 export async function createRole(store: Store, name: string, permissions: string[], identityIds: number[]): Promise<number> {
-  const role = await store.createRole({
-    name,
-    description: name,
-    email: null,
-    enabled: true,
-    private: false,
-    immutable: false,
-    permissions,
-    permissionSetId: GLOBAL_PERMISSION_SET_ID,
-    identityIds,
-    claims: [],
-  });
+  const role = await store.createRole(newRole(name, permissions, identityIds));
   return role.id;
 }
 
