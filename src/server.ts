@@ -58,6 +58,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     reconcileIntervalMs: config.reconcileIntervalMs,
     authCacheTtlMs: config.authCacheTtlMs,
     maxWaitMs: config.maxWaitMs,
+    idempotencyTtlMs: config.idempotencyTtlMs ?? 24 * 3600_000,
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);

@@ -124,10 +124,27 @@ export interface StepType {
    * null when there is nothing to send. The runner only resolves people, renders links and sends.
    */
   notification?(ctx: NotifyContext, kind: NotifyKind): Notification | null;
+  /**
+   * Pure: what a waiting step needs, for Explain: counts required and received, the decisions
+   * so far, and the deadlines ahead with what happens at each. `since`: when it started waiting.
+   */
+  explainWait?(ctx: NotifyContext, since: string, maxWaitMs: number | undefined): StepWaitExplanation;
   /** Actions a personal one-click link may carry (key: the link's action), as signals on this step. */
   oneClickActions?: Record<string, OneClickAction>;
   /** The side effect of an automatic step; the runner calls it outside any transaction. */
   run?(input: RunInput): Promise<RunResult>;
+}
+
+/** Why a step waits, in the step type's own terms (Explain). */
+export interface StepWaitExplanation {
+  /** One sentence, e.g. "Waiting for 1 more approval at Manager approval (1 of 2)." */
+  summary: string;
+  /** Per decision the step counts: how many are required and received. */
+  counts: { name: string; required: number; received: number }[];
+  decisions: { accountName: string; signal: string; decision: string; comment: string | null; at: string }[];
+  /** Identities who hold a role but may not act, and why (four eyes). */
+  barred: { identityIds: number[]; reason: string } | null;
+  deadlines: { kind: string; at: string; action: string }[];
 }
 
 /** What the notification hook sees: the step, and its history at this visit so far. */

@@ -69,8 +69,22 @@ export interface Store extends SecurityStore {
    * recording a failure fails, so the job is never run again. Only its lease owner can.
    */
   dropJob(id: number, owner: string): Promise<boolean>;
+  /** The jobs queued for one instance (Explain: retries, timers ahead). */
+  jobsOf(instanceId: string): Promise<QueuedJob[]>;
   /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
   nextJobDelay(): Promise<number | null>;
+
+  // Idempotency-Key (docs/approvals.md) ---------------------------------------------------------
+  /**
+   * Claims (scope, key) for a request with this fingerprint: 'claimed' when new, expired, or held
+   * by a lease that ran out (its node died); else the stored answer ('replay'), 'mismatch' (the key
+   * was used with another request) or 'in-flight' (the first request is still being answered).
+   */
+  claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim>;
+  /** Stores the answer of a claimed key; null releases the key (the request may be sent again). */
+  finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void>;
+  /** Deletes up to `limit` keys expired before `now`; returns how many. */
+  sweepIdempotencyKeys(now: string, limit: number): Promise<number>;
 
   /** A shared setting; when absent, `value` is stored and returned (the first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;
@@ -101,6 +115,28 @@ export interface Job {
   effect: Effect;
   attempts: number;
   lastError: string | null;
+}
+
+export interface IdempotencyClaimRequest {
+  scope: number;
+  key: string;
+  fingerprint: string;
+  now: string;
+  /** Until when this claim holds the key while the request is answered. */
+  leaseUntil: string;
+  expiresAt: string;
+}
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type IdempotencyClaim = { state: 'claimed' } | { state: 'mismatch' } | { state: 'in-flight' } | ({ state: 'replay' } & StoredAnswer);
+
+export interface QueuedJob extends Job {
+  runAt: string;
 }
 
 export interface DefinitionChange<R> {

@@ -5,7 +5,9 @@ import { approvalActions, approvalNotification } from './notifications.ts';
 import {
   configValue,
   param,
+  type NotifyContext,
   type NotifyKind,
+  type StepWaitExplanation,
   type TimerKind,
   type SignalCheck,
   type StepContext,
@@ -179,6 +181,60 @@ function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: numb
   return { history: 'TimedOut', message: `Timed out. ${outcome.message}`, outcome, notify: has(c, 'RequestSubject') ? ['timeout'] : [] };
 }
 
+/** Explain: how many approvals and denials are needed and in, who decided, what the deadlines do. */
+function explainWait(ctx: NotifyContext, since: string, maxWaitMs: number | undefined): StepWaitExplanation {
+  const c = ctx.step.config;
+  const { minimumApprovals, denialsToReject } = thresholds(c);
+  const barredNow = barredActors(ctx);
+  const barred = new Set(barredNow.identityIds);
+  const { approvals, denials } = tally(ctx.signals.filter((s) => !barred.has(s.identityId)));
+  const more = minimumApprovals - approvals;
+  const summary = `Waiting for ${more} more approval${more === 1 ? '' : 's'} at ${ctx.step.displayName} (${approvals} of ${minimumApprovals} received; ${denials} of ${denialsToReject} denials reject it).`;
+  // Timers already fired at this visit are behind us; the plan is recomputed from when the wait began.
+  const fired = new Set<string>(ctx.history.filter((h) => h.kind === 'Escalated' || h.kind === 'TimedOut').map((h) => (h.kind === 'Escalated' ? 'escalation' : 'timeout')));
+  const lastReminder = [...ctx.history].reverse().find((h) => h.kind === 'Reminded')?.at;
+  const plan = waitPlan(c, since, maxWaitMs);
+  const deadlines = (plan.timers ?? [])
+    .filter((t) => !fired.has(t.kind))
+    .map((t) => {
+      if (t.kind === 'reminder') {
+        const every = durationOf(c, 'ReminderInterval')!;
+        return { kind: 'reminder', at: lastReminder ? addMs(lastReminder, every) : t.at, action: `Those who have not acted are reminded (every ${describeDuration(every)}).` };
+      }
+      if (t.kind === 'escalation') {
+        const roles = roleList(c.EscalationRoleIds);
+        return { kind: 'escalation', at: t.at, action: `Escalated${roles.length ? `: roles ${roles.join(', ')} may act too` : ''}.` };
+      }
+      const onTimeout = durationOf(c, 'TimeoutAfter') ? String(configValue(requireApprovalStep, c, 'TimeoutAction')) : 'Fail';
+      const action =
+        onTimeout === 'Approve'
+          ? 'Approved automatically.'
+          : onTimeout === 'Deny'
+            ? 'Denied automatically (the instance is rejected).'
+            : 'The instance fails (restart it to ask again).';
+      return { kind: 'timeout', at: t.at, action };
+    })
+    .sort((a, b) => a.at.localeCompare(b.at));
+  return {
+    summary,
+    counts: [
+      { name: 'Approvals', required: minimumApprovals, received: approvals },
+      { name: 'Denials', required: denialsToReject, received: denials },
+    ],
+    decisions: ctx.signals
+      .filter((s) => s.signal === 'ApprovalStatus')
+      .map((s) => ({
+        accountName: s.accountName,
+        signal: s.signal,
+        decision: s.data.Approved === true ? 'Approved' : 'Denied',
+        comment: typeof s.data.Comment === 'string' && s.data.Comment !== '' ? s.data.Comment : null,
+        at: s.at,
+      })),
+    barred: barredNow.identityIds.length ? barredNow : null,
+    deadlines,
+  };
+}
+
 function onDecided(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[] {
   const c = ctx.step.config;
   if (outcome === 'continue') return has(c, 'ApprovedSubject') ? ['approved'] : [];
@@ -264,5 +320,6 @@ export const requireApprovalStep: StepType = {
   onTimer,
   onDecided,
   notification: approvalNotification,
+  explainWait,
   oneClickActions: approvalActions,
 };

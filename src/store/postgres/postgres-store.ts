@@ -5,7 +5,8 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import { idempotencyState } from '../idempotency-rows.ts';
 import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
@@ -334,6 +335,18 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return ((await this.pool.query('DELETE FROM jobs WHERE id = $1 AND locked_by = $2', [id, owner])).rowCount ?? 0) > 0;
   }
 
+  async jobsOf(instanceId: string): Promise<QueuedJob[]> {
+    const { rows } = await this.pool.query('SELECT id, instance_id, payload, attempts, last_error, run_at FROM jobs WHERE instance_id = $1 ORDER BY run_at, id', [instanceId]);
+    return rows.map((r: Row) => ({
+      id: Number(r.id),
+      instanceId: r.instance_id as string,
+      effect: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
+      attempts: Number(r.attempts),
+      lastError: (r.last_error as string | null) ?? null,
+      runAt: r.run_at instanceof Date ? r.run_at.toISOString() : String(r.run_at),
+    }));
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = (
       await this.pool.query(
@@ -350,6 +363,38 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   // Settings --------------------------------------------------------------------------------------
 
   /** The first node to ask stores its value; every node then reads that one. */
+  async claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    const won = await this.pool.query(
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
+       VALUES ($1, $2, $3, 'in-flight', $4, $5, $6)
+       ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+       WHERE idempotency_keys.expires_at < $6 OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < $6 AND idempotency_keys.fingerprint = excluded.fingerprint)
+       RETURNING scope`,
+      [c.scope, c.key, c.fingerprint, c.leaseUntil, c.expiresAt, c.now],
+    );
+    if ((won.rowCount ?? 0) > 0) return { state: 'claimed' };
+    const { rows } = await this.pool.query('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = $1 AND key = $2', [c.scope, c.key]);
+    return idempotencyState(rows[0], c.fingerprint);
+  }
+
+  async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
+    if (!answer) await this.pool.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in-flight'", [scope, key]);
+    else
+      await this.pool.query("UPDATE idempotency_keys SET state = 'done', status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5", [
+        answer.status,
+        JSON.stringify(answer.headers),
+        answer.body,
+        scope,
+        key,
+      ]);
+  }
+
+  async sweepIdempotencyKeys(now: string, limit: number): Promise<number> {
+    const r = await this.pool.query('DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2)', [now, limit]);
+    return r.rowCount ?? 0;
+  }
+
   async getOrCreateSetting(name: string, value: string): Promise<string> {
     await this.pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
     return (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0].value as string;

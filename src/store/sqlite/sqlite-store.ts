@@ -7,7 +7,8 @@ import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import { idempotencyState } from '../idempotency-rows.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
@@ -271,10 +272,55 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return this.wf.deleteJob.run(id, owner).changes > 0;
   }
 
+  async jobsOf(instanceId: string): Promise<QueuedJob[]> {
+    const rows = this.conn.prepare('SELECT id, instance_id, payload, attempts, last_error, run_at FROM jobs WHERE instance_id = ? ORDER BY run_at, id').all(instanceId) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      instanceId: r.instance_id as string,
+      effect: JSON.parse(r.payload as string),
+      attempts: r.attempts as number,
+      lastError: (r.last_error as string | null) ?? null,
+      runAt: r.run_at as string,
+    }));
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = this.wf.nextJob.get() as Row | undefined;
     if (!row || row.due === null) return null;
     return Math.max(0, new Date(row.due as string).getTime() - Date.now());
+  }
+
+  async claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    const { scope, key, fingerprint, now, leaseUntil, expiresAt } = c;
+    return this.conn
+      .transaction((): IdempotencyClaim => {
+        const won = this.conn
+          .prepare(
+            `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
+       VALUES (@scope, @key, @fingerprint, 'in-flight', @leaseUntil, @expiresAt, @now)
+       ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+       WHERE idempotency_keys.expires_at < @now OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < @now AND idempotency_keys.fingerprint = excluded.fingerprint)
+       RETURNING scope`,
+          )
+          .get({ scope, key, fingerprint, now, leaseUntil, expiresAt });
+        if (won) return { state: 'claimed' };
+        const row = this.conn.prepare('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = ? AND key = ?').get(scope, key) as Row;
+        return idempotencyState(row, fingerprint);
+      })
+      .immediate();
+  }
+
+  async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
+    if (!answer) this.conn.prepare("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'in-flight'").run(scope, key);
+    else
+      this.conn
+        .prepare("UPDATE idempotency_keys SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?")
+        .run(answer.status, JSON.stringify(answer.headers), answer.body, scope, key);
+  }
+
+  async sweepIdempotencyKeys(now: string, limit: number): Promise<number> {
+    return this.conn.prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at < ? LIMIT ?)').run(now, limit).changes;
   }
 
   async getOrCreateSetting(name: string, value: string): Promise<string> {

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { P } from '../../src/security/permissions.ts';
+import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
+import { startTestApp, type TestApp } from '../support/server.ts';
+
+/* Extensions beyond Keyfactor (docs/approvals.md): Prefer: return=representation, Explain, bulk decisions, Idempotency-Key. */
+
+const APPROVE = { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true, Comment: 'fine' } };
+const DENY = { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: false, Comment: 'no' } };
+
+let t: TestApp;
+let alice: { id: number; auth: string };
+let bob: { id: number; auth: string };
+let carol: { id: number; auth: string };
+let dave: { id: number; auth: string };
+let twoApprovals: string;
+let seed: string;
+
+const signal = (id: string, body: unknown, auth: string, headers: Record<string, string> = {}) =>
+  t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body, auth, headers, unchecked: true });
+const history = async (id: string) =>
+  (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true })).body.History as { Kind: string; Actor: string | null }[];
+const explain = (id: string, auth?: string) => t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}/Explain`, { auth, unchecked: true });
+
+beforeAll(async () => {
+  t = await startTestApp();
+  const store = t.server.services.store;
+  alice = await createUser(store, 'CORP\\alice');
+  bob = await createUser(store, 'CORP\\bob');
+  carol = await createUser(store, 'CORP\\carol');
+  dave = await createUser(store, 'CORP\\dave');
+  const approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, carol.id]);
+  await createRole(store, 'Requesters', [P.instancesStart, P.instancesReadMine], [carol.id, dave.id]);
+  seed = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers], { TimeoutAfter: 'PT48H', TimeoutAction: 'Deny' }), noop('EndNOOP')]);
+  twoApprovals = await publishedDefinition(t, [
+    noop('StartNOOP', 'RequireApproval1'),
+    approval('RequireApproval1', 'RequireApproval2', [approvers], { MinimumApprovals: 2, DenialsToReject: 2 }),
+    approval('RequireApproval2', 'EndNOOP', [approvers]),
+    noop('EndNOOP'),
+  ]);
+});
+afterAll(() => t.close());
+
+describe('Prefer: return=representation on Signals', () => {
+  it('answers what the signal decided, in the same transaction; without the header, 204 as Keyfactor', async () => {
+    const id = await startInstance(t, twoApprovals, {}, dave.auth);
+    const prefer = { Prefer: 'return=representation' };
+    const first = await signal(id, APPROVE, alice.auth, prefer);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('preference-applied')).toBe('return=representation');
+    expect(first.body).toMatchObject({
+      Outcome: 'Recorded',
+      SignalledStep: 'RequireApproval1',
+      StatusName: 'Suspended',
+      CurrentStepUniqueName: 'RequireApproval1',
+      Counts: [
+        { Name: 'Approvals', Required: 2, Received: 1 },
+        { Name: 'Denials', Required: 2, Received: 0 },
+      ],
+    });
+    const repeat = await signal(id, APPROVE, alice.auth, prefer);
+    expect(repeat.body).toMatchObject({ Outcome: 'Repeated', CurrentStepUniqueName: 'RequireApproval1', Counts: [{ Received: 1 }, { Received: 0 }] });
+    const second = await signal(id, APPROVE, bob.auth, { Prefer: 'respond-async, return=representation' });
+    expect(second.body).toMatchObject({ Outcome: 'Advanced', StatusName: 'Suspended', CurrentStepUniqueName: 'RequireApproval2', Counts: null });
+    const plain = await signal(id, { ...APPROVE, SignalKey: 'RequireApproval2.ApprovalStatus' }, alice.auth);
+    expect(plain.status).toBe(204);
+    expect(plain.text).toBe('');
+  });
+
+  it('a refusal is the usual error, with why, and changes nothing', async () => {
+    const id = await startInstance(t, seed, {}, carol.auth);
+    const refused = await signal(id, APPROVE, carol.auth, { Prefer: 'return=representation' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.Message).toContain('initiator');
+    expect((await history(id)).map((h) => h.Kind)).not.toContain('SignalReceived');
+  });
+});
+
+describe('Explain', () => {
+  it('says what a waiting step needs, who decided, who may still act and what the deadlines do', async () => {
+    const id = await startInstance(t, twoApprovals, {}, carol.auth);
+    await signal(id, APPROVE, alice.auth);
+    const res = await explain(id);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      InstanceId: id,
+      StatusName: 'Suspended',
+      Step: { UniqueName: 'RequireApproval1', ExtensionName: 'RequireApproval' },
+      Wait: {
+        Counts: [
+          { Name: 'Approvals', Required: 2, Received: 1 },
+          { Name: 'Denials', Required: 2, Received: 0 },
+        ],
+        Decisions: [{ AccountName: 'CORP\\alice', Decision: 'Approved', Comment: 'fine' }],
+        Barred: { IdentityIds: [carol.id] },
+      },
+    });
+    expect(res.body.Reason).toContain('1 more approval');
+    // Alice acted and Carol started it (four eyes): only Bob may still act.
+    expect(res.body.MayAct.Identities.map((i: { AccountName: string }) => i.AccountName)).toEqual(['CORP\\bob']);
+    expect(res.body.MayAct.Roles.map((r: { Name: string }) => r.Name)).toEqual(['Approvers']);
+    // The server's upper bound on a wait applies when the step sets none.
+    expect(res.body.Wait.Deadlines).toEqual([expect.objectContaining({ Kind: 'timeout', Action: expect.stringContaining('fails') })]);
+  });
+
+  it('names the step timeout and its action', async () => {
+    const id = await startInstance(t, seed, {}, dave.auth);
+    const res = await explain(id);
+    const [deadline] = res.body.Wait.Deadlines;
+    expect(deadline.Kind).toBe('timeout');
+    expect(deadline.Action).toContain('Denied automatically');
+    const started = new Date((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body.StartDate).getTime();
+    expect(Math.abs(new Date(deadline.At).getTime() - (started + 48 * 3600_000))).toBeLessThan(60_000);
+  });
+
+  it('says how a finished instance ended, and by whom', async () => {
+    const id = await startInstance(t, seed, {}, dave.auth);
+    await signal(id, DENY, bob.auth);
+    const res = await explain(id);
+    expect(res.body).toMatchObject({ StatusName: 'Rejected', Wait: null, MayAct: null });
+    expect(res.body.Reason).toContain('rejected');
+  });
+
+  it('is refused like the instance itself: 404 to whoever may not read it', async () => {
+    const id = await startInstance(t, seed, {}, carol.auth);
+    expect((await explain(id, dave.auth)).status).toBe(404);
+    expect((await explain(id, carol.auth)).status).toBe(200);
+    expect((await explain('not-a-guid')).status).toBe(400);
+  });
+});
+
+describe('bulk decisions', () => {
+  it('decides many instances, each checked as if signalled alone, with a result per item', async () => {
+    const a = await startInstance(t, seed, {}, dave.auth);
+    const b = await startInstance(t, seed, {}, carol.auth);
+    const c = await startInstance(t, seed, {}, dave.auth);
+    await signal(c, DENY, bob.auth);
+    const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
+      auth: carol.auth,
+      unchecked: true,
+      body: { Items: [{ InstanceId: a, ...APPROVE }, { InstanceId: b, ...APPROVE }, { InstanceId: c, ...APPROVE }] },
+    });
+    expect(res.status).toBe(200);
+    const [ra, rb, rc] = res.body.Results;
+    expect(ra).toMatchObject({ InstanceId: a, Succeeded: true, Outcome: { Outcome: 'Advanced', StatusName: 'Complete' } });
+    // Carol started b: four eyes holds in bulk too.
+    expect(rb).toMatchObject({ InstanceId: b, Succeeded: false, HttpStatus: 403 });
+    // c is Rejected and Carol neither started it nor may act on it now: the 404 of an unknown id.
+    expect(rc).toMatchObject({ InstanceId: c, Succeeded: false, HttpStatus: 404, Error: { ErrorCode: expect.any(String) } });
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${b}`)).body.Status).toBe(2);
+  });
+
+  it('a malformed item refuses the whole call and decides nothing', async () => {
+    const a = await startInstance(t, seed, {}, dave.auth);
+    const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
+      auth: alice.auth,
+      unchecked: true,
+      body: { Items: [{ InstanceId: a, ...APPROVE }, { InstanceId: a, SignalKey: 7 }] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.ErrorCode).toBeDefined();
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${a}`)).body.Status).toBe(2);
+    for (const body of [{}, { Items: [] }, { Items: 'x' }, { Items: Array.from({ length: 201 }, () => ({ InstanceId: a, ...APPROVE })) }]) {
+      const r = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', { auth: alice.auth, unchecked: true, body });
+      expect(r.status).toBe(400);
+    }
+  });
+});
+
+describe('Idempotency-Key', () => {
+  const start = (key: string, body: unknown, auth = dave.auth) =>
+    t.call('POST', '/KeyfactorAPI/Workflow/Instances', { auth, body, headers: { 'Idempotency-Key': key }, unchecked: true });
+  const mine = async (auth: string) => (await t.call('GET', '/KeyfactorAPI/Workflow/Instances/My?pq.returnLimit=1000', { auth, unchecked: true })).body as { Id: string }[];
+
+  it('replays the first answer of a start (status, body, Location) without starting again', async () => {
+    const before = (await mine(dave.auth)).length;
+    const body = { DefinitionId: seed, Title: 'idempotent start' };
+    const first = await start('start-1', body);
+    expect(first.status).toBe(201);
+    const again = await start('start-1', body);
+    expect(again.status).toBe(201);
+    expect(again.body.Id).toBe(first.body.Id);
+    expect(again.headers.get('location')).toBe(first.headers.get('location'));
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await mine(dave.auth)).length).toBe(before + 1);
+  });
+
+  it('the same key with another request is 422 and changes nothing', async () => {
+    await start('start-2', { DefinitionId: seed, Title: 'one' });
+    const before = (await mine(dave.auth)).length;
+    const other = await start('start-2', { DefinitionId: seed, Title: 'two' });
+    expect(other.status).toBe(422);
+    expect(other.body.ErrorCode).toBe('0xA5C000B1');
+    expect((await mine(dave.auth)).length).toBe(before);
+  });
+
+  it('keys belong to their caller: another identity with the same key acts for itself', async () => {
+    const body = { DefinitionId: seed, Title: 'shared key' };
+    const d = await start('start-3', body, dave.auth);
+    const c = await start('start-3', body, carol.auth);
+    expect(c.status).toBe(201);
+    expect(c.body.Id).not.toBe(d.body.Id);
+  });
+
+  it('a retried signal is replayed, not recorded twice; concurrent retries act once', async () => {
+    const id = await startInstance(t, twoApprovals, {}, dave.auth);
+    const headers = { 'Idempotency-Key': `sig-${id}` };
+    const results = await Promise.all([1, 2, 3, 4].map(() => signal(id, APPROVE, alice.auth, headers)));
+    expect(results.map((r) => r.status)).toEqual([204, 204, 204, 204]);
+    expect(results.filter((r) => r.headers.get('idempotent-replayed') === 'true').length).toBe(3);
+    const kinds = (await history(id)).map((h) => h.Kind);
+    expect(kinds.filter((k) => k === 'SignalReceived').length).toBe(1);
+    expect(kinds).not.toContain('SignalRepeated');
+    // An error is an answer too: replayed as it was.
+    const bad = await signal(id, { SignalKey: 'Nope.ApprovalStatus', Data: {} }, alice.auth, { 'Idempotency-Key': `bad-${id}` });
+    const badAgain = await signal(id, { SignalKey: 'Nope.ApprovalStatus', Data: {} }, alice.auth, { 'Idempotency-Key': `bad-${id}` });
+    expect(badAgain.status).toBe(bad.status);
+    expect(badAgain.body).toEqual(bad.body);
+  });
+
+  it('refuses malformed keys, and ignores the header where it does not apply', async () => {
+    for (const key of ['', 'has space', 'x'.repeat(256)]) {
+      const r = await start(key, { DefinitionId: seed });
+      expect(r.status).toBe(400);
+    }
+    const read = await t.call('GET', '/KeyfactorAPI/Workflow/Instances/My', { auth: dave.auth, headers: { 'Idempotency-Key': 'whatever' }, unchecked: true });
+    expect(read.status).toBe(200);
+  });
+
+  it('an expired key acts again', async () => {
+    const store = t.server.services.store;
+    const scope = dave.id;
+    await start('start-exp', { DefinitionId: seed, Title: 'expiring' });
+    // Expire it as time would: the sweep deletes it and a new request acts.
+    expect(await store.sweepIdempotencyKeys(new Date(Date.now() + 48 * 3600_000).toISOString(), 10_000)).toBeGreaterThan(0);
+    const again = await start('start-exp', { DefinitionId: seed, Title: 'expiring' });
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    const claim = await store.claimIdempotencyKey({
+      scope,
+      key: 'start-exp',
+      fingerprint: 'other',
+      now: new Date().toISOString(),
+      leaseUntil: new Date().toISOString(),
+      expiresAt: new Date().toISOString(),
+    });
+    expect(claim.state).toBe('mismatch');
+  });
+});
