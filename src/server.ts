@@ -25,6 +25,8 @@ import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
+import { AuditLog } from './service/audit.ts';
+import { auditRoutes } from './api/audit-routes.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -35,6 +37,8 @@ export interface Server {
   runner: JobRunner;
   certificates: CertificateService;
   metrics: Metrics;
+  /** The chained audit log (docs/security/audit.md). */
+  audit: AuditLog;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -50,8 +54,11 @@ export interface ServerOptions {
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
-  const events = loggedSecurityEvents(logger);
   const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  // Every node must sign the audit chain with the same key: configured, else generated once in the store.
+  const auditKey = config.auditKey ?? (await store.getOrCreateSetting('audit_hmac_key', randomBytes(32).toString('base64url')));
+  const audit = new AuditLog(store, auditKey, (m, err) => logger.error({ err, component: 'audit' }, m));
+  const events = audit.wrap(loggedSecurityEvents(logger));
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
@@ -92,7 +99,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
-    apiRoutes: certificateRoutes(certificates),
+    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
@@ -133,11 +140,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     runner,
     certificates,
     metrics,
+    audit,
     async close() {
       await app.close();
       unlisten();
       await runner.stop();
       await reconciler.stop();
+      // Entries queued by the last requests are written before the store closes.
+      await audit.flush();
       await store.close();
     },
   };

@@ -47,9 +47,18 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
   api.decorateRequest('idempotency', null);
   let lastSweep = 0;
 
-  api.addHook('preHandler', async (req, reply) => {
+  // Hooks only on the routes that honour the header: every other route's answer path stays as it was.
+  api.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => IDEMPOTENT_ROUTES.has(`${m} ${route.url}`))) return;
+    route.preHandler = [...asArray(route.preHandler), claim];
+    route.onSend = [...asArray(route.onSend), store];
+    route.onResponse = [...asArray(route.onResponse), release];
+  });
+
+  async function claim(req: FastifyRequest, reply: FastifyReply) {
     const raw = req.headers['idempotency-key'];
-    if (raw === undefined || !IDEMPOTENT_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) return;
+    if (raw === undefined) return;
     const key = Array.isArray(raw) ? fail('IdempotencyKeyInvalid', 'Send one Idempotency-Key header.') : raw.trim();
     if (!KEY.test(key)) fail('IdempotencyKeyInvalid', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.');
     const scope = req.principal!.identity.id;
@@ -82,9 +91,9 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
       lastSweep = now();
       o.store.sweepIdempotencyKeys(new Date(lastSweep).toISOString(), 500).catch((err) => req.log.warn({ err }, 'idempotency key sweep failed'));
     }
-  });
+  }
 
-  api.addHook('onSend', async (req, reply, payload) => {
+  async function store(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const held = req.idempotency;
     if (!held) return payload;
     req.idempotency = null;
@@ -95,16 +104,18 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
         : { status: reply.statusCode, headers: pickHeaders(reply), body: payload === null || payload === undefined ? '' : String(payload) };
     await o.store.finishIdempotencyKey(held.scope, held.key, answer);
     return payload;
-  });
+  }
 
   // An error thrown after the claim but before onSend (a closed connection) must not strand the key.
-  api.addHook('onResponse', async (req) => {
+  async function release(req: FastifyRequest) {
     const held = req.idempotency;
     if (!held) return;
     req.idempotency = null;
     await o.store.finishIdempotencyKey(held.scope, held.key, null).catch(() => {});
-  });
+  }
 }
+
+const asArray = (h: any): any[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
 
 /** The request as far as its meaning goes: operation, path, query and body. */
 function fingerprintOf(req: FastifyRequest): string {

@@ -81,7 +81,7 @@ export const instanceRoutes =
         return signalOutcomeWire(await approvals.signal(id, key, data, p));
       }
       await wf.signal(id, key, data, p);
-      reply.code(204).send();
+      return reply.code(204).send();
     });
 
     app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Stop', async (req, reply) => {

@@ -38,7 +38,14 @@ export type SecurityEventName =
   | 'role.created'
   | 'role.updated'
   | 'role.deleted'
+  | 'definition.created'
+  | 'definition.changed'
+  | 'definition.deleted'
   | 'definition.published'
+  | 'instance.started'
+  | 'instance.signalled'
+  | 'instance.stopped'
+  | 'instance.deleted'
   | 'certificate.issued'
   | 'certificate.deleted';
 

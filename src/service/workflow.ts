@@ -93,7 +93,7 @@ export class WorkflowService {
 
   // Definitions -----------------------------------------------------------------------------------
 
-  async createDefinition(input: NewDefinition): Promise<Definition> {
+  async createDefinition(input: NewDefinition, by?: string): Promise<Definition> {
     const now = this.s.now();
     const def: Definition = {
       id: this.s.newId(),
@@ -108,6 +108,7 @@ export class WorkflowService {
       lastModified: now,
     };
     await this.s.store.insertDefinition(def, { definitionId: def.id, version: 1, steps: [], frozen: false });
+    this.events.emit('definition.created', { definitionId: def.id, displayName: def.displayName, workflowType: def.workflowType, by });
     return def;
   }
 
@@ -119,27 +120,31 @@ export class WorkflowService {
     return { definition, version: found };
   }
 
-  async updateDefinition(id: string, patch: Partial<Pick<Definition, 'displayName' | 'description' | 'enabled' | 'keys'>>): Promise<Definition> {
-    return this.s.store.updateDefinition(id, (def) => {
+  async updateDefinition(id: string, patch: Partial<Pick<Definition, 'displayName' | 'description' | 'enabled' | 'keys'>>, by?: string): Promise<Definition> {
+    const updated = await this.s.store.updateDefinition(id, (def) => {
       const definition = { ...def, ...stripUndefined(patch), lastModified: this.s.now() };
       return { definition, result: definition };
     });
+    this.events.emit('definition.changed', { definitionId: id, change: Object.keys(stripUndefined(patch)).join(', '), by });
+    return updated;
   }
 
   /** PUT Steps: replaces the draft, or starts a new version when the latest is already published. */
-  async putSteps(id: string, steps: StepDef[]): Promise<Definition> {
+  async putSteps(id: string, steps: StepDef[], by?: string): Promise<Definition> {
     const current = await this.getDefinition(id);
     const { steps: withSecrets, problems: secretProblems } = keepSecrets(steps, current.version.steps, this.s.registry);
     const problems = [...secretProblems, ...(await this.stepProblems(withSecrets, current.definition.workflowType))];
     if (problems.length) fail('DefinitionInvalid', `The steps are not valid: ${problems.join('; ')}.`);
-    return this.s.store.updateDefinition(id, (def, latest) => {
+    const changed = await this.s.store.updateDefinition(id, (def, latest) => {
       const version = latest.frozen ? latest.version + 1 : latest.version;
       const definition = { ...def, draftVersion: version, lastModified: this.s.now() };
       return { definition, version: { definitionId: id, version, steps: withSecrets, frozen: false }, result: definition };
     });
+    this.events.emit('definition.changed', { definitionId: id, change: `steps of version ${changed.draftVersion}`, steps: steps.map((st) => st.uniqueName), by });
+    return changed;
   }
 
-  async publish(id: string, requested?: number): Promise<Definition> {
+  async publish(id: string, requested?: number, by?: string): Promise<Definition> {
     const { definition, version } = await this.getDefinition(id, requested);
     if (version.steps.length === 0) fail('DefinitionInvalid', `Version ${version.version} of definition ${id} has no steps; PUT Steps first.`);
     // Validated again: roles may have been deleted since the steps were written.
@@ -149,7 +154,7 @@ export class WorkflowService {
       const next = { ...def, publishedVersion: version.version, lastModified: this.s.now() };
       return { definition: next, version: { ...version, frozen: true }, result: next };
     });
-    this.events.emit('definition.published', { definitionId: id, version: version.version, workflowType: definition.workflowType });
+    this.events.emit('definition.published', { definitionId: id, version: version.version, workflowType: definition.workflowType, by });
     return published;
   }
 
@@ -159,14 +164,15 @@ export class WorkflowService {
     return validateSteps(steps, this.s.registry, workflowType, (r) => existing.has(r));
   }
 
-  async setEnabled(id: string, enabled: boolean): Promise<void> {
-    await this.updateDefinition(id, { enabled });
+  async setEnabled(id: string, enabled: boolean, by?: string): Promise<void> {
+    await this.updateDefinition(id, { enabled }, by);
   }
 
-  async deleteDefinition(id: string): Promise<void> {
+  async deleteDefinition(id: string, by?: string): Promise<void> {
     await this.s.store.deleteDefinition(id, (active) => {
       if (active > 0) fail('DefinitionInUse', `Definition ${id} has ${active} running or suspended instance(s); stop or finish them before deleting it.`);
     });
+    this.events.emit('definition.deleted', { definitionId: id, by });
   }
 
   // Instances -------------------------------------------------------------------------------------
@@ -198,6 +204,7 @@ export class WorkflowService {
       return t;
     });
     this.effectSink(effects);
+    this.events.emit('instance.started', { instanceId: instance.id, definitionId: definition.id, workflowType: definition.workflowType, by: principal.identity.accountName });
     return instance;
   }
 
@@ -239,6 +246,16 @@ export class WorkflowService {
       (current) => authorize(principal, current),
     );
     this.effectSink(result.effects);
+    const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
+    this.events.emit('instance.signalled', {
+      instanceId: id,
+      signalKey: key,
+      decision: received?.message ?? null,
+      repeated: result.duplicate,
+      status: result.instance.status,
+      step: result.instance.currentStep,
+      by: principal.identity.accountName,
+    });
     return result;
   }
 
@@ -272,6 +289,7 @@ export class WorkflowService {
       authorize(principal, current, P.instancesManage);
       return { transition: stopInstance(current, actorOf(principal), ctx), result: null };
     });
+    this.events.emit('instance.stopped', { instanceId: id, by: principal.identity.accountName });
   }
 
   /** Cancels the old instance and starts a new one (new Id, same data and title) in one transaction. */
@@ -326,6 +344,7 @@ export class WorkflowService {
       if (!isTerminal(inst.status) && inst.status !== 'Running')
         fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
     });
+    this.events.emit('instance.deleted', { instanceId: id, by: principal.identity.accountName });
   }
 
   /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */

@@ -3,6 +3,7 @@ import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
+import type { AuditContent, AuditEntry } from '../domain/audit.ts';
 import type { CertificateStore } from './certificate-store.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
 
@@ -85,6 +86,19 @@ export interface Store extends SecurityStore {
   finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void>;
   /** Deletes up to `limit` keys expired before `now`; returns how many. */
   sweepIdempotencyKeys(now: string, limit: number): Promise<number>;
+
+  // Audit log (src/domain/audit.ts) ----------------------------------------------------------------
+  /**
+   * Appends one entry, serialised with every other append (on every node): seal receives the hash
+   * of the entry stored last (null for the first) and returns this entry's hash and signature.
+   */
+  appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry>;
+  getAuditEntry(id: number): Promise<AuditEntry | null>;
+  /** The entry stored just before `id` (the greatest smaller id). */
+  previousAuditEntry(id: number): Promise<AuditEntry | null>;
+  /** Up to `limit` entries with id greater than `afterId`, in id order (verification walks). */
+  auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]>;
+  queryAudit(q: ListQuery): Promise<AuditEntry[]>;
 
   /** A shared setting; when absent, `value` is stored and returned (the first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;

@@ -31,7 +31,11 @@ beforeAll(async () => {
   dave = await createUser(store, 'CORP\\dave');
   const approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, carol.id]);
   await createRole(store, 'Requesters', [P.instancesStart, P.instancesReadMine], [carol.id, dave.id]);
-  seed = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers], { TimeoutAfter: 'PT48H', TimeoutAction: 'Deny' }), noop('EndNOOP')]);
+  seed = await publishedDefinition(t, [
+    noop('StartNOOP', 'RequireApproval1'),
+    approval('RequireApproval1', 'EndNOOP', [approvers], { TimeoutAfter: 'PT48H', TimeoutAction: 'Deny' }),
+    noop('EndNOOP'),
+  ]);
   twoApprovals = await publishedDefinition(t, [
     noop('StartNOOP', 'RequireApproval1'),
     approval('RequireApproval1', 'RequireApproval2', [approvers], { MinimumApprovals: 2, DenialsToReject: 2 }),
@@ -138,7 +142,13 @@ describe('bulk decisions', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
       auth: carol.auth,
       unchecked: true,
-      body: { Items: [{ InstanceId: a, ...APPROVE }, { InstanceId: b, ...APPROVE }, { InstanceId: c, ...APPROVE }] },
+      body: {
+        Items: [
+          { InstanceId: a, ...APPROVE },
+          { InstanceId: b, ...APPROVE },
+          { InstanceId: c, ...APPROVE },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     const [ra, rb, rc] = res.body.Results;
@@ -155,7 +165,12 @@ describe('bulk decisions', () => {
     const res = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
       auth: alice.auth,
       unchecked: true,
-      body: { Items: [{ InstanceId: a, ...APPROVE }, { InstanceId: a, SignalKey: 7 }] },
+      body: {
+        Items: [
+          { InstanceId: a, ...APPROVE },
+          { InstanceId: a, SignalKey: 7 },
+        ],
+      },
     });
     expect(res.status).toBe(400);
     expect(res.body.ErrorCode).toBeDefined();

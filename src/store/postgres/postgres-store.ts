@@ -7,6 +7,8 @@ import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
+import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
@@ -395,6 +397,60 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return r.rowCount ?? 0;
   }
 
+  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
+    return this.tx(async (c) => {
+      // One appender at a time across nodes: the chain has a single head.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const last = (await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0];
+      const sealed = seal((last?.hash as string | undefined) ?? null);
+      const { rows } = await c.query(
+        `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+        [
+          content.at,
+          content.category,
+          content.operation,
+          content.level,
+          content.actor,
+          content.entityType,
+          content.auditIdentifier,
+          content.immutableIdentifier,
+          content.message,
+          content.data,
+          sealed.hash,
+          sealed.signature,
+        ],
+      );
+      return { ...content, ...sealed, id: Number(rows[0].id) };
+    });
+  }
+
+  async getAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id = $1`, [id])).rows[0];
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async previousAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1`, [id])).rows[0];
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]> {
+    return (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])).rows.map(toAuditEntry);
+  }
+
+  async queryAudit(q: ListQuery): Promise<AuditEntry[]> {
+    const { clauses, params, bind: p } = filtered(q.filter);
+    const d = q.ascending ? 'ASC' : 'DESC';
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${
+      clauses
+        .filter(Boolean)
+        .map((cl) => `(${cl})`)
+        .join(' AND ') || 'TRUE'
+    } ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    return (await listQuery(this.pool, sql, params)).map(toAuditEntry);
+  }
+
   async getOrCreateSetting(name: string, value: string): Promise<string> {
     await this.pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
     return (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0].value as string;
@@ -430,3 +486,5 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
     [v.definitionId, v.version, JSON.stringify(v.steps), v.frozen, createdAt],
   );
 }
+/** The advisory lock that serialises audit appends (any fixed number unique to this use). */
+const AUDIT_LOCK = 0x4155_4454;

@@ -9,6 +9,8 @@ import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../.
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
+import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
@@ -321,6 +323,43 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async sweepIdempotencyKeys(now: string, limit: number): Promise<number> {
     return this.conn.prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at < ? LIMIT ?)').run(now, limit).changes;
+  }
+
+  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
+    return this.conn
+      .transaction((): AuditEntry => {
+        const last = this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+        const sealed = seal((last?.hash as string | undefined) ?? null);
+        const row = this.conn
+          .prepare(
+            `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+             VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+          )
+          .get({ ...content, ...sealed }) as Row;
+        return { ...content, ...sealed, id: row.id as number };
+      })
+      .immediate();
+  }
+
+  async getAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id = ?`).get(id) as Row | undefined;
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async previousAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1`).get(id) as Row | undefined;
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]> {
+    return (this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, limit) as Row[]).map(toAuditEntry);
+  }
+
+  async queryAudit(q: ListQuery): Promise<AuditEntry[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const d = q.ascending ? 'ASC' : 'DESC';
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.sql || '1=1'} ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ? OFFSET ?`;
+    return (this.conn.prepare(sql).all(...where.params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)), q.limit, q.offset) as Row[]).map(toAuditEntry);
   }
 
   async getOrCreateSetting(name: string, value: string): Promise<string> {
