@@ -38,7 +38,7 @@ describe('the audit chain', () => {
       fc.property(fc.array(contentArb, { maxLength: 20 }), (contents) => {
         const entries = build(contents);
         expect(checkChain(entries, null, crypto).firstBad).toBeNull();
-        entries.forEach((e, i) => expect(checkEntry(e, entries[i - 1] ?? null, crypto).ok).toBe(true));
+        for (const [i, e] of entries.entries()) expect(checkEntry(e, entries[i - 1] ?? null, crypto).ok).toBe(true);
       }),
     );
   });
