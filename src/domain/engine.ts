@@ -113,7 +113,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     fail('Forbidden', `${input.actor.accountName} holds none of the roles allowed to send ${step.uniqueName}.${signalName}.`);
   const barred = type.barredActors?.(stepContext(instance, step));
   if (barred?.identityIds.includes(input.actor.identityId)) fail('Forbidden', `${input.actor.accountName} may not send ${step.uniqueName}.${signalName}: ${barred.reason}.`);
-  const checked = type.checkSignal!(signalName, input.data);
+  const checked = type.checkSignal!(signalName, input.data, step.config);
   if (!checked.ok) fail('SignalInvalid', checked.message);
   const data = (checked as { data: JsonObject }).data;
 

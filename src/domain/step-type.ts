@@ -70,6 +70,8 @@ export interface StepContext {
   scope: TokenScope;
   /** Signals recorded at this visit of the step. */
   signals: RecordedSignal[];
+  /** Identities holding a role that may act on the step now, when the shell loaded them (else absent). */
+  members?: number[];
 }
 
 export type SignalCheck = { ok: true; data: JsonObject } | { ok: false; message: string };
@@ -101,7 +103,7 @@ export interface StepType {
   validate?(config: JsonObject, env?: RunEnvironment): string[];
   enter(ctx: StepContext): StepOutcome;
   /** Normalises and checks a signal's Data for this step. */
-  checkSignal?(signal: string, data: JsonObject): SignalCheck;
+  checkSignal?(signal: string, data: JsonObject, config?: JsonObject): SignalCheck;
   /**
    * Pure: whether two checked Data of one identity's signal say the same, so the second counts
    * once (a different one is refused: SignalDecisionChanged). Default: deep equality.
@@ -111,6 +113,8 @@ export interface StepType {
   describeSignal?(signal: string, data: JsonObject): string;
   /** Pure: identities that may not act on this step even with one of its roles, and why. */
   barredActors?(ctx: StepContext): { identityIds: number[]; reason: string };
+  /** Pure: whether deciding this step needs StepContext.members (who holds its roles); the shell then loads them. */
+  needsRoleMembers?(config: JsonObject): boolean;
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
   decide?(ctx: StepContext): StepOutcome;
   /** Pure: timers and notifications to schedule when the step starts waiting. */

@@ -77,6 +77,8 @@ export interface RecordedSignal {
 export interface StepOutputs {
   variables: JsonObject;
   metadata: JsonObject;
+  /** Who decided each step already left (identity ids by step UniqueName): "exclude earlier deciders". */
+  deciders?: Record<string, number[]>;
 }
 
 export interface Instance {

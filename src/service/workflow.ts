@@ -15,6 +15,7 @@ import {
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
+import { userClaimNames } from '../domain/membership.ts';
 import { keepSecrets } from '../domain/secrets.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
@@ -237,14 +238,28 @@ export class WorkflowService {
   async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
     const ctx = this.ctx();
     const actor = actorOf(principal);
-    const result = await this.withVersion(
-      id,
-      (current, version) => {
-        const r = applySignal(current, version, { key, data, actor }, ctx);
-        return { transition: r, result: r };
-      },
-      (current) => authorize(principal, current),
-    );
+    let members: Record<number, number[]> | undefined;
+    let result: SignalResult | null = null;
+    // A step that must know who holds its roles (fail early when the quorum is unreachable) gets
+    // them loaded outside the lock, then the transaction runs again with them: at most twice.
+    for (let round = 0; result === null; round++) {
+      let needed: number[] | null = null;
+      result = await this.withVersion(
+        id,
+        (current, version) => {
+          const step = current.currentStep ? version.steps.find((st) => st.uniqueName === current.currentStep) : undefined;
+          const wants = step ? this.s.registry.get(step.extensionName)?.needsRoleMembers?.(step.config) : false;
+          if (wants && round < 2 && !current.pendingRoleIds.every((r) => members && Object.hasOwn(members, r))) {
+            needed = current.pendingRoleIds;
+            return { transition: null, result: null };
+          }
+          const r = applySignal(current, version, { key, data, actor }, members ? { ...ctx, roleMembers: members } : ctx);
+          return { transition: r, result: r };
+        },
+        (current) => authorize(principal, current),
+      );
+      if (needed) members = { ...members, ...(await this.roleMembers(needed)) };
+    }
     this.effectSink(result.effects);
     const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
     this.events.emit('instance.signalled', {
@@ -388,6 +403,21 @@ export class WorkflowService {
     const ctx = this.ctx();
     const step = job.effect.step;
     await this.s.store.mutateInstance(job.instanceId, (current) => ({ transition: addNote(current, { ...note, step }, ctx), completeJob: { id: job.id, owner }, result: null }));
+  }
+
+  /** Who holds each role now (direct members and User claims), for decisions that count eligible people; disabled roles hold no one. */
+  private async roleMembers(roleIds: number[]): Promise<Record<number, number[]>> {
+    const out: Record<number, number[]> = {};
+    for (const roleId of roleIds) {
+      const role = await this.s.store.getRole(roleId);
+      if (!role?.enabled) {
+        out[roleId] = [];
+        continue;
+      }
+      const named = await Promise.all(userClaimNames(role).map((n) => this.s.store.findIdentityByName(n)));
+      out[roleId] = [...new Set([...role.identityIds, ...named.flatMap((i) => (i ? [i.id] : []))])];
+    }
+    return out;
   }
 
   async version(definitionId: string, v: number): Promise<DefinitionVersion> {

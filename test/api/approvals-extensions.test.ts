@@ -15,6 +15,7 @@ let carol: { id: number; auth: string };
 let dave: { id: number; auth: string };
 let twoApprovals: string;
 let seed: string;
+let approvers: number;
 
 const signal = (id: string, body: unknown, auth: string, headers: Record<string, string> = {}) =>
   t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, { body, auth, headers, unchecked: true });
@@ -29,7 +30,7 @@ beforeAll(async () => {
   bob = await createUser(store, 'CORP\\bob');
   carol = await createUser(store, 'CORP\\carol');
   dave = await createUser(store, 'CORP\\dave');
-  const approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, carol.id]);
+  approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, carol.id]);
   await createRole(store, 'Requesters', [P.instancesStart, P.instancesReadMine], [carol.id, dave.id]);
   seed = await publishedDefinition(t, [
     noop('StartNOOP', 'RequireApproval1'),
@@ -259,5 +260,86 @@ describe('Idempotency-Key', () => {
       expiresAt: new Date().toISOString(),
     });
     expect(claim.state).toBe('mismatch');
+  });
+});
+
+describe('RequireApproval policy (extension parameters)', () => {
+  const putSteps = async (config: Record<string, unknown>) => {
+    const def = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', {
+      body: { DisplayName: `policy ${Math.random()}`, WorkflowType: 'Enrollment', Key: `${Math.random()}` },
+    });
+    return t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}/Steps`, {
+      body: [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [1], config), noop('EndNOOP')],
+    });
+  };
+
+  it('is validated at PUT Steps', async () => {
+    for (const bad of [{ CommentRequired: 'Sometimes' }, { ReasonCodes: ['A', 'A'] }, { ReasonCodes: [''] }, { ExcludePriorDeciders: 'maybe' }, { FailWhenQuorumUnreachable: 3 }]) {
+      const r = await putSteps(bad);
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.body.Message).toContain(Object.keys(bad)[0]);
+    }
+    expect((await putSteps({ CommentRequired: 'OnDeny', ReasonCodes: ['Policy', 'Risk'], ExcludePriorDeciders: true, FailWhenQuorumUnreachable: 'true' })).status).toBe(200);
+  });
+
+  it('requires a comment and a reason code to deny, and records the code', async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { CommentRequired: 'OnDeny', ReasonCodes: ['Policy', 'Risk'], DenialsToReject: 2 }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, def, {}, dave.auth);
+    const deny = (data: Record<string, unknown>, auth = alice.auth) => signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: false, ...data } }, auth);
+    expect((await deny({ ReasonCode: 'Policy' })).body.Message).toContain('Comment is required to deny');
+    expect((await deny({ Comment: 'no' })).body.Message).toContain('ReasonCode is required to deny');
+    expect((await deny({ Comment: 'no', ReasonCode: 'Mood' })).body.Message).toContain('one of: Policy, Risk');
+    expect((await deny({ Comment: 'key too short', ReasonCode: 'Risk' })).status).toBe(204);
+    // Approving needs neither.
+    expect((await signal(id, { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true } }, bob.auth)).status).toBe(204);
+    const full = await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}?includeHistory=true`, { unchecked: true });
+    const received = full.body.History.filter((h: { Kind: string }) => h.Kind === 'SignalReceived');
+    expect(received[0].Message).toBe('Denied (Risk): key too short');
+    expect(received[0].Data).toMatchObject({ Approved: false, ReasonCode: 'Risk' });
+  });
+
+  it('excludes whoever decided an earlier step of the same request', async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'RequireApproval2', [approvers]),
+      approval('RequireApproval2', 'EndNOOP', [approvers], { ExcludePriorDeciders: true }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, def, {}, dave.auth);
+    expect((await signal(id, APPROVE, alice.auth)).status).toBe(204);
+    const second = { SignalKey: 'RequireApproval2.ApprovalStatus', Data: { Approved: true } };
+    const refused = await signal(id, second, alice.auth);
+    expect(refused.status).toBe(403);
+    expect(refused.body.Message).toContain('decided an earlier step');
+    const assigned = await t.call('GET', '/KeyfactorAPI/Workflow/Instances/AssignedToMe', { auth: alice.auth });
+    expect(assigned.body.map((i: { Id: string }) => i.Id)).not.toContain(id);
+    expect((await explain(id)).body.MayAct.Identities.map((i: { AccountName: string }) => i.AccountName)).toEqual(['CORP\\bob', 'CORP\\carol']);
+    expect((await signal(id, second, bob.auth)).status).toBe(204);
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body.Status).toBe(3);
+  });
+
+  it('rejects early, with why, once too few eligible approvers remain', async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 2, DenialsToReject: 3, FailWhenQuorumUnreachable: true }),
+      noop('EndNOOP'),
+    ]);
+    // Carol starts it, so she may not approve: Alice and Bob are the only eligible approvers.
+    const id = await startInstance(t, def, {}, carol.auth);
+    const r = await signal(id, DENY, alice.auth, { Prefer: 'return=representation' });
+    expect(r.body).toMatchObject({ Outcome: 'Advanced', StatusName: 'Rejected' });
+    expect(r.body.StatusMessage).toContain('quorum can no longer be reached (2 approvals needed, 0 received, and only 1 eligible approver has not decided)');
+    // Without the parameter the same denial leaves it waiting.
+    const plain = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 2, DenialsToReject: 3 }),
+      noop('EndNOOP'),
+    ]);
+    const waiting = await startInstance(t, plain, {}, carol.auth);
+    expect((await signal(waiting, DENY, alice.auth, { Prefer: 'return=representation' })).body.Outcome).toBe('Recorded');
   });
 });
