@@ -26,6 +26,7 @@ import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 import { AuditLog } from './service/audit.ts';
+import { DelegationService } from './service/delegations.ts';
 import { auditRoutes } from './api/audit-routes.ts';
 
 export interface Server {
@@ -82,6 +83,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     events,
   );
   const security = new SecurityService(store, services.now, events);
+  const delegations = new DelegationService(store, services.now, events);
+  workflow.delegations = delegations;
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
   const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
@@ -99,6 +102,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
+    delegations,
     apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit)],
     extra: async (app) => {
       metrics.instrument(app);

@@ -4,7 +4,9 @@ import { fail } from '../domain/errors.ts';
 import { InstanceStatus } from '../domain/status.ts';
 import { type ApprovalService, BULK_MAX } from '../service/approvals.ts';
 import { principalOf } from './guard.ts';
-import { asArray, asObject, field, guid } from './wire.ts';
+import { asArray, asObject, field, guid, intParam, queryBool, str } from './wire.ts';
+import type { WorkflowService } from '../service/workflow.ts';
+import type { DelegationService, DelegationView } from '../service/delegations.ts';
 import { readSignal } from './instances.ts';
 
 /*
@@ -12,8 +14,40 @@ import { readSignal } from './instances.ts';
  * decisive answer to a single signal (Prefer: return=representation) is on the Signals route.
  */
 export const approvalRoutes =
-  (approvals: ApprovalService): FastifyPluginAsync =>
+  (approvals: ApprovalService, wf: WorkflowService, delegations?: DelegationService): FastifyPluginAsync =>
   async (app) => {
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Reassign', async (req, reply) => {
+      const body = asObject(req.body ?? null);
+      const raw = asArray(field(body, 'RoleIds') ?? null, 'RoleIds');
+      const roleIds = raw.map((r, i) =>
+        Number.isInteger(r) && (r as number) > 0 ? (r as number) : fail('ValidationFailed', `RoleIds[${i}] must be a role id (a positive whole number).`),
+      );
+      await wf.reassign(guid(req.params.id, 'Instance id'), roleIds, principalOf(req));
+      return reply.code(204).send();
+    });
+
+    if (delegations) {
+      app.get('/Workflow/Delegations', async (req) => (await delegations.list(principalOf(req), queryBool(req.q, 'all'))).map(delegationWire));
+
+      app.post('/Workflow/Delegations', async (req, reply) => {
+        const body = asObject(req.body ?? null);
+        const created = await delegations.create(principalOf(req), {
+          delegator: str(body, 'Delegator', { max: 400 }),
+          delegate: str(body, 'Delegate', { required: true, nonEmpty: true, max: 400 }) as string,
+          startsAt: str(body, 'Start', { max: 100 }),
+          endsAt: str(body, 'End', { required: true, nonEmpty: true, max: 100 }) as string,
+          comment: str(body, 'Comment', { max: 500 }),
+        });
+        reply.code(201).header('Location', `/KeyfactorAPI/Workflow/Delegations/${created.id}`);
+        return delegationWire(created);
+      });
+
+      app.delete<{ Params: { id: string } }>('/Workflow/Delegations/:id', async (req, reply) => {
+        await delegations.revoke(principalOf(req), intParam(req.params.id, 'Delegation id'));
+        return reply.code(204).send();
+      });
+    }
+
     app.get<{ Params: { id: string } }>('/Workflow/Instances/:id/Explain', async (req) => {
       return explanationWire(await approvals.explain(guid(req.params.id, 'Instance id'), principalOf(req)));
     });
@@ -48,6 +82,19 @@ export function prefersRepresentation(req: FastifyRequest): boolean {
   const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
   return values.some((v) => v.split(',').some((p) => p.trim().toLowerCase().replace(/\s+/g, '') === 'return=representation'));
 }
+
+const delegationWire = (d: DelegationView) => ({
+  Id: d.id,
+  Delegator: d.delegatorName,
+  DelegatorId: d.delegatorId,
+  Delegate: d.delegateName,
+  DelegateId: d.delegateId,
+  Start: d.startsAt,
+  End: d.endsAt,
+  Comment: d.comment,
+  Created: d.createdAt,
+  CreatedBy: d.createdBy,
+});
 
 export const signalOutcomeWire = (o: SignalOutcome) => ({
   Outcome: o.outcome,

@@ -32,7 +32,8 @@ export const instanceRoutes =
       const p = requirePermission(req, P.instancesReadAll, P.instancesReadPending);
       const rows = await s.store.queryInstances({
         ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
-        assignedTo: { identityId: p.identity.id, roleIds: p.roleIds },
+        // Delegates see their delegators' waiting items too (docs/approvals.md#delegation).
+        assignedTo: { identityId: p.identity.id, roleIds: await wf.assignedRoleIds(p) },
       });
       return rows.map(instanceQuery);
     });
@@ -75,12 +76,13 @@ export const instanceRoutes =
       const p = principalOf(req);
       const id = guid(req.params.id, 'Instance id');
       const { key, data } = readSignal(req.body);
+      const actingFor = req.body && typeof req.body === 'object' ? str(req.body as JsonObject, 'ActingFor', { max: 400 }) : null;
       // Extension: the outcome decided in the same transaction, instead of Keyfactor's bare 204.
       if (approvals && prefersRepresentation(req)) {
         reply.header('Preference-Applied', 'return=representation');
-        return signalOutcomeWire(await approvals.signal(id, key, data, p));
+        return signalOutcomeWire(await approvals.signal(id, key, data, p, actingFor));
       }
-      await wf.signal(id, key, data, p);
+      await wf.signal(id, key, data, p, actingFor);
       return reply.code(204).send();
     });
 

@@ -113,6 +113,11 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     fail('Forbidden', `${input.actor.accountName} holds none of the roles allowed to send ${step.uniqueName}.${signalName}.`);
   const barred = type.barredActors?.(stepContext(instance, step));
   if (barred?.identityIds.includes(input.actor.identityId)) fail('Forbidden', `${input.actor.accountName} may not send ${step.uniqueName}.${signalName}: ${barred.reason}.`);
+  // A delegate is held to the same bars as the one they act for, and to their own.
+  const delegate = input.actor.delegate;
+  if (delegate && barred?.identityIds.includes(delegate.identityId))
+    fail('Forbidden', `${delegate.accountName} may not send ${step.uniqueName}.${signalName}, even acting for ${input.actor.accountName}: ${barred.reason}.`);
+  const who = delegate ? `${delegate.accountName} (acting for ${input.actor.accountName})` : input.actor.accountName;
   const checked = type.checkSignal!(signalName, input.data, step.config);
   if (!checked.ok) fail('SignalInvalid', checked.message);
   const data = (checked as { data: JsonObject }).data;
@@ -120,7 +125,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
   const previous = instance.signals.find((s) => s.signal === signalName && s.identityId === input.actor.identityId);
   if (previous) {
     if (sameDecision(type, previous.data, data)) {
-      const history = [entry(ctx, 'SignalRepeated', step.uniqueName, input.actor.accountName, `${input.actor.accountName} repeated the same ${signalName}; counted once.`, data)];
+      const history = [entry(ctx, 'SignalRepeated', step.uniqueName, who, `${who} repeated the same ${signalName}; counted once.`, data)];
       return { instance: touch(instance, ctx), history, effects: [], duplicate: true };
     }
     throw new CountersignError(
@@ -135,9 +140,15 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     accountName: input.actor.accountName,
     data,
     at: ctx.now,
+    ...(delegate ? { by: delegate.accountName } : {}),
   };
   const withSignal = { ...instance, signals: [...instance.signals, recorded] };
-  const received = entry(ctx, 'SignalReceived', step.uniqueName, input.actor.accountName, describeSignal(type, signalName, data), { Signal: signalName, ...data });
+  const described = describeSignal(type, signalName, data);
+  const received = entry(ctx, 'SignalReceived', step.uniqueName, who, delegate ? `${described} (by ${delegate.accountName}, acting for ${input.actor.accountName})` : described, {
+    Signal: signalName,
+    ...data,
+    ...(delegate ? { ActingFor: input.actor.accountName, By: delegate.accountName } : {}),
+  });
   return { ...decideCurrent({ instance: withSignal, history: [received], effects: [] }, version, step, ctx), duplicate: false };
 }
 
@@ -167,6 +178,31 @@ export function stopInstance(instance: Instance, actor: Actor, ctx: EngineContex
   const message = `Stopped by ${actor.accountName}.`;
   const next = finish(instance, 'Rejected', message, ctx);
   return { instance: next, history: [entry(ctx, 'Stopped', instance.currentStep, actor.accountName, message)], effects: [] };
+}
+
+/**
+ * An administrator hands a waiting step to other roles (replacing the roles that may act now).
+ * Decisions already recorded stay and count; the step is re-decided with them.
+ */
+export function reassign(instance: Instance, version: DefinitionVersion, roleIds: number[], actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Suspended' || !instance.currentStep)
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance's step can be reassigned.`);
+  if (roleIds.length === 0) fail('ValidationFailed', 'RoleIds must name at least one role.');
+  const step = findStep(version, instance.currentStep!);
+  const ids = [...new Set(roleIds)].sort((a, b) => a - b);
+  const moved = { ...instance, pendingRoleIds: ids, lastModified: ctx.now };
+  const note = entry(
+    ctx,
+    'Reassigned',
+    step.uniqueName,
+    actor.accountName,
+    `${actor.accountName} reassigned ${step.displayName} from roles ${instance.pendingRoleIds.join(', ') || 'none'} to roles ${ids.join(', ')}.`,
+    {
+      From: instance.pendingRoleIds,
+      To: ids,
+    },
+  );
+  return { instance: moved, history: [note], effects: [] };
 }
 
 /** Restart, old half: a Failed or Suspended instance becomes CanceledForRestart. */

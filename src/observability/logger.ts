@@ -46,6 +46,9 @@ export type SecurityEventName =
   | 'instance.signalled'
   | 'instance.stopped'
   | 'instance.deleted'
+  | 'instance.reassigned'
+  | 'delegation.created'
+  | 'delegation.revoked'
   | 'certificate.issued'
   | 'certificate.deleted';
 

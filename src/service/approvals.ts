@@ -30,8 +30,8 @@ export class ApprovalService {
   ) {}
 
   /** Records a signal and says what it did (the answer to Prefer: return=representation). */
-  async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalOutcome> {
-    const r = await this.wf.signal(id, key, data, principal);
+  async signal(id: string, key: string, data: JsonObject, principal: Principal, actingFor?: string | null): Promise<SignalOutcome> {
+    const r = await this.wf.signal(id, key, data, principal, actingFor);
     const version = await this.wf.version(r.instance.definitionId, r.instance.definitionVersion);
     return signalOutcome(key.slice(0, key.lastIndexOf('.')), r.instance, r.duplicate, version, this.ctx());
   }

@@ -6,6 +6,7 @@ import {
   addNote,
   completeRun,
   fireTimer,
+  reassign,
   reconcile,
   startInstance,
   stopInstance,
@@ -227,38 +228,62 @@ export class WorkflowService {
     return (await this.s.store.getInstance(id)) ?? instanceNotFound(id);
   }
 
-  /** The instance if the caller may read it; otherwise the same 404 as for an unknown id. */
+  /** The instance if the caller may read it (or may act on it for a delegator); otherwise the same 404 as for an unknown id. */
   async readInstance(id: string, principal: Principal): Promise<Instance> {
     const instance = await this.getInstance(id);
+    if (!canRead(principal, instance) && instance.status === 'Suspended' && this.delegations) {
+      const via = await this.delegations.actorsFor(principal);
+      if (via.some((d) => d.roleIds.some((r) => instance.pendingRoleIds.includes(r)))) return instance;
+    }
     authorize(principal, instance);
     return instance;
   }
 
-  /** Records, evaluates and advances in one transaction under the instance's lock. */
-  async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
+  /** The roles whose waiting instances are the caller's to decide: their own and their delegators'. */
+  async assignedRoleIds(principal: Principal): Promise<number[]> {
+    if (!this.delegations) return principal.roleIds;
+    const via = await this.delegations.actorsFor(principal);
+    return [...new Set([...principal.roleIds, ...via.flatMap((d) => d.roleIds)])];
+  }
+
+  /** Delegation (docs/approvals.md#delegation): who a caller may act for. */
+  delegations: { actorsFor(p: Principal): Promise<Actor[]> } | null = null;
+
+  /**
+   * Records, evaluates and advances in one transaction under the instance's lock. A caller who
+   * holds none of the step's roles may act for someone who delegated to them (`actingFor` picks
+   * whom, else the first who may act); the decision counts as the delegator's.
+   */
+  async signal(id: string, key: string, data: JsonObject, principal: Principal, actingFor?: string | null): Promise<SignalResult> {
     const ctx = this.ctx();
-    const actor = actorOf(principal);
     let members: Record<number, number[]> | undefined;
+    let delegators: Actor[] | undefined;
     let result: SignalResult | null = null;
-    // A step that must know who holds its roles (fail early when the quorum is unreachable) gets
-    // them loaded outside the lock, then the transaction runs again with them: at most twice.
+    // What the decision needs beyond the instance (who holds the step's roles, for a step that fails
+    // early; who delegated to the caller) is loaded outside the lock, then the transaction runs again.
     for (let round = 0; result === null; round++) {
-      let needed: number[] | null = null;
-      result = await this.withVersion(
-        id,
-        (current, version) => {
-          const step = current.currentStep ? version.steps.find((st) => st.uniqueName === current.currentStep) : undefined;
-          const wants = step ? this.s.registry.get(step.extensionName)?.needsRoleMembers?.(step.config) : false;
-          if (wants && round < 2 && !current.pendingRoleIds.every((r) => members && Object.hasOwn(members, r))) {
-            needed = current.pendingRoleIds;
-            return { transition: null, result: null };
-          }
-          const r = applySignal(current, version, { key, data, actor }, members ? { ...ctx, roleMembers: members } : ctx);
-          return { transition: r, result: r };
-        },
-        (current) => authorize(principal, current),
-      );
-      if (needed) members = { ...members, ...(await this.roleMembers(needed)) };
+      let needMembers: number[] | null = null;
+      let needDelegators = false;
+      result = await this.withVersion(id, (current, version) => {
+        const own = acts(actorOf(principal), current);
+        if (this.delegations && delegators === undefined && round < 3 && (!own || actingFor) && current.status === 'Suspended') {
+          needDelegators = true;
+          return { transition: null, result: null };
+        }
+        const via = (delegators ?? []).filter((d) => d.roleIds.some((r) => current.pendingRoleIds.includes(r)));
+        if (!canRead(principal, current) && !(current.status === 'Suspended' && via.length)) instanceNotFound(current.id);
+        const actor = chooseActor(principal, current, via, actingFor ?? null);
+        const step = current.currentStep ? version.steps.find((st) => st.uniqueName === current.currentStep) : undefined;
+        const wants = step ? this.s.registry.get(step.extensionName)?.needsRoleMembers?.(step.config) : false;
+        if (wants && round < 3 && !current.pendingRoleIds.every((r) => members && Object.hasOwn(members, r))) {
+          needMembers = current.pendingRoleIds;
+          return { transition: null, result: null };
+        }
+        const r = applySignal(current, version, { key, data, actor }, members ? { ...ctx, roleMembers: members } : ctx);
+        return { transition: r, result: r };
+      });
+      if (needDelegators) delegators = await this.delegations!.actorsFor(principal);
+      if (needMembers) members = { ...members, ...(await this.roleMembers(needMembers)) };
     }
     this.effectSink(result.effects);
     const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
@@ -296,6 +321,21 @@ export class WorkflowService {
       // A version an instance runs on is frozen; a draft would never be cached, so stop here.
       if (!loaded.frozen) fail('Internal', `Instance ${id} runs on version ${m.version}, which was never published.`);
     }
+  }
+
+  /** An administrator hands the waiting step to other roles; recorded in the history. */
+  async reassign(id: string, roleIds: number[], principal: Principal): Promise<void> {
+    const existing = await this.s.store.existingRoleIds(roleIds);
+    const unknown = roleIds.filter((r) => !existing.has(r));
+    if (unknown.length) fail('ValidationFailed', `Unknown role id(s): ${unknown.join(', ')}.`);
+    const ctx = this.ctx();
+    let step: string | null = null;
+    await this.withVersion(id, (current, version) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      step = current.currentStep;
+      return { transition: reassign(current, version, roleIds, actorOf(principal), ctx), result: null };
+    });
+    this.events.emit('instance.reassigned', { instanceId: id, step, roleIds, by: principal.identity.accountName });
   }
 
   async stop(id: string, principal: Principal): Promise<void> {
@@ -428,6 +468,29 @@ export class WorkflowService {
     if (found.frozen) this.versions.set(key, found);
     return found;
   }
+}
+
+/** Whether `actor` holds a role the suspended instance waits on and is not barred from it. */
+const acts = (actor: Actor, i: Instance): boolean =>
+  i.status === 'Suspended' && actor.roleIds.some((r) => i.pendingRoleIds.includes(r)) && !i.pendingExcludedIds.includes(actor.identityId);
+
+/**
+ * Who a signal is recorded for: the caller when they may act (unless they name someone they act
+ * for); else the first delegator who may act and has not decided yet, or has (so a repeat is
+ * counted once); else the caller, whom the engine then refuses with the reason.
+ */
+function chooseActor(p: Principal, i: Instance, via: Actor[], actingFor: string | null): Actor {
+  const self = actorOf(p);
+  if (actingFor !== null) {
+    if (actingFor.toLowerCase() === p.identity.accountName.toLowerCase()) return self;
+    return (
+      via.find((d) => d.accountName.toLowerCase() === actingFor.toLowerCase()) ??
+      fail('Forbidden', `${p.identity.accountName} may not act for ${actingFor} on this step: no delegation in force gives them a role it waits on.`)
+    );
+  }
+  if (acts(self, i)) return self;
+  const eligible = via.filter((d) => acts(d, i));
+  return eligible.find((d) => !i.signals.some((s) => s.identityId === d.identityId)) ?? eligible[0] ?? self;
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -5,6 +5,7 @@ import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 import type { AuditContent, AuditEntry } from '../domain/audit.ts';
 import type { CertificateStore } from './certificate-store.ts';
+import type { Delegation, NewDelegation } from './delegation-rows.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
 
 /**
@@ -99,6 +100,16 @@ export interface Store extends SecurityStore {
   /** Up to `limit` entries with id greater than `afterId`, in id order (verification walks). */
   auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]>;
   queryAudit(q: ListQuery): Promise<AuditEntry[]>;
+
+  // Delegations (docs/approvals.md#delegation) -----------------------------------------------------
+  createDelegation(d: NewDelegation): Promise<Delegation>;
+  getDelegation(id: number): Promise<Delegation | null>;
+  /** Marks it revoked (kept for the record); false when it was already revoked. */
+  revokeDelegation(id: number, at: string, by: string): Promise<boolean>;
+  /** Unrevoked delegations to or from the identity (either when null) that have not ended by `now`. */
+  listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]>;
+  /** Unrevoked delegations to these delegates in force at `now`. */
+  delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]>;
 
   /** A shared setting; when absent, `value` is stored and returned (the first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;

@@ -13,6 +13,9 @@ let alice: { id: number; auth: string };
 let bob: { id: number; auth: string };
 let carol: { id: number; auth: string };
 let dave: { id: number; auth: string };
+let erin: { id: number; auth: string };
+let frank: { id: number; auth: string };
+let reviewers: number;
 let twoApprovals: string;
 let seed: string;
 let approvers: number;
@@ -30,6 +33,11 @@ beforeAll(async () => {
   bob = await createUser(store, 'CORP\\bob');
   carol = await createUser(store, 'CORP\\carol');
   dave = await createUser(store, 'CORP\\dave');
+  erin = await createUser(store, 'CORP\\erin');
+  frank = await createUser(store, 'CORP\\frank');
+  reviewers = await createRole(store, 'Reviewers', [P.instancesReadPending], [erin.id]);
+  // Delegates read their inbox (AssignedToMe) with their own permission.
+  await createRole(store, 'Inbox readers', [P.instancesReadPending], [dave.id, frank.id]);
   approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id, bob.id, carol.id]);
   await createRole(store, 'Requesters', [P.instancesStart, P.instancesReadMine], [carol.id, dave.id]);
   seed = await publishedDefinition(t, [
@@ -341,5 +349,94 @@ describe('RequireApproval policy (extension parameters)', () => {
     ]);
     const waiting = await startInstance(t, plain, {}, carol.auth);
     expect((await signal(waiting, DENY, alice.auth, { Prefer: 'return=representation' })).body.Outcome).toBe('Recorded');
+  });
+});
+
+describe('delegation', () => {
+  const delegate = (body: Record<string, unknown>, auth: string) => t.call('POST', '/KeyfactorAPI/Workflow/Delegations', { auth, body, unchecked: true });
+  const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString();
+  const assigned = async (auth: string) => (await t.call('GET', '/KeyfactorAPI/Workflow/Instances/AssignedToMe', { auth, unchecked: true })).body.map((i: { Id: string }) => i.Id);
+
+  it("lets a delegate see and decide the delegator's items, counted as the delegator's decision, until revoked", async () => {
+    const id = await startInstance(t, twoApprovals, {}, carol.auth);
+    const created = await delegate({ Delegate: 'CORP\\dave', End: inAWeek(), Comment: 'holiday' }, alice.auth);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ Delegator: 'CORP\\alice', Delegate: 'CORP\\dave', Comment: 'holiday' });
+    expect(await assigned(dave.auth)).toContain(id);
+    expect((await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`, { auth: dave.auth, unchecked: true })).status).toBe(200);
+
+    const r = await signal(id, APPROVE, dave.auth, { Prefer: 'return=representation' });
+    expect(r.body).toMatchObject({ Outcome: 'Recorded', Counts: [{ Received: 1 }, { Received: 0 }] });
+    const h = await history(id);
+    const received = h.find((e) => e.Kind === 'SignalReceived') as unknown as { Actor: string; Message: string; Data: Record<string, unknown> };
+    expect(received.Actor).toBe('CORP\\dave (acting for CORP\\alice)');
+    expect(received.Message).toContain('by CORP\\dave, acting for CORP\\alice');
+    expect(received.Data).toMatchObject({ ActingFor: 'CORP\\alice', By: 'CORP\\dave' });
+    // One seat, one vote: Alice's own approval is the same decision, counted once.
+    expect((await signal(id, APPROVE, alice.auth, { Prefer: 'return=representation' })).body.Outcome).toBe('Repeated');
+    expect((await explain(id)).body.Wait.Decisions.map((d: { AccountName: string }) => d.AccountName)).toEqual(['CORP\\alice']);
+
+    // Only the delegator (or an administrator) revokes; then the delegate has nothing to see.
+    const other = await startInstance(t, seed, {}, carol.auth);
+    expect((await t.call('DELETE', `/KeyfactorAPI/Workflow/Delegations/${created.body.Id}`, { auth: dave.auth, unchecked: true })).status).toBe(403);
+    expect((await t.call('DELETE', `/KeyfactorAPI/Workflow/Delegations/${created.body.Id}`, { auth: alice.auth, unchecked: true })).status).toBe(204);
+    expect(await assigned(dave.auth)).not.toContain(other);
+    expect((await signal(other, APPROVE, dave.auth)).status).toBe(404);
+  });
+
+  it('follows chains within the bound, survives cycles, and keeps four eyes for the delegate too', async () => {
+    const a = await delegate({ Delegate: 'CORP\\erin', End: inAWeek() }, bob.auth);
+    const b = await delegate({ Delegate: 'CORP\\frank', End: inAWeek() }, erin.auth);
+    const c = await delegate({ Delegate: 'CORP\\bob', End: inAWeek() }, frank.auth);
+    expect([a.status, b.status, c.status]).toEqual([201, 201, 201]);
+    // Frank acts for Bob through Erin (two hops); the cycle back to Bob ends the walk.
+    const id = await startInstance(t, seed, {}, dave.auth);
+    expect(await assigned(frank.auth)).toContain(id);
+    const r = await signal(id, APPROVE, frank.auth, { Prefer: 'return=representation', ActingFor: 'x' });
+    expect(r.body).toMatchObject({ StatusName: 'Complete' });
+    expect((await history(id)).find((e) => e.Kind === 'SignalReceived')!.Actor).toBe('CORP\\frank (acting for CORP\\bob)');
+
+    // Carol, the initiator, gets Bob's delegation: she still may not approve her own request.
+    const own = await startInstance(t, seed, {}, carol.auth);
+    await delegate({ Delegate: 'CORP\\carol', End: inAWeek() }, bob.auth);
+    const refused = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${own}/Signals`, { auth: carol.auth, body: { ...APPROVE, ActingFor: 'CORP\\bob' }, unchecked: true });
+    expect(refused.status).toBe(403);
+    expect(refused.body.Message).toContain('even acting for CORP\\bob');
+  });
+
+  it('refuses what cannot be a delegation', async () => {
+    expect((await delegate({ Delegate: 'CORP\\alice', End: inAWeek() }, alice.auth)).status).toBe(400);
+    expect((await delegate({ Delegate: 'CORP\\nobody', End: inAWeek() }, alice.auth)).status).toBe(400);
+    expect((await delegate({ Delegate: 'CORP\\bob', End: '2020-01-01T00:00:00Z' }, alice.auth)).status).toBe(400);
+    expect((await delegate({ Delegate: 'CORP\\bob', Start: inAWeek(), End: new Date().toISOString() }, alice.auth)).status).toBe(400);
+    expect((await delegate({ Delegate: 'CORP\\bob', End: new Date(Date.now() + 400 * 86_400_000).toISOString() }, alice.auth)).status).toBe(400);
+    expect((await delegate({ Delegate: 'CORP\\bob', End: 'soon' }, alice.auth)).status).toBe(400);
+    // Delegating someone else's approvals needs Security:Modify.
+    expect((await delegate({ Delegator: 'CORP\\bob', Delegate: 'CORP\\dave', End: inAWeek() }, alice.auth)).status).toBe(403);
+    expect((await delegate({ Delegator: 'CORP\\bob', Delegate: 'CORP\\dave', End: inAWeek() }, t.adminAuth)).status).toBe(201);
+    const mine = await t.call('GET', '/KeyfactorAPI/Workflow/Delegations', { auth: dave.auth, unchecked: true });
+    expect(mine.body.some((d: { Delegator: string }) => d.Delegator === 'CORP\\bob')).toBe(true);
+    expect((await t.call('GET', '/KeyfactorAPI/Workflow/Delegations?all=true', { auth: dave.auth, unchecked: true })).status).toBe(403);
+  });
+});
+
+describe('reassigning a waiting step', () => {
+  it('an administrator hands the step to other roles, recorded in the history; decisions already made stay', async () => {
+    const id = await startInstance(t, twoApprovals, {}, dave.auth);
+    await signal(id, APPROVE, alice.auth);
+    const reassign = (body: unknown, auth = t.adminAuth) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Reassign`, { auth, body, unchecked: true });
+    // Alice may read it (she may act on it) but not manage it.
+    expect((await reassign({ RoleIds: [reviewers] }, alice.auth)).status).toBe(403);
+    expect((await reassign({ RoleIds: [99999] })).status).toBe(400);
+    expect((await reassign({ RoleIds: [] })).status).toBe(400);
+    expect((await reassign({ RoleIds: ['x'] })).status).toBe(400);
+    expect((await reassign({ RoleIds: [reviewers] })).status).toBe(204);
+    // Approvers of the old roles no longer may act (Alice: no delegation reaches the new role).
+    expect((await signal(id, APPROVE, alice.auth)).status).toBe(404);
+    const r = await signal(id, APPROVE, erin.auth, { Prefer: 'return=representation' });
+    expect(r.body).toMatchObject({ Outcome: 'Advanced', CurrentStepUniqueName: 'RequireApproval2' });
+    const note = (await history(id)).find((e) => e.Kind === 'Reassigned') as unknown as { Actor: string; Message: string };
+    expect(note.Actor).toBe('admin');
+    expect(note.Message).toContain(`to roles ${reviewers}`);
   });
 });

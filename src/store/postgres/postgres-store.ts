@@ -8,6 +8,7 @@ import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../.
 import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
@@ -449,6 +450,47 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
         .join(' AND ') || 'TRUE'
     } ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
     return (await listQuery(this.pool, sql, params)).map(toAuditEntry);
+  }
+
+  async createDelegation(d: NewDelegation): Promise<Delegation> {
+    const { rows } = await this.pool.query(
+      `INSERT INTO delegations (delegator_id, delegate_id, starts_at, ends_at, comment, created_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${DELEGATION_COLUMNS}`,
+      [d.delegatorId, d.delegateId, d.startsAt, d.endsAt, d.comment, d.createdAt, d.createdBy],
+    );
+    return toDelegation(rows[0]);
+  }
+
+  async getDelegation(id: number): Promise<Delegation | null> {
+    const r = (await this.pool.query(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE id = $1`, [id])).rows[0];
+    return r ? toDelegation(r) : null;
+  }
+
+  async revokeDelegation(id: number, at: string, by: string): Promise<boolean> {
+    return ((await this.pool.query('UPDATE delegations SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [at, by, id])).rowCount ?? 0) > 0;
+  }
+
+  async listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]> {
+    const clauses = ['revoked_at IS NULL'];
+    const params: unknown[] = [];
+    if (!q.includeEnded) {
+      params.push(q.now);
+      clauses.push(`ends_at > $${params.length}`);
+    }
+    if (q.identityId !== null) {
+      params.push(q.identityId);
+      clauses.push(`(delegator_id = $${params.length} OR delegate_id = $${params.length})`);
+    }
+    return (await this.pool.query(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE ${clauses.join(' AND ')} ORDER BY starts_at, id LIMIT 1000`, params)).rows.map(toDelegation);
+  }
+
+  async delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]> {
+    if (!delegateIds.length) return [];
+    const { rows } = await this.pool.query(
+      `SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE delegate_id = ANY($1::bigint[]) AND revoked_at IS NULL AND ends_at > $2 AND starts_at <= $2 ORDER BY id`,
+      [delegateIds, now],
+    );
+    return rows.map(toDelegation);
   }
 
   async getOrCreateSetting(name: string, value: string): Promise<string> {

@@ -10,6 +10,7 @@ import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
 import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
@@ -360,6 +361,52 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     const d = q.ascending ? 'ASC' : 'DESC';
     const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.sql || '1=1'} ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ? OFFSET ?`;
     return (this.conn.prepare(sql).all(...where.params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)), q.limit, q.offset) as Row[]).map(toAuditEntry);
+  }
+
+  async createDelegation(d: NewDelegation): Promise<Delegation> {
+    const row = this.conn
+      .prepare(
+        `INSERT INTO delegations (delegator_id, delegate_id, starts_at, ends_at, comment, created_at, created_by)
+         VALUES (@delegatorId, @delegateId, @startsAt, @endsAt, @comment, @createdAt, @createdBy) RETURNING ${DELEGATION_COLUMNS}`,
+      )
+      .get(d) as Row;
+    return toDelegation(row);
+  }
+
+  async getDelegation(id: number): Promise<Delegation | null> {
+    const r = this.conn.prepare(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE id = ?`).get(id) as Row | undefined;
+    return r ? toDelegation(r) : null;
+  }
+
+  async revokeDelegation(id: number, at: string, by: string): Promise<boolean> {
+    return this.conn.prepare('UPDATE delegations SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes > 0;
+  }
+
+  async listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]> {
+    const clauses = ['revoked_at IS NULL'];
+    const params: unknown[] = [];
+    if (!q.includeEnded) {
+      clauses.push('ends_at > ?');
+      params.push(q.now);
+    }
+    if (q.identityId !== null) {
+      clauses.push('(delegator_id = ? OR delegate_id = ?)');
+      params.push(q.identityId, q.identityId);
+    }
+    return (this.conn.prepare(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE ${clauses.join(' AND ')} ORDER BY starts_at, id LIMIT 1000`).all(...params) as Row[]).map(
+      toDelegation,
+    );
+  }
+
+  async delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]> {
+    if (!delegateIds.length) return [];
+    return (
+      this.conn
+        .prepare(
+          `SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE delegate_id IN (${delegateIds.map(() => '?').join(',')}) AND revoked_at IS NULL AND ends_at > ? AND starts_at <= ? ORDER BY id`,
+        )
+        .all(...delegateIds, now, now) as Row[]
+    ).map(toDelegation);
   }
 
   async getOrCreateSetting(name: string, value: string): Promise<string> {

@@ -33,3 +33,19 @@ CREATE TABLE audit_log (
   signature            text COLLATE "C" NOT NULL
 );
 CREATE INDEX audit_log_at ON audit_log (at, id);
+
+-- Delegation: an identity's approvals may be made by another for a time window (docs/approvals.md).
+CREATE TABLE delegations (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  delegator_id bigint NOT NULL,
+  delegate_id  bigint NOT NULL,
+  starts_at    text COLLATE "C" NOT NULL,
+  ends_at      text COLLATE "C" NOT NULL,
+  comment      text,
+  created_at   text COLLATE "C" NOT NULL,
+  created_by   text NOT NULL,
+  revoked_at   text COLLATE "C",
+  revoked_by   text
+);
+CREATE INDEX delegations_delegate ON delegations (delegate_id, ends_at);
+CREATE INDEX delegations_delegator ON delegations (delegator_id, ends_at);

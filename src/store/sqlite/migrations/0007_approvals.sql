@@ -33,3 +33,19 @@ CREATE TABLE audit_log (
   signature            TEXT NOT NULL
 );
 CREATE INDEX audit_log_at ON audit_log (at, id);
+
+-- Delegation: an identity's approvals may be made by another for a time window (docs/approvals.md).
+CREATE TABLE delegations (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  delegator_id INTEGER NOT NULL,
+  delegate_id  INTEGER NOT NULL,
+  starts_at    TEXT NOT NULL,
+  ends_at      TEXT NOT NULL,
+  comment      TEXT,
+  created_at   TEXT NOT NULL,
+  created_by   TEXT NOT NULL,
+  revoked_at   TEXT,
+  revoked_by   TEXT
+);
+CREATE INDEX delegations_delegate ON delegations (delegate_id, ends_at);
+CREATE INDEX delegations_delegator ON delegations (delegator_id, ends_at);
