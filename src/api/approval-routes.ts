@@ -4,8 +4,9 @@ import { fail } from '../domain/errors.ts';
 import { InstanceStatus } from '../domain/status.ts';
 import { type ApprovalService, BULK_MAX } from '../service/approvals.ts';
 import { principalOf } from './guard.ts';
-import { asArray, asObject, field, guid, intParam, queryBool, str } from './wire.ts';
-import type { WorkflowService } from '../service/workflow.ts';
+import { asArray, asObject, bool, field, guid, int, intParam, queryBool, str } from './wire.ts';
+import type { MigrationOutcome, MigrationRequest, WorkflowService } from '../service/workflow.ts';
+import type { JsonObject } from '../domain/types.ts';
 import type { DelegationService, DelegationView } from '../service/delegations.ts';
 import { readSignal } from './instances.ts';
 
@@ -24,6 +25,22 @@ export const approvalRoutes =
       );
       await wf.reassign(guid(req.params.id, 'Instance id'), roleIds, principalOf(req));
       return reply.code(204).send();
+    });
+
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Migrate', async (req) => {
+      const body = asObject(req.body ?? {});
+      return migrationWire(await wf.migrate(guid(req.params.id, 'Instance id'), migrationRequest(body, 'Version'), principalOf(req)));
+    });
+
+    app.post<{ Params: { id: string } }>('/Workflow/Definitions/:id/MigrateInstances', async (req) => {
+      const body = asObject(req.body ?? {});
+      const fromVersion = int(body, 'FromVersion', { min: 1 });
+      const results = await wf.migrateAll(guid(req.params.id, 'Definition id'), { ...migrationRequest(body, 'ToVersion'), fromVersion }, principalOf(req));
+      return {
+        Results: results.map((r) =>
+          'error' in r ? { InstanceId: r.instanceId, Succeeded: false, Error: r.error.toJSON(), HttpStatus: r.error.status } : { Succeeded: true, ...migrationWire(r) },
+        ),
+      };
     });
 
     if (delegations) {
@@ -82,6 +99,31 @@ export function prefersRepresentation(req: FastifyRequest): boolean {
   const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
   return values.some((v) => v.split(',').some((p) => p.trim().toLowerCase().replace(/\s+/g, '') === 'return=representation'));
 }
+
+function migrationRequest(body: JsonObject, versionField: string): MigrationRequest {
+  const rawMap = field(body, 'StepMapping');
+  const mapping: Record<string, string> = {};
+  if (rawMap !== undefined && rawMap !== null) {
+    for (const [k, v] of Object.entries(asObject(rawMap, 'StepMapping'))) {
+      if (typeof v !== 'string' || v.trim() === '') fail('ValidationFailed', `StepMapping.${k} must name a step (its UniqueName).`);
+      mapping[k] = (v as string).trim();
+    }
+  }
+  return { toVersion: int(body, versionField, { min: 1 }), mapping, dryRun: bool(body, 'DryRun') ?? false };
+}
+
+const migrationWire = (m: MigrationOutcome) => ({
+  InstanceId: m.instanceId,
+  DryRun: m.dryRun,
+  FromVersion: m.fromVersion,
+  ToVersion: m.toVersion,
+  FromStep: m.fromStep,
+  ToStep: m.toStep,
+  Status: InstanceStatus[m.status],
+  StatusName: m.status,
+  StatusMessage: m.statusMessage,
+  DecisionsCarried: m.carried,
+});
 
 const delegationWire = (d: DelegationView) => ({
   Id: d.id,

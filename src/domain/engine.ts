@@ -205,6 +205,55 @@ export function reassign(instance: Instance, version: DefinitionVersion, roleIds
   return { instance: moved, history: [note], effects: [] };
 }
 
+/**
+ * Moves a waiting instance to a newer version of its definition without restarting it: the step
+ * it waits at must exist in the new version (same UniqueName, or `mapping[old]`) with the same
+ * step type. Decisions already recorded are kept and re-decided under the new step's settings in
+ * the same transition (the instance may continue, be rejected, or keep waiting there).
+ */
+export function migrateInstance(instance: Instance, from: DefinitionVersion, to: DefinitionVersion, mapping: Record<string, string>, actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Suspended' || !instance.currentStep)
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance can be migrated (restart others).`);
+  if (!to.frozen) fail('ValidationFailed', `Version ${to.version} has never been published; migrate to a published version.`);
+  if (to.version <= from.version) fail('ValidationFailed', `Instance ${instance.id} runs on version ${from.version}; migrate only to a newer version.`);
+  const oldStep = findStep(from, instance.currentStep!);
+  const target = mapping[oldStep.uniqueName] ?? oldStep.uniqueName;
+  const newStep = to.steps.find((s) => s.uniqueName === target);
+  if (!newStep)
+    fail(
+      'ValidationFailed',
+      `Version ${to.version} has no step '${target}' for the waiting step '${oldStep.uniqueName}'; give StepMapping {"${oldStep.uniqueName}": "<UniqueName in version ${to.version}>"}.`,
+    );
+  if (newStep!.extensionName !== oldStep.extensionName)
+    fail('ValidationFailed', `Step '${target}' in version ${to.version} is a ${newStep!.extensionName}, not a ${oldStep.extensionName}; decisions cannot carry over.`);
+  const type = stepType(ctx, newStep!);
+  if (!type.decide) fail('ValidationFailed', `Step '${target}' (${newStep!.extensionName}) does not wait for decisions.`);
+  // A fresh visit of the new step that keeps the decisions recorded so far; suspend() recomputes roles, bars and deadlines.
+  const moved: Instance = {
+    ...instance,
+    definitionVersion: to.version,
+    status: 'Running',
+    currentStep: newStep!.uniqueName,
+    currentStepId: newStep!.id,
+    currentStepDisplayName: newStep!.displayName,
+    signals: instance.signals.filter((s) => s.step === oldStep.uniqueName).map((s) => ({ ...s, step: newStep!.uniqueName })),
+    lastModified: ctx.now,
+  };
+  const note = entry(
+    ctx,
+    'Migrated',
+    newStep!.uniqueName,
+    actor.accountName,
+    `${actor.accountName} moved the instance from version ${from.version} to ${to.version} at step ${oldStep.uniqueName === newStep!.uniqueName ? `'${newStep!.uniqueName}'` : `'${oldStep.uniqueName}' -> '${newStep!.uniqueName}'`}; ${moved.signals.length} decision(s) carried over.`,
+    { FromVersion: from.version, ToVersion: to.version, FromStep: oldStep.uniqueName, ToStep: newStep!.uniqueName },
+  );
+  const t = decideCurrent({ instance: moved, history: [note], effects: [] }, to, newStep!, ctx);
+  // Still waiting at a step of the same name: its deadlines and request mail from the first wait
+  // stand (their jobs name this step), so the new wait plan is not queued twice.
+  const same = newStep!.uniqueName === oldStep.uniqueName && t.instance.status === 'Suspended' && t.instance.currentStep === newStep!.uniqueName;
+  return same ? { ...t, effects: t.effects.filter((e) => !(e.step === newStep!.uniqueName && (e.type === 'timer' || e.type === 'notify'))) } : t;
+}
+
 /** Restart, old half: a Failed or Suspended instance becomes CanceledForRestart. */
 export function cancelForRestart(instance: Instance, newId: string, actor: Actor, ctx: EngineContext): Transition {
   if (instance.status !== 'Failed' && instance.status !== 'Suspended')

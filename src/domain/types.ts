@@ -150,6 +150,7 @@ export type HistoryKind =
   | 'Reminded'
   | 'Escalated'
   | 'Reassigned'
+  | 'Migrated'
   | 'TimedOut'
   | 'Notified'
   | 'NotificationFailed';

@@ -47,6 +47,7 @@ export type SecurityEventName =
   | 'instance.stopped'
   | 'instance.deleted'
   | 'instance.reassigned'
+  | 'instance.migrated'
   | 'delegation.created'
   | 'delegation.revoked'
   | 'certificate.issued'

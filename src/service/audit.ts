@@ -135,6 +135,14 @@ const MAPPINGS: Partial<Record<SecurityEventName, Mapping>> = {
     id: (f) => f.instanceId,
     message: (f) => `Workflow instance ${String(f.instanceId)} step ${String(f.step)} reassigned to roles ${String(f.roleIds)}${by(f)}.`,
   },
+  'instance.migrated': {
+    category: C.WorkflowInstance,
+    operation: O.Update,
+    level: 0,
+    entityType: 'WorkflowInstance',
+    id: (f) => f.instanceId,
+    message: (f) => `Workflow instance ${String(f.instanceId)} moved from version ${String(f.fromVersion)} to ${String(f.toVersion)}; it is now ${String(f.status)}${by(f)}.`,
+  },
   'delegation.created': {
     category: C.Security,
     operation: O.Create,

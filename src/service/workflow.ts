@@ -6,6 +6,7 @@ import {
   addNote,
   completeRun,
   fireTimer,
+  migrateInstance,
   reassign,
   reconcile,
   startInstance,
@@ -17,6 +18,8 @@ import {
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
 import { userClaimNames } from '../domain/membership.ts';
+import { bindQuery, parseQuery } from '../domain/query/index.ts';
+import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { keepSecrets } from '../domain/secrets.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
@@ -49,6 +52,27 @@ export function authorize(p: Principal, i: Instance, ...needed: string[]): void 
   if (!canRead(p, i)) instanceNotFound(i.id);
   const missing = needed.filter((n) => !grants(p.permissions, n));
   if (missing.length) fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${missing.join(' and ')}.`);
+}
+
+export interface MigrationRequest {
+  /** Null: the definition's published version. */
+  toVersion: number | null;
+  /** Waiting step's UniqueName in the old version -> its UniqueName in the new one (absent: the same name). */
+  mapping: Record<string, string>;
+  dryRun: boolean;
+}
+
+export interface MigrationOutcome {
+  instanceId: string;
+  fromVersion: number;
+  toVersion: number;
+  fromStep: string | null;
+  toStep: string | null;
+  status: Instance['status'];
+  statusMessage: string | null;
+  /** Decisions carried over to the new step. */
+  carried: number;
+  dryRun: boolean;
 }
 
 export interface NewDefinition {
@@ -336,6 +360,75 @@ export class WorkflowService {
       return { transition: reassign(current, version, roleIds, actorOf(principal), ctx), result: null };
     });
     this.events.emit('instance.reassigned', { instanceId: id, step, roleIds, by: principal.identity.accountName });
+  }
+
+  /**
+   * Moves a Suspended instance to a newer published version (default: the published one) at the
+   * step it waits at (same UniqueName, or `mapping`); a dry run computes the same and writes nothing.
+   */
+  async migrate(id: string, req: MigrationRequest, principal: Principal): Promise<MigrationOutcome> {
+    const inst = await this.getInstance(id);
+    authorize(principal, inst, P.instancesManage, P.instancesReadAll);
+    const definition = (await this.s.store.getDefinition(inst.definitionId)) ?? fail('NotFound', `The definition of instance ${id} no longer exists.`);
+    const v = req.toVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to migrate to.`);
+    const to = await this.version(definition.id, v);
+    const ctx = this.ctx();
+    let effects: Effect[] = [];
+    const outcome = await this.withVersion(id, (current, from) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      const t = migrateInstance(current, from, to, req.mapping, actorOf(principal), ctx);
+      effects = t.effects;
+      const result: MigrationOutcome = {
+        instanceId: id,
+        fromVersion: from.version,
+        toVersion: to.version,
+        fromStep: current.currentStep,
+        toStep: t.instance.currentStep,
+        status: t.instance.status,
+        statusMessage: t.instance.statusMessage,
+        carried: current.signals.filter((s) => s.step === current.currentStep).length,
+        dryRun: req.dryRun,
+      };
+      return { transition: req.dryRun ? null : t, result };
+    });
+    if (!req.dryRun) {
+      this.effectSink(effects);
+      this.events.emit('instance.migrated', {
+        instanceId: id,
+        fromVersion: outcome.fromVersion,
+        toVersion: outcome.toVersion,
+        status: outcome.status,
+        by: principal.identity.accountName,
+      });
+    }
+    return outcome;
+  }
+
+  /** Migrate for every Suspended instance of a definition on an older version; a result per instance. */
+  async migrateAll(
+    definitionId: string,
+    req: MigrationRequest & { fromVersion: number | null },
+    principal: Principal,
+  ): Promise<(MigrationOutcome | { instanceId: string; error: CountersignError })[]> {
+    const definition = (await this.s.store.getDefinition(definitionId)) ?? fail('NotFound', `No workflow definition has Id ${definitionId}.`);
+    const filter = bindQuery(parseQuery(`DefinitionId -eq "${definition.id}" AND Status -eq 2`), INSTANCE_FIELDS);
+    const out: (MigrationOutcome | { instanceId: string; error: CountersignError })[] = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = await this.s.store.queryInstances({ filter, limit: 500, offset, sortColumn: 'reference_id', ascending: true });
+      for (const i of page) {
+        if (req.fromVersion !== null && i.definitionVersion !== req.fromVersion) continue;
+        if (req.toVersion !== null && i.definitionVersion >= req.toVersion) continue;
+        if (req.toVersion === null && definition.publishedVersion !== null && i.definitionVersion >= definition.publishedVersion) continue;
+        try {
+          out.push(await this.migrate(i.id, req, principal));
+        } catch (e) {
+          if (!(e instanceof CountersignError)) throw e;
+          out.push({ instanceId: i.id, error: e });
+        }
+      }
+      // Migrated instances stay Suspended (still matching): a dry run or refusals keep the offset moving.
+      if (page.length < 500 || out.length > 100_000) return out;
+    }
   }
 
   async stop(id: string, principal: Principal): Promise<void> {

@@ -440,3 +440,70 @@ describe('reassigning a waiting step', () => {
     expect(note.Message).toContain(`to roles ${reviewers}`);
   });
 });
+
+describe('moving running instances to a new version', () => {
+  const D = (id: string) => `/KeyfactorAPI/Workflow/Definitions/${id}`;
+  const publishSteps = async (defId: string, steps: unknown[]) => {
+    expect((await t.call('PUT', `${D(defId)}/Steps`, { body: steps })).status).toBe(200);
+    expect((await t.call('POST', `${D(defId)}/Publish`)).status).toBe(200);
+  };
+  const migrate = (id: string, body: unknown, auth = t.adminAuth) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Migrate`, { auth, body, unchecked: true });
+  const get = async (id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body;
+
+  it('keeps recorded decisions and re-decides them under the new thresholds; a dry run shows it and changes nothing', async () => {
+    const defId = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 2 }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, defId, {}, dave.auth);
+    await signal(id, APPROVE, alice.auth);
+    await publishSteps(defId, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 1 }), noop('EndNOOP')]);
+
+    const dry = await migrate(id, { DryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ DryRun: true, FromVersion: 1, ToVersion: 2, FromStep: 'RequireApproval1', StatusName: 'Complete', DecisionsCarried: 1 });
+    expect(await get(id)).toMatchObject({ Status: 2, Definition: { Version: 1 } });
+
+    expect((await migrate(id, {}, alice.auth)).status).toBe(403);
+    const done = await migrate(id, {});
+    expect(done.body).toMatchObject({ DryRun: false, StatusName: 'Complete' });
+    const h = await history(id);
+    expect(h.map((e) => e.Kind)).toContain('Migrated');
+    expect((await migrate(id, {})).status).toBe(400);
+  });
+
+  it('follows a step mapping when the waiting step was renamed, and says so when it is missing', async () => {
+    const defId = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')]);
+    const id = await startInstance(t, defId, {}, dave.auth);
+    await publishSteps(defId, [noop('StartNOOP', 'Approve'), approval('Approve', 'EndNOOP', [approvers]), noop('EndNOOP')]);
+    const missing = await migrate(id, {});
+    expect(missing.status).toBe(400);
+    expect(missing.body.Message).toContain('StepMapping');
+    expect((await migrate(id, { Version: 1 })).status).toBe(400);
+    const moved = await migrate(id, { StepMapping: { RequireApproval1: 'Approve' } });
+    expect(moved.body).toMatchObject({ StatusName: 'Suspended', ToStep: 'Approve', DecisionsCarried: 0 });
+    expect((await signal(id, { SignalKey: 'Approve.ApprovalStatus', Data: { Approved: true } }, alice.auth)).status).toBe(204);
+    expect((await get(id)).Status).toBe(3);
+  });
+
+  it('moves every waiting instance of a definition in one call, a result per instance', async () => {
+    const defId = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 3 }),
+      noop('EndNOOP'),
+    ]);
+    const ids = [await startInstance(t, defId, {}, dave.auth), await startInstance(t, defId, {}, dave.auth)];
+    await signal(ids[0]!, APPROVE, alice.auth);
+    await publishSteps(defId, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 1 }), noop('EndNOOP')]);
+    const all = (body: unknown) => t.call('POST', `${D(defId)}/MigrateInstances`, { body, unchecked: true });
+    const dry = await all({ DryRun: true });
+    expect(dry.body.Results.map((r: { StatusName: string }) => r.StatusName).sort()).toEqual(['Complete', 'Suspended']);
+    expect((await get(ids[0]!)).Definition.Version).toBe(1);
+    const real = await all({});
+    expect(real.body.Results).toHaveLength(2);
+    expect((await get(ids[0]!)).Status).toBe(3);
+    expect(await get(ids[1]!)).toMatchObject({ Status: 2, Definition: { Version: 2 } });
+    expect((await all({})).body.Results).toEqual([]);
+  });
+});
