@@ -442,10 +442,10 @@ describe('reassigning a waiting step', () => {
 });
 
 describe('moving running instances to a new version', () => {
-  const D = (id: string) => `/KeyfactorAPI/Workflow/Definitions/${id}`;
+  const defPath = (id: string) => `/KeyfactorAPI/Workflow/Definitions/${id}`;
   const publishSteps = async (defId: string, steps: unknown[]) => {
-    expect((await t.call('PUT', `${D(defId)}/Steps`, { body: steps })).status).toBe(200);
-    expect((await t.call('POST', `${D(defId)}/Publish`)).status).toBe(200);
+    expect((await t.call('PUT', `${defPath(defId)}/Steps`, { body: steps })).status).toBe(200);
+    expect((await t.call('POST', `${defPath(defId)}/Publish`)).status).toBe(200);
   };
   const migrate = (id: string, body: unknown, auth = t.adminAuth) => t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Migrate`, { auth, body, unchecked: true });
   const get = async (id: string) => (await t.call('GET', `/KeyfactorAPI/Workflow/Instances/${id}`)).body;
@@ -496,7 +496,7 @@ describe('moving running instances to a new version', () => {
     const ids = [await startInstance(t, defId, {}, dave.auth), await startInstance(t, defId, {}, dave.auth)];
     await signal(ids[0]!, APPROVE, alice.auth);
     await publishSteps(defId, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers], { MinimumApprovals: 1 }), noop('EndNOOP')]);
-    const all = (body: unknown) => t.call('POST', `${D(defId)}/MigrateInstances`, { body, unchecked: true });
+    const all = (body: unknown) => t.call('POST', `${defPath(defId)}/MigrateInstances`, { body, unchecked: true });
     const dry = await all({ DryRun: true });
     expect(dry.body.Results.map((r: { StatusName: string }) => r.StatusName).sort()).toEqual(['Complete', 'Suspended']);
     expect((await get(ids[0]!)).Definition.Version).toBe(1);
