@@ -21,6 +21,8 @@ export interface Config {
   idempotencyTtlMs?: number;
   /** HMAC key that signs the audit chain (COUNTERSIGN_AUDIT_KEY); absent: generated once and kept in the store. */
   auditKey?: string;
+  /** False (COUNTERSIGN_AUDIT_LOG=off): security events are logged but not appended to the audit chain. */
+  auditLog?: boolean;
   logLevel: string;
   /** How long a claimed job belongs to this process (COUNTERSIGN_JOB_LEASE_MS); default 30 s. */
   jobLeaseMs?: number;
@@ -87,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxWaitMs: duration(env, 'COUNTERSIGN_MAX_WAIT', 30 * 24 * 3600_000),
     idempotencyTtlMs: duration(env, 'COUNTERSIGN_IDEMPOTENCY_TTL', 24 * 3600_000),
     auditKey: env.COUNTERSIGN_AUDIT_KEY || undefined,
+    auditLog: !/^(off|false|0)$/i.test((env.COUNTERSIGN_AUDIT_LOG ?? '').trim()),
     logLevel: env.LOG_LEVEL || 'info',
     jobLeaseMs: int(env, 'COUNTERSIGN_JOB_LEASE_MS', 30_000, 500, 3_600_000),
     stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),

@@ -59,7 +59,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   // Every node must sign the audit chain with the same key: configured, else generated once in the store.
   const auditKey = config.auditKey ?? (await store.getOrCreateSetting('audit_hmac_key', randomBytes(32).toString('base64url')));
   const audit = new AuditLog(store, auditKey, (m, err) => logger.error({ err, component: 'audit' }, m));
-  const events = audit.wrap(loggedSecurityEvents(logger));
+  const events = config.auditLog === false ? loggedSecurityEvents(logger) : audit.wrap(loggedSecurityEvents(logger));
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
