@@ -117,12 +117,22 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
 
 const asArray = (h: any): any[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
 
-/** The request as far as its meaning goes: operation, path, query and body. */
+/** Request headers that change what an operation answers (the certificate's format). */
+const MEANINGFUL_HEADERS = ['x-certificateformat', 'prefer'];
+
+/** The request as far as its meaning goes: operation, path, query, the headers that change the answer, and body. */
 function fingerprintOf(req: FastifyRequest): string {
   const path = req.url.split('?')[0]!.toLowerCase();
   const query = JSON.stringify(Object.entries((req.query ?? {}) as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
+  const headers = JSON.stringify(
+    MEANINGFUL_HEADERS.map((h) =>
+      String(req.headers[h] ?? '')
+        .trim()
+        .toLowerCase(),
+    ),
+  );
   return createHash('sha256')
-    .update(`${req.method}\n${path}\n${query}\n${req.apiVersion}\n${JSON.stringify(req.body ?? null)}`)
+    .update(`${req.method}\n${path}\n${query}\n${req.apiVersion}\n${headers}\n${JSON.stringify(req.body ?? null)}`)
     .digest('base64url');
 }
 
