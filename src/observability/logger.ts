@@ -35,6 +35,8 @@ export type SecurityEventName =
   | 'login.locked'
   | 'identity.created'
   | 'identity.deleted'
+  | 'identity.password_changed'
+  | 'identity.password_reset'
   | 'role.created'
   | 'role.updated'
   | 'role.deleted'

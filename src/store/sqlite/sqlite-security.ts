@@ -121,6 +121,15 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
+  async replacePasswordHash(id: number, expected: string, next: string, securityChange: boolean): Promise<boolean> {
+    const tx = this.db.transaction((): boolean => {
+      const changed = this.db.prepare('UPDATE identities SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, id, expected).changes > 0;
+      if (changed && securityChange) this.bump();
+      return changed;
+    });
+    return tx.immediate();
+  }
+
   async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
       if (guard) guard(this.snapshot([]));
