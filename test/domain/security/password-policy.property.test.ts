@@ -63,7 +63,7 @@ describe('password policy (pure)', () => {
 
   it('a reset reaches no permission the caller lacks', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.constantFrom('/a/', '/b/', '/c/', '/d/')), fc.uniqueArray(fc.constantFrom('/a/', '/b/', '/c/', '/d/')), (mine, theirs) => {
+      fc.property(fc.uniqueArray(fc.constantFrom<string>('/a/', '/b/', '/c/', '/d/')), fc.uniqueArray(fc.constantFrom<string>('/a/', '/b/', '/c/', '/d/')), (mine, theirs) => {
         const lacking = resetEscalation((p) => mine.includes(p), theirs);
         expect(lacking).toEqual(theirs.filter((p) => !mine.includes(p)).sort());
       }),
