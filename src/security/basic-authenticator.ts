@@ -65,7 +65,7 @@ export const DEFAULT_LOGIN_SETTINGS: LoginSettings = {
   hashQueue: 256,
 };
 
-/** Whether local passwords sign in at all, and the one account that always may (docs/security/authentication.md). */
+/** Whether local passwords sign in at all, and the one account that always may (docs/security/passwords.md). */
 export interface LocalAccounts {
   enabled: boolean;
   /** Account name of the break-glass administrator, signing in even when local accounts are off. */
@@ -233,7 +233,7 @@ export class BasicAuthenticator implements Authenticator {
 
   // Internals -----------------------------------------------------------------------------------
 
-  /** Whether this identity's local password may sign in (docs/security/authentication.md, "Local accounts off"). */
+  /** Whether this identity's local password may sign in (docs/security/passwords.md, "Local accounts off"). */
   private mayUsePassword(identity: Identity): boolean {
     if (this.localAccounts.enabled) return true;
     const glass = this.localAccounts.breakGlass;

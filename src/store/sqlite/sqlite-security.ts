@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
@@ -237,8 +237,12 @@ export class SqliteSecurityStore implements SecurityStore {
     return out;
   }
 
+  /** Prepared once: the Basic authenticator reads the generation on every cached request. */
+  private generationStatement: Statement | null = null;
+
   async securityGeneration(): Promise<number> {
-    const row = this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`).get() as { value: number } | undefined;
+    this.generationStatement ??= this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`);
+    const row = this.generationStatement.get() as { value: number } | undefined;
     return row?.value ?? 0;
   }
 
