@@ -1,7 +1,10 @@
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
-import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
+import { DEFAULT_LOGIN_SETTINGS, type LocalAccounts, type LoginSettings } from './security/basic-authenticator.ts';
+import { ARGON2_LIMITS, DEFAULT_ARGON2 } from './security/password.ts';
+import type { PasswordSettings } from './security/passwords.ts';
+import { DEFAULT_PASSWORD_POLICY, POLICY_MAX_LENGTH_CEILING, POLICY_MIN_LENGTH_FLOOR } from './domain/security/password-policy.ts';
 import { egressPolicy } from './domain/egress.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
@@ -48,6 +51,10 @@ export interface Config {
   steps?: Partial<StepSettings>;
   /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
   metrics?: MetricsAccess;
+  /** Password policy, breached list and argon2id parameters (COUNTERSIGN_PASSWORD_*, COUNTERSIGN_ARGON2_*); defaults when absent. */
+  passwords?: Partial<PasswordSettings>;
+  /** Whether local passwords sign in (COUNTERSIGN_LOCAL_ACCOUNTS), and the break-glass account (COUNTERSIGN_BREAK_GLASS). */
+  localAccounts?: LocalAccounts;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -104,7 +111,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caAlgorithm: caAlgorithm(env),
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    passwords: passwordSettingsFrom(env),
+    localAccounts: localAccountsFrom(env),
   };
+}
+
+function passwordSettingsFrom(env: NodeJS.ProcessEnv): PasswordSettings {
+  const d = DEFAULT_PASSWORD_POLICY;
+  const L = ARGON2_LIMITS;
+  const minLength = int(env, 'COUNTERSIGN_PASSWORD_MIN_LENGTH', d.minLength, POLICY_MIN_LENGTH_FLOOR, POLICY_MAX_LENGTH_CEILING);
+  const maxLength = int(env, 'COUNTERSIGN_PASSWORD_MAX_LENGTH', Math.max(d.maxLength, minLength), POLICY_MIN_LENGTH_FLOOR, POLICY_MAX_LENGTH_CEILING);
+  if (maxLength < minLength) throw new Error('COUNTERSIGN_PASSWORD_MAX_LENGTH must not be less than COUNTERSIGN_PASSWORD_MIN_LENGTH.');
+  return {
+    policy: { minLength, maxLength },
+    breachedFile: env.COUNTERSIGN_PASSWORD_BREACHED_FILE?.trim() || null,
+    hashing: {
+      memoryKiB: int(env, 'COUNTERSIGN_ARGON2_MEMORY_KIB', DEFAULT_ARGON2.memoryKiB, L.memoryKiB.min, L.memoryKiB.max),
+      timeCost: int(env, 'COUNTERSIGN_ARGON2_TIME_COST', DEFAULT_ARGON2.timeCost, L.timeCost.min, L.timeCost.max),
+      parallelism: int(env, 'COUNTERSIGN_ARGON2_PARALLELISM', DEFAULT_ARGON2.parallelism, L.parallelism.min, L.parallelism.max),
+    },
+  };
+}
+
+function localAccountsFrom(env: NodeJS.ProcessEnv): LocalAccounts {
+  const raw = env.COUNTERSIGN_LOCAL_ACCOUNTS?.trim().toLowerCase();
+  if (raw && raw !== 'on' && raw !== 'off') throw new Error(`COUNTERSIGN_LOCAL_ACCOUNTS must be on or off; it is '${env.COUNTERSIGN_LOCAL_ACCOUNTS}'.`);
+  const breakGlass = env.COUNTERSIGN_BREAK_GLASS?.trim() || null;
+  if (breakGlass && (breakGlass.includes(':') || /[\u0000-\u001f\u007f]/.test(breakGlass)))
+    throw new Error(`COUNTERSIGN_BREAK_GLASS '${breakGlass}' is not a valid account name (no colons or control characters).`);
+  return { enabled: raw !== 'off', breakGlass };
 }
 
 function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {

@@ -11,12 +11,13 @@ import { actionPages } from './api/action-pages.ts';
 import { JobRunner } from './runner/job-runner.ts';
 import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
-import { BasicAuthenticator } from './security/basic-authenticator.ts';
+import { BasicAuthenticator, DEFAULT_LOGIN_SETTINGS, LOCAL_ACCOUNTS_ON, type LocalAccounts } from './security/basic-authenticator.ts';
 import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
 import type { Logger } from 'pino';
 import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
 import { makeServices, type Services } from './service/services.ts';
 import { SecurityService } from './service/security.ts';
+import { Passwords } from './security/passwords.ts';
 import { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { runEnvironment, stepSettings } from './steps/support/settings.ts';
@@ -69,8 +70,17 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     idempotencyTtlMs: config.idempotencyTtlMs ?? 24 * 3600_000,
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
-  await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
-  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
+  let passwords: Passwords;
+  try {
+    passwords = new Passwords(config.passwords);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr, passwords);
+  const localAccounts = config.localAccounts ?? LOCAL_ACCOUNTS_ON;
+  if (!localAccounts.enabled) await warnAboutLocalAccounts(store, localAccounts, logger);
+  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login, passwords, localAccounts });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
@@ -82,7 +92,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     },
     events,
   );
-  const security = new SecurityService(store, services.now, events);
+  const security = new SecurityService(store, services.now, events, { passwords, localAccounts, throttle: { ...DEFAULT_LOGIN_SETTINGS, ...config.login } });
   const delegations = new DelegationService(store, services.now, events);
   workflow.delegations = delegations;
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
@@ -155,4 +165,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await store.close();
     },
   };
+}
+
+/** Local accounts off: says so at start, and warns when the break-glass account is missing or unset. */
+async function warnAboutLocalAccounts(store: { findIdentityByName(name: string): Promise<unknown> }, local: LocalAccounts, logger: Logger): Promise<void> {
+  if (local.breakGlass === null) {
+    logger.warn('Local accounts are off (COUNTERSIGN_LOCAL_ACCOUNTS=off) and no break-glass account is named (COUNTERSIGN_BREAK_GLASS): no password signs in.');
+    return;
+  }
+  if (!(await store.findIdentityByName(local.breakGlass)))
+    logger.warn(
+      { breakGlass: local.breakGlass },
+      'The break-glass account named by COUNTERSIGN_BREAK_GLASS does not exist; create it (countersign identities add) before you need it.',
+    );
+  else logger.info({ breakGlass: local.breakGlass }, 'Local accounts are off: only the break-glass account signs in with a password.');
 }

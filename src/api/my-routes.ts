@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { toLegacy } from '../security/permissions.ts';
 import type { SecurityService } from '../service/security.ts';
 import { principalOf } from './guard.ts';
+import { asObject, str } from './wire.ts';
 
 /*
  * What the caller may do, for any authenticated identity (no permission needed: everyone may ask
@@ -15,6 +16,8 @@ import { principalOf } from './guard.ts';
  *    GranularPermissions}: role names, and each permission as {Area, Permission} in the
  *    version-1 "Area:Permission" spelling (a grouping expands to what it contains). Countersign
  *    has no collection or container permissions, so GranularPermissions is empty.
+ *  - PUT /Security/My/Password  {CurrentPassword, NewPassword} -> 204: the caller changes their
+ *    own password (an extension, not in Keyfactor's API; docs/compatibility.md).
  */
 export const myRoutes =
   (security: SecurityService): FastifyPluginAsync =>
@@ -22,6 +25,15 @@ export const myRoutes =
     app.get('/Security/My/Permissions', async (req) => {
       const p = principalOf(req);
       return { Permissions: [...new Set(p.permissions)].sort() };
+    });
+
+    app.put('/Security/My/Password', async (req, reply) => {
+      const p = principalOf(req);
+      const body = asObject(req.body);
+      const current = str(body, 'CurrentPassword', { required: true }) as string;
+      const next = str(body, 'NewPassword', { required: true }) as string;
+      await security.changeOwnPassword(p, current, next);
+      return reply.code(204).send();
     });
 
     app.get('/Security/My', async (req) => {

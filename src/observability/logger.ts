@@ -15,6 +15,13 @@ export const REDACT_PATHS = [
   'authorization',
   'password',
   '*.password',
+  // The wire fields of a password change or reset (bodies are never logged: a second line).
+  'Password',
+  '*.Password',
+  'CurrentPassword',
+  '*.CurrentPassword',
+  'NewPassword',
+  '*.NewPassword',
 ];
 
 /** `silent` turns logging off; any other pino level name sets the threshold. */
@@ -35,6 +42,8 @@ export type SecurityEventName =
   | 'login.locked'
   | 'identity.created'
   | 'identity.deleted'
+  | 'identity.password_changed'
+  | 'identity.password_reset'
   | 'role.created'
   | 'role.updated'
   | 'role.deleted'

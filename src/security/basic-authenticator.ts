@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { RetryLaterError } from '../domain/errors.ts';
 import { DEFAULT_LOGIN_THROTTLE, beginAttempt, retryAfterSeconds, type LoginThrottlePolicy } from '../domain/login-throttle.ts';
 import type { Identity, SecurityStore } from '../store/store.ts';
 import { HashGate } from './hash-gate.ts';
-import { verifyPassword } from './password.ts';
+import { Passwords } from './passwords.ts';
 import { principalFor, type Authenticator, type Principal } from './principal.ts';
 
 /*
@@ -14,12 +14,24 @@ import { principalFor, type Authenticator, type Principal } from './principal.ts
  * wins; the challenges are joined). That is why a header that is not "Basic ..." yields null
  * here without counting as a failure.
  *
- * Costs and caching: scrypt makes a password check deliberately slow (~50-100 ms), so verified
+ * Costs and caching: argon2id makes a password check deliberately slow (~50 ms), so verified
  * credentials are cached in memory for ttlMs, keyed by sha256 of the whole Authorization header
  * (the password itself is never kept). The cached principal is only trusted while the store's
- * security generation is unchanged: any change to identities or roles bumps it. The generation
- * is re-read at most once per second. A cached credential is not a guess (it was proven within
- * the TTL), so it skips the throttles and the hash queue: a flood cannot slow signed-in users.
+ * security generation is unchanged: any change to identities or roles (a changed or reset
+ * password included) bumps it. Every cache hit compares against a generation read that started
+ * after the request arrived (concurrent hits share one such read), so once a password change has
+ * been answered, no node accepts the old password any more. A cached credential is not a guess
+ * (it was proven within the TTL), so it skips the throttles and the hash queue: a flood cannot
+ * slow signed-in users.
+ *
+ * Rehash: a successful log-in whose stored hash is older or weaker than the configured argon2id
+ * parameters remakes it (in the same hash slot) and stores it only if the stored hash is still
+ * the one verified, so it can never undo a password change made meanwhile.
+ *
+ * Local accounts off (COUNTERSIGN_LOCAL_ACCOUNTS=off, meant for when an identity provider signs
+ * people in): only the break-glass account (COUNTERSIGN_BREAK_GLASS) signs in here; every other
+ * account is refused exactly as a wrong password is (same hash cost, same counters), so the
+ * answer reveals nothing about which accounts exist.
  *
  * Guessing (docs/security/authentication.md), in the order an uncached attempt meets them:
  *  1. per client address (this node): failed log-ins within `clientWindowMs`; at
@@ -32,7 +44,7 @@ import { principalFor, type Authenticator, type Principal } from './principal.ts
  *     name is locked (429 + Retry-After), the right password included, for a doubling time;
  *  3. the hash queue (HashGate): at most `hashConcurrency` hashes, `hashQueue` waiting; when full,
  *     429 at once rather than an unbounded wait.
- * Unknown names pass through the same steps and cost one scrypt (against a dummy hash), so
+ * Unknown names pass through the same steps and cost one hash (against a dummy hash), so
  * neither timing nor lock-out reveals which account names exist.
  */
 
@@ -53,8 +65,20 @@ export const DEFAULT_LOGIN_SETTINGS: LoginSettings = {
   hashQueue: 256,
 };
 
+/** Whether local passwords sign in at all, and the one account that always may (docs/security/passwords.md). */
+export interface LocalAccounts {
+  enabled: boolean;
+  /** Account name of the break-glass administrator, signing in even when local accounts are off. */
+  breakGlass: string | null;
+}
+
+export const LOCAL_ACCOUNTS_ON: LocalAccounts = { enabled: true, breakGlass: null };
+
 export interface BasicAuthenticatorOptions {
   store: SecurityStore;
+  /** Hashing parameters (rehash on log-in); default argon2id defaults. */
+  passwords?: Passwords;
+  localAccounts?: LocalAccounts;
   /** How long a verified credential stays cached (ms). */
   ttlMs: number;
   login?: Partial<LoginSettings>;
@@ -69,7 +93,6 @@ interface CacheEntry {
   generation: number;
 }
 
-const GENERATION_RECHECK_MS = 1_000;
 const MAX_CACHE_ENTRIES = 10_000;
 const MAX_TRACKED_CLIENTS = 50_000;
 /** Longer headers are not credentials anyone means to send. */
@@ -78,12 +101,6 @@ const MAX_HEADER_LENGTH = 8_192;
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Retry-After when the hash queue is full: a hash takes well under a second. */
 const BUSY_RETRY_SECONDS = 1;
-
-/**
- * Checked when the account is unknown or has no password, so that case costs one scrypt too.
- * Same parameters as hashPassword; the password behind it is random and was thrown away.
- */
-const DUMMY_HASH = 'scrypt$32768$8$1$dMk8/GqG4TFlN+cHktpoHA==$9V9A906DvvM9UuLBJy7Q4nlO/XE4Mor4wAimBunTCJs=';
 
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -98,8 +115,16 @@ export class BasicAuthenticator implements Authenticator {
   private readonly cache = new Map<string, CacheEntry>();
   /** Per client address: times of failed attempts, oldest first. */
   private readonly clientFailures = new Map<string, number[]>();
-  private generation: { value: number; readAt: number } | null = null;
+  private readonly passwords: Passwords;
+  private readonly localAccounts: LocalAccounts;
+  /**
+   * Checked when the account is unknown, has no password or may not sign in here, so that case
+   * costs one hash too: made at start with the configured parameters from a password thrown away.
+   */
+  private dummyHash: Promise<string> | null = null;
+  /** The generation read in flight, and the one queued to start after it (see freshGeneration). */
   private generationRead: Promise<number> | null = null;
+  private generationQueued: Promise<number> | null = null;
   private readonly inFlight = new Map<string, Promise<Principal | null>>();
   private lastPrune = 0;
 
@@ -108,6 +133,8 @@ export class BasicAuthenticator implements Authenticator {
     this.ttlMs = opts.ttlMs;
     this.now = opts.now ?? Date.now;
     this.settings = { ...DEFAULT_LOGIN_SETTINGS, ...opts.login };
+    this.passwords = opts.passwords ?? new Passwords();
+    this.localAccounts = opts.localAccounts ?? LOCAL_ACCOUNTS_ON;
     this.gate = new HashGate(this.settings.hashConcurrency, this.settings.hashQueue);
     this.lastPrune = this.now();
   }
@@ -120,7 +147,7 @@ export class BasicAuthenticator implements Authenticator {
     const key = sha256(authorization.trim());
     const cached = this.cache.get(key);
     if (cached) {
-      const generation = await this.currentGeneration();
+      const generation = await this.freshGeneration();
       if (cached.expires > this.now() && cached.generation === generation) return cached.principal;
       this.cache.delete(key);
     }
@@ -145,7 +172,7 @@ export class BasicAuthenticator implements Authenticator {
 
     // Read the generation before the identity: if security changes meanwhile (a new password),
     // the entry is tagged with the older value and is dropped on its next use.
-    const generation = await this.currentGeneration(true);
+    const generation = await this.freshGeneration();
     // The name is resolved before counting (an indexed look-up, no hash) so that every spelling
     // of one identity (DOMAIN\name, name, any case) shares one counter.
     const identity = await this.resolve(creds.user);
@@ -165,10 +192,14 @@ export class BasicAuthenticator implements Authenticator {
     // The address is checked again when the hash would start: failures recorded while this
     // attempt waited in the queue stop it before it costs a hash.
     // A failure is recorded before the slot passes on, so the next waiter's check sees it.
+    // An account that may not sign in here is checked against the dummy hash: same cost, same answer.
+    const stored = identity && this.mayUsePassword(identity) ? identity.passwordHash : null;
+    const dummy = await this.dummy();
     const checked = await this.gate.tryRun(async () => {
       if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
-      const ok = await verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH);
-      if (!ok || !identity || identity.passwordHash === null) this.clientFailed(remoteAddress);
+      const ok = (await this.passwords.verify(creds.password, stored ?? dummy)) && stored !== null;
+      if (!ok) this.clientFailed(remoteAddress);
+      else if (this.passwords.needsRehash(stored!)) await this.rehash(identity!.id, stored!, creds.password);
       return ok;
     }, remoteAddress);
     if (!checked || checked.value === CLIENT_REFUSED) {
@@ -177,7 +208,7 @@ export class BasicAuthenticator implements Authenticator {
       if (checked) this.checkClient(remoteAddress);
       throw new RetryLaterError('TooManyAttempts', 'The server is busy checking other log-ins; try again in a moment.', BUSY_RETRY_SECONDS);
     }
-    if (!checked.value || !identity || identity.passwordHash === null) return null; // stays counted per name (and was counted per address)
+    if (!checked.value || !identity) return null; // stays counted per name (and was counted per address)
 
     await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
     const principal = await principalFor(this.store, identity);
@@ -188,7 +219,6 @@ export class BasicAuthenticator implements Authenticator {
   /** Drops every cached credential (e.g. after a restore); normal changes need not call it. */
   clearCache(): void {
     this.cache.clear();
-    this.generation = null;
   }
 
   /** Failed attempts from this address within the client window (tests, diagnostics). */
@@ -202,6 +232,27 @@ export class BasicAuthenticator implements Authenticator {
   }
 
   // Internals -----------------------------------------------------------------------------------
+
+  /** Whether this identity's local password may sign in (docs/security/passwords.md, "Local accounts off"). */
+  private mayUsePassword(identity: Identity): boolean {
+    if (this.localAccounts.enabled) return true;
+    const glass = this.localAccounts.breakGlass;
+    return glass !== null && asciiLower(glass) === asciiLower(identity.accountName);
+  }
+
+  private dummy(): Promise<string> {
+    this.dummyHash ??= this.passwords.hash(randomBytes(18).toString('base64'));
+    return this.dummyHash;
+  }
+
+  /** Remakes a weaker stored hash; best effort (the log-in succeeds either way). */
+  private async rehash(identityId: number, verified: string, password: string): Promise<void> {
+    try {
+      await this.store.replacePasswordHash(identityId, verified, await this.passwords.hash(password), false);
+    } catch {
+      // The store was unavailable: the next log-in tries again.
+    }
+  }
 
   /** The exact account name first; then, for a bare name, the one DOMAIN\\name identity if unique (by index). */
   private async resolve(user: string): Promise<Identity | null> {
@@ -273,18 +324,32 @@ export class BasicAuthenticator implements Authenticator {
     }
   }
 
-  /** The store's security generation, re-read at most once per second unless forced. */
-  private async currentGeneration(force = false): Promise<number> {
-    const now = this.now();
-    const g = this.generation;
-    if (!force && g && now - g.readAt < GENERATION_RECHECK_MS && now >= g.readAt) return g.value;
-    // Concurrent requests share one read.
-    this.generationRead ??= this.store.securityGeneration().finally(() => {
-      this.generationRead = null;
+  /**
+   * The store's security generation, from a read that starts after this call: a change committed
+   * before the request arrived (a password changed on another node) is always seen. Concurrent
+   * callers share reads: when one is in flight (it may have started too early), they wait for
+   * the one queued after it, so a burst costs at most two reads at a time.
+   */
+  private freshGeneration(): Promise<number> {
+    if (!this.generationRead) return this.startGenerationRead();
+    this.generationQueued ??= this.generationRead.then(
+      () => this.startQueuedRead(),
+      () => this.startQueuedRead(),
+    );
+    return this.generationQueued;
+  }
+
+  private startQueuedRead(): Promise<number> {
+    this.generationQueued = null;
+    return this.startGenerationRead();
+  }
+
+  private startGenerationRead(): Promise<number> {
+    const read: Promise<number> = this.store.securityGeneration().finally(() => {
+      if (this.generationRead === read) this.generationRead = null;
     });
-    const value = await this.generationRead;
-    this.generation = { value, readAt: now };
-    return value;
+    this.generationRead = read;
+    return read;
   }
 }
 
@@ -293,8 +358,9 @@ export class BasicAuthenticator implements Authenticator {
 const CLIENT_REFUSED = Symbol('client refused');
 
 export const identityThrottleKey = (id: number): string => `identity:${id}`;
+const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
 /** The throttle row of a name no identity has; ASCII lowercase, as the stores compare names. */
-const nameThrottleKey = (user: string): string => `name:${user.replace(/[A-Z]+/g, (c) => c.toLowerCase())}`;
+const nameThrottleKey = (user: string): string => `name:${asciiLower(user)}`;
 
 /** Decodes base64(user:password), split at the first colon; null when malformed. */
 function decode(b64: string): { user: string; password: string } | null {

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { CountersignError } from '../domain/errors.ts';
 import type { Identity, Role, SecurityStore } from '../store/store.ts';
-import { hashPassword } from './password.ts';
+import { passwordProblem } from '../domain/security/password-policy.ts';
+import { Passwords } from './passwords.ts';
 import { GLOBAL_PERMISSION_SET_ID } from './permission-set.ts';
 import { ALL_PERMISSIONS } from './permissions.ts';
 
@@ -31,6 +32,7 @@ export async function ensureAdministrator(
   env: { user?: string; password?: string },
   log: (msg: string) => void,
   reveal: RevealPassword = revealOnStderr,
+  passwords: Passwords = new Passwords(),
 ): Promise<void> {
   if ((await store.countIdentities()) > 0) return;
 
@@ -39,6 +41,8 @@ export async function ensureAdministrator(
     throw new Error(`COUNTERSIGN_ADMIN_USER '${accountName}' is not a valid account name (no colons or control characters).`);
   const given = env.password !== undefined && env.password !== '';
   if (given && env.password!.length < MIN_PASSWORD_LENGTH) throw new Error(`COUNTERSIGN_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
+  const problem = given ? passwordProblem(env.password!, passwords.policy, { accountName, breached: passwords.isBreached(env.password!) }, 'COUNTERSIGN_ADMIN_PASSWORD') : null;
+  if (problem) throw new Error(problem.message);
   const password = given ? env.password! : generatePassword(20);
 
   let identity: Identity;
@@ -48,7 +52,7 @@ export async function ensureAdministrator(
       identityType: 'User',
       sid: null,
       email: null,
-      passwordHash: await hashPassword(password),
+      passwordHash: await passwords.hash(password),
       createdAt: new Date().toISOString(),
     });
   } catch (e) {

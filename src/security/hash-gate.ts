@@ -1,5 +1,5 @@
 /*
- * Bounds concurrent password hashing. scrypt costs ~50-100 ms of CPU and 32 MiB each; without a
+ * Bounds concurrent password hashing. argon2id costs ~50 ms of CPU and 19 MiB each (by default); without a
  * bound, a flood of log-ins (made-up names cost a hash too, so that timing reveals nothing) would
  * queue without limit and starve real users. At most `concurrency` hashes run; at most `queue`
  * wait, and at most a quarter of those for one client address; beyond that `tryRun` answers

@@ -1,13 +1,16 @@
 import { fail } from '../domain/errors.ts';
 import { membersOf, userClaimNames } from '../domain/membership.ts';
-import { checkPassword } from '../domain/security/account-policy.ts';
+import { RetryLaterError } from '../domain/errors.ts';
+import { beginAttempt, DEFAULT_LOGIN_THROTTLE, retryAfterSeconds, type LoginThrottlePolicy } from '../domain/login-throttle.ts';
+import { resetEscalation } from '../domain/security/password-policy.ts';
 import { changedMemberIds, membershipV1, securityChangeProblem, versionUsesRole, withoutClaimId, type SecurityChange } from '../domain/security/roles.ts';
 import { CountersignError } from '../domain/errors.ts';
 import { identityThrottleKey } from '../security/basic-authenticator.ts';
-import { hashPassword } from '../security/password.ts';
+import { Passwords } from '../security/passwords.ts';
+import { LOCAL_ACCOUNTS_ON, type LocalAccounts } from '../security/basic-authenticator.ts';
 import { isGlobalPermissionSet } from '../security/permission-set.ts';
 import { P, grants } from '../security/permissions.ts';
-import type { Principal } from '../security/principal.ts';
+import { principalFor, type Principal } from '../security/principal.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, SecurityGuard, Store } from '../store/store.ts';
 
@@ -32,25 +35,48 @@ export interface RoleWithMembers {
   members: Identity[];
 }
 
+/** Password settings of the service; defaults when absent (tests, tools). */
+export interface SecurityServiceOptions {
+  passwords?: Passwords;
+  localAccounts?: LocalAccounts;
+  /** The log-in throttle the current-password check of a change counts against. */
+  throttle?: LoginThrottlePolicy;
+}
+
 const ALL_DEFINITIONS = { filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true };
 
 export class SecurityService {
+  readonly passwords: Passwords;
+  private readonly localAccounts: LocalAccounts;
+  private readonly throttle: LoginThrottlePolicy;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => string,
     private readonly events: SecurityEvents = NO_SECURITY_EVENTS,
-  ) {}
+    options: SecurityServiceOptions = {},
+  ) {
+    this.passwords = options.passwords ?? new Passwords();
+    this.localAccounts = options.localAccounts ?? LOCAL_ACCOUNTS_ON;
+    this.throttle = options.throttle ?? DEFAULT_LOGIN_THROTTLE;
+  }
 
   // Identities ----------------------------------------------------------------------------------
 
+  /** Refuses (400) a password a new identity of this type and name may not have: groups have none; the policy. */
+  checkNewPassword(password: string, identityType: Identity['identityType'], accountName: string | null, field = 'Password'): void {
+    if (identityType === 'Group') fail('ValidationFailed', `${field} cannot be set on a Group identity: groups do not sign in.`);
+    this.passwords.check(password, accountName, field);
+  }
+
   async createIdentity(input: NewIdentityInput): Promise<Identity> {
-    if (input.password !== null) checkPassword(input.password, input.identityType);
+    if (input.password !== null) this.checkNewPassword(input.password, input.identityType, input.accountName);
     const created = await this.store.createIdentity({
       accountName: input.accountName,
       identityType: input.identityType,
       sid: input.sid,
       email: input.email,
-      passwordHash: input.password === null ? null : await hashPassword(input.password),
+      passwordHash: input.password === null ? null : await this.passwords.hash(input.password),
       createdAt: this.now(),
     });
     this.events.emit('identity.created', { identityId: created.id, accountName: created.accountName, identityType: created.identityType });
@@ -85,6 +111,68 @@ export class SecurityService {
   async unlock(id: number): Promise<void> {
     const identity = await this.identity(id);
     await this.store.updateLoginThrottle(identityThrottleKey(identity.id), () => ({ state: null, result: undefined }));
+  }
+
+  // Passwords -----------------------------------------------------------------------------------
+
+  /**
+   * The caller changes their own password (PUT /Security/My/Password, the portal). The current
+   * password is checked against the same per-account log-in throttle as a sign-in, so a stolen
+   * session cannot be used to guess it; a wrong one changes nothing (400). Compare-and-set: if the
+   * password was changed or reset meanwhile, this change is refused rather than undoing that one.
+   */
+  async changeOwnPassword(caller: Principal, currentPassword: string, newPassword: string): Promise<void> {
+    const identity = await this.identity(caller.identity.id);
+    if (!this.localPasswordsAllowed(identity))
+      fail('Forbidden', 'Local passwords are turned off on this server (COUNTERSIGN_LOCAL_ACCOUNTS=off): sign in through the identity provider, and change your password there.');
+    if (identity.identityType === 'Group' || identity.passwordHash === null)
+      fail('ValidationFailed', 'This identity has no local password to change; an administrator can set one (POST /Security/Identities/{id}/Password).');
+    const stored = identity.passwordHash!;
+    this.passwords.check(newPassword, identity.accountName, 'NewPassword');
+
+    const key = identityThrottleKey(identity.id);
+    const verdict = await this.store.updateLoginThrottle(key, (s) => {
+      const d = beginAttempt(s, Date.parse(this.now()), this.throttle);
+      return { state: d.state, result: d.verdict };
+    });
+    if (!verdict.allowed) {
+      const wait = retryAfterSeconds(verdict.retryAfterMs);
+      throw new RetryLaterError('TooManyAttempts', `Too many wrong passwords for this account: it is locked for ${wait} s.`, wait);
+    }
+    if (!(await this.passwords.verify(currentPassword, stored))) fail('ValidationFailed', 'CurrentPassword is not the current password of this identity; nothing was changed.');
+    await this.store.updateLoginThrottle(key, () => ({ state: null, result: undefined }));
+    if (await this.passwords.verify(newPassword, stored)) fail('ValidationFailed', 'NewPassword must differ from the current password.');
+
+    if (!(await this.store.replacePasswordHash(identity.id, stored, await this.passwords.hash(newPassword), true)))
+      fail('Conflict', 'The password of this identity was changed meanwhile; nothing was changed. Sign in again and retry.');
+    this.events.emit('identity.password_changed', { identityId: identity.id, accountName: identity.accountName });
+  }
+
+  /**
+   * An administrator (or the CLI, `by` the operator) sets an identity's password. It must not
+   * reach permissions the caller lacks (one could then act as that identity); the CLI has the
+   * machine's trust and passes no caller. Lifts a log-in lock-out, so the new password works at once.
+   */
+  async resetPassword(caller: Principal | null, id: number, newPassword: string, by: string = caller?.identity.accountName ?? 'cli'): Promise<Identity> {
+    const identity = await this.identity(id);
+    this.checkNewPassword(newPassword, identity.identityType, identity.accountName, 'Password');
+    if (caller) {
+      const target = await principalFor(this.store, identity);
+      const lacking = resetEscalation((p) => grants(caller.permissions, p), target.permissions);
+      if (lacking.length)
+        fail('Forbidden', `You cannot set the password of '${identity.accountName}': it holds ${lacking.map((p) => `'${p}'`).join(', ')}, which you do not hold yourself.`);
+    }
+    const updated = (await this.store.updateIdentity(identity.id, { passwordHash: await this.passwords.hash(newPassword) })) ?? notFound('Security identity', id);
+    await this.store.updateLoginThrottle(identityThrottleKey(identity.id), () => ({ state: null, result: undefined }));
+    this.events.emit('identity.password_reset', { identityId: identity.id, accountName: identity.accountName, by });
+    return updated;
+  }
+
+  /** Whether the identity's local password may be used (always, unless local accounts are off and it is not the break-glass account). */
+  private localPasswordsAllowed(identity: Identity): boolean {
+    if (this.localAccounts.enabled) return true;
+    const glass = this.localAccounts.breakGlass;
+    return glass !== null && glass.toLowerCase() === identity.accountName.toLowerCase();
   }
 
   // Roles ---------------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ export interface Identity {
   identityType: 'User' | 'Group';
   sid: string | null;
   email: string | null;
-  /** scrypt hash in PHC-like text form; null for identities that cannot sign in with a password. */
+  /** argon2id hash in PHC text form (or an older scrypt one, src/security/password.ts); null for identities that cannot sign in with a password. */
   passwordHash: string | null;
   createdAt: string;
 }
@@ -245,6 +245,12 @@ export interface SecurityStore {
   findIdentitiesByNamePart(namePart: string, limit: number): Promise<Identity[]>;
   listIdentities(paging: Paging): Promise<Identity[]>;
   updateIdentity(id: number, patch: Partial<Pick<Identity, 'email' | 'passwordHash'>>): Promise<Identity | null>;
+  /**
+   * Sets the password hash only while it is still `expected` (compare-and-set); false when the
+   * identity is gone or its hash changed meanwhile. `securityChange`: bump the security generation
+   * (a new password; false for a rehash of the same password, which leaves cached credentials valid).
+   */
+  replacePasswordHash(id: number, expected: string, next: string, securityChange: boolean): Promise<boolean>;
   /** guard: see SecurityGuard. */
   deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean>;
 

@@ -142,6 +142,34 @@ describe('identities and roles', () => {
     expect((await cli(['identities', 'reset-password', 'CORP\\nobody'], { url })).code).toBe(1);
   }, 120_000);
 
+  it('reset-password shares the API service: the configured policy and breached list, the security event on stderr without the password', async () => {
+    const breached = join(dir, 'breached-cli.txt');
+    writeFileSync(breached, 'Winter-is-coming-2024\n');
+    const env = { COUNTERSIGN_PASSWORD_MIN_LENGTH: '16', COUNTERSIGN_PASSWORD_BREACHED_FILE: breached };
+    const short = await cli(['identities', 'reset-password', 'CORP\\bob', '--password-stdin'], { url, env, stdin: 'fifteen-chars-x\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/at least 16 characters/);
+    const listed = await cli(['identities', 'reset-password', 'CORP\\bob', '--password-stdin'], { url, env, stdin: 'Winter-is-coming-2024\n' });
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toMatch(/breaches/);
+    expect(await signsIn(url, 'CORP\\bob', 'Winter-is-coming-2024')).toBe(false);
+
+    const ok = await cli(['identities', 'reset-password', 'CORP\\bob', '--password-stdin'], { url, env, stdin: 'a-sixteen-char-password\n' });
+    expect(ok.code, ok.stderr).toBe(0);
+    const event = ok.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.event === 'identity.password_reset');
+    expect(event).toMatchObject({ accountName: 'CORP\\bob', by: 'cli' });
+    expect(ok.stderr + ok.stdout).not.toContain('a-sixteen-char-password');
+    expect(await signsIn(url, 'CORP\\bob', 'a-sixteen-char-password')).toBe(true);
+    // add meets the same policy.
+    const add = await cli(['identities', 'add', 'CORP\\erin', '--password-stdin'], { url, env, stdin: 'Winter-is-coming-2024\n' });
+    expect(add.code).toBe(1);
+    expect(add.stderr).toMatch(/breaches/);
+  }, 120_000);
+
   it('add creates an identity; roles grant gives it a role; disable stops its sign-in and keeps its roles', async () => {
     const add = await cli(['identities', 'add', 'CORP\\dave', '--email', 'dave@corp.example', '--json'], { url });
     expect(add.code, add.stderr).toBe(0);

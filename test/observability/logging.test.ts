@@ -113,4 +113,11 @@ describe('createLogger', () => {
     const [line] = log.lines();
     expect(line!.req.headers).toEqual({ authorization: '[redacted]', cookie: '[redacted]', accept: 'x' });
   });
+
+  it('redacts the fields of a password change or reset, should a body ever reach a line', () => {
+    const log = new MemoryLog();
+    createLogger('info', log).info({ body: { CurrentPassword: 'old-secret-1', NewPassword: 'new-secret-2', Password: 'set-secret-3' }, NewPassword: 'top-4' }, 'body');
+    expect(log.text.join('')).not.toMatch(/secret|top-4/);
+    expect(log.lines()[0]!.body).toEqual({ CurrentPassword: '[redacted]', NewPassword: '[redacted]', Password: '[redacted]' });
+  });
 });

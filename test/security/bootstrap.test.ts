@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BasicAuthenticator } from '../../src/security/basic-authenticator.ts';
 import { ADMIN_ROLE_NAME, ensureAdministrator, generatePassword } from '../../src/security/bootstrap.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { Passwords } from '../../src/security/passwords.ts';
 import { P, grants } from '../../src/security/permissions.ts';
 import { openTestStore } from '../support/stores.ts';
 
@@ -60,6 +62,21 @@ describe('ensureAdministrator', () => {
   it('refuses a short configured password and a name with a colon', async () => {
     await expect(ensureAdministrator(await openTestStore(), { password: 'short' }, () => {})).rejects.toThrow(/at least 8/);
     await expect(ensureAdministrator(await openTestStore(), { user: 'a:b', password: 'long-enough' }, () => {})).rejects.toThrow(/not a valid account name/);
+  });
+
+  it('holds the configured password to the policy: length, breached list; hashes with the configured parameters', async () => {
+    const passwords = new Passwords(
+      { policy: { minLength: 16, maxLength: 64 }, hashing: { memoryKiB: 9216, timeCost: 1, parallelism: 1 } },
+      new Set([createHash('sha1').update('correct-horse-battery').digest('hex').toUpperCase()]),
+    );
+    const reveal = () => {};
+    await expect(ensureAdministrator(await openTestStore(), { password: 'only-15-letters' }, () => {}, reveal, passwords)).rejects.toThrow(
+      /COUNTERSIGN_ADMIN_PASSWORD must be at least 16/,
+    );
+    await expect(ensureAdministrator(await openTestStore(), { password: 'correct-horse-battery' }, () => {}, reveal, passwords)).rejects.toThrow(/breaches/);
+    const store = await openTestStore();
+    await ensureAdministrator(store, { password: 'a-sixteen-letter-password' }, () => {}, reveal, passwords);
+    expect((await store.findIdentityByName('admin'))?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=9216,t=1,p=1\$/);
   });
 
   it('does nothing when identities exist', async () => {

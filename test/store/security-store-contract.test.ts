@@ -37,6 +37,27 @@ forEachStore('Security store contract', (current) => {
     expect(await store.countIdentities()).toBe(1);
   });
 
+  it('replaces a password hash only while it is the expected one; bumps the generation only when asked', async () => {
+    const a = await store.createIdentity({ ...user('a'), passwordHash: 'hash-1' });
+    const g = await store.securityGeneration();
+    // A rehash of the same password: cached credentials stay valid.
+    expect(await store.replacePasswordHash(a.id, 'hash-1', 'hash-2', false)).toBe(true);
+    expect((await store.getIdentity(a.id))?.passwordHash).toBe('hash-2');
+    expect(await store.securityGeneration()).toBe(g);
+    // Stale expectation (changed meanwhile): nothing is written.
+    expect(await store.replacePasswordHash(a.id, 'hash-1', 'hash-3', true)).toBe(false);
+    expect((await store.getIdentity(a.id))?.passwordHash).toBe('hash-2');
+    expect(await store.securityGeneration()).toBe(g);
+    // A new password: the generation moves, so every node drops cached credentials.
+    expect(await store.replacePasswordHash(a.id, 'hash-2', 'hash-3', true)).toBe(true);
+    expect((await store.getIdentity(a.id))?.passwordHash).toBe('hash-3');
+    expect(await store.securityGeneration()).toBe(g + 1);
+    expect(await store.replacePasswordHash(999_999, 'hash-3', 'x', true)).toBe(false);
+    const none = await store.createIdentity({ ...user('b'), passwordHash: null });
+    expect(await store.replacePasswordHash(none.id, '', 'x', true)).toBe(false);
+    expect((await store.getIdentity(none.id))?.passwordHash).toBeNull();
+  });
+
   it('refuses a taken account name with IdentityExists (409)', async () => {
     await store.createIdentity(user('CORP\\alice'));
     const e = await errorOf(store.createIdentity(user('corp\\ALICE')));

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fail } from '../../domain/errors.ts';
-import { checkAccountName, checkEmail, checkPassword } from '../../domain/security/account-policy.ts';
+import { checkAccountName, checkEmail } from '../../domain/security/account-policy.ts';
 import type { Json } from '../../domain/types.ts';
 import { P } from '../../security/permissions.ts';
 import type { SecurityService } from '../../service/security.ts';
@@ -11,7 +11,7 @@ import { listQuery } from '../listing.ts';
 import { asObject, intParam, str } from '../wire.ts';
 import { identityPermissions, identityV1 } from './views.ts';
 
-/** /Security/Identities, and the Unlock extension. */
+/** /Security/Identities, and the Unlock and Password extensions. */
 export const identityRoutes =
   (security: SecurityService): FastifyPluginAsync =>
   async (app) => {
@@ -27,7 +27,7 @@ export const identityRoutes =
         identityType = t === 'group' ? 'Group' : 'User';
       }
       const password = str(body, 'Password');
-      if (password !== null) checkPassword(password, identityType); // before Email, as the errors have always come
+      if (password !== null) security.checkNewPassword(password, identityType, accountName); // before Email, as the errors have always come
       const email = checkEmail(str(body, 'Email', { max: 256 }), 'Email');
       const sid = str(body, 'SID', { max: 256 });
       const created = await security.createIdentity({ accountName, identityType, password, email, sid: sid === null || sid.trim() === '' ? null : sid.trim() });
@@ -68,6 +68,16 @@ export const identityRoutes =
     app.post('/Security/Identities/:id/Unlock', async (req, reply) => {
       requirePermission(req, P.securityModify);
       await security.unlock(idParam(req));
+      return reply.code(204).send();
+    });
+
+    // Sets an identity's password (docs/security/authentication.md); an extension, not in Keyfactor's API.
+    // The password is never answered back; it lifts a lock-out, so it works at once.
+    app.post('/Security/Identities/:id/Password', async (req, reply) => {
+      const p = requirePermission(req, P.securityModify);
+      const id = idParam(req);
+      const password = str(asObject(req.body), 'Password', { required: true }) as string;
+      await security.resetPassword(p, id, password);
       return reply.code(204).send();
     });
   };

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { MIN_PASSWORD_LENGTH } from '../../security/bootstrap.ts';
-import { hashPassword } from '../../security/password.ts';
+import pino from 'pino';
+import { loadConfig } from '../../config.ts';
+import { createLogger, loggedSecurityEvents } from '../../observability/logger.ts';
+import { Passwords } from '../../security/passwords.ts';
+import { SecurityService } from '../../service/security.ts';
 import type { Identity, Store } from '../../store/store.ts';
 import { CliFailure, generatePassword, output, readStdin, table, withStore } from '../support.ts';
-import { identityThrottleKey } from '../../security/basic-authenticator.ts';
 
 const shown = (i: Identity) => ({ id: i.id, accountName: i.accountName, identityType: i.identityType, email: i.email, canSignIn: i.passwordHash !== null, createdAt: i.createdAt });
 
@@ -13,12 +15,20 @@ export async function findIdentity(store: Store, name: string): Promise<Identity
   return found;
 }
 
-/** The new password: read from stdin, or generated and printed once. */
+/** The new password: read from stdin, or generated and printed once. The service applies the policy. */
 async function newPassword(fromStdin: boolean | undefined): Promise<{ password: string; generated: boolean }> {
   if (!fromStdin) return { password: generatePassword(), generated: true };
-  const password = await readStdin();
-  if (password.length < MIN_PASSWORD_LENGTH) throw new CliFailure(`The password read from standard input must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
-  return { password, generated: false };
+  return { password: await readStdin(), generated: false };
+}
+
+/**
+ * The server's security service over the CLI's store: the same password policy, hashing and
+ * security events (as JSON lines on stderr, for the audit trail) as the API.
+ */
+function securityService(store: Store): SecurityService {
+  const config = loadConfig();
+  const events = loggedSecurityEvents(createLogger(config.logLevel, pino.destination({ fd: 2, sync: true })).child({ component: 'cli' }));
+  return new SecurityService(store, () => new Date().toISOString(), events, { passwords: new Passwords(config.passwords), localAccounts: config.localAccounts });
 }
 
 export function identitiesCommand(program: Command): void {
@@ -50,14 +60,7 @@ export function identitiesCommand(program: Command): void {
     .action(async (account: string, opts: { email?: string; passwordStdin?: boolean; json?: boolean }) => {
       const { password, generated } = await newPassword(opts.passwordStdin);
       await withStore(async (store) => {
-        const created = await store.createIdentity({
-          accountName: account,
-          identityType: 'User',
-          sid: null,
-          email: opts.email ?? null,
-          passwordHash: await hashPassword(password),
-          createdAt: new Date().toISOString(),
-        });
+        const created = await securityService(store).createIdentity({ accountName: account, identityType: 'User', sid: null, email: opts.email ?? null, password });
         output(opts.json, { ...shown(created), ...(generated ? { password } : {}) }, () => [
           `Created identity ${created.id} '${created.accountName}'.`,
           ...(generated ? [`Password (shown once): ${password}`] : []),
@@ -90,9 +93,8 @@ export function identitiesCommand(program: Command): void {
       const { password, generated } = await newPassword(opts.passwordStdin);
       await withStore(async (store) => {
         const identity = await findIdentity(store, account);
-        await store.updateIdentity(identity.id, { passwordHash: await hashPassword(password) });
-        // A locked-out administrator must be able to sign in with the new password at once.
-        await store.updateLoginThrottle(identityThrottleKey(identity.id), () => ({ state: null, result: undefined }));
+        // The API's code: policy, hashing, the lock-out lifted (a locked-out administrator signs in at once), the event.
+        await securityService(store).resetPassword(null, identity.id, password, 'cli');
         output(opts.json, { id: identity.id, accountName: identity.accountName, ...(generated ? { password } : {}) }, () => [
           `New password set for identity ${identity.id} '${identity.accountName}'.`,
           ...(generated ? [`Password (shown once): ${password}`] : []),

@@ -114,6 +114,14 @@ export class PostgresSecurityStore implements SecurityStore {
     });
   }
 
+  async replacePasswordHash(id: number, expected: string, next: string, securityChange: boolean): Promise<boolean> {
+    return this.tx(async (c) => {
+      const changed = ((await c.query('UPDATE identities SET password_hash = $1 WHERE id = $2 AND password_hash = $3', [next, id, expected])).rowCount ?? 0) > 0;
+      if (changed && securityChange) await this.bump(c);
+      return changed;
+    });
+  }
+
   async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     return this.tx(async (c) => {
       await this.check(c, guard, []);

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
@@ -121,6 +121,15 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
+  async replacePasswordHash(id: number, expected: string, next: string, securityChange: boolean): Promise<boolean> {
+    const tx = this.db.transaction((): boolean => {
+      const changed = this.db.prepare('UPDATE identities SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, id, expected).changes > 0;
+      if (changed && securityChange) this.bump();
+      return changed;
+    });
+    return tx.immediate();
+  }
+
   async deleteIdentity(id: number, guard?: SecurityGuard): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
       if (guard) guard(this.snapshot([]));
@@ -228,8 +237,12 @@ export class SqliteSecurityStore implements SecurityStore {
     return out;
   }
 
+  /** Prepared once: the Basic authenticator reads the generation on every cached request. */
+  private generationStatement: Statement | null = null;
+
   async securityGeneration(): Promise<number> {
-    const row = this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`).get() as { value: number } | undefined;
+    this.generationStatement ??= this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`);
+    const row = this.generationStatement.get() as { value: number } | undefined;
     return row?.value ?? 0;
   }
 

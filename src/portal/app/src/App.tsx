@@ -18,6 +18,7 @@ import { MyWorkflows } from './pages/MyWorkflows.tsx';
 import { IdentityDetail } from './pages/IdentityDetail.tsx';
 import { RoleDetail } from './pages/RoleDetail.tsx';
 import { Security } from './pages/Security.tsx';
+import { Account } from './pages/Account.tsx';
 
 type Boot = { state: 'checking' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; value: SignedIn };
 
@@ -163,9 +164,9 @@ function Shell() {
             </ul>
           </nav>
           <div className="who">
-            <span className="who-name" title="Signed in as">
+            <Link to="/account" className="who-name" title="Your account (change your password)" aria-current={loc.path === '/account' ? 'page' : undefined}>
               {session.user}
-            </span>
+            </Link>
             <button type="button" className="button small on-dark" onClick={signOut}>
               Sign out
             </button>
@@ -182,6 +183,7 @@ function Shell() {
 function Route({ loc, can }: { loc: Location; can: Abilities }) {
   const p = loc.path;
   if (p === '/') return <NoAccess />;
+  if (match('/account', p)) return <Account />;
   if (match('/inbox', p) && can.inbox) return <Inbox />;
   {
     const m = match('/inbox/:id', p);

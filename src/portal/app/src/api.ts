@@ -353,6 +353,9 @@ export const api = {
   createIdentity: (body: { AccountName: string; IdentityType: string; Password?: string; Email?: string }) =>
     call<IdentityV1>('POST', '/Security/Identities', { body }).then((r) => r.data),
   deleteIdentity: (id: number) => call('DELETE', `/Security/Identities/${id}`),
+  /** Countersign extensions (docs/compatibility.md): change one's own password; an administrator sets one. */
+  changeMyPassword: (body: { CurrentPassword: string; NewPassword: string }) => call('PUT', '/Security/My/Password', { body }),
+  setIdentityPassword: (id: number, password: string) => call('POST', `/Security/Identities/${id}/Password`, { body: { Password: password } }),
   roles: () => get<RoleV1[]>('/Security/Roles?ReturnLimit=1000'),
   role: (id: number) => get<RoleV2>(`/Security/Roles/${id}`, { v2: true }),
   roleMembers: (id: number) => get<{ Id: number; Name: string }[]>(`/Security/Roles/${id}/Identities`),

@@ -1,9 +1,10 @@
+import { useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { permissionLabel } from '../perms.ts';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { ConfirmButton, ErrorMessage, Loading, PageTitle } from '../ui.tsx';
+import { ConfirmButton, ErrorMessage, Loading, PageTitle, StatusMessage } from '../ui.tsx';
 
 /** One identity: its roles and its effective permissions, with the roles that grant each. */
 export function IdentityDetail({ id }: { id: number }) {
@@ -63,6 +64,7 @@ export function IdentityDetail({ id }: { id: number }) {
           </table>
         )}
       </section>
+      {can.securityModify && identity?.IdentityType !== 'Group' ? <SetPassword id={id} name={perms.Identity} /> : null}
       {can.securityModify ? (
         <div className="card">
           <ConfirmButton
@@ -81,5 +83,33 @@ export function IdentityDetail({ id }: { id: number }) {
         </div>
       ) : null}
     </>
+  );
+}
+
+/** An administrator sets the identity's password (it lifts a lock-out; the person should change it). */
+function SetPassword({ id, name }: { id: number; name: string }) {
+  const act = useAction();
+  const [password, setPassword] = useState('');
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const ok = await act.run(async () => {
+      await api.setIdentityPassword(id, password);
+      return true;
+    }, `The password of ${name} has been set. Tell them through a safe channel, and ask them to change it.`);
+    if (ok) setPassword('');
+  };
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="id-pw-h" noValidate>
+      <h2 id="id-pw-h">Set password</h2>
+      <ErrorMessage error={act.error} />
+      <StatusMessage>{act.message}</StatusMessage>
+      <div className="field">
+        <label htmlFor="id-pw">New password</label>
+        <input id="id-pw" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+      </div>
+      <button type="submit" className="button" disabled={act.busy || password === ''}>
+        Set password
+      </button>
+    </form>
   );
 }
