@@ -142,7 +142,7 @@ describe('the audit API', () => {
   });
 });
 
-describe('tampering behind the server', () => {
+describe('tampering behind the server', { timeout: 120_000 }, () => {
   it('every entry validates, and the CLI finds the chain intact', async () => {
     for (const id of await ids()) expect((await validate(id)).body).toBe(true);
     const ok = await cli(['audit', 'verify', '--json']);
