@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P } from '../../src/security/permissions.ts';
 import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
+import { json, startHttp } from '../support/stand-ins/http.ts';
+import { until } from '../support/until.ts';
 
 /* Extensions beyond Keyfactor (docs/approvals.md): Prefer: return=representation, Explain, bulk decisions, Idempotency-Key. */
 
@@ -139,6 +141,45 @@ describe('Explain', () => {
     expect((await explain(id, dave.auth)).status).toBe(404);
     expect((await explain(id, carol.auth)).status).toBe(200);
     expect((await explain('not-a-guid')).status).toBe(400);
+  });
+});
+
+describe('Explain for automatic steps', () => {
+  it('names the last error and the next attempt of a step being retried, and the error that failed an instance', async () => {
+    let status = 503;
+    const api = await startHttp((_req, res) => json(res, status, { error: `down (${status})` }));
+    try {
+      const rest = (next: string) => ({
+        ExtensionName: 'RESTRequest',
+        UniqueName: 'Call',
+        DisplayName: 'Call the inventory',
+        Enabled: true,
+        ConfigurationParameters: { Verb: 'GET', Headers: {}, ContentType: 'application/json', RequestContent: '', DataBucketProperty: 'Answer', URL: `${api.url}/x` },
+        Signals: [],
+        Conditions: [],
+        Outputs: { continue: next },
+      });
+      const def = await publishedDefinition(t, [noop('StartNOOP', 'Call'), rest('EndNOOP'), noop('EndNOOP')], { type: 'Expiration' });
+      const id = await startInstance(t, def);
+      const retrying = await until(async () => {
+        const e = (await explain(id)).body;
+        return e.StatusName === 'Running' && e.Failure ? e : null;
+      }, 30_000);
+      expect(retrying.Failure.LastError).toContain('answered 503');
+      expect(retrying.Failure.Attempts).toBeGreaterThanOrEqual(1);
+      expect(Date.parse(retrying.Failure.NextRetry)).toBeGreaterThan(Date.now() - 60_000);
+      expect(retrying.Reason).toContain('is retried at');
+
+      status = 400;
+      const failed = await until(async () => {
+        const e = (await explain(id)).body;
+        return e.StatusName === 'Failed' ? e : null;
+      }, 30_000);
+      expect(failed.Failure.LastError).toContain('answered 400');
+      expect(failed.Reason).toMatch(/^The instance failed at Call the inventory: .*Restart it to try again\.$/);
+    } finally {
+      await api.close();
+    }
   });
 });
 
