@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
+import { leftWaitingStep } from '../jobs.ts';
+import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
@@ -167,6 +169,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     const inst = { ...t.instance, rev: 1 };
     this.wf.insertInstance.run(instanceRow(inst));
     this.writeHistory(inst.id, t);
+    this.writePending(inst.id, EMPTY_PENDING, pendingRows(inst));
     return inst;
   }
 
@@ -200,7 +203,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         if (change.transition) {
           const next = { ...change.transition.instance, rev: current.rev + 1 };
           this.wf.updateInstance.run(changedRow(next));
+          // Before the transition's own jobs go in: its new timers belong to the step it entered.
+          if (leftWaitingStep(current, next)) this.wf.deleteWaitingTimers.run(id);
           this.writeHistory(id, change.transition);
+          this.writePending(id, pendingRows(current), pendingRows(next));
         }
         if (change.spawn) this.insertNew(change.spawn);
         return change.result;
@@ -209,25 +215,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
-    const where = compileSql(q.filter, 'sqlite');
-    const clauses = [where.sql || '1=1'];
-    const params: unknown[] = where.params.map(sqliteParam);
-    if (q.initiatorId !== undefined) {
-      clauses.push('initiator_id = ?');
-      params.push(q.initiatorId);
-    }
-    if (q.assignedTo) {
-      const roles = q.assignedTo.roleIds;
-      clauses.push(`status = ${InstanceStatus.Suspended}`);
-      clauses.push(roles.length ? `EXISTS (SELECT 1 FROM json_each(pending_role_ids) WHERE value IN (${roles.map(() => '?').join(',')}))` : '0');
-      params.push(...roles);
-      clauses.push(`NOT EXISTS (SELECT 1 FROM json_each(signals) WHERE json_extract(value, '$.identityId') = ?)`);
-      params.push(q.assignedTo.identityId);
-      clauses.push('NOT EXISTS (SELECT 1 FROM json_each(pending_excluded_ids) WHERE value = ?)');
-      params.push(q.assignedTo.identityId);
-    }
-    const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`;
-    return (this.conn.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toInstance);
+    const { sql, params } = instanceListSql(q);
+    return (this.conn.prepare(sql).all(...params) as Row[]).map(toInstance);
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
@@ -238,6 +227,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         guard(toInstance(row!));
         this.wf.deleteHistory.run(id);
         this.wf.deleteJobsOf.run(id);
+        this.wf.deletePendingRoles.run(id);
+        this.wf.deletePendingBarred.run(id);
         this.wf.deleteInstance.run(id);
       })
       .immediate();
@@ -282,6 +273,15 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return (this.conn.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row).value as string;
   }
 
+  /** Rewrites the instance's AssignedToMe rows when they change (pending-approvals.ts). */
+  private writePending(instanceId: string, before: PendingRows, after: PendingRows): void {
+    if (!pendingChanged(before, after)) return;
+    if (before.roleIds.length) this.wf.deletePendingRoles.run(instanceId);
+    if (before.barredIds.length) this.wf.deletePendingBarred.run(instanceId);
+    for (const r of after.roleIds) this.wf.insertPendingRole.run(r, instanceId);
+    for (const b of after.barredIds) this.wf.insertPendingBarred.run(instanceId, b);
+  }
+
   private writeHistory(instanceId: string, t: Transition): void {
     for (const h of t.history) {
       this.wf.insertHistory.run(instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null);
@@ -295,6 +295,31 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 }
 
 // -------------------------------------------------------------------------------------------------
+
+/** The SQL of an instance list (exported for the query-plan tests). */
+export function instanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
+  const where = compileSql(q.filter, 'sqlite');
+  const clauses = [where.sql || '1=1'];
+  const params: unknown[] = where.params.map(sqliteParam);
+  if (q.initiatorId !== undefined) {
+    clauses.push('initiator_id = ?');
+    params.push(q.initiatorId);
+  }
+  if (q.assignedTo) {
+    // Index look-ups by role and by identity (pending-approvals.ts), not a scan of Suspended instances.
+    const roles = q.assignedTo.roleIds;
+    clauses.push(`status = ${InstanceStatus.Suspended}`);
+    clauses.push(roles.length ? `id IN (SELECT instance_id FROM pending_roles WHERE role_id IN (${roles.map(() => '?').join(',')}))` : '0');
+    params.push(...roles);
+    clauses.push('NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ?)');
+    params.push(q.assignedTo.identityId);
+  }
+  const dir = q.ascending ? 'ASC' : 'DESC';
+  const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
+  return { sql, params: [...params, q.limit, q.offset] };
+}
+
+const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
 
 const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
 
