@@ -51,7 +51,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
   const events = loggedSecurityEvents(logger);
-  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }), { durability: config.durability });
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {

@@ -14,7 +14,7 @@ import { pendingRows } from '../pending-approvals.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
-import { pgMigrationStatus, pgStats } from '../operations.ts';
+import { type Durability, pgMigrationStatus, pgStats } from '../operations.ts';
 import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
 export interface PostgresOptions {
@@ -25,6 +25,8 @@ export interface PostgresOptions {
   /** Server-side limit for one statement; overrides `?statement_timeout_ms=` (default 10 s; 0 = none). */
   statementTimeoutMs?: number;
   log?: (msg: string, err?: unknown) => void;
+  /** Commit durability (operations.ts Durability); default full. */
+  durability?: Durability;
 }
 
 /** Channel for "jobs were queued"; the payload is the schema, as several may share a database. */
@@ -60,7 +62,12 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     const { connectionString, schema } = parsed;
     const fallback = opts.log ? null : createLogger('warn');
     const log = opts.log ?? ((msg: string, err?: unknown) => fallback!.warn({ err }, msg));
-    const poolOpts: PoolOptions = { poolSize: opts.poolSize ?? parsed.poolSize, statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs, log };
+    const poolOpts: PoolOptions = {
+      poolSize: opts.poolSize ?? parsed.poolSize,
+      statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs,
+      log,
+      durability: opts.durability,
+    };
     const pool = createPool(connectionString, schema, poolOpts);
     const store = new PostgresStore(pool, schema, connectionString, log);
     try {
