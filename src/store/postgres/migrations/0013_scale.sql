@@ -37,6 +37,9 @@ INSERT INTO pending_barred (instance_id, identity_id)
 -- second key), alone and after the filters lists use most (status; the initiator for /My).
 -- Nullable columns are sorted NULLS FIRST ascending (as SQLite does), so their indexes say so:
 -- scanned backwards they serve DESC NULLS LAST. Not-null columns sort plain ASC/DESC.
+-- Deleting a definition counts its active instances: by (definition, status), not every instance it ever had.
+DROP INDEX instances_definition;
+CREATE INDEX instances_definition_status ON instances (definition_id, status);
 DROP INDEX instances_status;
 DROP INDEX instances_initiator;
 DROP INDEX instances_start_date;

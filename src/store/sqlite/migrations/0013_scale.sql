@@ -36,6 +36,9 @@ INSERT OR IGNORE INTO pending_barred (instance_id, identity_id)
 
 -- Every sort the instance lists offer, each with the reference id as tie-breaker (the ORDER BY's
 -- second key), alone and after the filters lists use most (status; the initiator for /My).
+-- Deleting a definition counts its active instances: by (definition, status), not every instance it ever had.
+DROP INDEX instances_definition;
+CREATE INDEX instances_definition_status ON instances (definition_id, status);
 DROP INDEX instances_status;
 DROP INDEX instances_initiator;
 DROP INDEX instances_start_date;
