@@ -10,6 +10,7 @@ import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptio
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
 import { leftWaitingStep } from '../jobs.ts';
+import { keysetClause, NOT_NULL_INSTANCE_COLUMNS } from '../keyset.ts';
 import { pendingRows } from '../pending-approvals.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
@@ -378,8 +379,9 @@ const dir = (ascending: boolean): string => (ascending ? 'ASC NULLS FIRST' : 'DE
  * serves the ORDER BY in both directions (a NULLS clause that differs from the index's default
  * would force a sort). Nullable ones keep SQLite's order, and their indexes are NULLS FIRST.
  */
-const NOT_NULL_INSTANCE_COLUMNS = new Set(['id', 'reference_id', 'definition_id', 'status', 'start_date', 'last_modified']);
 const instanceDir = (column: string, ascending: boolean): string => (NOT_NULL_INSTANCE_COLUMNS.has(column) ? (ascending ? 'ASC' : 'DESC') : dir(ascending));
+
+const INSTANCE_COLUMN_CASTS: Record<string, string> = { reference_id: '::bigint', status: '::bigint', start_date: '::timestamptz', last_modified: '::timestamptz' };
 
 /** The SQL of an instance list (exported for the query-plan tests). */
 export function pgInstanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
@@ -391,6 +393,11 @@ export function pgInstanceListSql(q: InstanceQuery): { sql: string; params: unkn
     clauses.push(`status = ${InstanceStatus.Suspended}`);
     clauses.push(roles.length ? `id IN (SELECT instance_id FROM pending_roles WHERE role_id = ANY(${p(roles, '::bigint[]')}))` : 'FALSE');
     clauses.push(`NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ${p(q.assignedTo.identityId, '::bigint')})`);
+  }
+  if (q.after) {
+    const cast = INSTANCE_COLUMN_CASTS[q.sortColumn] ?? '::text';
+    const k = keysetClause(q.sortColumn, q.ascending, q.after, (value, column) => p(value, column === 'reference_id' ? '::bigint' : cast));
+    clauses.push(k.sql);
   }
   const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${instanceDir(q.sortColumn, q.ascending)}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
   return { sql, params };

@@ -14,6 +14,7 @@ import { GroupCommit } from './group-commit.ts';
 import { type Durability, sqliteDurability, sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 import { leftWaitingStep } from '../jobs.ts';
+import { keysetClause } from '../keyset.ts';
 import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
@@ -318,6 +319,11 @@ export function instanceListSql(q: InstanceQuery): { sql: string; params: unknow
     params.push(...roles);
     clauses.push('NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ?)');
     params.push(q.assignedTo.identityId);
+  }
+  if (q.after) {
+    const k = keysetClause(q.sortColumn, q.ascending, q.after, () => '?');
+    clauses.push(k.sql);
+    params.push(...k.params);
   }
   const dir = q.ascending ? 'ASC' : 'DESC';
   const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
