@@ -4,7 +4,8 @@ import type { Effect } from '../../src/domain/engine.ts';
 import type { Instance, RecordedSignal } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/store.ts';
 import { forEachStore } from '../support/stores.ts';
-import { createIn, note, query, T0 } from './store-fixtures.ts';
+import { INSTANCE_FIELDS } from '../../src/store/query-fields.ts';
+import { bound, createIn, note, query, T0 } from './store-fixtures.ts';
 
 /*
  * Issue 16, on both stores: a step's timers go when the instance leaves the step, and
@@ -114,5 +115,42 @@ forEachStore('Store contract (scale)', (current) => {
         { numRuns: 25 },
       );
     }, 120_000);
+  });
+
+  describe('-contains through the text index', () => {
+    const asciiLower = (x: string) => x.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    const char = fc.constantFrom('a', 'b', 'A', 'B', 'é', 'É', ' ', '%', '_', '\\', 'x');
+
+    it('finds exactly what a case-insensitive (ASCII) substring test finds, whatever the text (property)', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.option(fc.string({ unit: char, maxLength: 8 }), { nil: null }), { minLength: 1, maxLength: 6 }),
+          fc.string({ unit: char, minLength: 1, maxLength: 4 }),
+          async (titles, needle) => {
+            const made = await Promise.all(titles.map((title) => createIn(store, { title, currentStepDisplayName: title })));
+            const ids = new Set(made.map((m) => m.id));
+            for (const field of ['Title', 'CurrentStepDisplayName']) {
+              const text = `${field} -contains "${needle.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+              const got = (await store.queryInstances(query({ filter: bound(text, INSTANCE_FIELDS), limit: 1000 }))).filter((i) => ids.has(i.id)).map((i) => i.id);
+              const want = made.filter((m) => m.title !== null && asciiLower(m.title).includes(asciiLower(needle))).map((m) => m.id);
+              expect(new Set(got), `${text} over ${JSON.stringify(titles)}`).toEqual(new Set(want));
+            }
+            for (const m of made) await store.deleteInstance(m.id, () => {});
+          },
+        ),
+        { numRuns: 30 },
+      );
+    }, 120_000);
+
+    it('follows renames: a title changed by a transition is found by its new text only', async () => {
+      const a = await createIn(store, { title: 'Alpha request' });
+      await move(a.id, { title: 'Omega request', currentStepDisplayName: 'Final review' });
+      const find = async (text: string) => (await store.queryInstances(query({ filter: bound(text, INSTANCE_FIELDS) }))).map((i) => i.id);
+      expect(await find('Title -contains "alpha"')).toEqual([]);
+      expect(await find('Title -contains "OMEGA"')).toEqual([a.id]);
+      expect(await find('CurrentStepDisplayName -contains "review"')).toEqual([a.id]);
+      await store.deleteInstance(a.id, () => {});
+      expect(await find('Title -contains "omega"')).toEqual([]);
+    });
   });
 });

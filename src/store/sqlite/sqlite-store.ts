@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../query-sql.ts';
+import { compileSql, type TextIndex } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
@@ -302,9 +302,15 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
 // -------------------------------------------------------------------------------------------------
 
+/** The FTS5 trigram table over the instances' text fields (migration 0013). */
+const INSTANCE_TEXT_INDEX: TextIndex = {
+  columns: new Set(['title', 'initiator_name', 'workflow_type', 'current_step_display_name', 'current_step']),
+  filter: (column, pattern) => `reference_id IN (SELECT rowid FROM instances_text WHERE instances_text.${column} LIKE ${pattern})`,
+};
+
 /** The SQL of an instance list (exported for the query-plan tests). */
 export function instanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
-  const where = compileSql(q.filter, 'sqlite');
+  const where = compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX);
   const clauses = [where.sql || '1=1'];
   const params: unknown[] = where.params.map(sqliteParam);
   if (q.initiatorId !== undefined) {

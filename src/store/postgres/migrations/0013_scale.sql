@@ -58,3 +58,33 @@ CREATE INDEX instances_initiator_step_name ON instances (initiator_id, current_s
 CREATE INDEX instances_initiator_ref ON instances (initiator_id, reference_id);
 CREATE INDEX instances_initiator_start ON instances (initiator_id, start_date, reference_id);
 CREATE INDEX instances_initiator_modified ON instances (initiator_id, last_modified, reference_id);
+
+-- `-contains` on the instances' text fields through pg_trgm indexes on lower(column COLLATE "C"),
+-- which serve query-sql.ts's LOWER(col COLLATE "C") LIKE LOWER(pattern COLLATE "C") as it is. pg_trgm is a trusted extension, created
+-- once per database in its own schema `countersign_ext` (never a tenant schema, whose drop would
+-- take the extension and every other schema's indexes with it), under a lock so that nodes and
+-- schemas migrating at once do not race. Where it cannot be had (not installed, no privilege),
+-- the migration goes on without these indexes and `-contains` scans, as before.
+DO $$
+DECLARE
+  ext_schema text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('countersign:pg_trgm'));
+  SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+  IF ext_schema IS NULL THEN
+    BEGIN
+      CREATE SCHEMA IF NOT EXISTS countersign_ext;
+      CREATE EXTENSION pg_trgm SCHEMA countersign_ext;
+      ext_schema := 'countersign_ext';
+    EXCEPTION WHEN OTHERS THEN
+      RAISE NOTICE 'pg_trgm is not available (%): -contains filters will scan', SQLERRM;
+      RETURN;
+    END;
+  END IF;
+  EXECUTE format('CREATE INDEX instances_title_trgm ON instances USING gin (lower(title COLLATE "C") %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX instances_initiator_name_trgm ON instances USING gin (lower(initiator_name COLLATE "C") %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX instances_workflow_type_trgm ON instances USING gin (lower(workflow_type COLLATE "C") %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX instances_step_name_trgm ON instances USING gin (lower(current_step_display_name COLLATE "C") %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX instances_step_trgm ON instances USING gin (lower(current_step COLLATE "C") %I.gin_trgm_ops)', ext_schema);
+END
+$$;

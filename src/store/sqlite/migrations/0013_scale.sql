@@ -57,3 +57,30 @@ CREATE INDEX instances_initiator_step_name ON instances (initiator_id, current_s
 CREATE INDEX instances_initiator_ref ON instances (initiator_id, reference_id);
 CREATE INDEX instances_initiator_start ON instances (initiator_id, start_date, reference_id);
 CREATE INDEX instances_initiator_modified ON instances (initiator_id, last_modified, reference_id);
+
+-- `-contains` on the instances' text fields through a trigram index (FTS5, case-insensitive), keyed
+-- by reference id (a rowid that VACUUM never renumbers). query-sql.ts uses it as a pre-filter and
+-- keeps the exact LIKE test, so the answers are the same as a scan's.
+CREATE VIRTUAL TABLE instances_text USING fts5(
+  title, initiator_name, workflow_type, current_step_display_name, current_step,
+  content = 'instances', content_rowid = 'reference_id', tokenize = 'trigram'
+);
+INSERT INTO instances_text (instances_text) VALUES ('rebuild');
+CREATE TRIGGER instances_text_insert AFTER INSERT ON instances BEGIN
+  INSERT INTO instances_text (rowid, title, initiator_name, workflow_type, current_step_display_name, current_step)
+  VALUES (new.reference_id, new.title, new.initiator_name, new.workflow_type, new.current_step_display_name, new.current_step);
+END;
+CREATE TRIGGER instances_text_delete AFTER DELETE ON instances BEGIN
+  INSERT INTO instances_text (instances_text, rowid, title, initiator_name, workflow_type, current_step_display_name, current_step)
+  VALUES ('delete', old.reference_id, old.title, old.initiator_name, old.workflow_type, old.current_step_display_name, old.current_step);
+END;
+-- Most updates (a signal that does not decide) change none of these: no index write then.
+CREATE TRIGGER instances_text_update AFTER UPDATE ON instances
+WHEN old.title IS NOT new.title OR old.current_step_display_name IS NOT new.current_step_display_name OR old.current_step IS NOT new.current_step
+  OR old.initiator_name IS NOT new.initiator_name OR old.workflow_type IS NOT new.workflow_type
+BEGIN
+  INSERT INTO instances_text (instances_text, rowid, title, initiator_name, workflow_type, current_step_display_name, current_step)
+  VALUES ('delete', old.reference_id, old.title, old.initiator_name, old.workflow_type, old.current_step_display_name, old.current_step);
+  INSERT INTO instances_text (rowid, title, initiator_name, workflow_type, current_step_display_name, current_step)
+  VALUES (new.reference_id, new.title, new.initiator_name, new.workflow_type, new.current_step_display_name, new.current_step);
+END;
