@@ -185,7 +185,12 @@ const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', 
 
 export async function runScaleBench(o: ScaleOptions): Promise<ScaleResult> {
   const sizes: SizeResult[] = [];
-  for (const store of o.stores) for (const size of o.sizes) sizes.push(await measureSize(store, size, o));
+  for (const store of o.stores)
+    for (const size of o.sizes) {
+      const r = await measureSize(store, size, o);
+      sizes.push(r);
+      printSize(r, o);
+    }
   const floor = o.stores.includes('sqlite') ? await measureFloor(o) : null;
   const ratios: Record<string, number | null> = {};
   for (const store of o.stores) {
@@ -201,14 +206,17 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleResult> {
   return { options: o, sizes, floor, ratios };
 }
 
-function print(r: ScaleResult): void {
-  console.log('');
-  for (const s of r.sizes) {
+function printSize(s: SizeResult, o: ScaleOptions): void {
+  {
     console.log(`  ${s.store}, ${f(s.size)} instances (populated in ${f(s.populateMs / 1000)} s), RSS ${f(s.rssMiB)} MiB`);
     console.log(`    starts  ${f(s.startsPerSecond).padStart(7)}/s  p50 ${f(s.startLatencyMs.p50, 2)}  p99 ${f(s.startLatencyMs.p99, 2)} ms (${START_CLIENTS} clients)`);
-    console.log(`    signals ${f(s.signalsPerSecond).padStart(7)}/s  p50 ${f(s.signalLatencyMs.p50, 2)}  p99 ${f(s.signalLatencyMs.p99, 2)} ms (${r.options.clients} clients)`);
+    console.log(`    signals ${f(s.signalsPerSecond).padStart(7)}/s  p50 ${f(s.signalLatencyMs.p50, 2)}  p99 ${f(s.signalLatencyMs.p99, 2)} ms (${o.clients} clients)`);
     for (const [name, l] of Object.entries(s.reads)) console.log(`    ${name.padEnd(40)} p50 ${f(l.p50, 2).padStart(7)}  p99 ${f(l.p99, 2).padStart(7)} ms`);
   }
+}
+
+function print(r: ScaleResult): void {
+  console.log('');
   if (r.floor)
     console.log(`  floor (minimal Fastify + raw transaction, SQLite FULL): ${f(r.floor.signalsPerSecond)}/s  p50 ${f(r.floor.signalLatencyMs.p50, 2)}  p99 ${f(r.floor.signalLatencyMs.p99, 2)} ms`);
   for (const [k, v] of Object.entries(r.ratios)) console.log(`  ratio ${k.padEnd(36)} ${v === null ? '-' : f(round(v, 3), 3)}`);
