@@ -67,7 +67,9 @@ app.post<{ Params: { id: string }; Body: { SignalKey?: string; Data?: unknown } 
   const auth = req.headers.authorization ?? '';
   let who = credentials.get(auth);
   if (!who) {
-    const [user, password] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':');
+    const [user, password] = Buffer.from(auth.replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     if (!user || !approvers.has(user) || !(await verifyPassword(password ?? '', passwordHash))) return reply.code(401).send({ ErrorCode: '0x2', Message: 'auth' });
     credentials.set(auth, user);
     who = user;

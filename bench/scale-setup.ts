@@ -50,7 +50,16 @@ export async function populate(store: Store, wf: WorkflowService, w: Workload, c
     enabled: true,
   });
   const steps = [
-    { ExtensionName: 'NOOPStep', UniqueName: 'StartNOOP', DisplayName: 'Start', Enabled: true, ConfigurationParameters: {}, Signals: [], Conditions: [], Outputs: { continue: 'Approve' } },
+    {
+      ExtensionName: 'NOOPStep',
+      UniqueName: 'StartNOOP',
+      DisplayName: 'Start',
+      Enabled: true,
+      ConfigurationParameters: {},
+      Signals: [],
+      Conditions: [],
+      Outputs: { continue: 'Approve' },
+    },
     {
       ExtensionName: 'RequireApproval',
       UniqueName: 'Approve',

@@ -124,7 +124,11 @@ async function measureSize(store: 'sqlite' | 'postgres', size: number, o: ScaleO
       ['list, default sort, page 1', `${api}/Instances?ReturnLimit=50`, ADMIN],
       ['list, default sort, page 21 (offset)', `${api}/Instances?ReturnLimit=50&PageReturned=21`, ADMIN],
       ['list, default sort, page 21 (keyset)', `${api}/Instances?ReturnLimit=50&ContinueAfter=${cursor}`, ADMIN],
-      ['Status=Suspended, StartDate desc', `${api}/Instances?ReturnLimit=50&QueryString=${encodeURIComponent('Status -eq "Suspended"')}&SortField=StartDate&SortAscending=1`, ADMIN],
+      [
+        'Status=Suspended, StartDate desc',
+        `${api}/Instances?ReturnLimit=50&QueryString=${encodeURIComponent('Status -eq "Suspended"')}&SortField=StartDate&SortAscending=1`,
+        ADMIN,
+      ],
       ['Title -contains', `${api}/Instances?ReturnLimit=50&QueryString=${encodeURIComponent('Title -contains "host12"')}`, ADMIN],
       ['GET with history', `${api}/Instances/${pop.sampleId}?includeHistory=true`, ADMIN],
     ];
@@ -172,7 +176,15 @@ async function measureFloor(o: ScaleOptions): Promise<{ signalsPerSecond: number
       proc.on('exit', (code) => reject(new Error(`floor server exited (${code})`)));
     });
     const auths = Array.from({ length: o.clients }, (_, i) => `Basic ${Buffer.from(`BENCH\\approver${String(i + 1).padStart(2, '0')}:${PASSWORD}`).toString('base64')}`);
-    const r = await runHttpLoad({ urls: [ready.url], auths, instanceIds: ready.instanceIds, body: SIGNAL_BODY, warmupMs: o.warmupMs, durationMs: o.durationMs, hardStopMs: 60_000 });
+    const r = await runHttpLoad({
+      urls: [ready.url],
+      auths,
+      instanceIds: ready.instanceIds,
+      body: SIGNAL_BODY,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+      hardStopMs: 60_000,
+    });
     if (r.errors) throw new Error(`floor: ${r.errors} errors, e.g. ${r.errorSamples[0]}`);
     return { signalsPerSecond: r.rate, signalLatencyMs: r.latencyMs };
   } finally {
@@ -207,17 +219,17 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleResult> {
 }
 
 function printSize(s: SizeResult, o: ScaleOptions): void {
-  {
-    console.log(`  ${s.store}, ${f(s.size)} instances (populated in ${f(s.populateMs / 1000)} s), RSS ${f(s.rssMiB)} MiB`);
-    console.log(`    starts  ${f(s.startsPerSecond).padStart(7)}/s  p50 ${f(s.startLatencyMs.p50, 2)}  p99 ${f(s.startLatencyMs.p99, 2)} ms (${START_CLIENTS} clients)`);
-    console.log(`    signals ${f(s.signalsPerSecond).padStart(7)}/s  p50 ${f(s.signalLatencyMs.p50, 2)}  p99 ${f(s.signalLatencyMs.p99, 2)} ms (${o.clients} clients)`);
-    for (const [name, l] of Object.entries(s.reads)) console.log(`    ${name.padEnd(40)} p50 ${f(l.p50, 2).padStart(7)}  p99 ${f(l.p99, 2).padStart(7)} ms`);
-  }
+  console.log(`  ${s.store}, ${f(s.size)} instances (populated in ${f(s.populateMs / 1000)} s), RSS ${f(s.rssMiB)} MiB`);
+  console.log(`    starts  ${f(s.startsPerSecond).padStart(7)}/s  p50 ${f(s.startLatencyMs.p50, 2)}  p99 ${f(s.startLatencyMs.p99, 2)} ms (${START_CLIENTS} clients)`);
+  console.log(`    signals ${f(s.signalsPerSecond).padStart(7)}/s  p50 ${f(s.signalLatencyMs.p50, 2)}  p99 ${f(s.signalLatencyMs.p99, 2)} ms (${o.clients} clients)`);
+  for (const [name, l] of Object.entries(s.reads)) console.log(`    ${name.padEnd(40)} p50 ${f(l.p50, 2).padStart(7)}  p99 ${f(l.p99, 2).padStart(7)} ms`);
 }
 
 function print(r: ScaleResult): void {
   console.log('');
   if (r.floor)
-    console.log(`  floor (minimal Fastify + raw transaction, SQLite FULL): ${f(r.floor.signalsPerSecond)}/s  p50 ${f(r.floor.signalLatencyMs.p50, 2)}  p99 ${f(r.floor.signalLatencyMs.p99, 2)} ms`);
+    console.log(
+      `  floor (minimal Fastify + raw transaction, SQLite FULL): ${f(r.floor.signalsPerSecond)}/s  p50 ${f(r.floor.signalLatencyMs.p50, 2)}  p99 ${f(r.floor.signalLatencyMs.p99, 2)} ms`,
+    );
   for (const [k, v] of Object.entries(r.ratios)) console.log(`  ratio ${k.padEnd(36)} ${v === null ? '-' : f(round(v, 3), 3)}`);
 }

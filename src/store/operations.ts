@@ -78,18 +78,23 @@ export function sqliteDurability(db: Database.Database): DurabilityState {
   return { setting: `synchronous=${SYNCHRONOUS[level] ?? level}`, durable: level >= 2 };
 }
 
-export function sqliteStats(db: Database.Database): StoreStats {
-  const now = new Date().toISOString();
-  const byStatus = db.prepare('SELECT status, COUNT(*) AS n FROM instances GROUP BY status').all() as { status: number; n: number }[];
-  const j = db
-    .prepare(
-      `SELECT COALESCE(SUM(CASE WHEN locked_until > @now THEN 1 ELSE 0 END), 0) AS running,
+/** The /metrics counts on SQLite: two queries, run where the store says (off its event loop when it can). */
+export const SQLITE_STATS_SQL = {
+  byStatus: 'SELECT status, COUNT(*) AS n FROM instances GROUP BY status',
+  jobs: `SELECT COALESCE(SUM(CASE WHEN locked_until > @now THEN 1 ELSE 0 END), 0) AS running,
               COALESCE(SUM(CASE WHEN locked_until IS NULL OR locked_until <= @now THEN 1 ELSE 0 END), 0) AS queued,
               COALESCE(SUM(CASE WHEN last_error IS NOT NULL AND (locked_until IS NULL OR locked_until <= @now) THEN 1 ELSE 0 END), 0) AS retrying,
               MIN(CASE WHEN (locked_until IS NULL OR locked_until <= @now) AND run_at <= @now THEN run_at END) AS oldest
          FROM jobs`,
-    )
-    .get({ now }) as { running: number; queued: number; retrying: number; oldest: string | null };
+};
+
+type JobsRow = { running: number; queued: number; retrying: number; oldest: string | null };
+
+/** `all(sql, params)` runs a read; `params` is one object of named parameters (or none). */
+export async function sqliteStats(all: (sql: string, params: unknown[]) => unknown[] | Promise<unknown[]>): Promise<StoreStats> {
+  const now = new Date().toISOString();
+  const byStatus = (await all(SQLITE_STATS_SQL.byStatus, [])) as { status: number; n: number }[];
+  const j = ((await all(SQLITE_STATS_SQL.jobs, [{ now }])) as JobsRow[])[0]!;
   return {
     instancesByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
     jobs: { queued: j.queued, running: j.running, retrying: j.retrying, lagMs: j.oldest ? Math.max(0, Date.now() - new Date(j.oldest).getTime()) : 0 },

@@ -74,7 +74,11 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     this.conn.close();
   }
 
-  stats = async () => ({ ...sqliteStats(this.conn), durability: sqliteDurability(this.conn) });
+  /** The counts scan the tables: on a file database they run in the worker thread, off the event loop. */
+  stats = async () => ({
+    ...(await sqliteStats((sql, params) => (this.checkpointer ? this.checkpointer.all(sql, params) : this.conn.prepare(sql).all(...params)))),
+    durability: sqliteDurability(this.conn),
+  });
   migrationStatus = async () => sqliteMigrationStatus(this.conn);
   async backupTo(file: string): Promise<void> {
     await this.conn.backup(file);
