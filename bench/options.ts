@@ -12,7 +12,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 export const TARGETS: Target[] = [sqliteTarget, postgresTarget, postgres3Target];
 
-export const PHASES = ['raw', 'store', 'service', 'http', 'enroll'] as const;
+export const PHASES = ['raw', 'store', 'service', 'http', 'enroll', 'scale'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** No phase runs longer than this, whatever the options say. */
@@ -32,6 +32,8 @@ export interface Options {
   experiments: string[];
   out: string;
   strict: boolean;
+  /** Instance counts the scale phase builds and measures at (bench/scale.ts). */
+  sizes: number[];
   /** Before each phase, wait up to this long for the machine to be quiet (other load < QUIET_CORES). */
   quietWaitMs: number;
 }
@@ -49,6 +51,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --batch N          instances per untimed batch in the baselines (default 2000)
   --cpu-prof [DIR]   CPU-profile the server during the measured HTTP window and print a summary
   --breakdown        instrument the server: time per SQL statement and store call during the HTTP window
+  --sizes LIST       scale phase: instance counts to build and measure at, e.g. 10000,100000,1000000 (default 2000)
   --experiment LIST  try proposed changes (bench/experiments.ts); bg-checkpoint and no-preread are shipped now
   --out FILE         results JSON (default bench/results/latest.json)
   --quiet-wait S     before each phase wait up to S s for the machine to be idle (default 30; 0 = do not wait)
@@ -70,6 +73,7 @@ export function parseArgs(argv: string[]): Options {
     out: join(HERE, 'results', 'latest.json'),
     strict: false,
     quietWaitMs: 30_000,
+    sizes: [2000],
   };
   const num = (v: string | undefined, name: string, min: number, max: number): number => {
     const n = Number(v);
@@ -121,6 +125,9 @@ export function parseArgs(argv: string[]): Options {
       }
       case '--breakdown':
         o.breakdown = true;
+        break;
+      case '--sizes':
+        o.sizes = (value() ?? '').split(',').map((x) => num(x.trim(), '--sizes', 100, 10_000_000));
         break;
       case '--experiment':
         o.experiments = parseExperiments(value());

@@ -16,6 +16,7 @@ import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES } from './options.ts
 import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
+import { runScaleBench, type ScaleResult } from './scale.ts';
 import { round } from './stats.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
 
@@ -235,8 +236,8 @@ async function main(): Promise<void> {
   console.log(`phases: ${o.phases.join(', ')}; targets: ${o.targets.map((t) => t.name).join(', ')}`);
   if (o.experiments.length) console.log(`EXPERIMENTS ${o.experiments.join(', ')}: these figures are NOT the shipped code (see bench/experiments.ts)`);
   const runs: TargetRun[] = [];
-  // 'enroll' alone runs no signal target.
-  for (const t of o.phases.some((p) => p !== 'enroll') ? o.targets : []) {
+  // 'enroll' and 'scale' alone run no signal target.
+  for (const t of o.phases.some((p) => p !== 'enroll' && p !== 'scale') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
     const run: TargetRun = {
       target: t.name,
@@ -312,6 +313,13 @@ async function main(): Promise<void> {
     enrollment = await withHardStop('enroll', runEnrollmentBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
     printEnrollment(enrollment);
   }
+  let scale: ScaleResult | null = null;
+  if (o.phases.includes('scale')) {
+    const stores = o.targets.map((t) => t.name).filter((n): n is 'sqlite' | 'postgres' => n === 'sqlite' || n === 'postgres');
+    console.log(`\n[scale] history sizes ${o.sizes.join(', ')} on ${stores.join(', ')} (90 % Complete), against a minimal Fastify floor`);
+    await quiet(o, 'scale');
+    scale = await runScaleBench({ stores, sizes: o.sizes, clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs });
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -335,6 +343,7 @@ async function main(): Promise<void> {
         goals: GOALS,
         runs,
         enrollment,
+        scale,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,

@@ -8,6 +8,8 @@
  * Protocol: one JSON object per line. On stdout it first prints {"type":"ready","url":...};
  * then it answers commands read from stdin:
  *   {"cmd":"prepare","approvers":32,"instances":8000,"password":"..."} -> {"type":"prepared",...}
+ *   {"cmd":"populate","count":N,"password":"..."} -> {"type":"populated",...}  (after prepare: N more
+ *                        instances with histories, 90 % taken to Complete by one approval; see scale.ts)
  *   {"cmd":"usage"}   -> {"type":"usage", cpu, elu, rss, breakdown?}   (CPU / event-loop use; with
  *                        BENCH_BREAKDOWN=1 also time per statement and store call, see instrument.ts)
  *   {"cmd":"profile-start"} / {"cmd":"profile-stop","path":"x.cpuprofile"} -> CPU profile of just that window
@@ -24,7 +26,8 @@ import { loadConfig, type Config } from '../src/config.ts';
 import { createServer } from '../src/server.ts';
 import { backgroundCheckpointer, connectionOf, parseExperiments, patchSignalWithoutPreread } from './experiments.ts';
 import { breakdown, instrument } from './instrument.ts';
-import { prepareWorkload, startInstances } from './setup.ts';
+import { populate } from './scale-setup.ts';
+import { prepareWorkload, startInstances, type Workload } from './setup.ts';
 
 const BENCH_ADMIN = { user: 'admin', password: 'bench-admin-password' };
 
@@ -65,17 +68,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void close());
 
   let profiler: Session | null = null;
+  let workload: Workload | null = null;
 
   const rl = createInterface({ input: process.stdin });
   rl.on('close', () => void close());
   rl.on('line', (line) => {
     if (!line.trim()) return;
-    const msg = JSON.parse(line) as { cmd: string; approvers?: number; instances?: number; password?: string; path?: string };
+    const msg = JSON.parse(line) as { cmd: string; approvers?: number; instances?: number; password?: string; path?: string; count?: number };
     (async () => {
       switch (msg.cmd) {
         case 'prepare': {
           const t0 = performance.now();
           const w = await prepareWorkload(server.services.store, server.workflow, { approvers: msg.approvers!, password: msg.password! });
+          workload = w;
           const instanceIds = await startInstances(server.workflow, w, msg.instances!);
           send({
             type: 'prepared',
@@ -85,6 +90,11 @@ async function main(): Promise<void> {
             roleId: w.roleId,
             ms: performance.now() - t0,
           });
+          break;
+        }
+        case 'populate': {
+          if (!workload) throw new Error('populate needs prepare first');
+          send({ type: 'populated', ...(await populate(server.services.store, server.workflow, workload, msg.count!, msg.password!)) });
           break;
         }
         case 'usage': {

@@ -8,12 +8,18 @@ import { DEFAULT_PASSWORD_POLICY, POLICY_MAX_LENGTH_CEILING, POLICY_MIN_LENGTH_F
 import { egressPolicy } from './domain/egress.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
+import type { Durability } from './store/operations.ts';
 
 /** Server configuration from the environment, checked once at start. Documented in docs/configuration.md. */
 export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  /**
+   * Commit durability (COUNTERSIGN_DURABILITY): `full` (default) answers a write once it is on
+   * disk; `relaxed` may lose the last acknowledged writes on power loss (docs/operations.md).
+   */
+  durability?: Durability;
   adminUser: string | undefined;
   adminPassword: string | undefined;
   reconcileIntervalMs: number;
@@ -84,11 +90,18 @@ function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v;
 }
 
+function durability(raw: string | undefined): Durability {
+  const v = raw?.trim().toLowerCase() || 'full';
+  if (v !== 'full' && v !== 'relaxed') throw new Error(`COUNTERSIGN_DURABILITY must be full or relaxed; it is '${raw}'.`);
+  return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    durability: durability(env.COUNTERSIGN_DURABILITY),
     adminUser: env.COUNTERSIGN_ADMIN_USER || undefined,
     adminPassword: env.COUNTERSIGN_ADMIN_PASSWORD || undefined,
     reconcileIntervalMs: int(env, 'COUNTERSIGN_RECONCILE_INTERVAL_MS', 5_000, 100, 3_600_000),

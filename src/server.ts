@@ -56,7 +56,7 @@ export interface ServerOptions {
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
-  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }), { durability: config.durability });
   // Every node must sign the audit chain with the same key: configured, else generated once in the store.
   const auditKey = config.auditKey ?? (await store.getOrCreateSetting('audit_hmac_key', randomBytes(32).toString('base64url')));
   const audit = new AuditLog(store, auditKey, (m, err) => logger.error({ err, component: 'audit' }, m));

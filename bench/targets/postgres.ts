@@ -31,7 +31,7 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 }
 
 /** A fresh schema and the DATABASE_URL that selects it; drop() removes it. */
-async function freshSchema(): Promise<{ url: string; schema: string; drop: () => Promise<void> }> {
+export async function freshSchema(): Promise<{ url: string; schema: string; drop: () => Promise<void> }> {
   const schema = `bench_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`CREATE SCHEMA ${schema}`));
   const u = new URL(BASE_URL);

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fail } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/types.ts';
 import { P } from '../security/permissions.ts';
@@ -7,7 +7,8 @@ import type { WorkflowService } from '../service/workflow.ts';
 import type { ApprovalService } from '../service/approvals.ts';
 import { prefersRepresentation, signalOutcomeWire } from './approval-routes.ts';
 import { principalOf, requirePermission } from './guard.ts';
-import { listQuery } from './listing.ts';
+import { CONTINUE_HEADER, continueAfter, instanceListQuery } from './listing.ts';
+import type { InstanceQuery } from '../store/store.ts';
 import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts';
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
@@ -16,26 +17,31 @@ import { instanceQuery, instanceV1 } from './workflow-wire.ts';
 export const instanceRoutes =
   (s: Services, wf: WorkflowService, approvals?: ApprovalService): FastifyPluginAsync =>
   async (app) => {
-    app.get('/Workflow/Instances', async (req) => {
+    /** One page; a full page also names its last row for keyset paging (listing.ts, ContinueAfter). */
+    const page = async (reply: FastifyReply, q: InstanceQuery) => {
+      const rows = await s.store.queryInstances(q);
+      const last = rows[rows.length - 1];
+      if (last && rows.length === q.limit) reply.header(CONTINUE_HEADER, continueAfter(last, q));
+      return rows.map(instanceQuery);
+    };
+
+    app.get('/Workflow/Instances', async (req, reply) => {
       requirePermission(req, P.instancesReadAll);
-      const rows = await s.store.queryInstances(listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'));
-      return rows.map(instanceQuery);
+      return page(reply, instanceListQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'));
     });
 
-    app.get('/Workflow/Instances/My', async (req) => {
+    app.get('/Workflow/Instances/My', async (req, reply) => {
       const p = requirePermission(req, P.instancesReadAll, P.instancesReadMine);
-      const rows = await s.store.queryInstances({ ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'), initiatorId: p.identity.id });
-      return rows.map(instanceQuery);
+      return page(reply, { ...instanceListQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'), initiatorId: p.identity.id });
     });
 
-    app.get('/Workflow/Instances/AssignedToMe', async (req) => {
+    app.get('/Workflow/Instances/AssignedToMe', async (req, reply) => {
       const p = requirePermission(req, P.instancesReadAll, P.instancesReadPending);
-      const rows = await s.store.queryInstances({
-        ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
+      return page(reply, {
+        ...instanceListQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
         // Delegates see their delegators' waiting items too (docs/approvals.md#delegation).
         assignedTo: { identityId: p.identity.id, roleIds: await wf.assignedRoleIds(p) },
       });
-      return rows.map(instanceQuery);
     });
 
     app.post('/Workflow/Instances', async (req, reply) => {

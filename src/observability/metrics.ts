@@ -74,6 +74,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly queueLag = new Gauge({ name: 'countersign_job_queue_lag_seconds', help: 'How long the oldest due job has waited to be claimed.', registers: [this.registry] });
+  readonly durable = new Gauge({
+    name: 'countersign_store_durable_commits',
+    help: 'Whether an acknowledged write survives power loss (1) or not (0), with the database setting in force (COUNTERSIGN_DURABILITY).',
+    labelNames: ['setting'],
+    registers: [this.registry],
+  });
   readonly pool = new Gauge({
     name: 'countersign_store_pool_connections',
     help: 'Database pool connections, by state (total, idle, waiting, max); PostgreSQL only.',
@@ -152,6 +158,10 @@ export class Metrics {
       this.jobs.set({ state: 'running' }, s.jobs.running);
       this.jobs.set({ state: 'retrying' }, s.jobs.retrying);
       this.queueLag.set(s.jobs.lagMs / 1000);
+      if (s.durability) {
+        this.durable.reset();
+        this.durable.set({ setting: s.durability.setting }, s.durability.durable ? 1 : 0);
+      }
       if (s.pool) for (const [state, n] of Object.entries(s.pool)) this.pool.set({ state }, n);
     } catch {
       this.scrapeErrors.inc();

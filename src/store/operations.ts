@@ -22,8 +22,24 @@ export interface StoreStats {
     /** How long the oldest due, unclaimed job has waited (ms); 0 when none. */
     lagMs: number;
   };
+  /** The commit durability in force on the store's own connection(s), read back from the database. */
+  durability?: DurabilityState;
   /** Connection pool usage, where the store has a pool (PostgreSQL). */
   pool?: { total: number; idle: number; waiting: number; max: number };
+}
+
+/**
+ * COUNTERSIGN_DURABILITY: `full` (default) answers a write only once it is on disk (SQLite
+ * synchronous=FULL, PostgreSQL synchronous_commit=on); `relaxed` trades that for speed (NORMAL /
+ * off): a power loss or OS crash can lose the last acknowledged writes (docs/operations.md).
+ */
+export type Durability = 'full' | 'relaxed';
+
+export interface DurabilityState {
+  /** The setting as the database reports it, e.g. `synchronous=FULL` or `synchronous_commit=on`. */
+  setting: string;
+  /** Whether an acknowledged commit survives power loss. */
+  durable: boolean;
 }
 
 export interface MigrationState {
@@ -55,18 +71,30 @@ export function sqliteMigrationStatus(db: Database.Database): MigrationState[] {
   return merge(filesIn(MIGRATION_DIRS.sqlite), applied);
 }
 
-export function sqliteStats(db: Database.Database): StoreStats {
-  const now = new Date().toISOString();
-  const byStatus = db.prepare('SELECT status, COUNT(*) AS n FROM instances GROUP BY status').all() as { status: number; n: number }[];
-  const j = db
-    .prepare(
-      `SELECT COALESCE(SUM(CASE WHEN locked_until > @now THEN 1 ELSE 0 END), 0) AS running,
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+export function sqliteDurability(db: Database.Database): DurabilityState {
+  const level = db.pragma('synchronous', { simple: true }) as number;
+  return { setting: `synchronous=${SYNCHRONOUS[level] ?? level}`, durable: level >= 2 };
+}
+
+/** The /metrics counts on SQLite: two queries, run where the store says (off its event loop when it can). */
+export const SQLITE_STATS_SQL = {
+  byStatus: 'SELECT status, COUNT(*) AS n FROM instances GROUP BY status',
+  jobs: `SELECT COALESCE(SUM(CASE WHEN locked_until > @now THEN 1 ELSE 0 END), 0) AS running,
               COALESCE(SUM(CASE WHEN locked_until IS NULL OR locked_until <= @now THEN 1 ELSE 0 END), 0) AS queued,
               COALESCE(SUM(CASE WHEN last_error IS NOT NULL AND (locked_until IS NULL OR locked_until <= @now) THEN 1 ELSE 0 END), 0) AS retrying,
               MIN(CASE WHEN (locked_until IS NULL OR locked_until <= @now) AND run_at <= @now THEN run_at END) AS oldest
          FROM jobs`,
-    )
-    .get({ now }) as { running: number; queued: number; retrying: number; oldest: string | null };
+};
+
+type JobsRow = { running: number; queued: number; retrying: number; oldest: string | null };
+
+/** `all(sql, params)` runs a read; `params` is one object of named parameters (or none). */
+export async function sqliteStats(all: (sql: string, params: unknown[]) => unknown[] | Promise<unknown[]>): Promise<StoreStats> {
+  const now = new Date().toISOString();
+  const byStatus = (await all(SQLITE_STATS_SQL.byStatus, [])) as { status: number; n: number }[];
+  const j = ((await all(SQLITE_STATS_SQL.jobs, [{ now }])) as JobsRow[])[0]!;
   return {
     instancesByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
     jobs: { queued: j.queued, running: j.running, retrying: j.retrying, lagMs: j.oldest ? Math.max(0, Date.now() - new Date(j.oldest).getTime()) : 0 },
@@ -84,7 +112,7 @@ export async function pgMigrationStatus(db: Queryable, schema: string): Promise<
 }
 
 export async function pgStats(pool: pg.Pool): Promise<StoreStats> {
-  const [byStatus, jobs] = await Promise.all([
+  const [byStatus, jobs, sync] = await Promise.all([
     pool.query('SELECT status, COUNT(*)::int AS n FROM instances GROUP BY status'),
     pool.query(
       `SELECT COUNT(*) FILTER (WHERE locked_until > now())::int AS running,
@@ -93,11 +121,15 @@ export async function pgStats(pool: pg.Pool): Promise<StoreStats> {
               COALESCE(EXTRACT(EPOCH FROM now() - MIN(run_at) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_at <= now())) * 1000, 0)::float8 AS lag_ms
          FROM jobs`,
     ),
+    pool.query('SHOW synchronous_commit'),
   ]);
+  const syncCommit = String(sync.rows[0].synchronous_commit);
   const j = jobs.rows[0];
   return {
     instancesByStatus: Object.fromEntries(byStatus.rows.map((r: { status: number; n: number }) => [r.status, r.n])),
     jobs: { queued: j.queued, running: j.running, retrying: j.retrying, lagMs: Math.max(0, Math.round(j.lag_ms)) },
+    // local, remote_write, remote_apply and on all wait for the local WAL flush; only off does not.
+    durability: { setting: `synchronous_commit=${syncCommit}`, durable: syncCommit !== 'off' },
     pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 },
   };
 }

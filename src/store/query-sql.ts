@@ -18,17 +18,31 @@ export const escapeLike = (v: string): string => v.replace(/[\\%_]/g, '\\$&');
  * Values only ever travel as parameters; column names come from FieldSpec.column (trusted).
  * Every and/or node is parenthesized so the text never depends on SQL precedence.
  */
-export function compileSql(bound: BoundAst | null, dialect: Dialect, firstParam = 1): { sql: string; params: unknown[] } {
-  const c = new SqlCompiler(dialect, firstParam);
+export function compileSql(bound: BoundAst | null, dialect: Dialect, firstParam = 1, textIndex?: TextIndex): { sql: string; params: unknown[] } {
+  const c = new SqlCompiler(dialect, firstParam, textIndex);
   const sql = bound === null ? (dialect === 'postgres' ? 'TRUE' : '1=1') : c.node(bound);
   return { sql, params: c.params };
 }
+
+/**
+ * A trigram index that can narrow `-contains` on some columns (SQLite FTS5): `filter` returns a
+ * clause true for at least every row whose column contains the pattern's text, case-insensitively.
+ * The exact LIKE test is kept beside it, so answers do not change; only the rows read do.
+ */
+export interface TextIndex {
+  columns: ReadonlySet<string>;
+  filter(column: string, patternParam: string): string;
+}
+
+/** Trigram look-ups need three characters, and take no LIKE escapes. */
+const indexable = (v: string): boolean => [...v].length >= 3 && !/[\\%_]/.test(v);
 
 class SqlCompiler {
   readonly params: unknown[] = [];
   constructor(
     readonly dialect: Dialect,
     readonly firstParam: number,
+    readonly textIndex?: TextIndex,
   ) {}
 
   /** `cast` is only applied for postgres, where untyped parameters can be ambiguous. */
@@ -37,6 +51,15 @@ class SqlCompiler {
     if (this.dialect === 'sqlite') return '?';
     const n = `$${this.firstParam + this.params.length - 1}`;
     return cast ? `${n}::${cast}` : n;
+  }
+
+  /**
+   * Case-insensitive means ASCII case-insensitive, as SQLite's LOWER is: on PostgreSQL both sides
+   * fold under the "C" collation, whatever the column's and the parameter's collations (a column
+   * in "C" and a parameter in the database's locale folded É on one side only).
+   */
+  lower(sql: string): string {
+    return this.dialect === 'postgres' ? `LOWER(${sql} COLLATE "C")` : `LOWER(${sql})`;
   }
 
   node(b: BoundAst): string {
@@ -57,10 +80,16 @@ class SqlCompiler {
     const col = b.field.column;
     const op: Op = b.op === 'ne' ? 'eq' : b.op === 'notcontains' ? 'contains' : b.op;
     const like = LIKE_PATTERN[op];
-    if (like) return `LOWER(${col}) LIKE LOWER(${this.param(like(escapeLike(String(b.value))), 'text')}) ESCAPE '\\'`;
+    if (like) {
+      const v = String(b.value);
+      // The pre-filter's parameter first: SQLite's `?` placeholders bind in text order.
+      const pre = op === 'contains' && this.textIndex?.columns.has(col) && indexable(v) ? `${this.textIndex.filter(col, this.param(`%${v}%`, 'text'))} AND ` : '';
+      const exact = `${this.lower(col)} LIKE ${this.lower(this.param(like(escapeLike(v)), 'text'))} ESCAPE '\\'`;
+      return pre ? `(${pre}${exact})` : exact;
+    }
     switch (b.field.type) {
       case 'string':
-        return `LOWER(${col}) = LOWER(${this.param(b.value, 'text')})`;
+        return `${this.lower(col)} = ${this.lower(this.param(b.value, 'text'))}`;
       case 'uuid':
         return `LOWER(${col}) = ${this.param(b.value, 'text')}`;
       case 'boolean':

@@ -195,6 +195,11 @@ export interface InstanceQuery extends ListQuery {
   initiatorId?: number;
   /** Only Suspended instances this identity may signal and has not signalled (AssignedToMe). */
   assignedTo?: { identityId: number; roleIds: number[] };
+  /**
+   * Keyset paging (our extension, for deep pages): only rows after this one in the list's order,
+   * given by its sort column's stored value and its reference id. Offset still applies after it.
+   */
+  after?: { value: string | number | null; referenceId: number };
 }
 
 // Security ----------------------------------------------------------------------------------------

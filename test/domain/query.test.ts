@@ -351,7 +351,7 @@ describe('compileSql', () => {
     const bound = bindQuery(parseQuery('Title -startswith Web AND (StartDate -eq 2024-01-01 OR IsPublished -ne false) AND ReferenceId -ge 3 AND Status -eq Complete'), FIELDS);
     expect(compileSql(bound, 'postgres', 4)).toEqual({
       sql:
-        `(((LOWER(title) LIKE LOWER($4::text) ESCAPE '\\' AND ` +
+        `(((LOWER(title COLLATE "C") LIKE LOWER($4::text COLLATE "C") ESCAPE '\\' AND ` +
         `((start_date >= $5::timestamptz AND start_date < $6::timestamptz) OR (is_published IS NULL OR NOT (is_published = $7)))) AND ` +
         `reference_id >= $8) AND status = $9)`,
       params: ['Web%', '2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z', false, 3, 3],
@@ -361,7 +361,7 @@ describe('compileSql', () => {
   it('postgres string equality and NULL tests', () => {
     const bound = bindQuery(parseQuery('Title -ne Web OR Id -eq NULL OR StartDate -lt 2024-05-01T10:00:00+02:00'), FIELDS);
     expect(compileSql(bound, 'postgres')).toEqual({
-      sql: `(((title IS NULL OR NOT (LOWER(title) = LOWER($1::text))) OR id IS NULL) OR start_date < $2::timestamptz)`,
+      sql: `(((title IS NULL OR NOT (LOWER(title COLLATE "C") = LOWER($1::text COLLATE "C"))) OR id IS NULL) OR start_date < $2::timestamptz)`,
       params: ['Web', '2024-05-01T08:00:00.000Z'],
     });
   });

@@ -20,6 +20,8 @@ export interface PoolOptions {
   /** How long a request waits for a free connection before failing (not forever: see docs/operations.md). */
   connectTimeoutMs?: number;
   log?: (msg: string, err?: unknown) => void;
+  /** synchronous_commit on (full, the default) or off (relaxed): see Durability in operations.ts. */
+  durability?: 'full' | 'relaxed';
 }
 
 /** The reconciler holds one connection (its advisory lock) while its sweep uses another. */
@@ -92,7 +94,9 @@ export function createPool(connectionString: string, schema: string, o: PoolOpti
     // The schema per connection, set in the startup packet rather than by a SET on the pool's
     // 'connect' event: no extra round trip, no moment where a query could run without it, and
     // no query queued behind another (which pg 8 deprecates). The name is checked by parseUrl.
-    options: `-c search_path=${schema}`,
+    // synchronous_commit set here too, explicitly: a server or role default of off would otherwise
+    // acknowledge commits that a crash can lose.
+    options: `-c search_path=${schema} -c synchronous_commit=${(o.durability ?? 'full') === 'full' ? 'on' : 'off'}`,
     types,
   });
   // An idle connection dying (server restart, failover) must not crash the process: pg emits

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Effect, Transition } from '../../domain/engine.ts';
 import type { Instance } from '../../domain/types.ts';
 import { CHANGED_COLUMNS, INSTANCE_COLUMNS, instanceFromRow, instanceRow } from '../instance-row.ts';
+import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import type { Row } from './pg-db.ts';
 
 /*
@@ -37,6 +38,10 @@ export interface TransitionWrite {
   transition?: Transition;
   /** A claimed job to delete, only if `owner` still holds it; the result's `done` says whether it did. */
   completeJob?: { id: number; owner: string };
+  /** The instance's AssignedToMe rows before an update (pending-approvals.ts); rewritten when they change. */
+  pendingBefore?: PendingRows;
+  /** Delete the instance's unclaimed timers (it left the step they were set for), before queueing new jobs. */
+  dropWaitingTimers?: boolean;
   /** Sent when the statement queued jobs; delivered on commit. */
   notify?: { channel: string; payload: string };
 }
@@ -62,6 +67,10 @@ export function transitionStatement(w: TransitionWrite): pg.QueryConfig | null {
   if (w.completeJob) ctes.push(['d', `DELETE FROM jobs WHERE id = ${p.add(w.completeJob.id)} AND locked_by = ${p.add(w.completeJob.owner)} RETURNING 1`]);
   if (w.insert) ctes.push(['i', insertInstance(p, w.insert)]);
   if (w.update) ctes.push(['u', updateInstance(p, w.update)]);
+  // The statement's snapshot does not see the jobs it inserts, so new timers survive this delete.
+  if (w.dropWaitingTimers && id) ctes.push(['t', `DELETE FROM jobs WHERE instance_id = ${p.add(id)} AND kind = 'timer' AND locked_by IS NULL`]);
+  const row = w.insert ?? w.update;
+  if (row && id) ctes.push(...pendingWrites(p, id, w.insert ? { roleIds: [], barredIds: [] } : (w.pendingBefore ?? { roleIds: [], barredIds: [] }), pendingRows(row)));
   const history = w.transition?.history ?? [];
   if (history.length && id) ctes.push(['h', insertHistory(p, id, history)]);
   const effects = w.transition?.effects ?? [];
@@ -71,6 +80,23 @@ export function transitionStatement(w: TransitionWrite): pg.QueryConfig | null {
   const notify = effects.length && w.notify ? `, pg_notify(${p.add(w.notify.channel)}, ${p.add(w.notify.payload)})` : '';
   const text = `WITH ${ctes.map(([name, body]) => `${name} AS (${body})`).join(', ')} SELECT ${done} AS done${notify}`;
   return { name: statementName(text), text, values: p.values };
+}
+
+/**
+ * Removes the rows no longer wanted and adds the new ones (ON CONFLICT: kept rows stay). Never a
+ * delete and an insert of the same row: the order of a statement's CTEs is not defined.
+ */
+function pendingWrites(p: Params, id: string, before: PendingRows, after: PendingRows): [string, string][] {
+  if (!pendingChanged(before, after)) return [];
+  const out: [string, string][] = [];
+  const idParam = p.add(id);
+  if (before.roleIds.length) out.push(['prd', `DELETE FROM pending_roles WHERE instance_id = ${idParam} AND role_id <> ALL(${p.add(after.roleIds, 'bigint[]')})`]);
+  if (after.roleIds.length)
+    out.push(['pri', `INSERT INTO pending_roles (role_id, instance_id) SELECT unnest(${p.add(after.roleIds, 'bigint[]')}), ${idParam} ON CONFLICT DO NOTHING`]);
+  if (before.barredIds.length) out.push(['pbd', `DELETE FROM pending_barred WHERE instance_id = ${idParam} AND identity_id <> ALL(${p.add(after.barredIds, 'bigint[]')})`]);
+  if (after.barredIds.length)
+    out.push(['pbi', `INSERT INTO pending_barred (instance_id, identity_id) SELECT ${idParam}, unnest(${p.add(after.barredIds, 'bigint[]')}) ON CONFLICT DO NOTHING`]);
+  return out;
 }
 
 function insertInstance(p: Params, i: Instance): string {

@@ -13,10 +13,13 @@ import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
+import { leftWaitingStep } from '../jobs.ts';
+import { keysetClause, NOT_NULL_INSTANCE_COLUMNS } from '../keyset.ts';
+import { pendingRows } from '../pending-approvals.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
-import { pgMigrationStatus, pgStats } from '../operations.ts';
+import { type Durability, pgMigrationStatus, pgStats } from '../operations.ts';
 import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
 export interface PostgresOptions {
@@ -27,6 +30,8 @@ export interface PostgresOptions {
   /** Server-side limit for one statement; overrides `?statement_timeout_ms=` (default 10 s; 0 = none). */
   statementTimeoutMs?: number;
   log?: (msg: string, err?: unknown) => void;
+  /** Commit durability (operations.ts Durability); default full. */
+  durability?: Durability;
 }
 
 /** Channel for "jobs were queued"; the payload is the schema, as several may share a database. */
@@ -62,7 +67,12 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     const { connectionString, schema } = parsed;
     const fallback = opts.log ? null : createLogger('warn');
     const log = opts.log ?? ((msg: string, err?: unknown) => fallback!.warn({ err }, msg));
-    const poolOpts: PoolOptions = { poolSize: opts.poolSize ?? parsed.poolSize, statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs, log };
+    const poolOpts: PoolOptions = {
+      poolSize: opts.poolSize ?? parsed.poolSize,
+      statementTimeoutMs: opts.statementTimeoutMs ?? parsed.statementTimeoutMs,
+      log,
+      durability: opts.durability,
+    };
     const pool = createPool(connectionString, schema, poolOpts);
     const store = new PostgresStore(pool, schema, connectionString, log);
     try {
@@ -256,7 +266,14 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
         const current = toInstance(row);
         const change = fn(current);
         const update = change.transition ? { ...change.transition.instance, rev: current.rev + 1 } : undefined;
-        const write = transitionStatement({ update, transition: change.transition ?? undefined, completeJob: change.completeJob, notify: this.notify });
+        const write = transitionStatement({
+          update,
+          transition: change.transition ?? undefined,
+          completeJob: change.completeJob,
+          pendingBefore: pendingRows(current),
+          dropWaitingTimers: update !== undefined && leftWaitingStep(current, update),
+          notify: this.notify,
+        });
         const done = write ? ((await c.query(write)).rows[0].done as number) : 1;
         if (change.completeJob && !done) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
         if (change.spawn) await c.query(this.newInstance(await this.nextReference(c), change.spawn).write);
@@ -267,19 +284,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
-    const { clauses, params, bind: p } = filtered(q.filter);
-    if (q.initiatorId !== undefined) clauses.push(`initiator_id = ${p(q.initiatorId)}`);
-    if (q.assignedTo) {
-      const roles = q.assignedTo.roleIds;
-      clauses.push(`status = ${InstanceStatus.Suspended}`);
-      clauses.push(roles.length ? `EXISTS (SELECT 1 FROM jsonb_array_elements(pending_role_ids) r WHERE r::bigint = ANY(${p(roles, '::bigint[]')}))` : 'FALSE');
-      // Containment: some recorded signal has this identityId.
-      clauses.push(`NOT signals @> ${p(JSON.stringify([{ identityId: q.assignedTo.identityId }]), '::jsonb')}`);
-      // Barred from acting (the initiator, unless self-approval is allowed).
-      clauses.push(`NOT pending_excluded_ids @> ${p(JSON.stringify([q.assignedTo.identityId]), '::jsonb')}`);
-    }
-    const d = dir(q.ascending);
-    const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${d}, reference_id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    const { sql, params } = pgInstanceListSql(q);
     return (await listQuery(this.pool, sql, params)).map(toInstance);
   }
 
@@ -290,12 +295,14 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       guard(toInstance(row));
       await c.query('DELETE FROM instance_history WHERE instance_id = $1', [id]);
       await c.query('DELETE FROM jobs WHERE instance_id = $1', [id]);
+      await c.query('DELETE FROM pending_roles WHERE instance_id = $1', [id]);
+      await c.query('DELETE FROM pending_barred WHERE instance_id = $1', [id]);
       await c.query('DELETE FROM instances WHERE id = $1', [id]);
     });
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
-    const res = await this.pool.query(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]'::jsonb ORDER BY last_modified LIMIT $1`, [limit]);
+    const res = await this.pool.query(RECONCILE_SQL, [limit]);
     return res.rows.map((r: Row) => r.id as string);
   }
 
@@ -307,16 +314,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
    * database clock, so node clocks need not agree.
    */
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<Job[]> {
-    const res = await this.pool.query(
-      named(
-        'cs_claim_jobs',
-        `UPDATE jobs SET locked_by = $1, locked_until = now() + $2 * interval '1 millisecond', attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
-                      ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING id, instance_id, payload, attempts, last_error`,
-        [owner, leaseMs, limit],
-      ),
-    );
+    const res = await this.pool.query(named('cs_claim_jobs', CLAIM_JOBS_SQL, [owner, leaseMs, limit]));
     return res.rows
       .sort((a: Row, b: Row) => a.id - b.id)
       .map((r: Row) => ({ id: r.id, instanceId: r.instance_id, effect: r.payload, attempts: r.attempts, lastError: r.last_error ?? null }));
@@ -351,15 +349,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   }
 
   async nextJobDelay(): Promise<number | null> {
-    const row = (
-      await this.pool.query(
-        named(
-          'cs_next_job_delay',
-          `SELECT (EXTRACT(EPOCH FROM MIN(CASE WHEN locked_until IS NULL OR locked_until < run_at THEN run_at ELSE locked_until END) - now()) * 1000)::float8 AS ms FROM jobs`,
-          [],
-        ),
-      )
-    ).rows[0];
+    const row = (await this.pool.query(named('cs_next_job_delay', NEXT_JOB_DELAY_SQL, []))).rows[0];
     return row.ms === null ? null : Math.max(0, row.ms as number);
   }
 
@@ -499,6 +489,23 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   }
 }
 
+// SQL (exported for the query-plan tests) -------------------------------------------------------------
+
+export const CLAIM_JOBS_SQL = `UPDATE jobs SET locked_by = $1, locked_until = now() + $2 * interval '1 millisecond', attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                      ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id, instance_id, payload, attempts, last_error`;
+
+/**
+ * Each half is one step down a partial index (jobs_due, jobs_lease). A claimed job's lease always
+ * ends after its due time (it is claimed once due): its lease end is when it could next run.
+ */
+export const NEXT_JOB_DELAY_SQL = `SELECT (EXTRACT(EPOCH FROM LEAST((SELECT run_at FROM jobs WHERE locked_until IS NULL ORDER BY run_at LIMIT 1),
+                                             (SELECT locked_until FROM jobs WHERE locked_until IS NOT NULL ORDER BY locked_until LIMIT 1)) - now()) * 1000)::float8 AS ms`;
+
+/** Served by the partial index instances_reconcile. */
+export const RECONCILE_SQL = `SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]'::jsonb ORDER BY last_modified LIMIT $1`;
+
 // Rows ---------------------------------------------------------------------------------------------
 
 /**
@@ -509,6 +516,35 @@ const named = (name: string, text: string, values: unknown[]): pg.QueryConfig =>
 
 /** SQLite puts NULLs first when ascending; PostgreSQL's default is the reverse. */
 const dir = (ascending: boolean): string => (ascending ? 'ASC NULLS FIRST' : 'DESC NULLS LAST');
+
+/**
+ * Instance columns that are never null sort plain ASC/DESC: an index on (col, reference_id) then
+ * serves the ORDER BY in both directions (a NULLS clause that differs from the index's default
+ * would force a sort). Nullable ones keep SQLite's order, and their indexes are NULLS FIRST.
+ */
+const instanceDir = (column: string, ascending: boolean): string => (NOT_NULL_INSTANCE_COLUMNS.has(column) ? (ascending ? 'ASC' : 'DESC') : dir(ascending));
+
+const INSTANCE_COLUMN_CASTS: Record<string, string> = { reference_id: '::bigint', status: '::bigint', start_date: '::timestamptz', last_modified: '::timestamptz' };
+
+/** The SQL of an instance list (exported for the query-plan tests). */
+export function pgInstanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
+  const { clauses, params, bind: p } = filtered(q.filter);
+  if (q.initiatorId !== undefined) clauses.push(`initiator_id = ${p(q.initiatorId)}`);
+  if (q.assignedTo) {
+    // Index look-ups by role and by identity (pending-approvals.ts), not a scan of Suspended instances.
+    const roles = q.assignedTo.roleIds;
+    clauses.push(`status = ${InstanceStatus.Suspended}`);
+    clauses.push(roles.length ? `id IN (SELECT instance_id FROM pending_roles WHERE role_id = ANY(${p(roles, '::bigint[]')}))` : 'FALSE');
+    clauses.push(`NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ${p(q.assignedTo.identityId, '::bigint')})`);
+  }
+  if (q.after) {
+    const cast = INSTANCE_COLUMN_CASTS[q.sortColumn] ?? '::text';
+    const k = keysetClause(q.sortColumn, q.ascending, q.after, (value, column) => p(value, column === 'reference_id' ? '::bigint' : cast));
+    clauses.push(k.sql);
+  }
+  const sql = `SELECT * FROM instances WHERE ${clauses.map((cl) => `(${cl})`).join(' AND ')} ORDER BY ${q.sortColumn} ${instanceDir(q.sortColumn, q.ascending)}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+  return { sql, params };
+}
 
 /** Binds (type, key) to definitionId; returns null, or the id of the definition already bound. */
 async function bindingOwner(c: Q, type: string, key: string, definitionId: string): Promise<string | null> {

@@ -80,7 +80,22 @@ export function prepare(db: Database.Database) {
     releaseJob: db.prepare('UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ?, last_error = ? WHERE id = ? AND locked_by = ?'),
     deleteJob: db.prepare('DELETE FROM jobs WHERE id = ? AND locked_by = ?'),
     deleteJobsOf: db.prepare('DELETE FROM jobs WHERE instance_id = ?'),
-    nextJob: db.prepare(`SELECT MIN(CASE WHEN locked_until IS NULL OR locked_until < run_at THEN run_at ELSE locked_until END) AS due FROM jobs`),
-    reconcileCandidates: db.prepare(`SELECT id FROM instances WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]' ORDER BY last_modified LIMIT ?`),
+    // Each half is one step down a partial index (jobs_due, jobs_lease), whatever the queue's size.
+    // A claimed job's lease always ends after its due time (it is claimed once due), so its lease
+    // end is when it could next run.
+    nextJob: db.prepare(
+      `SELECT MIN(due) AS due FROM (SELECT * FROM (SELECT run_at AS due FROM jobs WHERE locked_until IS NULL ORDER BY run_at LIMIT 1)
+        UNION ALL SELECT * FROM (SELECT locked_until AS due FROM jobs WHERE locked_until IS NOT NULL ORDER BY locked_until LIMIT 1))`,
+    ),
+    deleteWaitingTimers: db.prepare("DELETE FROM jobs WHERE instance_id = ? AND kind = 'timer' AND locked_by IS NULL"),
+    deletePendingRoles: db.prepare('DELETE FROM pending_roles WHERE instance_id = ?'),
+    deletePendingBarred: db.prepare('DELETE FROM pending_barred WHERE instance_id = ?'),
+    insertPendingRole: db.prepare('INSERT OR IGNORE INTO pending_roles (role_id, instance_id) VALUES (?, ?)'),
+    insertPendingBarred: db.prepare('INSERT OR IGNORE INTO pending_barred (instance_id, identity_id) VALUES (?, ?)'),
+    // The partial index holds only Suspended instances with signals (few); without INDEXED BY the
+    // planner may prefer walking every Suspended instance by status.
+    reconcileCandidates: db.prepare(
+      `SELECT id FROM instances INDEXED BY instances_reconcile WHERE status = ${InstanceStatus.Suspended} AND signals <> '[]' ORDER BY last_modified LIMIT ?`,
+    ),
   };
 }

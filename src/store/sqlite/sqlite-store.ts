@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Transition } from '../../domain/engine.ts';
 import { CountersignError, fail } from '../../domain/errors.ts';
-import { compileSql } from '../query-sql.ts';
+import { compileSql, type TextIndex } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
@@ -13,9 +13,13 @@ import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
-import { Checkpointer } from './checkpointer.ts';
-import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
+import { Checkpointer, JOURNAL_SIZE_LIMIT } from './checkpointer.ts';
+import { GroupCommit } from './group-commit.ts';
+import { type Durability, sqliteDurability, sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
+import { leftWaitingStep } from '../jobs.ts';
+import { keysetClause } from '../keyset.ts';
+import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
@@ -32,6 +36,9 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   private readonly wf: ReturnType<typeof prepare>;
   readonly certificates: SqliteCertificateStore;
 
+  /** Instance writes that arrive together commit together (group-commit.ts). */
+  readonly group: GroupCommit;
+
   private constructor(
     private readonly conn: Database.Database,
     private readonly checkpointer: Checkpointer | null,
@@ -39,17 +46,21 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     super(conn);
     this.wf = prepare(conn);
     this.certificates = new SqliteCertificateStore(conn);
+    this.group = new GroupCommit(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
-  static open(file: string): SqliteStore {
+  static open(file: string, opts: { durability?: Durability } = {}): SqliteStore {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last commits.
-    db.pragma('synchronous = NORMAL');
+    // FULL: the WAL is synced at every COMMIT, so an acknowledged write survives power loss;
+    // group commit pays that sync once per batch. NORMAL ("relaxed") survives a process crash
+    // only: an OS crash or power loss can lose the last commits (docs/operations.md).
+    db.pragma(`synchronous = ${(opts.durability ?? 'full') === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
     migrate(db);
     if (file === ':memory:') return new SqliteStore(db, null);
     // Checkpoints happen in a worker thread instead of inside a request's COMMIT (checkpointer.ts).
@@ -62,11 +73,16 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.group.flush();
     await this.checkpointer?.stop();
     this.conn.close();
   }
 
-  stats = async () => sqliteStats(this.conn);
+  /** The counts scan the tables: on a file database they run in the worker thread, off the event loop. */
+  stats = async () => ({
+    ...(await sqliteStats((sql, params) => (this.checkpointer ? this.checkpointer.all(sql, params) : this.conn.prepare(sql).all(...params)))),
+    durability: sqliteDurability(this.conn),
+  });
   migrationStatus = async () => sqliteMigrationStatus(this.conn);
   async backupTo(file: string): Promise<void> {
     await this.conn.backup(file);
@@ -162,7 +178,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   // Instances -------------------------------------------------------------------------------------
 
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
-    return this.conn.transaction(() => this.insertNew(build)).immediate();
+    return this.group.run(() => this.insertNew(build));
   }
 
   private insertNew(build: (referenceId: number) => Transition): Instance {
@@ -171,6 +187,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     const inst = { ...t.instance, rev: 1 };
     this.wf.insertInstance.run(instanceRow(inst));
     this.writeHistory(inst.id, t);
+    this.writePending(inst.id, EMPTY_PENDING, pendingRows(inst));
     return inst;
   }
 
@@ -191,60 +208,44 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
-    return this.conn
-      .transaction(() => {
-        const row = this.wf.getInstance.get(id) as Row | undefined;
-        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-        const current = toInstance(row!);
-        const change = fn(current);
-        if (change.completeJob) {
-          const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
-          if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
-        }
-        if (change.transition) {
-          const next = { ...change.transition.instance, rev: current.rev + 1 };
-          this.wf.updateInstance.run(changedRow(next));
-          this.writeHistory(id, change.transition);
-        }
-        if (change.spawn) this.insertNew(change.spawn);
-        return change.result;
-      })
-      .immediate();
+    return this.group.run(() => {
+      const row = this.wf.getInstance.get(id) as Row | undefined;
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      const current = toInstance(row!);
+      const change = fn(current);
+      if (change.completeJob) {
+        const done = this.wf.deleteJob.run(change.completeJob.id, change.completeJob.owner);
+        if (done.changes === 0) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
+      }
+      if (change.transition) {
+        const next = { ...change.transition.instance, rev: current.rev + 1 };
+        this.wf.updateInstance.run(changedRow(next));
+        // Before the transition's own jobs go in: its new timers belong to the step it entered.
+        if (leftWaitingStep(current, next)) this.wf.deleteWaitingTimers.run(id);
+        this.writeHistory(id, change.transition);
+        this.writePending(id, pendingRows(current), pendingRows(next));
+      }
+      if (change.spawn) this.insertNew(change.spawn);
+      return change.result;
+    });
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
-    const where = compileSql(q.filter, 'sqlite');
-    const clauses = [where.sql || '1=1'];
-    const params: unknown[] = where.params.map(sqliteParam);
-    if (q.initiatorId !== undefined) {
-      clauses.push('initiator_id = ?');
-      params.push(q.initiatorId);
-    }
-    if (q.assignedTo) {
-      const roles = q.assignedTo.roleIds;
-      clauses.push(`status = ${InstanceStatus.Suspended}`);
-      clauses.push(roles.length ? `EXISTS (SELECT 1 FROM json_each(pending_role_ids) WHERE value IN (${roles.map(() => '?').join(',')}))` : '0');
-      params.push(...roles);
-      clauses.push(`NOT EXISTS (SELECT 1 FROM json_each(signals) WHERE json_extract(value, '$.identityId') = ?)`);
-      params.push(q.assignedTo.identityId);
-      clauses.push('NOT EXISTS (SELECT 1 FROM json_each(pending_excluded_ids) WHERE value = ?)');
-      params.push(q.assignedTo.identityId);
-    }
-    const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, reference_id ${q.ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`;
-    return (this.conn.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toInstance);
+    const { sql, params } = instanceListSql(q);
+    return (this.conn.prepare(sql).all(...params) as Row[]).map(toInstance);
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
-    this.conn
-      .transaction(() => {
-        const row = this.wf.getInstance.get(id) as Row | undefined;
-        if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
-        guard(toInstance(row!));
-        this.wf.deleteHistory.run(id);
-        this.wf.deleteJobsOf.run(id);
-        this.wf.deleteInstance.run(id);
-      })
-      .immediate();
+    await this.group.run(() => {
+      const row = this.wf.getInstance.get(id) as Row | undefined;
+      if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
+      guard(toInstance(row!));
+      this.wf.deleteHistory.run(id);
+      this.wf.deleteJobsOf.run(id);
+      this.wf.deletePendingRoles.run(id);
+      this.wf.deletePendingBarred.run(id);
+      this.wf.deleteInstance.run(id);
+    });
   }
 
   async listReconcileCandidates(limit: number): Promise<string[]> {
@@ -414,6 +415,15 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return (this.conn.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row).value as string;
   }
 
+  /** Rewrites the instance's AssignedToMe rows when they change (pending-approvals.ts). */
+  private writePending(instanceId: string, before: PendingRows, after: PendingRows): void {
+    if (!pendingChanged(before, after)) return;
+    if (before.roleIds.length) this.wf.deletePendingRoles.run(instanceId);
+    if (before.barredIds.length) this.wf.deletePendingBarred.run(instanceId);
+    for (const r of after.roleIds) this.wf.insertPendingRole.run(r, instanceId);
+    for (const b of after.barredIds) this.wf.insertPendingBarred.run(instanceId, b);
+  }
+
   private writeHistory(instanceId: string, t: Transition): void {
     for (const h of t.history) {
       this.wf.insertHistory.run(instanceId, h.at, h.kind, h.step, h.actor, h.message, h.data ? JSON.stringify(h.data) : null);
@@ -427,6 +437,42 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 }
 
 // -------------------------------------------------------------------------------------------------
+
+/** The FTS5 trigram table over the instances' text fields (migration 0013). */
+const INSTANCE_TEXT_INDEX: TextIndex = {
+  columns: new Set(['title', 'initiator_name', 'workflow_type', 'current_step_display_name', 'current_step']),
+  filter: (column, pattern) => `reference_id IN (SELECT rowid FROM instances_text WHERE instances_text.${column} LIKE ${pattern})`,
+};
+
+/** The SQL of an instance list (exported for the query-plan tests). */
+export function instanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
+  const where = compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX);
+  const clauses = [where.sql || '1=1'];
+  const params: unknown[] = where.params.map(sqliteParam);
+  if (q.initiatorId !== undefined) {
+    clauses.push('initiator_id = ?');
+    params.push(q.initiatorId);
+  }
+  if (q.assignedTo) {
+    // Index look-ups by role and by identity (pending-approvals.ts), not a scan of Suspended instances.
+    const roles = q.assignedTo.roleIds;
+    clauses.push(`status = ${InstanceStatus.Suspended}`);
+    clauses.push(roles.length ? `id IN (SELECT instance_id FROM pending_roles WHERE role_id IN (${roles.map(() => '?').join(',')}))` : '0');
+    params.push(...roles);
+    clauses.push('NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ?)');
+    params.push(q.assignedTo.identityId);
+  }
+  if (q.after) {
+    const k = keysetClause(q.sortColumn, q.ascending, q.after, () => '?');
+    clauses.push(k.sql);
+    params.push(...k.params);
+  }
+  const dir = q.ascending ? 'ASC' : 'DESC';
+  const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
+  return { sql, params: [...params, q.limit, q.offset] };
+}
+
+const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
 
 const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
 
