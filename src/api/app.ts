@@ -5,13 +5,14 @@ import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
+import { installApiDocs } from './api-docs.ts';
 import { definitionRoutes } from './definitions.ts';
 import { instanceRoutes } from './instances.ts';
 import { myRoutes } from './my-routes.ts';
 import { securityRoutes } from './security/index.ts';
 import type { SecurityService } from '../service/security.ts';
 import type { WorkflowService } from '../service/workflow.ts';
-import { statusRoutes } from './status.ts';
+import { PRODUCT_VERSION, statusRoutes } from './status.ts';
 import type { Query } from './wire.ts';
 
 declare module 'fastify' {
@@ -76,6 +77,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       'request',
     );
   });
+  // Before any route: every route registered from here on gets its wire schemas (api-docs.ts).
+  await installApiDocs(app, { version: PRODUCT_VERSION });
   app.decorateRequest('principal', null);
   app.decorateRequest('apiVersion', 1);
   app.decorateRequest('q', null as unknown as Query);

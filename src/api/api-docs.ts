@@ -1,0 +1,113 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { PORTAL_BASE } from '../portal/serve.ts';
+import { ACTION_PATH } from '../security/action-links.ts';
+import { API_PREFIX, apiPath, keyfactorOperation, keyfactorRouteSchema } from './schema/routes.ts';
+import { bodyValidator, canonicalise } from './schema/validation.ts';
+
+/*
+ * "Wire schemas live at the edge" (docs/architecture.md): every route's request and response
+ * shapes are TypeBox schemas; Fastify validates bodies with them and @fastify/swagger writes the
+ * OpenAPI document from them. See docs/api-reference.md.
+ */
+
+export const SWAGGER_UI_PATH = `${API_PREFIX}/swagger`;
+/** Where Keyfactor Command serves its document; Swagger UI reads the same one at ${SWAGGER_UI_PATH}/json. */
+export const SWAGGER_JSON_PATH = `${API_PREFIX}/swagger/v1/swagger.json`;
+
+/** Pages for people (HTML), not API operations: left out of the document. */
+const PAGES = [PORTAL_BASE, ACTION_PATH];
+const isPage = (url: string): boolean => url === '/' || PAGES.some((p) => url.toLowerCase() === p.toLowerCase() || url.toLowerCase().startsWith(`${p.toLowerCase()}/`));
+
+/**
+ * Bodies whose handler checks more than the schema can say: the step list's checks
+ * (src/domain/definition.ts) name the step by position and unique name, e.g. "Steps[1] ('A')
+ * .Signals[0].RoleIds must be a list of integer role ids". Documented, key casing applied, not
+ * schema-validated.
+ */
+const CHECKED_BY_HANDLER = new Set(['PUT /Workflow/Definitions/{definitionId}/Steps']);
+
+interface RouteApiConfig {
+  /** Keyfactor's v2 body shape, for requests that ask for v2. */
+  v2Body?: unknown;
+  /** The handler's own checks say more than the schema could (CHECKED_BY_HANDLER). */
+  handlerValidates?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    api?: RouteApiConfig;
+  }
+}
+
+export interface ApiDocsOptions {
+  version: string;
+}
+
+/**
+ * Installs, on the root instance and before any route: the schema lookup for every route, the
+ * body validation (key casing first), JSON.stringify for answers (response schemas document, they
+ * never filter what is sent), and the OpenAPI document with Swagger UI, readable without signing in.
+ */
+export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions): Promise<void> {
+  app.addHook('onRoute', (route) => attachSchema(route));
+
+  // Validation happens in the preValidation hook below, where the API version of the request is
+  // known (v1 and v2 bodies differ). Query strings, path parameters and headers are documented;
+  // the handlers parse them, since Keyfactor's SDKs send query names in several spellings (app.ts
+  // normaliseQuery) and malformed identifiers answer InvalidId, not ValidationFailed.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.addHook('preValidation', async (req: FastifyRequest) => {
+    const body = req.routeOptions.schema?.body;
+    if (!body || req.body === undefined || req.body === null) return;
+    const api = req.routeOptions.config.api;
+    const schema = api?.v2Body && req.apiVersion === 2 ? api.v2Body : body;
+    canonicalise(req.body, schema);
+    if (api?.handlerValidates) return;
+    const result = bodyValidator(schema)(req.body);
+    if (result !== true) throw result.error;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.4',
+      info: {
+        title: 'Countersign API (Keyfactor Command Workflow and Certificates API)',
+        version: opts.version,
+        description:
+          "Keyfactor Command's operations as Countersign serves them, with Keyfactor's schemas, plus Countersign's own extensions (tag 'Countersign extensions', marked x-countersign-extension: true). Every call under /KeyfactorAPI needs HTTP Basic credentials and the header x-keyfactor-requested-with: APIClient.",
+      },
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ basic: [] }],
+    },
+    transform: ({ schema, url, route }) => {
+      // Probes outside /KeyfactorAPI are open: no credentials in the document either.
+      const open = apiPath(url) === null || url === SWAGGER_JSON_PATH;
+      const s = schema as Record<string, unknown> | undefined;
+      return { schema: (open && s && !s.hide ? { ...s, security: [] } : s) as typeof schema, url: route.url ?? url };
+    },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: SWAGGER_UI_PATH,
+    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
+  });
+  app.get(SWAGGER_JSON_PATH, { schema: { hide: true } }, async () => app.swagger());
+}
+
+function attachSchema(route: RouteOptions): void {
+  const s = route.schema as Record<string, unknown> | undefined;
+  if (s) return;
+  const url = route.url;
+  if (route.method === 'HEAD' || (Array.isArray(route.method) && route.method.every((m) => m === 'HEAD')) || isPage(url)) {
+    route.schema = { hide: true } as RouteOptions['schema'];
+    return;
+  }
+  const method = Array.isArray(route.method) ? route.method[0]! : route.method;
+  const op = keyfactorOperation(method, url);
+  if (!op) return;
+  route.schema = keyfactorRouteSchema(op, url) as RouteOptions['schema'];
+  const api: RouteApiConfig = { v2Body: op.v2?.body, handlerValidates: CHECKED_BY_HANDLER.has(`${op.method} ${op.path}`) };
+  route.config = { ...(route.config as object), api } as RouteOptions['config'];
+}
