@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { PORTAL_BASE } from '../portal/serve.ts';
 import { ACTION_PATH } from '../security/action-links.ts';
 import { API_PREFIX, apiPath, keyfactorOperation, keyfactorRouteSchema } from './schema/routes.ts';
+import { KEYFACTOR_COMPONENTS } from './schema/keyfactor.generated.ts';
 import { bodyValidator, canonicalise } from './schema/validation.ts';
 
 /*
@@ -41,6 +42,20 @@ declare module 'fastify' {
   }
 }
 
+export interface ServedRoute {
+  method: string;
+  url: string;
+  /** Left out of the document (pages for people, HEAD twins, Swagger UI's own files). */
+  hidden: boolean;
+}
+
+const SERVED = new WeakMap<FastifyInstance, ServedRoute[]>();
+
+/** Every route the app registered after installApiDocs, for the test that nothing is undocumented. */
+export function servedRoutes(app: FastifyInstance): ServedRoute[] {
+  return [...(SERVED.get(app) ?? [])];
+}
+
 export interface ApiDocsOptions {
   version: string;
 }
@@ -51,7 +66,13 @@ export interface ApiDocsOptions {
  * never filter what is sent), and the OpenAPI document with Swagger UI, readable without signing in.
  */
 export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions): Promise<void> {
-  app.addHook('onRoute', (route) => attachSchema(route));
+  const served: ServedRoute[] = [];
+  SERVED.set(app, served);
+  app.addHook('onRoute', (route) => {
+    attachSchema(route);
+    const hide = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of [route.method].flat()) served.push({ method, url: route.url, hidden: hide || method === 'HEAD' });
+  });
 
   // Validation happens in the preValidation hook below, where the API version of the request is
   // known (v1 and v2 bodies differ). Query strings, path parameters and headers are documented;
@@ -79,7 +100,7 @@ export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions)
         description:
           "Keyfactor Command's operations as Countersign serves them, with Keyfactor's schemas, plus Countersign's own extensions (tag 'Countersign extensions', marked x-countersign-extension: true). Every call under /KeyfactorAPI needs HTTP Basic credentials and the header x-keyfactor-requested-with: APIClient.",
       },
-      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } }, schemas: KEYFACTOR_COMPONENTS as Record<string, never> },
       security: [{ basic: [] }],
     },
     transform: ({ schema, url, route }) => {

@@ -1,4 +1,4 @@
-import type { TSchema } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { KEYFACTOR_OPERATIONS } from './keyfactor.generated.ts';
 import type { KeyfactorOperation, OperationSchemas } from './operation.ts';
 
@@ -18,6 +18,8 @@ export const EXTENSION_MARK = 'x-countersign-extension';
 export interface ExtensionSchema extends OperationSchemas {
   summary: string;
   description?: string;
+  /** Media types of the answers when not JSON (e.g. text/plain). */
+  produces?: string[];
   tags?: string[];
 }
 
@@ -93,4 +95,24 @@ export function keyfactorRouteSchema(op: KeyfactorOperation, url: string): Recor
   }
   if (op.v2) schema.description = `x-keyfactor-api-version: 2 selects Keyfactor's v2 shapes for this operation (see ${op.source} v2 in Keyfactor's reference).`;
   return schema;
+}
+
+/** The schema Keyfactor documents for one answer of an operation, for extensions that answer a Keyfactor shape. */
+export function keyfactorShape(operation: string, status = 200): TSchema {
+  const s = KEYFACTOR_OPERATIONS[operation]?.response?.[status];
+  if (!s) throw new Error(`Keyfactor documents no ${status} answer for ${operation}`);
+  return s;
+}
+
+/** A documented answer without a body (204, or statuses an extension wants listed). */
+export const NoContent = (description = 'No Content'): TSchema => Type.Null({ description });
+
+/** An object whose properties are free-form (InitialData, SANs maps). */
+export const FreeObject = (description?: string): TSchema => Type.Object({}, { additionalProperties: true, ...(description ? { description } : {}) });
+
+/** The request body Keyfactor documents for an operation, for extensions that take the same shape. */
+export function keyfactorBody(operation: string): TSchema {
+  const s = KEYFACTOR_OPERATIONS[operation]?.body;
+  if (!s) throw new Error(`Keyfactor documents no request body for ${operation}`);
+  return s;
 }

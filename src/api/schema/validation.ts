@@ -23,6 +23,8 @@ const isObject = (v: unknown): v is Schema => v !== null && typeof v === 'object
 export function relaxed(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(relaxed);
   if (!isObject(schema)) return schema;
+  // A recursive component (keyfactor.generated.ts): below this depth anything is taken.
+  if (typeof schema.$ref === 'string') return {};
   const out: Schema = {};
   for (const [k, v] of Object.entries(schema)) {
     if (k === 'enum' || k === 'format' || k === 'required' || k === 'nullable' || k === 'default' || k === 'title' || k === 'description' || k.startsWith('x-')) continue;
