@@ -5,8 +5,9 @@ import { CountersignError } from '../../domain/errors.ts';
  * Request bodies are validated against the route's schema after their property names are put in
  * the schema's casing (ASP.NET binds JSON names case-insensitively, and so do we: wire.ts field()).
  * What the handlers accepted before schemas keeps being accepted: numbers and booleans may come as
- * their text ("5", "true"), unknown properties are ignored; presence (required), formats and enums
- * are left to the handlers, whose messages say more (which value to send, which step is wrong). A failure answers 400 ValidationFailed in Keyfactor's shape.
+ * their text ("5", "true"), unknown properties are ignored. The schema checks types (of every
+ * property, at every depth); presence, lengths, formats and enums are left to the handlers, whose
+ * messages say more (which value to send, which step is wrong). A failure answers 400 ValidationFailed in Keyfactor's shape.
  */
 
 type Schema = Record<string, unknown>;
@@ -26,11 +27,10 @@ export function relaxed(schema: unknown): unknown {
   // A recursive component (keyfactor.generated.ts): below this depth anything is taken.
   if (typeof schema.$ref === 'string') return {};
   const out: Schema = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k === 'enum' || k === 'format' || k === 'required' || k === 'nullable' || k === 'default' || k === 'title' || k === 'description' || k.startsWith('x-')) continue;
-    if (k === 'additionalProperties' && v === false) continue;
-    out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, relaxed(s)])) : relaxed(v);
-  }
+  if (isObject(schema.properties)) out.properties = Object.fromEntries(Object.entries(schema.properties).map(([p, s]) => [p, relaxed(s)]));
+  if (schema.items !== undefined) out.items = relaxed(schema.items);
+  if (isObject(schema.additionalProperties)) out.additionalProperties = relaxed(schema.additionalProperties);
+  for (const k of ['anyOf', 'oneOf', 'allOf']) if (Array.isArray(schema[k])) out[k] = (schema[k] as unknown[]).map(relaxed);
   const types = new Set<string>(Array.isArray(schema.type) ? (schema.type as string[]) : typeof schema.type === 'string' ? [schema.type] : []);
   if (types.size === 0) return out;
   if (schema.nullable === true) types.add('null');
@@ -74,7 +74,7 @@ function describe(e: ErrorObject | undefined): string {
       return `${path ? `${path}.` : ''}${String(e.params.missingProperty)} is required.`;
     case 'type':
     case 'pattern': {
-      const t = e.keyword === 'pattern' ? (e.schema === TRUE_FALSE ? 'boolean' : e.schema === WHOLE ? 'integer' : 'number') : String(e.params.type);
+      const t = e.keyword === 'pattern' ? (e.params.pattern === TRUE_FALSE ? 'boolean' : e.params.pattern === WHOLE ? 'integer' : 'number') : String(e.params.type);
       return `${what} must be ${expected(t)}.`;
     }
     default:

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyfactorOperation } from '../../src/api/schema/routes.ts';
+import { bodyValidator, canonicalise } from '../../src/api/schema/validation.ts';
+import { startTestApp, type TestApp } from '../support/server.ts';
+
+/*
+ * Request bodies are checked against the route's schema (src/api/api-docs.ts), after their
+ * property names are put in the schema's casing, and a failure answers Keyfactor's error shape.
+ */
+
+const ROLE_CREATE = keyfactorOperation('POST', '/KeyfactorAPI/Security/Roles/')!.body!;
+
+describe('canonicalise (property names in the schema’s casing)', () => {
+  it('renames declared properties at every depth, leaves unknown names and values alone', () => {
+    const body: Record<string, unknown> = { name: 'R', DESCRIPTION: 'd', identities: [{ accountname: 'x', Other: 1 }], Extra: { name: 'kept' } };
+    canonicalise(body, ROLE_CREATE);
+    expect(body).toEqual({ Name: 'R', Description: 'd', Identities: [{ AccountName: 'x', Other: 1 }], Extra: { name: 'kept' } });
+  });
+
+  it('an exact name wins over another casing of it, which stays as sent', () => {
+    const body: Record<string, unknown> = { name: 'second', Name: 'first' };
+    canonicalise(body, ROLE_CREATE);
+    expect(body).toEqual({ name: 'second', Name: 'first' });
+  });
+
+  it('never throws and keeps every value, whatever the body (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const before = JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.values(x).sort() : x));
+        canonicalise(v, ROLE_CREATE);
+        const after = JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.values(x).sort() : x));
+        expect(after).toBe(before);
+      }),
+    );
+  });
+});
+
+describe('bodyValidator', () => {
+  const validate = bodyValidator(ROLE_CREATE);
+  it('takes what the handlers took: numbers and booleans as text, unknown properties, no body', () => {
+    expect(validate({ Name: 'R', Description: 'd', Enabled: 'TRUE', Private: false, Unknown: [1] })).toBe(true);
+    expect(validate(undefined)).toBe(true);
+    expect(validate({})).toBe(true);
+  });
+  it('names the property and the expected type, with its path', () => {
+    const r = validate({ Name: 'R', Identities: [{ AccountName: 5 }] });
+    expect(r).not.toBe(true);
+    expect((r as { error: Error }).error.message).toBe('Identities[0].AccountName must be a string.');
+    expect((validate({ Enabled: 'yes' }) as { error: Error }).error.message).toBe('Enabled must be true or false.');
+    expect((validate([]) as { error: Error }).error.message).toBe('The request body must be a JSON object.');
+  });
+});
+
+describe('over HTTP', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a type the schema refuses answers 400 ValidationFailed in Keyfactor’s shape, and creates nothing', async () => {
+    const before = (await t.call('GET', '/KeyfactorAPI/Security/Roles')).body.length;
+    const res = await t.call('POST', '/KeyfactorAPI/Security/Roles', { body: { name: 'Schema-checked', description: 'd', identities: [{ accountname: 42 }] } });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ ErrorCode: '0xA5C00003', Message: 'Identities[0].AccountName must be a string.' });
+    expect((await t.call('GET', '/KeyfactorAPI/Security/Roles')).body.length).toBe(before);
+  });
+
+  it('names in any casing are taken as Keyfactor’s', async () => {
+    const res = await t.call('POST', '/KeyfactorAPI/Security/Roles', { body: { NAME: 'Any casing', description: 'd', eNaBlEd: 'false' } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ Name: 'Any casing', Description: 'd', Enabled: false });
+  });
+
+  it('answers are sent as the handlers made them (response schemas document, they do not filter)', async () => {
+    const res = await t.call('GET', '/KeyfactorAPI/Status/HealthCheck', { unchecked: true });
+    expect(res.status).toBe(204);
+    const version = await t.call('GET', '/healthz', { unchecked: true });
+    expect(version.body).toEqual({ status: 'ok' });
+  });
+});
