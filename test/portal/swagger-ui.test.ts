@@ -30,7 +30,7 @@ describe('Swagger UI', () => {
     await definitions.waitFor({ timeout: 30_000 });
     expect(await page.locator('.opblock [data-path="/KeyfactorAPI/Workflow/Instances/{id}/Signals"]').count()).toBe(1);
     expect(await page.locator('.opblock-tag', { hasText: 'Countersign extensions' }).count()).toBe(1);
-    expect(await page.locator('.info .title').innerText()).toContain('Countersign API');
+    expect(await page.locator('.info .title').textContent()).toContain('Countersign API');
     // The document declares HTTP Basic: the Authorize button is there for the calls made from the page.
     expect(await page.locator('button.authorize').count()).toBe(1);
     expect(errors).toEqual([]);
