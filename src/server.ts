@@ -15,6 +15,8 @@ import { BasicAuthenticator } from './security/basic-authenticator.ts';
 import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
 import type { Logger } from 'pino';
 import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
+import { startTracing, tracedStore } from './observability/tracing.ts';
+import { PRODUCT_VERSION } from './api/status.ts';
 import { makeServices, type Services } from './service/services.ts';
 import { SecurityService } from './service/security.ts';
 import { WorkflowService } from './service/workflow.ts';
@@ -51,7 +53,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
   const events = loggedSecurityEvents(logger);
-  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  // Off unless the standard OTEL_* variables ask for traces; then the SDK is loaded (docs/operations.md "Tracing").
+  const tracing = await startTracing(process.env, PRODUCT_VERSION, (m) => logger.warn({ component: 'tracing' }, m));
+  if (tracing) logger.info({ component: 'tracing', exporters: tracing.exporters }, 'tracing on');
+  const opened = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  const store = tracing ? tracedStore(opened, /^postgres/i.test(config.databaseUrl) ? 'postgresql' : 'sqlite') : opened;
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
@@ -91,6 +97,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
+    tracing: tracing !== null,
     apiRoutes: certificateRoutes(certificates),
     extra: async (app) => {
       metrics.instrument(app);
@@ -138,6 +145,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await runner.stop();
       await reconciler.stop();
       await store.close();
+      await tracing?.shutdown();
     },
   };
 }
