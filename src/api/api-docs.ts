@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { PORTAL_BASE } from '../portal/serve.ts';
 import { ACTION_PATH } from '../security/action-links.ts';
-import { API_PREFIX, apiPath, keyfactorOperation, keyfactorRouteSchema } from './schema/routes.ts';
+import { API_PREFIX, apiPath, EXTENSION_MARK, KEYFACTOR_HEADERS, keyfactorOperation, keyfactorRouteSchema } from './schema/routes.ts';
 import { KEYFACTOR_COMPONENTS } from './schema/keyfactor.generated.ts';
 import { bodyValidator, canonicalise } from './schema/validation.ts';
 
@@ -119,7 +119,11 @@ export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions)
 
 function attachSchema(route: RouteOptions): void {
   const s = route.schema as Record<string, unknown> | undefined;
-  if (s) return;
+  if (s) {
+    // An extension under /KeyfactorAPI needs the same headers as Keyfactor's operations.
+    if (s[EXTENSION_MARK] === true && !s.headers && apiPath(route.url) !== null) route.schema = { ...s, headers: KEYFACTOR_HEADERS } as RouteOptions['schema'];
+    return;
+  }
   const url = route.url;
   if (route.method === 'HEAD' || (Array.isArray(route.method) && route.method.every((m) => m === 'HEAD')) || isPage(url)) {
     route.schema = { hide: true } as RouteOptions['schema'];

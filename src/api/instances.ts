@@ -113,7 +113,7 @@ function restartVersion(req: FastifyRequest): number | null {
   return int(asObject(b), 'version', { min: 1 });
 }
 
-/** Keyfactor starts instances from its own events; Countersign lets a client start one (docs/api.md). */
+/** Keyfactor starts instances from its own events; Countersign lets a client start one (docs/compatibility.md "Beyond Keyfactor"). */
 const START_INSTANCE = extension({
   summary: 'Start a workflow instance',
   description: 'Starts the published definition named by DefinitionId, or by WorkflowType and Key. Answers 201 with the instance and its Location.',

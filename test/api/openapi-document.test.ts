@@ -114,6 +114,12 @@ describe('the OpenAPI document', () => {
         const keyfactor = typeof op['x-keyfactor-path'] === 'string';
         const ext = op['x-countersign-extension'] === true && (op.tags as string[]).includes('Countersign extensions');
         if (keyfactor === ext) unmarked.push(`${m.toUpperCase()} ${p}`);
+        // Every call under /KeyfactorAPI needs the Keyfactor header: the document says so for each.
+        if (p.startsWith('/KeyfactorAPI/')) {
+          const header = params(op, 'header').find((x) => x.name === 'x-keyfactor-requested-with');
+          expect(header?.required, `${m.toUpperCase()} ${p}: x-keyfactor-requested-with`).toBe(true);
+          expect((header?.schema as Obj).default, `${m.toUpperCase()} ${p}`).toBe('APIClient');
+        }
       }
     }
     expect(unmarked).toEqual([]);

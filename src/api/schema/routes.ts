@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TObject, type TSchema, Type } from '@sinclair/typebox';
 import { KEYFACTOR_OPERATIONS } from './keyfactor.generated.ts';
 import type { KeyfactorOperation, OperationSchemas } from './operation.ts';
 
@@ -80,11 +80,11 @@ export function keyfactorRouteSchema(op: KeyfactorOperation, url: string): Recor
     summary: `${op.method} ${op.path}`,
     ...(op.deprecated ? { deprecated: true } : {}),
     ...(op.querystring ? { querystring: op.querystring } : {}),
-    ...(op.headers ? { headers: op.headers } : {}),
     ...(op.body ? { body: op.body } : {}),
     ...(op.response ? { response: op.response } : {}),
     'x-keyfactor-path': op.path,
   };
+  if (op.headers) schema.headers = withHeaderDefaults(op.headers);
   if (op.params) {
     const kfNames = Object.keys(op.params.properties);
     const props: Record<string, TSchema> = {};
@@ -115,4 +115,20 @@ export function keyfactorBody(operation: string): TSchema {
   const s = KEYFACTOR_OPERATIONS[operation]?.body;
   if (!s) throw new Error(`Keyfactor documents no request body for ${operation}`);
   return s;
+}
+
+/**
+ * The headers every call under /KeyfactorAPI sends, as Keyfactor documents them; the default
+ * fills Swagger UI's form with the value Keyfactor's SDKs send.
+ */
+export const KEYFACTOR_HEADERS = Type.Object({
+  'x-keyfactor-requested-with': Type.String({ default: 'APIClient', description: 'APIClient or XMLHttpRequest' }),
+  'x-keyfactor-api-version': Type.Optional(Type.String({ description: '2 selects the v2 shapes where Keyfactor has them' })),
+});
+
+function withHeaderDefaults(headers: TObject): TObject {
+  const props = { ...headers.properties };
+  const rw = props['x-keyfactor-requested-with'];
+  if (rw) props['x-keyfactor-requested-with'] = { ...rw, default: 'APIClient' };
+  return { ...headers, properties: props };
 }
