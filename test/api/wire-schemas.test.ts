@@ -42,6 +42,17 @@ describe('bodyValidator', () => {
     expect(validate({ Name: 'R', Description: 'd', Enabled: 'TRUE', Private: false, Unknown: [1] })).toBe(true);
     expect(validate(undefined)).toBe(true);
     expect(validate({})).toBe(true);
+    // Enumerations by number or by name (Claims[].ClaimType of a v2 role).
+    const v2Role = bodyValidator(keyfactorOperation('PUT', '/KeyfactorAPI/Security/Roles')!.v2!.body!);
+    expect(
+      v2Role({
+        Claims: [
+          { ClaimType: 'User', ClaimValue: 'a' },
+          { ClaimType: 0, ClaimValue: 'b' },
+        ],
+      }),
+    ).toBe(true);
+    expect((v2Role({ Claims: [{ ClaimType: true }] }) as { error: Error }).error.message).toMatch(/^Claims\[0\]\.ClaimType must be/);
   });
   it('names the property and the expected type, with its path', () => {
     const r = validate({ Name: 'R', Identities: [{ AccountName: 5 }] });

@@ -5,7 +5,7 @@ import { CountersignError } from '../../domain/errors.ts';
  * Request bodies are validated against the route's schema after their property names are put in
  * the schema's casing (ASP.NET binds JSON names case-insensitively, and so do we: wire.ts field()).
  * What the handlers accepted before schemas keeps being accepted: numbers and booleans may come as
- * their text ("5", "true"), unknown properties are ignored. The schema checks types (of every
+ * their text ("5", "true"), enumerations by name, unknown properties are ignored. The schema checks types (of every
  * property, at every depth); presence, lengths, formats and enums are left to the handlers, whose
  * messages say more (which value to send, which step is wrong). A failure answers 400 ValidationFailed in Keyfactor's shape.
  */
@@ -34,7 +34,10 @@ export function relaxed(schema: unknown): unknown {
   const types = new Set<string>(Array.isArray(schema.type) ? (schema.type as string[]) : typeof schema.type === 'string' ? [schema.type] : []);
   if (types.size === 0) return out;
   if (schema.nullable === true) types.add('null');
-  if (types.has('integer') || types.has('number') || types.has('boolean')) {
+  if (Array.isArray(schema.enum)) {
+    // Enumerations bind from their names too ("User" for ClaimType 0), as ASP.NET's converters do.
+    types.add('string');
+  } else if (types.has('integer') || types.has('number') || types.has('boolean')) {
     types.add('string');
     out.pattern = types.has('boolean') ? TRUE_FALSE : types.has('integer') ? WHOLE : NUMBER;
   }
