@@ -74,16 +74,14 @@ export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions)
     for (const method of [route.method].flat()) served.push({ method, url: route.url, hidden: hide || method === 'HEAD' });
   });
 
-  // Validation happens in the preValidation hook below, where the API version of the request is
-  // known (v1 and v2 bodies differ). Query strings, path parameters and headers are documented;
-  // the handlers parse them, since Keyfactor's SDKs send query names in several spellings (app.ts
-  // normaliseQuery) and malformed identifiers answer InvalidId, not ValidationFailed.
-  app.setValidatorCompiler(() => () => true);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Routes with Keyfactor's schemas or extension() ones (attachSchema) are validated in the
+  // preValidation hook below, where the API version of the request is known (v1 and v2 bodies
+  // differ), and answered with JSON.stringify; a route declaring a plain Fastify schema keeps
+  // Fastify's own validation and serialisation.
   app.addHook('preValidation', async (req: FastifyRequest) => {
-    const body = req.routeOptions.schema?.body;
-    if (!body || req.body === undefined || req.body === null) return;
     const api = req.routeOptions.config.api;
+    const body = req.routeOptions.schema?.body;
+    if (!api || !body || req.body === undefined || req.body === null) return;
     const schema = api?.v2Body && req.apiVersion === 2 ? api.v2Body : body;
     canonicalise(req.body, schema);
     if (api?.handlerValidates) return;
@@ -120,8 +118,10 @@ export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions)
 function attachSchema(route: RouteOptions): void {
   const s = route.schema as Record<string, unknown> | undefined;
   if (s) {
+    if (s[EXTENSION_MARK] !== true) return;
     // An extension under /KeyfactorAPI needs the same headers as Keyfactor's operations.
-    if (s[EXTENSION_MARK] === true && !s.headers && apiPath(route.url) !== null) route.schema = { ...s, headers: KEYFACTOR_HEADERS } as RouteOptions['schema'];
+    if (!s.headers && apiPath(route.url) !== null) route.schema = { ...s, headers: KEYFACTOR_HEADERS } as RouteOptions['schema'];
+    ours(route, {});
     return;
   }
   const url = route.url;
@@ -133,6 +133,17 @@ function attachSchema(route: RouteOptions): void {
   const op = keyfactorOperation(method, url);
   if (!op) return;
   route.schema = keyfactorRouteSchema(op, url) as RouteOptions['schema'];
-  const api: RouteApiConfig = { v2Body: op.v2?.body, handlerValidates: CHECKED_BY_HANDLER.has(`${op.method} ${op.path}`) };
+  ours(route, { v2Body: op.v2?.body, handlerValidates: CHECKED_BY_HANDLER.has(`${op.method} ${op.path}`) });
+}
+
+/**
+ * Query strings, path parameters and headers are documented; the handlers parse them, since
+ * Keyfactor's SDKs send query names in several spellings (app.ts normaliseQuery) and a malformed
+ * identifier answers InvalidId. Bodies are checked by the preValidation hook. Answers are sent as
+ * the handler made them: response schemas document, they never filter.
+ */
+function ours(route: RouteOptions, api: RouteApiConfig): void {
   route.config = { ...(route.config as object), api } as RouteOptions['config'];
+  route.validatorCompiler = () => () => true;
+  route.serializerCompiler = () => (data) => JSON.stringify(data);
 }

@@ -1,6 +1,9 @@
+import { Type } from '@sinclair/typebox';
+import Fastify from 'fastify';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyfactorOperation } from '../../src/api/schema/routes.ts';
+import { installApiDocs } from '../../src/api/api-docs.ts';
+import { extension, keyfactorOperation } from '../../src/api/schema/routes.ts';
 import { bodyValidator, canonicalise } from '../../src/api/schema/validation.ts';
 import { noop, publishedDefinition } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
@@ -64,6 +67,33 @@ describe('bodyValidator', () => {
     expect((r as { error: Error }).error.message).toBe('Identities[0].AccountName must be a string.');
     expect((validate({ Enabled: 'yes' }) as { error: Error }).error.message).toBe('Enabled must be true or false.');
     expect((validate([]) as { error: Error }).error.message).toBe('The request body must be a JSON object.');
+  });
+});
+
+describe('which routes the schema check applies to', () => {
+  it('extension() routes get it; a route with a plain Fastify schema keeps Fastify’s own validation and serialisation', async () => {
+    const app = Fastify();
+    await installApiDocs(app, { version: 'test' });
+    const body = Type.Object({ Count: Type.Integer() }, { required: [] });
+    app.post('/ext', { schema: extension({ summary: 'x', body, response: { 200: Type.Object({}) } }) }, async (req) => ({ got: req.body }));
+    app.post(
+      '/plain',
+      {
+        schema: {
+          body: { type: 'object', required: ['Count'], properties: { Count: { type: 'integer' } } },
+          response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } },
+        },
+      },
+      async () => ({ ok: true, dropped: 'by fast-json-stringify' }),
+    );
+    const ext = await app.inject({ method: 'POST', url: '/ext', payload: { count: '7', extra: 1 } });
+    expect(ext.json()).toEqual({ got: { Count: '7', extra: 1 } });
+    const bad = await app.inject({ method: 'POST', url: '/ext', payload: { count: 'seven' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toBe('Count must be a whole number.');
+    expect((await app.inject({ method: 'POST', url: '/plain', payload: {} })).json().code).toBe('FST_ERR_VALIDATION');
+    expect((await app.inject({ method: 'POST', url: '/plain', payload: { Count: 1 } })).json()).toEqual({ ok: true });
+    await app.close();
   });
 });
 
