@@ -15,6 +15,8 @@ import { BasicAuthenticator, DEFAULT_LOGIN_SETTINGS, LOCAL_ACCOUNTS_ON, type Loc
 import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
 import type { Logger } from 'pino';
 import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
+import { startTracing, tracedStore } from './observability/tracing.ts';
+import { PRODUCT_VERSION } from './api/status.ts';
 import { makeServices, type Services } from './service/services.ts';
 import { SecurityService } from './service/security.ts';
 import { Passwords } from './security/passwords.ts';
@@ -56,7 +58,11 @@ export interface ServerOptions {
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
-  const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }), { durability: config.durability });
+  // Off unless the standard OTEL_* variables ask for traces; then the SDK is loaded (docs/operations.md "Tracing").
+  const tracing = await startTracing(process.env, PRODUCT_VERSION, (m) => logger.warn({ component: 'tracing' }, m));
+  if (tracing) logger.info({ component: 'tracing', exporters: tracing.exporters }, 'tracing on');
+  const opened = await openStore(config.databaseUrl, logger.child({ component: 'store' }), { durability: config.durability });
+  const store = tracing ? tracedStore(opened, /^postgres/i.test(config.databaseUrl) ? 'postgresql' : 'sqlite') : opened;
   // Every node must sign the audit chain with the same key: configured, else generated once in the store.
   const auditKey = config.auditKey ?? (await store.getOrCreateSetting('audit_hmac_key', randomBytes(32).toString('base64url')));
   const audit = new AuditLog(store, auditKey, (m, err) => logger.error({ err, component: 'audit' }, m));
@@ -113,6 +119,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     logger,
     events,
     delegations,
+    tracing: tracing !== null,
     apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit)],
     extra: async (app) => {
       metrics.instrument(app);
@@ -163,6 +170,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       // Entries queued by the last requests are written before the store closes.
       await audit.flush();
       await store.close();
+      await tracing?.shutdown();
     },
   };
 }

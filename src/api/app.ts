@@ -5,6 +5,8 @@ import type { Authenticator, Principal } from '../security/principal.ts';
 import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
+import { traceRequests } from '../observability/tracing.ts';
+import { installApiDocs } from './api-docs.ts';
 import { definitionRoutes } from './definitions.ts';
 import { installIdempotency } from './idempotency.ts';
 import { approvalRoutes } from './approval-routes.ts';
@@ -15,7 +17,7 @@ import { myRoutes } from './my-routes.ts';
 import { securityRoutes } from './security/index.ts';
 import type { SecurityService } from '../service/security.ts';
 import type { WorkflowService } from '../service/workflow.ts';
-import { statusRoutes } from './status.ts';
+import { PRODUCT_VERSION, statusRoutes } from './status.ts';
 import type { Query } from './wire.ts';
 
 declare module 'fastify' {
@@ -40,6 +42,8 @@ export interface AppOptions {
   delegations?: DelegationService;
   /** More API route plugins, mounted under the base path behind authentication (certificates). */
   apiRoutes?: FastifyPluginAsync[];
+  /** A span per request (the OTEL_* variables turned tracing on: observability/tracing.ts). */
+  tracing?: boolean;
   /** Extra plugins mounted beside the API (the portal). */
   extra?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -82,6 +86,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       'request',
     );
   });
+  // Before any route: every route registered from here on gets its wire schemas (api-docs.ts),
+  // and its handler runs inside the request's span when tracing is on.
+  if (opts.tracing) traceRequests(app, ['/healthz', '/readyz', '/metrics']);
+  await installApiDocs(app, { version: PRODUCT_VERSION });
   app.decorateRequest('principal', null);
   app.decorateRequest('apiVersion', 1);
   app.decorateRequest('q', null as unknown as Query);

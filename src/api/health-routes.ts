@@ -1,8 +1,10 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { CountersignError } from '../domain/errors.ts';
 import type { Metrics, MetricsAccess } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
+import { extension } from './schema/routes.ts';
 
 export interface HealthDeps {
   store: Store;
@@ -22,9 +24,9 @@ export const healthRoutes =
   (d: HealthDeps): FastifyPluginAsync =>
   async (app) => {
     // Liveness: the process answers. It must not depend on the store, or a database outage restarts every node.
-    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/healthz', { schema: HEALTHZ }, async () => ({ status: 'ok' }));
 
-    app.get('/readyz', async (_req, reply) => {
+    app.get('/readyz', { schema: READYZ }, async (_req, reply) => {
       const checks: Record<string, string> = { store: 'ok', migrations: 'ok', runner: 'ok' };
       try {
         const pending = (await withTimeout(d.store.migrationStatus(), STORE_CHECK_MS)).filter((m) => m.appliedAt === null);
@@ -40,7 +42,7 @@ export const healthRoutes =
       return { status: ready ? 'ok' : 'unavailable', checks };
     });
 
-    app.get('/metrics', async (req, reply) => {
+    app.get('/metrics', { schema: METRICS }, async (req, reply) => {
       const a = d.metricsAccess;
       if (a.mode === 'off') return reply.callNotFound();
       if (a.mode === 'token' && !sameSecret(bearer(req.headers.authorization), a.token)) {
@@ -64,3 +66,30 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms)))]).finally(() => clearTimeout(timer));
 }
+
+const PROBES = ['Probes'];
+
+const HEALTHZ = extension({
+  summary: 'Liveness: the process answers',
+  tags: PROBES,
+  response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+});
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  checks: Type.Object({ store: Type.String(), migrations: Type.String(), runner: Type.String() }),
+});
+
+const READYZ = extension({
+  summary: 'Readiness: store reachable, migrations applied, job runner alive',
+  tags: PROBES,
+  response: { 200: Readiness, 503: Readiness },
+});
+
+const METRICS = extension({
+  summary: 'Prometheus metrics (text exposition format)',
+  description: 'Open, behind a bearer token, or off, as COUNTERSIGN_METRICS says (docs/operations.md).',
+  tags: PROBES,
+  produces: ['text/plain'],
+  response: { 200: Type.String({ description: 'Prometheus text format' }) },
+});

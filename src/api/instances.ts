@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fail } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/types.ts';
@@ -9,6 +10,8 @@ import { prefersRepresentation, signalOutcomeWire } from './approval-routes.ts';
 import { principalOf, requirePermission } from './guard.ts';
 import { CONTINUE_HEADER, continueAfter, instanceListQuery } from './listing.ts';
 import type { InstanceQuery } from '../store/store.ts';
+import { extension, FreeObject, keyfactorShape } from './schema/routes.ts';
+import { Nullable } from './schema/typebox.ts';
 import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { asObject, field, guid, int, intParam, queryBool, str } from './wire.ts';
 import { instanceQuery, instanceV1 } from './workflow-wire.ts';
@@ -44,7 +47,7 @@ export const instanceRoutes =
       });
     });
 
-    app.post('/Workflow/Instances', async (req, reply) => {
+    app.post('/Workflow/Instances', { schema: START_INSTANCE }, async (req, reply) => {
       const p = requirePermission(req, P.instancesStart);
       const body = asObject(req.body ?? {});
       const definitionId = str(body, 'DefinitionId');
@@ -124,3 +127,17 @@ function restartVersion(req: FastifyRequest): number | null {
   if (typeof b === 'number') return intParam(String(b), 'version');
   return int(asObject(b), 'version', { min: 1 });
 }
+
+/** Keyfactor starts instances from its own events; Countersign lets a client start one (docs/compatibility.md "Beyond Keyfactor"). */
+const START_INSTANCE = extension({
+  summary: 'Start a workflow instance',
+  description: 'Starts the published definition named by DefinitionId, or by WorkflowType and Key. Answers 201 with the instance and its Location.',
+  body: Type.Object({
+    DefinitionId: Type.Optional(Nullable(Type.String({ format: 'uuid' }))),
+    WorkflowType: Type.Optional(Nullable(Type.String())),
+    Key: Type.Optional(Nullable(Type.String())),
+    Title: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+    InitialData: Type.Optional(Nullable(FreeObject('Data the steps read as $(name) tokens.'))),
+  }),
+  response: { 201: keyfactorShape('GET /Workflow/Instances/{instanceId}') },
+});

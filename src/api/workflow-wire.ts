@@ -5,6 +5,7 @@ import type { Definition, DefinitionVersion, HistoryEntry, Instance, Json, JsonO
 import type { StepRegistry } from '../domain/step-registry.ts';
 import type { ParamDecl, ParamType, StepType } from '../domain/step-type.ts';
 import { asArray, asObject, bool, field, str } from './wire.ts';
+import type { InstanceResponse } from './schema/keyfactor.generated.ts';
 
 /*
  * Keyfactor wire shapes (PascalCase) <-> domain objects. Responses carry exactly the properties
@@ -237,7 +238,8 @@ export function stepSignalId(stepId: string, signal: string): string {
 export function instanceV1(i: Instance, version: DefinitionVersion | null, history?: HistoryEntry[]) {
   const step = version?.steps.find((s) => s.uniqueName === i.currentStep);
   const waiting = i.status === 'Suspended' && step;
-  const body = {
+  // Keyfactor's InstanceResponse (the generated wire type): the compiler holds the answer to it.
+  const body: InstanceResponse = {
     ...instanceState(i),
     Signals: waiting
       ? step.signals.map((g) => ({ SignalName: g.name, StepSignalId: stepSignalId(step.id, g.name), SignalReceived: i.signals.some((r) => r.signal === g.name) }))

@@ -9,6 +9,7 @@ import { StepFailure, type RunEnvironment, type RunResult } from '../domain/step
 import type { Job, Store } from '../store/store.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { Notifier, NotifyResult } from './notifier.ts';
+import { inSpan } from '../observability/tracing.ts';
 
 export interface JobRunnerOptions {
   /** Identifies this process in job leases. */
@@ -121,8 +122,18 @@ export class JobRunner {
     });
   }
 
-  /** Runs one job; never throws. */
+  /** Runs one job; never throws. A span per job (tracing on): the store calls and the step run are inside it. */
   async runJob(job: Job): Promise<void> {
+    const attributes = {
+      'countersign.job.id': String(job.id),
+      'countersign.job.type': job.effect.type,
+      'countersign.instance.id': job.instanceId,
+      'countersign.step.unique_name': job.effect.step,
+    };
+    return inSpan(`job ${job.effect.type}`, attributes, () => this.runJobTraced(job));
+  }
+
+  private async runJobTraced(job: Job): Promise<void> {
     try {
       if (job.effect.type === 'timer') return await this.workflow.fireTimer(job, this.owner);
       if (job.effect.type === 'notify') return await this.sendNotification(job);
@@ -226,15 +237,23 @@ export class JobRunner {
       config[k] = decl?.tokens ? resolveValue(v, scope, decl.encodeTokens?.(step.config)) : v;
     }
     try {
-      const result = await type.run({
-        step,
-        config,
-        instance,
-        idempotencyKey: `${instance.id}/${step.uniqueName}`,
-        attempt: job.attempts,
-        signal: AbortSignal.timeout(this.o.stepTimeoutMs),
-        env: this.env,
-      });
+      const attributes = {
+        'countersign.step.type': step.extensionName,
+        'countersign.step.unique_name': step.uniqueName,
+        'countersign.instance.id': instance.id,
+        'countersign.step.attempt': job.attempts,
+      };
+      const result = await inSpan(`step ${step.extensionName}`, attributes, () =>
+        type.run!({
+          step,
+          config,
+          instance,
+          idempotencyKey: `${instance.id}/${step.uniqueName}`,
+          attempt: job.attempts,
+          signal: AbortSignal.timeout(this.o.stepTimeoutMs),
+          env: this.env,
+        }),
+      );
       return { kind: 'ok', result };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { defaultTemplate } from '../../certificates/policy.ts';
 import { fail } from '../../domain/errors.ts';
@@ -7,6 +8,8 @@ import type { CertificateService } from '../../service/certificates.ts';
 import type { MetadataField } from '../../store/certificate-store.ts';
 import { requirePermission } from '../guard.ts';
 import { listInMemory, listQuery } from '../listing.ts';
+import { extension, keyfactorBody, keyfactorShape, NoContent } from '../schema/routes.ts';
+import { Nullable } from '../schema/typebox.ts';
 import { asArray, asObject, bool, int, intParam, str } from '../wire.ts';
 import { readTemplate } from './read.ts';
 import { caWire, enrollmentPatternWire, metadataFieldWire, templateCollectionWire, templateWire } from './wire.ts';
@@ -38,7 +41,7 @@ export const catalogRoutes =
     });
 
     // Extension: import an existing CA (PEM certificate chain and key, or PKCS#12).
-    app.post('/CertificateAuthority/Import', async (req) => {
+    app.post('/CertificateAuthority/Import', { schema: IMPORT_CA }, async (req) => {
       requirePermission(req, P.casModify);
       const b = asObject(req.body ?? null);
       const ca = await certs.importCa({
@@ -74,7 +77,7 @@ export const catalogRoutes =
     });
 
     // Extension: Countersign has no Active Directory to import templates from.
-    app.post('/Templates', async (req) => {
+    app.post('/Templates', { schema: CREATE_TEMPLATE }, async (req) => {
       requirePermission(req, P.templatesModify);
       const b = asObject(req.body ?? null);
       str(b, 'CommonName', { required: true, nonEmpty: true });
@@ -82,7 +85,7 @@ export const catalogRoutes =
       return templateWire(await store.insertTemplate(readTemplate(base, b)));
     });
 
-    app.delete<{ Params: { id: string } }>('/Templates/:id', async (req, reply) => {
+    app.delete<{ Params: { id: string } }>('/Templates/:id', { schema: DELETE_TEMPLATE }, async (req, reply) => {
       requirePermission(req, P.templatesModify);
       const id = intParam(req.params.id, 'Template id');
       if (!(await store.deleteTemplate(id))) fail('NotFound', `No template has Id ${id}.`);
@@ -155,3 +158,31 @@ function readMetadataField(body: unknown): Omit<MetadataField, 'id'> {
     caseSensitive: bool(b, 'CaseSensitive') ?? false,
   };
 }
+
+const IMPORT_CA = extension({
+  summary: 'Import an existing certificate authority',
+  description: 'A PEM certificate chain with its PEM private key, or a PKCS#12 (base64) with its password. The key is kept encrypted.',
+  body: Type.Object({
+    LogicalName: Type.String({ maxLength: 100 }),
+    HostName: Type.Optional(Nullable(Type.String({ maxLength: 253 }))),
+    CertificatesPem: Type.Optional(Nullable(Type.String())),
+    PrivateKeyPem: Type.Optional(Nullable(Type.String())),
+    Pkcs12: Type.Optional(Nullable(Type.String({ description: 'base64' }))),
+    Password: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  }),
+  response: { 200: keyfactorShape('GET /CertificateAuthority/{id}') },
+});
+
+/** Keyfactor imports templates from Active Directory; Countersign has none, so they are created here. */
+const CREATE_TEMPLATE = extension({
+  summary: 'Create a certificate template',
+  description: "Takes PUT /Templates's body without Id (CommonName is required).",
+  body: keyfactorBody('PUT /Templates'),
+  response: { 200: keyfactorShape('GET /Templates/{id}') },
+});
+
+const DELETE_TEMPLATE = extension({
+  summary: 'Delete a certificate template',
+  params: Type.Object({ id: Type.Integer() }),
+  response: { 204: NoContent() },
+});

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { nameParts, publicKeyInfo } from '../../certificates/csr.ts';
 import { checkPolicy } from '../../certificates/policy.ts';
@@ -7,6 +8,8 @@ import { fail } from '../../domain/errors.ts';
 import { grants, P } from '../../security/permissions.ts';
 import type { CertificateService } from '../../service/certificates.ts';
 import { principalOf } from '../guard.ts';
+import { extension, FreeObject } from '../schema/routes.ts';
+import { Nullable } from '../schema/typebox.ts';
 import { intParam } from '../wire.ts';
 
 /**
@@ -17,7 +20,7 @@ import { intParam } from '../wire.ts';
 export const requestRoutes =
   (certs: CertificateService): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Params: { id: string } }>('/Enrollment/Requests/:id', async (req) => {
+    app.get<{ Params: { id: string } }>('/Enrollment/Requests/:id', { schema: ENROLLMENT_REQUEST }, async (req) => {
       const p = principalOf(req);
       const id = intParam(req.params.id, 'Request id');
       const request = (await certs.store.certificates.getRequest(id)) ?? fail('NotFound', `No enrollment request has Id ${id}.`);
@@ -74,3 +77,39 @@ export const requestRoutes =
       };
     });
   };
+
+const ENROLLMENT_REQUEST = extension({
+  summary: 'An enrollment request, decoded for its requester and approvers',
+  description: "Subject, SANs, key, template and validity, checked again against the template as it is now, with the request's disposition.",
+  params: Type.Object({ id: Type.Integer() }),
+  response: {
+    200: Type.Object({
+      Id: Type.Integer(),
+      EnrollmentType: Type.String({ description: 'CSR or PFX' }),
+      Requester: Type.String(),
+      SubmissionDate: Type.String({ format: 'date-time' }),
+      Subject: Type.String(),
+      SubjectParts: FreeObject('Subject attributes by name (CN, O, …).'),
+      SANs: FreeObject('SAN values by type (dns, ip4, …).'),
+      Key: Type.Object({ Type: Type.String(), Size: Nullable(Type.Integer()), Curve: Nullable(Type.String()) }),
+      ValidityDays: Type.Integer(),
+      CSR: Nullable(Type.String()),
+      Template: Nullable(
+        Type.Object({
+          Id: Type.Integer(),
+          Name: Type.String(),
+          KeyTypes: Type.Array(Type.String()),
+          MinimumRsaKeySize: Type.Integer(),
+          Curves: Type.Array(Type.String()),
+          AllowedSanTypes: Type.Array(Type.String()),
+          ValidityDays: Type.Integer(),
+        }),
+      ),
+      CertificateAuthority: Nullable(Type.String()),
+      PolicyViolations: Type.Array(Type.Object({ Rule: Type.String(), Message: Type.String() })),
+      Disposition: Type.String(),
+      WorkflowInstanceId: Nullable(Type.String({ format: 'uuid' })),
+      KeyfactorID: Nullable(Type.Integer()),
+    }),
+  },
+});

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fail } from '../../domain/errors.ts';
 import { checkAccountName, checkEmail } from '../../domain/security/account-policy.ts';
@@ -8,6 +9,7 @@ import { IDENTITY_FIELDS } from '../../store/query-fields.ts';
 import type { Identity } from '../../store/store.ts';
 import { requirePermission } from '../guard.ts';
 import { listQuery } from '../listing.ts';
+import { extension, NoContent } from '../schema/routes.ts';
 import { asObject, intParam, str } from '../wire.ts';
 import { identityPermissions, identityV1 } from './views.ts';
 
@@ -65,11 +67,21 @@ export const identityRoutes =
     });
 
     // Lifts a log-in lock-out (docs/security/authentication.md); an extension, not in Keyfactor's API.
-    app.post('/Security/Identities/:id/Unlock', async (req, reply) => {
-      requirePermission(req, P.securityModify);
-      await security.unlock(idParam(req));
-      return reply.code(204).send();
-    });
+    app.post(
+      '/Security/Identities/:id/Unlock',
+      {
+        schema: extension({
+          summary: 'Lift the log-in lock-out of an identity',
+          params: Type.Object({ id: Type.Integer() }),
+          response: { 204: NoContent('The identity may sign in again.') },
+        }),
+      },
+      async (req, reply) => {
+        requirePermission(req, P.securityModify);
+        await security.unlock(idParam(req));
+        return reply.code(204).send();
+      },
+    );
 
     // Sets an identity's password (docs/security/authentication.md); an extension, not in Keyfactor's API.
     // The password is never answered back; it lifts a lock-out, so it works at once.
