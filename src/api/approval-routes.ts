@@ -1,4 +1,7 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { extension, FreeObject, NoContent } from './schema/routes.ts';
+import { Nullable } from './schema/typebox.ts';
 import type { Explanation, SignalOutcome } from '../domain/explain.ts';
 import { fail } from '../domain/errors.ts';
 import { InstanceStatus } from '../domain/status.ts';
@@ -17,7 +20,7 @@ import { readSignal } from './instances.ts';
 export const approvalRoutes =
   (approvals: ApprovalService, wf: WorkflowService, delegations?: DelegationService): FastifyPluginAsync =>
   async (app) => {
-    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Reassign', async (req, reply) => {
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Reassign', { schema: S.reassign }, async (req, reply) => {
       const body = asObject(req.body ?? null);
       const raw = asArray(field(body, 'RoleIds') ?? null, 'RoleIds');
       const roleIds = raw.map((r, i) =>
@@ -27,12 +30,12 @@ export const approvalRoutes =
       return reply.code(204).send();
     });
 
-    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Migrate', async (req) => {
+    app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Migrate', { schema: S.migrate }, async (req) => {
       const body = asObject(req.body ?? {});
       return migrationWire(await wf.migrate(guid(req.params.id, 'Instance id'), migrationRequest(body, 'Version'), principalOf(req)));
     });
 
-    app.post<{ Params: { id: string } }>('/Workflow/Definitions/:id/MigrateInstances', async (req) => {
+    app.post<{ Params: { id: string } }>('/Workflow/Definitions/:id/MigrateInstances', { schema: S.migrateAll }, async (req) => {
       const body = asObject(req.body ?? {});
       const fromVersion = int(body, 'FromVersion', { min: 1 });
       const results = await wf.migrateAll(guid(req.params.id, 'Definition id'), { ...migrationRequest(body, 'ToVersion'), fromVersion }, principalOf(req));
@@ -44,9 +47,9 @@ export const approvalRoutes =
     });
 
     if (delegations) {
-      app.get('/Workflow/Delegations', async (req) => (await delegations.list(principalOf(req), queryBool(req.q, 'all'))).map(delegationWire));
+      app.get('/Workflow/Delegations', { schema: S.listDelegations }, async (req) => (await delegations.list(principalOf(req), queryBool(req.q, 'all'))).map(delegationWire));
 
-      app.post('/Workflow/Delegations', async (req, reply) => {
+      app.post('/Workflow/Delegations', { schema: S.delegate }, async (req, reply) => {
         const body = asObject(req.body ?? null);
         const created = await delegations.create(principalOf(req), {
           delegator: str(body, 'Delegator', { max: 400 }),
@@ -59,17 +62,17 @@ export const approvalRoutes =
         return delegationWire(created);
       });
 
-      app.delete<{ Params: { id: string } }>('/Workflow/Delegations/:id', async (req, reply) => {
+      app.delete<{ Params: { id: string } }>('/Workflow/Delegations/:id', { schema: S.revokeDelegation }, async (req, reply) => {
         await delegations.revoke(principalOf(req), intParam(req.params.id, 'Delegation id'));
         return reply.code(204).send();
       });
     }
 
-    app.get<{ Params: { id: string } }>('/Workflow/Instances/:id/Explain', async (req) => {
+    app.get<{ Params: { id: string } }>('/Workflow/Instances/:id/Explain', { schema: S.explain }, async (req) => {
       return explanationWire(await approvals.explain(guid(req.params.id, 'Instance id'), principalOf(req)));
     });
 
-    app.post('/Workflow/Instances/BulkSignals', async (req) => {
+    app.post('/Workflow/Instances/BulkSignals', { schema: S.bulk }, async (req) => {
       const p = principalOf(req);
       const items = asArray(field(asObject(req.body ?? null), 'Items') ?? null, 'Items');
       if (items.length === 0) fail('ValidationFailed', 'Items must hold at least one decision.');
@@ -92,6 +95,99 @@ export const approvalRoutes =
       };
     });
   };
+
+// Wire schemas of the extensions (documentation and type checks; the handlers check the rest).
+const Id = Type.Object({ id: Type.String() });
+const IntId = Type.Object({ id: Type.Integer() });
+const Outcome = Type.Object(
+  {
+    Outcome: Type.String({ enum: ['Recorded', 'Advanced', 'Repeated'] }),
+    SignalledStep: Type.String(),
+    Status: Type.Integer(),
+    StatusName: Type.String(),
+    StatusMessage: Nullable(Type.String()),
+    CurrentStepUniqueName: Nullable(Type.String()),
+    CurrentStepDisplayName: Nullable(Type.String()),
+    Counts: Nullable(Type.Array(Type.Object({ Name: Type.String(), Required: Type.Integer(), Received: Type.Integer() }))),
+  },
+  { description: 'What a signal decided in the transaction that recorded it.' },
+);
+const Migration = Type.Object({
+  InstanceId: Type.String(),
+  DryRun: Type.Boolean(),
+  FromVersion: Type.Integer(),
+  ToVersion: Type.Integer(),
+  FromStep: Nullable(Type.String()),
+  ToStep: Nullable(Type.String()),
+  Status: Type.Integer(),
+  StatusName: Type.String(),
+  StatusMessage: Nullable(Type.String()),
+  DecisionsCarried: Type.Integer(),
+});
+const MigrationBody = Type.Object({
+  StepMapping: Type.Optional(Nullable(FreeObject('Old step UniqueName -> new step UniqueName.'))),
+  DryRun: Type.Optional(Nullable(Type.Boolean())),
+});
+const DelegationWire = Type.Object({
+  Id: Type.Integer(),
+  Delegator: Type.String(),
+  DelegatorId: Type.Integer(),
+  Delegate: Type.String(),
+  DelegateId: Type.Integer(),
+  Start: Type.String({ format: 'date-time' }),
+  End: Type.String({ format: 'date-time' }),
+  Comment: Nullable(Type.String()),
+  Created: Type.String({ format: 'date-time' }),
+  CreatedBy: Type.String(),
+});
+const S = {
+  explain: extension({
+    summary: 'Why an instance waits or stopped',
+    description: 'The waiting step, approvals and denials required and received and from whom, who may still act, deadlines, and for a failed step the last error and next retry.',
+    params: Id,
+    response: { 200: FreeObject('The explanation (docs/approvals.md#explain).') },
+  }),
+  bulk: extension({
+    summary: 'Decide many instances in one call',
+    description: 'Each item is checked and recorded as if signalled alone; a result per item.',
+    body: Type.Object({ Items: Type.Array(Type.Object({ InstanceId: Type.String(), SignalKey: Type.String(), Data: Type.Optional(Nullable(FreeObject())) })) }),
+    response: { 200: Type.Object({ Results: Type.Array(FreeObject('{InstanceId, Succeeded, Outcome} or {InstanceId, Succeeded: false, HttpStatus, Error}')) }) },
+  }),
+  reassign: extension({
+    summary: 'Hand a waiting step to other roles',
+    params: Id,
+    body: Type.Object({ RoleIds: Type.Array(Type.Integer()) }),
+    response: { 204: NoContent('Reassigned; recorded in the history.') },
+  }),
+  migrate: extension({
+    summary: 'Move a waiting instance to a newer published version',
+    params: Id,
+    body: Type.Object({ Version: Type.Optional(Nullable(Type.Integer())), ...MigrationBody.properties }),
+    response: { 200: Migration },
+  }),
+  migrateAll: extension({
+    summary: 'Move every waiting instance of a definition to a newer published version',
+    params: Id,
+    body: Type.Object({ FromVersion: Type.Optional(Nullable(Type.Integer())), ToVersion: Type.Optional(Nullable(Type.Integer())), ...MigrationBody.properties }),
+    response: { 200: Type.Object({ Results: Type.Array(FreeObject('A migration result, or {InstanceId, Succeeded: false, Error}')) }) },
+  }),
+  listDelegations: extension({
+    summary: "The caller's delegations, given and received (all=true: every one, with Security:Read)",
+    response: { 200: Type.Array(DelegationWire) },
+  }),
+  delegate: extension({
+    summary: "Delegate the caller's approvals for a time window",
+    body: Type.Object({
+      Delegator: Type.Optional(Nullable(Type.String())),
+      Delegate: Type.String(),
+      Start: Type.Optional(Nullable(Type.String())),
+      End: Type.String(),
+      Comment: Type.Optional(Nullable(Type.String())),
+    }),
+    response: { 201: DelegationWire },
+  }),
+  revokeDelegation: extension({ summary: 'Revoke a delegation (the delegator or an administrator)', params: IntId, response: { 204: NoContent('Revoked.') } }),
+};
 
 /** Whether the caller asked for the outcome instead of 204 (RFC 7240). */
 export function prefersRepresentation(req: FastifyRequest): boolean {

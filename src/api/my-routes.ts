@@ -1,3 +1,5 @@
+import { Type } from '@sinclair/typebox';
+import { extension, NoContent } from './schema/routes.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import { toLegacy } from '../security/permissions.ts';
 import type { SecurityService } from '../service/security.ts';
@@ -27,14 +29,24 @@ export const myRoutes =
       return { Permissions: [...new Set(p.permissions)].sort() };
     });
 
-    app.put('/Security/My/Password', async (req, reply) => {
-      const p = principalOf(req);
-      const body = asObject(req.body);
-      const current = str(body, 'CurrentPassword', { required: true }) as string;
-      const next = str(body, 'NewPassword', { required: true }) as string;
-      await security.changeOwnPassword(p, current, next);
-      return reply.code(204).send();
-    });
+    app.put(
+      '/Security/My/Password',
+      {
+        schema: extension({
+          summary: 'Change the caller’s own password',
+          body: Type.Object({ CurrentPassword: Type.String(), NewPassword: Type.String() }),
+          response: { 204: NoContent('Changed; the old password no longer works.') },
+        }),
+      },
+      async (req, reply) => {
+        const p = principalOf(req);
+        const body = asObject(req.body);
+        const current = str(body, 'CurrentPassword', { required: true }) as string;
+        const next = str(body, 'NewPassword', { required: true }) as string;
+        await security.changeOwnPassword(p, current, next);
+        return reply.code(204).send();
+      },
+    );
 
     app.get('/Security/My', async (req) => {
       const p = principalOf(req);

@@ -85,13 +85,24 @@ export const identityRoutes =
 
     // Sets an identity's password (docs/security/authentication.md); an extension, not in Keyfactor's API.
     // The password is never answered back; it lifts a lock-out, so it works at once.
-    app.post('/Security/Identities/:id/Password', async (req, reply) => {
-      const p = requirePermission(req, P.securityModify);
-      const id = idParam(req);
-      const password = str(asObject(req.body), 'Password', { required: true }) as string;
-      await security.resetPassword(p, id, password);
-      return reply.code(204).send();
-    });
+    app.post(
+      '/Security/Identities/:id/Password',
+      {
+        schema: extension({
+          summary: 'Set an identity’s password (administrators)',
+          params: Type.Object({ id: Type.Integer() }),
+          body: Type.Object({ Password: Type.String() }),
+          response: { 204: NoContent('Set; never answered back.') },
+        }),
+      },
+      async (req, reply) => {
+        const p = requirePermission(req, P.securityModify);
+        const id = idParam(req);
+        const password = str(asObject(req.body), 'Password', { required: true }) as string;
+        await security.resetPassword(p, id, password);
+        return reply.code(204).send();
+      },
+    );
   };
 
 const idParam = (req: FastifyRequest): number => intParam((req.params as { id?: string }).id, 'Identity id');
