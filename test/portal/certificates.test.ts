@@ -148,6 +148,7 @@ describe('certificates in the portal (Chromium)', { timeout: 120_000 }, () => {
     expect(await alice.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual([
       'Assigned to Me',
       'My Workflows',
+      'Delegation',
       'Instances',
       'Certificates',
       'Definitions',

@@ -69,7 +69,7 @@ describe('the management portal in Chromium', { timeout: 90_000 }, () => {
     await alice.getByRole('heading', { name: /Certificate request \d+/ }).waitFor();
     await alice.getByText("Within the template's policy.").waitFor();
     await alice.getByText('RSA 3072 bits').waitFor();
-    await alice.getByText('PKI Approvers').waitFor();
+    await alice.getByText('PKI Approvers', { exact: true }).waitFor();
     await alice.getByText('Started on Web Server Enrollment version 1.').waitFor();
 
     const comment = alice.getByLabel('Comment (optional)');
