@@ -64,7 +64,8 @@ export function applyRevocation(
   effectiveDate: string,
   comment: string | null,
 ): { ok: true; next: RevocationState | null } | { ok: false; message: string } {
-  if (current && current.reason !== CERTIFICATE_HOLD) return { ok: false, message: `it is revoked already (${reasonName(current.reason)}, effective ${current.effectiveDate}); a revocation is permanent.` };
+  if (current && current.reason !== CERTIFICATE_HOLD)
+    return { ok: false, message: `it is revoked already (${reasonName(current.reason)}, effective ${current.effectiveDate}); a revocation is permanent.` };
   switch (action.kind) {
     case 'release':
       if (!current) return { ok: false, message: 'it is not on hold; only a certificate on hold (reason 6) can be released.' };

@@ -40,7 +40,8 @@ export type SecurityEventName =
   | 'role.deleted'
   | 'definition.published'
   | 'certificate.issued'
-  | 'certificate.deleted';
+  | 'certificate.deleted'
+  | 'certificate.revoked';
 
 export const NO_SECURITY_EVENTS: SecurityEvents = { emit() {} };
 

@@ -58,6 +58,7 @@ export const inventoryRoutes =
         ...q,
         requesterId: v.all ? undefined : p.identity.id,
         includeExpired: queryBool(req.q, 'includeExpired'),
+        includeRevoked: queryBool(req.q, 'includeRevoked'),
         now: new Date().toISOString(),
       });
       return Promise.all(rows.map(async (c) => certificateWire(c, await view(req, c, p))));

@@ -233,7 +233,10 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async listRevoked(caId: number): Promise<RevokedEntry[]> {
-    const r = await this.pool.query('SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = $1 AND revocation_reason IS NOT NULL ORDER BY id', [caId]);
+    const r = await this.pool.query(
+      'SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = $1 AND revocation_reason IS NOT NULL ORDER BY id',
+      [caId],
+    );
     return r.rows.map(toRevokedEntry);
   }
 

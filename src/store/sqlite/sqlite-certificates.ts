@@ -260,9 +260,9 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async listRevoked(caId: number): Promise<RevokedEntry[]> {
-    return (this.st('SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = ? AND revocation_reason IS NOT NULL ORDER BY id').all(caId) as Row[]).map(
-      toRevokedEntry,
-    );
+    return (
+      this.st('SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = ? AND revocation_reason IS NOT NULL ORDER BY id').all(caId) as Row[]
+    ).map(toRevokedEntry);
   }
 
   async findBySerial(caId: number, serialNumber: string): Promise<CertificateRecord | null> {

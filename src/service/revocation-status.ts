@@ -1,0 +1,258 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { CaConnector, RevocationSigner } from '../ca/connector.ts';
+import {
+  isIssuer,
+  issuerHashes,
+  type IssuerHashes,
+  type OcspAnswer,
+  OCSPResponseStatus,
+  type OcspResponder,
+  type OcspStatus,
+  OcspMalformed,
+  ocspError,
+  parseOcspRequest,
+  responderKeyHash,
+  signedOcspResponse,
+} from '../certificates/ocsp.ts';
+import { subtle } from '../certificates/x509.ts';
+import type { Store } from '../store/store.ts';
+
+export interface RevocationStatusOptions {
+  /** How long a CRL is valid (nextUpdate - thisUpdate); it is reissued when less than half is left. Default 7 days. */
+  crlValidityMs?: number;
+  /** How long an OCSP answer is valid; a cached one is reused for half of it. Default 1 hour. */
+  ocspValidityMs?: number;
+  /** How stale this node's view of another node's revocations may be (ms). Default 500. */
+  revisionTtlMs?: number;
+  /** Logs a failure of a background CRL reissue (the next request tries again). */
+  log?: (msg: string, err: unknown) => void;
+  now?: () => number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** The delegated responder's certificate: short-lived, renewed a day before it ends. */
+const RESPONDER_VALIDITY_MS = 7 * DAY;
+const RESPONDER_RENEW_MS = DAY;
+
+interface CachedAnswer {
+  der: Uint8Array;
+  freshUntil: number;
+}
+
+interface CaState {
+  ca: CaConnector & { publisher: RevocationSigner };
+  issuer: IssuerHashes;
+  issuerDer: Uint8Array;
+  /** The CA's revocation revision as last read, and when. */
+  revision: number;
+  revisionReadAt: number;
+  responder: (OcspResponder & { notAfter: number }) | null;
+  responderPending: Promise<OcspResponder> | null;
+  /** Nonce-free single answers by serial number, valid for `revision` and one responder. */
+  answers: Map<string, CachedAnswer>;
+  answersRevision: number;
+  crl: { der: Uint8Array; revision: number; nextUpdate: number; thisUpdate: number } | null;
+  crlPending: Promise<Uint8Array> | null;
+}
+
+/**
+ * What the embedded CA publishes for relying parties: its CRL and OCSP answers. Both are
+ * signed once and reused until the CA's revocation revision (kept in the store, raised by
+ * every revocation on any node) moves or they age: OCSP from a per-serial cache, the CRL from
+ * the store. A node reads the revision at most every revisionTtlMs, so a revocation on
+ * another node shows within that time; on this node at once (changed()).
+ */
+export class RevocationStatus {
+  private readonly cas = new Map<number, CaState>();
+  private readonly crlValidityMs: number;
+  private readonly ocspValidityMs: number;
+  private readonly revisionTtlMs: number;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly lookupCa: (id: number) => CaConnector | undefined,
+    private readonly opts: RevocationStatusOptions = {},
+  ) {
+    this.crlValidityMs = opts.crlValidityMs ?? 7 * DAY;
+    this.ocspValidityMs = opts.ocspValidityMs ?? HOUR;
+    this.revisionTtlMs = opts.revisionTtlMs ?? 500;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Reissues CRLs before their nextUpdate, in the background. */
+  start(caIds: () => number[]): void {
+    const every = Math.max(1000, Math.min(this.crlValidityMs / 4, HOUR));
+    this.timer = setInterval(() => {
+      for (const id of caIds()) this.crl(id).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${id} failed; the next request tries again.`, e));
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A revocation on this node: forget what was signed before, and reissue the CRL now (in the background). */
+  changed(caId: number): void {
+    const s = this.cas.get(caId);
+    if (s) {
+      s.revisionReadAt = 0;
+      s.answers.clear();
+    }
+    this.crl(caId).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${caId} after a revocation failed; the next request tries again.`, e));
+  }
+
+  /** The CA's certificate (DER), or null when Countersign does not publish for it. */
+  issuerCertificate(caId: number): Uint8Array | null {
+    return this.state(caId)?.issuerDer ?? null;
+  }
+
+  /** The current CRL (DER); null when no such CA publishes here. */
+  async crl(caId: number): Promise<Uint8Array | null> {
+    const s = this.state(caId);
+    if (!s) return null;
+    await this.refreshRevision(s);
+    const now = this.now();
+    if (s.crl && s.crl.revision >= s.revision && s.crl.nextUpdate - now > this.crlValidityMs / 2) return s.crl.der;
+    s.crlPending ??= this.loadOrSignCrl(caId, s).finally(() => {
+      s.crlPending = null;
+    });
+    return s.crlPending;
+  }
+
+  private async loadOrSignCrl(caId: number, s: CaState): Promise<Uint8Array> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const state = await this.certStore.revocationState(caId);
+      s.revision = Math.max(s.revision, state.revision);
+      s.revisionReadAt = this.now();
+      const now = this.now();
+      const stored = state.crl;
+      if (stored && stored.revision >= state.revision && Date.parse(stored.nextUpdate) - now > this.crlValidityMs / 2) {
+        s.crl = { der: stored.der, revision: stored.revision, nextUpdate: Date.parse(stored.nextUpdate), thisUpdate: Date.parse(stored.thisUpdate) };
+        return stored.der;
+      }
+      const entries = await this.certStore.listRevoked(caId);
+      const thisUpdate = new Date(now);
+      const nextUpdate = new Date(now + this.crlValidityMs);
+      const number = (stored?.number ?? 0) + 1;
+      const der = await s.ca.publisher.signCrl({
+        number,
+        thisUpdate,
+        nextUpdate,
+        entries: entries.map((e) => ({ serialNumber: e.serialNumber, revocationDate: new Date(e.effectiveDate), reason: e.reason })),
+      });
+      // Another node may have signed the same number first: then read theirs (or sign the next one).
+      if (await this.certStore.saveCrl(caId, { number, revision: state.revision, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString(), der })) {
+        s.crl = { der, revision: state.revision, nextUpdate: nextUpdate.getTime(), thisUpdate: thisUpdate.getTime() };
+        return der;
+      }
+    }
+    throw new Error(`CRL of CA ${caId}: other nodes kept winning the CRL number; try again.`);
+  }
+
+  /**
+   * Answers an OCSP request (DER) for a CA: always an OCSPResponse (DER), errors included
+   * (RFC 6960 2.3), so relying parties get a protocol answer rather than an HTTP error.
+   */
+  async ocsp(caId: number, request: Uint8Array): Promise<Uint8Array> {
+    const s = this.state(caId);
+    if (!s) return ocspError(OCSPResponseStatus.unauthorized);
+    let parsed: ReturnType<typeof parseOcspRequest>;
+    try {
+      parsed = parseOcspRequest(request);
+    } catch (e) {
+      if (e instanceof OcspMalformed) return ocspError(OCSPResponseStatus.malformedRequest);
+      throw e;
+    }
+    await this.refreshRevision(s);
+    if (s.answersRevision !== s.revision) {
+      s.answers.clear();
+      s.answersRevision = s.revision;
+    }
+    const now = this.now();
+    const responder = await this.responder(s);
+    // The common case, one certificate without a nonce, is answered from the cache.
+    const single = parsed.queries.length === 1 && parsed.nonce === null ? parsed.queries[0]! : null;
+    const cacheKey = single ? `${single.hash}:${single.serialNumber}` : null;
+    if (cacheKey) {
+      const hit = s.answers.get(cacheKey);
+      if (hit && hit.freshUntil > now) return hit.der;
+    }
+    const answers: OcspAnswer[] = [];
+    for (const q of parsed.queries) {
+      const status = isIssuer(q, s.issuer) ? await this.statusOf(caId, q.serialNumber, now) : ({ kind: 'unknown' } as const);
+      answers.push({ certId: q.certId, status, thisUpdate: new Date(now), nextUpdate: new Date(now + this.ocspValidityMs) });
+    }
+    const der = signedOcspResponse(responder, answers, new Date(now), parsed.nonce);
+    if (cacheKey && s.answersRevision === s.revision) s.answers.set(cacheKey, { der, freshUntil: now + this.ocspValidityMs / 2 });
+    return der;
+  }
+
+  private async statusOf(caId: number, serialNumber: string, _now: number): Promise<OcspStatus> {
+    const cert = await this.certStore.findBySerial(caId, serialNumber);
+    if (!cert) return { kind: 'unknown' };
+    if (!cert.revocation) return { kind: 'good' };
+    return { kind: 'revoked', at: new Date(cert.revocation.effectiveDate), reason: cert.revocation.reason };
+  }
+
+  private get certStore() {
+    return this.store.certificates;
+  }
+
+  private state(caId: number): CaState | null {
+    const known = this.cas.get(caId);
+    if (known) return known;
+    const ca = this.lookupCa(caId);
+    if (!ca?.publisher) return null;
+    const issuerDer = ca.chain()[0]!;
+    const s: CaState = {
+      ca: ca as CaState['ca'],
+      issuer: issuerHashes(issuerDer),
+      issuerDer,
+      revision: 0,
+      revisionReadAt: 0,
+      responder: null,
+      responderPending: null,
+      answers: new Map(),
+      answersRevision: -1,
+      crl: null,
+      crlPending: null,
+    };
+    this.cas.set(caId, s);
+    return s;
+  }
+
+  private async refreshRevision(s: CaState): Promise<void> {
+    const now = this.now();
+    if (now - s.revisionReadAt < this.revisionTtlMs) return;
+    const state = await this.certStore.revocationState(s.ca.id);
+    s.revision = state.revision;
+    s.revisionReadAt = now;
+  }
+
+  /** This node's delegated responder for a CA: a key in memory only, its certificate signed by the CA. */
+  private async responder(s: CaState): Promise<OcspResponder> {
+    const now = this.now();
+    if (s.responder && s.responder.notAfter - now > RESPONDER_RENEW_MS) return s.responder;
+    s.responderPending ??= (async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const spki = publicKey.export({ type: 'spki', format: 'der' });
+      const cryptoKey = await subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
+      const notAfter = now + RESPONDER_VALIDITY_MS;
+      const certificateDer = await s.ca.publisher.issueOcspResponder(cryptoKey, new Date(now - 60_000), new Date(notAfter));
+      const responder = { certificateDer, privateKey: asPrivateKey(privateKey), keyHash: responderKeyHash(certificateDer), notAfter };
+      s.responder = responder;
+      s.answers.clear();
+      return responder;
+    })().finally(() => {
+      s.responderPending = null;
+    });
+    return s.responderPending;
+  }
+}
+
+const asPrivateKey = (k: KeyObject): KeyObject => (k.type === 'private' ? k : createPrivateKey(k.export({ type: 'pkcs8', format: 'der' })));
