@@ -251,6 +251,28 @@ describe('revocation, CRL and OCSP', () => {
     expect((await cert(c.id)).CertState).toBe(1);
   });
 
+  it('RevokeStep: Revocation workflows only, at most one, no conditions, no parameters', async () => {
+    const def = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'r', Description: 'r', WorkflowType: 'Revocation', Key: '999' } });
+    const put = (steps: unknown[], id = def.body.Id) => t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${id}/Steps`, { body: steps });
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'R2'), step('R2', 'RevokeStep', 'End'), noop('End')])).body.Message).toMatch(/at most 1 RevokeStep/);
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End', { Conditions: [{ Value: 'true' }] }), noop('End')])).body.Message).toMatch(/RevokeStep takes no conditions/);
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End', { ConfigurationParameters: { X: 'y' } }), noop('End')])).body.Message).toMatch(/unknown parameter/);
+    const enrollment = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'e', Description: 'e', WorkflowType: 'Enrollment', Key: '999' } });
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End'), noop('End')], enrollment.body.Id)).body.Message).toMatch(/only allowed in Revocation workflows/);
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End'), noop('End')])).status).toBe(200);
+  });
+
+  it('an instance started by hand with a forged certificate id in its InitialData revokes nothing', async () => {
+    const c = await enroll('forged.example.com');
+    const id = await publishedDefinition(t, [noop('Start', 'End'), noop('End')], { type: 'Revocation', key: 'by-hand' });
+    const started = await t.call('POST', '/KeyfactorAPI/Workflow/Instances', {
+      body: { DefinitionId: id, InitialData: { RevocationCertificateId: c.id, RevocationCode: 1, CertificateId: c.id, RevokeCode: 1 } },
+    });
+    expect(started.body.Status).toBe(InstanceStatus.Complete);
+    expect((await cert(c.id)).CertState).toBe(1);
+    expect((await ocsp(c)).status).toBe('good');
+  });
+
   describe('with a Revocation workflow bound to the template', () => {
     let templateId: number;
     beforeAll(async () => {
