@@ -16,6 +16,7 @@ import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES } from './options.ts
 import { printProfileSummary, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
+import { printRevocation, runRevocationBench, type RevocationBenchResult } from './revocation.ts';
 import { round } from './stats.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
 
@@ -232,8 +233,8 @@ async function main(): Promise<void> {
   console.log(`phases: ${o.phases.join(', ')}; targets: ${o.targets.map((t) => t.name).join(', ')}`);
   if (o.experiments.length) console.log(`EXPERIMENTS ${o.experiments.join(', ')}: these figures are NOT the shipped code (see bench/experiments.ts)`);
   const runs: TargetRun[] = [];
-  // 'enroll' alone runs no signal target.
-  for (const t of o.phases.some((p) => p !== 'enroll') ? o.targets : []) {
+  // 'enroll' and 'ocsp' alone run no signal target.
+  for (const t of o.phases.some((p) => p !== 'enroll' && p !== 'ocsp') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
     const run: TargetRun = {
       target: t.name,
@@ -293,6 +294,13 @@ async function main(): Promise<void> {
     enrollment = await withHardStop('enroll', runEnrollmentBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
     printEnrollment(enrollment);
   }
+  let revocation: RevocationBenchResult | null = null;
+  if (o.phases.includes('ocsp')) {
+    console.log('\n[ocsp] OCSP answers against a static DER from the same server, and revocations with no workflow (SQLite, embedded P-256 CA)');
+    await quiet(o, 'ocsp');
+    revocation = await withHardStop('ocsp', runRevocationBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }), 6 * HARD_STOP_MS);
+    printRevocation(revocation);
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -316,6 +324,7 @@ async function main(): Promise<void> {
         goals: GOALS,
         runs,
         enrollment,
+        revocation,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,

@@ -34,6 +34,8 @@ const DAY = 24 * HOUR;
 /** The delegated responder's certificate: short-lived, renewed a day before it ends. */
 const RESPONDER_VALIDITY_MS = 7 * DAY;
 const RESPONDER_RENEW_MS = DAY;
+/** Cached answers per CA, at most: asking about many made-up serials must not grow memory without bound. */
+const MAX_CACHED = 50_000;
 
 interface CachedAnswer {
   der: Uint8Array;
@@ -51,9 +53,13 @@ interface CaState {
   responderPending: Promise<OcspResponder> | null;
   /** Nonce-free single answers by serial number, valid for `revision` and one responder. */
   answers: Map<string, CachedAnswer>;
+  /** The same answers keyed by the request's bytes. */
+  raw: Map<string, CachedAnswer>;
   answersRevision: number;
   crl: { der: Uint8Array; revision: number; nextUpdate: number; thisUpdate: number } | null;
   crlPending: Promise<Uint8Array> | null;
+  /** A revocation arrived while a CRL was being signed: sign again once that one is stored. */
+  crlAgain: boolean;
 }
 
 /**
@@ -102,6 +108,11 @@ export class RevocationStatus {
     if (s) {
       s.revisionReadAt = 0;
       s.answers.clear();
+      s.raw.clear();
+      if (s.crlPending) {
+        s.crlAgain = true;
+        return;
+      }
     }
     this.crl(caId).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${caId} after a revocation failed; the next request tries again.`, e));
   }
@@ -120,6 +131,11 @@ export class RevocationStatus {
     if (s.crl && s.crl.revision >= s.revision && s.crl.nextUpdate - now > this.crlValidityMs / 2) return s.crl.der;
     s.crlPending ??= this.loadOrSignCrl(caId, s).finally(() => {
       s.crlPending = null;
+      if (s.crlAgain) {
+        s.crlAgain = false;
+        s.revisionReadAt = 0;
+        this.crl(caId).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${caId} after a revocation failed; the next request tries again.`, e));
+      }
     });
     return s.crlPending;
   }
@@ -161,6 +177,16 @@ export class RevocationStatus {
   async ocsp(caId: number, request: Uint8Array): Promise<Uint8Array> {
     const s = this.state(caId);
     if (!s) return ocspError(OCSPResponseStatus.unauthorized);
+    await this.refreshRevision(s);
+    if (s.answersRevision !== s.revision) {
+      s.answers.clear();
+      s.raw.clear();
+      s.answersRevision = s.revision;
+    }
+    // The same request bytes as before (clients without a nonce send identical requests): no parsing at all.
+    const rawKey = Buffer.from(request).toString('base64');
+    const seen = s.raw.get(rawKey);
+    if (seen && seen.freshUntil > this.now() && s.responder && s.responder.notAfter - this.now() > RESPONDER_RENEW_MS) return seen.der;
     let parsed: ReturnType<typeof parseOcspRequest>;
     try {
       parsed = parseOcspRequest(request);
@@ -168,19 +194,18 @@ export class RevocationStatus {
       if (e instanceof OcspMalformed) return ocspError(OCSPResponseStatus.malformedRequest);
       throw e;
     }
-    await this.refreshRevision(s);
-    if (s.answersRevision !== s.revision) {
-      s.answers.clear();
-      s.answersRevision = s.revision;
-    }
     const now = this.now();
     const responder = await this.responder(s);
     // The common case, one certificate without a nonce, is answered from the cache.
-    const single = parsed.queries.length === 1 && parsed.nonce === null ? parsed.queries[0]! : null;
+    // Only for this CA's own CertIDs: an answer for another issuer's CertID must never be served to this one's (cache poisoning).
+    const single = parsed.queries.length === 1 && parsed.nonce === null && isIssuer(parsed.queries[0]!, s.issuer) ? parsed.queries[0]! : null;
     const cacheKey = single ? `${single.hash}:${single.serialNumber}` : null;
     if (cacheKey) {
       const hit = s.answers.get(cacheKey);
-      if (hit && hit.freshUntil > now) return hit.der;
+      if (hit && hit.freshUntil > now) {
+        remember(s.raw, rawKey, hit);
+        return hit.der;
+      }
     }
     const answers: OcspAnswer[] = [];
     for (const q of parsed.queries) {
@@ -188,7 +213,11 @@ export class RevocationStatus {
       answers.push({ certId: q.certId, status, thisUpdate: new Date(now), nextUpdate: new Date(now + this.ocspValidityMs) });
     }
     const der = signedOcspResponse(responder, answers, new Date(now), parsed.nonce);
-    if (cacheKey && s.answersRevision === s.revision) s.answers.set(cacheKey, { der, freshUntil: now + this.ocspValidityMs / 2 });
+    if (cacheKey && s.answersRevision === s.revision) {
+      const entry = { der, freshUntil: now + this.ocspValidityMs / 2 };
+      remember(s.answers, cacheKey, entry);
+      remember(s.raw, rawKey, entry);
+    }
     return der;
   }
 
@@ -218,9 +247,11 @@ export class RevocationStatus {
       responder: null,
       responderPending: null,
       answers: new Map(),
+      raw: new Map(),
       answersRevision: -1,
       crl: null,
       crlPending: null,
+      crlAgain: false,
     };
     this.cas.set(caId, s);
     return s;
@@ -247,6 +278,7 @@ export class RevocationStatus {
       const responder = { certificateDer, privateKey: asPrivateKey(privateKey), keyHash: responderKeyHash(certificateDer), notAfter };
       s.responder = responder;
       s.answers.clear();
+      s.raw.clear();
       return responder;
     })().finally(() => {
       s.responderPending = null;
@@ -256,3 +288,8 @@ export class RevocationStatus {
 }
 
 const asPrivateKey = (k: KeyObject): KeyObject => (k.type === 'private' ? k : createPrivateKey(k.export({ type: 'pkcs8', format: 'der' })));
+
+function remember(cache: Map<string, CachedAnswer>, key: string, value: CachedAnswer): void {
+  if (cache.size >= MAX_CACHED && !cache.has(key)) cache.clear();
+  cache.set(key, value);
+}

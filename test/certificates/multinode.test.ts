@@ -73,7 +73,8 @@ describe.runIf(usePostgres())('revocation seen by every node', () => {
     expect(before.out).toContain('Response verify OK');
     expect(before.status).toBe('good');
     const request = await ocspRequest(issuer, leaf);
-    const askB = async () => Buffer.from(await (await fetch(ocspB, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: request })).arrayBuffer());
+    const askB = async () =>
+      Buffer.from(await (await fetch(ocspB, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: new Uint8Array(request) })).arrayBuffer());
     expect((await ocspVerifyResponse(await askB(), issuer, root, leaf)).status).toBe('good');
 
     const revoked = await a.app.call('POST', '/KeyfactorAPI/Certificates/Revoke', { body: { CertificateIds: [info.KeyfactorID], Reason: 1, Comment: 'across nodes' } });

@@ -26,7 +26,11 @@ async function openssl(args: string[]): Promise<ToolResult> {
   }
 }
 
-const derToPem = (der: Uint8Array, label: string) => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
+const derToPem = (der: Uint8Array, label: string) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END ${label}-----\n`;
 
 /** `openssl verify -crl_check`: the leaf checked against the CRL, the root trusted, the issuing CA untrusted. */
 export async function verifyWithCrl(leafPem: string, chainPems: string[], crlDer: Uint8Array): Promise<ToolResult> {
@@ -58,7 +62,13 @@ export interface OcspOptions {
  * `openssl ocsp -issuer … -cert … -url …`: the response is verified (signature, delegated
  * responder chaining to the trusted root, nonce) and the status printed ("…: good").
  */
-export async function ocspCheck(url: string, issuerPem: string, rootPem: string, leafPem: string | null, o: OcspOptions = {}): Promise<ToolResult & { status: string | null; response?: Buffer }> {
+export async function ocspCheck(
+  url: string,
+  issuerPem: string,
+  rootPem: string,
+  leafPem: string | null,
+  o: OcspOptions = {},
+): Promise<ToolResult & { status: string | null; response?: Buffer }> {
   const dir = tmp();
   writeFileSync(join(dir, 'issuer.pem'), issuerPem);
   writeFileSync(join(dir, 'root.pem'), rootPem);

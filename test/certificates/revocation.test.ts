@@ -143,7 +143,9 @@ describe('revocation, CRL and OCSP', () => {
     const held = await ocsp(c);
     expect(held.status).toBe('revoked');
     expect(held.out).toMatch(/Reason: certificateHold/);
-    expect((await crlText(await crl(), c.issuerPem)).out).toMatch(new RegExp(`Serial Number: ${c.serial}\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Certificate Hold`));
+    expect((await crlText(await crl(), c.issuerPem)).out).toMatch(
+      new RegExp(`Serial Number: ${c.serial}\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Certificate Hold`),
+    );
     expect(await cert(c.id)).toMatchObject({ CertState: 2, RevocationReason: 6 });
     // On hold twice: refused.
     const again = await revoke({ CertificateIds: [c.id], Reason: 6, Comment: 'again' });
@@ -189,6 +191,13 @@ describe('revocation, CRL and OCSP', () => {
     const third = await ocsp(c, { nonce: false, respout: true });
     expect(third.status).toBe('revoked');
     expect(third.response!.equals(first.response!)).toBe(false);
+
+    // Cache poisoning: a CertID naming another issuer (the root) with this serial is answered
+    // unknown, and that answer is never served to a CertID of the real issuer.
+    const other = await enroll('poison.example.com');
+    const foreign = await ocspCheck(ocspUrl, c.rootPem, c.rootPem, null, { serial: other.serial, nonce: false });
+    expect(foreign.status).toBe('unknown');
+    expect((await ocsp(other, { nonce: false })).status).toBe('good');
 
     // GET {url}/{url-encoded base64 of the request} (RFC 6960 A.1).
     const req = await ocspRequest(c.issuerPem, c.pem);
@@ -255,7 +264,9 @@ describe('revocation, CRL and OCSP', () => {
     const def = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'r', Description: 'r', WorkflowType: 'Revocation', Key: '999' } });
     const put = (steps: unknown[], id = def.body.Id) => t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${id}/Steps`, { body: steps });
     expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'R2'), step('R2', 'RevokeStep', 'End'), noop('End')])).body.Message).toMatch(/at most 1 RevokeStep/);
-    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End', { Conditions: [{ Value: 'true' }] }), noop('End')])).body.Message).toMatch(/RevokeStep takes no conditions/);
+    expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End', { Conditions: [{ Value: 'true' }] }), noop('End')])).body.Message).toMatch(
+      /RevokeStep takes no conditions/,
+    );
     expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End', { ConfigurationParameters: { X: 'y' } }), noop('End')])).body.Message).toMatch(/unknown parameter/);
     const enrollment = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'e', Description: 'e', WorkflowType: 'Enrollment', Key: '999' } });
     expect((await put([noop('S', 'R1'), step('R1', 'RevokeStep', 'End'), noop('End')], enrollment.body.Id)).body.Message).toMatch(/only allowed in Revocation workflows/);

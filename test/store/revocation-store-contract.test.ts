@@ -99,7 +99,7 @@ forEachStore('Revocation store contract', (current) => {
     });
   });
 
-  it('listRevoked lists a CA\'s revoked and held certificates; findBySerial finds by CA and serial; queries leave revoked out unless asked', async () => {
+  it("listRevoked lists a CA's revoked and held certificates; findBySerial finds by CA and serial; queries leave revoked out unless asked", async () => {
     const a = (await store.certificates.recordIssued(newCert(1))).certificate;
     const b = (await store.certificates.recordIssued(newCert(1))).certificate;
     const c = (await store.certificates.recordIssued(newCert(2))).certificate;
