@@ -15,6 +15,7 @@ import { AlgorithmIdentifier, Certificate, Extension } from '@peculiar/asn1-x509
 import { createHash } from 'node:crypto';
 import { subtle, x509 } from '../src/certificates/x509.ts';
 import { createServer } from '../src/server.ts';
+import { busyCores, cpuSnapshot } from './load.ts';
 import { Samples, summarise, type LatencySummary } from './stats.ts';
 
 export interface LineResult {
@@ -32,6 +33,8 @@ export interface RevocationBenchResult {
   ocspNonce: LineResult;
   revocations: LineResult;
   ratios: { ocspPostOfStatic: number; ocspGetOfStatic: number; ocspNonceOfStatic: number };
+  /** Cores other processes used during the measured windows (server and clients share this process). */
+  otherLoadCores: number | null;
 }
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -140,6 +143,8 @@ export async function runRevocationBench(opts: { clients: number; durationMs: nu
     }
     const ocspUrl = `${url}/pki/${caId}/ocsp`;
     const posts = serials.map((s) => ocspRequest(issuerDer, s, false));
+    // Requests with a nonce, made before the clock runs (a nonce repeats only after 4 096 requests).
+    const nonced = Array.from({ length: 4096 }, (_, i) => ocspRequest(issuerDer, serials[i % serials.length]!, true));
     const gets = posts.map((p) => `${ocspUrl}/${encodeURIComponent(p.toString('base64'))}`);
     staticDer = Buffer.from(
       await (await fetch(ocspUrl, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: new Uint8Array(posts[0]!) })).arrayBuffer(),
@@ -159,6 +164,8 @@ export async function runRevocationBench(opts: { clients: number; durationMs: nu
     // Interleaved rounds: other load on the machine (and the JIT warming up) falls on every line alike.
     const entries = Object.entries(lines) as [keyof typeof lines, (c: number, i: number) => Promise<boolean>][];
     for (const [, once] of entries) await load(opts.clients, opts.warmupMs / entries.length, once);
+    const machineBefore = cpuSnapshot();
+    const ownBefore = process.cpuUsage();
     const rounds = 4;
     const parts = new Map<keyof typeof lines, LineResult[]>();
     for (let round = 0; round < rounds; round++)
@@ -202,6 +209,10 @@ export async function runRevocationBench(opts: { clients: number; durationMs: nu
     };
     const { samples: _s, ...revocations } = await load(opts.clients, opts.durationMs, revokeOnce);
     const r = results;
+    const machine = busyCores(machineBefore, cpuSnapshot());
+    const own = process.cpuUsage(ownBefore);
+    const elapsedS = machineBefore ? (performance.now() - machineBefore.at) / 1000 : 0;
+    const otherLoadCores = machine === null || elapsedS === 0 ? null : Math.max(0, machine - (own.user + own.system) / 1e6 / elapsedS);
     const of = (x: LineResult) => x.perSecond / r.staticBaseline.perSecond;
     return {
       clients: opts.clients,
@@ -209,6 +220,7 @@ export async function runRevocationBench(opts: { clients: number; durationMs: nu
       ...r,
       revocations,
       ratios: { ocspPostOfStatic: of(r.ocspPost), ocspGetOfStatic: of(r.ocspGet), ocspNonceOfStatic: of(r.ocspNonce) },
+      otherLoadCores,
     };
   } finally {
     await server.close();
@@ -229,4 +241,6 @@ export function printRevocation(r: RevocationBenchResult): void {
   console.log(
     `  ratios to the baseline: POST ${r.ratios.ocspPostOfStatic.toFixed(3)}, GET ${r.ratios.ocspGetOfStatic.toFixed(3)}, with nonce ${r.ratios.ocspNonceOfStatic.toFixed(3)}`,
   );
+  if (r.otherLoadCores !== null)
+    console.log(`  other processes used ${r.otherLoadCores.toFixed(2)} cores during the OCSP lines${r.otherLoadCores > 0.25 ? ': figures understated, not comparable' : ''}`);
 }

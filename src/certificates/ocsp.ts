@@ -115,9 +115,11 @@ export interface OcspResponder {
   keyHash: Buffer;
 }
 
-export function responderKeyHash(certificateDer: Uint8Array): Buffer {
-  const cert = AsnConvert.parse(certificateDer, Certificate);
-  return createHash('sha1').update(Buffer.from(cert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)).digest();
+/** A responder from its certificate (DER) and private key. */
+export function ocspResponder(certificateDer: Uint8Array, privateKey: KeyObject): OcspResponder {
+  const certificate = AsnConvert.parse(certificateDer, Certificate);
+  const keyHash = createHash('sha1').update(Buffer.from(certificate.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)).digest();
+  return { certificateDer, privateKey, keyHash };
 }
 
 /** A signed, successful OCSPResponse (DER) with one SingleResponse per answer. */
@@ -139,19 +141,30 @@ export function signedOcspResponse(responder: OcspResponder, answers: OcspAnswer
   });
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
   const signature = sign('sha256', tbsDer, { key: responder.privateKey, dsaEncoding: 'der' });
-  const basic = new BasicOCSPResponse({
-    tbsResponseData: tbs,
-    tbsResponseDataRaw: new Uint8Array(tbsDer).buffer,
-    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-    signature: new Uint8Array(signature).buffer,
-    certs: [AsnConvert.parse(responder.certificateDer, Certificate)],
-  });
-  const response = new OCSPResponse({
-    responseStatus: OCSPResponseStatus.successful,
-    responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
-  });
-  return new Uint8Array(AsnConvert.serialize(response));
+  // The outer layers are assembled as DER directly: re-encoding the decoded responder certificate
+  // through the schema library on every answer cost more than the signature itself.
+  const basic = tlv(0x30, [tbsDer, ECDSA_WITH_SHA256_DER, tlv(0x03, [Buffer.from([0]), signature]), tlv(0xa0, [tlv(0x30, [Buffer.from(responder.certificateDer)])])]);
+  return new Uint8Array(tlv(0x30, [Buffer.from([0x0a, 0x01, OCSPResponseStatus.successful]), tlv(0xa0, [tlv(0x30, [BASIC_OID_DER, tlv(0x04, [basic])])])]));
 }
+
+/** DER: tag, definite length, content. */
+function tlv(tag: number, parts: Buffer[]): Buffer {
+  const content = Buffer.concat(parts);
+  const n = content.length;
+  const len =
+    n < 0x80
+      ? Buffer.from([n])
+      : n < 0x100
+        ? Buffer.from([0x81, n])
+        : n < 0x10000
+          ? Buffer.from([0x82, n >> 8, n & 0xff])
+          : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, content]);
+}
+
+const ECDSA_WITH_SHA256_DER = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })));
+/** OBJECT IDENTIFIER id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1). */
+const BASIC_OID_DER = Buffer.from('06092b0601050507300101', 'hex');
 
 /** An unsigned error response (RFC 6960 2.3): malformedRequest, internalError, tryLater, unauthorized. */
 export function ocspError(status: OCSPResponseStatus): Uint8Array {

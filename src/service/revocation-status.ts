@@ -10,8 +10,8 @@ import {
   type OcspStatus,
   OcspMalformed,
   ocspError,
+  ocspResponder,
   parseOcspRequest,
-  responderKeyHash,
   signedOcspResponse,
 } from '../certificates/ocsp.ts';
 import { subtle } from '../certificates/x509.ts';
@@ -36,6 +36,8 @@ const RESPONDER_VALIDITY_MS = 7 * DAY;
 const RESPONDER_RENEW_MS = DAY;
 /** Cached answers per CA, at most: asking about many made-up serials must not grow memory without bound. */
 const MAX_CACHED = 50_000;
+/** Revocations within this window share one proactive CRL reissue (a fetch never waits for it: it signs when stale). */
+const CRL_REISSUE_DELAY_MS = 1000;
 
 interface CachedAnswer {
   der: Uint8Array;
@@ -76,6 +78,7 @@ export class RevocationStatus {
   private readonly revisionTtlMs: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly reissues = new Map<number, NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -100,21 +103,33 @@ export class RevocationStatus {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const t of this.reissues.values()) clearTimeout(t);
+    this.reissues.clear();
   }
 
-  /** A revocation on this node: forget what was signed before, and reissue the CRL now (in the background). */
+  /**
+   * A revocation on this node: forget what was signed before (the next OCSP answer and CRL fetch
+   * reflect it), and reissue the CRL in the background, once for the revocations of a second.
+   */
   changed(caId: number): void {
     const s = this.cas.get(caId);
     if (s) {
       s.revisionReadAt = 0;
       s.answers.clear();
       s.raw.clear();
-      if (s.crlPending) {
-        s.crlAgain = true;
+    }
+    if (this.reissues.has(caId)) return;
+    const timer = setTimeout(() => {
+      this.reissues.delete(caId);
+      const state = this.cas.get(caId);
+      if (state?.crlPending) {
+        state.crlAgain = true;
         return;
       }
-    }
-    this.crl(caId).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${caId} after a revocation failed; the next request tries again.`, e));
+      this.crl(caId).catch((e) => this.opts.log?.(`Reissuing the CRL of CA ${caId} after a revocation failed; the next request tries again.`, e));
+    }, CRL_REISSUE_DELAY_MS);
+    timer.unref();
+    this.reissues.set(caId, timer);
   }
 
   /** The CA's certificate (DER), or null when Countersign does not publish for it. */
@@ -275,7 +290,7 @@ export class RevocationStatus {
       const cryptoKey = await subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
       const notAfter = now + RESPONDER_VALIDITY_MS;
       const certificateDer = await s.ca.publisher.issueOcspResponder(cryptoKey, new Date(now - 60_000), new Date(notAfter));
-      const responder = { certificateDer, privateKey: asPrivateKey(privateKey), keyHash: responderKeyHash(certificateDer), notAfter };
+      const responder = { ...ocspResponder(certificateDer, asPrivateKey(privateKey)), notAfter };
       s.responder = responder;
       s.answers.clear();
       s.raw.clear();
