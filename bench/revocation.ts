@@ -158,8 +158,7 @@ export async function runRevocationBench(opts: { clients: number; durationMs: nu
       staticBaseline: (_c: number, _i: number) => fetch(`${url}/bench/static.der`).then(read),
       ocspPost: (c: number, i: number) => fetch(ocspUrl, { method: 'POST', headers: ocspHeaders, body: new Uint8Array(posts[(c + i) % posts.length]!) }).then(read),
       ocspGet: (c: number, i: number) => fetch(gets[(c + i) % gets.length]!).then(read),
-      ocspNonce: (c: number, i: number) =>
-        fetch(ocspUrl, { method: 'POST', headers: ocspHeaders, body: new Uint8Array(ocspRequest(issuerDer, serials[(c + i) % serials.length]!, true)) }).then(read),
+      ocspNonce: (c: number, i: number) => fetch(ocspUrl, { method: 'POST', headers: ocspHeaders, body: new Uint8Array(nonced[(c * 7919 + i) % nonced.length]!) }).then(read),
     };
     // Interleaved rounds: other load on the machine (and the JIT warming up) falls on every line alike.
     const entries = Object.entries(lines) as [keyof typeof lines, (c: number, i: number) => Promise<boolean>][];

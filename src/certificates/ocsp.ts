@@ -1,6 +1,5 @@
 import { createHash, type KeyObject, sign } from 'node:crypto';
 import {
-  BasicOCSPResponse,
   type CertID,
   CertStatus,
   id_pkix_ocsp_basic,
