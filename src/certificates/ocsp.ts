@@ -2,13 +2,11 @@ import { createHash, type KeyObject, sign } from 'node:crypto';
 import {
   type CertID,
   CertStatus,
-  id_pkix_ocsp_basic,
   id_pkix_ocsp_nonce,
   OCSPRequest,
   OCSPResponse,
   OCSPResponseStatus,
   ResponderID,
-  ResponseBytes,
   ResponseData,
   RevokedInfo,
   SingleResponse,
