@@ -43,6 +43,9 @@ export const pkiRoutes =
       return answer(reply, req.params.caId, body);
     });
 
+    // GET without a request: an OCSP answer saying so, as for any malformed request.
+    app.get<{ Params: { caId: string } }>('/pki/:caId/ocsp', async (req, reply) => answer(reply, req.params.caId, new Uint8Array(0)));
+
     // GET {url}/{url-encoding of base-64 encoding of the DER OCSPRequest}: the base64 may hold '/'.
     app.get<{ Params: { caId: string; '*': string } }>('/pki/:caId/ocsp/*', async (req, reply) => {
       const encoded = req.params['*'] ?? '';

@@ -1,3 +1,6 @@
+import { OCSPResponse } from '@peculiar/asn1-ocsp';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
@@ -220,6 +223,27 @@ describe('revocation, CRL and OCSP', () => {
     expect((await fetch(`${t.url}/pki/x/crl`)).status).toBe(404);
     const tooBig = await fetch(ocspUrl, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: Buffer.alloc(64 * 1024) });
     expect(tooBig.status).toBe(413);
+  });
+
+  it('OCSP under hostile input: random and mutated requests always get an OCSPResponse, never an error page', async () => {
+    const c = await enroll('fuzz.example.com');
+    const valid = new Uint8Array(await ocspRequest(c.issuerPem, c.pem, true));
+    const mutated = fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.nat({ max: valid.length })).map(([at, xor, cut]) => {
+      const b = Uint8Array.from(valid);
+      b[at] = b[at]! ^ xor;
+      return b.subarray(0, Math.max(cut, at + 1));
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated), fc.boolean(), async (body, viaGet) => {
+        const res = viaGet
+          ? await fetch(`${ocspUrl}/${encodeURIComponent(Buffer.from(body).toString('base64'))}`)
+          : await fetch(ocspUrl, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+        expect(res.status).toBe(200);
+        const parsed = AsnConvert.parse(await res.arrayBuffer(), OCSPResponse);
+        expect([0, 1]).toContain(parsed.responseStatus);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('bad input: Keyfactor errors, and nothing changes for any certificate of the request', async () => {
