@@ -385,3 +385,31 @@ describe('revocation, CRL and OCSP', () => {
     });
   });
 });
+
+describe('a customised global Revocation workflow (no key)', () => {
+  let t: TestApp;
+  afterAll(async () => t?.close());
+
+  it('covers templates without their own; the RevokeStep reached at once revokes during the call, and the runner does not revoke twice', async () => {
+    t = await startTestApp();
+    const created = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'Global revocation', Description: 'g', WorkflowType: 'Revocation' } });
+    expect(created.status, created.text).toBe(200);
+    await t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${created.body.Id}/Steps`, { body: [noop('Start', 'End'), noop('End')] });
+    expect((await t.call('POST', `/KeyfactorAPI/Workflow/Definitions/${created.body.Id}/Publish`)).status).toBe(200);
+    const r = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+      headers: { 'x-certificateformat': 'PEM' },
+      body: { CSR: opensslCsr('p256', '/CN=global.example.com', 'DNS:global.example.com').csr, Template: 'Countersign', IncludeChain: true },
+    });
+    const id = r.body.CertificateInformation.KeyfactorID;
+    const res = await t.call('POST', '/KeyfactorAPI/Certificates/Revoke', { body: { CertificateIds: [id], Reason: 5, Comment: 'gone' } });
+    expect(res.body).toEqual({ RevokedIds: [id], SuspendedCerts: [] });
+    const instances = await until(async () => {
+      const list = (await t.call('GET', `/KeyfactorAPI/Workflow/Instances?QueryString=${encodeURIComponent('WorkflowType -eq "Revocation"')}`, { unchecked: true })).body;
+      return list.length === 1 && list[0].Status === InstanceStatus.Complete && list;
+    });
+    expect(instances[0].Title).toMatch(/global\.example\.com/);
+    const history = (await t.call('GET', `/KeyfactorAPI/Certificates/${id}/History`, { unchecked: true })).body;
+    expect(history.filter((h: { Action: string }) => h.Action === 'Revoked')).toHaveLength(1);
+    expect((await t.call('GET', `/KeyfactorAPI/Certificates/${id}`)).body).toMatchObject({ CertState: 2, RevocationReason: 5 });
+  });
+});
