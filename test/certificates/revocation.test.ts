@@ -138,6 +138,8 @@ describe('revocation, CRL and OCSP', () => {
     const q = encodeURIComponent(`Id -eq ${c.id}`);
     expect((await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=${q}`)).body).toHaveLength(0);
     expect((await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=${q}&includeRevoked=true`)).body).toHaveLength(1);
+    const byReason = encodeURIComponent(`RevocationReason -eq 1 AND RevocationEffDate -lt "2026-01-03T00:00:00Z" AND Id -eq ${c.id}`);
+    expect((await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=${byReason}&includeRevoked=true`)).body.map((x: { Id: number }) => x.Id)).toEqual([c.id]);
   });
 
   it('hold (6) and release (-1) as RFC 5280 says: on hold is revoked with certificateHold, released is good again; a hold may become permanent, a revocation may not be released', async () => {

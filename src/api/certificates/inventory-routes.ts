@@ -29,6 +29,9 @@ export const CERTIFICATE_FIELDS: FieldSpec[] = [
   { name: 'RequesterName', type: 'string', column: 'requester_name' },
   { name: 'KeySizeInBits', type: 'integer', column: 'key_size' },
   { name: 'KeyTypeString', type: 'string', column: 'key_type' },
+  // Revoked certificates are listed only with includeRevoked=true.
+  { name: 'RevocationReason', type: 'integer', column: 'revocation_reason' },
+  { name: 'RevocationEffDate', type: 'date', column: 'revocation_date' },
 ];
 
 /** The certificate inventory: list, read, history, metadata, download, recover, delete. */
