@@ -130,6 +130,11 @@ describe('revocation, CRL and OCSP', () => {
     expect(revoked.out).toMatch(/Reason: keyCompromise/);
     expect(revoked.out).toMatch(/Revocation Time: Jan {2}2 03:04:05 2026 GMT/);
 
+    // Deleting it from the inventory would take it off the CRL: refused until it expires.
+    const del = await t.call('DELETE', `/KeyfactorAPI/Certificates/${c.id}`, { unchecked: true });
+    expect(del.status).toBe(409);
+    expect(del.body.Message).toMatch(/take it off the CRL/);
+
     const body = await cert(c.id);
     expect(body).toMatchObject({ CertState: 2, CertStateString: 'Revoked', RevocationReason: 1, RevocationComment: 'key leaked', RevocationEffDate: '2026-01-02T03:04:05.000Z' });
     const history = (await t.call('GET', `/KeyfactorAPI/Certificates/${c.id}/History`, { unchecked: true })).body;

@@ -125,6 +125,10 @@ export const inventoryRoutes =
     app.delete<{ Params: { id: string } }>('/Certificates/:id', async (req, reply) => {
       const p = requirePermission(req, P.certificatesDelete);
       const id = intParam(req.params.id, 'Certificate id');
+      const existing = await store.getCertificate(id);
+      // The inventory is the embedded CA's record: deleting a revoked certificate would take it off the CRL.
+      if (existing?.revocation && existing.notAfter > new Date().toISOString())
+        fail('Conflict', `Certificate ${id} is revoked (or on hold) and has not expired; deleting it would take it off the CRL. Delete it after it expires.`);
       if (!(await store.deleteCertificate(id))) fail('NotFound', `No certificate has Id ${id}.`);
       certs.events.emit('certificate.deleted', { certificateId: id, by: p.identity.accountName });
       reply.code(204).send();
