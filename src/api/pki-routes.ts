@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { OCSPResponseStatus, ocspError } from '../certificates/ocsp.ts';
 import type { RevocationStatus } from '../service/revocation-status.ts';
 
 /** An OCSP request is small (RFC 6960 A.1); anything larger is refused before it is read. */
@@ -34,7 +35,14 @@ export const pkiRoutes =
     const answer = async (reply: FastifyReply, raw: string, request: Uint8Array) => {
       const id = caIdOf(raw);
       if (id === null) return notFound(reply);
-      const der = await status.ocsp(id, request);
+      let der: Uint8Array;
+      try {
+        der = await status.ocsp(id, request);
+      } catch (err) {
+        // The store unreachable, a signing failure: an OCSP client understands tryLater, not a JSON error.
+        reply.log.warn({ err, component: 'revocation' }, 'OCSP answer failed');
+        der = ocspError(OCSPResponseStatus.tryLater);
+      }
       return reply.type('application/ocsp-response').header('Cache-Control', 'no-cache').send(Buffer.from(der));
     };
 
