@@ -420,3 +420,34 @@ describe('a customised global Revocation workflow (no key)', () => {
     expect((await t.call('GET', `/KeyfactorAPI/Certificates/${id}`)).body).toMatchObject({ CertState: 2, RevocationReason: 5 });
   });
 });
+
+describe('OCSP with the store gone', () => {
+  let t: TestApp;
+  afterAll(async () => t?.close());
+
+  it('answers tryLater (an OCSP response), not an error page', async () => {
+    t = await startTestApp();
+    const r = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+      headers: { 'x-certificateformat': 'PEM' },
+      body: { CSR: opensslCsr('p256', '/CN=later.example.com', 'DNS:later.example.com').csr, Template: 'Countersign', IncludeChain: true },
+    });
+    const [leaf, issuer] = r.body.CertificateInformation.Certificates as string[];
+    const caId = (await t.call('GET', '/KeyfactorAPI/CertificateAuthority')).body[0].Id;
+    const request = new Uint8Array(await ocspRequest(issuer!, leaf!, true));
+    const ask = async () =>
+      Buffer.from(await (await fetch(`${t.url}/pki/${caId}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: request })).arrayBuffer());
+    expect((await ask()).length).toBeGreaterThan(100);
+    // The store failing as it does when its database is unreachable (closing it for real would also end the test's clean-up).
+    const certs = t.server.services.store.certificates;
+    const real = certs.findBySerial;
+    certs.findBySerial = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    };
+    try {
+      expect((await ask()).toString('hex')).toBe('30030a0103');
+    } finally {
+      certs.findBySerial = real;
+    }
+    expect((await ask()).length).toBeGreaterThan(100);
+  });
+});
