@@ -118,10 +118,13 @@ export class Revocation {
       } else if (now.status === 'Complete' && sameState((await this.store.getCertificate(cert.id))?.revocation ?? null, intended(facts))) {
         out.revokedIds.push(cert.id);
       } else {
+        const detail = now.statusMessage ? ` (${now.statusMessage})` : '';
         const message =
-          now.status === 'Suspended' || now.status === 'Running'
-            ? `The revocation waits for approval in workflow instance ${now.id}${now.statusMessage ? ` (${now.statusMessage})` : ''}.`
-            : `The revocation workflow instance ${now.id} ended ${now.status}${now.statusMessage ? `: ${now.statusMessage}` : ''}; the certificate was not revoked.`;
+          now.status === 'Suspended'
+            ? `The revocation waits for approval in workflow instance ${now.id}${detail}.`
+            : now.status === 'Running'
+              ? `The revocation runs in workflow instance ${now.id}${detail}; the certificate is revoked when it reaches its RevokeStep.`
+              : `The revocation workflow instance ${now.id} ended ${now.status}${now.statusMessage ? `: ${now.statusMessage}` : ''}; the certificate was not revoked.`;
         out.suspended.push({ certId: cert.id, workflowId: now.id, message });
       }
     }
