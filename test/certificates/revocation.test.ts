@@ -130,6 +130,13 @@ describe('revocation, CRL and OCSP', () => {
     expect(revoked.out).toMatch(/Reason: keyCompromise/);
     expect(revoked.out).toMatch(/Revocation Time: Jan {2}2 03:04:05 2026 GMT/);
 
+    // The audit log has it (appended asynchronously, in emit order).
+    const audited = await until(async () => {
+      const r = await t.call('GET', `/KeyfactorAPI/Audit?ReturnLimit=50&QueryString=${encodeURIComponent('Category -eq 4')}`);
+      return r.body.map((e: { Message: string }) => e.Message).find((m: string) => m.includes(`Certificate ${c.id} (serial`));
+    });
+    expect(audited).toBe(`Certificate ${c.id} (serial ${c.serial}) revoked with reason 1 by rita.`);
+
     // Deleting it from the inventory would take it off the CRL: refused until it expires.
     const del = await t.call('DELETE', `/KeyfactorAPI/Certificates/${c.id}`, { unchecked: true });
     expect(del.status).toBe(409);
