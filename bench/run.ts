@@ -17,6 +17,7 @@ import { printProfileSummary, summariseProfile, type ProfileSummary } from './pr
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
 import { runScaleBench, type ScaleResult } from './scale.ts';
+import { printRevocation, runRevocationBench, type RevocationBenchResult } from './revocation.ts';
 import { round } from './stats.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
 
@@ -236,8 +237,8 @@ async function main(): Promise<void> {
   console.log(`phases: ${o.phases.join(', ')}; targets: ${o.targets.map((t) => t.name).join(', ')}`);
   if (o.experiments.length) console.log(`EXPERIMENTS ${o.experiments.join(', ')}: these figures are NOT the shipped code (see bench/experiments.ts)`);
   const runs: TargetRun[] = [];
-  // 'enroll' and 'scale' alone run no signal target.
-  for (const t of o.phases.some((p) => p !== 'enroll' && p !== 'scale') ? o.targets : []) {
+  // 'enroll', 'scale' and 'ocsp' alone run no signal target.
+  for (const t of o.phases.some((p) => p !== 'enroll' && p !== 'scale' && p !== 'ocsp') ? o.targets : []) {
     console.log(`\n[${t.name}] ${t.description}`);
     const run: TargetRun = {
       target: t.name,
@@ -320,6 +321,13 @@ async function main(): Promise<void> {
     await quiet(o, 'scale');
     scale = await runScaleBench({ stores, sizes: o.sizes, clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs });
   }
+  let revocation: RevocationBenchResult | null = null;
+  if (o.phases.includes('ocsp')) {
+    console.log('\n[ocsp] OCSP answers against a static DER from the same server, and revocations with no workflow (SQLite, embedded P-256 CA)');
+    await quiet(o, 'ocsp');
+    revocation = await withHardStop('ocsp', runRevocationBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }), 6 * HARD_STOP_MS);
+    printRevocation(revocation);
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -344,6 +352,7 @@ async function main(): Promise<void> {
         runs,
         enrollment,
         scale,
+        revocation,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,

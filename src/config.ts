@@ -61,6 +61,12 @@ export interface Config {
   passwords?: Partial<PasswordSettings>;
   /** Whether local passwords sign in (COUNTERSIGN_LOCAL_ACCOUNTS), and the break-glass account (COUNTERSIGN_BREAK_GLASS). */
   localAccounts?: LocalAccounts;
+  /** How long a CRL of the embedded CA is valid (COUNTERSIGN_CRL_VALIDITY); reissued at half. Default 7 days. */
+  crlValidityMs?: number;
+  /** How long an OCSP answer is valid (COUNTERSIGN_OCSP_VALIDITY); cached for half. Default 1 hour. */
+  ocspValidityMs?: number;
+  /** How stale a node's view of revocations on other nodes may be (COUNTERSIGN_REVOCATION_REFRESH_MS). Default 500. */
+  revocationRevisionTtlMs?: number;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -81,6 +87,11 @@ function duration(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   } catch (e) {
     throw new Error(`${name} ${(e as Error).message}; it is '${env[name]}'.`);
   }
+}
+
+function bounded(name: string, ms: number, min: number, max: number): number {
+  if (ms < min || ms > max) throw new Error(`${name} must be from ${min / 1000} s to ${max / 1000} s.`);
+  return ms;
 }
 
 function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -126,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     passwords: passwordSettingsFrom(env),
     localAccounts: localAccountsFrom(env),
+    crlValidityMs: bounded('COUNTERSIGN_CRL_VALIDITY', duration(env, 'COUNTERSIGN_CRL_VALIDITY', 7 * 24 * 3600_000), 60_000, 365 * 24 * 3600_000),
+    ocspValidityMs: bounded('COUNTERSIGN_OCSP_VALIDITY', duration(env, 'COUNTERSIGN_OCSP_VALIDITY', 3600_000), 10_000, 7 * 24 * 3600_000),
+    revocationRevisionTtlMs: int(env, 'COUNTERSIGN_REVOCATION_REFRESH_MS', 500, 0, 60_000),
   };
 }
 

@@ -28,6 +28,8 @@ import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
+import { REVOCATION_ENV } from './steps/revoke/revoke-step.ts';
+import { pkiRoutes } from './api/pki-routes.ts';
 import { AuditLog } from './service/audit.ts';
 import { DelegationService } from './service/delegations.ts';
 import { auditRoutes } from './api/audit-routes.ts';
@@ -99,6 +101,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     events,
   );
   const security = new SecurityService(store, services.now, events, { passwords, localAccounts, throttle: { ...DEFAULT_LOGIN_SETTINGS, ...config.login } });
+  // The URL written into issued certificates (CRL, OCSP): the configured one, else where this server listens.
+  let listeningUrl: string | null = null;
   const delegations = new DelegationService(store, services.now, events);
   workflow.delegations = delegations;
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
@@ -107,6 +111,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     algorithm: config.caAlgorithm ?? 'P-256',
     log,
     events,
+    publicBaseUrl: () => config.publicUrl ?? listeningUrl,
+    revocationStatus: {
+      crlValidityMs: config.crlValidityMs,
+      ocspValidityMs: config.ocspValidityMs,
+      revisionTtlMs: config.revocationRevisionTtlMs,
+      log: (m, err) => logger.warn({ err, component: 'revocation' }, m),
+    },
   }).catch(async (e) => {
     await store.close();
     throw e;
@@ -126,11 +137,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, workflow, linkSecret));
+      await app.register(pkiRoutes(certificates.revocationStatus));
     },
+  });
+  app.addHook('onListen', async () => {
+    const a = app.server.address();
+    if (a && typeof a === 'object') listeningUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   });
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
+  env[REVOCATION_ENV] = certificates.revocation;
+  certificates.revocationStatus.start(() => certificates.listCas().map((c) => c.id));
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     registry: services.registry,
@@ -164,6 +182,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     audit,
     async close() {
       await app.close();
+      certificates.revocationStatus.stop();
       unlisten();
       await runner.stop();
       await reconciler.stop();

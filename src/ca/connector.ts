@@ -37,4 +37,30 @@ export interface CaConnector {
   /** The issuing CA's certificate first, up to the root: DER. */
   chain(): Uint8Array[];
   issue(request: IssueRequest, idempotencyKey: string): Promise<IssuedCertificate>;
+  /**
+   * A CA whose revocation status Countersign publishes itself (CRL and OCSP): the embedded CA.
+   * Absent for a CA that publishes its own.
+   */
+  readonly publisher?: RevocationSigner;
+  /** Tells an external CA about a revocation (hold, release); absent when Countersign's record is all. */
+  revoke?(certificate: { der: Uint8Array; serialNumber: string }, reason: number | 'release'): Promise<void>;
+}
+
+/** One CRL's content (RFC 5280 5.1): the CA signs it with its own key. */
+export interface CrlContent {
+  number: number;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: { serialNumber: string; revocationDate: Date; reason: number }[];
+}
+
+/**
+ * What publishing revocation status needs the CA's key for. Both go through the CA's one
+ * signing path, so a CA key held elsewhere (an HSM) signs these too.
+ */
+export interface RevocationSigner {
+  /** A CRL, DER. */
+  signCrl(crl: CrlContent): Promise<Uint8Array>;
+  /** A delegated OCSP responder certificate (RFC 6960 4.2.2.2: id-kp-OCSPSigning, id-pkix-ocsp-nocheck) for this key, DER. */
+  issueOcspResponder(publicKey: CryptoKey, notBefore: Date, notAfter: Date): Promise<Uint8Array>;
 }

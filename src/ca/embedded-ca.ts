@@ -3,7 +3,9 @@ import { publicKeyInfo } from '../certificates/csr.ts';
 import { bytes, hex, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../certificates/x509.ts';
 import type { SanMap } from '../certificates/types.ts';
 import type { CaRecord } from '../store/certificate-store.ts';
-import type { CaConnector, IssuedCertificate, IssueRequest } from './connector.ts';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber } from '@peculiar/asn1-x509';
+import type { CaConnector, CrlContent, IssuedCertificate, IssueRequest, RevocationSigner } from './connector.ts';
 import type { KeyProtector } from './key-protection.ts';
 
 export type CaAlgorithm = 'P-256' | 'P-384' | 'RSA-3072';
@@ -98,8 +100,30 @@ export async function createEmbeddedCa(alg: CaAlgorithm, protector: KeyProtector
   };
 }
 
+/** Where relying parties fetch revocation status of a CA's certificates (docs/certificates.md). */
+export interface PublicationUrls {
+  crl: string;
+  ocsp: string;
+  caIssuers: string;
+}
+
+/** Absolute URLs of a CA's CRL, OCSP responder and certificate, given the public base URL. */
+export function publicationUrls(baseUrl: string, caId: number): PublicationUrls {
+  const base = `${baseUrl.replace(/\/+$/, '')}/pki/${caId}`;
+  return { crl: `${base}/crl`, ocsp: `${base}/ocsp`, caIssuers: `${base}/ca.crt` };
+}
+
+export interface EmbeddedCaOptions {
+  /** The public base URL (asked at each issuance: a test server knows its port only once listening); none: no CDP/AIA. */
+  publicBaseUrl?: () => string | null;
+}
+
+const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
+const OCSP_NOCHECK = '1.3.6.1.5.5.7.48.1.5';
+const CRL_NUMBER = '2.5.29.20';
+
 /** An embedded CA loaded from its record: the issuing key is opened once, at start. */
-export class EmbeddedCa implements CaConnector {
+export class EmbeddedCa implements CaConnector, RevocationSigner {
   private constructor(
     private readonly record: CaRecord,
     private readonly key: CryptoKey,
@@ -108,7 +132,13 @@ export class EmbeddedCa implements CaConnector {
     private readonly signAlg: Algorithm,
     /** The same for every certificate this CA issues: built once. */
     private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
+    private readonly options: EmbeddedCaOptions = {},
   ) {}
+
+  /** The embedded CA publishes its own CRL and OCSP answers. */
+  get publisher(): RevocationSigner {
+    return this;
+  }
 
   get id(): number {
     return this.record.id;
@@ -121,13 +151,13 @@ export class EmbeddedCa implements CaConnector {
   }
 
   /** Throws KeyProtectionError when the key-encryption key is wrong for this record. */
-  static async load(record: CaRecord, protector: KeyProtector): Promise<EmbeddedCa> {
+  static async load(record: CaRecord, protector: KeyProtector, options: EmbeddedCaOptions = {}): Promise<EmbeddedCa> {
     const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
     const chain = record.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE')).map((der) => new x509.X509Certificate(bytes(der)));
     const issuer = chain[0]!;
     const p = signingParams(publicKeyInfo(issuer.publicKey.rawData));
     const key = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
-    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer));
+    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer), options);
   }
 
   chain(): Uint8Array[] {
@@ -151,6 +181,13 @@ export class EmbeddedCa implements CaConnector {
     if (req.extendedKeyUsages.length) extensions.push(new x509.ExtendedKeyUsageExtension(req.extendedKeyUsages, false));
     // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
     if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, subject.toJSON().length === 0));
+    const base = this.options.publicBaseUrl?.();
+    if (base) {
+      // Where relying parties check this certificate: the CRL (CDP) and OCSP (AIA), RFC 5280 4.2.1.13 / 4.2.2.1.
+      const urls = publicationUrls(base, this.id);
+      extensions.push(new x509.CRLDistributionPointsExtension([urls.crl], false));
+      extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }, false));
+    }
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject,
@@ -173,6 +210,49 @@ export class EmbeddedCa implements CaConnector {
       notAfter: cert.notAfter.toISOString(),
       signingAlgorithm: signatureName(this.signAlg),
     };
+  }
+
+  /** RevocationSigner: the CRL, signed with the issuing key (the one signing path, as issue()). */
+  async signCrl(crl: CrlContent): Promise<Uint8Array> {
+    const generated = await x509.X509CrlGenerator.create({
+      issuer: this.issuer.subjectName,
+      thisUpdate: at(crl.thisUpdate.getTime()),
+      nextUpdate: at(crl.nextUpdate.getTime()),
+      signingAlgorithm: this.signAlg,
+      signingKey: this.key,
+      extensions: [this.authorityKeyId, new x509.Extension(CRL_NUMBER, false, AsnConvert.serialize(new CRLNumber(crl.number)))],
+      entries: crl.entries.map((e) => ({
+        serialNumber: e.serialNumber,
+        revocationDate: at(e.revocationDate.getTime()),
+        // RFC 5280 5.3.1: unspecified (0) should be left out rather than listed.
+        reason: e.reason === 0 ? undefined : (e.reason as x509.X509CrlReason),
+      })),
+    });
+    return new Uint8Array(generated.rawData);
+  }
+
+  /** RevocationSigner: a short-lived delegated OCSP responder certificate for a key held in memory. */
+  async issueOcspResponder(publicKey: CryptoKey, notBefore: Date, notAfter: Date): Promise<Uint8Array> {
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: `CN=${this.issuer.subjectName.getField('CN')[0] ?? 'Countersign'} OCSP Responder, O=Countersign`,
+      issuer: this.issuer.subjectName,
+      notBefore: at(notBefore.getTime()),
+      notAfter: at(Math.min(notAfter.getTime(), this.issuer.notAfter.getTime())),
+      signingAlgorithm: this.signAlg,
+      publicKey,
+      signingKey: this.key,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([OCSP_SIGNING], false),
+        // id-pkix-ocsp-nocheck (value NULL): relying parties need not check the responder's own status.
+        new x509.Extension(OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+        this.authorityKeyId,
+      ],
+    });
+    return new Uint8Array(cert.rawData);
   }
 }
 

@@ -60,7 +60,8 @@ export type SecurityEventName =
   | 'delegation.created'
   | 'delegation.revoked'
   | 'certificate.issued'
-  | 'certificate.deleted';
+  | 'certificate.deleted'
+  | 'certificate.revoked';
 
 export const NO_SECURITY_EVENTS: SecurityEvents = { emit() {} };
 

@@ -183,6 +183,15 @@ const MAPPINGS: Partial<Record<SecurityEventName, Mapping>> = {
     id: (f) => f.certificateId,
     message: (f) => `Certificate ${String(f.certificateId ?? '')} issued${f.subject ? ` for ${String(f.subject)}` : ''}.`,
   },
+  'certificate.revoked': {
+    category: C.Certificate,
+    operation: O.Revoke,
+    level: 0,
+    entityType: 'Certificate',
+    id: (f) => f.certificateId,
+    message: (f) =>
+      `Certificate ${String(f.certificateId)} (serial ${String(f.serialNumber)}) ${[-1, 7, 8].includes(Number(f.reason)) ? 'released from hold' : Number(f.reason) === 6 ? 'put on hold' : `revoked with reason ${String(f.reason)}`}${by(f)}${f.instanceId ? ` through workflow instance ${String(f.instanceId)}` : ''}.`,
+  },
   'certificate.deleted': {
     category: C.Certificate,
     operation: O.Delete,

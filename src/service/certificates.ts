@@ -13,6 +13,8 @@ import type { Principal } from '../security/principal.ts';
 import type { CertificateRecord } from '../store/certificate-store.ts';
 import type { Store } from '../store/store.ts';
 import { Enrollment } from './enrollment.ts';
+import { Revocation } from './revocation.ts';
+import { RevocationStatus, type RevocationStatusOptions } from './revocation-status.ts';
 import type { WorkflowService } from './workflow.ts';
 
 export interface CertificateOptions {
@@ -21,6 +23,10 @@ export interface CertificateOptions {
   log: (msg: string) => void;
   /** Where certificate.issued / certificate.deleted go (docs/operations.md "Logs"). */
   events?: SecurityEvents;
+  /** The base URL relying parties reach this server at, written into issued certificates (CRL, OCSP); none: left out. */
+  publicBaseUrl?: () => string | null;
+  /** CRL and OCSP validity and caching. */
+  revocationStatus?: RevocationStatusOptions;
 }
 
 /**
@@ -29,6 +35,9 @@ export interface CertificateOptions {
  */
 export class CertificateService {
   readonly enrollment: Enrollment;
+  readonly revocation: Revocation;
+  /** The embedded CAs' CRLs and OCSP answers. */
+  readonly revocationStatus: RevocationStatus;
   private readonly cas = new Map<number, CaConnector>();
 
   private constructor(
@@ -36,8 +45,15 @@ export class CertificateService {
     readonly protector: KeyProtector,
     workflow: WorkflowService,
     readonly events: SecurityEvents,
+    private readonly opts: CertificateOptions,
   ) {
     this.enrollment = new Enrollment(this, workflow);
+    this.revocationStatus = new RevocationStatus(store, (id) => this.cas.get(id), opts.revocationStatus);
+    this.revocation = new Revocation(this, workflow, this.revocationStatus);
+  }
+
+  private loadCa(record: Parameters<typeof EmbeddedCa.load>[0]): Promise<CaConnector> {
+    return EmbeddedCa.load(record, this.protector, { publicBaseUrl: this.opts.publicBaseUrl });
   }
 
   /**
@@ -51,8 +67,8 @@ export class CertificateService {
       const ca = await store.certificates.insertCaIfAbsent(await createEmbeddedCa(opts.algorithm, protector));
       opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}).`);
     }
-    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS);
-    for (const record of await store.certificates.listCas()) service.cas.set(record.id, await EmbeddedCa.load(record, protector));
+    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts);
+    for (const record of await store.certificates.listCas()) service.cas.set(record.id, await service.loadCa(record));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;
   }
@@ -75,7 +91,7 @@ export class CertificateService {
 
   /** CAs another node added (imported) since this one started. */
   async loadNewCas(): Promise<void> {
-    for (const record of await this.store.certificates.listCas()) if (!this.cas.has(record.id)) this.cas.set(record.id, await EmbeddedCa.load(record, this.protector));
+    for (const record of await this.store.certificates.listCas()) if (!this.cas.has(record.id)) this.cas.set(record.id, await this.loadCa(record));
   }
 
   listCas(): CaConnector[] {

@@ -4,6 +4,7 @@ import { powerShellStep } from './powershell/powershell.ts';
 import { restRequestStep } from './rest/rest.ts';
 import { scriptStep } from './script/script.ts';
 import { enrollStep } from './enroll/enroll-step.ts';
+import { revokeStep } from './revoke/revoke-step.ts';
 import { expirationRenewalStep } from './expiration-renewal/expiration-renewal.ts';
 import { noopStep } from './noop/noop.ts';
 import { StepRegistry } from '../domain/step-registry.ts';
@@ -22,6 +23,7 @@ export const builtInStepTypes: StepType[] = [
   updateMetadataStep,
   expirationRenewalStep,
   enrollStep,
+  revokeStep,
 ];
 
 export const defaultRegistry = (env?: RunEnvironment): StepRegistry => new StepRegistry(builtInStepTypes, env);

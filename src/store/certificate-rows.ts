@@ -1,5 +1,5 @@
 import type { Template } from '../certificates/types.ts';
-import type { CaRecord, CertificateHistoryEntry, CertificateRecord, MetadataField, RequestRecord } from './certificate-store.ts';
+import type { CaRecord, CertificateHistoryEntry, CertificateRecord, MetadataField, RequestRecord, RevokedEntry, StoredCrl } from './certificate-store.ts';
 
 /* Row <-> record mapping shared by both stores (SQLite keeps JSON as text, PostgreSQL as jsonb). */
 
@@ -65,7 +65,29 @@ export const toCertificate = (r: Row): CertificateRecord => ({
   der: new Uint8Array(r.der),
   metadata: json(r.metadata),
   sealedKey: r.sealed_key ?? null,
+  revocation:
+    r.revocation_reason === null || r.revocation_reason === undefined
+      ? null
+      : { reason: Number(r.revocation_reason), effectiveDate: iso(r.revocation_date), comment: r.revocation_comment ?? null },
 });
+
+export const toRevokedEntry = (r: Row): RevokedEntry => ({
+  certificateId: Number(r.id),
+  serialNumber: r.serial_number,
+  reason: Number(r.revocation_reason),
+  effectiveDate: iso(r.revocation_date),
+});
+
+export const toStoredCrl = (r: Row): StoredCrl | null =>
+  r.crl_der === null || r.crl_der === undefined
+    ? null
+    : {
+        number: Number(r.crl_number),
+        revision: Number(r.crl_revision),
+        thisUpdate: iso(r.crl_this_update),
+        nextUpdate: iso(r.crl_next_update),
+        der: new Uint8Array(r.crl_der),
+      };
 
 export const toHistory = (r: Row): CertificateHistoryEntry => ({ id: Number(r.id), at: iso(r.at), username: r.username ?? null, action: r.action, comment: r.comment ?? null });
 

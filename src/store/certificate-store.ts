@@ -1,6 +1,7 @@
 import type { BoundAst } from '../domain/query/index.ts';
 import type { JsonObject } from '../domain/types.ts';
 import type { Template } from '../certificates/types.ts';
+import type { RevocationState } from '../certificates/revocation.ts';
 
 /**
  * The certificate side's persistence port: CAs, templates, metadata fields, enrollment requests,
@@ -48,6 +49,51 @@ export interface CertificateStore {
   clearCertificateKey(id: number): Promise<void>;
   addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void>;
   listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]>;
+
+  // Revocation ------------------------------------------------------------------------------------
+  /**
+   * Changes a certificate's revocation under the store's lock: `decide` (pure, synchronous) sees
+   * the stored state and returns the next one, or throws to change nothing. A change also adds
+   * the history entry and raises its CA's revocation revision, in the same transaction. Returns
+   * null when no certificate has that id.
+   */
+  reviseRevocation(
+    certificateId: number,
+    decide: (current: RevocationState | null, certificate: CertificateRecord) => RevocationState | null,
+    history: Omit<CertificateHistoryEntry, 'id'>,
+  ): Promise<{ certificate: CertificateRecord; changed: boolean } | null>;
+  /** The certificates of a CA that are revoked or on hold: what its CRL lists. */
+  listRevoked(caId: number): Promise<RevokedEntry[]>;
+  /** A certificate by its CA and serial number (upper-case hex, no leading zero octets stripped). */
+  findBySerial(caId: number, serialNumber: string): Promise<CertificateRecord | null>;
+  /** The CA's revocation revision (0 before its first revocation) and its last CRL. */
+  revocationState(caId: number): Promise<CaRevocationState>;
+  /**
+   * Stores a CRL when its number is above the stored one (first writer wins between nodes);
+   * returns whether it was stored.
+   */
+  saveCrl(caId: number, crl: StoredCrl): Promise<boolean>;
+}
+
+export interface RevokedEntry {
+  certificateId: number;
+  serialNumber: string;
+  reason: number;
+  effectiveDate: string;
+}
+
+export interface StoredCrl {
+  number: number;
+  /** The CA's revision the CRL reflects. */
+  revision: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  der: Uint8Array;
+}
+
+export interface CaRevocationState {
+  revision: number;
+  crl: StoredCrl | null;
 }
 
 export interface CaRecord {
@@ -122,6 +168,8 @@ export interface NewCertificate {
 
 export interface CertificateRecord extends NewCertificate {
   id: number;
+  /** Revoked or on hold; null (or absent, for records built before a read) when neither. */
+  revocation?: RevocationState | null;
 }
 
 export interface CertificateHistoryEntry {
@@ -141,5 +189,7 @@ export interface CertificateQuery {
   /** Only certificates requested by this identity. */
   requesterId?: number;
   includeExpired: boolean;
+  /** Revoked certificates (and those on hold) are left out unless true. */
+  includeRevoked?: boolean;
   now: string;
 }

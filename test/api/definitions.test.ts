@@ -226,6 +226,7 @@ describe('catalogue and types', () => {
       'PowerShell',
       'RESTRequest',
       'RequireApproval',
+      'RevokeStep',
       'Script',
       'UpdateMetadata',
     ]);

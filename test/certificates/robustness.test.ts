@@ -24,6 +24,7 @@ describe('certificate routes under bad input', () => {
     ['PUT', '/KeyfactorAPI/MetadataFields'],
     ['DELETE', '/KeyfactorAPI/MetadataFields'],
     ['POST', '/KeyfactorAPI/CertificateAuthority/Import'],
+    ['POST', '/KeyfactorAPI/Certificates/Revoke'],
   ];
   const bodies = (): unknown[] => [
     null,
@@ -60,6 +61,13 @@ describe('certificate routes under bad input', () => {
     [1, 'two', null],
     { LogicalName: 'X', CertificatesPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', PrivateKeyPem: 'x' },
     { LogicalName: 'X', Pkcs12: 'AAAA', Password: 'x' },
+    { CertificateIds: [2147483648], Reason: 1, Comment: 'x' },
+    { CertificateIds: [1], Reason: 2147483648, Comment: 'x' },
+    { CertificateIds: [1], Reason: 1, Comment: 'x', EffectiveDate: '99999-01-01T00:00:00Z' },
+    { CertificateIds: [1], Reason: 1, Comment: 'x', EffectiveDate: 12 },
+    { CertificateIds: [1], Reason: 1, Comment: 'x', CollectionId: 'all' },
+    { CertificateIds: Array.from({ length: 1001 }, (_, i) => i + 1), Reason: 1, Comment: 'x' },
+    { CertificateIds: [{}], Reason: null, Comment: ['x'] },
   ];
 
   it('never answers 500', async () => {

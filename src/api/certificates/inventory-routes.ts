@@ -29,6 +29,9 @@ export const CERTIFICATE_FIELDS: FieldSpec[] = [
   { name: 'RequesterName', type: 'string', column: 'requester_name' },
   { name: 'KeySizeInBits', type: 'integer', column: 'key_size' },
   { name: 'KeyTypeString', type: 'string', column: 'key_type' },
+  // Revoked certificates are listed only with includeRevoked=true.
+  { name: 'RevocationReason', type: 'integer', column: 'revocation_reason' },
+  { name: 'RevocationEffDate', type: 'date', column: 'revocation_date' },
 ];
 
 /** The certificate inventory: list, read, history, metadata, download, recover, delete. */
@@ -58,6 +61,7 @@ export const inventoryRoutes =
         ...q,
         requesterId: v.all ? undefined : p.identity.id,
         includeExpired: queryBool(req.q, 'includeExpired'),
+        includeRevoked: queryBool(req.q, 'includeRevoked'),
         now: new Date().toISOString(),
       });
       return Promise.all(rows.map(async (c) => certificateWire(c, await view(req, c, p))));
@@ -121,6 +125,10 @@ export const inventoryRoutes =
     app.delete<{ Params: { id: string } }>('/Certificates/:id', async (req, reply) => {
       const p = requirePermission(req, P.certificatesDelete);
       const id = intParam(req.params.id, 'Certificate id');
+      const existing = await store.getCertificate(id);
+      // The inventory is the embedded CA's record: deleting a revoked certificate would take it off the CRL.
+      if (existing?.revocation && existing.notAfter > new Date().toISOString())
+        fail('Conflict', `Certificate ${id} is revoked (or on hold) and has not expired; deleting it would take it off the CRL. Delete it after it expires.`);
       if (!(await store.deleteCertificate(id))) fail('NotFound', `No certificate has Id ${id}.`);
       certs.events.emit('certificate.deleted', { certificateId: id, by: p.identity.accountName });
       reply.code(204).send();

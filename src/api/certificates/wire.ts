@@ -1,7 +1,8 @@
 import type { CaConnector } from '../../ca/connector.ts';
 import { describeCertificate, ekuName } from '../../certificates/describe.ts';
 import type { Template } from '../../certificates/types.ts';
-import { toPem } from '../../certificates/x509.ts';
+import { bytes, toPem, x509 } from '../../certificates/x509.ts';
+import { certState } from '../../certificates/revocation.ts';
 import type { CertificateHistoryEntry, CertificateRecord, MetadataField } from '../../store/certificate-store.ts';
 import type { EnrollOutcome } from '../../service/enrollment.ts';
 
@@ -288,6 +289,8 @@ export interface CertificateView {
 export function certificateWire(c: CertificateRecord, v: CertificateView, detail = false) {
   const f = describeCertificate(c.der);
   const expired = c.notAfter < v.now;
+  const revocation = c.revocation ?? null;
+  const state = certState(revocation, expired);
   const kt = KEY_TYPE[c.keyType] ?? { code: 0, name: 'Unknown' };
   const parts = f.subjectParts;
   let sanId = 0;
@@ -305,8 +308,8 @@ export function certificateWire(c: CertificateRecord, v: CertificateView, detail
     OwnerRoleId: null,
     OwnerRoleName: null,
     TemplateId: c.templateId,
-    // Keyfactor CertState: 1 Active, 2 Revoked, 6 Expired (Countersign revokes nothing yet).
-    CertState: expired ? 6 : 1,
+    // Keyfactor CertState: 1 Active, 2 Revoked (on hold too: RevocationReason 6), 6 Expired.
+    CertState: state.state,
     KeySizeInBits: c.keySize,
     KeyType: kt.code,
     KeyAlgorithm: kt.name,
@@ -315,11 +318,12 @@ export function certificateWire(c: CertificateRecord, v: CertificateView, detail
     IssuedEmail: parts.E?.[0] ?? f.sans.rfc822?.[0] ?? null,
     KeyUsage: f.keyUsage,
     SigningAlgorithm: f.signatureAlgorithm,
-    CertStateString: expired ? 'Expired' : 'Active',
+    CertStateString: state.text,
     KeyTypeString: kt.name,
-    RevocationEffDate: null,
-    RevocationReason: 999,
-    RevocationComment: null,
+    RevocationEffDate: revocation?.effectiveDate ?? null,
+    // 999: Keyfactor's "Unknown", what it shows for a certificate that is not revoked.
+    RevocationReason: revocation?.reason ?? 999,
+    RevocationComment: revocation?.comment ?? null,
     CertificateAuthorityId: c.caId,
     CertificateAuthorityName: v.caName,
     TemplateName: v.templateName,
@@ -333,7 +337,7 @@ export function certificateWire(c: CertificateRecord, v: CertificateView, detail
     SubjectAltNameElements: Object.entries(f.sans).flatMap(([type, values]) =>
       values.map((value) => ({ Id: ++sanId, Value: value, Type: SAN_TYPE[type] ?? 999, ValueHash: null })),
     ),
-    CRLDistributionPoints: [],
+    CRLDistributionPoints: crlDistributionPoints(c.der).map((Url, i) => ({ Id: i + 1, Url, UrlHash: null })),
     LocationsCount: [],
     SSLLocations: [],
     Locations: [],
@@ -365,3 +369,13 @@ function detailedKeyUsage(ku: number) {
 }
 
 export const historyWire = (h: CertificateHistoryEntry) => ({ Id: h.id, OperationStart: h.at, OperationEnd: h.at, Username: h.username, Comment: h.comment, Action: h.action });
+
+/** The URLs of a certificate's CRL Distribution Points extension; none when absent or unreadable. */
+function crlDistributionPoints(der: Uint8Array): string[] {
+  try {
+    const ext = new x509.X509Certificate(bytes(der)).getExtension(x509.CRLDistributionPointsExtension);
+    return (ext?.distributionPoints ?? []).flatMap((p) => (p.distributionPoint?.fullName ?? []).map((n) => n.uniformResourceIdentifier).filter((u): u is string => !!u));
+  } catch {
+    return [];
+  }
+}

@@ -11,8 +11,25 @@ import type {
   NewCertificate,
   NewRequest,
   RequestRecord,
+  CaRevocationState,
+  RevokedEntry,
+  StoredCrl,
 } from '../certificate-store.ts';
-import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
+import type { RevocationState } from '../../certificates/revocation.ts';
+import {
+  CERT_COLUMNS,
+  certificateValues,
+  metadataFieldBody,
+  templateBody,
+  toCa,
+  toCertificate,
+  toHistory,
+  toMetadataField,
+  toRequest,
+  toRevokedEntry,
+  toStoredCrl,
+  toTemplate,
+} from '../certificate-rows.ts';
 import { filtered, inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
 
 const conflict = (what: string) => (e: unknown) => {
@@ -122,7 +139,7 @@ export class PgCertificateStore implements CertificateStore {
       `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING RETURNING id`,
       certificateValues(c, Buffer.from(c.der)),
     );
-    if (inserted.rowCount) return { certificate: { ...c, id: Number(inserted.rows[0].id) }, created: true };
+    if (inserted.rowCount) return { certificate: { ...c, id: Number(inserted.rows[0].id), revocation: null }, created: true };
     return { certificate: (await this.findCertificateByRequest(c.requestId!))!, created: false };
   }
 
@@ -148,6 +165,7 @@ export class PgCertificateStore implements CertificateStore {
     const { clauses, params, bind: p } = filtered(q.filter);
     if (q.requesterId !== undefined) clauses.push(`requester_id = ${p(q.requesterId)}`);
     if (!q.includeExpired) clauses.push(`not_after >= ${p(q.now, '::timestamptz')}`);
+    if (!q.includeRevoked) clauses.push('revocation_reason IS NULL');
     const sql = `SELECT * FROM certificates WHERE ${clauses.join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
     return (await listQuery(this.pool, sql, params)).map(toCertificate);
   }
@@ -179,5 +197,67 @@ export class PgCertificateStore implements CertificateStore {
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
     return (await this.pool.query('SELECT * FROM certificate_history WHERE certificate_id = $1 ORDER BY id', [certificateId])).rows.map(toHistory);
+  }
+
+  async reviseRevocation(
+    certificateId: number,
+    decide: (current: RevocationState | null, certificate: CertificateRecord) => RevocationState | null,
+    history: Omit<CertificateHistoryEntry, 'id'>,
+  ): Promise<{ certificate: CertificateRecord; changed: boolean } | null> {
+    return inTransaction(this.pool, async (c) => {
+      const row = (await c.query('SELECT * FROM certificates WHERE id = $1 FOR UPDATE', [certificateId])).rows[0];
+      if (!row) return null;
+      const certificate = toCertificate(row);
+      const current = certificate.revocation ?? null;
+      const next = decide(current, certificate);
+      if (JSON.stringify(next) === JSON.stringify(current)) return { certificate, changed: false };
+      await c.query('UPDATE certificates SET revocation_reason = $1, revocation_date = $2, revocation_comment = $3 WHERE id = $4', [
+        next?.reason ?? null,
+        next?.effectiveDate ?? null,
+        next?.comment ?? null,
+        certificateId,
+      ]);
+      await c.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [
+        certificateId,
+        history.at,
+        history.username,
+        history.action,
+        history.comment,
+      ]);
+      if (certificate.caId !== null)
+        await c.query('INSERT INTO ca_revocation_state (ca_id, revision) VALUES ($1, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = ca_revocation_state.revision + 1', [
+          certificate.caId,
+        ]);
+      return { certificate: { ...certificate, revocation: next }, changed: true };
+    });
+  }
+
+  async listRevoked(caId: number): Promise<RevokedEntry[]> {
+    const r = await this.pool.query(
+      'SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = $1 AND revocation_reason IS NOT NULL ORDER BY id',
+      [caId],
+    );
+    return r.rows.map(toRevokedEntry);
+  }
+
+  async findBySerial(caId: number, serialNumber: string): Promise<CertificateRecord | null> {
+    const row = (await this.pool.query('SELECT * FROM certificates WHERE ca_id = $1 AND serial_number = $2 ORDER BY id LIMIT 1', [caId, serialNumber.toUpperCase()])).rows[0];
+    return row ? toCertificate(row) : null;
+  }
+
+  async revocationState(caId: number): Promise<CaRevocationState> {
+    const row = (await this.pool.query('SELECT * FROM ca_revocation_state WHERE ca_id = $1', [caId])).rows[0];
+    return row ? { revision: Number(row.revision), crl: toStoredCrl(row) } : { revision: 0, crl: null };
+  }
+
+  async saveCrl(caId: number, crl: StoredCrl): Promise<boolean> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query('INSERT INTO ca_revocation_state (ca_id, revision) VALUES ($1, 0) ON CONFLICT (ca_id) DO NOTHING', [caId]);
+      const r = await c.query(
+        'UPDATE ca_revocation_state SET crl_number = $1, crl_revision = $2, crl_this_update = $3, crl_next_update = $4, crl_der = $5 WHERE ca_id = $6 AND crl_number < $1',
+        [crl.number, crl.revision, crl.thisUpdate, crl.nextUpdate, Buffer.from(crl.der), caId],
+      );
+      return (r.rowCount ?? 0) > 0;
+    });
   }
 }

@@ -12,8 +12,25 @@ import type {
   NewCertificate,
   NewRequest,
   RequestRecord,
+  CaRevocationState,
+  RevokedEntry,
+  StoredCrl,
 } from '../certificate-store.ts';
-import { CERT_COLUMNS, certificateValues, metadataFieldBody, templateBody, toCa, toCertificate, toHistory, toMetadataField, toRequest, toTemplate } from '../certificate-rows.ts';
+import type { RevocationState } from '../../certificates/revocation.ts';
+import {
+  CERT_COLUMNS,
+  certificateValues,
+  metadataFieldBody,
+  templateBody,
+  toCa,
+  toCertificate,
+  toHistory,
+  toMetadataField,
+  toRequest,
+  toRevokedEntry,
+  toStoredCrl,
+  toTemplate,
+} from '../certificate-rows.ts';
 
 type Row = Record<string, unknown>;
 const isUnique = (e: unknown): boolean => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -143,7 +160,7 @@ export class SqliteCertificateStore implements CertificateStore {
         const r = this.db
           .prepare(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${CERT_COLUMNS.map(() => '?').join(', ')})`)
           .run(...certificateValues(c, Buffer.from(c.der)));
-        return { certificate: { ...c, id: Number(r.lastInsertRowid) }, created: true };
+        return { certificate: { ...c, id: Number(r.lastInsertRowid), revocation: null }, created: true };
       })
       .immediate();
   }
@@ -179,6 +196,7 @@ export class SqliteCertificateStore implements CertificateStore {
       clauses.push('not_after >= ?');
       params.push(q.now);
     }
+    if (!q.includeRevoked) clauses.push('revocation_reason IS NULL');
     const sql = `SELECT * FROM certificates WHERE ${clauses.join(' AND ')} ORDER BY ${q.sortColumn} ${q.ascending ? 'ASC' : 'DESC'}, id LIMIT ? OFFSET ?`;
     return (this.db.prepare(sql).all(...params, q.limit, q.offset) as Row[]).map(toCertificate);
   }
@@ -206,5 +224,66 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
     return (this.st('SELECT * FROM certificate_history WHERE certificate_id = ? ORDER BY id').all(certificateId) as Row[]).map(toHistory);
+  }
+
+  async reviseRevocation(
+    certificateId: number,
+    decide: (current: RevocationState | null, certificate: CertificateRecord) => RevocationState | null,
+    history: Omit<CertificateHistoryEntry, 'id'>,
+  ): Promise<{ certificate: CertificateRecord; changed: boolean } | null> {
+    return this.db
+      .transaction(() => {
+        const row = this.st('SELECT * FROM certificates WHERE id = ?').get(certificateId) as Row | undefined;
+        if (!row) return null;
+        const certificate = toCertificate(row);
+        const current = certificate.revocation ?? null;
+        const next = decide(current, certificate);
+        if (JSON.stringify(next) === JSON.stringify(current)) return { certificate, changed: false };
+        this.st('UPDATE certificates SET revocation_reason = ?, revocation_date = ?, revocation_comment = ? WHERE id = ?').run(
+          next?.reason ?? null,
+          next?.effectiveDate ?? null,
+          next?.comment ?? null,
+          certificateId,
+        );
+        this.st('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(
+          certificateId,
+          history.at,
+          history.username,
+          history.action,
+          history.comment,
+        );
+        if (certificate.caId !== null)
+          this.st('INSERT INTO ca_revocation_state (ca_id, revision) VALUES (?, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = revision + 1').run(certificate.caId);
+        return { certificate: { ...certificate, revocation: next }, changed: true };
+      })
+      .immediate();
+  }
+
+  async listRevoked(caId: number): Promise<RevokedEntry[]> {
+    return (
+      this.st('SELECT id, serial_number, revocation_reason, revocation_date FROM certificates WHERE ca_id = ? AND revocation_reason IS NOT NULL ORDER BY id').all(caId) as Row[]
+    ).map(toRevokedEntry);
+  }
+
+  async findBySerial(caId: number, serialNumber: string): Promise<CertificateRecord | null> {
+    const row = this.st('SELECT * FROM certificates WHERE ca_id = ? AND serial_number = ? ORDER BY id LIMIT 1').get(caId, serialNumber.toUpperCase()) as Row | undefined;
+    return row ? toCertificate(row) : null;
+  }
+
+  async revocationState(caId: number): Promise<CaRevocationState> {
+    const row = this.st('SELECT * FROM ca_revocation_state WHERE ca_id = ?').get(caId) as Row | undefined;
+    return row ? { revision: Number(row.revision), crl: toStoredCrl(row) } : { revision: 0, crl: null };
+  }
+
+  async saveCrl(caId: number, crl: StoredCrl): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        this.st('INSERT INTO ca_revocation_state (ca_id, revision) VALUES (?, 0) ON CONFLICT (ca_id) DO NOTHING').run(caId);
+        const r = this.st(
+          'UPDATE ca_revocation_state SET crl_number = ?, crl_revision = ?, crl_this_update = ?, crl_next_update = ?, crl_der = ? WHERE ca_id = ? AND crl_number < ?',
+        ).run(crl.number, crl.revision, crl.thisUpdate, crl.nextUpdate, Buffer.from(crl.der), caId, crl.number);
+        return r.changes > 0;
+      })
+      .immediate();
   }
 }

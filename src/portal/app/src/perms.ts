@@ -23,12 +23,14 @@ export const P = {
   certificatesMetadata: '/certificates/collections/metadata/modify/',
   certificatesRecover: '/certificates/collections/private_key/read/',
   certificatesDelete: '/certificates/collections/delete/',
+  certificatesRevoke: '/certificates/collections/revoke/',
   casRead: '/certificate_authorities/read/',
   casModify: '/certificate_authorities/modify/',
   templatesRead: '/certificate_templates/read/',
   templatesModify: '/certificate_templates/modify/',
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
+  auditRead: '/auditing/read/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -60,12 +62,15 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.certificatesMetadata]: 'Change certificate metadata',
   [P.certificatesRecover]: 'Recover retained private keys',
   [P.certificatesDelete]: 'Delete certificates',
+  [P.certificatesRevoke]: 'Revoke certificates, hold and release them',
   [P.casRead]: 'Read certificate authorities',
   [P.casModify]: 'Import certificate authorities',
   [P.templatesRead]: 'Read templates',
   [P.templatesModify]: 'Create, edit and delete templates',
   [P.metadataTypesRead]: 'Read metadata fields',
   [P.metadataTypesModify]: 'Create, edit and delete metadata fields',
+  '/auditing/': 'All audit permissions',
+  [P.auditRead]: 'Read, validate and download the audit log',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
