@@ -266,9 +266,10 @@ describe('revocation, CRL and OCSP', () => {
       [{ CertificateIds: [c.id], Reason: 1 }, 400, /Comment is required/],
       [{ CertificateIds: [c.id], Reason: 1, Comment: '   ' }, 400, /Comment must not be empty/],
       [{ CertificateIds: [], Reason: 1, Comment: 'x' }, 400, /CertificateIds is required/],
-      [{ CertificateIds: 'all', Reason: 1, Comment: 'x' }, 400, /CertificateIds is required/],
+      [{ CertificateIds: 'all', Reason: 1, Comment: 'x' }, 400, /CertificateIds (is required|must be a JSON array)/],
       [{ CertificateIds: [c.id, -3], Reason: 1, Comment: 'x' }, 400, /positive whole numbers/],
-      [{ CertificateIds: [c.id, 1.5], Reason: 1, Comment: 'x' }, 400, /positive whole numbers/],
+      // The wire schema (src/api/schema) catches a fraction before the handler does.
+      [{ CertificateIds: [c.id, 1.5], Reason: 1, Comment: 'x' }, 400, /positive whole numbers|must be a whole number/],
       [{ CertificateIds: [c.id], Reason: 999, Comment: 'x' }, 400, /Reason 999 is not a revocation reason/],
       [{ CertificateIds: [c.id], Reason: 42, Comment: 'x' }, 400, /Reason 42/],
       [{ CertificateIds: [c.id], Reason: 'bad', Comment: 'x' }, 400, /Reason must be a whole number/],
