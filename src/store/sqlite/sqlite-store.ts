@@ -7,12 +7,13 @@ import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import type { AlertClaim, DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
+import { SqliteAlertStore } from './sqlite-alerts.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
 const require = createRequire(import.meta.url);
@@ -27,6 +28,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore extends SqliteSecurityStore implements Store {
   private readonly wf: ReturnType<typeof prepare>;
   readonly certificates: SqliteCertificateStore;
+  readonly alerts: SqliteAlertStore;
 
   private constructor(
     private readonly conn: Database.Database,
@@ -35,6 +37,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     super(conn);
     this.wf = prepare(conn);
     this.certificates = new SqliteCertificateStore(conn);
+    this.alerts = new SqliteAlertStore(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
@@ -159,6 +162,20 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
     return this.conn.transaction(() => this.insertNew(build)).immediate();
+  }
+
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+    return this.conn
+      .transaction(() => {
+        const claimed = this.conn
+          .prepare('INSERT INTO expiration_alerted (alert_id, certificate_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(claim.alertId, claim.certificateId, claim.at);
+        if (!claimed.changes) return null;
+        const inst = this.insertNew(build);
+        this.conn.prepare('UPDATE expiration_alerted SET instance_id = ? WHERE alert_id = ? AND certificate_id = ?').run(inst.id, claim.alertId, claim.certificateId);
+        return inst;
+      })
+      .immediate();
   }
 
   private insertNew(build: (referenceId: number) => Transition): Instance {
