@@ -44,6 +44,8 @@ export interface Config {
   metrics?: MetricsAccess;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
+  /** How often the expiration alert scheduler checks for due alerts (COUNTERSIGN_ALERT_POLL_MS); default 60 s. */
+  alertPollMs?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caAlgorithm: caAlgorithm(env),
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    alertPollMs: int(env, 'COUNTERSIGN_ALERT_POLL_MS', 60_000, 100, 3_600_000),
   };
 }
 

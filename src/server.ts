@@ -25,6 +25,12 @@ import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
+import { RENEWAL_ENV } from './steps/expiration-renewal/expiration-renewal.ts';
+import { AlertService } from './service/alerts.ts';
+import { Renewal } from './service/renewal.ts';
+import { AlertScheduler } from './runner/alert-scheduler.ts';
+import { alertRoutes } from './api/certificates/alert-routes.ts';
+import { CERTIFICATE_FIELDS } from './api/certificates/inventory-routes.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -34,6 +40,8 @@ export interface Server {
   reconciler: Reconciler;
   runner: JobRunner;
   certificates: CertificateService;
+  alerts: AlertService;
+  alertScheduler: AlertScheduler;
   metrics: Metrics;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
@@ -84,6 +92,20 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     await store.close();
     throw e;
   });
+  const renewal = new Renewal(certificates, certificates.enrollment);
+  const alerts = new AlertService(store, workflow, {
+    certificateFields: CERTIFICATE_FIELDS,
+    log: (m, err) => logger.warn({ err, component: 'alerts' }, m),
+    caName: (id) => {
+      const ca = certificates.listCas().find((c) => c.id === id);
+      return ca ? `${ca.hostName}\\${ca.logicalName}` : null;
+    },
+    send: async (m) => {
+      const smtp = stepSettings(env).smtp;
+      if (!smtp) throw new Error('No mail server is configured (COUNTERSIGN_SMTP_HOST).');
+      await sendMail(smtp, m, AbortSignal.timeout(smtp.timeoutMs * 2));
+    },
+  });
   const app = await buildApp({
     services,
     workflow,
@@ -91,7 +113,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
-    apiRoutes: certificateRoutes(certificates),
+    apiRoutes: [...certificateRoutes(certificates), alertRoutes(alerts, certificates, renewal)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
@@ -102,6 +124,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
+  env[RENEWAL_ENV] = renewal;
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     registry: services.registry,
@@ -121,6 +144,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   });
   wakeRunner = () => runner.wake();
   runner.start();
+  const alertScheduler = new AlertScheduler(store, alerts, config.alertPollMs ?? 60_000, (m, err) => logger.warn({ err, component: 'alerts' }, m));
+  alertScheduler.start();
   // Multi-node stores announce jobs queued on other nodes; polling stays the fallback.
   const unlisten = store.onJobsQueued?.(() => runner.wake()) ?? (() => {});
   return {
@@ -131,10 +156,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     reconciler,
     runner,
     certificates,
+    alerts,
+    alertScheduler,
     metrics,
     async close() {
       await app.close();
       unlisten();
+      await alertScheduler.stop();
       await runner.stop();
       await reconciler.stop();
       await store.close();

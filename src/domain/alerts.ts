@@ -156,6 +156,9 @@ export interface AlertTokenFacts {
   requester: string | null;
   daysremaining: number;
   alertname: string;
+  alertid: number;
+  /** The owner's address (the requester's e-mail). */
+  ownerroleemail: string | null;
   metadata: Record<string, string>;
 }
 
@@ -181,6 +184,8 @@ const TOKEN_NAMES: Record<string, keyof Omit<AlertTokenFacts, 'metadata'>> = {
   requester: 'requester',
   daysremaining: 'daysremaining',
   alertname: 'alertname',
+  alertid: 'alertid',
+  ownerroleemail: 'ownerroleemail',
 };
 
 /**

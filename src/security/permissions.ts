@@ -40,6 +40,9 @@ export const PERMISSIONS = [
   { legacy: 'CertificateTemplates:Modify', path: '/certificate_templates/modify/', description: 'Create, change and delete certificate templates.' },
   { legacy: 'CertificateMetadataTypes:Read', path: '/metadata/types/read/', description: 'Read certificate metadata fields.' },
   { legacy: 'CertificateMetadataTypes:Modify', path: '/metadata/types/modify/', description: 'Create, change and delete certificate metadata fields.' },
+  { legacy: 'CertificateCollections:Modify', path: '/certificates/collections/modify/', description: 'Create and change certificate collections (saved certificate queries).' },
+  { legacy: 'Monitoring:Read', path: '/monitoring/alerts/read/', description: 'Read expiration alerts and their schedule, and test them.' },
+  { legacy: 'Monitoring:Modify', path: '/monitoring/alerts/modify/', description: 'Create, change and delete expiration alerts and set their schedule.' },
 ] as const;
 
 /** Grouping strings accepted in version-2 roles: each grants everything below it. */
@@ -56,6 +59,8 @@ const GROUPS = [
   '/certificate_templates/',
   '/metadata/',
   '/metadata/types/',
+  '/monitoring/',
+  '/monitoring/alerts/',
 ];
 
 export const P = {
@@ -80,6 +85,9 @@ export const P = {
   templatesModify: '/certificate_templates/modify/',
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
+  collectionsModify: '/certificates/collections/modify/',
+  alertsRead: '/monitoring/alerts/read/',
+  alertsModify: '/monitoring/alerts/modify/',
 } as const;
 
 export const ALL_PERMISSIONS = ['/'];
