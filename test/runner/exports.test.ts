@@ -172,11 +172,12 @@ describe('the six export fixtures run end to end against loopback services', () 
     expect(mail.body).toContain('<b>SHA-1 thumbprint:</b> AB12CD34EF56<br>');
   });
 
-  it('renew-30-days.json: fails at ExpirationRenewal because no CA connector is configured; nothing is sent', async () => {
+  // Against real expiring certificates (started by an alert): test/certificates/alerts.test.ts.
+  it('renew-30-days.json started by hand: ExpirationRenewal fails, as no certificate is named by the server; nothing is sent', async () => {
     const before = smtp.messages.length;
     const inst = await runToEnd(await importExport('renew-30-days.json'));
     expect(inst.Status).toBe(5);
-    expect(inst.StatusMessage).toBe('ExpirationRenewal cannot run: no CA connector is configured on this Countersign server.');
+    expect(inst.StatusMessage).toBe("Step 'Renew' (ExpirationRenewal) failed: This instance was not started by an expiration alert: it names no certificate to renew.");
     expect(smtp.messages.length).toBe(before);
   });
 
