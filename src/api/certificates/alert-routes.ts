@@ -133,9 +133,12 @@ function readAlert(b: JsonObject): AlertInput {
         parameterType: str(o, 'ParameterType', { max: 200 }) ?? '',
       };
     }),
-    schedule: readSchedule(field(b, 'Schedule')),
+    schedule: ownSchedule(readSchedule(field(b, 'Schedule'))),
   };
 }
+
+/** An alert without a schedule of its own (none, null or {}) follows the global one. */
+const ownSchedule = (s: AlertSchedule | null): AlertSchedule | null => (s === null || s.kind === 'off' ? null : s);
 
 async function alertWire(alerts: AlertService, a: Alert, global: AlertSchedule) {
   const definition = await alerts.workflowOf(a.id);
