@@ -36,6 +36,8 @@ export class AlertScheduler {
     const run = async () => {
       try {
         const work = async () => {
+          // First what finished instances wrote (Retired = True), so collections see it in this run.
+          await this.alerts.syncFinished();
           await this.alerts.runDue();
         };
         if (this.store.tryExclusive) await this.store.tryExclusive('expiration-alerts', work);

@@ -15,6 +15,7 @@ import {
   type CertificateToCheck,
 } from '../domain/alerts.ts';
 import { fail } from '../domain/errors.ts';
+import { isTerminal } from '../domain/status.ts';
 import { escapeHtml } from '../domain/html.ts';
 import { bindQuery, parseQuery, QueryError, type BoundAst, type FieldSpec } from '../domain/query/index.ts';
 import type { JsonObject } from '../domain/types.ts';
@@ -224,6 +225,40 @@ export class AlertService {
     const done = await this.run(due, now);
     for (const a of due) await this.store.alerts.markAlertRun(a.id, now);
     return done;
+  }
+
+  /**
+   * What finished Expiration instances wrote with UpdateMetadata (e.g. the auto-renew export's
+   * Retired = True) goes onto their certificate: the keys whose value differs from the
+   * certificate's metadata the instance started with. Once per instance.
+   */
+  async syncFinished(limit = 200): Promise<number> {
+    let copied = 0;
+    for (const claim of await this.store.alerts.listUnsynced(limit)) {
+      const instance = await this.store.getInstance(claim.instanceId!);
+      if (instance && !isTerminal(instance.status)) continue;
+      if (instance?.status === 'Complete') {
+        const seed = (instance.initialData.Metadata ?? {}) as JsonObject;
+        const written = Object.fromEntries(
+          Object.entries(instance.metadata)
+            .filter(([k, v]) => v !== null && typeof v !== 'object' && seed[k] !== v)
+            .map(([k, v]) => [k, String(v)]),
+        );
+        const cert = Object.keys(written).length ? await this.store.certificates.getCertificate(claim.certificateId) : null;
+        if (cert) {
+          await this.store.certificates.updateCertificateMetadata(cert.id, { ...cert.metadata, ...written });
+          await this.store.certificates.addCertificateHistory(cert.id, {
+            at: new Date().toISOString(),
+            username: `workflow:${instance.referenceId}`,
+            action: 'MetadataUpdated',
+            comment: Object.keys(written).join(', '),
+          });
+          copied++;
+        }
+      }
+      await this.store.alerts.markSynced(claim.alertId, claim.certificateId);
+    }
+    return copied;
   }
 
   /** Evaluates these alerts now and carries out what the plan says, each (alert, certificate) once. */

@@ -36,6 +36,10 @@ export interface AlertStore {
   /** Gives a claim back (the e-mail could not be sent: try again on the next run). */
   releaseAlerted(alertId: number, certificateId: number): Promise<void>;
 
+  /** Claims that started an instance whose metadata has not been copied to the certificate yet. */
+  listUnsynced(limit: number): Promise<AlertedRecord[]>;
+  markSynced(alertId: number, certificateId: number): Promise<void>;
+
   /** A shared setting (the global alert schedule); null when never set. */
   getSetting(name: string): Promise<string | null>;
   putSetting(name: string, value: string): Promise<void>;

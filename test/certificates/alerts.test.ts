@@ -308,8 +308,17 @@ describe('expiration alerts, collections and renewal', () => {
     expect(renewedMail.rcptTo).toEqual(['alice@example.test']);
     expect(renewedMail.body).toContain('<b>Subject CN:</b> auto-1.example.test<br>');
 
-    // The failure alert: the same collection, its own definition; renewed certificates are skipped.
-    const f = await alert(t, { DisplayName: 'Renewal failed', CertificateQueryId: col, UseWorkflows: true, Schedule: {} });
+    // UpdateMetadata (Retired = True) in the finished instance lands on the old certificate.
+    await waitFor('Retired on the renewed certificate', async () => {
+      const r = await t.call('GET', `/KeyfactorAPI/Certificates/${old}?includeMetadata=true`, { unchecked: true });
+      return r.body.Metadata?.Retired === 'True';
+    });
+    expect((await t.call('GET', `/KeyfactorAPI/Certificates/${doomed}?includeMetadata=true`)).body.Metadata?.Retired).toBeUndefined();
+
+    // The failure alert: certificates not retired, its own definition.
+    expect((await t.call('POST', '/KeyfactorAPI/MetadataFields', { body: { Name: 'Retired', DataType: 1, Description: 'Replaced' } })).status).toBe(200);
+    const notRetired = await collection(t, 'Not retired', '(IssuedCN -startswith "auto-" OR IssuedCN -startswith "fail-") AND Retired -ne "True"');
+    const f = await alert(t, { DisplayName: 'Renewal failed', CertificateQueryId: notRetired, UseWorkflows: true, Schedule: {} });
     const failDef = await importExport(t, 'renewal-failed.json', String(f.Id));
     expect(
       (

@@ -71,6 +71,10 @@ forEachStore('Alert store contract', (current) => {
     // A claim that started an instance is not given back.
     await store.alerts.releaseAlerted(5, 9);
     expect(await store.alerts.listAlerted([5])).toHaveLength(1);
+    // Instances whose metadata is still to be copied to the certificate, until marked.
+    expect((await store.alerts.listUnsynced(10)).map((r) => r.alertId).sort()).toEqual([5, 6]);
+    await store.alerts.markSynced(5, 9);
+    expect((await store.alerts.listUnsynced(10)).map((r) => r.alertId)).toEqual([6]);
     const jobs = await store.claimJobs('owner', 10, 30_000);
     expect(jobs.map((j) => j.instanceId).sort()).toEqual([first!.id, raced.find((x) => x !== null)!.id].sort());
   });

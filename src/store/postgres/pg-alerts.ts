@@ -89,6 +89,14 @@ export class PgAlertStore implements AlertStore {
     await this.pool.query('DELETE FROM expiration_alerted WHERE alert_id = $1 AND certificate_id = $2 AND instance_id IS NULL', [alertId, certificateId]);
   }
 
+  async listUnsynced(limit: number): Promise<AlertedRecord[]> {
+    return (await this.pool.query('SELECT * FROM expiration_alerted WHERE NOT synced AND instance_id IS NOT NULL ORDER BY at LIMIT $1', [limit])).rows.map(toAlerted);
+  }
+
+  async markSynced(alertId: number, certificateId: number): Promise<void> {
+    await this.pool.query('UPDATE expiration_alerted SET synced = true WHERE alert_id = $1 AND certificate_id = $2', [alertId, certificateId]);
+  }
+
   async getSetting(name: string): Promise<string | null> {
     const r = (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0];
     return r ? String(r.value) : null;

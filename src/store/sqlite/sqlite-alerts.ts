@@ -93,6 +93,14 @@ export class SqliteAlertStore implements AlertStore {
     this.db.prepare('DELETE FROM expiration_alerted WHERE alert_id = ? AND certificate_id = ? AND instance_id IS NULL').run(alertId, certificateId);
   }
 
+  async listUnsynced(limit: number): Promise<AlertedRecord[]> {
+    return (this.db.prepare('SELECT * FROM expiration_alerted WHERE synced = 0 AND instance_id IS NOT NULL ORDER BY at LIMIT ?').all(limit) as Row[]).map(toAlerted);
+  }
+
+  async markSynced(alertId: number, certificateId: number): Promise<void> {
+    this.db.prepare('UPDATE expiration_alerted SET synced = 1 WHERE alert_id = ? AND certificate_id = ?').run(alertId, certificateId);
+  }
+
   async getSetting(name: string): Promise<string | null> {
     const r = this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row | undefined;
     return r ? String(r.value) : null;

@@ -20,8 +20,11 @@ CREATE TABLE expiration_alerted (
   certificate_id INTEGER NOT NULL,
   at             TEXT NOT NULL,
   instance_id    TEXT,
+  -- 1 once what the finished instance wrote to its metadata was copied to the certificate.
+  synced         INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (alert_id, certificate_id)
 );
+CREATE INDEX expiration_alerted_unsynced ON expiration_alerted (synced, instance_id);
 CREATE TABLE certificate_renewals (
   id                 INTEGER PRIMARY KEY AUTOINCREMENT,
   -- Who asked for it (an Expiration instance, an API call): retries find the first renewal.
