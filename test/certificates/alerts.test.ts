@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, x509 } from '../../src/certificates/x509.ts';
+import { x509 } from '../../src/certificates/x509.ts';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
 import { messageIdFor } from '../../src/steps/email/email.ts';
