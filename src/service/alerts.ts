@@ -275,7 +275,15 @@ export class AlertService {
     }
     const renewed = await this.store.alerts.renewedAmong([...byId.keys()]);
     for (const c of certificates) c.renewed = renewed.has(c.id);
-    const already = new Set((await this.store.alerts.listAlerted(alerts.map((a) => a.id))).map((r) => alertedKey(r.alertId, r.certificateId)));
+    // Only the claims of certificates near expiry: the table grows with every certificate ever alerted.
+    const already = new Set(
+      (
+        await this.store.alerts.listAlerted(
+          alerts.map((a) => a.id),
+          [...byId.keys()],
+        )
+      ).map((r) => alertedKey(r.alertId, r.certificateId)),
+    );
     const actions = planExpirationAlerts(checks, certificates, now, already);
     const done: AlertAction[] = [];
     for (const action of actions) {

@@ -26,8 +26,8 @@ export interface AlertStore {
   /** Every alert's schedule was changed (the global schedule): Immediate schedules run once more. */
   touchAllAlerts(setAt: string): Promise<void>;
 
-  /** The (alert, certificate) pairs already acted on, for these alerts. */
-  listAlerted(alertIds: number[]): Promise<AlertedRecord[]>;
+  /** The (alert, certificate) pairs already acted on, for these alerts (and, when given, only these certificates). */
+  listAlerted(alertIds: number[], certificateIds?: number[]): Promise<AlertedRecord[]>;
   /**
    * Claims (alert, certificate) for an e-mail: true when this call inserted the row, false when
    * it existed already (another node, an earlier run).

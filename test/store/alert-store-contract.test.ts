@@ -53,6 +53,9 @@ forEachStore('Alert store contract', (current) => {
     expect(await store.alerts.claimAlerted(1, 10, T0)).toBe(true);
     expect((await store.alerts.listAlerted([1, 2, 3])).map((r) => `${r.alertId}:${r.certificateId}`).sort()).toEqual(['1:10', '2:10', '3:10']);
     expect(await store.alerts.listAlerted([])).toEqual([]);
+    expect((await store.alerts.listAlerted([1, 2, 3], [10, 11])).map((r) => r.alertId).sort()).toEqual([1, 2, 3]);
+    expect(await store.alerts.listAlerted([1, 2, 3], [11])).toEqual([]);
+    expect(await store.alerts.listAlerted([1], [])).toEqual([]);
   });
 
   it('startInstanceOnce: the claim and the instance (with its jobs) are one write; racing starts create one instance', async () => {

@@ -75,9 +75,11 @@ export class PgAlertStore implements AlertStore {
     await this.pool.query('UPDATE expiration_alerts SET set_at = $1', [setAt]);
   }
 
-  async listAlerted(alertIds: number[]): Promise<AlertedRecord[]> {
-    if (!alertIds.length) return [];
-    return (await this.pool.query('SELECT * FROM expiration_alerted WHERE alert_id = ANY($1::bigint[])', [alertIds])).rows.map(toAlerted);
+  async listAlerted(alertIds: number[], certificateIds?: number[]): Promise<AlertedRecord[]> {
+    if (!alertIds.length || certificateIds?.length === 0) return [];
+    if (!certificateIds) return (await this.pool.query('SELECT * FROM expiration_alerted WHERE alert_id = ANY($1::bigint[])', [alertIds])).rows.map(toAlerted);
+    const r = await this.pool.query('SELECT * FROM expiration_alerted WHERE alert_id = ANY($1::bigint[]) AND certificate_id = ANY($2::bigint[])', [alertIds, certificateIds]);
+    return r.rows.map(toAlerted);
   }
 
   async claimAlerted(alertId: number, certificateId: number, at: string): Promise<boolean> {

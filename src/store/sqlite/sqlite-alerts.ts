@@ -80,9 +80,17 @@ export class SqliteAlertStore implements AlertStore {
     this.db.prepare('UPDATE expiration_alerts SET set_at = ?').run(setAt);
   }
 
-  async listAlerted(alertIds: number[]): Promise<AlertedRecord[]> {
-    if (!alertIds.length) return [];
-    return (this.db.prepare(`SELECT * FROM expiration_alerted WHERE alert_id IN (${placeholders(alertIds.length)})`).all(...alertIds) as Row[]).map(toAlerted);
+  async listAlerted(alertIds: number[], certificateIds?: number[]): Promise<AlertedRecord[]> {
+    if (!alertIds.length || certificateIds?.length === 0) return [];
+    if (!certificateIds) return (this.db.prepare(`SELECT * FROM expiration_alerted WHERE alert_id IN (${placeholders(alertIds.length)})`).all(...alertIds) as Row[]).map(toAlerted);
+    const out: AlertedRecord[] = [];
+    // Chunks keep the statement under SQLite's parameter limit.
+    for (let i = 0; i < certificateIds.length; i += 500) {
+      const chunk = certificateIds.slice(i, i + 500);
+      const sql = `SELECT * FROM expiration_alerted WHERE alert_id IN (${placeholders(alertIds.length)}) AND certificate_id IN (${placeholders(chunk.length)})`;
+      out.push(...(this.db.prepare(sql).all(...alertIds, ...chunk) as Row[]).map(toAlerted));
+    }
+    return out;
   }
 
   async claimAlerted(alertId: number, certificateId: number, at: string): Promise<boolean> {
