@@ -249,6 +249,42 @@ describe('expiration alerts, collections and renewal', () => {
     expect((await t.call('POST', `${A}/Test`, { body: { AlertId: a.Id, EvaluationDate: now, PreviousEvaluationDate: '2999-01-01T00:00:00Z' } })).status).toBe(400);
   });
 
+  it('a mail server that refuses: the claim is given back and the next run sends; SendAlerts sends test e-mails without recording', async () => {
+    await template(t, 'ShortRetry');
+    const cert = await pfx(t, alice.auth, 'retry-1.example.test', 'ShortRetry');
+    const col = await collection(t, 'Retry', 'IssuedCN -eq "retry-1.example.test"');
+    let refused = 0;
+    smtp.onMessage = async (m) => (m.subject.startsWith('Retry') && refused++ === 0 ? { code: 451, message: 'try again later' } : null);
+    try {
+      const a = await alert(t, { DisplayName: 'Retry', Subject: 'Retry {cn}', CertificateQueryId: col, Recipients: ['pki@example.test'] });
+      const id = `<expiration-alert-${a.Id}-certificate-${cert}@countersign>`;
+      await waitFor('the refused attempt', () => refused >= 1);
+      await waitFor('the alert run to end', async () => (await t.server.alerts.getAlert(a.Id)).lastRunAt !== null);
+      expect(await t.server.services.store.alerts.listAlerted([a.Id])).toEqual([]);
+      // The next run (the global schedule set: Immediate alerts run once more) sends it, once.
+      expect((await t.call('PUT', `${A}/Schedule`, { body: { Schedule: { Immediate: true } } })).status).toBe(200);
+      // The refused attempt and the accepted one carry the same Message-ID; the claim is kept now.
+      await waitFor('the accepted e-mail', () => smtp.messages.filter((m) => m.messageId === id).length === 2);
+      await waitFor('the claim', async () => (await t.server.services.store.alerts.listAlerted([a.Id])).length === 1);
+      await t.server.alertScheduler.tick();
+      expect(smtp.messages.filter((m) => m.messageId === id)).toHaveLength(2);
+
+      const before = smtp.messages.length;
+      const sent = await t.call('POST', `${A}/Test`, {
+        body: { AlertId: a.Id, EvaluationDate: new Date().toISOString(), PreviousEvaluationDate: new Date(Date.now() - 30 * DAY).toISOString(), SendAlerts: true },
+      });
+      expect(sent.status, sent.text).toBe(200);
+      expect(sent.body.ExpirationAlerts[0].SendDate).toBeTruthy();
+      const test = await waitFor('the test e-mail', () => smtp.messages.slice(before).find((m) => m.messageId.startsWith(`<expiration-alert-test-${a.Id}-`)));
+      expect(test.subject).toBe('Retry retry-1.example.test');
+      expect(await t.server.services.store.alerts.listAlerted([a.Id])).toHaveLength(1);
+      // Sending from a test needs the modify permission.
+      expect((await t.call('POST', `${A}/Test`, { auth: alice.auth, body: { AlertId: a.Id, SendAlerts: true } })).status).toBe(403);
+    } finally {
+      smtp.onMessage = async () => null;
+    }
+  });
+
   it('with workflows: the 30-day auto-renew export renews through the CA and completes; the failure export mails when renewal fails', async () => {
     await template(t, 'ShortRenew');
     const failTemplate = await template(t, 'ShortFail');
