@@ -374,7 +374,8 @@ export class AlertService {
       alertId: alert.id,
       certificate: cert,
       caName: facts.caname,
-      subject: renderAlertText(alert.subject ?? 'Certificate {cn} expires on {expdate}', facts),
+      // One header line: a CN or metadata value cannot start another header.
+      subject: renderAlertText(alert.subject ?? 'Certificate {cn} expires on {expdate}', facts, (v) => v.replace(/[\r\n\t\u2028\u2029]+/g, ' ')),
       message: renderAlertText(alert.message ?? '<p>The certificate {cn} expires on {expdate}.</p>', facts, escapeHtml),
       recipients: [
         ...new Set(

@@ -249,6 +249,36 @@ describe('expiration alerts, collections and renewal', () => {
     expect((await t.call('POST', `${A}/Test`, { body: { AlertId: a.Id, EvaluationDate: now, PreviousEvaluationDate: '2999-01-01T00:00:00Z' } })).status).toBe(400);
   });
 
+  it('certificate text cannot add a header or a recipient to an alert e-mail, nor HTML to its body', async () => {
+    await template(t, 'ShortInject');
+    const r = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      auth: alice.auth,
+      headers: { 'x-certificateformat': 'PFX' },
+      body: {
+        Subject: 'CN=inject-1.example.test',
+        Template: 'ShortInject',
+        KeyType: 'ECC',
+        Password: 'Pfx-pass-12',
+        Metadata: { Team: 'pki\r\nBcc: evil@example.test', Html: '<img src=x onerror=alert(1)>' },
+      },
+    });
+    expect(r.status, r.text).toBe(200);
+    const cert = r.body.CertificateInformation.KeyfactorId;
+    const col = await collection(t, 'Inject', 'IssuedCN -eq "inject-1.example.test"');
+    const a = await alert(t, {
+      DisplayName: 'Inject',
+      Subject: 'Team {metadata:Team}',
+      Message: '<p>{metadata:Html}</p>',
+      CertificateQueryId: col,
+      Recipients: ['pki@example.test', '{metadata:Team}'],
+    });
+    const mail = await waitFor('the alert e-mail', () => smtp.messages.find((m) => m.messageId === `<expiration-alert-${a.Id}-certificate-${cert}@countersign>`));
+    expect(mail.rcptTo).toEqual(['pki@example.test']);
+    expect(mail.headers.bcc).toBeUndefined();
+    expect(mail.subject).toBe('Team pki Bcc: evil@example.test');
+    expect(mail.body).toContain('<p>&lt;img src=x onerror=alert(1)&gt;</p>');
+  });
+
   it('a mail server that refuses: the claim is given back and the next run sends; SendAlerts sends test e-mails without recording', async () => {
     await template(t, 'ShortRetry');
     const cert = await pfx(t, alice.auth, 'retry-1.example.test', 'ShortRetry');
