@@ -29,6 +29,9 @@ export const P = {
   templatesModify: '/certificate_templates/modify/',
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
+  collectionsModify: '/certificates/collections/modify/',
+  alertsRead: '/monitoring/alerts/read/',
+  alertsModify: '/monitoring/alerts/modify/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -66,6 +69,11 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.templatesModify]: 'Create, edit and delete templates',
   [P.metadataTypesRead]: 'Read metadata fields',
   [P.metadataTypesModify]: 'Create, edit and delete metadata fields',
+  '/monitoring/': 'All monitoring permissions',
+  '/monitoring/alerts/': 'All expiration alert permissions',
+  [P.collectionsModify]: 'Create and change certificate collections',
+  [P.alertsRead]: 'Read and test expiration alerts',
+  [P.alertsModify]: 'Create, change and delete expiration alerts',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
