@@ -135,7 +135,7 @@ export class AlertService {
   async estimate(c: CollectionRecord): Promise<number> {
     const bound = await this.bindCollectionQuery(c.query);
     let n = 0;
-    for await (const page of this.pages(null, true)) n += page.filter((x) => matches(bound, x.fields)).length;
+    for await (const page of this.pages(null, false)) n += page.filter((x) => matches(bound, x.fields)).length;
     return n;
   }
 
