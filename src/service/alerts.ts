@@ -17,7 +17,7 @@ import {
 import { fail } from '../domain/errors.ts';
 import { isTerminal } from '../domain/status.ts';
 import { escapeHtml } from '../domain/html.ts';
-import { bindQuery, parseQuery, QueryError, type BoundAst, type FieldSpec } from '../domain/query/index.ts';
+import { bindQuery, evaluateQuery, parseQuery, QueryError, type BoundAst, type FieldSpec } from '../domain/query/index.ts';
 import type { JsonObject } from '../domain/types.ts';
 import type { AlertRecord, CollectionRecord } from '../store/alert-store.ts';
 import type { CertificateRecord } from '../store/certificate-store.ts';
@@ -135,7 +135,7 @@ export class AlertService {
   async estimate(c: CollectionRecord): Promise<number> {
     const bound = await this.bindCollectionQuery(c.query);
     let n = 0;
-    for await (const page of this.pages(null, false)) n += page.filter((x) => matches(bound, x.fields)).length;
+    for await (const page of this.pages(null, false)) n += page.filter((x) => evaluateQuery(bound, x.fields)).length;
     return n;
   }
 
@@ -440,14 +440,6 @@ export class AlertService {
 
 /** A bound query no certificate satisfies (Id is null). */
 const NOTHING: BoundAst = { kind: 'cmp', field: { name: 'Id', type: 'integer', column: 'id', key: 'id' }, op: 'eq', value: null };
-
-const matches = (bound: BoundAst | null, fields: Record<string, unknown>): boolean =>
-  planExpirationAlerts(
-    [{ id: 0, warningDays: 1e7, useWorkflows: false, collection: bound }],
-    [{ id: 0, notAfter: '9999-12-31T00:00:00.000Z', renewed: false, fields }],
-    '1970-01-02T00:00:00.000Z',
-    new Set(),
-  ).length > 0;
 
 /** The values collection queries read, keyed by store column (and metadata:<lower-case name>). */
 function recordFields(c: CertificateRecord): Record<string, unknown> {

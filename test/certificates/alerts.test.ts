@@ -209,6 +209,7 @@ describe('expiration alerts, collections and renewal', () => {
     const inside = await pfx(t, alice.auth, 'mail-1.example.test', 'ShortMail');
     await pfx(t, alice.auth, 'other-1.example.test', 'ShortMail');
     const col = await collection(t, 'Mail', 'IssuedCN -startswith "mail-"');
+    expect((await t.call('GET', `${C}/${col}`)).body.EstimatedCertCount).toBe(1);
     const a = await alert(t, {
       DisplayName: 'Mail me',
       Subject: 'Expiring: {cn}',
