@@ -69,6 +69,8 @@ export interface Config {
   revocationRevisionTtlMs?: number;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
+  /** How often the expiration alert scheduler checks for due alerts (COUNTERSIGN_ALERT_POLL_MS); default 60 s. */
+  alertPollMs?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -140,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     crlValidityMs: bounded('COUNTERSIGN_CRL_VALIDITY', duration(env, 'COUNTERSIGN_CRL_VALIDITY', 7 * 24 * 3600_000), 60_000, 365 * 24 * 3600_000),
     ocspValidityMs: bounded('COUNTERSIGN_OCSP_VALIDITY', duration(env, 'COUNTERSIGN_OCSP_VALIDITY', 3600_000), 10_000, 7 * 24 * 3600_000),
     revocationRevisionTtlMs: int(env, 'COUNTERSIGN_REVOCATION_REFRESH_MS', 500, 0, 60_000),
+    alertPollMs: int(env, 'COUNTERSIGN_ALERT_POLL_MS', 60_000, 100, 3_600_000),
   };
 }
 

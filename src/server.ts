@@ -33,6 +33,12 @@ import { pkiRoutes } from './api/pki-routes.ts';
 import { AuditLog } from './service/audit.ts';
 import { DelegationService } from './service/delegations.ts';
 import { auditRoutes } from './api/audit-routes.ts';
+import { RENEWAL_ENV } from './steps/expiration-renewal/expiration-renewal.ts';
+import { AlertService } from './service/alerts.ts';
+import { Renewal } from './service/renewal.ts';
+import { AlertScheduler } from './runner/alert-scheduler.ts';
+import { alertRoutes } from './api/certificates/alert-routes.ts';
+import { CERTIFICATE_FIELDS } from './api/certificates/inventory-routes.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -42,6 +48,8 @@ export interface Server {
   reconciler: Reconciler;
   runner: JobRunner;
   certificates: CertificateService;
+  alerts: AlertService;
+  alertScheduler: AlertScheduler;
   metrics: Metrics;
   /** The chained audit log (docs/security/audit.md). */
   audit: AuditLog;
@@ -122,6 +130,20 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     await store.close();
     throw e;
   });
+  const renewal = new Renewal(certificates, certificates.enrollment);
+  const alerts = new AlertService(store, workflow, {
+    certificateFields: CERTIFICATE_FIELDS,
+    log: (m, err) => logger.warn({ err, component: 'alerts' }, m),
+    caName: (id) => {
+      const ca = certificates.listCas().find((c) => c.id === id);
+      return ca ? `${ca.hostName}\\${ca.logicalName}` : null;
+    },
+    send: async (m) => {
+      const smtp = stepSettings(env).smtp;
+      if (!smtp) throw new Error('No mail server is configured (COUNTERSIGN_SMTP_HOST).');
+      await sendMail(smtp, m, AbortSignal.timeout(smtp.timeoutMs * 2));
+    },
+  });
   const app = await buildApp({
     services,
     workflow,
@@ -131,7 +153,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     events,
     delegations,
     tracing: tracing !== null,
-    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit)],
+    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit), alertRoutes(alerts, certificates, renewal)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
@@ -149,6 +171,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   env[ENROLLMENT_ENV] = certificates.enrollment;
   env[REVOCATION_ENV] = certificates.revocation;
   certificates.revocationStatus.start(() => certificates.listCas().map((c) => c.id));
+  env[RENEWAL_ENV] = renewal;
   const notifier = new Notifier(store, workflow, {
     smtp: stepSettings(env).smtp,
     registry: services.registry,
@@ -168,6 +191,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   });
   wakeRunner = () => runner.wake();
   runner.start();
+  const alertScheduler = new AlertScheduler(store, alerts, config.alertPollMs ?? 60_000, (m, err) => logger.warn({ err, component: 'alerts' }, m));
+  alertScheduler.start();
   // Multi-node stores announce jobs queued on other nodes; polling stays the fallback.
   const unlisten = store.onJobsQueued?.(() => runner.wake()) ?? (() => {});
   return {
@@ -178,12 +203,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     reconciler,
     runner,
     certificates,
+    alerts,
+    alertScheduler,
     metrics,
     audit,
     async close() {
       await app.close();
       certificates.revocationStatus.stop();
       unlisten();
+      await alertScheduler.stop();
       await runner.stop();
       await reconciler.stop();
       // Entries queued by the last requests are written before the store closes.

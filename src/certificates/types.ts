@@ -100,6 +100,8 @@ export interface TemplatePolicy {
   /** Keyfactor SAN flags a request may carry. */
   sanTypes: string[];
   allowWildcards: boolean;
+  /** Renewal may certify the same public key again (CSR-enrolled certificates); absent: false. */
+  allowKeyReuse?: boolean;
   /** CA ids the template may be issued from; empty: every CA. */
   caIds: number[];
   /**

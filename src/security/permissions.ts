@@ -42,6 +42,9 @@ export const PERMISSIONS = [
   { legacy: 'CertificateMetadataTypes:Read', path: '/metadata/types/read/', description: 'Read certificate metadata fields.' },
   { legacy: 'CertificateMetadataTypes:Modify', path: '/metadata/types/modify/', description: 'Create, change and delete certificate metadata fields.' },
   { legacy: 'AuditLog:Read', path: '/auditing/read/', description: 'Read, validate and download the audit log.' },
+  { legacy: 'CertificateCollections:Modify', path: '/certificates/collections/modify/', description: 'Create and change certificate collections (saved certificate queries).' },
+  { legacy: 'Monitoring:Read', path: '/monitoring/alerts/read/', description: 'Read expiration alerts and their schedule, and test them.' },
+  { legacy: 'Monitoring:Modify', path: '/monitoring/alerts/modify/', description: 'Create, change and delete expiration alerts and set their schedule.' },
 ] as const;
 
 /** Grouping strings accepted in version-2 roles: each grants everything below it. */
@@ -59,6 +62,8 @@ const GROUPS = [
   '/metadata/',
   '/metadata/types/',
   '/auditing/',
+  '/monitoring/',
+  '/monitoring/alerts/',
 ];
 
 export const P = {
@@ -85,6 +90,9 @@ export const P = {
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
   auditRead: '/auditing/read/',
+  collectionsModify: '/certificates/collections/modify/',
+  alertsRead: '/monitoring/alerts/read/',
+  alertsModify: '/monitoring/alerts/modify/',
 } as const;
 
 export const ALL_PERMISSIONS = ['/'];

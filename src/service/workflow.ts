@@ -25,7 +25,7 @@ import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
 import { P, grants } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
-import type { InstanceChange, Job } from '../store/store.ts';
+import type { AlertClaim, InstanceChange, Job } from '../store/store.ts';
 import type { Services } from './services.ts';
 import { canonicalWorkflowType, keyByDisplayName } from './workflow-types.ts';
 
@@ -231,6 +231,25 @@ export class WorkflowService {
     });
     this.effectSink(effects);
     this.events.emit('instance.started', { instanceId: instance.id, definitionId: definition.id, workflowType: definition.workflowType, by: principal.identity.accountName });
+    return instance;
+  }
+
+  /**
+   * Starts `definition` for an expiration alert's certificate, once per (alert, certificate): the
+   * claim and the instance are one transaction (Store.startInstanceOnce). Null when claimed before.
+   * The server starts it, so there is no initiator; everything in trustedData comes from its records.
+   */
+  async startForAlert(claim: AlertClaim, definition: Definition, title: string, initialData: JsonObject, trustedData: JsonObject): Promise<Instance | null> {
+    const version = await this.version(definition.id, definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version.`));
+    const ctx = this.ctx();
+    const id = this.s.newId();
+    let effects: Effect[] = [];
+    const instance = await this.s.store.startInstanceOnce(claim, (referenceId) => {
+      const t = startInstance({ id, referenceId, definition, version, title, initialData, trustedData, initiator: null }, ctx);
+      effects = t.effects;
+      return t;
+    });
+    if (instance) this.effectSink(effects);
     return instance;
   }
 

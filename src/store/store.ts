@@ -4,6 +4,7 @@ import type { BoundAst } from '../domain/query/index.ts';
 import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 import type { AuditContent, AuditEntry } from '../domain/audit.ts';
+import type { AlertStore } from './alert-store.ts';
 import type { CertificateStore } from './certificate-store.ts';
 import type { Delegation, NewDelegation } from './delegation-rows.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
@@ -20,6 +21,8 @@ import type { MigrationState, StoreStats } from './operations.ts';
 export interface Store extends SecurityStore {
   /** CAs, templates, enrollment requests and issued certificates (certificate-store.ts). */
   readonly certificates: CertificateStore;
+  /** Certificate collections, expiration alerts and their claims, renewals (alert-store.ts). */
+  readonly alerts: AlertStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -44,6 +47,11 @@ export interface Store extends SecurityStore {
   // Instances -----------------------------------------------------------------------------------
   /** Creates an instance; the store assigns the next ReferenceId. */
   createInstance(build: (referenceId: number) => Transition): Promise<Instance>;
+  /**
+   * Claims (alert, certificate) and creates the instance in one transaction: null, and nothing
+   * created, when the pair was claimed before (an earlier run, a restart, another node).
+   */
+  startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null>;
   getInstance(id: string): Promise<Instance | null>;
   getHistory(id: string): Promise<HistoryEntry[]>;
   /**
@@ -132,6 +140,12 @@ export interface Store extends SecurityStore {
    * Absent on single-node stores: the local WorkflowService wakes the runner itself.
    */
   onJobsQueued?(listener: () => void): () => void;
+}
+
+export interface AlertClaim {
+  alertId: number;
+  certificateId: number;
+  at: string;
 }
 
 export interface Job {

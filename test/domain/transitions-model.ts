@@ -3,7 +3,9 @@ import { expect } from 'vitest';
 import { startInstance, type EngineContext, type Transition } from '../../src/domain/engine.ts';
 import type { InstanceStatusName } from '../../src/domain/status.ts';
 import type { Actor, DefinitionVersion, HistoryEntry, Instance, JsonObject, StepDef } from '../../src/domain/types.ts';
-import { defaultRegistry } from '../../src/steps/index.ts';
+import type { StepType } from '../../src/domain/step-type.ts';
+import { StepRegistry } from '../../src/domain/step-registry.ts';
+import { builtInStepTypes } from '../../src/steps/index.ts';
 import { at, deepFreeze } from '../support/engine.ts';
 
 /*
@@ -11,10 +13,23 @@ import { at, deepFreeze } from '../support/engine.ts';
  * StartNOOP -> Step1 -> ... -> StepN -> EndNOOP.
  */
 
-export const registry = defaultRegistry();
+/** Test only: a step type whose entering fails the instance (no built-in one does any more). */
+export const FAIL_MESSAGE = 'FailOnEnter always fails.';
+const failOnEnterStep: StepType = {
+  extensionName: 'FailOnEnter',
+  displayName: 'Fail on enter',
+  description: 'Test only.',
+  outputs: ['continue'],
+  workflowTypes: 'all',
+  parameters: {},
+  signals: {},
+  enter: () => ({ kind: 'fail', message: FAIL_MESSAGE }),
+};
+
+export const registry = new StepRegistry([...builtInStepTypes, failOnEnterStep]);
 export const ctxAt = (n: number): EngineContext => ({ now: at(n), registry });
 
-export type Kind = 'NOOPStep' | 'RequireApproval' | 'UpdateMetadata' | 'Email' | 'ExpirationRenewal';
+export type Kind = 'NOOPStep' | 'RequireApproval' | 'UpdateMetadata' | 'Email' | 'FailOnEnter';
 export type Flag = 'true' | 'TRUE' | 'no';
 export const CONDITIONS = ['True', 'false', '$(flag)', '$(missing)'] as const;
 
@@ -129,7 +144,7 @@ export function walk(specs: Spec[], flag: Flag, model: Model, from: number): { h
         model.status = 'Running';
         effects.push(`runStep@${name}`);
         return { history, effects };
-      case 'ExpirationRenewal':
+      case 'FailOnEnter':
         model.status = 'Failed';
         history.push(`Failed@${name}`);
         return { history, effects };
@@ -142,8 +157,8 @@ export function walk(specs: Spec[], flag: Flag, model: Model, from: number): { h
 
 /**
  * Status edges a single transition may take. Beyond the documented ones: Failed -> CanceledForRestart
- * (restarting a failed instance), Suspended -> Failed (an approval leads into a step that fails, e.g.
- * ExpirationRenewal) and Running -> Running (a run result leads into another automatic step).
+ * (restarting a failed instance), Suspended -> Failed (an approval leads into a step that fails on
+ * entering) and Running -> Running (a run result leads into another automatic step).
  */
 export const ALLOWED: Record<InstanceStatusName, InstanceStatusName[]> = {
   Unknown: [],
@@ -192,7 +207,7 @@ export function expectMatchesModel(inst: Instance, model: Model, specs: Spec[], 
   expect(inst.lastModified).toBe(now);
   expect(inst.metadata).toEqual(model.metadata);
   expect(inst.pendingRoleIds).toEqual(model.status === 'Suspended' ? [roleOf(model.index)] : []);
-  if (model.status === 'Failed' && kindAt(specs, model.index) === 'ExpirationRenewal') expect(inst.statusMessage).toContain('no CA connector is configured');
+  if (model.status === 'Failed' && kindAt(specs, model.index) === 'FailOnEnter') expect(inst.statusMessage).toContain(FAIL_MESSAGE);
 }
 
 export function buildVersion(specs: Spec[]): DefinitionVersion {

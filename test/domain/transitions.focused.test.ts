@@ -1,20 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import { applySignal, cancelForRestart, completeRun, startInstance, stopInstance } from '../../src/domain/engine.ts';
 import { at, errorOf } from '../support/engine.ts';
-import { ctxAt, histStr, actorOf, start, buildVersion, type Kind, type Spec } from './transitions-model.ts';
+import { ctxAt, histStr, actorOf, start, buildVersion, FAIL_MESSAGE, type Kind, type Spec } from './transitions-model.ts';
 
 /* Single transitions the random walks reach rarely (see transitions.property.test.ts). */
 
 describe('focused transitions', () => {
   const spec = (kind: Kind, extra: Partial<Spec> = {}): Spec => ({ kind, enabled: true, conditions: [], m: 1, d: 1, ...extra });
 
-  it('ExpirationRenewal fails the instance, saying no CA connector is configured', () => {
-    const specs = [spec('RequireApproval'), spec('ExpirationRenewal')];
+  it('a step that fails on entering fails the instance with its message, right after an approval', () => {
+    const specs = [spec('RequireApproval'), spec('FailOnEnter')];
     const { t, version } = start(specs, 'true', false, 'Expiration');
     const r = applySignal(t.instance, version, { key: 'Step1.ApprovalStatus', data: { Approved: 'True' }, actor: actorOf(1, specs) }, ctxAt(1));
     expect(r.instance).toMatchObject({ status: 'Failed', currentStep: 'Step2', pendingRoleIds: [] });
-    expect(r.instance.statusMessage).toContain('no CA connector is configured');
+    expect(r.instance.statusMessage).toContain(FAIL_MESSAGE);
     expect(histStr(r.history)).toEqual(['SignalReceived@Step1', 'Approved@Step1', 'StepEntered@Step2', 'Failed@Step2']);
+  });
+
+  it('ExpirationRenewal is automatic: entering it queues its run', () => {
+    const version = buildVersion([]);
+    const steps = version.steps.map((s) => (s.uniqueName === 'EndNOOP' ? s : { ...s, outputs: { continue: 'Renew' } }));
+    const renew = { ...version.steps[0]!, id: 'r', uniqueName: 'Renew', displayName: 'Renew', extensionName: 'ExpirationRenewal', config: {}, outputs: { continue: 'EndNOOP' } };
+    const t = startInstance(
+      {
+        id: 'e1',
+        referenceId: 3,
+        definition: { id: 'def-1', displayName: 'D', workflowType: 'Expiration' },
+        version: { ...version, steps: [...steps, renew] },
+        title: null,
+        initialData: {},
+        initiator: null,
+      },
+      ctxAt(0),
+    );
+    expect(t.instance).toMatchObject({ status: 'Running', currentStep: 'Renew' });
+    expect(t.effects.map((e) => `${e.type}@${e.step}`)).toEqual(['runStep@Renew']);
   });
 
   it('stop only from Suspended or Running, ending Rejected; a result that arrives later is ignored', () => {
@@ -36,7 +56,7 @@ describe('focused transitions', () => {
   it('cancelForRestart only from Failed or Suspended', () => {
     const { t: suspended } = start([spec('RequireApproval')], 'true', false, 'Enrollment');
     expect(cancelForRestart(suspended.instance, 'n1', actorOf(5, []), ctxAt(1)).instance).toMatchObject({ status: 'CanceledForRestart', restartedTo: 'n1' });
-    const { t: failed } = start([spec('ExpirationRenewal')], 'true', false, 'Expiration');
+    const { t: failed } = start([spec('FailOnEnter')], 'true', false, 'Expiration');
     expect(failed.instance.status).toBe('Failed');
     const canceled = cancelForRestart(failed.instance, 'n2', actorOf(5, []), ctxAt(1));
     expect(canceled.instance).toMatchObject({ status: 'CanceledForRestart', restartedTo: 'n2' });

@@ -60,7 +60,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 );
 
 describe('successive transitions follow the model', () => {
-  const kinds: Kind[] = ['NOOPStep', 'RequireApproval', 'UpdateMetadata', 'Email', 'ExpirationRenewal'];
+  const kinds: Kind[] = ['NOOPStep', 'RequireApproval', 'UpdateMetadata', 'Email', 'FailOnEnter'];
 
   it('statuses move only along allowed edges, history only grows, terminal states refuse everything', () => {
     fc.assert(

@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/steps/email/email.ts';
 import { EXPORTS_DIR } from '../fixtures/paths.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
+import { createRole, createUser } from '../support/fixtures.ts';
+import { waitFor } from '../support/until.ts';
+import { P } from '../../src/security/permissions.ts';
 import { json, startHttp, tokenEndpoint, type HttpStandIn, type RecordedRequest } from '../support/stand-ins/http.ts';
 import { startSmtp, type SmtpStandIn } from '../support/stand-ins/smtp.ts';
 
@@ -108,13 +111,14 @@ function rewrite(steps: any[]): any[] {
   });
 }
 
-async function importExport(file: string, rewriteUrls = true): Promise<string> {
+async function importExport(file: string, rewriteUrls = true, app: TestApp = t, key?: string): Promise<string> {
+  const t = app;
   const exported = JSON.parse(readFileSync(join(EXPORTS_DIR, file), 'utf8'));
   const created = await t.call('POST', D, {
     body: {
       DisplayName: exported.DisplayName,
       Description: exported.Description,
-      Key: rewriteUrls ? exported.Key : `${exported.Key}-as-exported`,
+      Key: key ?? (rewriteUrls ? exported.Key : `${exported.Key}-as-exported`),
       WorkflowType: exported.WorkflowType,
     },
   });
@@ -172,11 +176,12 @@ describe('the six export fixtures run end to end against loopback services', () 
     expect(mail.body).toContain('<b>SHA-1 thumbprint:</b> AB12CD34EF56<br>');
   });
 
-  it('renew-30-days.json: fails at ExpirationRenewal because no CA connector is configured; nothing is sent', async () => {
+  // Against real expiring certificates (started by an alert): test/certificates/alerts.test.ts.
+  it('renew-30-days.json started by hand: ExpirationRenewal fails, as no certificate is named by the server; nothing is sent', async () => {
     const before = smtp.messages.length;
     const inst = await runToEnd(await importExport('renew-30-days.json'));
     expect(inst.Status).toBe(5);
-    expect(inst.StatusMessage).toBe('ExpirationRenewal cannot run: no CA connector is configured on this Countersign server.');
+    expect(inst.StatusMessage).toBe("Step 'Renew' (ExpirationRenewal) failed: This instance was not started by an expiration alert: it names no certificate to renew.");
     expect(smtp.messages.length).toBe(before);
   });
 
@@ -248,4 +253,97 @@ describe('the six export fixtures run end to end against loopback services', () 
     expect(inst.Status).toBe(5);
     expect(inst.StatusMessage).toMatch(/^Step 'Read the certificate' \(OAuthRESTRequest\) failed: TokenEndpoint is not set: /);
   });
+});
+
+/*
+ * The same six definitions, each bound to an expiration alert (Key = the alert id) and started by
+ * the alert for a real certificate issued by the embedded CA that is about to expire: what their
+ * tokens read comes from the certificate (and its owner), not from hand-written InitialData.
+ */
+describe('the six export fixtures started by expiration alerts for real expiring certificates', () => {
+  let app: TestApp;
+  let owner: { id: number; auth: string };
+  const CASES = [
+    { file: 'notice-90-days.json', cn: 'n90.example.test', mail: 'Notice90' },
+    { file: 'notice-60-days.json', cn: 'n60.example.test', mail: 'Notice60' },
+    { file: 'notice-30-days-manager.json', cn: 'n30.example.test', mail: 'Notice30' },
+    { file: 'group-mail.json', cn: 'group.example.test', mail: 'MailGroup' },
+    { file: 'renew-30-days.json', cn: 'renew.example.test', mail: 'RenewedMail' },
+    { file: 'renewal-failed.json', cn: 'failed.example.test', mail: 'RenewalFailedMail' },
+  ];
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      alertPollMs: 100,
+      steps: {
+        smtp: {
+          host: '127.0.0.1',
+          port: smtp.port,
+          security: 'none',
+          rejectUnauthorized: true,
+          user: null,
+          password: null,
+          from: 'Countersign <pki@example.test>',
+          timeoutMs: 5_000,
+        },
+        pwshPath: PWSH,
+        script: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1024 * 1024 },
+        rest: { timeoutMs: 5_000, maxResponseBytes: 1024 * 1024 },
+      },
+    });
+    const s = app.server.services.store;
+    owner = await createUser(s, 'owner');
+    await s.updateIdentity(owner.id, { email: 'owner@example.test' });
+    await createRole(s, 'Owners', [P.enrollPfx], [owner.id]);
+    const tpl = await app.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Expiring', ValidityDays: 20 }, unchecked: true });
+    expect(tpl.status, tpl.text).toBe(200);
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('each one runs to Complete for its certificate, with the certificate and owner tokens replaced', async () => {
+    const started: { file: string; cn: string; mail: string; certId: number; definitionId: string }[] = [];
+    for (const c of CASES) {
+      const enrolled = await app.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+        auth: owner.auth,
+        headers: { 'x-certificateformat': 'PFX' },
+        body: { Subject: `CN=${c.cn}`, Template: 'Expiring', KeyType: 'ECC', Curve: 'P-256', Password: 'Pfx-pass-12', Metadata: { NotifyGroup: 'PKI Admins' } },
+      });
+      expect(enrolled.status, enrolled.text).toBe(200);
+      const col = await app.call('POST', '/KeyfactorAPI/CertificateCollections', { body: { Name: c.file, Query: `IssuedCN -eq "${c.cn}"` } });
+      const alert = await app.call('POST', '/KeyfactorAPI/Alerts/Expiration', {
+        body: { DisplayName: c.file, ExpirationWarningDays: 90, CertificateQueryId: col.body.Id, UseWorkflows: true },
+      });
+      expect(alert.status, alert.text).toBe(200);
+      started.push({ ...c, certId: enrolled.body.CertificateInformation.KeyfactorId, definitionId: await importExport(c.file, true, app, String(alert.body.Id)) });
+    }
+    // Renewed certificates get a year (outside every window); the alerts run now.
+    const tplId = (await app.call('GET', '/KeyfactorAPI/Templates')).body.find((x: any) => x.CommonName === 'Expiring').Id;
+    expect((await app.call('PUT', '/KeyfactorAPI/Templates', { body: { Id: tplId, ValidityDays: 365 } })).status).toBe(200);
+    expect((await app.call('PUT', '/KeyfactorAPI/Alerts/Expiration/Schedule', { body: { Schedule: { Immediate: true } } })).status).toBe(200);
+
+    for (const c of started) {
+      const list = await waitFor(`the instance of ${c.file}`, async () => {
+        const r = await app.call('GET', `/KeyfactorAPI/Workflow/Instances?QueryString=${encodeURIComponent(`DefinitionId -eq "${c.definitionId}"`)}`);
+        return r.body.length === 1 && [3, 5].includes(r.body[0].Status) ? r.body : null;
+      });
+      const inst = (await app.call('GET', `/KeyfactorAPI/Workflow/Instances/${list[0].Id}`)).body;
+      expect(inst, JSON.stringify(inst.StatusMessage)).toMatchObject({ Status: 3 });
+      expect(inst.InitialData).toMatchObject({ certid: c.certId, cn: c.cn, ownerroleemail: 'owner@example.test', Metadata: { NotifyGroup: 'PKI Admins' } });
+      const cert = (await app.call('GET', `/KeyfactorAPI/Certificates/${c.certId}`, { unchecked: true })).body;
+      const mail = await waitFor(`the mail of ${c.file}`, () => smtp.messages.find((m) => m.messageId === messageIdFor(`${inst.Id}/${c.mail}`)));
+      if (c.file !== 'group-mail.json') {
+        expect(mail.body).toContain(`<b>Subject CN:</b> ${c.cn}<br>`);
+        expect(mail.body).toContain(`<b>Valid until:</b> ${cert.NotAfter}<br>`);
+        expect(mail.body).not.toContain('$(');
+      } else expect(mail.rcptTo).toEqual(['alice@example.test', 'bob@example.test']);
+      if (c.file === 'renewal-failed.json') expect(mail.body).toContain(`<b>SHA-1 thumbprint:</b> ${cert.Thumbprint}<br>`);
+      if (c.file === 'notice-30-days-manager.json') expect(mail.rcptTo).toEqual(['owner@example.test', 'manager@example.test']);
+      if (c.file === 'renew-30-days.json') {
+        expect(cert.RenewedById).toBeGreaterThan(c.certId);
+        expect(mail.rcptTo).toEqual(['owner@example.test']);
+      }
+    }
+  }, 90_000);
 });

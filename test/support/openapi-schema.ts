@@ -38,7 +38,7 @@ const DOCS: Record<ContractDoc, { file: string; key: string }> = {
   'security-v10': { file: 'keyfactor-security.json', key: 'command-v10-javasdk-normalized' },
   // The certificate side (enrollment, certificates, CAs, templates, metadata fields, patterns).
   'certificates-v1': { file: 'keyfactor-certificates.json', key: 'command-v25-api-v1' },
-  // The audit log, status, certificate collections and the alert schedule.
+  // Certificate collections, the expiration-alert schedule and tests, the audit log.
   'audit-more-v1': { file: 'keyfactor-audit-more.json', key: 'command-v25-api-v1' },
 };
 

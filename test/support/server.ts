@@ -119,8 +119,8 @@ function checkContract(method: string, path: string, res: ApiResponse, headers: 
     return;
   }
   const isCertificates = /^\/KeyfactorAPI\/(Enrollment|Certificates|CertificateAuthority|Templates|MetadataFields|EnrollmentPatterns|Alerts)(\/|\?|$)/i.test(path);
-  const isAudit = /^\/KeyfactorAPI\/Audit(\/|\?|$)/i.test(path);
-  const doc: ContractDoc = isAudit
+  const isAuditMore = /^\/KeyfactorAPI\/(Audit|CertificateCollections|Alerts\/Expiration\/(Schedule|Test|TestAll))(\/|\?|$)/i.test(path);
+  const doc: ContractDoc = isAuditMore
     ? 'audit-more-v1'
     : isCertificates
       ? 'certificates-v1'

@@ -70,7 +70,15 @@ export const inventoryRoutes =
     app.get<{ Params: { id: string } }>('/Certificates/:id', async (req) => {
       const p = requirePermission(req, P.certificatesRead, P.enrollCsr, P.enrollPfx);
       const c = await certs.visibleCertificate(intParam(req.params.id, 'Certificate id'), p);
-      return certificateWire(c, await view(req, c, p), true);
+      const body = certificateWire(c, await view(req, c, p), true);
+      // Extension (docs/certificates.md, "Renewal"): present only on certificates a renewal links.
+      const links = await certs.store.alerts.renewalsOf(c.id);
+      const renewedBy = links.by.at(-1)?.newCertificateId ?? null;
+      return {
+        ...body,
+        ...(links.from ? { RenewedFromId: links.from.oldCertificateId } : {}),
+        ...(renewedBy !== null ? { RenewedById: renewedBy } : {}),
+      };
     });
 
     app.get<{ Params: { id: string } }>('/Certificates/:id/History', async (req) => {

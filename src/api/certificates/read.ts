@@ -92,6 +92,8 @@ export function readTemplate(base: Omit<Template, 'id'>, b: JsonObject): Omit<Te
   if (policy !== undefined && policy !== null) {
     const p = obj(policy, 'TemplatePolicy');
     t.policy.allowWildcards = bool(p, 'AllowWildcards') ?? t.policy.allowWildcards;
+    // Renewal may certify a CSR-enrolled certificate's key again only when this is true.
+    t.policy.allowKeyReuse = bool(p, 'AllowKeyReuse') ?? t.policy.allowKeyReuse ?? false;
     const algs = field(p, 'PrimaryKeyAlgorithms');
     if (algs !== undefined && algs !== null) {
       const parsed = list(algs, 'TemplatePolicy.PrimaryKeyAlgorithms').map((a, i) => obj(a, `PrimaryKeyAlgorithms[${i}]`));

@@ -101,7 +101,7 @@ export function templateWire(t: Template) {
     TemplateDefaults: [],
     TemplatePolicy: {
       TemplateId: t.id,
-      AllowKeyReuse: false,
+      AllowKeyReuse: t.policy.allowKeyReuse ?? false,
       AllowWildcards: t.policy.allowWildcards,
       RFCEnforcement: true,
       CertificateOwnerRole: 0,
@@ -139,7 +139,7 @@ export function enrollmentContextWire(templates: Template[], cas: CaConnector[],
         EnrollmentTemplatePolicy: {
           PrimaryKeyAlgorithms: algorithms(t),
           AlternativeKeyAlgorithms: [],
-          AllowKeyReuse: false,
+          AllowKeyReuse: t.policy.allowKeyReuse ?? false,
           AllowWildcards: t.policy.allowWildcards,
           RFCEnforcement: true,
           CertificateOwnerRole: 0,
@@ -177,7 +177,7 @@ export function enrollmentPatternWire(t: Template, cas: CaConnector[]) {
     MetadataFields: [],
     RestrictCAs: t.policy.caIds.length > 0,
     Policies: {
-      AllowKeyReuse: false,
+      AllowKeyReuse: t.policy.allowKeyReuse ?? false,
       AllowWildcards: t.policy.allowWildcards,
       RFCEnforcement: true,
       CertificateOwnerRole: 0,

@@ -5,12 +5,24 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import type {
+  AlertClaim,
+  DefinitionChange,
+  InstanceChange,
+  InstanceQuery,
+  IdempotencyClaim,
+  IdempotencyClaimRequest,
+  Job,
+  ListQuery,
+  QueuedJob,
+  Store,
+  StoredAnswer,
+} from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
-import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
+import { beginAndLock, createPool, inTransaction, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
 import { leftWaitingStep } from '../jobs.ts';
@@ -19,6 +31,7 @@ import { pendingRows } from '../pending-approvals.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
+import { PgAlertStore } from './pg-alerts.ts';
 import { type Durability, pgMigrationStatus, pgStats } from '../operations.ts';
 import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
@@ -46,6 +59,7 @@ export const JOBS_CHANNEL = 'countersign_jobs';
 export class PostgresStore extends PostgresSecurityStore implements Store {
   private readonly listener: PgListener;
   readonly certificates: PgCertificateStore;
+  readonly alerts: PgAlertStore;
   /** Added to every write that queues jobs. */
   private readonly notify: { channel: string; payload: string };
 
@@ -57,6 +71,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   ) {
     super(pool);
     this.certificates = new PgCertificateStore(pool);
+    this.alerts = new PgAlertStore(pool);
     this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
     this.notify = { channel: JOBS_CHANNEL, payload: schema };
   }
@@ -233,6 +248,22 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     const { instance, write } = this.newInstance(await this.nextReference(this.pool), build);
     await this.pool.query(write);
     return instance;
+  }
+
+  /** The claim's primary key serialises nodes: a second INSERT waits for the first to commit, then does nothing. */
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+    return inTransaction(this.pool, async (c) => {
+      const claimed = await c.query('INSERT INTO expiration_alerted (alert_id, certificate_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        claim.alertId,
+        claim.certificateId,
+        claim.at,
+      ]);
+      if (!claimed.rowCount) return null;
+      const { instance, write } = this.newInstance(await this.nextReference(c), build);
+      await c.query(write);
+      await c.query('UPDATE expiration_alerted SET instance_id = $1 WHERE alert_id = $2 AND certificate_id = $3', [instance.id, claim.alertId, claim.certificateId]);
+      return instance;
+    });
   }
 
   private async nextReference(c: Q): Promise<number> {

@@ -7,7 +7,19 @@ import { compileSql, type TextIndex } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import type {
+  AlertClaim,
+  DefinitionChange,
+  InstanceChange,
+  InstanceQuery,
+  IdempotencyClaim,
+  IdempotencyClaimRequest,
+  Job,
+  ListQuery,
+  QueuedJob,
+  Store,
+  StoredAnswer,
+} from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
@@ -21,6 +33,7 @@ import { leftWaitingStep } from '../jobs.ts';
 import { keysetClause } from '../keyset.ts';
 import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
+import { SqliteAlertStore } from './sqlite-alerts.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
 const require = createRequire(import.meta.url);
@@ -35,6 +48,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore extends SqliteSecurityStore implements Store {
   private readonly wf: ReturnType<typeof prepare>;
   readonly certificates: SqliteCertificateStore;
+  readonly alerts: SqliteAlertStore;
 
   /** Instance writes that arrive together commit together (group-commit.ts). */
   readonly group: GroupCommit;
@@ -47,6 +61,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     this.wf = prepare(conn);
     this.certificates = new SqliteCertificateStore(conn);
     this.group = new GroupCommit(conn);
+    this.alerts = new SqliteAlertStore(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
@@ -179,6 +194,20 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
     return this.group.run(() => this.insertNew(build));
+  }
+
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+    return this.conn
+      .transaction(() => {
+        const claimed = this.conn
+          .prepare('INSERT INTO expiration_alerted (alert_id, certificate_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(claim.alertId, claim.certificateId, claim.at);
+        if (!claimed.changes) return null;
+        const inst = this.insertNew(build);
+        this.conn.prepare('UPDATE expiration_alerted SET instance_id = ? WHERE alert_id = ? AND certificate_id = ?').run(inst.id, claim.alertId, claim.certificateId);
+        return inst;
+      })
+      .immediate();
   }
 
   private insertNew(build: (referenceId: number) => Transition): Instance {

@@ -31,6 +31,9 @@ export const P = {
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
   auditRead: '/auditing/read/',
+  collectionsModify: '/certificates/collections/modify/',
+  alertsRead: '/monitoring/alerts/read/',
+  alertsModify: '/monitoring/alerts/modify/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -71,6 +74,11 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.metadataTypesModify]: 'Create, edit and delete metadata fields',
   '/auditing/': 'All audit permissions',
   [P.auditRead]: 'Read, validate and download the audit log',
+  '/monitoring/': 'All monitoring permissions',
+  '/monitoring/alerts/': 'All expiration alert permissions',
+  [P.collectionsModify]: 'Create and change certificate collections',
+  [P.alertsRead]: 'Read and test expiration alerts',
+  [P.alertsModify]: 'Create, change and delete expiration alerts',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));
