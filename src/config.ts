@@ -3,6 +3,7 @@ import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
 import { DEFAULT_LOGIN_SETTINGS, type LoginSettings } from './security/basic-authenticator.ts';
 import { egressPolicy } from './domain/egress.ts';
+import { authSettingsFrom, type AuthSettings } from './security/auth-config.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
 
@@ -44,6 +45,8 @@ export interface Config {
   metrics?: MetricsAccess;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
+  /** OAuth/OIDC issuers and the LDAP directory (COUNTERSIGN_OIDC_*, COUNTERSIGN_LDAP_*, COUNTERSIGN_CONFIG_FILE); none when absent. */
+  auth?: AuthSettings;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -95,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caAlgorithm: caAlgorithm(env),
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    auth: authSettingsFrom(env),
   };
 }
 

@@ -12,6 +12,11 @@ import { JobRunner } from './runner/job-runner.ts';
 import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
+import { BearerAuthenticator } from './security/bearer-authenticator.ts';
+import { ChainedAuthenticator } from './security/chained-authenticator.ts';
+import type { Authenticator } from './security/principal.ts';
+import { DEFAULT_EGRESS_POLICY } from './domain/egress.ts';
+import type { Store } from './store/store.ts';
 import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
 import type { Logger } from 'pino';
 import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
@@ -61,7 +66,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
-  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
+  const authenticator = buildAuthenticator(config, store, logger);
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
@@ -140,4 +145,23 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await store.close();
     },
   };
+}
+
+/** HTTP Basic (local passwords), and bearer tokens of the configured OIDC issuers in front of it. */
+function buildAuthenticator(config: Config, store: Store, logger: Logger): Authenticator {
+  const basic = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
+  const issuers = config.auth?.oidc ?? [];
+  if (!issuers.length) return basic;
+  const egress = config.steps?.egress ?? DEFAULT_EGRESS_POLICY;
+  const extra = config.auth?.oidcEgressAllow ?? { names: [], cidrs: [] };
+  const authLog = logger.child({ component: 'auth' });
+  const bearer = new BearerAuthenticator({
+    store,
+    issuers,
+    // Discovery, JWKS and introspection go through the egress policy, plus what COUNTERSIGN_OIDC_EGRESS_ALLOW adds for them alone.
+    egress: { allow: { names: [...egress.allow.names, ...extra.names], cidrs: [...egress.allow.cidrs, ...extra.cidrs] }, deny: egress.deny },
+    ttlMs: config.authCacheTtlMs,
+    onRefused: (reason) => authLog.info({ reason }, 'bearer token refused'),
+  });
+  return new ChainedAuthenticator([bearer, basic]);
 }

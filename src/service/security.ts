@@ -194,7 +194,7 @@ export class SecurityService {
 
   /** The caller's enabled roles in the global permission set, optionally only those granting `needed`. */
   async myRoles(caller: Principal, needed: string | null): Promise<Role[]> {
-    return (await this.store.rolesOfIdentity(caller.identity)).filter(
+    return (await this.store.rolesOfIdentity(caller.identity, caller.matches)).filter(
       (r) => r.enabled && isGlobalPermissionSet(r.permissionSetId) && (needed === null || grants(r.permissions, needed)),
     );
   }

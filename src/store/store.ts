@@ -136,6 +136,8 @@ export interface InstanceQuery extends ListQuery {
   assignedTo?: { identityId: number; roleIds: number[] };
 }
 
+import type { ClaimMatch } from '../domain/security/external-claims.ts';
+
 // Security ----------------------------------------------------------------------------------------
 
 export interface Identity {
@@ -193,8 +195,12 @@ export interface SecurityStore {
   listRoles(q: ListQuery): Promise<Role[]>;
   deleteRole(id: number, guard?: SecurityGuard): Promise<boolean>;
   setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null>;
-  /** Roles the identity holds directly or through a User claim on its account name. */
-  rolesOfIdentity(identity: Identity): Promise<Role[]>;
+  /**
+   * Roles the identity holds directly or through a User claim on its account name, and roles
+   * holding any of `matches` (claims an identity provider vouched for: type, value compared
+   * case-insensitively, provider scheme case-insensitively among those listed).
+   */
+  rolesOfIdentity(identity: Identity, matches?: readonly ClaimMatch[]): Promise<Role[]>;
   existingRoleIds(ids: number[]): Promise<Set<number>>;
   /** Bumped on every security change, so credential and role caches can tell they are stale. */
   securityGeneration(): Promise<number>;

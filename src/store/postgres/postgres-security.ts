@@ -5,7 +5,8 @@ import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
-import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import { matchRows, namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import type { ClaimMatch } from '../../domain/security/external-claims.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -196,13 +197,16 @@ export class PostgresSecurityStore implements SecurityStore {
     });
   }
 
-  async rolesOfIdentity(identity: Identity): Promise<Role[]> {
+  async rolesOfIdentity(identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Role[]> {
+    const rows = matchRows(matches);
     const res = await this.pool.query(
       `SELECT * FROM roles
         WHERE id IN (SELECT role_id FROM role_identities WHERE identity_id = $1)
            OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower($2))
+           OR id IN (SELECT rc.role_id FROM role_claims rc JOIN unnest($3::int[], $4::text[], $5::text[]) AS m(t, v, s)
+                       ON rc.claim_type = m.t AND lower(rc.claim_value) = lower(m.v) AND lower(rc.provider_scheme) = lower(m.s))
         ORDER BY id`,
-      [identity.id, identity.accountName],
+      [identity.id, identity.accountName, rows.map((r) => r.t), rows.map((r) => r.v), rows.map((r) => r.s)],
     );
     return this.hydrate(this.pool, res.rows);
   }

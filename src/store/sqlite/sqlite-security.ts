@@ -4,7 +4,8 @@ import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { chunks, limits, orderBy, parsePermissions, roleValues, isUniqueViolation } from './sqlite-sql.ts';
-import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import { matchRows, namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import type { ClaimMatch } from '../../domain/security/external-claims.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';
 import type { SecuritySnapshot } from '../../domain/security/roles.ts';
 
@@ -206,16 +207,22 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
-  async rolesOfIdentity(identity: Identity): Promise<Role[]> {
-    const rows = this.db
+  async rolesOfIdentity(identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Role[]> {
+    const rows = matchRows(matches);
+    const values = rows.map(() => '(?, ?, ?)').join(', ');
+    const byClaims = rows.length
+      ? ` OR id IN (SELECT rc.role_id FROM role_claims rc JOIN (SELECT column1 AS t, column2 AS v, column3 AS s FROM (VALUES ${values})) m
+                       ON rc.claim_type = m.t AND lower(rc.claim_value) = lower(m.v) AND lower(rc.provider_scheme) = lower(m.s))`
+      : '';
+    const found = this.db
       .prepare(
         `SELECT * FROM roles
           WHERE id IN (SELECT role_id FROM role_identities WHERE identity_id = ?)
-             OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower(?))
+             OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower(?))${byClaims}
           ORDER BY id`,
       )
-      .all(identity.id, identity.accountName) as RoleRow[];
-    return this.hydrate(rows);
+      .all(identity.id, identity.accountName, ...rows.flatMap((r) => [r.t, r.v, r.s])) as RoleRow[];
+    return this.hydrate(found);
   }
 
   async existingRoleIds(ids: number[]): Promise<Set<number>> {
