@@ -60,7 +60,7 @@ export async function startTestProvider(opts: { services: ServiceClient[]; porta
   const personRoles = new Map<string, string[]>();
   let keys: SigningKey[] = [await newKey(1)];
 
-  const build = (): Provider => {
+  const build = (): { callback(): unknown } => {
     const clients: Record<string, unknown>[] = [
       ...[...opts.services, ...(opts.introspector ? [opts.introspector] : [])].map((c) => ({
         client_id: c.clientId,
