@@ -14,6 +14,7 @@ import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator } from './security/basic-authenticator.ts';
 import { BearerAuthenticator } from './security/bearer-authenticator.ts';
 import { ChainedAuthenticator } from './security/chained-authenticator.ts';
+import { LdapDirectory } from './security/ldap-directory.ts';
 import type { Authenticator } from './security/principal.ts';
 import { DEFAULT_EGRESS_POLICY } from './domain/egress.ts';
 import type { Store } from './store/store.ts';
@@ -66,7 +67,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
-  const authenticator = buildAuthenticator(config, store, logger);
+  const { authenticator, directory } = buildAuthenticator(config, store, logger);
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
@@ -142,16 +143,19 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       unlisten();
       await runner.stop();
       await reconciler.stop();
+      await directory?.close();
       await store.close();
     },
   };
 }
 
-/** HTTP Basic (local passwords), and bearer tokens of the configured OIDC issuers in front of it. */
-function buildAuthenticator(config: Config, store: Store, logger: Logger): Authenticator {
-  const basic = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login });
+/** HTTP Basic (local passwords, or the directory's), and bearer tokens of the configured OIDC issuers in front of it. */
+function buildAuthenticator(config: Config, store: Store, logger: Logger): { authenticator: Authenticator; directory: LdapDirectory | null } {
+  const ldap = config.auth?.ldap ?? null;
+  const directory = ldap ? new LdapDirectory(ldap) : null;
+  const basic = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login, ...(directory ? { directory, directoryConcurrency: ldap!.poolSize } : {}) });
   const issuers = config.auth?.oidc ?? [];
-  if (!issuers.length) return basic;
+  if (!issuers.length) return { authenticator: basic, directory };
   const egress = config.steps?.egress ?? DEFAULT_EGRESS_POLICY;
   const extra = config.auth?.oidcEgressAllow ?? { names: [], cidrs: [] };
   const authLog = logger.child({ component: 'auth' });
@@ -163,5 +167,5 @@ function buildAuthenticator(config: Config, store: Store, logger: Logger): Authe
     ttlMs: config.authCacheTtlMs,
     onRefused: (reason) => authLog.info({ reason }, 'bearer token refused'),
   });
-  return new ChainedAuthenticator([bearer, basic]);
+  return { authenticator: new ChainedAuthenticator([bearer, basic]), directory };
 }

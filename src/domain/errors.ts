@@ -35,6 +35,7 @@ export const ERRORS = {
   EnrollmentRefused: { code: '0xA5C00081', status: 400 },
   KeyNotRecoverable: { code: '0xA5C00082', status: 404 },
   CaUnavailable: { code: '0xA5C00083', status: 503 },
+  IdentityProviderUnavailable: { code: '0xA5C00090', status: 503 },
   Internal: { code: '0xA5C000FF', status: 500 },
 } as const;
 
