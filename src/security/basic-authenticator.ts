@@ -177,21 +177,23 @@ export class BasicAuthenticator implements Authenticator {
     // attempt waited in the queue stop it before it costs a hash.
     // A failure is recorded before the slot passes on, so the next waiter's check sees it.
     const directory = external && this.directory;
-    const checked = await (directory ? this.directoryGate : this.gate).tryRun(async (): Promise<typeof CLIENT_REFUSED | DirectoryVerdict | boolean> => {
-      if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
-      if (directory) {
-        const v = await directory.verify(external.user, creds.password);
-        if (!v.ok) this.clientFailed(remoteAddress);
-        return v;
-      }
-      const ok = await verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH);
-      if (!ok || !identity || identity.passwordHash === null) this.clientFailed(remoteAddress);
-      return ok;
-    }, remoteAddress).catch(async (e: unknown) => {
-      // The directory did not answer: nothing was evaluated, so the attempt is given back.
-      await this.giveBack(account);
-      throw e;
-    });
+    const checked = await (directory ? this.directoryGate : this.gate)
+      .tryRun(async (): Promise<typeof CLIENT_REFUSED | DirectoryVerdict | boolean> => {
+        if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
+        if (directory) {
+          const v = await directory.verify(external.user, creds.password);
+          if (!v.ok) this.clientFailed(remoteAddress);
+          return v;
+        }
+        const ok = await verifyPassword(creds.password, identity?.passwordHash ?? DUMMY_HASH);
+        if (!ok || !identity || identity.passwordHash === null) this.clientFailed(remoteAddress);
+        return ok;
+      }, remoteAddress)
+      .catch(async (e: unknown) => {
+        // The directory did not answer: nothing was evaluated, so the attempt is given back.
+        await this.giveBack(account);
+        throw e;
+      });
     if (!checked || checked.value === CLIENT_REFUSED) {
       // Not evaluated: give the attempt back, so a busy server does not lock real users out.
       await this.giveBack(account);
