@@ -15,9 +15,9 @@ export function escapeDnValue(value: string): string {
   return out;
 }
 
-/** Fills {name} placeholders; each value passes through `escape` first. */
-export function fillTemplate(template: string, values: Record<string, string>, escape: (v: string) => string = (v) => v): string {
-  return template.replace(/\{([a-z]+)\}/gi, (whole, key: string) => (Object.hasOwn(values, key) ? escape(values[key]!) : whole));
+/** Fills {name} placeholders; each value passes through `encode` first. */
+export function fillTemplate(template: string, values: Record<string, string>, encode: (v: string) => string = (v) => v): string {
+  return template.replace(/\{([a-z]+)\}/gi, (whole, key: string) => (Object.hasOwn(values, key) ? encode(values[key]!) : whole));
 }
 
 /** The user part of a log-in name when it belongs to the directory: DOMAIN\user or user@suffix; null otherwise. */
