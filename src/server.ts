@@ -8,6 +8,7 @@ import { Metrics } from './observability/metrics.ts';
 import { sendMail } from './steps/support/mailer.ts';
 import { randomBytes } from 'node:crypto';
 import { actionPages } from './api/action-pages.ts';
+import { signInRoutes } from './api/sign-in-routes.ts';
 import { JobRunner } from './runner/job-runner.ts';
 import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
@@ -67,7 +68,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
-  const { authenticator, directory } = buildAuthenticator(config, store, logger);
+  const { authenticator, directory, bearer } = buildAuthenticator(config, store, logger);
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
@@ -101,7 +102,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
-      await app.register(portalPlugin());
+      await app.register(signInRoutes(async () => (bearer ? bearer.portalProviders() : [])));
+      // The portal exchanges the sign-in code at the issuer's token endpoint (on the issuer's origin).
+      const connectSources = [...new Set((config.auth?.oidc ?? []).filter((i) => i.portalClientId).map((i) => new URL(i.issuer).origin))];
+      await app.register(portalPlugin({ connectSources }));
       await app.register(actionPages(services, workflow, linkSecret));
     },
   });
@@ -150,12 +154,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
 }
 
 /** HTTP Basic (local passwords, or the directory's), and bearer tokens of the configured OIDC issuers in front of it. */
-function buildAuthenticator(config: Config, store: Store, logger: Logger): { authenticator: Authenticator; directory: LdapDirectory | null } {
+function buildAuthenticator(config: Config, store: Store, logger: Logger): { authenticator: Authenticator; directory: LdapDirectory | null; bearer: BearerAuthenticator | null } {
   const ldap = config.auth?.ldap ?? null;
   const directory = ldap ? new LdapDirectory(ldap) : null;
   const basic = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login, ...(directory ? { directory, directoryConcurrency: ldap!.poolSize } : {}) });
   const issuers = config.auth?.oidc ?? [];
-  if (!issuers.length) return { authenticator: basic, directory };
+  if (!issuers.length) return { authenticator: basic, directory, bearer: null };
   const egress = config.steps?.egress ?? DEFAULT_EGRESS_POLICY;
   const extra = config.auth?.oidcEgressAllow ?? { names: [], cidrs: [] };
   const authLog = logger.child({ component: 'auth' });
@@ -167,5 +171,5 @@ function buildAuthenticator(config: Config, store: Store, logger: Logger): { aut
     ttlMs: config.authCacheTtlMs,
     onRefused: (reason) => authLog.info({ reason }, 'bearer token refused'),
   });
-  return { authenticator: new ChainedAuthenticator([bearer, basic]), directory };
+  return { authenticator: new ChainedAuthenticator([bearer, basic]), directory, bearer };
 }

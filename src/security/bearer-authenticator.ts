@@ -42,6 +42,17 @@ export interface BearerAuthenticatorOptions {
   onRefused?: (reason: string) => void;
 }
 
+/** What the portal needs to sign someone in through an issuer (public: no secret in it). */
+export interface PortalProvider {
+  name: string;
+  issuer: string;
+  clientId: string;
+  scopes: string;
+  accountDomain: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+}
+
 const JWKS_MAX_AGE_MS = 10 * 60_000;
 const JWKS_REFRESH_COOLDOWN_MS = 30_000;
 const DISCOVERY_MAX_AGE_MS = 60 * 60_000;
@@ -81,6 +92,15 @@ class IssuerState {
     const doc = await this.discoveryDocument();
     if (typeof doc.jwks_uri !== 'string') throw new Refused(`the discovery document of ${this.settings.issuer} has no jwks_uri`);
     return doc.jwks_uri;
+  }
+
+  /** Where the portal sends people to sign in (authorization code + PKCE); null without a portal client. */
+  async portalEndpoints(): Promise<{ authorizationEndpoint: string; tokenEndpoint: string } | null> {
+    if (!this.settings.portalClientId || !this.settings.discoveryUrl) return null;
+    const doc = await this.discoveryDocument();
+    const a = doc.authorization_endpoint;
+    const t = doc.token_endpoint;
+    return typeof a === 'string' && typeof t === 'string' && /^https?:/.test(a) && /^https?:/.test(t) ? { authorizationEndpoint: a, tokenEndpoint: t } : null;
   }
 
   async introspectionEndpoint(): Promise<string | null> {
@@ -297,6 +317,18 @@ export class BearerAuthenticator implements Authenticator {
     const value = await this.store.securityGeneration();
     this.generation = { value, readAt: now };
     return value;
+  }
+
+  /** The issuers people can sign in to the portal with, and where (from their discovery documents). */
+  async portalProviders(): Promise<PortalProvider[]> {
+    const out: PortalProvider[] = [];
+    for (const i of this.issuers.values()) {
+      const s = i.settings;
+      const endpoints = await i.portalEndpoints().catch(() => null);
+      if (!endpoints || !s.portalClientId) continue;
+      out.push({ name: s.mapping.scheme, issuer: s.issuer, clientId: s.portalClientId, scopes: s.portalScopes, accountDomain: s.mapping.accountDomain, ...endpoints });
+    }
+    return out;
   }
 
   /** Drops every cached token (e.g. after a restore). */

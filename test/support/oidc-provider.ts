@@ -26,6 +26,8 @@ export interface TestProvider {
   sign(claims: Record<string, unknown>, opts?: { alg?: string; expiresIn?: string | number; kid?: string }): Promise<string>;
   /** A client-credentials access token from the provider's token endpoint. */
   clientCredentials(client: ServiceClient, resource?: string): Promise<string>;
+  /** Registers the portal's redirect URI on its public client (known once the app listens). */
+  allowPortal(redirectUri: string): void;
   /** Replaces the signing key (the old one stays published unless dropOld). */
   rotate(dropOld?: boolean): Promise<void>;
   /** How many times the JWKS was fetched. */
@@ -47,7 +49,8 @@ async function newKey(n: number): Promise<SigningKey> {
   return { kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' }, privateKey };
 }
 
-export async function startTestProvider(opts: { services: ServiceClient[]; portalRedirectUris?: string[]; introspector?: ServiceClient }): Promise<TestProvider> {
+export async function startTestProvider(opts: { services: ServiceClient[]; introspector?: ServiceClient }): Promise<TestProvider> {
+  const portalRedirectUris: string[] = [];
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
   let jwksFetches = 0;
   const server: Server = createServer((req, res) => {
@@ -70,13 +73,13 @@ export async function startTestProvider(opts: { services: ServiceClient[]; porta
         response_types: [],
       })),
     ];
-    if (opts.portalRedirectUris)
+    if (portalRedirectUris.length)
       clients.push({
         client_id: 'countersign-portal',
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code'],
         response_types: ['code'],
-        redirect_uris: opts.portalRedirectUris,
+        redirect_uris: portalRedirectUris,
       });
     const provider = new Provider(issuer, {
       clients: clients as never,
@@ -142,6 +145,10 @@ export async function startTestProvider(opts: { services: ServiceClient[]; porta
       const auth = `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString('base64')}`;
       const r = await post('/token', new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'openid' }), auth);
       return r.access_token as string;
+    },
+    allowPortal(uri) {
+      portalRedirectUris.push(uri);
+      handler = build().callback() as never;
     },
     async rotate(dropOld = false) {
       const next = await newKey(keys.length + 1);
