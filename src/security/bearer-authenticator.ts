@@ -3,7 +3,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErro
 import type { EgressPolicy } from '../domain/egress.ts';
 import { CountersignError, RetryLaterError } from '../domain/errors.ts';
 import { tokenCaller } from '../domain/security/external-claims.ts';
-import { EgressDenied, egressRequest } from '../steps/support/egress-http.ts';
+import { ConnectFailure, EgressDenied, ResponseFailure, egressRequest } from '../steps/support/egress-http.ts';
 import type { Identity, SecurityStore } from '../store/store.ts';
 import type { OidcIssuerSettings } from './auth-config.ts';
 import { HashGate } from './hash-gate.ts';
@@ -203,6 +203,9 @@ export class BearerAuthenticator implements Authenticator {
       verified = token.split('.').length === 3 ? await this.verifyJwt(token) : await this.introspect(token, remoteAddress);
     } catch (e) {
       if (e instanceof CountersignError) throw e;
+      // The issuer did not answer (no keys cached yet, or introspection): nothing was decided about the token.
+      if (e instanceof ConnectFailure || e instanceof ResponseFailure)
+        throw new CountersignError('IdentityProviderUnavailable', `The identity provider could not be reached to check the token (${e.message}); try again.`);
       return this.refuse(e instanceof Refused || e instanceof joseErrors.JOSEError ? e.message : `the token could not be checked (${(e as Error).message})`);
     }
     if (!verified) return null;

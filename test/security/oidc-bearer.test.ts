@@ -245,6 +245,23 @@ describe('refused tokens: 401 with a Bearer challenge', () => {
   });
 });
 
+describe('an issuer that does not answer', () => {
+  it('is 503 IdentityProviderUnavailable (not 401: nothing was decided), Basic unaffected', async () => {
+    const gone = 'http://127.0.0.1:1';
+    const app = await startTestApp({ auth: authSettingsFrom({ COUNTERSIGN_OIDC_ISSUER: gone, COUNTERSIGN_OIDC_AUDIENCE: API_AUDIENCE }) });
+    try {
+      const tok = await idp.sign({ sub: 'alice', aud: API_AUDIENCE, iss: gone });
+      const res = await app.call('GET', '/KeyfactorAPI/Workflow/Instances', { auth: bearer(tok) });
+      expect(res.status).toBe(503);
+      expect(res.body.ErrorCode).toBe('0xA5C00090');
+      expect(res.text).not.toContain(tok);
+      expect((await app.call('GET', '/KeyfactorAPI/Workflow/Instances')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('the egress policy applies to discovery and JWKS', () => {
   it('an issuer on a denied address is never reached: its tokens are refused', async () => {
     const auth = authSettingsFrom({ COUNTERSIGN_OIDC_ISSUER: idp.issuer, COUNTERSIGN_OIDC_AUDIENCE: API_AUDIENCE });
