@@ -161,6 +161,7 @@ export class BearerAuthenticator implements Authenticator {
   private readonly inFlight = new Map<string, Promise<Principal | null>>();
   private readonly introspectionGate = new HashGate(INTROSPECTION_CONCURRENCY, INTROSPECTION_QUEUE);
   private generation: { value: number; readAt: number } | null = null;
+  private generationRead: Promise<number> | null = null;
   private readonly fetchJson: ReturnType<typeof jsonFetcher>;
 
   constructor(opts: BearerAuthenticatorOptions) {
@@ -317,7 +318,11 @@ export class BearerAuthenticator implements Authenticator {
     const now = this.now();
     const g = this.generation;
     if (!force && g && now - g.readAt < GENERATION_RECHECK_MS && now >= g.readAt) return g.value;
-    const value = await this.store.securityGeneration();
+    // Concurrent requests share one read.
+    this.generationRead ??= this.store.securityGeneration().finally(() => {
+      this.generationRead = null;
+    });
+    const value = await this.generationRead;
     this.generation = { value, readAt: now };
     return value;
   }
