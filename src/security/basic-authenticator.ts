@@ -207,6 +207,8 @@ export class BasicAuthenticator implements Authenticator {
       await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
       const known = identity ?? (await this.provision(result.account.accountName, result.account.email));
       principal = await principalFor(this.store, known, result.account.matches);
+      // Remembered for notifications only (who is in a role when nobody is signed in).
+      await this.store.recordExternalClaims(known.id, result.account.matches);
     } else {
       if (!result || !identity || identity.passwordHash === null) return null; // stays counted per name (and was counted per address)
       await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));

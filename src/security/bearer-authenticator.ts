@@ -214,6 +214,8 @@ export class BearerAuthenticator implements Authenticator {
     if (!caller) return this.refuse(`the token has no usable ${verified.issuer.settings.mapping.subjectClaim} claim`);
     const identity = await this.identityFor(caller.accountName, caller.email);
     const principal = await principalFor(this.store, identity, caller.matches);
+    // Remembered for notifications only (who is in a role when nobody is signed in); once per cache period.
+    await this.store.recordExternalClaims(identity.id, caller.matches);
     const exp = typeof verified.payload.exp === 'number' ? verified.payload.exp * 1000 : Number.POSITIVE_INFINITY;
     this.remember(key, { principal, expires: Math.min(exp, this.now() + this.ttlMs), generation });
     return principal;

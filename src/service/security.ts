@@ -1,5 +1,5 @@
 import { fail } from '../domain/errors.ts';
-import { membersOf, userClaimNames } from '../domain/membership.ts';
+import { USER_CLAIM, membersOf, userClaimNames } from '../domain/membership.ts';
 import { checkPassword } from '../domain/security/account-policy.ts';
 import { changedMemberIds, membershipV1, securityChangeProblem, versionUsesRole, withoutClaimId, type SecurityChange } from '../domain/security/roles.ts';
 import { CountersignError } from '../domain/errors.ts';
@@ -33,6 +33,9 @@ export interface RoleWithMembers {
 }
 
 const ALL_DEFINITIONS = { filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true };
+
+/** At most this many people per role are found through provider claims (a notification's reach). */
+const MAX_PEOPLE_BY_CLAIMS = 1000;
 
 export class SecurityService {
   constructor(
@@ -181,13 +184,19 @@ export class SecurityService {
     return { role, members: membersOf(role, [...known.values()]) };
   }
 
-  /** Enabled members of the given roles: who a notification goes to. */
+  /**
+   * Enabled members of the given roles: who a notification goes to. Besides direct and User-claim
+   * members, the people whose last sign-in through an identity provider or directory carried one
+   * of the role's other claims (a group, an OAuth role, subject or client id).
+   */
   async peopleIn(roleIds: readonly number[]): Promise<Identity[]> {
     const out = new Map<number, Identity>();
     for (const roleId of roleIds) {
       const role = await this.store.getRole(roleId);
       if (!role?.enabled) continue;
       for (const i of (await this.withMembers(role)).members) out.set(i.id, i);
+      const external = role.claims.filter((c) => c.claimType !== USER_CLAIM);
+      for (const i of await this.store.identitiesWithExternalClaims(external, MAX_PEOPLE_BY_CLAIMS)) out.set(i.id, i);
     }
     return [...out.values()];
   }

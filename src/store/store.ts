@@ -202,6 +202,13 @@ export interface SecurityStore {
    */
   rolesOfIdentity(identity: Identity, matches?: readonly ClaimMatch[]): Promise<Role[]>;
   existingRoleIds(ids: number[]): Promise<Set<number>>;
+  /**
+   * Remembers what an identity provider vouched for at the identity's last sign-in (replacing
+   * what was there; no write when unchanged). Not a security change: the generation stays.
+   */
+  recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void>;
+  /** Identities whose recorded claims match any of these role claims (type, value ignoring case, scheme ignoring case), up to `limit`. */
+  identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]>;
   /** Bumped on every security change, so credential and role caches can tell they are stale. */
   securityGeneration(): Promise<number>;
 

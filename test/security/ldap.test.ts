@@ -90,6 +90,10 @@ describe.skipIf(missing !== null)('directory accounts (LDAP)', () => {
     expect((await get('/KeyfactorAPI/Workflow/Instances/AssignedToMe', basic('CORP\\bob', PW.bob))).status).toBe(200);
     expect((await get('/KeyfactorAPI/Workflow/Instances', basic('CORP\\bob', PW.bob))).status).toBe(403);
     expect((await get('/KeyfactorAPI/Security/Roles', basic('CORP\\alice', PW.alice))).status).toBe(403);
+    // Notifications to the approvers' role reach the directory users whose groups hold it (as of their last sign-in).
+    const people = (await t.server.security.peopleIn([approvers])).map((i) => i.accountName);
+    expect(people).toEqual(expect.arrayContaining(['CORP\\alice', 'CORP\\bob']));
+    expect(people).not.toContain('CORP\\dave');
     // Dave is in no group: signed in, allowed nothing.
     const dave = await get('/KeyfactorAPI/Workflow/Instances/AssignedToMe', basic('CORP\\dave', PW.dave));
     expect(dave.status).toBe(403);

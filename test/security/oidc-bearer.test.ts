@@ -93,6 +93,10 @@ describe('client-credentials tokens from the provider', () => {
     expect(done.body.Status).toBe(3);
     expect(done.body.CurrentStateData['approval signal cmnts']).toContain('OAuth\\svc-approver-1: fine');
     expect(done.body.CurrentStateData['approval signal cmnts']).toContain('OAuth\\svc-approver-2: fine');
+    // The approvers' role reaches the token subjects that carried its OAuth role (for notifications).
+    const people = (await t.server.security.peopleIn([approverRoleId])).map((i) => i.accountName);
+    expect(people).toEqual(expect.arrayContaining(['OAuth\\svc-approver-1', 'OAuth\\svc-approver-2']));
+    expect(people).not.toContain('OAuth\\svc-requester');
     const mine = await get('/KeyfactorAPI/Workflow/Instances/My', bearer(req!));
     expect(mine.body.map((i: { Id: string }) => i.Id)).toEqual([id]);
   });

@@ -218,6 +218,41 @@ export class PostgresSecurityStore implements SecurityStore {
     return new Set(res.rows.map((r: Row) => r.id as number));
   }
 
+  async recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void> {
+    const wanted = matchRows(matches);
+    const key = (r: { t: number; v: string; s: string }) => `${r.t}\u0000${r.v}\u0000${r.s}`;
+    await inTransaction(this.pool, async (c) => {
+      // Serialises concurrent sign-ins of one identity; a deleted identity has no row to lock.
+      const exists = await c.query('SELECT 1 FROM identities WHERE id = $1 FOR UPDATE', [identityId]);
+      if (!exists.rowCount) return;
+      const have = (await c.query('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = $1', [identityId])).rows.map(
+        (r: Row) => key({ t: Number(r.t), v: r.v, s: r.s }),
+      );
+      const next = wanted.map(key);
+      if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
+      await c.query('DELETE FROM identity_external_claims WHERE identity_id = $1', [identityId]);
+      if (wanted.length)
+        await c.query(
+          `INSERT INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme)
+           SELECT $1, t, v, s FROM unnest($2::int[], $3::text[], $4::text[]) AS m(t, v, s) ON CONFLICT DO NOTHING`,
+          [identityId, wanted.map((r) => r.t), wanted.map((r) => r.v), wanted.map((r) => r.s)],
+        );
+    });
+  }
+
+  async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
+    if (!claims.length) return [];
+    const res = await this.pool.query(
+      `SELECT * FROM identities WHERE id IN (
+         SELECT x.identity_id FROM identity_external_claims x
+           JOIN unnest($1::int[], $2::text[], $3::text[]) AS m(t, v, s)
+             ON x.claim_type = m.t AND lower(x.claim_value) = lower(m.v) AND lower(x.provider_scheme) = lower(m.s))
+       ORDER BY id LIMIT $4`,
+      [claims.map((c) => c.claimType), claims.map((c) => c.claimValue), claims.map((c) => c.providerScheme), limit],
+    );
+    return res.rows.map(toIdentity);
+  }
+
   async securityGeneration(): Promise<number> {
     const row = (await this.pool.query(`SELECT value FROM counters WHERE name = 'security_generation'`)).rows[0];
     return row?.value ?? 0;

@@ -235,6 +235,42 @@ export class SqliteSecurityStore implements SecurityStore {
     return out;
   }
 
+  async recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void> {
+    const wanted = matchRows(matches);
+    const key = (r: { t: number; v: string; s: string }) => `${r.t}\u0000${r.v}\u0000${r.s}`;
+    this.db.transaction(() => {
+      const have = (
+        this.db.prepare('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = ?').all(identityId) as {
+          t: number;
+          v: string;
+          s: string;
+        }[]
+      ).map(key);
+      const next = wanted.map(key);
+      if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
+      this.db.prepare('DELETE FROM identity_external_claims WHERE identity_id = ?').run(identityId);
+      const ins = this.db.prepare(
+        'INSERT OR IGNORE INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM identities WHERE id = ?)',
+      );
+      for (const r of wanted) ins.run(identityId, r.t, r.v, r.s, identityId);
+    })();
+  }
+
+  async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
+    if (!claims.length) return [];
+    const values = claims.map(() => '(?, ?, ?)').join(', ');
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM identities WHERE id IN (
+           SELECT x.identity_id FROM identity_external_claims x
+             JOIN (SELECT column1 AS t, column2 AS v, column3 AS s FROM (VALUES ${values})) m
+               ON x.claim_type = m.t AND lower(x.claim_value) = lower(m.v) AND lower(x.provider_scheme) = lower(m.s))
+         ORDER BY id LIMIT ?`,
+      )
+      .all(...claims.flatMap((c) => [c.claimType, c.claimValue, c.providerScheme]), limit) as Parameters<typeof toIdentity>[0][];
+    return rows.map(toIdentity);
+  }
+
   async securityGeneration(): Promise<number> {
     const row = this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`).get() as { value: number } | undefined;
     return row?.value ?? 0;
