@@ -52,6 +52,8 @@ interface TargetRun {
   http?: HttpRun;
   /** The same HTTP line with OAuth bearer tokens (RS256 JWTs) instead of Basic credentials. */
   httpBearer?: HttpRun;
+  /** The same HTTP line with the audit chain off (COUNTERSIGN_AUDIT_LOG=off): what the chain costs. */
+  httpNoAudit?: HttpRun;
   raw?: LoopResult & { otherLoadCores: number | null };
   store?: LoopResult & { otherLoadCores: number | null };
   service?: LoopResult & { otherLoadCores: number | null };
@@ -204,6 +206,7 @@ function report(run: TargetRun, o: Options): void {
     ['store + engine (in-process)', run.store, 'mutateInstance + applySignal'],
     ['service (in-process)', run.service, 'WorkflowService.signal'],
     [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
+    [`HTTP, ${o.clients} clients, audit chain off`, run.httpNoAudit, 'the same with COUNTERSIGN_AUDIT_LOG=off'],
     [`HTTP bearer JWT, ${o.clients} clients`, run.httpBearer, 'the same with Authorization: Bearer (RS256 JWT)'],
   ];
   console.log('');
@@ -287,6 +290,20 @@ async function main(): Promise<void> {
     try {
       if (o.phases.includes('http')) {
         await runHttp(t, o, run, 'basic');
+        // The same line once more without the audit chain, in the same run (docs/security/audit.md).
+        const withAudit = run.http;
+        const previous = process.env.COUNTERSIGN_AUDIT_LOG;
+        process.env.COUNTERSIGN_AUDIT_LOG = 'off';
+        try {
+          process.stdout.write('  (audit chain off) ');
+          await runHttp(t, o, run, 'basic');
+          run.httpNoAudit = run.http;
+        } finally {
+          if (previous === undefined) delete process.env.COUNTERSIGN_AUDIT_LOG;
+          else process.env.COUNTERSIGN_AUDIT_LOG = previous;
+          run.http = withAudit;
+        }
+        if (run.http && run.httpNoAudit) run.ratios['http/http without audit chain'] = run.http.rate / run.httpNoAudit.rate;
         // A profile or breakdown is about the Basic line; the bearer line is measured plain.
         if (!o.profileDir && !o.breakdown) await runHttp(t, o, run, 'bearer');
       }

@@ -38,7 +38,18 @@ export type SecurityEventName =
   | 'role.created'
   | 'role.updated'
   | 'role.deleted'
+  | 'definition.created'
+  | 'definition.changed'
+  | 'definition.deleted'
   | 'definition.published'
+  | 'instance.started'
+  | 'instance.signalled'
+  | 'instance.stopped'
+  | 'instance.deleted'
+  | 'instance.reassigned'
+  | 'instance.migrated'
+  | 'delegation.created'
+  | 'delegation.revoked'
   | 'certificate.issued'
   | 'certificate.deleted';
 
