@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { startBenchIssuer } from './bearer.ts';
 import { runHttpLoad, type HttpLoadResult } from './http-load.ts';
 import { busyCores, cpuSnapshot, waitForQuiet, type CpuSnapshot } from './load.ts';
 import { HARD_STOP_MS, type Options, parseArgs, QUIET_CORES } from './options.ts';
@@ -43,14 +44,18 @@ function machine() {
   };
 }
 
+type HttpRun = HttpLoadResult & { prepareMs: number; serverUsage: NodeUsage[]; clientCpuMs: number; profiled: boolean; otherLoadCores: number | null };
+
 interface TargetRun {
   target: string;
   description: string;
   rawLabel: string;
   info: Record<string, unknown>;
-  http?: HttpLoadResult & { prepareMs: number; serverUsage: NodeUsage[]; clientCpuMs: number; profiled: boolean; otherLoadCores: number | null };
+  http?: HttpRun;
+  /** The same HTTP line with OAuth bearer tokens (RS256 JWTs) instead of Basic credentials. */
+  httpBearer?: HttpRun;
   /** The same HTTP line with the audit chain off (COUNTERSIGN_AUDIT_LOG=off): what the chain costs. */
-  httpNoAudit?: TargetRun['http'];
+  httpNoAudit?: HttpRun;
   raw?: LoopResult & { otherLoadCores: number | null };
   store?: LoopResult & { otherLoadCores: number | null };
   service?: LoopResult & { otherLoadCores: number | null };
@@ -83,15 +88,27 @@ function noteLoad(run: TargetRun, phase: string, other: number | null): void {
   if (other !== null && other > QUIET_CORES) run.warnings.push(`${phase}: other processes used ${other.toFixed(2)} cores during the measurement; its figures are understated`);
 }
 
-async function runHttp(t: Target, o: Options, run: TargetRun): Promise<void> {
-  process.stdout.write(`  http: starting server, preparing ${o.clients} approvers and ${o.instances} instances ... `);
-  const started = await t.start({ profileDir: o.profileDir ?? undefined, breakdown: o.breakdown, experiments: o.experiments });
+/**
+ * The HTTP line: a fresh server process (or nodes) and workload per credential kind, so Basic and
+ * bearer tokens measure the same work: Basic first (the line the goals are about), then bearer.
+ */
+async function runHttp(t: Target, o: Options, run: TargetRun, kind: 'basic' | 'bearer'): Promise<void> {
+  const label = kind === 'basic' ? 'http' : 'http bearer';
+  const issuer = kind === 'bearer' ? await startBenchIssuer() : null;
+  // The server process inherits the environment: only the bearer run trusts the issuer.
+  for (const [k, v] of Object.entries(issuer?.env ?? {})) process.env[k] = v;
+  process.stdout.write(`  ${label}: starting server, preparing ${o.clients} approvers and ${o.instances} instances ... `);
+  const started = await t.start({ profileDir: o.profileDir ?? undefined, breakdown: o.breakdown, experiments: o.experiments }).finally(() => {
+    for (const k of Object.keys(issuer?.env ?? {})) delete process.env[k];
+  });
   try {
     const prepared = await withHardStop('prepare', started.prepare({ approvers: o.clients, instances: o.instances, password: PASSWORD }), HARD_STOP_MS);
     console.log(`${Math.round(prepared.ms)} ms`);
-    await quiet(o, 'http');
-    process.stdout.write(`  http: ${o.clients} clients, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured ... `);
-    const auths = prepared.approvers.map((name) => `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`);
+    await quiet(o, label);
+    process.stdout.write(`  ${label}: ${o.clients} clients, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured ... `);
+    const auths = issuer
+      ? await Promise.all(prepared.approvers.map(async (name) => `Bearer ${await issuer.tokenFor(name)}`))
+      : prepared.approvers.map((name) => `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`);
     let marking: Promise<void> = Promise.resolve();
     let usage: Promise<NodeUsage[]> = Promise.resolve([]);
     let cpu0 = process.cpuUsage();
@@ -122,15 +139,25 @@ async function runHttp(t: Target, o: Options, run: TargetRun): Promise<void> {
     const windowS = o.durationMs / 1000;
     const ours = serverUsage.reduce((a, u) => a + u.cpuMs, 0) / 1000 / windowS + (cpu.user + cpu.system) / 1e6 / windowS;
     const otherLoadCores = all === null ? null : Math.max(0, all - ours);
-    run.http = { ...result, prepareMs: prepared.ms, serverUsage, clientCpuMs: (cpu.user + cpu.system) / 1000, profiled: o.profileDir !== null || o.breakdown, otherLoadCores };
-    noteLoad(run, 'http', otherLoadCores);
+    const measured = {
+      ...result,
+      prepareMs: prepared.ms,
+      serverUsage,
+      clientCpuMs: (cpu.user + cpu.system) / 1000,
+      profiled: o.profileDir !== null || o.breakdown,
+      otherLoadCores,
+    };
+    if (kind === 'basic') run.http = measured;
+    else run.httpBearer = measured;
+    noteLoad(run, label, otherLoadCores);
     console.log(`${Math.round(result.rate)} signals/s`);
-    if (result.errors) run.problems.push(`http: ${result.errors} response(s) other than 204, e.g. ${result.errorSamples.slice(0, 3).join(' | ')}`);
-    if (result.exhausted) run.problems.push(`http: a client ran out of instances; raise --instances (now ${o.instances})`);
-    if (result.timedOut) run.problems.push('http: hard stop reached');
-    if (result.signals === 0) run.problems.push('http: no signal completed in the measured window');
+    if (result.errors) run.problems.push(`${label}: ${result.errors} response(s) other than 204, e.g. ${result.errorSamples.slice(0, 3).join(' | ')}`);
+    if (result.exhausted) run.problems.push(`${label}: a client ran out of instances; raise --instances (now ${o.instances})`);
+    if (result.timedOut) run.problems.push(`${label}: hard stop reached`);
+    if (result.signals === 0) run.problems.push(`${label}: no signal completed in the measured window`);
   } finally {
     await started.stop();
+    await issuer?.close();
   }
 }
 
@@ -182,6 +209,7 @@ function report(run: TargetRun, o: Options): void {
     ['service (in-process)', run.service, 'WorkflowService.signal'],
     [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
     [`HTTP, ${o.clients} clients, audit chain off`, run.httpNoAudit, 'the same with COUNTERSIGN_AUDIT_LOG=off'],
+    [`HTTP bearer JWT, ${o.clients} clients`, run.httpBearer, 'the same with Authorization: Bearer (RS256 JWT)'],
   ];
   console.log('');
   console.log(
@@ -208,6 +236,15 @@ function report(run: TargetRun, o: Options): void {
         `; client CPU ${fmt(h.clientCpuMs / h.windowMs, 2)} cores; other processes ${h.otherLoadCores === null ? '?' : fmt(h.otherLoadCores, 2)} cores${h.profiled ? ' (PROFILED/INSTRUMENTED run: rates are lowered by the measuring)' : ''}`,
     );
     for (const [i, u] of h.serverUsage.entries()) if (u.breakdown) printBreakdown(u, h, i);
+  }
+  if (run.httpBearer) {
+    const b = run.httpBearer;
+    const cpuMs = b.serverUsage.reduce((a, u) => a + u.cpuMs, 0);
+    console.log(
+      `  HTTP bearer: first-token round ${fmt(b.loginMs)} ms (JWKS fetched once per node, then one RS256 verification per token, cached); ${fmt(b.signals)} signals, errors ${b.errors}` +
+        (b.serverUsage.length ? `; server CPU ${fmt(cpuMs / b.windowMs, 2)} cores` : '') +
+        `; other processes ${b.otherLoadCores === null ? '?' : fmt(b.otherLoadCores, 2)} cores`,
+    );
   }
   console.log('');
   for (const [k, v] of Object.entries(run.ratios)) console.log(`  ratio ${k.padEnd(28)} ${v === null ? '-' : fmt(v, 3)}`);
@@ -254,14 +291,14 @@ async function main(): Promise<void> {
     runs.push(run);
     try {
       if (o.phases.includes('http')) {
-        await runHttp(t, o, run);
+        await runHttp(t, o, run, 'basic');
         // The same line once more without the audit chain, in the same run (docs/security/audit.md).
         const withAudit = run.http;
         const previous = process.env.COUNTERSIGN_AUDIT_LOG;
         process.env.COUNTERSIGN_AUDIT_LOG = 'off';
         try {
           process.stdout.write('  (audit chain off) ');
-          await runHttp(t, o, run);
+          await runHttp(t, o, run, 'basic');
           run.httpNoAudit = run.http;
         } finally {
           if (previous === undefined) delete process.env.COUNTERSIGN_AUDIT_LOG;
@@ -269,6 +306,8 @@ async function main(): Promise<void> {
           run.http = withAudit;
         }
         if (run.http && run.httpNoAudit) run.ratios['http/http without audit chain'] = run.http.rate / run.httpNoAudit.rate;
+        // A profile or breakdown is about the Basic line; the bearer line is measured plain.
+        if (!o.profileDir && !o.breakdown) await runHttp(t, o, run, 'bearer');
       }
       const depth = o.depth === 'auto' ? Math.min(o.clients, Math.max(1, Math.round(run.http?.meanDepth ?? 4))) : o.depth;
       const lo: LoopOptions = { durationMs: o.durationMs, hardStopMs: HARD_STOP_MS, approvers: o.clients, depth, batch: o.batch, experiments: o.experiments };
@@ -292,6 +331,7 @@ async function main(): Promise<void> {
     const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : null);
     run.ratios = {
       'HTTP / raw DB': ratio(run.http?.rate, run.raw?.rate),
+      'HTTP bearer / HTTP Basic': ratio(run.httpBearer?.rate, run.http?.rate),
       'HTTP / store+engine': ratio(run.http?.rate, run.store?.rate),
       'HTTP / service': ratio(run.http?.rate, run.service?.rate),
       'store+engine / raw DB': ratio(run.store?.rate, run.raw?.rate),

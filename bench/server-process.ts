@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL || `sqlite:${join(dir!, 'bench.db')}`;
   // Production defaults (reconciler every 5 s, auth cache 60 s), except what a benchmark must fix.
   const config: Config = {
-    ...loadConfig({}),
+    // What bench/run.ts varies between HTTP lines reaches the server: the bearer line's issuer
+    // (COUNTERSIGN_OIDC_*) and the audit-chain-off line (COUNTERSIGN_AUDIT_LOG).
+    ...loadConfig(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('COUNTERSIGN_OIDC_') || k === 'COUNTERSIGN_AUDIT_LOG'))),
     port: 0,
     host: '127.0.0.1',
     databaseUrl,

@@ -6,6 +6,7 @@ import { ARGON2_LIMITS, DEFAULT_ARGON2 } from './security/password.ts';
 import type { PasswordSettings } from './security/passwords.ts';
 import { DEFAULT_PASSWORD_POLICY, POLICY_MAX_LENGTH_CEILING, POLICY_MIN_LENGTH_FLOOR } from './domain/security/password-policy.ts';
 import { egressPolicy } from './domain/egress.ts';
+import { authSettingsFrom, type AuthSettings } from './security/auth-config.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
 import type { Durability } from './store/operations.ts';
@@ -71,6 +72,8 @@ export interface Config {
   shutdownGraceMs?: number;
   /** How often the expiration alert scheduler checks for due alerts (COUNTERSIGN_ALERT_POLL_MS); default 60 s. */
   alertPollMs?: number;
+  /** OAuth/OIDC issuers and the LDAP directory (COUNTERSIGN_OIDC_*, COUNTERSIGN_LDAP_*, COUNTERSIGN_CONFIG_FILE); none when absent. */
+  auth?: AuthSettings;
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
@@ -143,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ocspValidityMs: bounded('COUNTERSIGN_OCSP_VALIDITY', duration(env, 'COUNTERSIGN_OCSP_VALIDITY', 3600_000), 10_000, 7 * 24 * 3600_000),
     revocationRevisionTtlMs: int(env, 'COUNTERSIGN_REVOCATION_REFRESH_MS', 500, 0, 60_000),
     alertPollMs: int(env, 'COUNTERSIGN_ALERT_POLL_MS', 60_000, 100, 3_600_000),
+    auth: authSettingsFrom(env),
   };
 }
 

@@ -8,10 +8,17 @@ import { Metrics } from './observability/metrics.ts';
 import { sendMail } from './steps/support/mailer.ts';
 import { randomBytes } from 'node:crypto';
 import { actionPages } from './api/action-pages.ts';
+import { signInRoutes } from './api/sign-in-routes.ts';
 import { JobRunner } from './runner/job-runner.ts';
 import { Notifier } from './runner/notifier.ts';
 import { Reconciler } from './runner/reconciler.ts';
 import { BasicAuthenticator, DEFAULT_LOGIN_SETTINGS, LOCAL_ACCOUNTS_ON, type LocalAccounts } from './security/basic-authenticator.ts';
+import { BearerAuthenticator } from './security/bearer-authenticator.ts';
+import { ChainedAuthenticator } from './security/chained-authenticator.ts';
+import { LdapDirectory } from './security/ldap-directory.ts';
+import type { Authenticator } from './security/principal.ts';
+import { DEFAULT_EGRESS_POLICY } from './domain/egress.ts';
+import type { Store } from './store/store.ts';
 import { ensureAdministrator, revealOnStderr, type RevealPassword } from './security/bootstrap.ts';
 import type { Logger } from 'pino';
 import { createLogger, loggedSecurityEvents } from './observability/logger.ts';
@@ -96,7 +103,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr, passwords);
   const localAccounts = config.localAccounts ?? LOCAL_ACCOUNTS_ON;
   if (!localAccounts.enabled) await warnAboutLocalAccounts(store, localAccounts, logger);
-  const authenticator = new BasicAuthenticator({ store, ttlMs: config.authCacheTtlMs, login: config.login, passwords, localAccounts });
+  const { authenticator, directory, bearer } = buildAuthenticator(config, store, logger, { passwords, localAccounts });
   // Every node must sign and accept the same links: the generated secret lives in the store.
   const linkSecret = config.linkSecret ?? (await store.getOrCreateSetting('action_link_secret', randomBytes(32).toString('base64url')));
   // The runner is built from the workflow service, which wakes it when jobs are queued.
@@ -157,7 +164,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
-      await app.register(portalPlugin());
+      await app.register(signInRoutes(async () => (bearer ? bearer.portalProviders() : [])));
+      // The portal exchanges the sign-in code at the issuer's token endpoint (on the issuer's origin).
+      const connectSources = [...new Set((config.auth?.oidc ?? []).filter((i) => i.portalClientId).map((i) => new URL(i.issuer).origin))];
+      await app.register(portalPlugin({ connectSources }));
       await app.register(actionPages(services, workflow, linkSecret));
       await app.register(pkiRoutes(certificates.revocationStatus));
     },
@@ -214,6 +224,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await alertScheduler.stop();
       await runner.stop();
       await reconciler.stop();
+      await directory?.close();
       // Entries queued by the last requests are written before the store closes.
       await audit.flush();
       await store.close();
@@ -234,4 +245,36 @@ async function warnAboutLocalAccounts(store: { findIdentityByName(name: string):
       'The break-glass account named by COUNTERSIGN_BREAK_GLASS does not exist; create it (countersign identities add) before you need it.',
     );
   else logger.info({ breakGlass: local.breakGlass }, 'Local accounts are off: only the break-glass account signs in with a password.');
+}
+
+/** HTTP Basic (local passwords, or the directory's), and bearer tokens of the configured OIDC issuers in front of it. */
+function buildAuthenticator(
+  config: Config,
+  store: Store,
+  logger: Logger,
+  local: { passwords: Passwords; localAccounts: LocalAccounts },
+): { authenticator: Authenticator; directory: LdapDirectory | null; bearer: BearerAuthenticator | null } {
+  const ldap = config.auth?.ldap ?? null;
+  const directory = ldap ? new LdapDirectory(ldap) : null;
+  const basic = new BasicAuthenticator({
+    store,
+    ttlMs: config.authCacheTtlMs,
+    login: config.login,
+    ...local,
+    ...(directory ? { directory, directoryConcurrency: ldap!.poolSize } : {}),
+  });
+  const issuers = config.auth?.oidc ?? [];
+  if (!issuers.length) return { authenticator: basic, directory, bearer: null };
+  const egress = config.steps?.egress ?? DEFAULT_EGRESS_POLICY;
+  const extra = config.auth?.oidcEgressAllow ?? { names: [], cidrs: [] };
+  const authLog = logger.child({ component: 'auth' });
+  const bearer = new BearerAuthenticator({
+    store,
+    issuers,
+    // Discovery, JWKS and introspection go through the egress policy, plus what COUNTERSIGN_OIDC_EGRESS_ALLOW adds for them alone.
+    egress: { allow: { names: [...egress.allow.names, ...extra.names], cidrs: [...egress.allow.cidrs, ...extra.cidrs] }, deny: egress.deny },
+    ttlMs: config.authCacheTtlMs,
+    onRefused: (reason) => authLog.info({ reason }, 'bearer token refused'),
+  });
+  return { authenticator: new ChainedAuthenticator([bearer, basic]), directory, bearer };
 }

@@ -121,7 +121,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         if (!principal) {
           if (req.headers.authorization) events.emit('login.failed', loginAttempt(req));
           reply.header('WWW-Authenticate', opts.authenticator.challenge);
-          fail('Unauthenticated', 'Authentication is required: send HTTP Basic credentials of a Countersign identity (DOMAIN\\user or user).');
+          fail(
+            'Unauthenticated',
+            /\bBearer\b/.test(opts.authenticator.challenge)
+              ? 'Authentication is required: send an OAuth bearer token of a trusted issuer, or HTTP Basic credentials of a Countersign identity (DOMAIN\\user or user).'
+              : 'Authentication is required: send HTTP Basic credentials of a Countersign identity (DOMAIN\\user or user).',
+          );
         }
         req.principal = principal;
       });

@@ -36,6 +36,7 @@ export const ERRORS = {
   KeyNotRecoverable: { code: '0xA5C00082', status: 404 },
   CaUnavailable: { code: '0xA5C00083', status: 503 },
   RevocationRefused: { code: '0xA5C00090', status: 400 },
+  IdentityProviderUnavailable: { code: '0xA5C00091', status: 503 },
   // Extensions beyond Keyfactor (docs/approvals.md).
   IdempotencyKeyInvalid: { code: '0xA5C000B0', status: 400 },
   IdempotencyKeyReused: { code: '0xA5C000B1', status: 422 },

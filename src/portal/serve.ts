@@ -24,6 +24,8 @@ export interface PortalOptions {
   root?: string;
   /** Redirect GET / to the portal (default true). */
   redirectRoot?: boolean;
+  /** Origins the portal may also fetch from: the identity providers' token endpoints (PKCE sign-in). */
+  connectSources?: string[];
 }
 
 /** Strict: the portal's own scripts, styles, images and API calls only; no inline code, no framing. */
@@ -63,8 +65,13 @@ const MISSING_BUILD = `<!doctype html>
 </html>
 `;
 
-function securityHeaders(reply: FastifyReply): void {
-  reply.header('Content-Security-Policy', PORTAL_CSP);
+/** PORTAL_CSP, plus the identity providers' origins for fetch (the code-for-token exchange). */
+export function portalCsp(connectSources: readonly string[] = []): string {
+  return connectSources.length ? `${PORTAL_CSP}; connect-src 'self' ${connectSources.join(' ')}` : PORTAL_CSP;
+}
+
+function securityHeaders(reply: FastifyReply, csp: string): void {
+  reply.header('Content-Security-Policy', csp);
   reply.header('X-Content-Type-Options', 'nosniff');
   reply.header('Referrer-Policy', 'no-referrer');
   reply.header('X-Frame-Options', 'DENY');
@@ -83,6 +90,7 @@ export const portalPlugin =
   (opts: PortalOptions = {}): FastifyPluginAsync =>
   async (app) => {
     const root = resolve(opts.root ?? DEFAULT_PORTAL_DIR);
+    const csp = portalCsp(opts.connectSources);
     const index = resolve(root, 'index.html');
 
     const sendFile = async (reply: FastifyReply, path: string, cache: string) => {
@@ -93,7 +101,7 @@ export const portalPlugin =
     };
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-      securityHeaders(reply);
+      securityHeaders(reply, csp);
       // Checked on every request, so a build made while the server runs is picked up.
       if (!(await isFile(index))) {
         reply.header('Cache-Control', 'no-store');

@@ -4,6 +4,7 @@ import { DEFAULT_LOGIN_THROTTLE, beginAttempt, retryAfterSeconds, type LoginThro
 import type { Identity, SecurityStore } from '../store/store.ts';
 import { HashGate } from './hash-gate.ts';
 import { Passwords } from './passwords.ts';
+import type { Directory, DirectoryVerdict } from './ldap-directory.ts';
 import { principalFor, type Authenticator, type Principal } from './principal.ts';
 
 /*
@@ -79,6 +80,10 @@ export interface BasicAuthenticatorOptions {
   /** Hashing parameters (rehash on log-in); default argon2id defaults. */
   passwords?: Passwords;
   localAccounts?: LocalAccounts;
+  /** An LDAP / Active Directory that checks the passwords of its own accounts (DOMAIN\\user, user@suffix). */
+  directory?: Directory;
+  /** Binds to the directory at once (its connection pool); more wait in the log-in queue. */
+  directoryConcurrency?: number;
   /** How long a verified credential stays cached (ms). */
   ttlMs: number;
   login?: Partial<LoginSettings>;
@@ -112,6 +117,8 @@ export class BasicAuthenticator implements Authenticator {
   private readonly now: () => number;
   private readonly settings: LoginSettings;
   private readonly gate: HashGate;
+  private readonly directory: Directory | null;
+  private readonly directoryGate: HashGate;
   private readonly cache = new Map<string, CacheEntry>();
   /** Per client address: times of failed attempts, oldest first. */
   private readonly clientFailures = new Map<string, number[]>();
@@ -136,6 +143,8 @@ export class BasicAuthenticator implements Authenticator {
     this.passwords = opts.passwords ?? new Passwords();
     this.localAccounts = opts.localAccounts ?? LOCAL_ACCOUNTS_ON;
     this.gate = new HashGate(this.settings.hashConcurrency, this.settings.hashQueue);
+    this.directory = opts.directory ?? null;
+    this.directoryGate = new HashGate(opts.directoryConcurrency ?? 4, this.settings.hashQueue);
     this.lastPrune = this.now();
   }
 
@@ -173,10 +182,12 @@ export class BasicAuthenticator implements Authenticator {
     // Read the generation before the identity: if security changes meanwhile (a new password),
     // the entry is tagged with the older value and is dropped on its next use.
     const generation = await this.freshGeneration();
+    // A directory account (DOMAIN\\user, user@suffix of the configured directory) is checked by the directory only.
+    const external = this.directory?.owns(creds.user) ?? null;
     // The name is resolved before counting (an indexed look-up, no hash) so that every spelling
-    // of one identity (DOMAIN\name, name, any case) shares one counter.
-    const identity = await this.resolve(creds.user);
-    const account = identity ? identityThrottleKey(identity.id) : nameThrottleKey(creds.user);
+    // of one identity (DOMAIN\\name, name, any case) shares one counter.
+    const identity = external ? await this.store.findIdentityByName(external.accountName) : await this.resolve(creds.user);
+    const account = identity ? identityThrottleKey(identity.id) : nameThrottleKey(external?.accountName ?? creds.user);
     const verdict = await this.store.updateLoginThrottle(account, (s) => {
       const d = beginAttempt(s, this.now(), this.settings);
       return { state: d.state, result: d.verdict };
@@ -189,31 +200,68 @@ export class BasicAuthenticator implements Authenticator {
       );
     this.maybePrune();
 
-    // The address is checked again when the hash would start: failures recorded while this
+    // The address is checked again when the hash (or bind) would start: failures recorded while this
     // attempt waited in the queue stop it before it costs a hash.
     // A failure is recorded before the slot passes on, so the next waiter's check sees it.
-    // An account that may not sign in here is checked against the dummy hash: same cost, same answer.
+    const directory = external && this.directory;
+    // A local account that may not sign in here is checked against the dummy hash: same cost, same answer.
     const stored = identity && this.mayUsePassword(identity) ? identity.passwordHash : null;
-    const dummy = await this.dummy();
-    const checked = await this.gate.tryRun(async () => {
-      if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
-      const ok = (await this.passwords.verify(creds.password, stored ?? dummy)) && stored !== null;
-      if (!ok) this.clientFailed(remoteAddress);
-      else if (this.passwords.needsRehash(stored!)) await this.rehash(identity!.id, stored!, creds.password);
-      return ok;
-    }, remoteAddress);
+    const dummy = directory ? '' : await this.dummy();
+    const checked = await (directory ? this.directoryGate : this.gate)
+      .tryRun(async (): Promise<typeof CLIENT_REFUSED | DirectoryVerdict | boolean> => {
+        if (this.clientRefusal(remoteAddress)) return CLIENT_REFUSED;
+        if (directory) {
+          const v = await directory.verify(external.user, creds.password);
+          if (!v.ok) this.clientFailed(remoteAddress);
+          return v;
+        }
+        const ok = (await this.passwords.verify(creds.password, stored ?? dummy)) && stored !== null;
+        if (!ok) this.clientFailed(remoteAddress);
+        else if (this.passwords.needsRehash(stored!)) await this.rehash(identity!.id, stored!, creds.password);
+        return ok;
+      }, remoteAddress)
+      .catch(async (e: unknown) => {
+        // The directory did not answer: nothing was evaluated, so the attempt is given back.
+        await this.giveBack(account);
+        throw e;
+      });
     if (!checked || checked.value === CLIENT_REFUSED) {
       // Not evaluated: give the attempt back, so a busy server does not lock real users out.
-      await this.store.updateLoginThrottle(account, (s) => ({ state: s && { ...s, failures: Math.max(0, s.failures - 1) }, result: undefined }));
+      await this.giveBack(account);
       if (checked) this.checkClient(remoteAddress);
       throw new RetryLaterError('TooManyAttempts', 'The server is busy checking other log-ins; try again in a moment.', BUSY_RETRY_SECONDS);
     }
-    if (!checked.value || !identity) return null; // stays counted per name (and was counted per address)
-
-    await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
-    const principal = await principalFor(this.store, identity);
-    this.remember(key, { identityId: identity.id, principal, expires: this.now() + this.ttlMs, generation });
+    const result = checked.value;
+    let principal: Principal;
+    if (typeof result === 'object') {
+      if (!result.ok) return null; // stays counted per name (and was counted per address)
+      await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
+      const known = identity ?? (await this.provision(result.account.accountName, result.account.email));
+      principal = await principalFor(this.store, known, result.account.matches);
+      // Remembered for notifications only (who is in a role when nobody is signed in).
+      await this.store.recordExternalClaims(known.id, result.account.matches);
+    } else {
+      if (!result || !identity) return null; // stays counted per name (and was counted per address)
+      await this.store.updateLoginThrottle(account, () => ({ state: null, result: undefined }));
+      principal = await principalFor(this.store, identity);
+    }
+    this.remember(key, { identityId: principal.identity.id, principal, expires: this.now() + this.ttlMs, generation });
     return principal;
+  }
+
+  private async giveBack(account: string): Promise<void> {
+    await this.store.updateLoginThrottle(account, (s) => ({ state: s && { ...s, failures: Math.max(0, s.failures - 1) }, result: undefined }));
+  }
+
+  /** A directory user's identity, created (without a password) on the first log-in. */
+  private async provision(accountName: string, email: string | null): Promise<Identity> {
+    try {
+      return await this.store.createIdentity({ accountName, identityType: 'User', sid: null, email, passwordHash: null, createdAt: new Date(this.now()).toISOString() });
+    } catch (e) {
+      const again = await this.store.findIdentityByName(accountName); // created by a parallel log-in
+      if (again) return again;
+      throw e;
+    }
   }
 
   /** Drops every cached credential (e.g. after a restore); normal changes need not call it. */

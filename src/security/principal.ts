@@ -1,3 +1,4 @@
+import type { ClaimMatch } from '../domain/security/external-claims.ts';
 import type { Identity, SecurityStore } from '../store/store.ts';
 
 /** Who is calling: the identity, the roles it holds, and the permissions those roles grant. */
@@ -6,6 +7,8 @@ export interface Principal {
   roleIds: number[];
   /** Canonical access-control strings, e.g. "/workflows/instances/read/". */
   permissions: string[];
+  /** Claims an identity provider vouched for (token, directory groups); their roles count as the identity's. */
+  matches?: readonly ClaimMatch[];
 }
 
 /**
@@ -19,9 +22,9 @@ export interface Authenticator {
   readonly challenge: string;
 }
 
-/** The principal of an identity: its enabled roles and the permissions they grant. */
-export async function principalFor(store: SecurityStore, identity: Identity): Promise<Principal> {
-  const roles = (await store.rolesOfIdentity(identity)).filter((r) => r.enabled);
+/** The principal of an identity: its enabled roles (also through vouched-for claims) and the permissions they grant. */
+export async function principalFor(store: SecurityStore, identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Principal> {
+  const roles = (await store.rolesOfIdentity(identity, matches)).filter((r) => r.enabled);
   const permissions = [...new Set(roles.flatMap((r) => r.permissions))].sort();
-  return { identity, roleIds: roles.map((r) => r.id).sort((a, b) => a - b), permissions };
+  return { identity, roleIds: roles.map((r) => r.id).sort((a, b) => a - b), permissions, ...(matches.length ? { matches } : {}) };
 }

@@ -1,8 +1,9 @@
 import { fail } from '../domain/errors.ts';
-import { membersOf, userClaimNames } from '../domain/membership.ts';
+import { USER_CLAIM, membersOf, userClaimNames } from '../domain/membership.ts';
 import { RetryLaterError } from '../domain/errors.ts';
 import { beginAttempt, DEFAULT_LOGIN_THROTTLE, retryAfterSeconds, type LoginThrottlePolicy } from '../domain/login-throttle.ts';
 import { resetEscalation } from '../domain/security/password-policy.ts';
+import { checkPassword } from '../domain/security/account-policy.ts';
 import { changedMemberIds, membershipV1, securityChangeProblem, versionUsesRole, withoutClaimId, type SecurityChange } from '../domain/security/roles.ts';
 import { CountersignError } from '../domain/errors.ts';
 import { identityThrottleKey } from '../security/basic-authenticator.ts';
@@ -44,6 +45,9 @@ export interface SecurityServiceOptions {
 }
 
 const ALL_DEFINITIONS = { filter: null, limit: 100_000, offset: 0, sortColumn: 'display_name', ascending: true };
+
+/** At most this many people per role are found through provider claims (a notification's reach). */
+const MAX_PEOPLE_BY_CLAIMS = 1000;
 
 export class SecurityService {
   readonly passwords: Passwords;
@@ -269,20 +273,26 @@ export class SecurityService {
     return { role, members: membersOf(role, [...known.values()]) };
   }
 
-  /** Enabled members of the given roles: who a notification goes to. */
+  /**
+   * Enabled members of the given roles: who a notification goes to. Besides direct and User-claim
+   * members, the people whose last sign-in through an identity provider or directory carried one
+   * of the role's other claims (a group, an OAuth role, subject or client id).
+   */
   async peopleIn(roleIds: readonly number[]): Promise<Identity[]> {
     const out = new Map<number, Identity>();
     for (const roleId of roleIds) {
       const role = await this.store.getRole(roleId);
       if (!role?.enabled) continue;
       for (const i of (await this.withMembers(role)).members) out.set(i.id, i);
+      const external = role.claims.filter((c) => c.claimType !== USER_CLAIM);
+      for (const i of await this.store.identitiesWithExternalClaims(external, MAX_PEOPLE_BY_CLAIMS)) out.set(i.id, i);
     }
     return [...out.values()];
   }
 
   /** The caller's enabled roles in the global permission set, optionally only those granting `needed`. */
   async myRoles(caller: Principal, needed: string | null): Promise<Role[]> {
-    return (await this.store.rolesOfIdentity(caller.identity)).filter(
+    return (await this.store.rolesOfIdentity(caller.identity, caller.matches)).filter(
       (r) => r.enabled && isGlobalPermissionSet(r.permissionSetId) && (needed === null || grants(r.permissions, needed)),
     );
   }

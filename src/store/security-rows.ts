@@ -1,4 +1,5 @@
 import type { LoginThrottleState } from '../domain/login-throttle.ts';
+import type { ClaimMatch } from '../domain/security/external-claims.ts';
 import type { Identity, NewRole, RoleClaim } from './store.ts';
 
 /* Rows read, and claim rows planned, the same way by both stores. */
@@ -71,4 +72,11 @@ export function planClaims(existing: readonly Row[], claims: NewRole['claims']):
   }
   plan.delete = existing.map((r) => Number(r.id)).filter((id) => !keep.has(id));
   return plan;
+}
+
+/** Claim matches as (type, value, scheme) rows, one per scheme, without duplicates (values compared in SQL with lower()). */
+export function matchRows(matches: readonly ClaimMatch[]): { t: number; v: string; s: string }[] {
+  const out = new Map<string, { t: number; v: string; s: string }>();
+  for (const m of matches) for (const s of m.providerSchemes) out.set(`${m.claimType}\u0000${m.claimValue}\u0000${s}`, { t: m.claimType, v: m.claimValue, s });
+  return [...out.values()];
 }

@@ -216,6 +216,8 @@ export interface InstanceQuery extends ListQuery {
   after?: { value: string | number | null; referenceId: number };
 }
 
+import type { ClaimMatch } from '../domain/security/external-claims.ts';
+
 // Security ----------------------------------------------------------------------------------------
 
 export interface Identity {
@@ -279,9 +281,20 @@ export interface SecurityStore {
   listRoles(q: ListQuery): Promise<Role[]>;
   deleteRole(id: number, guard?: SecurityGuard): Promise<boolean>;
   setRoleIdentities(roleId: number, identityIds: number[]): Promise<Role | null>;
-  /** Roles the identity holds directly or through a User claim on its account name. */
-  rolesOfIdentity(identity: Identity): Promise<Role[]>;
+  /**
+   * Roles the identity holds directly or through a User claim on its account name, and roles
+   * holding any of `matches` (claims an identity provider vouched for: type, value compared
+   * case-insensitively, provider scheme case-insensitively among those listed).
+   */
+  rolesOfIdentity(identity: Identity, matches?: readonly ClaimMatch[]): Promise<Role[]>;
   existingRoleIds(ids: number[]): Promise<Set<number>>;
+  /**
+   * Remembers what an identity provider vouched for at the identity's last sign-in (replacing
+   * what was there; no write when unchanged). Not a security change: the generation stays.
+   */
+  recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void>;
+  /** Identities whose recorded claims match any of these role claims (type, value ignoring case, scheme ignoring case), up to `limit`. */
+  identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]>;
   /** Bumped on every security change, so credential and role caches can tell they are stale. */
   securityGeneration(): Promise<number>;
 

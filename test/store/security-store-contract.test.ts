@@ -155,6 +155,56 @@ forEachStore('Security store contract', (current) => {
     expect((await store.getRole(direct.id))!.identityIds).toEqual([]);
   });
 
+  it('finds the roles of claims an identity provider vouched for: type, value and scheme must all match', async () => {
+    const alice = await store.createIdentity(user('idp\\alice'));
+    const c = (claimType: number, claimValue: string, providerScheme: string) => ({ claimType, claimValue, providerScheme, description: '' });
+    const bySubject = await store.createRole(role('BySubject', { claims: [c(5, 'ALICE', 'Corp-IdP')] }));
+    const byRole = await store.createRole(role('ByRole', { claims: [c(4, 'approvers', 'corp-idp')] }));
+    const byClient = await store.createRole(role('ByClient', { claims: [c(6, 'svc-1', 'Countersign')] }));
+    const byGroup = await store.createRole(role('ByGroup', { claims: [c(1, 'CORP\\PKI Admins', 'Directory')] }));
+    await store.createRole(role('OtherIssuer', { claims: [c(5, 'alice', 'other-idp')] }));
+    await store.createRole(role('OtherType', { claims: [c(6, 'alice', 'corp-idp')] }));
+    await store.createRole(role('Quote', { claims: [c(4, "x' OR 1=1 --", 'corp-idp')] }));
+    const matches = [
+      { claimType: 5, claimValue: 'alice', providerSchemes: ['corp-idp'] },
+      { claimType: 4, claimValue: 'Approvers', providerSchemes: ['CORP-IDP'] },
+      { claimType: 6, claimValue: 'svc-1', providerSchemes: ['corp-idp', 'Countersign'] },
+      { claimType: 1, claimValue: 'corp\\pki admins', providerSchemes: ['directory'] },
+    ];
+    expect((await store.rolesOfIdentity(alice, matches)).map((r) => r.name)).toEqual([bySubject.name, byRole.name, byClient.name, byGroup.name]);
+    expect(await store.rolesOfIdentity(alice, [])).toEqual([]);
+    expect(await store.rolesOfIdentity(alice, [{ claimType: 4, claimValue: "x' OR 1=1 --", providerSchemes: ['nope'] }])).toEqual([]);
+    const many = Array.from({ length: 600 }, (_, i) => ({ claimType: 4, claimValue: `g${i}`, providerSchemes: ['corp-idp', 'Countersign'] }));
+    expect((await store.rolesOfIdentity(alice, [...many, matches[1]!])).map((r) => r.id)).toEqual([byRole.id]);
+  });
+
+  it('records what a provider vouched for per identity (no security change) and finds identities by role claims', async () => {
+    const alice = await store.createIdentity(user('idp\\alice'));
+    const bob = await store.createIdentity(user('idp\\bob'));
+    const generation = await store.securityGeneration();
+    const group = (v: string) => ({ claimType: 1, claimValue: v, providerSchemes: ['Directory', 'Countersign'] });
+    await store.recordExternalClaims(alice.id, [group('CORP\\PKI'), { claimType: 5, claimValue: 'alice', providerSchemes: ['OAuth'] }]);
+    await store.recordExternalClaims(bob.id, [group('corp\\pki')]);
+    await store.recordExternalClaims(bob.id, [group('corp\\pki')]); // unchanged: nothing written
+    expect(await store.securityGeneration()).toBe(generation);
+    const find = (claims: { claimType: number; claimValue: string; providerScheme: string }[]) =>
+      store.identitiesWithExternalClaims(claims, 10).then((l) => l.map((i) => i.accountName));
+    expect(await find([{ claimType: 1, claimValue: 'corp\\PKI', providerScheme: 'directory' }])).toEqual(['idp\\alice', 'idp\\bob']);
+    expect(await find([{ claimType: 1, claimValue: 'CORP\\PKI', providerScheme: 'Countersign' }])).toEqual(['idp\\alice', 'idp\\bob']);
+    expect(await find([{ claimType: 1, claimValue: 'CORP\\PKI', providerScheme: 'OAuth' }])).toEqual([]);
+    expect(await find([{ claimType: 5, claimValue: 'ALICE', providerScheme: 'oauth' }])).toEqual(['idp\\alice']);
+    expect(await find([{ claimType: 4, claimValue: 'alice', providerScheme: 'OAuth' }])).toEqual([]);
+    expect(await find([])).toEqual([]);
+    expect(await store.identitiesWithExternalClaims([{ claimType: 1, claimValue: 'CORP\\PKI', providerScheme: 'Directory' }], 1)).toHaveLength(1);
+    // Replaced at the next sign-in; gone with the identity.
+    await store.recordExternalClaims(alice.id, []);
+    expect(await find([{ claimType: 5, claimValue: 'alice', providerScheme: 'OAuth' }])).toEqual([]);
+    await store.deleteIdentity(bob.id);
+    expect(await find([{ claimType: 1, claimValue: 'CORP\\PKI', providerScheme: 'Directory' }])).toEqual([]);
+    await store.recordExternalClaims(bob.id, [group('x')]); // a deleted identity: nothing recorded, no error
+    expect(await find([{ claimType: 1, claimValue: 'x', providerScheme: 'Directory' }])).toEqual([]);
+  });
+
   it('lists roles with a bound QueryString, sorting and paging', async () => {
     for (const n of ['Alpha', 'beta', 'Gamma', 'delta']) await store.createRole(role(n, { enabled: n !== 'Gamma' }));
     const q = (text: string, sortColumn = 'name', ascending = true, limit = 50, offset = 0) =>

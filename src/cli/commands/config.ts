@@ -15,6 +15,10 @@ export function maskedConfig(c: Config): Record<string, unknown> {
     auditKey: c.auditKey === undefined ? '(generated, kept in the store)' : MASK,
     metrics: c.metrics?.mode === 'token' ? { mode: 'token', token: MASK } : c.metrics,
     steps: c.steps && { ...c.steps, smtp: smtp ? { ...smtp, password: smtp.password === null ? null : MASK } : smtp },
+    auth: c.auth && {
+      ...c.auth,
+      oidc: c.auth.oidc.map((i) => ({ ...i, introspection: i.introspection && { ...i.introspection, clientSecret: MASK } })),
+    },
   };
 }
 

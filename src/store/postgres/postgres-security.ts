@@ -5,7 +5,8 @@ import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';
 import { inTransaction, isUniqueViolation, listQuery, type Q, type Row, type TxOptions } from './pg-db.ts';
-import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import { matchRows, namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import type { ClaimMatch } from '../../domain/security/external-claims.ts';
 
 /*
  * Identities, roles, role members and role claims in PostgreSQL, with the semantics of
@@ -204,13 +205,16 @@ export class PostgresSecurityStore implements SecurityStore {
     });
   }
 
-  async rolesOfIdentity(identity: Identity): Promise<Role[]> {
+  async rolesOfIdentity(identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Role[]> {
+    const rows = matchRows(matches);
     const res = await this.pool.query(
       `SELECT * FROM roles
         WHERE id IN (SELECT role_id FROM role_identities WHERE identity_id = $1)
            OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower($2))
+           OR id IN (SELECT rc.role_id FROM role_claims rc JOIN unnest($3::int[], $4::text[], $5::text[]) AS m(t, v, s)
+                       ON rc.claim_type = m.t AND lower(rc.claim_value) = lower(m.v) AND lower(rc.provider_scheme) = lower(m.s))
         ORDER BY id`,
-      [identity.id, identity.accountName],
+      [identity.id, identity.accountName, rows.map((r) => r.t), rows.map((r) => r.v), rows.map((r) => r.s)],
     );
     return this.hydrate(this.pool, res.rows);
   }
@@ -220,6 +224,41 @@ export class PostgresSecurityStore implements SecurityStore {
     if (!unique.length) return new Set();
     const res = await this.pool.query('SELECT id FROM roles WHERE id = ANY($1::bigint[])', [unique]);
     return new Set(res.rows.map((r: Row) => r.id as number));
+  }
+
+  async recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void> {
+    const wanted = matchRows(matches);
+    const key = (r: { t: number; v: string; s: string }) => `${r.t}\u0000${r.v}\u0000${r.s}`;
+    await inTransaction(this.pool, async (c) => {
+      // Serialises concurrent sign-ins of one identity; a deleted identity has no row to lock.
+      const exists = await c.query('SELECT 1 FROM identities WHERE id = $1 FOR UPDATE', [identityId]);
+      if (!exists.rowCount) return;
+      const have = (await c.query('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = $1', [identityId])).rows.map(
+        (r: Row) => key({ t: Number(r.t), v: r.v, s: r.s }),
+      );
+      const next = wanted.map(key);
+      if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
+      await c.query('DELETE FROM identity_external_claims WHERE identity_id = $1', [identityId]);
+      if (wanted.length)
+        await c.query(
+          `INSERT INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme)
+           SELECT $1, t, v, s FROM unnest($2::int[], $3::text[], $4::text[]) AS m(t, v, s) ON CONFLICT DO NOTHING`,
+          [identityId, wanted.map((r) => r.t), wanted.map((r) => r.v), wanted.map((r) => r.s)],
+        );
+    });
+  }
+
+  async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
+    if (!claims.length) return [];
+    const res = await this.pool.query(
+      `SELECT * FROM identities WHERE id IN (
+         SELECT x.identity_id FROM identity_external_claims x
+           JOIN unnest($1::int[], $2::text[], $3::text[]) AS m(t, v, s)
+             ON x.claim_type = m.t AND lower(x.claim_value) = lower(m.v) AND lower(x.provider_scheme) = lower(m.s))
+       ORDER BY id LIMIT $4`,
+      [claims.map((c) => c.claimType), claims.map((c) => c.claimValue), claims.map((c) => c.providerScheme), limit],
+    );
+    return res.rows.map(toIdentity);
   }
 
   async securityGeneration(): Promise<number> {

@@ -4,7 +4,8 @@ import { compileSql } from '../query-sql.ts';
 import type { LoginThrottleState } from '../../domain/login-throttle.ts';
 import type { Identity, ListQuery, LoginThrottleChange, NewRole, Paging, Role, RoleClaim, SecurityGuard, SecurityStore } from '../store.ts';
 import { chunks, limits, orderBy, parsePermissions, roleValues, isUniqueViolation } from './sqlite-sql.ts';
-import { namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import { matchRows, namePart, planClaims, toClaim, toIdentity, toThrottle } from '../security-rows.ts';
+import type { ClaimMatch } from '../../domain/security/external-claims.ts';
 import { USER_CLAIM } from '../../domain/membership.ts';
 import type { SecuritySnapshot } from '../../domain/security/roles.ts';
 
@@ -215,16 +216,22 @@ export class SqliteSecurityStore implements SecurityStore {
     return tx();
   }
 
-  async rolesOfIdentity(identity: Identity): Promise<Role[]> {
-    const rows = this.db
+  async rolesOfIdentity(identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Role[]> {
+    const rows = matchRows(matches);
+    const values = rows.map(() => '(?, ?, ?)').join(', ');
+    const byClaims = rows.length
+      ? ` OR id IN (SELECT rc.role_id FROM role_claims rc JOIN (SELECT column1 AS t, column2 AS v, column3 AS s FROM (VALUES ${values})) m
+                       ON rc.claim_type = m.t AND lower(rc.claim_value) = lower(m.v) AND lower(rc.provider_scheme) = lower(m.s))`
+      : '';
+    const found = this.db
       .prepare(
         `SELECT * FROM roles
           WHERE id IN (SELECT role_id FROM role_identities WHERE identity_id = ?)
-             OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower(?))
+             OR id IN (SELECT role_id FROM role_claims WHERE claim_type = 0 AND lower(claim_value) = lower(?))${byClaims}
           ORDER BY id`,
       )
-      .all(identity.id, identity.accountName) as RoleRow[];
-    return this.hydrate(rows);
+      .all(identity.id, identity.accountName, ...rows.flatMap((r) => [r.t, r.v, r.s])) as RoleRow[];
+    return this.hydrate(found);
   }
 
   async existingRoleIds(ids: number[]): Promise<Set<number>> {
@@ -239,6 +246,41 @@ export class SqliteSecurityStore implements SecurityStore {
 
   /** Prepared once: the Basic authenticator reads the generation on every cached request. */
   private generationStatement: Statement | null = null;
+  async recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void> {
+    const wanted = matchRows(matches);
+    const key = (r: { t: number; v: string; s: string }) => `${r.t}\u0000${r.v}\u0000${r.s}`;
+    this.db.transaction(() => {
+      const have = (
+        this.db.prepare('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = ?').all(identityId) as {
+          t: number;
+          v: string;
+          s: string;
+        }[]
+      ).map(key);
+      const next = wanted.map(key);
+      if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
+      this.db.prepare('DELETE FROM identity_external_claims WHERE identity_id = ?').run(identityId);
+      const ins = this.db.prepare(
+        'INSERT OR IGNORE INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM identities WHERE id = ?)',
+      );
+      for (const r of wanted) ins.run(identityId, r.t, r.v, r.s, identityId);
+    })();
+  }
+
+  async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
+    if (!claims.length) return [];
+    const values = claims.map(() => '(?, ?, ?)').join(', ');
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM identities WHERE id IN (
+           SELECT x.identity_id FROM identity_external_claims x
+             JOIN (SELECT column1 AS t, column2 AS v, column3 AS s FROM (VALUES ${values})) m
+               ON x.claim_type = m.t AND lower(x.claim_value) = lower(m.v) AND lower(x.provider_scheme) = lower(m.s))
+         ORDER BY id LIMIT ?`,
+      )
+      .all(...claims.flatMap((c) => [c.claimType, c.claimValue, c.providerScheme]), limit) as Parameters<typeof toIdentity>[0][];
+    return rows.map(toIdentity);
+  }
 
   async securityGeneration(): Promise<number> {
     this.generationStatement ??= this.db.prepare(`SELECT value FROM counters WHERE name = 'security_generation'`);

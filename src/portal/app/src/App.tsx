@@ -2,7 +2,8 @@ import { Delegations } from './pages/Delegations.tsx';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, basicAuth, clearSession, loadSession, onUnauthorized, saveSession, type Session } from './api.ts';
 import { abilities, type Abilities } from './perms.ts';
-import { Link, match, navigate, useLocation, type Location } from './router.tsx';
+import { BASE, Link, match, navigate, useLocation, type Location } from './router.tsx';
+import { CALLBACK_PATH, finishSignIn, signInProviders, startSignIn, type Provider } from './oidc.ts';
 import { SessionContext, useSession, type SignedIn } from './session.tsx';
 import { ErrorMessage, Loading, PageTitle } from './ui.tsx';
 import { CertificateDetail } from './pages/CertificateDetail.tsx';
@@ -22,6 +23,8 @@ import { Account } from './pages/Account.tsx';
 
 type Boot = { state: 'checking' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; value: SignedIn };
 
+const atCallback = (): boolean => window.location.pathname.toLowerCase() === `${BASE}${CALLBACK_PATH}`.toLowerCase();
+
 async function establish(session: Session, signOut: () => void): Promise<SignedIn> {
   const perms = (await api.myPermissions(session.auth)).Permissions ?? [];
   saveSession(session);
@@ -33,7 +36,7 @@ async function establish(session: Session, signOut: () => void): Promise<SignedI
 }
 
 export function App() {
-  const [boot, setBoot] = useState<Boot>(() => (loadSession() ? { state: 'checking' } : { state: 'signed-out' }));
+  const [boot, setBoot] = useState<Boot>(() => (loadSession() || atCallback() ? { state: 'checking' } : { state: 'signed-out' }));
 
   const signOut = useCallback(() => {
     clearSession();
@@ -42,6 +45,23 @@ export function App() {
 
   useEffect(() => {
     onUnauthorized(() => setBoot({ state: 'signed-out', notice: 'Your session has ended or your credentials are no longer accepted. Sign in again.' }));
+    if (atCallback()) {
+      // Back from the identity provider: trade the code for a token, then start at the home page.
+      finishSignIn(new URLSearchParams(window.location.search))
+        .then((session) => establish(session, signOut))
+        .then(
+          (value) => {
+            navigate('/', { replace: true });
+            setBoot({ state: 'signed-in', value });
+          },
+          (e: unknown) => {
+            clearSession();
+            navigate('/', { replace: true });
+            setBoot({ state: 'signed-out', notice: e instanceof ApiError && e.status === 401 ? 'Countersign did not accept the token; sign in again.' : (e as Error).message });
+          },
+        );
+      return;
+    }
     const stored = loadSession();
     if (!stored) return;
     establish(stored, signOut).then(
@@ -67,6 +87,10 @@ function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: (s: Sessi
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<Provider[]>([]);
+  useEffect(() => {
+    signInProviders().then(setProviders);
+  }, []);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!user.trim() || !password) {
@@ -95,6 +119,28 @@ function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: (s: Sessi
           </p>
         ) : null}
         <ErrorMessage error={error} />
+        {providers.length ? (
+          <div className="signin-providers">
+            {providers.map((p) => (
+              <button
+                key={p.Issuer}
+                type="button"
+                className="button primary"
+                disabled={busy}
+                onClick={() => {
+                  setBusy(true);
+                  startSignIn(p).catch((e: unknown) => {
+                    setError((e as Error).message);
+                    setBusy(false);
+                  });
+                }}
+              >
+                Sign in with {p.Name}
+              </button>
+            ))}
+            <p className="hint">Or with a Countersign or directory account:</p>
+          </div>
+        ) : null}
         <form onSubmit={submit} noValidate>
           <div className="field">
             <label htmlFor="signin-user">Account name</label>

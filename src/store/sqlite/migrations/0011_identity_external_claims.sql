@@ -1,0 +1,11 @@
+-- What an identity provider or directory last vouched for about an identity (its groups, OAuth
+-- roles, subject, client id), one row per claim and provider scheme, written at sign-in. Read only
+-- to find the people in a role for notifications; authorization uses the live token or bind.
+CREATE TABLE identity_external_claims (
+  identity_id     INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+  claim_type      INTEGER NOT NULL,
+  claim_value     TEXT NOT NULL,
+  provider_scheme TEXT NOT NULL,
+  PRIMARY KEY (identity_id, claim_type, claim_value, provider_scheme)
+);
+CREATE INDEX identity_external_claims_value ON identity_external_claims (lower(claim_value));
