@@ -179,7 +179,7 @@ describe.skipIf(missing !== null)('directory accounts (LDAP)', () => {
       await withApp(ldapEnv(d, { COUNTERSIGN_LDAP_URL: d.ldapsUrl }), async (app) => {
         const res = await app.call('GET', '/KeyfactorAPI/Workflow/Instances', { auth: alice });
         expect(res.status).toBe(503);
-        expect(res.body.ErrorCode).toBe('0xA5C00090');
+        expect(res.body.ErrorCode).toBe('0xA5C00091');
         expect(res.text).not.toContain(PW.alice);
       });
     });

@@ -257,7 +257,7 @@ describe('an issuer that does not answer', () => {
       const tok = await idp.sign({ sub: 'alice', aud: API_AUDIENCE, iss: gone });
       const res = await app.call('GET', '/KeyfactorAPI/Workflow/Instances', { auth: bearer(tok) });
       expect(res.status).toBe(503);
-      expect(res.body.ErrorCode).toBe('0xA5C00090');
+      expect(res.body.ErrorCode).toBe('0xA5C00091');
       expect(res.text).not.toContain(tok);
       expect((await app.call('GET', '/KeyfactorAPI/Workflow/Instances')).status).toBe(200);
     } finally {
