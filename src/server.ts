@@ -20,6 +20,7 @@ import { SecurityService } from './service/security.ts';
 import { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { runEnvironment, stepSettings } from './steps/support/settings.ts';
+import { acmeChallengeRoutes } from './api/acme-challenge-routes.ts';
 import { openStore } from './store/open.ts';
 import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
@@ -78,6 +79,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
     algorithm: config.caAlgorithm ?? 'P-256',
+    egress: stepSettings(env).egress,
     log,
     events,
   }).catch(async (e) => {
@@ -97,6 +99,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, workflow, linkSecret));
+      await app.register(acmeChallengeRoutes(certificates.challenges));
     },
   });
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));

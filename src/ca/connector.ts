@@ -10,6 +10,11 @@ export interface IssueRequest {
   /** .NET X509KeyUsageFlags from the template. */
   keyUsage: number;
   extendedKeyUsages: string[];
+  /**
+   * The requester's own CSR (PEM) when the request came as one: an external CA that signs only
+   * what the key holder signed (ACME) sends it; the embedded CA builds from the fields above.
+   */
+  csrPem?: string | null;
 }
 
 export interface IssuedCertificate {
@@ -22,13 +27,22 @@ export interface IssuedCertificate {
   notBefore: string;
   notAfter: string;
   signingAlgorithm: string;
+  /** The issuing chain the CA answered with (without the leaf), when it has its own (external CAs). */
+  chain?: Uint8Array[];
 }
+
+/**
+ * The CA refused the request for good (an ACME problem document, an invalid order, a request it
+ * cannot serve): trying again will not help, so the step fails with this message. Any other error
+ * of `issue` is taken as the CA being unavailable, and retried.
+ */
+export class CaRefusal extends Error {}
 
 /**
  * A certificate authority Countersign issues through. `issue` may be called more than once for
  * one request (a retry after a crash); callers record the result keyed by the request id, and a
- * connector to an external CA passes `idempotencyKey` on so the CA can de-duplicate. Revoke and
- * renew come later.
+ * connector to an external CA passes `idempotencyKey` on so the CA can de-duplicate. Renewal
+ * comes later.
  */
 export interface CaConnector {
   readonly id: number;
@@ -37,4 +51,12 @@ export interface CaConnector {
   /** The issuing CA's certificate first, up to the root: DER. */
   chain(): Uint8Array[];
   issue(request: IssueRequest, idempotencyKey: string): Promise<IssuedCertificate>;
+  /**
+   * Forwards a revocation to a CA that keeps its own revocation status (external CAs, e.g. ACME):
+   * `certificate` DER, `reason` the RFC 5280 CRLReason code. Absent for the embedded CA, whose
+   * revocation is local (its CRL and OCSP answers). Throws CaRefusal when the CA refuses.
+   */
+  revoke?(certificate: Uint8Array, reason: number): Promise<void>;
+  /** What the CA shows about itself in the wire's `Properties` (no secrets); default `{Embedded: true}`. */
+  properties?(): Record<string, unknown>;
 }

@@ -95,6 +95,8 @@ export async function createEmbeddedCa(alg: CaAlgorithm, protector: KeyProtector
     sealedRootKey: protector.seal(rootPkcs8, `ca-root:${logicalName}`),
     imported: false,
     createdAt: new Date(now).toISOString(),
+    connector: 'embedded',
+    config: null,
   };
 }
 

@@ -10,13 +10,21 @@ import type { Template } from '../certificates/types.ts';
 import { fail } from '../domain/errors.ts';
 import { grants, P } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
-import type { CertificateRecord } from '../store/certificate-store.ts';
+import type { CaRecord, CertificateRecord } from '../store/certificate-store.ts';
+import { AcmeUpstreamCa, type AcmeCaInput, type AcmeEnvironment } from '../ca/acme-upstream/acme-ca.ts';
+import { ChallengeResponder } from '../ca/acme-upstream/challenges.ts';
+import { pemBlocks } from '../certificates/x509.ts';
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
 import type { Store } from '../store/store.ts';
 import { Enrollment } from './enrollment.ts';
 import type { WorkflowService } from './workflow.ts';
 
 export interface CertificateOptions {
   keySource: KeySource;
+  /** Where ACME CAs may be reached (the REST steps' egress policy); default: public addresses only. */
+  egress?: EgressPolicy;
+  /** Time limits of ACME upstream CAs: one HTTP call, and a whole order (validation and issuance). */
+  acme?: { timeoutMs: number; orderTimeoutMs: number };
   algorithm: CaAlgorithm;
   log: (msg: string) => void;
   /** Where certificate.issued / certificate.deleted go (docs/operations.md "Logs"). */
@@ -30,13 +38,23 @@ export interface CertificateOptions {
 export class CertificateService {
   readonly enrollment: Enrollment;
   private readonly cas = new Map<number, CaConnector>();
+  /** The http-01 answers of ACME orders this node is placing (served at /.well-known/acme-challenge/). */
+  readonly challenges = new ChallengeResponder();
+  private readonly acmeEnv: AcmeEnvironment;
 
   private constructor(
     readonly store: Store,
     readonly protector: KeyProtector,
     workflow: WorkflowService,
     readonly events: SecurityEvents,
+    opts: CertificateOptions,
   ) {
+    this.acmeEnv = {
+      egress: opts.egress ?? DEFAULT_EGRESS_POLICY,
+      timeoutMs: opts.acme?.timeoutMs ?? 30_000,
+      orderTimeoutMs: opts.acme?.orderTimeoutMs ?? 120_000,
+      challenges: this.challenges,
+    };
     this.enrollment = new Enrollment(this, workflow);
   }
 
@@ -51,8 +69,8 @@ export class CertificateService {
       const ca = await store.certificates.insertCaIfAbsent(await createEmbeddedCa(opts.algorithm, protector));
       opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}).`);
     }
-    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS);
-    for (const record of await store.certificates.listCas()) service.cas.set(record.id, await EmbeddedCa.load(record, protector));
+    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts);
+    for (const record of await store.certificates.listCas()) service.cas.set(record.id, await service.loadCa(record));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;
   }
@@ -73,9 +91,44 @@ export class CertificateService {
     return this.caById(stored.id);
   }
 
+  /** The connector of a stored CA, by its kind. */
+  private async loadCa(record: CaRecord): Promise<CaConnector> {
+    if (record.connector === 'acme') return AcmeUpstreamCa.load(record, this.protector, this.acmeEnv);
+    return EmbeddedCa.load(record, this.protector);
+  }
+
+  /**
+   * Extension: adds an external ACME CA. Registers an account (a new key, sealed like CA keys)
+   * with the directory before anything is stored, so a CA that cannot be reached is not added.
+   */
+  async addAcmeCa(input: AcmeCaInput): Promise<CaConnector> {
+    if (!/^[A-Za-z0-9][\w.-]{0,99}$/.test(input.logicalName)) return fail('ValidationFailed', 'LogicalName must be 1 to 100 letters, digits, dots, dashes or underscores.');
+    if (!/^[A-Za-z0-9][\w.-]{0,252}$/.test(input.hostName)) return fail('ValidationFailed', 'HostName must be a host name.');
+    let url: URL;
+    try {
+      url = new URL(input.directoryUrl);
+    } catch {
+      return fail('ValidationFailed', 'DirectoryUrl must be the https URL of the ACME directory.');
+    }
+    if (url.protocol !== 'https:') return fail('ValidationFailed', 'DirectoryUrl must be an https URL (RFC 8555 6.1).');
+    if (input.caBundlePem !== null && pemBlocks(input.caBundlePem, 'CERTIFICATE').length === 0)
+      return fail('ValidationFailed', 'CaBundlePem must hold PEM certificates (the roots to trust for the directory).');
+    if ((await this.store.certificates.listCas()).some((c) => c.logicalName.toLowerCase() === input.logicalName.toLowerCase()))
+      return fail('Conflict', `A certificate authority named '${input.logicalName}' exists already.`);
+    let record: Omit<CaRecord, 'id'>;
+    try {
+      record = await AcmeUpstreamCa.register(input, this.protector, this.acmeEnv);
+    } catch (e) {
+      return fail('ValidationFailed', `The ACME account could not be registered: ${(e as Error).message}`);
+    }
+    const stored = await this.store.certificates.insertCaIfAbsent(record);
+    await this.loadNewCas();
+    return this.caById(stored.id);
+  }
+
   /** CAs another node added (imported) since this one started. */
   async loadNewCas(): Promise<void> {
-    for (const record of await this.store.certificates.listCas()) if (!this.cas.has(record.id)) this.cas.set(record.id, await EmbeddedCa.load(record, this.protector));
+    for (const record of await this.store.certificates.listCas()) if (!this.cas.has(record.id)) this.cas.set(record.id, await this.loadCa(record));
   }
 
   listCas(): CaConnector[] {

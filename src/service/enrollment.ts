@@ -10,7 +10,7 @@ import type { Instance, JsonObject } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
 import { StepFailure } from '../domain/step-type.ts';
 import type { CertificateRecord, RequestRecord } from '../store/certificate-store.ts';
-import type { CaConnector } from '../ca/connector.ts';
+import { CaRefusal, type CaConnector } from '../ca/connector.ts';
 import type { KeyProtector } from '../ca/key-protection.ts';
 import type { Store } from '../store/store.ts';
 import type { SecurityEvents } from '../observability/logger.ts';
@@ -211,10 +211,13 @@ export class Enrollment {
           validityDays: p.validityDays,
           keyUsage: p.keyUsage,
           extendedKeyUsages: p.extendedKeyUsages,
+          csrPem: typeof request.data.csr === 'string' ? request.data.csr : null,
         },
         `request:${request.id}`,
       );
     } catch (e) {
+      // A refusal is final (the step fails with it); anything else is the CA being unavailable (retried).
+      if (e instanceof CaRefusal) throw new CountersignError('EnrollmentRefused', `The certificate authority ${ca.logicalName} refused request ${request.id}: ${e.message}`);
       throw new CountersignError('CaUnavailable', `The certificate authority ${ca.logicalName} could not sign request ${request.id}: ${(e as Error).message}`);
     }
     const label = String(request.data.keyLabel ?? '');

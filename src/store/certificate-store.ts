@@ -62,7 +62,17 @@ export interface CaRecord {
   sealedRootKey: string | null;
   imported: boolean;
   createdAt: string;
+  /**
+   * Which connector serves this CA: 'embedded' signs here (key sealed in `sealedKey`, or held in a
+   * PKCS#11 token when `config.pkcs11` is set), 'acme' forwards to an external ACME CA (its
+   * account key sealed in `sealedKey`). Records written before migration 0009 are 'embedded'.
+   */
+  connector: CaConnectorKind;
+  /** The connector's settings (no secrets): see src/ca/acme-upstream and src/ca/pkcs11. */
+  config: Record<string, unknown> | null;
 }
+
+export type CaConnectorKind = 'embedded' | 'acme';
 
 export interface MetadataField {
   id: number;

@@ -41,9 +41,9 @@ export class SqliteCertificateStore implements CertificateStore {
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare(
-        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
+        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
       )
-      .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt);
+      .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt, ca.connector, ca.config === null ? null : JSON.stringify(ca.config));
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 

@@ -1,0 +1,4 @@
+-- CA connector kinds (issue 11): 'embedded' (keys sealed in the store, or in a PKCS#11 token),
+-- 'acme' (an external ACME CA). config: the connector's own settings as JSON (no secrets).
+ALTER TABLE cert_authorities ADD COLUMN connector text NOT NULL DEFAULT 'embedded';
+ALTER TABLE cert_authorities ADD COLUMN config jsonb;
