@@ -57,10 +57,13 @@ export const catalogRoutes =
       requirePermission(req, P.casModify);
       const b = asObject(req.body ?? null);
       const eab = b.ExternalAccountBinding === undefined || b.ExternalAccountBinding === null ? null : asObject(b.ExternalAccountBinding, 'ExternalAccountBinding');
-      const contact = b.Contact === undefined || b.Contact === null ? [] : asArray(b.Contact, 'Contact').map((c, i) => {
-        if (typeof c !== 'string' || !/^(mailto:)?[^\s@,]+@[^\s@,]+$/.test(c) || c.length > 254) return fail('ValidationFailed', `Contact[${i}] must be an e-mail address.`);
-        return c;
-      });
+      const contact =
+        b.Contact === undefined || b.Contact === null
+          ? []
+          : asArray(b.Contact, 'Contact').map((c, i) => {
+              if (typeof c !== 'string' || !/^(mailto:)?[^\s@,]+@[^\s@,]+$/.test(c) || c.length > 254) return fail('ValidationFailed', `Contact[${i}] must be an e-mail address.`);
+              return c;
+            });
       const ca = await certs.addAcmeCa({
         logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
         hostName: str(b, 'HostName', { max: 253 }) ?? 'acme',

@@ -17,6 +17,12 @@ import { planIdentifiers } from './identifiers.ts';
  * attempt limit, recorded in the instance's history), so the client gives up at once.
  */
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+// Its retry interceptor, not retrying, reads `error.response` of an error that has none (connection
+// refused, TLS failure) and throws a TypeError instead: such errors are passed on as they are.
+for (const h of (acme.axios.interceptors.response as unknown as { handlers: ({ rejected?: (e: unknown) => unknown } | null)[] }).handlers) {
+  const rejected = h?.rejected;
+  if (h && rejected) h.rejected = (error) => ((error as { response?: unknown })?.response ? rejected(error) : Promise.reject(error));
+}
 
 /** What an ACME CA record's `config` holds (no secrets: the account key is sealed in `sealedKey`). */
 export interface AcmeCaConfig {

@@ -27,14 +27,17 @@ const isIp = (v: string): boolean => IPV4.test(v) || (v.includes(':') && /^[0-9a
  */
 export function planIdentifiers(csrSans: SanMap, csrCommonName: string | null, requestedSans: SanMap): IdentifierPlan {
   const unsupported = Object.entries(requestedSans).filter(([flag, values]) => values.length > 0 && flag !== 'dns' && !IP_FLAGS.includes(flag));
-  if (unsupported.length)
-    return { ok: false, reason: `an ACME CA validates only DNS names and IP addresses; the request also names ${unsupported.map(([f]) => f).join(', ')}.` };
+  if (unsupported.length) return { ok: false, reason: `an ACME CA validates only DNS names and IP addresses; the request also names ${unsupported.map(([f]) => f).join(', ')}.` };
   const inCsr = new Set([...(csrSans.dns ?? []).map((d) => `dns:${d.toLowerCase()}`), ...IP_FLAGS.flatMap((f) => csrSans[f] ?? []).map((ip) => `ip:${ip.toLowerCase()}`)]);
-  const added = [...(requestedSans.dns ?? []).map((d) => `dns:${d.toLowerCase()}`), ...IP_FLAGS.flatMap((f) => requestedSans[f] ?? []).map((ip) => `ip:${ip.toLowerCase()}`)].filter(
-    (k) => !inCsr.has(k),
-  );
+  const added = [
+    ...(requestedSans.dns ?? []).map((d) => `dns:${d.toLowerCase()}`),
+    ...IP_FLAGS.flatMap((f) => requestedSans[f] ?? []).map((ip) => `ip:${ip.toLowerCase()}`),
+  ].filter((k) => !inCsr.has(k));
   if (added.length)
-    return { ok: false, reason: `an ACME CA issues only the names in the requester's CSR; these were added outside it: ${[...new Set(added)].map((k) => k.slice(k.indexOf(':') + 1)).join(', ')}.` };
+    return {
+      ok: false,
+      reason: `an ACME CA issues only the names in the requester's CSR; these were added outside it: ${[...new Set(added)].map((k) => k.slice(k.indexOf(':') + 1)).join(', ')}.`,
+    };
   const out = new Map<string, AcmeIdentifier>();
   const add = (type: 'dns' | 'ip', value: string) => out.set(`${type}:${value.toLowerCase()}`, { type, value: type === 'dns' ? value.toLowerCase() : value });
   for (const d of csrSans.dns ?? []) add('dns', d);
@@ -45,8 +48,7 @@ export function planIdentifiers(csrSans: SanMap, csrCommonName: string | null, r
     else if (HOST.test(cn)) add('dns', cn);
     else return { ok: false, reason: `the CSR's common name '${cn}' is neither a DNS name nor an IP address, which an ACME CA cannot validate.` };
   }
-  for (const id of out.values())
-    if (id.type === 'dns' && !HOST.test(id.value)) return { ok: false, reason: `'${id.value}' is not a DNS name an ACME CA can validate.` };
+  for (const id of out.values()) if (id.type === 'dns' && !HOST.test(id.value)) return { ok: false, reason: `'${id.value}' is not a DNS name an ACME CA can validate.` };
   if (out.size === 0) return { ok: false, reason: 'the CSR names no DNS name or IP address for an ACME CA to validate.' };
   return { ok: true, identifiers: [...out.values()] };
 }

@@ -31,7 +31,17 @@ export class PgCertificateStore implements CertificateStore {
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     await this.pool.query(
       'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (logical_name) DO NOTHING',
-      [ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported, ca.createdAt, ca.connector, ca.config === null ? null : JSON.stringify(ca.config)],
+      [
+        ca.logicalName,
+        ca.hostName,
+        JSON.stringify(ca.chainPem),
+        ca.sealedKey,
+        ca.sealedRootKey,
+        ca.imported,
+        ca.createdAt,
+        ca.connector,
+        ca.config === null ? null : JSON.stringify(ca.config),
+      ],
     );
     return toCa((await this.pool.query('SELECT * FROM cert_authorities WHERE logical_name = $1', [ca.logicalName])).rows[0]);
   }

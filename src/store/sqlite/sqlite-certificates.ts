@@ -43,7 +43,17 @@ export class SqliteCertificateStore implements CertificateStore {
       .prepare(
         'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
       )
-      .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt, ca.connector, ca.config === null ? null : JSON.stringify(ca.config));
+      .run(
+        ca.logicalName,
+        ca.hostName,
+        JSON.stringify(ca.chainPem),
+        ca.sealedKey,
+        ca.sealedRootKey,
+        ca.imported ? 1 : 0,
+        ca.createdAt,
+        ca.connector,
+        ca.config === null ? null : JSON.stringify(ca.config),
+      );
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 
