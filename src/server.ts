@@ -80,6 +80,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
     algorithm: config.caAlgorithm ?? 'P-256',
     egress: stepSettings(env).egress,
+    pkcs11: config.pkcs11,
     log,
     events,
   }).catch(async (e) => {

@@ -4,7 +4,11 @@ import { bytes, hex, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../cer
 import type { SanMap } from '../certificates/types.ts';
 import type { CaRecord } from '../store/certificate-store.ts';
 import type { CaConnector, IssuedCertificate, IssueRequest } from './connector.ts';
-import type { KeyProtector } from './key-protection.ts';
+import { webcrypto as nodeWebcrypto } from 'node:crypto';
+import { KeyProtector } from './key-protection.ts';
+import { Pkcs11Error, type Pkcs11Token, type TokenKeyRef } from './pkcs11/token.ts';
+
+const webcrypto = nodeWebcrypto as unknown as Crypto;
 
 export type CaAlgorithm = 'P-256' | 'P-384' | 'RSA-3072';
 export const CA_ALGORITHMS: CaAlgorithm[] = ['P-256', 'P-384', 'RSA-3072'];
@@ -49,55 +53,104 @@ export function keyUsageFlags(dotnet: number): number {
   return map.reduce((acc, [d, f]) => (dotnet & d ? acc | f : acc), 0);
 }
 
-/** Creates a root and an issuing CA under it; returns the record to store (keys sealed). */
-export async function createEmbeddedCa(alg: CaAlgorithm, protector: KeyProtector, now = Date.now()): Promise<Omit<CaRecord, 'id'>> {
+/** Where a new embedded CA's keys are made: in the store (sealed), or in a PKCS#11 token. */
+export type CaKeyHome = { kind: 'store'; protector: KeyProtector } | { kind: 'pkcs11'; token: Pkcs11Token };
+
+/** What a CA record's `config.pkcs11` holds: which token and which keys in it (CKA_ID and label). */
+export interface Pkcs11KeyConfig {
+  token: string;
+  issuingKey: TokenKeyRef;
+  rootKey: TokenKeyRef;
+}
+
+/**
+ * Creates a root and an issuing CA under it; returns the record to store. Keys made in the store
+ * are sealed into it; keys made in a PKCS#11 token stay there (the record names them).
+ */
+export async function createEmbeddedCa(alg: CaAlgorithm, home: CaKeyHome | KeyProtector, now = Date.now(), logicalName = 'CountersignIssuingCA'): Promise<Omit<CaRecord, 'id'>> {
+  const where: CaKeyHome = home instanceof KeyProtector ? { kind: 'store', protector: home } : home;
   const p = signingParams(alg);
   const tag = hex(randomBytes(4)).toUpperCase();
-  const rootKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const root = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name: `CN=Countersign Root CA ${tag}, O=Countersign`,
-    notBefore: at(now - 60_000),
-    notAfter: at(now + 20 * 365 * DAY),
-    signingAlgorithm: p.sign,
-    keys: rootKeys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
-  });
-  const issuingKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const issuing = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: `CN=Countersign Issuing CA ${tag}, O=Countersign`,
-    issuer: root.subjectName,
-    notBefore: at(now - 60_000),
-    notAfter: at(now + 10 * 365 * DAY),
-    signingAlgorithm: p.sign,
-    publicKey: issuingKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(issuingKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
-  });
-  const logicalName = `CountersignIssuingCA`;
-  const pkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', issuingKeys.privateKey));
-  const rootPkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', rootKeys.privateKey));
-  return {
+  const crypto = where.kind === 'pkcs11' ? where.token.crypto : webcrypto;
+  const generate = async (role: string) =>
+    where.kind === 'pkcs11'
+      ? where.token.generate(p.generate as EcKeyGenParams, `countersign-${role}-${tag}`)
+      : { keys: (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair, ref: null };
+  const rootKeys = await generate('root');
+  const root = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: randomSerial(),
+      name: `CN=Countersign Root CA ${tag}, O=Countersign`,
+      notBefore: at(now - 60_000),
+      notAfter: at(now + 20 * 365 * DAY),
+      signingAlgorithm: p.sign,
+      keys: rootKeys.keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(rootKeys.keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const issuingKeys = await generate('issuing');
+  const issuing = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject: `CN=Countersign Issuing CA ${tag}, O=Countersign`,
+      issuer: root.subjectName,
+      notBefore: at(now - 60_000),
+      notAfter: at(now + 10 * 365 * DAY),
+      signingAlgorithm: p.sign,
+      publicKey: issuingKeys.keys.publicKey,
+      signingKey: rootKeys.keys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        await x509.SubjectKeyIdentifierExtension.create(issuingKeys.keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(rootKeys.keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const common = {
     logicalName,
     hostName: 'countersign',
     chainPem: [issuing.toString('pem'), root.toString('pem')],
-    sealedKey: protector.seal(pkcs8, `ca:${logicalName}`),
-    sealedRootKey: protector.seal(rootPkcs8, `ca-root:${logicalName}`),
     imported: false,
     createdAt: new Date(now).toISOString(),
-    connector: 'embedded',
+    connector: 'embedded' as const,
+  };
+  if (where.kind === 'pkcs11') {
+    const pkcs11: Pkcs11KeyConfig = { token: where.token.tokenLabel, issuingKey: issuingKeys.ref!, rootKey: rootKeys.ref! };
+    // No key material in the store: the record names the keys in the token.
+    return { ...common, sealedKey: '', sealedRootKey: null, config: { pkcs11 } };
+  }
+  const pkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', issuingKeys.keys.privateKey));
+  const rootPkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', rootKeys.keys.privateKey));
+  return {
+    ...common,
+    sealedKey: where.protector.seal(pkcs8, `ca:${logicalName}`),
+    sealedRootKey: where.protector.seal(rootPkcs8, `ca-root:${logicalName}`),
     config: null,
   };
+}
+
+/** The keys of a CA record that live in a PKCS#11 token, if they do. */
+export const pkcs11KeysOf = (record: Pick<CaRecord, 'config'>): Pkcs11KeyConfig | null => (record.config?.pkcs11 as Pkcs11KeyConfig | undefined) ?? null;
+
+/**
+ * How a CA signs: its private key, the WebCrypto provider that holds it (Node's for keys from the
+ * store, the token's for keys in a PKCS#11 token) and the signature algorithm. Everything a CA
+ * signs (certificates, CRLs, OCSP responses) goes through this, e.g.
+ * `X509CertificateGenerator.create({..., signingKey: s.key, signingAlgorithm: s.algorithm}, s.crypto)`.
+ */
+export interface CaSigner {
+  key: CryptoKey;
+  crypto: Crypto;
+  algorithm: Algorithm;
+  /** The issuing CA certificate whose key this is. */
+  certificate: x509.X509Certificate;
 }
 
 /** An embedded CA loaded from its record: the issuing key is opened once, at start. */
@@ -110,7 +163,19 @@ export class EmbeddedCa implements CaConnector {
     private readonly signAlg: Algorithm,
     /** The same for every certificate this CA issues: built once. */
     private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
+    /** Node's WebCrypto, or the PKCS#11 token's when the key lives there. */
+    private readonly crypto: Crypto,
+    private readonly tokenLabel: string | null,
   ) {}
+
+  /** The one way to sign as this CA (certificates here; CRLs and OCSP responses use it too). */
+  signer(): CaSigner {
+    return { key: this.key, crypto: this.crypto, algorithm: this.signAlg, certificate: this.issuer };
+  }
+
+  properties(): Record<string, unknown> {
+    return this.tokenLabel === null ? { Embedded: true } : { Embedded: true, KeyStorage: 'PKCS#11', Token: this.tokenLabel };
+  }
 
   get id(): number {
     return this.record.id;
@@ -122,14 +187,31 @@ export class EmbeddedCa implements CaConnector {
     return this.record.hostName;
   }
 
-  /** Throws KeyProtectionError when the key-encryption key is wrong for this record. */
-  static async load(record: CaRecord, protector: KeyProtector): Promise<EmbeddedCa> {
-    const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
+  /**
+   * Throws KeyProtectionError when the key-encryption key is wrong for this record, Pkcs11Error
+   * when its key is in a token that is not configured or does not hold it.
+   */
+  static async load(record: CaRecord, protector: KeyProtector, token: Pkcs11Token | null = null): Promise<EmbeddedCa> {
     const chain = record.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE')).map((der) => new x509.X509Certificate(bytes(der)));
     const issuer = chain[0]!;
     const p = signingParams(publicKeyInfo(issuer.publicKey.rawData));
+    const aki = await x509.AuthorityKeyIdentifierExtension.create(issuer);
+    const inToken = pkcs11KeysOf(record);
+    if (inToken) {
+      if (!token)
+        throw new Pkcs11Error(
+          `The key of CA ${record.logicalName} is in the PKCS#11 token '${inToken.token}': set COUNTERSIGN_PKCS11_MODULE, COUNTERSIGN_PKCS11_TOKEN and the PIN (COUNTERSIGN_PKCS11_PIN or _FILE).`,
+        );
+      const key = await token.privateKey(inToken.issuingKey, p.import as EcKeyImportParams);
+      // The key found must be the CA certificate's: sign once and verify with the certificate.
+      const probe = new Uint8Array(await token.crypto.subtle.sign(p.sign, key, new Uint8Array([1, 2, 3])));
+      if (!(await subtle.verify(p.sign, await issuer.publicKey.export(p.import, ['verify']), probe, new Uint8Array([1, 2, 3]))))
+        throw new Pkcs11Error(`The key ${inToken.issuingKey.id} in token '${token.tokenLabel}' is not the key of CA ${record.logicalName}'s certificate.`);
+      return new EmbeddedCa(record, key, issuer, chain, p.sign, aki, token.crypto, token.tokenLabel);
+    }
+    const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
     const key = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
-    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer));
+    return new EmbeddedCa(record, key, issuer, chain, p.sign, aki, webcrypto, null);
   }
 
   chain(): Uint8Array[] {
@@ -153,17 +235,20 @@ export class EmbeddedCa implements CaConnector {
     if (req.extendedKeyUsages.length) extensions.push(new x509.ExtendedKeyUsageExtension(req.extendedKeyUsages, false));
     // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
     if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, subject.toJSON().length === 0));
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject,
-      issuer: this.issuer.subjectName,
-      notBefore: at(now - 60_000),
-      notAfter: at(notAfter),
-      signingAlgorithm: this.signAlg,
-      publicKey,
-      signingKey: this.key,
-      extensions,
-    });
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: randomSerial(),
+        subject,
+        issuer: this.issuer.subjectName,
+        notBefore: at(now - 60_000),
+        notAfter: at(notAfter),
+        signingAlgorithm: this.signAlg,
+        publicKey,
+        signingKey: this.key,
+        extensions,
+      },
+      this.crypto,
+    );
     const der = new Uint8Array(cert.rawData);
     return {
       der,

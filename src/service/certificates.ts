@@ -1,6 +1,7 @@
 import type { CaConnector } from '../ca/connector.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
-import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
+import { type CaAlgorithm, type CaKeyHome, createEmbeddedCa, EmbeddedCa, pkcs11KeysOf } from '../ca/embedded-ca.ts';
+import { Pkcs11Token, type Pkcs11Settings } from '../ca/pkcs11/token.ts';
 import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
 import { type KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
 import { buildPkcs12 } from '../certificates/pkcs12.ts';
@@ -23,6 +24,8 @@ export interface CertificateOptions {
   keySource: KeySource;
   /** Where ACME CAs may be reached (the REST steps' egress policy); default: public addresses only. */
   egress?: EgressPolicy;
+  /** The embedded CA's keys in a PKCS#11 token instead of the store (COUNTERSIGN_PKCS11_*). */
+  pkcs11?: Pkcs11Settings;
   /** Time limits of ACME upstream CAs: one HTTP call, and a whole order (validation and issuance). */
   acme?: { timeoutMs: number; orderTimeoutMs: number };
   algorithm: CaAlgorithm;
@@ -48,6 +51,7 @@ export class CertificateService {
     workflow: WorkflowService,
     readonly events: SecurityEvents,
     opts: CertificateOptions,
+    private readonly token: Pkcs11Token | null,
   ) {
     this.acmeEnv = {
       egress: opts.egress ?? DEFAULT_EGRESS_POLICY,
@@ -65,11 +69,16 @@ export class CertificateService {
   static async open(store: Store, workflow: WorkflowService, opts: CertificateOptions): Promise<CertificateService> {
     const existing = await store.certificates.listCas();
     const protector = resolveKeyProtector(opts.keySource, existing.length > 0, opts.log);
+    const token = opts.pkcs11 ? Pkcs11Token.open(opts.pkcs11) : null;
     if (existing.length === 0) {
-      const ca = await store.certificates.insertCaIfAbsent(await createEmbeddedCa(opts.algorithm, protector));
-      opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}).`);
+      const ca = await CertificateService.createCa(store, opts, token ? { kind: 'pkcs11', token } : { kind: 'store', protector }, 'CountersignIssuingCA');
+      opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}${token ? `, keys in PKCS#11 token '${token.tokenLabel}'` : ''}).`);
+    } else if (token && !existing.some((r) => pkcs11KeysOf(r))) {
+      // A token configured for a store whose CAs keep their keys in it: a new CA beside them, with its keys in the token.
+      const ca = await CertificateService.createCa(store, opts, { kind: 'pkcs11', token }, 'CountersignHsmIssuingCA');
+      opts.log(`Created the certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}) with its keys in PKCS#11 token '${token.tokenLabel}'.`);
     }
-    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts);
+    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts, token);
     for (const record of await store.certificates.listCas()) service.cas.set(record.id, await service.loadCa(record));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;
@@ -91,10 +100,22 @@ export class CertificateService {
     return this.caById(stored.id);
   }
 
+  /** Creates and stores an embedded CA; when another node stored one under that name first, its CA is used and keys made in a token are deleted. */
+  private static async createCa(store: Store, opts: CertificateOptions, home: CaKeyHome, logicalName: string): Promise<CaRecord> {
+    const record = await createEmbeddedCa(opts.algorithm, home, Date.now(), logicalName);
+    const stored = await store.certificates.insertCaIfAbsent(record);
+    const ours = pkcs11KeysOf(record);
+    if (home.kind === 'pkcs11' && ours && pkcs11KeysOf(stored)?.issuingKey.id !== ours.issuingKey.id) {
+      await home.token.remove(ours.issuingKey);
+      await home.token.remove(ours.rootKey);
+    }
+    return stored;
+  }
+
   /** The connector of a stored CA, by its kind. */
   private async loadCa(record: CaRecord): Promise<CaConnector> {
     if (record.connector === 'acme') return AcmeUpstreamCa.load(record, this.protector, this.acmeEnv);
-    return EmbeddedCa.load(record, this.protector);
+    return EmbeddedCa.load(record, this.protector, this.token);
   }
 
   /**
