@@ -41,6 +41,8 @@ export interface Config {
   caAlgorithm?: CaAlgorithm;
   /** The embedded CA's keys in a PKCS#11 token (COUNTERSIGN_PKCS11_MODULE, _TOKEN or _SLOT, _PIN or _PIN_FILE). */
   pkcs11?: Pkcs11Settings;
+  /** ACME upstream CAs: time limit of one HTTP call (COUNTERSIGN_ACME_TIMEOUT_MS, default 30 s) and of a whole order (COUNTERSIGN_ACME_ORDER_TIMEOUT_MS, default 120 s). */
+  acme?: { timeoutMs: number; orderTimeoutMs: number };
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
   /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
@@ -97,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
     caAlgorithm: caAlgorithm(env),
     pkcs11: pkcs11From(env),
+    acme: {
+      timeoutMs: int(env, 'COUNTERSIGN_ACME_TIMEOUT_MS', 30_000, 1000, 600_000),
+      orderTimeoutMs: int(env, 'COUNTERSIGN_ACME_ORDER_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    },
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };

@@ -81,6 +81,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     algorithm: config.caAlgorithm ?? 'P-256',
     egress: stepSettings(env).egress,
     pkcs11: config.pkcs11,
+    acme: config.acme,
     log,
     events,
   }).catch(async (e) => {

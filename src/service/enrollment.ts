@@ -201,6 +201,7 @@ export class Enrollment {
     const template = await this.store.getTemplate(request.templateId);
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
+    const chainBefore = ca.chain();
     let issued: Awaited<ReturnType<typeof ca.issue>>;
     try {
       issued = await ca.issue(
@@ -220,6 +221,12 @@ export class Enrollment {
       if (e instanceof CaRefusal) throw new CountersignError('EnrollmentRefused', `The certificate authority ${ca.logicalName} refused request ${request.id}: ${e.message}`);
       throw new CountersignError('CaUnavailable', `The certificate authority ${ca.logicalName} could not sign request ${request.id}: ${(e as Error).message}`);
     }
+    // An external CA answered with its issuing chain: kept with the CA, so IncludeChain works on every node and after a restart.
+    if (issued.chain?.length && !sameChain(issued.chain, chainBefore))
+      await this.store.updateCaChain(
+        ca.id,
+        issued.chain.map((d) => toPem(d)),
+      );
     const label = String(request.data.keyLabel ?? '');
     const key = generatedKey ?? (request.sealedKey ? this.certs.protector.open(request.sealedKey, label) : null);
     // Kept when the template retains keys, or once for a PFX requester who could not get it yet.
@@ -383,6 +390,8 @@ function matchingKey(text: string, publicKeyDer: Uint8Array): Uint8Array {
     return fail('CertificateRequestInvalid', 'PrivateKey must be the unencrypted PKCS#8 key of the CSR.');
   }
 }
+
+const sameChain = (a: Uint8Array[], b: Uint8Array[]): boolean => a.length === b.length && a.every((d, i) => Buffer.from(d).equals(Buffer.from(b[i]!)));
 
 /** ExtensionName of the step type that issues (src/steps/enroll). */
 export const ENROLL_STEP = 'EnrollStep';

@@ -12,6 +12,8 @@ export interface CertificateStore {
   listCas(): Promise<CaRecord[]>;
   /** Inserts unless a CA of that logical name exists; returns the stored one (first writer wins). */
   insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord>;
+  /** Replaces a CA's chain (an external CA answered with another issuing chain); false for an unknown id. */
+  updateCaChain(id: number, chainPem: string[]): Promise<boolean>;
 
   listTemplates(): Promise<Template[]>;
   getTemplate(id: number): Promise<Template | null>;

@@ -139,6 +139,9 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
       .toString('utf8')
       .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)!;
     expect(pems.length).toBeGreaterThanOrEqual(2);
+    // The chain pebble answered with is kept with the CA (IncludeChain on every node, after restarts).
+    const stored = (await t.server.services.store.certificates.listCas()).find((c) => c.id === caId)!;
+    expect(stored.chainPem.join('')).toBe(pems.slice(1).join(''));
     const root = await pebble.rootPem();
     expect(opensslVerify(pems[0]!, [...pems.slice(1), root])).toMatch(/OK/);
     expect((await pebble.statusOf(cert.SerialNumber)).Status).toBe('Valid');
@@ -153,6 +156,16 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
     await expect(second).rejects.toBeInstanceOf(CaRefusal);
     await expect(second).rejects.toThrow(/the CA refused: .*already been revoked/i);
   }, 120_000);
+
+  it('PFX enrollment (a key made by Countersign, no CSR of the requester) is refused through an ACME CA', async () => {
+    const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      headers: { 'x-certificateformat': 'PFX' },
+      body: { Subject: 'CN=pfx.example.com', KeyType: 'ECC', Curve: 'P-256', Template: 'Countersign', CertificateAuthority: 'Pebble', Password: 'pfx-pass-1234' },
+      unchecked: true,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.Message).toMatch(/Pebble refused request \d+: .*ACME CA: it signs the requester's own CSR/);
+  }, 60_000);
 
   it('a request the ACME CA cannot serve fails the step at once, saying why (no retry)', async () => {
     const { csr } = opensslCsr('p256', '/CN=mail.example.com', 'DNS:mail.example.com,email:ops@example.com');

@@ -28,6 +28,10 @@ export class PgCertificateStore implements CertificateStore {
     return (await this.pool.query('SELECT * FROM cert_authorities ORDER BY id')).rows.map(toCa);
   }
 
+  async updateCaChain(id: number, chainPem: string[]): Promise<boolean> {
+    return ((await this.pool.query('UPDATE cert_authorities SET chain_pem = $1 WHERE id = $2', [JSON.stringify(chainPem), id])).rowCount ?? 0) > 0;
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     await this.pool.query(
       'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (logical_name) DO NOTHING',

@@ -38,6 +38,10 @@ export class SqliteCertificateStore implements CertificateStore {
     return (this.st('SELECT * FROM cert_authorities ORDER BY id').all() as Row[]).map(toCa);
   }
 
+  async updateCaChain(id: number, chainPem: string[]): Promise<boolean> {
+    return this.st('UPDATE cert_authorities SET chain_pem = ? WHERE id = ?').run(JSON.stringify(chainPem), id).changes > 0;
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare(

@@ -1,0 +1,56 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { CaRecord } from '../../src/store/certificate-store.ts';
+import type { Store } from '../../src/store/store.ts';
+import { forEachStore } from '../support/stores.ts';
+
+/* Certificate authorities of every connector kind, the same on SQLite and PostgreSQL. */
+
+const ca = (over: Partial<Omit<CaRecord, 'id'>> = {}): Omit<CaRecord, 'id'> => ({
+  logicalName: 'Issuing',
+  hostName: 'countersign',
+  chainPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'],
+  sealedKey: 'v1:sealed',
+  sealedRootKey: null,
+  imported: false,
+  createdAt: '2026-01-02T03:04:05.000Z',
+  connector: 'embedded',
+  config: null,
+  ...over,
+});
+
+forEachStore('Store contract: certificate authorities', (current) => {
+  let store: Store;
+  beforeEach(() => {
+    store = current();
+  });
+
+  describe('connector kinds', () => {
+    it('keeps the connector and its configuration; first writer of a name wins', async () => {
+      const embedded = await store.certificates.insertCaIfAbsent(ca());
+      expect(embedded).toMatchObject({ logicalName: 'Issuing', connector: 'embedded', config: null });
+      const config = { directoryUrl: 'https://acme.example/dir', contact: ['a@example.com'], accountUrl: 'https://acme.example/acct/1', caBundlePem: null, nested: { n: 1 } };
+      const acme = await store.certificates.insertCaIfAbsent(ca({ logicalName: 'Acme', chainPem: [], connector: 'acme', config }));
+      expect(acme).toMatchObject({ logicalName: 'Acme', connector: 'acme', config, chainPem: [] });
+      const token = await store.certificates.insertCaIfAbsent(
+        ca({ logicalName: 'Hsm', sealedKey: '', config: { pkcs11: { token: 't', issuingKey: { id: 'ab', label: 'l' }, rootKey: { id: 'cd', label: 'm' } } } }),
+      );
+      expect(token.config).toEqual({ pkcs11: { token: 't', issuingKey: { id: 'ab', label: 'l' }, rootKey: { id: 'cd', label: 'm' } } });
+      expect(token.sealedKey).toBe('');
+      const loser = await store.certificates.insertCaIfAbsent(ca({ logicalName: 'Acme', connector: 'embedded' }));
+      expect(loser).toEqual(acme);
+      expect((await store.certificates.listCas()).map((c) => [c.logicalName, c.connector])).toEqual([
+        ['Issuing', 'embedded'],
+        ['Acme', 'acme'],
+        ['Hsm', 'embedded'],
+      ]);
+    });
+
+    it('replaces a chain; unknown ids change nothing', async () => {
+      const acme = await store.certificates.insertCaIfAbsent(ca({ logicalName: 'Acme', chainPem: [], connector: 'acme', config: {} }));
+      const chain = ['-----BEGIN CERTIFICATE-----\nAQ==\n-----END CERTIFICATE-----\n', '-----BEGIN CERTIFICATE-----\nAg==\n-----END CERTIFICATE-----\n'];
+      expect(await store.certificates.updateCaChain(acme.id, chain)).toBe(true);
+      expect(await store.certificates.updateCaChain(acme.id + 100, [])).toBe(false);
+      expect((await store.certificates.listCas()).find((c) => c.id === acme.id)?.chainPem).toEqual(chain);
+    });
+  });
+});
