@@ -41,8 +41,8 @@ export interface CertificateOptions {
 export class CertificateService {
   readonly enrollment: Enrollment;
   private readonly cas = new Map<number, CaConnector>();
-  /** The http-01 answers of ACME orders this node is placing (served at /.well-known/acme-challenge/). */
-  readonly challenges = new ChallengeResponder();
+  /** The http-01 answers of ACME orders in progress, in the store (any node serves them at /.well-known/acme-challenge/). */
+  readonly challenges: ChallengeResponder;
   private readonly acmeEnv: AcmeEnvironment;
 
   private constructor(
@@ -53,10 +53,12 @@ export class CertificateService {
     opts: CertificateOptions,
     private readonly token: Pkcs11Token | null,
   ) {
+    const orderTimeoutMs = opts.acme?.orderTimeoutMs ?? 120_000;
+    this.challenges = new ChallengeResponder(store.certificates, orderTimeoutMs + 60_000);
     this.acmeEnv = {
       egress: opts.egress ?? DEFAULT_EGRESS_POLICY,
       timeoutMs: opts.acme?.timeoutMs ?? 30_000,
-      orderTimeoutMs: opts.acme?.orderTimeoutMs ?? 120_000,
+      orderTimeoutMs,
       challenges: this.challenges,
     };
     this.enrollment = new Enrollment(this, workflow);

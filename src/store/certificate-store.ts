@@ -15,6 +15,12 @@ export interface CertificateStore {
   /** Replaces a CA's chain (an external CA answered with another issuing chain); false for an unknown id. */
   updateCaChain(id: number, chainPem: string[]): Promise<boolean>;
 
+  /** http-01 answers of ACME orders in progress (any node serves them); putting one also drops expired ones. */
+  putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void>;
+  /** The answer for a token, unless it has expired at `now`. */
+  getAcmeChallenge(token: string, now: string): Promise<string | null>;
+  deleteAcmeChallenge(token: string): Promise<void>;
+
   listTemplates(): Promise<Template[]>;
   getTemplate(id: number): Promise<Template | null>;
   /** Throws Conflict when the short name is taken. */

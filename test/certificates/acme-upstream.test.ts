@@ -1,7 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaRefusal } from '../../src/ca/connector.ts';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
+import { dropTestDatabase, testDatabaseUrl, usePostgres } from '../support/database.ts';
 import { approval, createRole, createUser, noop, publishedDefinition } from '../support/fixtures.ts';
 import { type Pebble, requirePebble, startPebble } from '../support/pebble.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
@@ -193,6 +198,35 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
       /^Step 'Enroll' \(EnrollStep\) failed: The certificate authority PebbleValidating refused request \d+: ordering from https:\/\/127\.0\.0\.1:\d+\/dir: the CA refused: /,
     );
   }, 180_000);
+
+  it('any node answers the validation: the order is placed on one node, pebble validates against another', async () => {
+    const databaseUrl = usePostgres() ? await testDatabaseUrl() : `sqlite:${join(mkdtempSync(join(tmpdir(), 'countersign-acme-')), 'db.sqlite')}`;
+    const caKey = randomBytes(32).toString('base64');
+    const placing = await startTestApp({ databaseUrl, caKey });
+    const answering = await startTestApp({ databaseUrl, caKey });
+    const third = await startPebble({ alwaysValid: false, httpPort: Number(new URL(answering.url).port) });
+    try {
+      const ca = await placing.call('POST', '/KeyfactorAPI/CertificateAuthority/Acme', {
+        body: { LogicalName: 'PebbleTwoNodes', DirectoryUrl: third.directoryUrl, CaBundlePem: third.tlsCertPem, TermsOfServiceAgreed: true },
+        unchecked: true,
+      });
+      expect(ca.status, ca.text).toBe(200);
+      // No workflow bound: issued within the enrollment call, on the node it reached.
+      const res = await placing.call('POST', '/KeyfactorAPI/Enrollment/CSR', {
+        headers: { 'x-certificateformat': 'PEM' },
+        body: { CSR: opensslCsr('p256', '/CN=127.0.0.1', 'IP:127.0.0.1').csr, Template: 'Countersign', CertificateAuthority: 'PebbleTwoNodes', IncludeChain: true },
+      });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.CertificateInformation).toMatchObject({ RequestDisposition: 'ISSUED', IssuerDN: expect.stringMatching(/Pebble Intermediate/) });
+      const certs = res.body.CertificateInformation.Certificates as string[];
+      expect(opensslVerify(certs[0]!, [...certs.slice(1), await third.rootPem()])).toMatch(/OK/);
+    } finally {
+      await third.stop();
+      await placing.close();
+      await answering.close();
+      if (usePostgres()) await dropTestDatabase(databaseUrl);
+    }
+  }, 120_000);
 
   it('pebble down: the step is retried per the runner’s rules, then fails saying the CA could not be reached', async () => {
     await pebble.stop();

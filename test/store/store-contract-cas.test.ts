@@ -53,4 +53,21 @@ forEachStore('Store contract: certificate authorities', (current) => {
       expect((await store.certificates.listCas()).find((c) => c.id === acme.id)?.chainPem).toEqual(chain);
     });
   });
+
+  describe('ACME http-01 answers', () => {
+    it('put, read until expiry, replace, delete; putting drops expired answers', async () => {
+      const c = store.certificates;
+      await c.putAcmeChallenge('old', 'old.thumb', '2000-01-01T00:00:00.000Z');
+      expect(await c.getAcmeChallenge('old', '1999-12-31T00:00:00.000Z')).toBe('old.thumb');
+      await c.putAcmeChallenge('tok-1', 'tok-1.thumb', '2099-01-01T00:00:00.000Z');
+      expect(await c.getAcmeChallenge('tok-1', '2026-01-01T00:00:00.000Z')).toBe('tok-1.thumb');
+      expect(await c.getAcmeChallenge('tok-1', '2099-01-01T00:00:00.001Z')).toBeNull();
+      expect(await c.getAcmeChallenge('old', '1999-12-31T00:00:00.000Z')).toBeNull(); // dropped by the next put
+      await c.putAcmeChallenge('tok-1', 'tok-1.other', '2099-01-01T00:00:00.000Z');
+      expect(await c.getAcmeChallenge('tok-1', '2026-01-01T00:00:00.000Z')).toBe('tok-1.other');
+      expect(await c.getAcmeChallenge("x' OR '1'='1", '2026-01-01T00:00:00.000Z')).toBeNull();
+      await c.deleteAcmeChallenge('tok-1');
+      expect(await c.getAcmeChallenge('tok-1', '2026-01-01T00:00:00.000Z')).toBeNull();
+    });
+  });
 });

@@ -160,12 +160,12 @@ export class AcmeUpstreamCa implements CaConnector {
         const challenge = authz.challenges.find((c) => c.type === 'http-01');
         if (!challenge) throw new CaRefusal(`the CA offers no http-01 challenge for ${authz.identifier.value} (offered: ${authz.challenges.map((c) => c.type).join(', ')}).`);
         const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-        this.env.challenges.put(challenge.token, keyAuthorization);
+        await this.env.challenges.put(challenge.token, keyAuthorization);
         try {
           await client.completeChallenge(challenge);
           await waitUntil(deadline, () => client.waitForValidStatus(challenge));
         } finally {
-          this.env.challenges.remove(challenge.token);
+          await this.env.challenges.remove(challenge.token).catch(() => {});
         }
       }
       const finalized = await waitUntil(deadline, () => client.finalizeOrder(order, req.csrPem!));

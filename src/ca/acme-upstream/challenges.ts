@@ -1,24 +1,33 @@
+/** Where http-01 answers are kept: the store, so that every node answers the CA (CertificateStore implements it). */
+export interface ChallengeStore {
+  putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void>;
+  getAcmeChallenge(token: string, now: string): Promise<string | null>;
+  deleteAcmeChallenge(token: string): Promise<void>;
+}
+
 /**
- * The built-in http-01 responder's memory: token -> key authorization, held only while a
- * challenge of this node is being validated. Served without authentication at
- * GET /.well-known/acme-challenge/{token} (src/api/acme-challenge-routes.ts): the answer is public
- * by design (RFC 8555 8.3). Tokens are per node: behind a load balancer the CA's validation
- * request must reach the node that placed the order (docs/certificates.md, "ACME upstream").
+ * The built-in http-01 responder: token -> key authorization, held while a challenge is being
+ * validated (and at most `ttlMs`, should the node placing the order stop). Served without
+ * authentication at GET /.well-known/acme-challenge/{token} (src/api/acme-challenge-routes.ts) by
+ * any node: the answer is public by design (RFC 8555 8.3).
  */
 export class ChallengeResponder {
-  private readonly tokens = new Map<string, string>();
+  constructor(
+    private readonly store: ChallengeStore,
+    private readonly ttlMs: number,
+  ) {}
 
-  put(token: string, keyAuthorization: string): void {
-    this.tokens.set(token, keyAuthorization);
+  put(token: string, keyAuthorization: string): Promise<void> {
+    return this.store.putAcmeChallenge(token, keyAuthorization, new Date(Date.now() + this.ttlMs).toISOString());
   }
 
-  remove(token: string): void {
-    this.tokens.delete(token);
+  remove(token: string): Promise<void> {
+    return this.store.deleteAcmeChallenge(token);
   }
 
-  /** RFC 8555 8.1: tokens are base64url; anything else is not ours. */
-  answer(token: string): string | null {
+  /** RFC 8555 8.1: tokens are base64url; anything else is not ours (and never reaches the store). */
+  async answer(token: string): Promise<string | null> {
     if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) return null;
-    return this.tokens.get(token) ?? null;
+    return this.store.getAcmeChallenge(token, new Date().toISOString());
   }
 }

@@ -42,6 +42,24 @@ export class SqliteCertificateStore implements CertificateStore {
     return this.st('UPDATE cert_authorities SET chain_pem = ? WHERE id = ?').run(JSON.stringify(chainPem), id).changes > 0;
   }
 
+  async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
+    this.db.transaction(() => {
+      this.st('DELETE FROM acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
+      this.st(
+        'INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+      ).run(token, keyAuthorization, expiresAt);
+    })();
+  }
+
+  async getAcmeChallenge(token: string, now: string): Promise<string | null> {
+    const row = this.st('SELECT key_authorization FROM acme_challenges WHERE token = ? AND expires_at >= ?').get(token, now) as Row | undefined;
+    return row ? String(row.key_authorization) : null;
+  }
+
+  async deleteAcmeChallenge(token: string): Promise<void> {
+    this.st('DELETE FROM acme_challenges WHERE token = ?').run(token);
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare(

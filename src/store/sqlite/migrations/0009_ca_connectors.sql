@@ -2,3 +2,10 @@
 -- 'acme' (an external ACME CA). config: the connector's own settings as JSON (no secrets).
 ALTER TABLE cert_authorities ADD COLUMN connector TEXT NOT NULL DEFAULT 'embedded';
 ALTER TABLE cert_authorities ADD COLUMN config TEXT;
+-- http-01 answers of ACME orders in progress, readable by every node (the CA's validation request
+-- may reach any node behind the load balancer). Public by design (RFC 8555 8.3); short-lived.
+CREATE TABLE acme_challenges (
+  token             TEXT PRIMARY KEY,
+  key_authorization TEXT NOT NULL,
+  expires_at        TEXT NOT NULL
+);
