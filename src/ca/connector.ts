@@ -15,6 +15,11 @@ export interface IssueRequest {
    * what the key holder signed (ACME) sends it; the embedded CA builds from the fields above.
    */
   csrPem?: string | null;
+  /**
+   * The request's private key (PKCS#8) when Countersign generated it (PFX enrollment) and there is
+   * no CSR: a connector that must send a CSR signs one with it, and keeps nothing.
+   */
+  keyForCsr?: Uint8Array | null;
 }
 
 export interface IssuedCertificate {

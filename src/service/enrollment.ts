@@ -202,6 +202,9 @@ export class Enrollment {
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
     const chainBefore = ca.chain();
+    const label = String(request.data.keyLabel ?? '');
+    const key = generatedKey ?? (request.sealedKey ? this.certs.protector.open(request.sealedKey, label) : null);
+    const csrPem = typeof request.data.csr === 'string' ? request.data.csr : null;
     let issued: Awaited<ReturnType<typeof ca.issue>>;
     try {
       issued = await ca.issue(
@@ -212,7 +215,9 @@ export class Enrollment {
           validityDays: p.validityDays,
           keyUsage: p.keyUsage,
           extendedKeyUsages: p.extendedKeyUsages,
-          csrPem: typeof request.data.csr === 'string' ? request.data.csr : null,
+          csrPem,
+          // Only a key Countersign generated (PFX), so a CA that needs a CSR gets one signed by it.
+          keyForCsr: csrPem === null ? key : null,
         },
         `request:${request.id}`,
       );
@@ -227,8 +232,6 @@ export class Enrollment {
         ca.id,
         issued.chain.map((d) => toPem(d)),
       );
-    const label = String(request.data.keyLabel ?? '');
-    const key = generatedKey ?? (request.sealedKey ? this.certs.protector.open(request.sealedKey, label) : null);
     // Kept when the template retains keys, or once for a PFX requester who could not get it yet.
     const keep = key !== null && ((template && retainsKeys(template)) || (request.kind === 'PFX' && generatedKey === null));
     const facts = publicKeyInfo(Buffer.from(p.publicKey, 'base64'));

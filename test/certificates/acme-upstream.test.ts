@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { approval, createRole, createUser, noop, publishedDefinition } from '../
 import { type Pebble, requirePebble, startPebble } from '../support/pebble.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
 import { waitFor } from '../support/until.ts';
-import { opensslCsr, opensslVerify } from './openssl.ts';
+import { opensslCsr, opensslPkcs12, opensslVerify } from './openssl.ts';
 
 /*
  * The ACME upstream connector against pebble (Let's Encrypt's test CA) over TLS: pebble A passes
@@ -162,14 +163,48 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
     await expect(second).rejects.toThrow(/the CA refused: .*already been revoked/i);
   }, 120_000);
 
-  it('PFX enrollment (a key made by Countersign, no CSR of the requester) is refused through an ACME CA', async () => {
+  it('PFX enrollment: Countersign makes the key and signs the CSR with it; the PKCS#12 holds pebble’s certificate for that key', async () => {
     const res = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
       headers: { 'x-certificateformat': 'PFX' },
-      body: { Subject: 'CN=pfx.example.com', KeyType: 'ECC', Curve: 'P-256', Template: 'Countersign', CertificateAuthority: 'Pebble', Password: 'pfx-pass-1234' },
+      body: {
+        Subject: 'CN=pfx.example.com',
+        SANs: { dns: ['pfx.example.com', 'alt.pfx.example.com'] },
+        KeyType: 'RSA',
+        KeyLength: 2048,
+        Template: 'Countersign',
+        CertificateAuthority: 'Pebble',
+        Password: 'Pfx-pass-1234',
+        IncludeChain: true,
+      },
       unchecked: true,
     });
-    expect(res.status).toBe(400);
-    expect(res.body.Message).toMatch(/Pebble refused request \d+: .*ACME CA: it signs the requester's own CSR/);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.CertificateInformation).toMatchObject({ RequestDisposition: 'ISSUED', IssuerDN: expect.stringMatching(/Pebble Intermediate/) });
+    const out = opensslPkcs12(Buffer.from(res.body.CertificateInformation.Pkcs12Blob, 'base64'), 'Pfx-pass-1234');
+    expect(out).toMatch(/BEGIN PRIVATE KEY/);
+    const leaf = out.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/)![0];
+    const text = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], { input: leaf }).toString();
+    expect(text).toMatch(/DNS:pfx\.example\.com/);
+    expect(text).toMatch(/DNS:alt\.pfx\.example\.com/);
+    const key = out.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n?/)![0];
+    const certPublic = execFileSync('openssl', ['x509', '-noout', '-pubkey'], { input: leaf }).toString();
+    expect(execFileSync('openssl', ['pkey', '-pubout'], { input: key }).toString()).toBe(certPublic);
+    // An e-mail SAN cannot be validated by an ACME CA: refused by name, not dropped.
+    const mail = await t.call('POST', '/KeyfactorAPI/Enrollment/PFX', {
+      headers: { 'x-certificateformat': 'PFX' },
+      body: {
+        Subject: 'CN=m.example.com',
+        SANs: { dns: ['m.example.com'], rfc822: ['ops@example.com'] },
+        KeyType: 'ECC',
+        Curve: 'P-256',
+        Template: 'Countersign',
+        CertificateAuthority: 'Pebble',
+        Password: 'Pfx-pass-1234',
+      },
+      unchecked: true,
+    });
+    expect(mail.status).toBe(400);
+    expect(mail.body.Message).toMatch(/Pebble refused request \d+: .*validates only DNS names and IP addresses.*rfc822/);
   }, 60_000);
 
   it('a request the ACME CA cannot serve fails the step at once, saying why (no retry)', async () => {

@@ -1,8 +1,9 @@
 import https from 'node:https';
 import http from 'node:http';
 import acme from 'acme-client';
-import { decodeCsr } from '../../certificates/csr.ts';
-import { bytes, pemBlocks, thumbprintOf, toPem, x509 } from '../../certificates/x509.ts';
+import { decodeCsr, publicKeyInfo } from '../../certificates/csr.ts';
+import { bytes, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../../certificates/x509.ts';
+import { signingParams } from '../embedded-ca.ts';
 import { checkHost, type EgressPolicy } from '../../domain/egress.ts';
 import { checkedLookup, EgressDenied } from '../../steps/support/egress-http.ts';
 import type { CaRecord } from '../../store/certificate-store.ts';
@@ -144,9 +145,9 @@ export class AcmeUpstreamCa implements CaConnector {
    * a second order (the store keeps the first certificate recorded for the request).
    */
   async issue(req: IssueRequest, _idempotencyKey: string): Promise<IssuedCertificate> {
-    if (!req.csrPem)
-      throw new CaRefusal(`${this.logicalName} is an ACME CA: it signs the requester's own CSR, and this request has none (PFX enrollment is not available through an ACME CA).`);
-    const csr = await decodeCsr(req.csrPem);
+    const csrPem = req.csrPem ?? (req.keyForCsr ? await csrFor(req, req.keyForCsr) : null);
+    if (!csrPem) throw new CaRefusal(`${this.logicalName} is an ACME CA: it signs a CSR, and this request has neither a CSR nor a key Countersign holds.`);
+    const csr = await decodeCsr(csrPem);
     const plan = planIdentifiers(csr.sans, csr.subjectParts.CN?.[0] ?? null, req.sans);
     if (!plan.ok) throw new CaRefusal(`${this.logicalName} cannot order this certificate: ${plan.reason}`);
     const client = this.client();
@@ -168,7 +169,7 @@ export class AcmeUpstreamCa implements CaConnector {
           await this.env.challenges.remove(challenge.token).catch(() => {});
         }
       }
-      const finalized = await waitUntil(deadline, () => client.finalizeOrder(order, req.csrPem!));
+      const finalized = await waitUntil(deadline, () => client.finalizeOrder(order, csrPem));
       pem = await client.getCertificate(finalized);
     } catch (e) {
       throw classify(e, `ordering from ${this.config.directoryUrl}`);
@@ -198,6 +199,26 @@ export class AcmeUpstreamCa implements CaConnector {
       throw classify(e, `revoking at ${this.config.directoryUrl}`);
     }
   }
+}
+
+/** A CSR for a key Countersign generated (PFX enrollment): the request's subject, its DNS and IP SANs. */
+async function csrFor(req: IssueRequest, pkcs8: Uint8Array): Promise<string> {
+  const p = signingParams(publicKeyInfo(req.publicKey));
+  const privateKey = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
+  const publicKey = await subtle.importKey('spki', bytes(req.publicKey), p.import, true, ['verify']);
+  const names: x509.JsonGeneralName[] = [
+    ...(req.sans.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...['ip', 'ip4', 'ip6'].flatMap((f) => req.sans[f] ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  // Kinds ACME cannot validate go in too, so the identifier plan refuses them by name.
+  for (const value of req.sans.rfc822 ?? []) names.push({ type: 'email', value });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: req.subject,
+    keys: { privateKey, publicKey },
+    signingAlgorithm: p.sign,
+    extensions: names.length ? [new x509.SubjectAlternativeNameExtension(names)] : [],
+  });
+  return csr.toString('pem');
 }
 
 /** A client whose every request goes through the egress policy, trusts the configured bundle, and has a time limit. */
