@@ -56,6 +56,7 @@ export class CertificateService {
     const orderTimeoutMs = opts.acme?.orderTimeoutMs ?? 120_000;
     this.challenges = new ChallengeResponder(store.certificates, orderTimeoutMs + 60_000);
     this.acmeEnv = {
+      orders: store.certificates,
       egress: opts.egress ?? DEFAULT_EGRESS_POLICY,
       timeoutMs: opts.acme?.timeoutMs ?? 30_000,
       orderTimeoutMs,

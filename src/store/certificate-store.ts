@@ -20,6 +20,10 @@ export interface CertificateStore {
   /** The answer for a token, unless it has expired at `now`. */
   getAcmeChallenge(token: string, now: string): Promise<string | null>;
   deleteAcmeChallenge(token: string): Promise<void>;
+  /** The URL of the ACME order a CA placed for an idempotency key (a request), if any. */
+  getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null>;
+  /** Records it; an existing one for that key is replaced (its order had become unusable). */
+  putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void>;
 
   listTemplates(): Promise<Template[]>;
   getTemplate(id: number): Promise<Template | null>;

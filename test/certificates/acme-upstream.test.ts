@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaRefusal } from '../../src/ca/connector.ts';
+import { decodeCsr } from '../../src/certificates/csr.ts';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
 import { dropTestDatabase, testDatabaseUrl, usePostgres } from '../support/database.ts';
@@ -205,6 +206,21 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
     });
     expect(mail.status).toBe(400);
     expect(mail.body.Message).toMatch(/Pebble refused request \d+: .*validates only DNS names and IP addresses.*rfc822/);
+  }, 60_000);
+
+  it('one request is one order: issuing again under the same idempotency key resumes the order and returns the same certificate', async () => {
+    const connector = t.server.certificates.caById(caId);
+    const { csr } = opensslCsr('p256', '/CN=once.example.com', 'DNS:once.example.com');
+    const d = await decodeCsr(csr);
+    const req = { subject: d.subject, publicKey: d.publicKeyDer, sans: d.sans, validityDays: 30, keyUsage: 0, extendedKeyUsages: [], csrPem: csr };
+    const first = await connector.issue(req, 'request:once-1');
+    const orderUrl = await t.server.services.store.certificates.getAcmeOrder(caId, 'request:once-1');
+    expect(orderUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/my-order\//);
+    const again = await connector.issue(req, 'request:once-1');
+    expect(again.serialNumber).toBe(first.serialNumber);
+    expect(await t.server.services.store.certificates.getAcmeOrder(caId, 'request:once-1')).toBe(orderUrl);
+    const other = await connector.issue(req, 'request:once-2');
+    expect(other.serialNumber).not.toBe(first.serialNumber);
   }, 60_000);
 
   it('a request the ACME CA cannot serve fails the step at once, saying why (no retry)', async () => {

@@ -54,6 +54,19 @@ forEachStore('Store contract: certificate authorities', (current) => {
     });
   });
 
+  describe('ACME orders by idempotency key', () => {
+    it('remembers one order per CA and key; a new one replaces it', async () => {
+      const c = store.certificates;
+      expect(await c.getAcmeOrder(1, 'request:7')).toBeNull();
+      await c.putAcmeOrder(1, 'request:7', 'https://acme.example/order/1', '2026-01-01T00:00:00.000Z');
+      await c.putAcmeOrder(2, 'request:7', 'https://other.example/order/9', '2026-01-01T00:00:00.000Z');
+      expect(await c.getAcmeOrder(1, 'request:7')).toBe('https://acme.example/order/1');
+      await c.putAcmeOrder(1, 'request:7', 'https://acme.example/order/2', '2026-01-02T00:00:00.000Z');
+      expect(await c.getAcmeOrder(1, 'request:7')).toBe('https://acme.example/order/2');
+      expect(await c.getAcmeOrder(2, 'request:7')).toBe('https://other.example/order/9');
+    });
+  });
+
   describe('ACME http-01 answers', () => {
     it('put, read until expiry, replace, delete; putting drops expired answers', async () => {
       const c = store.certificates;

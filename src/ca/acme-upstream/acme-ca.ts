@@ -48,8 +48,15 @@ export interface AcmeCaInput {
   termsOfServiceAgreed: boolean;
 }
 
-/** What the connector needs from the server: the egress policy, the time limit of one ACME call, the http-01 responder. */
+/** Where the order placed for each request is remembered (CertificateStore implements it). */
+export interface AcmeOrderStore {
+  getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null>;
+  putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void>;
+}
+
+/** What the connector needs from the server: the egress policy, the time limit of one ACME call, the http-01 responder, the order memory. */
 export interface AcmeEnvironment {
+  orders: AcmeOrderStore;
   egress: EgressPolicy;
   timeoutMs: number;
   challenges: ChallengeResponder;
@@ -141,10 +148,11 @@ export class AcmeUpstreamCa implements CaConnector {
   }
 
   /**
-   * ACME has no idempotency key: a retry after a crash between finalization and recording places
-   * a second order (the store keeps the first certificate recorded for the request).
+   * ACME has no idempotency key of its own: the order placed for `idempotencyKey` (the request) is
+   * remembered in the store before anything else happens, and a retry (after a crash, a timeout,
+   * on another node) resumes that order where it stands, so one request is one certificate at the CA.
    */
-  async issue(req: IssueRequest, _idempotencyKey: string): Promise<IssuedCertificate> {
+  async issue(req: IssueRequest, idempotencyKey: string): Promise<IssuedCertificate> {
     const csrPem = req.csrPem ?? (req.keyForCsr ? await csrFor(req, req.keyForCsr) : null);
     if (!csrPem) throw new CaRefusal(`${this.logicalName} is an ACME CA: it signs a CSR, and this request has neither a CSR nor a key Countersign holds.`);
     const csr = await decodeCsr(csrPem);
@@ -154,8 +162,14 @@ export class AcmeUpstreamCa implements CaConnector {
     const deadline = Date.now() + this.env.orderTimeoutMs;
     let pem: string;
     try {
-      const order = await client.createOrder({ identifiers: plan.identifiers });
-      for (const authz of await client.getAuthorizations(order)) {
+      let order = await this.resumeOrder(client, idempotencyKey);
+      if (!order) {
+        order = await client.createOrder({ identifiers: plan.identifiers });
+        await this.env.orders.putAcmeOrder(this.id, idempotencyKey, order.url, new Date().toISOString());
+      }
+      if (order.status === 'invalid') throw new CaRefusal(`the order ${order.url} is invalid.`);
+      const authorizations = order.status === 'pending' ? await client.getAuthorizations(order) : [];
+      for (const authz of authorizations) {
         if (authz.status === 'valid') continue;
         if (authz.status !== 'pending') throw new CaRefusal(`the authorization for ${authz.identifier.value} is ${authz.status}.`);
         const challenge = authz.challenges.find((c) => c.type === 'http-01');
@@ -169,8 +183,9 @@ export class AcmeUpstreamCa implements CaConnector {
           await this.env.challenges.remove(challenge.token).catch(() => {});
         }
       }
-      const finalized = await waitUntil(deadline, () => client.finalizeOrder(order, csrPem));
-      pem = await client.getCertificate(finalized);
+      const current = order;
+      const finalized = current.status === 'pending' || current.status === 'ready' ? await waitUntil(deadline, () => client.finalizeOrder(current, csrPem)) : current;
+      pem = await waitUntil(deadline, () => client.getCertificate(finalized));
     } catch (e) {
       throw classify(e, `ordering from ${this.config.directoryUrl}`);
     }
@@ -189,6 +204,19 @@ export class AcmeUpstreamCa implements CaConnector {
       signingAlgorithm: signatureName(cert),
       chain,
     };
+  }
+
+  /** The order an earlier attempt placed for this request, as it stands now; null when there is none or it is gone (expired, deleted). */
+  private async resumeOrder(client: acme.Client, idempotencyKey: string): Promise<acme.Order | null> {
+    const url = await this.env.orders.getAcmeOrder(this.id, idempotencyKey);
+    if (!url) return null;
+    try {
+      return await client.getOrder({ url } as acme.Order);
+    } catch (e) {
+      // The CA unreachable: retry later. The CA no longer knowing the order: place a new one.
+      if (classify(e, '') instanceof CaRefusal) return null;
+      throw e;
+    }
   }
 
   /** RFC 8555 7.6, signed with the account key (the account that ordered it). `reason`: RFC 5280 CRLReason. */

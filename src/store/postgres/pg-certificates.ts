@@ -49,6 +49,18 @@ export class PgCertificateStore implements CertificateStore {
     await this.pool.query('DELETE FROM acme_challenges WHERE token = $1', [token]);
   }
 
+  async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
+    const r = await this.pool.query('SELECT order_url FROM acme_orders WHERE ca_id = $1 AND idempotency_key = $2', [caId, idempotencyKey]);
+    return r.rows[0] ? String(r.rows[0].order_url) : null;
+  }
+
+  async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+      [caId, idempotencyKey, orderUrl, createdAt],
+    );
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     await this.pool.query(
       'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (logical_name) DO NOTHING',

@@ -60,6 +60,17 @@ export class SqliteCertificateStore implements CertificateStore {
     this.st('DELETE FROM acme_challenges WHERE token = ?').run(token);
   }
 
+  async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
+    const row = this.st('SELECT order_url FROM acme_orders WHERE ca_id = ? AND idempotency_key = ?').get(caId, idempotencyKey) as Row | undefined;
+    return row ? String(row.order_url) : null;
+  }
+
+  async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
+    this.st(
+      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+    ).run(caId, idempotencyKey, orderUrl, createdAt);
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare(

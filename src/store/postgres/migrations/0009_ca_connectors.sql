@@ -9,3 +9,12 @@ CREATE TABLE acme_challenges (
   key_authorization text NOT NULL,
   expires_at        timestamptz NOT NULL
 );
+-- The ACME order placed for each request (idempotency key), so a retry resumes it instead of
+-- ordering a second certificate.
+CREATE TABLE acme_orders (
+  ca_id           bigint NOT NULL,
+  idempotency_key text NOT NULL,
+  order_url       text NOT NULL,
+  created_at      timestamptz NOT NULL,
+  PRIMARY KEY (ca_id, idempotency_key)
+);

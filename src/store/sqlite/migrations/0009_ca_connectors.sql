@@ -9,3 +9,12 @@ CREATE TABLE acme_challenges (
   key_authorization TEXT NOT NULL,
   expires_at        TEXT NOT NULL
 );
+-- The ACME order placed for each request (idempotency key), so a retry resumes it instead of
+-- ordering a second certificate.
+CREATE TABLE acme_orders (
+  ca_id           INTEGER NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  order_url       TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  PRIMARY KEY (ca_id, idempotency_key)
+);
