@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type * as graphene from 'graphene-pk11';
 import { mkdtempSync } from 'node:fs';
@@ -126,7 +127,8 @@ describe.runIf(requireSoftHsm())('CA keys in a PKCS#11 token (SoftHSM2)', () => 
     const databaseUrl = await newDatabase();
     const before = await startTestApp({ databaseUrl, caKey });
     await before.close();
-    const t = await startTestApp({ databaseUrl, caKey, pkcs11: pkcs11('second-token') });
+    // RSA this time (the first case's CA is P-384): RSASSA-PKCS1-v1_5 signatures made in the token.
+    const t = await startTestApp({ databaseUrl, caKey, pkcs11: pkcs11('second-token'), caAlgorithm: 'RSA-3072' });
     try {
       const cas = (await t.call('GET', '/KeyfactorAPI/CertificateAuthority')).body as { LogicalName: string; Properties: string }[];
       expect(cas.map((c) => [c.LogicalName, JSON.parse(c.Properties).KeyStorage ?? 'store'])).toEqual([
@@ -135,6 +137,7 @@ describe.runIf(requireSoftHsm())('CA keys in a PKCS#11 token (SoftHSM2)', () => 
       ]);
       const chain = await enroll(t, 'second.example.com', 'CountersignHsmIssuingCA');
       expect(opensslVerify(chain[0]!, chain.slice(1))).toMatch(/OK/);
+      expect(execFileSync('openssl', ['x509', '-noout', '-text'], { input: chain[1]! }).toString()).toMatch(/Public-Key: \(3072 bit\)[\s\S]*Signature Algorithm: sha256WithRSAEncryption/);
       const old = await enroll(t, 'old.example.com');
       expect(old[2]).not.toBe(chain[2]);
     } finally {
