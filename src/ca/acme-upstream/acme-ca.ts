@@ -277,7 +277,7 @@ function makeClient(
   transport.request = (url, method, opts = {}) => {
     const decision = checkHost(env.egress, new URL(url).hostname);
     if (!decision.ok) return Promise.reject(new EgressDenied(decision.reason));
-    return request(url, method, { ...opts, httpsAgent, httpAgent, proxy: false, maxRedirects: 0, timeout: env.timeoutMs }).then((resp) => {
+    return request(url, method, { ...opts, httpsAgent, httpAgent, proxy: false, maxRedirects: 0, timeout: env.timeoutMs, maxContentLength: MAX_RESPONSE_BYTES }).then((resp) => {
       const status = (resp as { status: number }).status;
       // acme-client reads any status as an answer; a failing or overloaded CA is transient for us.
       if (status >= 500 || status === 429) throw new CaBusy(`${method.toUpperCase()} ${url} answered HTTP ${status}`);
@@ -286,6 +286,9 @@ function makeClient(
   };
   return client;
 }
+
+/** No ACME object or certificate chain comes near this; a CA sending more is not heard out. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 async function waitUntil<T>(deadline: number, op: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
