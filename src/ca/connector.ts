@@ -1,4 +1,5 @@
 import type { SanMap } from '../certificates/types.ts';
+import type { x509 } from '../certificates/x509.ts';
 
 /** What a CA is asked to sign: the subject and key from the request, the profile from the template. */
 export interface IssueRequest {
@@ -62,6 +63,25 @@ export interface CaConnector {
    * revocation is local (its CRL and OCSP answers). Throws CaRefusal when the CA refuses.
    */
   revoke?(certificate: Uint8Array, reason: number): Promise<void>;
+  /**
+   * How a CA that signs here (the embedded and imported CAs) signs; absent for external CAs. CRL
+   * and OCSP signing take it from here, so keys in a PKCS#11 token sign those too.
+   */
+  signer?(): CaSigner;
   /** What the CA shows about itself in the wire's `Properties` (no secrets); default `{Embedded: true}`. */
   properties?(): Record<string, unknown>;
+}
+
+/**
+ * How a CA signs: its private key, the WebCrypto provider that holds it (Node's for keys from the
+ * store, the token's for keys in a PKCS#11 token) and the signature algorithm. Everything a CA
+ * signs (certificates, CRLs, OCSP responses) goes through this, e.g.
+ * `X509CertificateGenerator.create({..., signingKey: s.key, signingAlgorithm: s.algorithm}, s.crypto)`.
+ */
+export interface CaSigner {
+  key: CryptoKey;
+  crypto: Crypto;
+  algorithm: Algorithm;
+  /** The issuing CA certificate whose key this is. */
+  certificate: x509.X509Certificate;
 }

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { webcrypto as nodeWebcrypto, randomBytes } from 'node:crypto';
 import { publicKeyInfo } from '../certificates/csr.ts';
 import { bytes, hex, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../certificates/x509.ts';
 import type { SanMap } from '../certificates/types.ts';
 import type { CaRecord } from '../store/certificate-store.ts';
-import type { CaConnector, IssuedCertificate, IssueRequest } from './connector.ts';
-import { webcrypto as nodeWebcrypto } from 'node:crypto';
+import type { CaConnector, CaSigner, IssuedCertificate, IssueRequest } from './connector.ts';
 import { KeyProtector } from './key-protection.ts';
 import { Pkcs11Error, type Pkcs11Token, type TokenKeyRef } from './pkcs11/token.ts';
 
@@ -138,20 +137,6 @@ export async function createEmbeddedCa(alg: CaAlgorithm, home: CaKeyHome | KeyPr
 
 /** The keys of a CA record that live in a PKCS#11 token, if they do. */
 export const pkcs11KeysOf = (record: Pick<CaRecord, 'config'>): Pkcs11KeyConfig | null => (record.config?.pkcs11 as Pkcs11KeyConfig | undefined) ?? null;
-
-/**
- * How a CA signs: its private key, the WebCrypto provider that holds it (Node's for keys from the
- * store, the token's for keys in a PKCS#11 token) and the signature algorithm. Everything a CA
- * signs (certificates, CRLs, OCSP responses) goes through this, e.g.
- * `X509CertificateGenerator.create({..., signingKey: s.key, signingAlgorithm: s.algorithm}, s.crypto)`.
- */
-export interface CaSigner {
-  key: CryptoKey;
-  crypto: Crypto;
-  algorithm: Algorithm;
-  /** The issuing CA certificate whose key this is. */
-  certificate: x509.X509Certificate;
-}
 
 /** An embedded CA loaded from its record: the issuing key is opened once, at start. */
 export class EmbeddedCa implements CaConnector {
