@@ -39,6 +39,7 @@ describe.runIf(requireSoftHsm())('CA keys in a PKCS#11 token (SoftHSM2)', () => 
     hsm = useSoftHsm();
     hsm.initToken('countersign-ca', PIN);
     hsm.initToken('second-token', PIN);
+    hsm.initToken('race-token', PIN);
   });
   afterAll(async () => {
     for (const url of databases) await dropTestDatabase(url);
@@ -123,6 +124,45 @@ describe.runIf(requireSoftHsm())('CA keys in a PKCS#11 token (SoftHSM2)', () => 
     await expect(startTestApp({ databaseUrl, caKey, pkcs11: pkcs11('second-token') })).rejects.toThrow(/holds no private key with id/);
   }, 120_000);
 
+  it('two nodes creating the CA at once: one CA, and the loser’s keys are deleted from the token', async () => {
+    const databaseUrl = await newDatabase();
+    const nodes = await Promise.all([0, 1].map(() => startTestApp({ databaseUrl, caKey, pkcs11: pkcs11('race-token') })));
+    try {
+      const ids = await Promise.all(nodes.map(async (n) => (await n.call('GET', '/KeyfactorAPI/CertificateAuthority')).body.map((c: { Id: number }) => c.Id)));
+      expect(ids[0]).toEqual(ids[1]);
+      expect(ids[0]).toHaveLength(1);
+      const [record] = await nodes[0]!.server.services.store.certificates.listCas();
+      const keys = pkcs11KeysOf(record!)!;
+      const listed = pkcs11Tool(hsm.conf, ['--token-label', 'race-token', '--login', '--pin', PIN, '--list-objects', '--type', 'privkey']);
+      const labels = [...listed.out.matchAll(/label:\s+(countersign-\S+)/g)].map((m) => m[1]).sort();
+      expect(labels).toEqual([keys.issuingKey.label, keys.rootKey.label].sort());
+      // Both nodes sign at once, many times: one token session, operations queued (no CKR_OPERATION_ACTIVE).
+      const chains = await Promise.all(Array.from({ length: 8 }, (_, i) => enroll(nodes[i % 2]!, `race${i}.example.com`)));
+      for (const chain of chains) expect(opensslVerify(chain[0]!, chain.slice(1))).toMatch(/OK/);
+      // And straight at the connector, many signatures in flight at once.
+      const ca = nodes[0]!.server.certificates.caById(record!.id);
+      const spki = execFileSync('openssl', ['pkey', '-pubout', '-outform', 'DER'], { input: opensslCsr('p256').key });
+      const issued = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          ca.issue(
+            {
+              subject: `CN=burst${i}.example.com`,
+              publicKey: new Uint8Array(spki),
+              sans: { dns: [`burst${i}.example.com`] },
+              validityDays: 1,
+              keyUsage: 128,
+              extendedKeyUsages: [],
+            },
+            `burst-${i}`,
+          ),
+        ),
+      );
+      expect(new Set(issued.map((c) => c.serialNumber)).size).toBe(24);
+    } finally {
+      for (const n of nodes) await n.close();
+    }
+  }, 120_000);
+
   it('a store whose CA keys are in the store gets a second CA in the token when one is configured', async () => {
     const databaseUrl = await newDatabase();
     const before = await startTestApp({ databaseUrl, caKey });
@@ -137,7 +177,9 @@ describe.runIf(requireSoftHsm())('CA keys in a PKCS#11 token (SoftHSM2)', () => 
       ]);
       const chain = await enroll(t, 'second.example.com', 'CountersignHsmIssuingCA');
       expect(opensslVerify(chain[0]!, chain.slice(1))).toMatch(/OK/);
-      expect(execFileSync('openssl', ['x509', '-noout', '-text'], { input: chain[1]! }).toString()).toMatch(/Public-Key: \(3072 bit\)[\s\S]*Signature Algorithm: sha256WithRSAEncryption/);
+      expect(execFileSync('openssl', ['x509', '-noout', '-text'], { input: chain[1]! }).toString()).toMatch(
+        /Public-Key: \(3072 bit\)[\s\S]*Signature Algorithm: sha256WithRSAEncryption/,
+      );
       const old = await enroll(t, 'old.example.com');
       expect(old[2]).not.toBe(chain[2]);
     } finally {

@@ -30,12 +30,46 @@ export interface TokenKeyRef {
  * and CKA_EXTRACTABLE false: signing happens in the token and the private key never leaves it.
  */
 export class Pkcs11Token {
+  /** WebCrypto over the token's session: @peculiar/x509 signs through it. Its operations run one at a time. */
+  readonly crypto: Crypto;
+  private tail: Promise<unknown> = Promise.resolve();
+
   private constructor(
-    /** WebCrypto over the token's session: @peculiar/x509 signs through it. */
-    readonly crypto: Crypto,
     readonly tokenLabel: string,
     private readonly p11: P11Crypto,
-  ) {}
+  ) {
+    this.crypto = this.serialized(p11);
+  }
+
+  /**
+   * A PKCS#11 session runs one cryptographic operation at a time (a second C_SignInit while one
+   * is active fails with CKR_OPERATION_ACTIVE), and every CA of the process shares this session:
+   * operations are queued.
+   */
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(op, op);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+
+  private serialized(p11: P11Crypto): Crypto {
+    const run = this.run.bind(this);
+    const queue = <O extends object>(target: O): O =>
+      new Proxy(target, {
+        get(t, prop) {
+          const v = Reflect.get(t, prop, t);
+          return typeof v === 'function' ? (...args: unknown[]) => run(() => Promise.resolve(v.apply(t, args))) : v;
+        },
+      });
+    const subtle = queue(p11.subtle);
+    return new Proxy(p11, {
+      get(t, prop) {
+        if (prop === 'subtle') return subtle;
+        const v = Reflect.get(t, prop, t);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    }) as unknown as Crypto;
+  }
 
   private static opened = new Map<string, Pkcs11Token>();
 
@@ -55,28 +89,31 @@ export class Pkcs11Token {
       const why = String((e as Error).message ?? e).replace(pin, '***');
       throw new Pkcs11Error(`Could not log in to the PKCS#11 token '${slot.label}' with the configured PIN: ${why}`);
     }
-    const token = new Pkcs11Token(p11 as unknown as Crypto, slot.label, p11);
+    const token = new Pkcs11Token(slot.label, p11);
     Pkcs11Token.opened.set(cacheKey, token);
     return token;
   }
 
   /** Generates a signing key pair in the token (token object, sensitive, never extractable). */
   async generate(params: RsaHashedKeyGenParams | EcKeyGenParams, label: string): Promise<{ keys: CryptoKeyPair; ref: TokenKeyRef }> {
-    const keys = (await this.p11.subtle.generateKey({ ...params, token: true, sensitive: true, label } as unknown as EcKeyGenParams, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await this.crypto.subtle.generateKey({ ...params, token: true, sensitive: true, label } as unknown as EcKeyGenParams, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
     return { keys, ref: { id: idOf(keys.privateKey), label } };
   }
 
   /** The private key whose CKA_ID is `ref.id`, for signing with `params`. */
   async privateKey(ref: TokenKeyRef, params: RsaHashedImportParams | EcKeyImportParams): Promise<CryptoKey> {
-    const index = (await this.p11.keyStorage.keys()).find((k) => k.startsWith('private-') && k.endsWith(`-${ref.id}`));
+    const index = (await this.run(() => this.p11.keyStorage.keys())).find((k) => k.startsWith('private-') && k.endsWith(`-${ref.id}`));
     if (!index)
       throw new Pkcs11Error(`The PKCS#11 token '${this.tokenLabel}' holds no private key with id ${ref.id} (label '${ref.label}'): is this the token the CA was created in?`);
-    return this.p11.keyStorage.getItem(index, params, false, ['sign']) as unknown as CryptoKey;
+    return (await this.run(() => this.p11.keyStorage.getItem(index, params, false, ['sign']))) as unknown as CryptoKey;
   }
 
   /** Deletes a key pair this process generated but does not use (it lost a race to create the CA). */
   async remove(ref: TokenKeyRef): Promise<void> {
-    for (const k of await this.p11.keyStorage.keys()) if (k.endsWith(`-${ref.id}`)) await this.p11.keyStorage.removeItem(k);
+    for (const k of await this.run(() => this.p11.keyStorage.keys())) if (k.endsWith(`-${ref.id}`)) await this.run(() => this.p11.keyStorage.removeItem(k));
   }
 
   /** The PKCS#11 attributes that keep the key in the token, read from the token itself. */
