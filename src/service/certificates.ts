@@ -77,7 +77,7 @@ export class CertificateService {
       const ca = await CertificateService.createCa(store, opts, token ? { kind: 'pkcs11', token } : { kind: 'store', protector }, 'CountersignIssuingCA');
       opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}${token ? `, keys in PKCS#11 token '${token.tokenLabel}'` : ''}).`);
     } else if (token && !existing.some((r) => pkcs11KeysOf(r))) {
-      // A token configured for a store whose CAs keep their keys in it: a new CA beside them, with its keys in the token.
+      // A token configured for a store whose CAs keep their keys in the store: a new CA beside them, with its keys in the token.
       const ca = await CertificateService.createCa(store, opts, { kind: 'pkcs11', token }, 'CountersignHsmIssuingCA');
       opts.log(`Created the certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}) with its keys in PKCS#11 token '${token.tokenLabel}'.`);
     }
@@ -146,6 +146,8 @@ export class CertificateService {
       return fail('ValidationFailed', `The ACME account could not be registered: ${(e as Error).message}`);
     }
     const stored = await this.store.certificates.insertCaIfAbsent(record);
+    // Another administrator added a CA of that name at the same moment: theirs stays.
+    if (stored.sealedKey !== record.sealedKey) return fail('Conflict', `A certificate authority named '${input.logicalName}' exists already.`);
     await this.loadNewCas();
     return this.caById(stored.id);
   }
