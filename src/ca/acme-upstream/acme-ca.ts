@@ -163,7 +163,8 @@ export class AcmeUpstreamCa implements CaConnector {
     let pem: string;
     try {
       let order = await this.resumeOrder(client, idempotencyKey);
-      if (!order) {
+      // An earlier attempt's order the CA has given up on (invalid, expired): this attempt (a retry, a restarted instance) orders anew.
+      if (!order || order.status === 'invalid') {
         order = await client.createOrder({ identifiers: plan.identifiers });
         await this.env.orders.putAcmeOrder(this.id, idempotencyKey, order.url, new Date().toISOString());
       }
@@ -177,7 +178,8 @@ export class AcmeUpstreamCa implements CaConnector {
         const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
         await this.env.challenges.put(challenge.token, keyAuthorization);
         try {
-          await client.completeChallenge(challenge);
+          // An earlier attempt may have answered it already: then only wait for the CA's verdict.
+          if (challenge.status === 'pending') await client.completeChallenge(challenge);
           await waitUntil(deadline, () => client.waitForValidStatus(challenge));
         } finally {
           await this.env.challenges.remove(challenge.token).catch(() => {});
