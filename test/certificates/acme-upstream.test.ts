@@ -248,6 +248,18 @@ describe.runIf(requirePebble())('ACME upstream CA (pebble)', () => {
     expect(bad.instance.StatusMessage).toMatch(
       /^Step 'Enroll' \(EnrollStep\) failed: The certificate authority PebbleValidating refused request \d+: ordering from https:\/\/127\.0\.0\.1:\d+\/dir: the CA refused: /,
     );
+
+    // Trying that request again (a restarted instance) orders anew rather than resuming the invalid order.
+    const connector = t.server.certificates.caById(res.body.Id);
+    const csr = opensslCsr('p256', '/CN=nowhere.invalid', 'DNS:nowhere.invalid').csr;
+    const d = await decodeCsr(csr);
+    const req = { subject: d.subject, publicKey: d.publicKeyDer, sans: d.sans, validityDays: 30, keyUsage: 0, extendedKeyUsages: [], csrPem: csr };
+    await expect(connector.issue(req, 'request:retry-invalid')).rejects.toBeInstanceOf(CaRefusal);
+    const firstOrder = await t.server.services.store.certificates.getAcmeOrder(res.body.Id, 'request:retry-invalid');
+    await expect(connector.issue(req, 'request:retry-invalid')).rejects.toBeInstanceOf(CaRefusal);
+    const secondOrder = await t.server.services.store.certificates.getAcmeOrder(res.body.Id, 'request:retry-invalid');
+    expect(firstOrder).toMatch(/\/my-order\//);
+    expect(secondOrder).not.toBe(firstOrder);
   }, 180_000);
 
   it('any node answers the validation: the order is placed on one node, pebble validates against another', async () => {
