@@ -7,6 +7,7 @@ import type { PasswordSettings } from './security/passwords.ts';
 import { DEFAULT_PASSWORD_POLICY, POLICY_MAX_LENGTH_CEILING, POLICY_MIN_LENGTH_FLOOR } from './domain/security/password-policy.ts';
 import { egressPolicy } from './domain/egress.ts';
 import { authSettingsFrom, type AuthSettings } from './security/auth-config.ts';
+import type { Pkcs11Settings } from './ca/pkcs11/token.ts';
 import { parseMetricsAccess, type MetricsAccess } from './observability/metrics.ts';
 import { DEFAULT_STEP_SETTINGS, type SmtpSecurity, type SmtpSettings, type StepSettings } from './steps/support/settings.ts';
 import type { Durability } from './store/operations.ts';
@@ -54,6 +55,10 @@ export interface Config {
   caKeyFile?: string;
   /** Algorithm of the embedded CA created on first start (COUNTERSIGN_CA_ALGORITHM): P-256, P-384, RSA-3072. */
   caAlgorithm?: CaAlgorithm;
+  /** The embedded CA's keys in a PKCS#11 token (COUNTERSIGN_PKCS11_MODULE, _TOKEN or _SLOT, _PIN or _PIN_FILE). */
+  pkcs11?: Pkcs11Settings;
+  /** ACME upstream CAs: time limit of one HTTP call (COUNTERSIGN_ACME_TIMEOUT_MS, default 30 s) and of a whole order (COUNTERSIGN_ACME_ORDER_TIMEOUT_MS, default 120 s). */
+  acme?: { timeoutMs: number; orderTimeoutMs: number };
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
   /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
@@ -138,6 +143,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caKey: env.COUNTERSIGN_CA_KEY || undefined,
     caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
     caAlgorithm: caAlgorithm(env),
+    pkcs11: pkcs11From(env),
+    acme: {
+      timeoutMs: int(env, 'COUNTERSIGN_ACME_TIMEOUT_MS', 30_000, 1000, 600_000),
+      orderTimeoutMs: int(env, 'COUNTERSIGN_ACME_ORDER_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    },
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     passwords: passwordSettingsFrom(env),
@@ -190,6 +200,21 @@ function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {
   };
   if (login.maxLockMs < login.baseLockMs) throw new Error('COUNTERSIGN_LOGIN_MAX_LOCKOUT_MS must not be less than COUNTERSIGN_LOGIN_LOCKOUT_MS.');
   return login;
+}
+
+function pkcs11From(env: NodeJS.ProcessEnv): Pkcs11Settings | undefined {
+  const module = env.COUNTERSIGN_PKCS11_MODULE?.trim();
+  const others = ['COUNTERSIGN_PKCS11_TOKEN', 'COUNTERSIGN_PKCS11_SLOT', 'COUNTERSIGN_PKCS11_PIN', 'COUNTERSIGN_PKCS11_PIN_FILE'].filter((n) => env[n]);
+  if (!module) {
+    if (others.length) throw new Error(`${others.join(', ')} set without COUNTERSIGN_PKCS11_MODULE (the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so).`);
+    return undefined;
+  }
+  const tokenLabel = env.COUNTERSIGN_PKCS11_TOKEN || undefined;
+  const slot = env.COUNTERSIGN_PKCS11_SLOT ? int(env, 'COUNTERSIGN_PKCS11_SLOT', 0, 0, 1_000_000) : undefined;
+  if (tokenLabel !== undefined && slot !== undefined) throw new Error('Set COUNTERSIGN_PKCS11_TOKEN (the token label) or COUNTERSIGN_PKCS11_SLOT, not both.');
+  if (!env.COUNTERSIGN_PKCS11_PIN && !env.COUNTERSIGN_PKCS11_PIN_FILE)
+    throw new Error('COUNTERSIGN_PKCS11_MODULE needs the user PIN: COUNTERSIGN_PKCS11_PIN or COUNTERSIGN_PKCS11_PIN_FILE.');
+  return { module, tokenLabel, slot, pin: env.COUNTERSIGN_PKCS11_PIN || undefined, pinFile: env.COUNTERSIGN_PKCS11_PIN_FILE || undefined };
 }
 
 function caAlgorithm(env: NodeJS.ProcessEnv): CaAlgorithm {

@@ -30,6 +30,7 @@ import { Passwords } from './security/passwords.ts';
 import { WorkflowService } from './service/workflow.ts';
 import { defaultRegistry } from './steps/index.ts';
 import { runEnvironment, stepSettings } from './steps/support/settings.ts';
+import { acmeChallengeRoutes } from './api/acme-challenge-routes.ts';
 import { openStore } from './store/open.ts';
 import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
@@ -124,6 +125,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
     algorithm: config.caAlgorithm ?? 'P-256',
+    egress: stepSettings(env).egress,
+    pkcs11: config.pkcs11,
+    acme: config.acme,
     log,
     events,
     publicBaseUrl: () => config.publicUrl ?? listeningUrl,
@@ -170,6 +174,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(portalPlugin({ connectSources }));
       await app.register(actionPages(services, workflow, linkSecret));
       await app.register(pkiRoutes(certificates.revocationStatus));
+      await app.register(acmeChallengeRoutes(certificates.challenges));
     },
   });
   app.addHook('onListen', async () => {

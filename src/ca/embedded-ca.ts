@@ -1,12 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { webcrypto as nodeWebcrypto, randomBytes } from 'node:crypto';
 import { publicKeyInfo } from '../certificates/csr.ts';
 import { bytes, hex, pemBlocks, subtle, thumbprintOf, toPem, x509 } from '../certificates/x509.ts';
 import type { SanMap } from '../certificates/types.ts';
 import type { CaRecord } from '../store/certificate-store.ts';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber } from '@peculiar/asn1-x509';
-import type { CaConnector, CrlContent, IssuedCertificate, IssueRequest, RevocationSigner } from './connector.ts';
-import type { KeyProtector } from './key-protection.ts';
+import type { CaConnector, CaSigner, CrlContent, IssuedCertificate, IssueRequest, RevocationSigner } from './connector.ts';
+import { KeyProtector } from './key-protection.ts';
+import { Pkcs11Error, type Pkcs11Token, type TokenKeyRef } from './pkcs11/token.ts';
+
+const webcrypto = nodeWebcrypto as unknown as Crypto;
 
 export type CaAlgorithm = 'P-256' | 'P-384' | 'RSA-3072';
 export const CA_ALGORITHMS: CaAlgorithm[] = ['P-256', 'P-384', 'RSA-3072'];
@@ -51,52 +54,86 @@ export function keyUsageFlags(dotnet: number): number {
   return map.reduce((acc, [d, f]) => (dotnet & d ? acc | f : acc), 0);
 }
 
-/** Creates a root and an issuing CA under it; returns the record to store (keys sealed). */
-export async function createEmbeddedCa(alg: CaAlgorithm, protector: KeyProtector, now = Date.now()): Promise<Omit<CaRecord, 'id'>> {
+/** Where a new embedded CA's keys are made: in the store (sealed), or in a PKCS#11 token. */
+export type CaKeyHome = { kind: 'store'; protector: KeyProtector } | { kind: 'pkcs11'; token: Pkcs11Token };
+
+/** What a CA record's `config.pkcs11` holds: which token and which keys in it (CKA_ID and label). */
+export interface Pkcs11KeyConfig {
+  token: string;
+  issuingKey: TokenKeyRef;
+  rootKey: TokenKeyRef;
+}
+
+/**
+ * Creates a root and an issuing CA under it; returns the record to store. Keys made in the store
+ * are sealed into it; keys made in a PKCS#11 token stay there (the record names them).
+ */
+export async function createEmbeddedCa(alg: CaAlgorithm, home: CaKeyHome | KeyProtector, now = Date.now(), logicalName = 'CountersignIssuingCA'): Promise<Omit<CaRecord, 'id'>> {
+  const where: CaKeyHome = home instanceof KeyProtector ? { kind: 'store', protector: home } : home;
   const p = signingParams(alg);
   const tag = hex(randomBytes(4)).toUpperCase();
-  const rootKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const root = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name: `CN=Countersign Root CA ${tag}, O=Countersign`,
-    notBefore: at(now - 60_000),
-    notAfter: at(now + 20 * 365 * DAY),
-    signingAlgorithm: p.sign,
-    keys: rootKeys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
-  });
-  const issuingKeys = (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const issuing = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: `CN=Countersign Issuing CA ${tag}, O=Countersign`,
-    issuer: root.subjectName,
-    notBefore: at(now - 60_000),
-    notAfter: at(now + 10 * 365 * DAY),
-    signingAlgorithm: p.sign,
-    publicKey: issuingKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(issuingKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
-  });
-  const logicalName = `CountersignIssuingCA`;
-  const pkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', issuingKeys.privateKey));
-  const rootPkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', rootKeys.privateKey));
-  return {
+  const crypto = where.kind === 'pkcs11' ? where.token.crypto : webcrypto;
+  const generate = async (role: string) =>
+    where.kind === 'pkcs11'
+      ? where.token.generate(p.generate as EcKeyGenParams, `countersign-${role}-${tag}`)
+      : { keys: (await subtle.generateKey(p.generate, true, ['sign', 'verify'])) as CryptoKeyPair, ref: null };
+  const rootKeys = await generate('root');
+  const root = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: randomSerial(),
+      name: `CN=Countersign Root CA ${tag}, O=Countersign`,
+      notBefore: at(now - 60_000),
+      notAfter: at(now + 20 * 365 * DAY),
+      signingAlgorithm: p.sign,
+      keys: rootKeys.keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(rootKeys.keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const issuingKeys = await generate('issuing');
+  const issuing = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject: `CN=Countersign Issuing CA ${tag}, O=Countersign`,
+      issuer: root.subjectName,
+      notBefore: at(now - 60_000),
+      notAfter: at(now + 10 * 365 * DAY),
+      signingAlgorithm: p.sign,
+      publicKey: issuingKeys.keys.publicKey,
+      signingKey: rootKeys.keys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        await x509.SubjectKeyIdentifierExtension.create(issuingKeys.keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(rootKeys.keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const common = {
     logicalName,
     hostName: 'countersign',
     chainPem: [issuing.toString('pem'), root.toString('pem')],
-    sealedKey: protector.seal(pkcs8, `ca:${logicalName}`),
-    sealedRootKey: protector.seal(rootPkcs8, `ca-root:${logicalName}`),
     imported: false,
     createdAt: new Date(now).toISOString(),
+    connector: 'embedded' as const,
+  };
+  if (where.kind === 'pkcs11') {
+    const pkcs11: Pkcs11KeyConfig = { token: where.token.tokenLabel, issuingKey: issuingKeys.ref!, rootKey: rootKeys.ref! };
+    // No key material in the store: the record names the keys in the token.
+    return { ...common, sealedKey: '', sealedRootKey: null, config: { pkcs11 } };
+  }
+  const pkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', issuingKeys.keys.privateKey));
+  const rootPkcs8 = new Uint8Array(await subtle.exportKey('pkcs8', rootKeys.keys.privateKey));
+  return {
+    ...common,
+    sealedKey: where.protector.seal(pkcs8, `ca:${logicalName}`),
+    sealedRootKey: where.protector.seal(rootPkcs8, `ca-root:${logicalName}`),
+    config: null,
   };
 }
 
@@ -122,6 +159,9 @@ const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 const OCSP_NOCHECK = '1.3.6.1.5.5.7.48.1.5';
 const CRL_NUMBER = '2.5.29.20';
 
+/** The keys of a CA record that live in a PKCS#11 token, if they do. */
+export const pkcs11KeysOf = (record: Pick<CaRecord, 'config'>): Pkcs11KeyConfig | null => (record.config?.pkcs11 as Pkcs11KeyConfig | undefined) ?? null;
+
 /** An embedded CA loaded from its record: the issuing key is opened once, at start. */
 export class EmbeddedCa implements CaConnector, RevocationSigner {
   private constructor(
@@ -132,12 +172,24 @@ export class EmbeddedCa implements CaConnector, RevocationSigner {
     private readonly signAlg: Algorithm,
     /** The same for every certificate this CA issues: built once. */
     private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
+    /** Node's WebCrypto, or the PKCS#11 token's when the key lives there. */
+    private readonly crypto: Crypto,
+    private readonly tokenLabel: string | null,
     private readonly options: EmbeddedCaOptions = {},
   ) {}
 
   /** The embedded CA publishes its own CRL and OCSP answers. */
   get publisher(): RevocationSigner {
     return this;
+  }
+
+  /** The one way to sign as this CA (certificates here; CRLs and OCSP responses use it too). */
+  signer(): CaSigner {
+    return { key: this.key, crypto: this.crypto, algorithm: this.signAlg, certificate: this.issuer };
+  }
+
+  properties(): Record<string, unknown> {
+    return this.tokenLabel === null ? { Embedded: true } : { Embedded: true, KeyStorage: 'PKCS#11', Token: this.tokenLabel };
   }
 
   get id(): number {
@@ -150,14 +202,31 @@ export class EmbeddedCa implements CaConnector, RevocationSigner {
     return this.record.hostName;
   }
 
-  /** Throws KeyProtectionError when the key-encryption key is wrong for this record. */
-  static async load(record: CaRecord, protector: KeyProtector, options: EmbeddedCaOptions = {}): Promise<EmbeddedCa> {
-    const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
+  /**
+   * Throws KeyProtectionError when the key-encryption key is wrong for this record, Pkcs11Error
+   * when its key is in a token that is not configured or does not hold it.
+   */
+  static async load(record: CaRecord, protector: KeyProtector, token: Pkcs11Token | null = null, options: EmbeddedCaOptions = {}): Promise<EmbeddedCa> {
     const chain = record.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE')).map((der) => new x509.X509Certificate(bytes(der)));
     const issuer = chain[0]!;
     const p = signingParams(publicKeyInfo(issuer.publicKey.rawData));
+    const aki = await x509.AuthorityKeyIdentifierExtension.create(issuer);
+    const inToken = pkcs11KeysOf(record);
+    if (inToken) {
+      if (!token)
+        throw new Pkcs11Error(
+          `The key of CA ${record.logicalName} is in the PKCS#11 token '${inToken.token}': set COUNTERSIGN_PKCS11_MODULE, COUNTERSIGN_PKCS11_TOKEN and the PIN (COUNTERSIGN_PKCS11_PIN or _FILE).`,
+        );
+      const key = await token.privateKey(inToken.issuingKey, p.import as EcKeyImportParams);
+      // The key found must be the CA certificate's: sign once and verify with the certificate.
+      const probe = new Uint8Array(await token.crypto.subtle.sign(p.sign, key, new Uint8Array([1, 2, 3])));
+      if (!(await subtle.verify(p.sign, await issuer.publicKey.export(p.import, ['verify']), probe, new Uint8Array([1, 2, 3]))))
+        throw new Pkcs11Error(`The key ${inToken.issuingKey.id} in token '${token.tokenLabel}' is not the key of CA ${record.logicalName}'s certificate.`);
+      return new EmbeddedCa(record, key, issuer, chain, p.sign, aki, token.crypto, token.tokenLabel, options);
+    }
+    const pkcs8 = protector.open(record.sealedKey, `ca:${record.logicalName}`);
     const key = await subtle.importKey('pkcs8', bytes(pkcs8), p.import, false, ['sign']);
-    return new EmbeddedCa(record, key, issuer, chain, p.sign, await x509.AuthorityKeyIdentifierExtension.create(issuer), options);
+    return new EmbeddedCa(record, key, issuer, chain, p.sign, aki, webcrypto, null, options);
   }
 
   chain(): Uint8Array[] {
@@ -188,17 +257,20 @@ export class EmbeddedCa implements CaConnector, RevocationSigner {
       extensions.push(new x509.CRLDistributionPointsExtension([urls.crl], false));
       extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }, false));
     }
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject,
-      issuer: this.issuer.subjectName,
-      notBefore: at(now - 60_000),
-      notAfter: at(notAfter),
-      signingAlgorithm: this.signAlg,
-      publicKey,
-      signingKey: this.key,
-      extensions,
-    });
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: randomSerial(),
+        subject,
+        issuer: this.issuer.subjectName,
+        notBefore: at(now - 60_000),
+        notAfter: at(notAfter),
+        signingAlgorithm: this.signAlg,
+        publicKey,
+        signingKey: this.key,
+        extensions,
+      },
+      this.crypto,
+    );
     const der = new Uint8Array(cert.rawData);
     return {
       der,
@@ -214,44 +286,50 @@ export class EmbeddedCa implements CaConnector, RevocationSigner {
 
   /** RevocationSigner: the CRL, signed with the issuing key (the one signing path, as issue()). */
   async signCrl(crl: CrlContent): Promise<Uint8Array> {
-    const generated = await x509.X509CrlGenerator.create({
-      issuer: this.issuer.subjectName,
-      thisUpdate: at(crl.thisUpdate.getTime()),
-      nextUpdate: at(crl.nextUpdate.getTime()),
-      signingAlgorithm: this.signAlg,
-      signingKey: this.key,
-      extensions: [this.authorityKeyId, new x509.Extension(CRL_NUMBER, false, AsnConvert.serialize(new CRLNumber(crl.number)))],
-      entries: crl.entries.map((e) => ({
-        serialNumber: e.serialNumber,
-        revocationDate: at(e.revocationDate.getTime()),
-        // RFC 5280 5.3.1: unspecified (0) should be left out rather than listed.
-        reason: e.reason === 0 ? undefined : (e.reason as x509.X509CrlReason),
-      })),
-    });
+    const generated = await x509.X509CrlGenerator.create(
+      {
+        issuer: this.issuer.subjectName,
+        thisUpdate: at(crl.thisUpdate.getTime()),
+        nextUpdate: at(crl.nextUpdate.getTime()),
+        signingAlgorithm: this.signAlg,
+        signingKey: this.key,
+        extensions: [this.authorityKeyId, new x509.Extension(CRL_NUMBER, false, AsnConvert.serialize(new CRLNumber(crl.number)))],
+        entries: crl.entries.map((e) => ({
+          serialNumber: e.serialNumber,
+          revocationDate: at(e.revocationDate.getTime()),
+          // RFC 5280 5.3.1: unspecified (0) should be left out rather than listed.
+          reason: e.reason === 0 ? undefined : (e.reason as x509.X509CrlReason),
+        })),
+      },
+      this.crypto,
+    );
     return new Uint8Array(generated.rawData);
   }
 
   /** RevocationSigner: a short-lived delegated OCSP responder certificate for a key held in memory. */
   async issueOcspResponder(publicKey: CryptoKey, notBefore: Date, notAfter: Date): Promise<Uint8Array> {
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: `CN=${this.issuer.subjectName.getField('CN')[0] ?? 'Countersign'} OCSP Responder, O=Countersign`,
-      issuer: this.issuer.subjectName,
-      notBefore: at(notBefore.getTime()),
-      notAfter: at(Math.min(notAfter.getTime(), this.issuer.notAfter.getTime())),
-      signingAlgorithm: this.signAlg,
-      publicKey,
-      signingKey: this.key,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([OCSP_SIGNING], false),
-        // id-pkix-ocsp-nocheck (value NULL): relying parties need not check the responder's own status.
-        new x509.Extension(OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-        this.authorityKeyId,
-      ],
-    });
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: randomSerial(),
+        subject: `CN=${this.issuer.subjectName.getField('CN')[0] ?? 'Countersign'} OCSP Responder, O=Countersign`,
+        issuer: this.issuer.subjectName,
+        notBefore: at(notBefore.getTime()),
+        notAfter: at(Math.min(notAfter.getTime(), this.issuer.notAfter.getTime())),
+        signingAlgorithm: this.signAlg,
+        publicKey,
+        signingKey: this.key,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([OCSP_SIGNING], false),
+          // id-pkix-ocsp-nocheck (value NULL): relying parties need not check the responder's own status.
+          new x509.Extension(OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])),
+          await x509.SubjectKeyIdentifierExtension.create(publicKey),
+          this.authorityKeyId,
+        ],
+      },
+      this.crypto,
+    );
     return new Uint8Array(cert.rawData);
   }
 }

@@ -81,5 +81,7 @@ export async function importCa(input: CaImport, protector: KeyProtector): Promis
     sealedRootKey: null,
     imported: true,
     createdAt: new Date().toISOString(),
+    connector: 'embedded',
+    config: null,
   };
 }

@@ -1,6 +1,7 @@
 import type { CaConnector } from '../ca/connector.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
-import { createEmbeddedCa, EmbeddedCa, type CaAlgorithm } from '../ca/embedded-ca.ts';
+import { type CaAlgorithm, type CaKeyHome, createEmbeddedCa, EmbeddedCa, pkcs11KeysOf } from '../ca/embedded-ca.ts';
+import { Pkcs11Token, type Pkcs11Settings } from '../ca/pkcs11/token.ts';
 import { CaImportError, importCa, type CaImport } from '../ca/import.ts';
 import { type KeyProtector, resolveKeyProtector, type KeySource } from '../ca/key-protection.ts';
 import { buildPkcs12 } from '../certificates/pkcs12.ts';
@@ -10,7 +11,11 @@ import type { Template } from '../certificates/types.ts';
 import { fail } from '../domain/errors.ts';
 import { grants, P } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
-import type { CertificateRecord } from '../store/certificate-store.ts';
+import type { CaRecord, CertificateRecord } from '../store/certificate-store.ts';
+import { AcmeUpstreamCa, type AcmeCaInput, type AcmeEnvironment } from '../ca/acme-upstream/acme-ca.ts';
+import { ChallengeResponder } from '../ca/acme-upstream/challenges.ts';
+import { pemBlocks } from '../certificates/x509.ts';
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from '../domain/egress.ts';
 import type { Store } from '../store/store.ts';
 import { Enrollment } from './enrollment.ts';
 import { Revocation } from './revocation.ts';
@@ -19,6 +24,12 @@ import type { WorkflowService } from './workflow.ts';
 
 export interface CertificateOptions {
   keySource: KeySource;
+  /** Where ACME CAs may be reached (the REST steps' egress policy); default: public addresses only. */
+  egress?: EgressPolicy;
+  /** The embedded CA's keys in a PKCS#11 token instead of the store (COUNTERSIGN_PKCS11_*). */
+  pkcs11?: Pkcs11Settings;
+  /** Time limits of ACME upstream CAs: one HTTP call, and a whole order (validation and issuance). */
+  acme?: { timeoutMs: number; orderTimeoutMs: number };
   algorithm: CaAlgorithm;
   log: (msg: string) => void;
   /** Where certificate.issued / certificate.deleted go (docs/operations.md "Logs"). */
@@ -39,6 +50,9 @@ export class CertificateService {
   /** The embedded CAs' CRLs and OCSP answers. */
   readonly revocationStatus: RevocationStatus;
   private readonly cas = new Map<number, CaConnector>();
+  /** The http-01 answers of ACME orders in progress, in the store (any node serves them at /.well-known/acme-challenge/). */
+  readonly challenges: ChallengeResponder;
+  private readonly acmeEnv: AcmeEnvironment;
 
   private constructor(
     readonly store: Store,
@@ -46,14 +60,20 @@ export class CertificateService {
     workflow: WorkflowService,
     readonly events: SecurityEvents,
     private readonly opts: CertificateOptions,
+    private readonly token: Pkcs11Token | null,
   ) {
+    const orderTimeoutMs = opts.acme?.orderTimeoutMs ?? 120_000;
+    this.challenges = new ChallengeResponder(store.certificates, orderTimeoutMs + 60_000);
+    this.acmeEnv = {
+      orders: store.certificates,
+      egress: opts.egress ?? DEFAULT_EGRESS_POLICY,
+      timeoutMs: opts.acme?.timeoutMs ?? 30_000,
+      orderTimeoutMs,
+      challenges: this.challenges,
+    };
     this.enrollment = new Enrollment(this, workflow);
     this.revocationStatus = new RevocationStatus(store, (id) => this.cas.get(id), opts.revocationStatus);
     this.revocation = new Revocation(this, workflow, this.revocationStatus);
-  }
-
-  private loadCa(record: Parameters<typeof EmbeddedCa.load>[0]): Promise<CaConnector> {
-    return EmbeddedCa.load(record, this.protector, { publicBaseUrl: this.opts.publicBaseUrl });
   }
 
   /**
@@ -63,11 +83,16 @@ export class CertificateService {
   static async open(store: Store, workflow: WorkflowService, opts: CertificateOptions): Promise<CertificateService> {
     const existing = await store.certificates.listCas();
     const protector = resolveKeyProtector(opts.keySource, existing.length > 0, opts.log);
+    const token = opts.pkcs11 ? Pkcs11Token.open(opts.pkcs11) : null;
     if (existing.length === 0) {
-      const ca = await store.certificates.insertCaIfAbsent(await createEmbeddedCa(opts.algorithm, protector));
-      opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}).`);
+      const ca = await CertificateService.createCa(store, opts, token ? { kind: 'pkcs11', token } : { kind: 'store', protector }, 'CountersignIssuingCA');
+      opts.log(`Created the embedded certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}${token ? `, keys in PKCS#11 token '${token.tokenLabel}'` : ''}).`);
+    } else if (token && !existing.some((r) => pkcs11KeysOf(r))) {
+      // A token configured for a store whose CAs keep their keys in the store: a new CA beside them, with its keys in the token.
+      const ca = await CertificateService.createCa(store, opts, { kind: 'pkcs11', token }, 'CountersignHsmIssuingCA');
+      opts.log(`Created the certificate authority ${ca.hostName}\\${ca.logicalName} (${opts.algorithm}) with its keys in PKCS#11 token '${token.tokenLabel}'.`);
     }
-    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts);
+    const service = new CertificateService(store, protector, workflow, opts.events ?? NO_SECURITY_EVENTS, opts, token);
     for (const record of await store.certificates.listCas()) service.cas.set(record.id, await service.loadCa(record));
     await store.certificates.insertTemplateIfNone(defaultTemplate());
     return service;
@@ -85,6 +110,55 @@ export class CertificateService {
     if ((await this.store.certificates.listCas()).some((c) => c.logicalName.toLowerCase() === record.logicalName.toLowerCase()))
       return fail('Conflict', `A certificate authority named '${record.logicalName}' exists already.`);
     const stored = await this.store.certificates.insertCaIfAbsent(record);
+    await this.loadNewCas();
+    return this.caById(stored.id);
+  }
+
+  /** Creates and stores an embedded CA; when another node stored one under that name first, its CA is used and keys made in a token are deleted. */
+  private static async createCa(store: Store, opts: CertificateOptions, home: CaKeyHome, logicalName: string): Promise<CaRecord> {
+    const record = await createEmbeddedCa(opts.algorithm, home, Date.now(), logicalName);
+    const stored = await store.certificates.insertCaIfAbsent(record);
+    const ours = pkcs11KeysOf(record);
+    if (home.kind === 'pkcs11' && ours && pkcs11KeysOf(stored)?.issuingKey.id !== ours.issuingKey.id) {
+      await home.token.remove(ours.issuingKey);
+      await home.token.remove(ours.rootKey);
+    }
+    return stored;
+  }
+
+  /** The connector of a stored CA, by its kind. */
+  private async loadCa(record: CaRecord): Promise<CaConnector> {
+    if (record.connector === 'acme') return AcmeUpstreamCa.load(record, this.protector, this.acmeEnv);
+    return EmbeddedCa.load(record, this.protector, this.token, { publicBaseUrl: this.opts.publicBaseUrl });
+  }
+
+  /**
+   * Extension: adds an external ACME CA. Registers an account (a new key, sealed like CA keys)
+   * with the directory before anything is stored, so a CA that cannot be reached is not added.
+   */
+  async addAcmeCa(input: AcmeCaInput): Promise<CaConnector> {
+    if (!/^[A-Za-z0-9][\w.-]{0,99}$/.test(input.logicalName)) return fail('ValidationFailed', 'LogicalName must be 1 to 100 letters, digits, dots, dashes or underscores.');
+    if (!/^[A-Za-z0-9][\w.-]{0,252}$/.test(input.hostName)) return fail('ValidationFailed', 'HostName must be a host name.');
+    let url: URL;
+    try {
+      url = new URL(input.directoryUrl);
+    } catch {
+      return fail('ValidationFailed', 'DirectoryUrl must be the https URL of the ACME directory.');
+    }
+    if (url.protocol !== 'https:') return fail('ValidationFailed', 'DirectoryUrl must be an https URL (RFC 8555 6.1).');
+    if (input.caBundlePem !== null && pemBlocks(input.caBundlePem, 'CERTIFICATE').length === 0)
+      return fail('ValidationFailed', 'CaBundlePem must hold PEM certificates (the roots to trust for the directory).');
+    if ((await this.store.certificates.listCas()).some((c) => c.logicalName.toLowerCase() === input.logicalName.toLowerCase()))
+      return fail('Conflict', `A certificate authority named '${input.logicalName}' exists already.`);
+    let record: Omit<CaRecord, 'id'>;
+    try {
+      record = await AcmeUpstreamCa.register(input, this.protector, this.acmeEnv);
+    } catch (e) {
+      return fail('ValidationFailed', `The ACME account could not be registered: ${(e as Error).message}`);
+    }
+    const stored = await this.store.certificates.insertCaIfAbsent(record);
+    // Another administrator added a CA of that name at the same moment: theirs stays.
+    if (stored.sealedKey !== record.sealedKey) return fail('Conflict', `A certificate authority named '${input.logicalName}' exists already.`);
     await this.loadNewCas();
     return this.caById(stored.id);
   }

@@ -10,7 +10,7 @@ import type { Instance, JsonObject } from '../domain/types.ts';
 import type { Principal } from '../security/principal.ts';
 import { StepFailure } from '../domain/step-type.ts';
 import type { CertificateRecord, RequestRecord } from '../store/certificate-store.ts';
-import type { CaConnector } from '../ca/connector.ts';
+import { CaRefusal, type CaConnector } from '../ca/connector.ts';
 import type { KeyProtector } from '../ca/key-protection.ts';
 import type { Store } from '../store/store.ts';
 import type { SecurityEvents } from '../observability/logger.ts';
@@ -201,6 +201,10 @@ export class Enrollment {
     const template = await this.store.getTemplate(request.templateId);
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
+    const chainBefore = ca.chain();
+    const label = String(request.data.keyLabel ?? '');
+    const key = generatedKey ?? (request.sealedKey ? this.certs.protector.open(request.sealedKey, label) : null);
+    const csrPem = typeof request.data.csr === 'string' ? request.data.csr : null;
     let issued: Awaited<ReturnType<typeof ca.issue>>;
     try {
       issued = await ca.issue(
@@ -211,14 +215,23 @@ export class Enrollment {
           validityDays: p.validityDays,
           keyUsage: p.keyUsage,
           extendedKeyUsages: p.extendedKeyUsages,
+          csrPem,
+          // Only a key Countersign generated (PFX), so a CA that needs a CSR gets one signed by it.
+          keyForCsr: csrPem === null ? key : null,
         },
         `request:${request.id}`,
       );
     } catch (e) {
+      // A refusal is final (the step fails with it); anything else is the CA being unavailable (retried).
+      if (e instanceof CaRefusal) throw new CountersignError('EnrollmentRefused', `The certificate authority ${ca.logicalName} refused request ${request.id}: ${e.message}`);
       throw new CountersignError('CaUnavailable', `The certificate authority ${ca.logicalName} could not sign request ${request.id}: ${(e as Error).message}`);
     }
-    const label = String(request.data.keyLabel ?? '');
-    const key = generatedKey ?? (request.sealedKey ? this.certs.protector.open(request.sealedKey, label) : null);
+    // An external CA answered with its issuing chain: kept with the CA, so IncludeChain works on every node and after a restart.
+    if (issued.chain?.length && !sameChain(issued.chain, chainBefore))
+      await this.store.updateCaChain(
+        ca.id,
+        issued.chain.map((d) => toPem(d)),
+      );
     // Kept when the template retains keys, or once for a PFX requester who could not get it yet.
     const keep = key !== null && ((template && retainsKeys(template)) || (request.kind === 'PFX' && generatedKey === null));
     const facts = publicKeyInfo(Buffer.from(p.publicKey, 'base64'));
@@ -380,6 +393,8 @@ function matchingKey(text: string, publicKeyDer: Uint8Array): Uint8Array {
     return fail('CertificateRequestInvalid', 'PrivateKey must be the unencrypted PKCS#8 key of the CSR.');
   }
 }
+
+const sameChain = (a: Uint8Array[], b: Uint8Array[]): boolean => a.length === b.length && a.every((d, i) => Buffer.from(d).equals(Buffer.from(b[i]!)));
 
 /** ExtensionName of the step type that issues (src/steps/enroll). */
 export const ENROLL_STEP = 'EnrollStep';

@@ -16,6 +16,8 @@ export const toCa = (r: Row): CaRecord => ({
   sealedRootKey: r.sealed_root_key ?? null,
   imported: r.imported === true || r.imported === 1,
   createdAt: iso(r.created_at),
+  connector: r.connector === 'acme' ? 'acme' : 'embedded',
+  config: r.config == null ? null : json<Record<string, unknown>>(r.config),
 });
 
 export const toTemplate = (r: Row): Template => ({ ...json<Omit<Template, 'id'>>(r.body), id: Number(r.id) });

@@ -13,6 +13,18 @@ export interface CertificateStore {
   listCas(): Promise<CaRecord[]>;
   /** Inserts unless a CA of that logical name exists; returns the stored one (first writer wins). */
   insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord>;
+  /** Replaces a CA's chain (an external CA answered with another issuing chain); false for an unknown id. */
+  updateCaChain(id: number, chainPem: string[]): Promise<boolean>;
+
+  /** http-01 answers of ACME orders in progress (any node serves them); putting one also drops expired ones. */
+  putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void>;
+  /** The answer for a token, unless it has expired at `now`. */
+  getAcmeChallenge(token: string, now: string): Promise<string | null>;
+  deleteAcmeChallenge(token: string): Promise<void>;
+  /** The URL of the ACME order a CA placed for an idempotency key (a request), if any. */
+  getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null>;
+  /** Records it; an existing one for that key is replaced (its order had become unusable). */
+  putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void>;
 
   listTemplates(): Promise<Template[]>;
   getTemplate(id: number): Promise<Template | null>;
@@ -108,7 +120,17 @@ export interface CaRecord {
   sealedRootKey: string | null;
   imported: boolean;
   createdAt: string;
+  /**
+   * Which connector serves this CA: 'embedded' signs here (key sealed in `sealedKey`, or held in a
+   * PKCS#11 token when `config.pkcs11` is set), 'acme' forwards to an external ACME CA (its
+   * account key sealed in `sealedKey`). Records written before migration 0009 are 'embedded'.
+   */
+  connector: CaConnectorKind;
+  /** The connector's settings (no secrets): see src/ca/acme-upstream and src/ca/pkcs11. */
+  config: Record<string, unknown> | null;
 }
+
+export type CaConnectorKind = 'embedded' | 'acme';
 
 export interface MetadataField {
   id: number;

@@ -295,10 +295,14 @@ describe('backup and config', () => {
       COUNTERSIGN_SMTP_PASSWORD: 'smtp-secret-value-1',
       COUNTERSIGN_LINK_SECRET: 'link-secret-value-that-is-32-chars-long!',
       COUNTERSIGN_AUDIT_KEY: 'audit-secret-value-1',
+      COUNTERSIGN_CA_KEY: 'Y2Eta2V5LXNlY3JldC12YWx1ZS0xLTMyYnl0ZXMhISE=',
+      COUNTERSIGN_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      COUNTERSIGN_PKCS11_TOKEN: 'ca-token',
+      COUNTERSIGN_PKCS11_PIN: 'pkcs11-pin-secret-value-1',
     };
     const r = await cli(['config', 'print', '--json'], { url: 'postgres://cs:db-secret-value-1@db.example/cs', env: { ...secrets, PORT: '9090' } });
     expect(r.code, r.stderr).toBe(0);
-    for (const v of [...Object.values(secrets).filter((v) => v.includes('secret')), 'db-secret-value-1']) expect(r.stdout).not.toContain(v);
+    for (const v of [...Object.values(secrets).filter((v) => v.includes('secret')), 'db-secret-value-1', secrets.COUNTERSIGN_CA_KEY]) expect(r.stdout).not.toContain(v);
     const c = JSON.parse(r.stdout);
     expect(c).toMatchObject({
       port: 9090,
@@ -309,6 +313,7 @@ describe('backup and config', () => {
       shutdownGraceMs: 10000,
     });
     expect(c.steps.smtp).toMatchObject({ host: 'mail.example', password: '***' });
+    expect(c).toMatchObject({ caKey: '***', pkcs11: { module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'ca-token', pin: '***' } });
     const bad = await cli(['config', 'print'], { url, env: { COUNTERSIGN_SHUTDOWN_GRACE_MS: 'soon' } });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/COUNTERSIGN_SHUTDOWN_GRACE_MS must be a whole number/);

@@ -28,7 +28,7 @@ export function caWire(ca: CaConnector) {
     DenialMax: null,
     FailureMax: null,
     RFCEnforcement: true,
-    Properties: JSON.stringify({ Embedded: true }),
+    Properties: JSON.stringify(ca.properties?.() ?? { Embedded: true }),
     AllowedEnrollmentTypes: 3,
     KeyRetention: 0,
     KeyRetentionDays: null,

@@ -13,6 +13,8 @@ export function maskedConfig(c: Config): Record<string, unknown> {
     adminPassword: c.adminPassword === undefined ? undefined : MASK,
     linkSecret: c.linkSecret === undefined ? '(generated, kept in the store)' : MASK,
     auditKey: c.auditKey === undefined ? '(generated, kept in the store)' : MASK,
+    caKey: c.caKey === undefined ? undefined : MASK,
+    pkcs11: c.pkcs11 && { ...c.pkcs11, pin: c.pkcs11.pin === undefined ? undefined : MASK },
     metrics: c.metrics?.mode === 'token' ? { mode: 'token', token: MASK } : c.metrics,
     steps: c.steps && { ...c.steps, smtp: smtp ? { ...smtp, password: smtp.password === null ? null : MASK } : smtp },
     auth: c.auth && {

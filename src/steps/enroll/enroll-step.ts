@@ -38,6 +38,7 @@ export const enrollStep: StepType = {
       return await enrollment.issueForInstance(input.instance);
     } catch (e) {
       if (e instanceof CountersignError && e.errorName === 'CaUnavailable') throw new StepFailure(e.message, true);
+      if (e instanceof CountersignError && e.errorName === 'EnrollmentRefused') throw new StepFailure(e.message, false);
       throw e;
     }
   },

@@ -45,10 +45,53 @@ export class PgCertificateStore implements CertificateStore {
     return (await this.pool.query('SELECT * FROM cert_authorities ORDER BY id')).rows.map(toCa);
   }
 
+  async updateCaChain(id: number, chainPem: string[]): Promise<boolean> {
+    return ((await this.pool.query('UPDATE cert_authorities SET chain_pem = $1 WHERE id = $2', [JSON.stringify(chainPem), id])).rowCount ?? 0) > 0;
+  }
+
+  async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
+    await this.pool.query('DELETE FROM acme_challenges WHERE expires_at < now()');
+    await this.pool.query(
+      'INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES ($1, $2, $3) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+      [token, keyAuthorization, expiresAt],
+    );
+  }
+
+  async getAcmeChallenge(token: string, now: string): Promise<string | null> {
+    const r = await this.pool.query('SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at >= $2', [token, now]);
+    return r.rows[0] ? String(r.rows[0].key_authorization) : null;
+  }
+
+  async deleteAcmeChallenge(token: string): Promise<void> {
+    await this.pool.query('DELETE FROM acme_challenges WHERE token = $1', [token]);
+  }
+
+  async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
+    const r = await this.pool.query('SELECT order_url FROM acme_orders WHERE ca_id = $1 AND idempotency_key = $2', [caId, idempotencyKey]);
+    return r.rows[0] ? String(r.rows[0].order_url) : null;
+  }
+
+  async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+      [caId, idempotencyKey, orderUrl, createdAt],
+    );
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     await this.pool.query(
-      'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (logical_name) DO NOTHING',
-      [ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported, ca.createdAt],
+      'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (logical_name) DO NOTHING',
+      [
+        ca.logicalName,
+        ca.hostName,
+        JSON.stringify(ca.chainPem),
+        ca.sealedKey,
+        ca.sealedRootKey,
+        ca.imported,
+        ca.createdAt,
+        ca.connector,
+        ca.config === null ? null : JSON.stringify(ca.config),
+      ],
     );
     return toCa((await this.pool.query('SELECT * FROM cert_authorities WHERE logical_name = $1', [ca.logicalName])).rows[0]);
   }

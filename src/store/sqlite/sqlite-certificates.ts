@@ -55,12 +55,55 @@ export class SqliteCertificateStore implements CertificateStore {
     return (this.st('SELECT * FROM cert_authorities ORDER BY id').all() as Row[]).map(toCa);
   }
 
+  async updateCaChain(id: number, chainPem: string[]): Promise<boolean> {
+    return this.st('UPDATE cert_authorities SET chain_pem = ? WHERE id = ?').run(JSON.stringify(chainPem), id).changes > 0;
+  }
+
+  async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
+    this.db.transaction(() => {
+      this.st('DELETE FROM acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
+      this.st(
+        'INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+      ).run(token, keyAuthorization, expiresAt);
+    })();
+  }
+
+  async getAcmeChallenge(token: string, now: string): Promise<string | null> {
+    const row = this.st('SELECT key_authorization FROM acme_challenges WHERE token = ? AND expires_at >= ?').get(token, now) as Row | undefined;
+    return row ? String(row.key_authorization) : null;
+  }
+
+  async deleteAcmeChallenge(token: string): Promise<void> {
+    this.st('DELETE FROM acme_challenges WHERE token = ?').run(token);
+  }
+
+  async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
+    const row = this.st('SELECT order_url FROM acme_orders WHERE ca_id = ? AND idempotency_key = ?').get(caId, idempotencyKey) as Row | undefined;
+    return row ? String(row.order_url) : null;
+  }
+
+  async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
+    this.st(
+      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+    ).run(caId, idempotencyKey, orderUrl, createdAt);
+  }
+
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
     this.db
       .prepare(
-        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
+        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
       )
-      .run(ca.logicalName, ca.hostName, JSON.stringify(ca.chainPem), ca.sealedKey, ca.sealedRootKey, ca.imported ? 1 : 0, ca.createdAt);
+      .run(
+        ca.logicalName,
+        ca.hostName,
+        JSON.stringify(ca.chainPem),
+        ca.sealedKey,
+        ca.sealedRootKey,
+        ca.imported ? 1 : 0,
+        ca.createdAt,
+        ca.connector,
+        ca.config === null ? null : JSON.stringify(ca.config),
+      );
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 

@@ -1,0 +1,20 @@
+-- CA connector kinds (issue 11): 'embedded' (keys sealed in the store, or in a PKCS#11 token),
+-- 'acme' (an external ACME CA). config: the connector's own settings as JSON (no secrets).
+ALTER TABLE cert_authorities ADD COLUMN connector TEXT NOT NULL DEFAULT 'embedded';
+ALTER TABLE cert_authorities ADD COLUMN config TEXT;
+-- http-01 answers of ACME orders in progress, readable by every node (the CA's validation request
+-- may reach any node behind the load balancer). Public by design (RFC 8555 8.3); short-lived.
+CREATE TABLE acme_challenges (
+  token             TEXT PRIMARY KEY,
+  key_authorization TEXT NOT NULL,
+  expires_at        TEXT NOT NULL
+);
+-- The ACME order placed for each request (idempotency key), so a retry resumes it instead of
+-- ordering a second certificate.
+CREATE TABLE acme_orders (
+  ca_id           INTEGER NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  order_url       TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  PRIMARY KEY (ca_id, idempotency_key)
+);
