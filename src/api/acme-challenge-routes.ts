@@ -8,7 +8,8 @@ import type { ChallengeResponder } from '../ca/acme-upstream/challenges.ts';
 export const acmeChallengeRoutes =
   (challenges: ChallengeResponder): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Params: { token: string } }>('/.well-known/acme-challenge/:token', async (req, reply) => {
+    // For an upstream ACME CA's validator, not for API clients: kept out of the OpenAPI document.
+    app.get<{ Params: { token: string } }>('/.well-known/acme-challenge/:token', { schema: { hide: true } }, async (req, reply) => {
       const answer = await challenges.answer(req.params.token);
       if (answer === null) return reply.code(404).type('text/plain').send('Not found');
       return reply.type('application/octet-stream').send(answer);
