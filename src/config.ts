@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
@@ -42,9 +43,26 @@ export interface Config {
   steps?: Partial<StepSettings>;
   /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
   metrics?: MetricsAccess;
+  /** The ACME server's challenge validation (docs/acme.md). */
+  acme?: AcmeConfig;
+  /** HTTPS serving: certificate files, or a certificate from the own CA (`self`); absent: plain HTTP. */
+  tls?: TlsConfig;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
 }
+
+export interface AcmeConfig {
+  /** Port http-01 validation connects to (COUNTERSIGN_ACME_HTTP_PORT); default 80. */
+  httpPort: number;
+  /** Name -> IP overrides for validation (COUNTERSIGN_ACME_RESOLVE, `name=ip,...`). */
+  resolve: Record<string, string>;
+  /** `host:port` of the DNS server dns-01 asks (COUNTERSIGN_ACME_DNS); null: the system resolver. */
+  dnsServer: string | null;
+  /** Time allowed for one validation connection or query (COUNTERSIGN_ACME_VALIDATION_TIMEOUT_MS). */
+  validationTimeoutMs: number;
+}
+
+export type TlsConfig = { mode: 'files'; certFile: string; keyFile: string } | { mode: 'self'; names: string[] };
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
 
@@ -95,7 +113,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caAlgorithm: caAlgorithm(env),
     metrics: parseMetricsAccess(env.COUNTERSIGN_METRICS),
     shutdownGraceMs: int(env, 'COUNTERSIGN_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    acme: acmeConfigFrom(env),
+    tls: tlsConfigFrom(env),
   };
+}
+
+function acmeConfigFrom(env: NodeJS.ProcessEnv): AcmeConfig {
+  const resolve: Record<string, string> = {};
+  for (const entry of (env.COUNTERSIGN_ACME_RESOLVE ?? '').split(',')) {
+    if (entry.trim() === '') continue;
+    const m = /^\s*([A-Za-z0-9.*_-]+)\s*=\s*([0-9A-Fa-f.:]+)\s*$/.exec(entry);
+    if (!m || !isIP(m[2]!)) throw new Error(`COUNTERSIGN_ACME_RESOLVE entries are name=ip; '${entry.trim()}' is not.`);
+    resolve[m[1]!.toLowerCase().replace(/\.$/, '')] = m[2]!;
+  }
+  const dns = env.COUNTERSIGN_ACME_DNS?.trim() || null;
+  if (dns !== null && !/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$/.test(dns)) throw new Error(`COUNTERSIGN_ACME_DNS must be ip[:port] (IPv6 in brackets); it is '${dns}'.`);
+  return {
+    httpPort: int(env, 'COUNTERSIGN_ACME_HTTP_PORT', 80, 1, 65535),
+    resolve,
+    dnsServer: dns,
+    validationTimeoutMs: int(env, 'COUNTERSIGN_ACME_VALIDATION_TIMEOUT_MS', 10_000, 100, 120_000),
+  };
+}
+
+function tlsConfigFrom(env: NodeJS.ProcessEnv): TlsConfig | undefined {
+  const mode = env.COUNTERSIGN_TLS?.trim().toLowerCase();
+  const cert = env.COUNTERSIGN_TLS_CERT?.trim();
+  const key = env.COUNTERSIGN_TLS_KEY?.trim();
+  if (mode === 'self') {
+    if (cert || key) throw new Error('COUNTERSIGN_TLS=self and COUNTERSIGN_TLS_CERT/KEY exclude each other.');
+    const names = (env.COUNTERSIGN_TLS_NAMES ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
+    return { mode: 'self', names };
+  }
+  if (mode && mode !== 'off') throw new Error(`COUNTERSIGN_TLS must be self or off; it is '${env.COUNTERSIGN_TLS}'.`);
+  if (cert || key) {
+    if (!cert || !key) throw new Error('COUNTERSIGN_TLS_CERT and COUNTERSIGN_TLS_KEY go together (PEM files).');
+    return { mode: 'files', certFile: cert, keyFile: key };
+  }
+  return undefined;
 }
 
 function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {

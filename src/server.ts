@@ -25,6 +25,11 @@ import { certificateRoutes } from './api/certificates/index.ts';
 import { defaultCaKeyFile } from './ca/setup.ts';
 import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
+import { readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import { acmeRoutes } from './api/acme/routes.ts';
+import { AcmeService } from './service/acme/acme-service.ts';
+import { issueServerCredentials, renewalDue, type ServerCredentials } from './service/tls-self.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -35,6 +40,7 @@ export interface Server {
   runner: JobRunner;
   certificates: CertificateService;
   metrics: Metrics;
+  acme: AcmeService;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -84,7 +90,23 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     await store.close();
     throw e;
   });
+  const acme = new AcmeService(
+    store,
+    certificates,
+    {
+      validation: {
+        httpPort: config.acme?.httpPort ?? 80,
+        resolve: config.acme?.resolve ?? {},
+        dnsServer: config.acme?.dnsServer ?? null,
+        egress: stepSettings(env).egress,
+        timeoutMs: config.acme?.validationTimeoutMs ?? 10_000,
+      },
+    },
+    logger.child({ component: 'acme' }),
+  );
+  const tls = await serverCredentials(config, certificates);
   const app = await buildApp({
+    https: tls ?? undefined,
     services,
     workflow,
     security,
@@ -97,8 +119,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, workflow, linkSecret));
+      await app.register(acmeRoutes(acme));
     },
   });
+  const stopTlsRenewal = config.tls?.mode === 'self' && tls ? renewSelfTls(app, certificates, selfTlsNames(config), tls, logger) : () => {};
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
@@ -132,7 +156,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     runner,
     certificates,
     metrics,
+    acme,
     async close() {
+      stopTlsRenewal();
       await app.close();
       unlisten();
       await runner.stop();
@@ -140,4 +166,39 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await store.close();
     },
   };
+}
+
+/** COUNTERSIGN_TLS_CERT/KEY read once; COUNTERSIGN_TLS=self: issued from the first CA. */
+async function serverCredentials(config: Config, certificates: CertificateService): Promise<ServerCredentials | { key: string; cert: string } | null> {
+  if (!config.tls) return null;
+  if (config.tls.mode === 'files') return { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') };
+  const ca = certificates.listCas()[0];
+  if (!ca) throw new Error('COUNTERSIGN_TLS=self needs a CA, and none is loaded.');
+  return issueServerCredentials(ca, selfTlsNames(config));
+}
+
+const selfTlsNames = (config: Config): string[] => [config.host, ...(config.tls?.mode === 'self' ? config.tls.names : [])];
+
+/** Checks hourly; past two thirds of its lifetime the certificate is re-issued and swapped into the listening server. */
+function renewSelfTls(
+  app: FastifyInstance,
+  certificates: CertificateService,
+  names: string[],
+  first: ServerCredentials | { key: string; cert: string },
+  logger: Logger,
+): () => void {
+  let current = first as ServerCredentials;
+  const timer = setInterval(() => {
+    if (!renewalDue(current, new Date())) return;
+    issueServerCredentials(certificates.listCas()[0]!, names).then(
+      (next) => {
+        (app.server as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+        current = next;
+        logger.info({ component: 'tls', notAfter: next.notAfter.toISOString() }, 'renewed the self-issued TLS certificate');
+      },
+      (err) => logger.warn({ err, component: 'tls' }, 'could not renew the self-issued TLS certificate; retrying in an hour'),
+    );
+  }, 3600_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

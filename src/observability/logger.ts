@@ -40,7 +40,10 @@ export type SecurityEventName =
   | 'role.deleted'
   | 'definition.published'
   | 'certificate.issued'
-  | 'certificate.deleted';
+  | 'certificate.deleted'
+  | 'certificate.revoked'
+  | 'acme.eab.created'
+  | 'acme.eab.revoked';
 
 export const NO_SECURITY_EVENTS: SecurityEvents = { emit() {} };
 

@@ -158,4 +158,17 @@ export class CertificateService {
     await this.store.certificates.addCertificateHistory(cert.id, { at: new Date().toISOString(), username: p.identity.accountName, action: 'KeyRecovered', comment: null });
     return pfx;
   }
+
+  /**
+   * Revocation as far as this branch knows it: a `Revoked` entry in the certificate's history
+   * (once; false when it is revoked already). The revocation service (CRL, OCSP) replaces this
+   * when merged; ACME's revokeCert calls only this method.
+   */
+  async revokeCertificate(cert: CertificateRecord, reason: number, actor: string): Promise<boolean> {
+    const history = await this.store.certificates.listCertificateHistory(cert.id);
+    if (history.some((h) => h.action === 'Revoked')) return false;
+    await this.store.certificates.addCertificateHistory(cert.id, { at: new Date().toISOString(), username: actor, action: 'Revoked', comment: `Revoked (reason ${reason}).` });
+    this.events.emit('certificate.revoked', { certificateId: cert.id, serialNumber: cert.serialNumber, reason, by: actor });
+    return true;
+  }
 }

@@ -3,6 +3,7 @@ import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
+import type { AcmeStore } from './acme-store.ts';
 import type { CertificateStore } from './certificate-store.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
 
@@ -18,6 +19,8 @@ import type { MigrationState, StoreStats } from './operations.ts';
 export interface Store extends SecurityStore {
   /** CAs, templates, enrollment requests and issued certificates (certificate-store.ts). */
   readonly certificates: CertificateStore;
+  /** The ACME server's accounts, orders, authorizations, nonces, EAB keys and profiles (acme-store.ts). */
+  readonly acme: AcmeStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -12,6 +12,7 @@ import { PgListener } from './pg-listener.ts';
 import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
+import { PgAcmeStore } from './pg-acme.ts';
 import { pgMigrationStatus, pgStats } from '../operations.ts';
 import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
@@ -37,6 +38,7 @@ export const JOBS_CHANNEL = 'countersign_jobs';
 export class PostgresStore extends PostgresSecurityStore implements Store {
   private readonly listener: PgListener;
   readonly certificates: PgCertificateStore;
+  readonly acme: PgAcmeStore;
   /** Added to every write that queues jobs. */
   private readonly notify: { channel: string; payload: string };
 
@@ -48,6 +50,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   ) {
     super(pool);
     this.certificates = new PgCertificateStore(pool);
+    this.acme = new PgAcmeStore(pool);
     this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
     this.notify = { channel: JOBS_CHANNEL, payload: schema };
   }

@@ -13,6 +13,7 @@ import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
+import { SqliteAcmeStore } from './sqlite-acme.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
 const require = createRequire(import.meta.url);
@@ -27,6 +28,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore extends SqliteSecurityStore implements Store {
   private readonly wf: ReturnType<typeof prepare>;
   readonly certificates: SqliteCertificateStore;
+  readonly acme: SqliteAcmeStore;
 
   private constructor(
     private readonly conn: Database.Database,
@@ -35,6 +37,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     super(conn);
     this.wf = prepare(conn);
     this.certificates = new SqliteCertificateStore(conn);
+    this.acme = new SqliteAcmeStore(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
