@@ -119,7 +119,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
       await app.register(portalPlugin());
       await app.register(actionPages(services, workflow, linkSecret));
-      await app.register(acmeRoutes(acme));
+      await app.register(acmeRoutes(acme), { prefix: '/ACME' });
     },
   });
   const stopTlsRenewal = config.tls?.mode === 'self' && tls ? renewSelfTls(app, certificates, selfTlsNames(config), tls, logger) : () => {};

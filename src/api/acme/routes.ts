@@ -39,7 +39,8 @@ export function acmeRoutes(service: AcmeService) {
       return payload;
     });
 
-    for (const prefix of ['/ACME', '/ACME/:profile']) {
+    // Mounted at /ACME (server.ts): the default profile's paths and each named profile's.
+    for (const prefix of ['', '/:profile']) {
       const ctx = async (req: FastifyRequest): Promise<Ctx> => {
         const raw = (req.params as { profile?: string }).profile;
         if (raw !== undefined && (RESERVED.has(raw.toLowerCase()) || !/^[A-Za-z0-9_-]{1,64}$/.test(raw))) acmeFail('malformed', 'No such ACME profile.');

@@ -1,0 +1,92 @@
+import { createSocket } from 'node:dgram';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { toPem } from '../../src/certificates/x509.ts';
+import type { Config } from '../../src/config.ts';
+import { startTestApp, type TestApp } from '../support/server.ts';
+
+/** A port free right now (the OS picks; released at once for the child to bind). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface AcmeTestApp extends TestApp {
+  /** The root CA certificate (PEM) clients must trust. */
+  rootPem: string;
+  directory: string;
+}
+
+/** Countersign over HTTPS with a self-issued certificate, validation pointed at loopback. */
+export async function startAcmeApp(acme: Partial<NonNullable<Config['acme']>> = {}, overrides: Partial<Config> = {}): Promise<AcmeTestApp> {
+  const app = await startTestApp({
+    tls: { mode: 'self', names: ['localhost'] },
+    acme: { httpPort: 80, resolve: {}, dnsServer: null, validationTimeoutMs: 5000, ...acme },
+    ...overrides,
+  });
+  const chain = app.server.certificates.chainOf(app.server.certificates.listCas()[0]!.id);
+  return { ...app, rootPem: toPem(chain[chain.length - 1]!), directory: `${app.url}/ACME/directory` };
+}
+
+/** Answers http-01 challenges (token -> key authorization) on a loopback port. */
+export async function challengeServer(port = 0): Promise<{ port: number; tokens: Map<string, string>; close: () => Promise<void>; server: HttpServer }> {
+  const tokens = new Map<string, string>();
+  const server = createHttpServer((req, res) => {
+    const token = /^\/\.well-known\/acme-challenge\/([^/?]+)$/.exec(req.url ?? '')?.[1];
+    const answer = token ? tokens.get(token) : undefined;
+    if (answer === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return { port: (server.address() as AddressInfo).port, tokens, server, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * A tiny authoritative DNS server over UDP: TXT answers from a map (name -> values), NXDOMAIN
+ * otherwise. Enough for dns-01 (RFC 1035 message format, one question).
+ */
+export async function txtServer(): Promise<{ address: string; records: Map<string, string[]>; close: () => Promise<void> }> {
+  const records = new Map<string, string[]>();
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, rinfo) => {
+    if (msg.length < 12) return;
+    let off = 12;
+    const labels: string[] = [];
+    while (off < msg.length && msg[off]! > 0) {
+      const len = msg[off]!;
+      labels.push(msg.subarray(off + 1, off + 1 + len).toString('ascii'));
+      off += len + 1;
+    }
+    off += 1;
+    const qtype = msg.readUInt16BE(off);
+    const question = msg.subarray(12, off + 4);
+    const name = labels.join('.').toLowerCase();
+    const values = qtype === 16 ? (records.get(name) ?? []) : [];
+    const answers = values.map((v) => {
+      const txt = Buffer.from(v, 'utf8');
+      const rr = Buffer.alloc(12);
+      rr.writeUInt16BE(0xc00c, 0);
+      rr.writeUInt16BE(16, 2);
+      rr.writeUInt16BE(1, 4);
+      rr.writeUInt32BE(0, 6);
+      rr.writeUInt16BE(txt.length + 1, 10);
+      return Buffer.concat([rr, Buffer.from([txt.length]), txt]);
+    });
+    const header = Buffer.alloc(12);
+    msg.copy(header, 0, 0, 2);
+    const rcode = records.has(name) || values.length ? 0 : 3;
+    header.writeUInt16BE(0x8400 | (msg.readUInt16BE(2) & 0x0100) | rcode, 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answers.length, 6);
+    sock.send(Buffer.concat([header, question, ...answers]), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  return { address: `127.0.0.1:${sock.address().port}`, records, close: () => new Promise((r) => sock.close(() => r())) };
+}
