@@ -157,7 +157,8 @@ export class Enrollment {
       const certificate = await this.issueForRequest(request, now);
       return this.outcome('ISSUED', 'Issued.', request, null, certificate, input.includeChain, now);
     }
-    const title = `Enrollment of ${facts.subjectParts.CN?.[0] ?? requested.subject} (request ${request.id})`;
+    // A CSR with an empty subject (certbot's) is named by its first SAN.
+    const title = `Enrollment of ${facts.subjectParts.CN?.[0] ?? Object.values(sans).flat()[0] ?? requested.subject} (request ${request.id})`;
     const instance = await this.workflow.start(
       {
         definitionId: definition.id,

@@ -35,7 +35,12 @@ export function acmeRoutes(service: AcmeService) {
         // The store is down: the answer (a 503 problem) goes out without a nonce.
       }
       const base = (req as FastifyRequest & { acmeBase?: string }).acmeBase;
-      if (base && !/\/directory$/.test(req.url.split('?')[0]!)) reply.header('Link', `<${base}/directory>;rel="index"`);
+      if (base && !/\/directory$/.test(req.url.split('?')[0]!)) {
+        // Beside a handler's own links (rel="up" of a challenge).
+        const own = reply.getHeader('Link');
+        const links = own === undefined ? [] : Array.isArray(own) ? own.map(String) : [String(own)];
+        reply.header('Link', [...links, `<${base}/directory>;rel="index"`]);
+      }
       return payload;
     });
 
