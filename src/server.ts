@@ -28,6 +28,7 @@ import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import { acmeRoutes } from './api/acme/routes.ts';
+import { acmeAdminRoutes } from './api/acme/admin-routes.ts';
 import { AcmeService } from './service/acme/acme-service.ts';
 import { issueServerCredentials, renewalDue, type ServerCredentials } from './service/tls-self.ts';
 
@@ -113,7 +114,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
-    apiRoutes: certificateRoutes(certificates),
+    apiRoutes: [...certificateRoutes(certificates), acmeAdminRoutes(acme)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));

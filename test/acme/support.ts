@@ -38,10 +38,18 @@ export async function startAcmeApp(acme: Partial<NonNullable<Config['acme']>> = 
 }
 
 /** Answers http-01 challenges (token -> key authorization) on a loopback port. */
-export async function challengeServer(port = 0): Promise<{ port: number; tokens: Map<string, string>; close: () => Promise<void>; server: HttpServer }> {
+export async function challengeServer(
+  port = 0,
+): Promise<{ port: number; tokens: Map<string, string>; redirects: Map<string, string>; close: () => Promise<void>; server: HttpServer }> {
   const tokens = new Map<string, string>();
+  /** token -> Location: answered with a 302 instead. */
+  const redirects = new Map<string, string>();
   const server = createHttpServer((req, res) => {
     const token = /^\/\.well-known\/acme-challenge\/([^/?]+)$/.exec(req.url ?? '')?.[1];
+    if (token && redirects.has(token)) {
+      res.writeHead(302, { location: redirects.get(token)! }).end();
+      return;
+    }
     const answer = token ? tokens.get(token) : undefined;
     if (answer === undefined) {
       res.writeHead(404).end();
@@ -50,7 +58,7 @@ export async function challengeServer(port = 0): Promise<{ port: number; tokens:
     res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { port: (server.address() as AddressInfo).port, tokens, server, close: () => new Promise((r) => server.close(() => r())) };
+  return { port: (server.address() as AddressInfo).port, tokens, redirects, server, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { AcmeProblem, acmeFail } from '../../domain/acme/problems.ts';
 import type { AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeOrder, AcmeProfile } from '../../domain/acme/types.ts';
 import { CountersignError } from '../../domain/errors.ts';
 import { isStoreUnavailable } from '../../store/unavailable.ts';
-import { PROCESSING_RETRY_AFTER, type AcmeService } from '../../service/acme/acme-service.ts';
+import { PROCESSING_RETRY_AFTER, RESERVED_PROFILE_NAMES, type AcmeService } from '../../service/acme/acme-service.ts';
 import * as jose from 'jose';
 import { ACCOUNT_ALGORITHMS, keyOf, verifyJws, type VerifiedRequest } from './jws.ts';
 
@@ -18,8 +18,6 @@ interface Ctx {
   /** https://host/ACME or https://host/ACME/<profile> */
   base: string;
 }
-
-const RESERVED = new Set(['directory', 'new-nonce', 'new-account', 'new-order', 'revoke-cert', 'key-change', 'acct', 'order', 'authz', 'chall', 'cert']);
 
 export function acmeRoutes(service: AcmeService) {
   return async (app: FastifyInstance): Promise<void> => {
@@ -48,7 +46,7 @@ export function acmeRoutes(service: AcmeService) {
     for (const prefix of ['', '/:profile']) {
       const ctx = async (req: FastifyRequest): Promise<Ctx> => {
         const raw = (req.params as { profile?: string }).profile;
-        if (raw !== undefined && (RESERVED.has(raw.toLowerCase()) || !/^[A-Za-z0-9_-]{1,64}$/.test(raw))) acmeFail('malformed', 'No such ACME profile.');
+        if (raw !== undefined && (RESERVED_PROFILE_NAMES.has(raw.toLowerCase()) || !/^[A-Za-z0-9_-]{1,64}$/.test(raw))) acmeFail('malformed', 'No such ACME profile.');
         const profile = await service.profile(raw ?? 'default');
         const base = `${req.protocol}://${req.host}/ACME${raw === undefined ? '' : `/${raw}`}`;
         (req as FastifyRequest & { acmeBase?: string }).acmeBase = base;

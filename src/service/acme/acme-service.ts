@@ -3,9 +3,19 @@ import * as jose from 'jose';
 import { decodeCsr } from '../../certificates/csr.ts';
 import { toPem } from '../../certificates/x509.ts';
 import { AcmeProblem, acmeFail, problem } from '../../domain/acme/problems.ts';
-import { authzStatusAt, challengeTypesFor, checkOrderIdentifiers, csrMismatches, defaultProfile, keyAuthorization, orderStatusAt } from '../../domain/acme/policy.ts';
-import type { AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeOrder, AcmeProfile, EabKey } from '../../domain/acme/types.ts';
-import { CountersignError } from '../../domain/errors.ts';
+import {
+  authzStatusAt,
+  challengeTypesFor,
+  checkOrderIdentifiers,
+  csrMismatches,
+  defaultProfile,
+  isCidr,
+  keyAuthorization,
+  normalizeDnsName,
+  orderStatusAt,
+} from '../../domain/acme/policy.ts';
+import { CHALLENGE_TYPES, type AcmeAccount, type AcmeAuthz, type AcmeChallenge, type AcmeOrder, type AcmeProfile, type EabKey } from '../../domain/acme/types.ts';
+import { CountersignError, fail } from '../../domain/errors.ts';
 import type { JsonObject } from '../../domain/types.ts';
 import type { Logger } from 'pino';
 import { principalFor, type Principal } from '../../security/principal.ts';
@@ -14,6 +24,8 @@ import type { CertificateService } from '../certificates.ts';
 import { validateDns01, validateHttp01, type ValidationSettings } from './validation.ts';
 
 export const newId = (): string => randomBytes(16).toString('base64url');
+/** Words of the ACME paths, which a profile name would shadow. */
+export const RESERVED_PROFILE_NAMES = new Set(['directory', 'new-nonce', 'new-account', 'new-order', 'revoke-cert', 'key-change', 'acct', 'order', 'authz', 'chall', 'cert']);
 const NONCE_TTL_MS = 60 * 60_000;
 const AUTHZ_LIFETIME_MS = 7 * 24 * 3600_000;
 /** Seconds a client waits before polling a processing order again (approvals take people). */
@@ -58,6 +70,64 @@ export class AcmeService {
     if (stored) return stored;
     if (n === 'default') return defaultProfile();
     throw new AcmeProblem('malformed', `No ACME profile '${name.slice(0, 64)}'.`, [], 404);
+  }
+
+  listProfiles(): Promise<AcmeProfile[]> {
+    return this.acme.listProfiles();
+  }
+
+  /** Creates or replaces a profile after checking its template, CA and lists. */
+  async putProfile(p: AcmeProfile): Promise<AcmeProfile> {
+    const name = p.name.toLowerCase();
+    if (!/^[a-z0-9_-]{1,64}$/.test(name) || RESERVED_PROFILE_NAMES.has(name))
+      fail('ValidationFailed', `'${p.name}' cannot name a profile: letters, digits, - and _ (and not an ACME path word).`);
+    const template = p.template === null ? null : await this.certificates.resolveTemplate(p.template, null);
+    if (template) this.certificates.resolveCa(p.certificateAuthority, template);
+    if (p.challengeTypes.length === 0 || p.challengeTypes.some((c) => !CHALLENGE_TYPES.includes(c)))
+      fail('ValidationFailed', `ChallengeTypes must be a non-empty subset of ${CHALLENGE_TYPES.join(', ')}.`);
+    for (const d of p.allowedDomains) if (!normalizeDnsName(d) || d.startsWith('*')) fail('ValidationFailed', `AllowedDomains: '${d}' is not a DNS name.`);
+    for (const c of p.allowedIpRanges) if (!isCidr(c)) fail('ValidationFailed', `AllowedIpRanges: '${c}' is not a CIDR.`);
+    if (!Number.isInteger(p.orderLifetimeSeconds) || p.orderLifetimeSeconds < 60 || p.orderLifetimeSeconds > 90 * 86400)
+      fail('ValidationFailed', 'OrderLifetimeSeconds must be 60 to 7776000.');
+    if (!Number.isInteger(p.maxPendingOrders) || p.maxPendingOrders < 1 || p.maxPendingOrders > 100_000) fail('ValidationFailed', 'MaxPendingOrders must be 1 to 100000.');
+    const stored = { ...p, name, template: template?.commonName ?? null, allowedDomains: p.allowedDomains.map((d) => normalizeDnsName(d)!) };
+    await this.acme.putProfile(stored);
+    return stored;
+  }
+
+  deleteProfile(name: string): Promise<boolean> {
+    return this.acme.deleteProfile(name);
+  }
+
+  /** A new EAB key for an identity: the HMAC key is returned once and kept sealed. */
+  async createEabKey(accountName: string, profile: string | null, by: Principal): Promise<{ key: EabKey; hmac: string }> {
+    const identity = (await this.store.findIdentityByName(accountName)) ?? fail('ValidationFailed', `No identity '${accountName}'.`);
+    if (profile !== null) await this.profile(profile).catch(() => fail('ValidationFailed', `No ACME profile '${profile}'.`));
+    const kid = newId();
+    const secret = randomBytes(32);
+    const key: EabKey = {
+      kid,
+      identityId: identity.id,
+      profile: profile?.toLowerCase() ?? null,
+      sealedKey: this.certificates.protector.seal(secret, `acme-eab:${kid}`),
+      createdAt: this.now(),
+      createdBy: by.identity.accountName,
+      revokedAt: null,
+      accountId: null,
+    };
+    await this.acme.insertEabKey(key);
+    this.certificates.events.emit('acme.eab.created', { kid, identity: identity.accountName, profile: key.profile, by: by.identity.accountName });
+    return { key, hmac: secret.toString('base64url') };
+  }
+
+  listEabKeys(): Promise<EabKey[]> {
+    return this.acme.listEabKeys();
+  }
+
+  async revokeEabKey(kid: string, by: Principal): Promise<boolean> {
+    const done = await this.acme.revokeEabKey(kid, this.now());
+    if (done) this.certificates.events.emit('acme.eab.revoked', { kid, by: by.identity.accountName });
+    return done;
   }
 
   // Nonces ---------------------------------------------------------------------------------------
