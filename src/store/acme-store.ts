@@ -29,6 +29,7 @@ export interface AcmeStore {
   listOrderIds(accountId: string, limit: number): Promise<string[]>;
   findOrderByCertificate(certificateId: number): Promise<AcmeOrder | null>;
   getAuthz(id: string): Promise<AcmeAuthz | null>;
+  /** In the order of the order's authzIds. */
   listAuthzs(orderId: string): Promise<AcmeAuthz[]>;
   saveAuthz(a: AcmeAuthz, expectedRev: number): Promise<boolean>;
 
@@ -57,3 +58,9 @@ export const toBody = (o: { rev?: number }): string => {
   const { rev: _rev, ...rest } = o;
   return JSON.stringify(rest);
 };
+
+/** Authorizations in the order their order lists them (neither table keeps insertion order reliably). */
+export function inOrderOf(ids: string[], authzs: AcmeAuthz[]): AcmeAuthz[] {
+  const pos = new Map(ids.map((id, i) => [id, i]));
+  return [...authzs].sort((a, b) => (pos.get(a.id) ?? 0) - (pos.get(b.id) ?? 0));
+}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AcmeAccount, AcmeAuthz, AcmeOrder, AcmeProfile, EabKey } from '../../domain/acme/types.ts';
-import { fromBody, toBody, type AcmeStore } from '../acme-store.ts';
+import { fromBody, inOrderOf, toBody, type AcmeStore } from '../acme-store.ts';
 import { inTransaction, isUniqueViolation, type Row } from './pg-db.ts';
 
 /** The ACME side of the PostgreSQL store: single statements, conditional on the revision; EAB binding under a row lock. */
@@ -114,10 +114,8 @@ export class PgAcmeStore implements AcmeStore {
 
   async listAuthzs(orderId: string): Promise<AcmeAuthz[]> {
     const authzs = (await this.pool.query('SELECT body, rev FROM acme_authzs WHERE order_id = $1', [orderId])).rows.map((r) => fromBody<AcmeAuthz>(r));
-    // The order's own list gives the order (insertion order is not kept by a heap table).
     const order = await this.getOrder(orderId);
-    const pos = new Map((order?.authzIds ?? []).map((id, i) => [id, i]));
-    return authzs.sort((a, b) => (pos.get(a.id) ?? 0) - (pos.get(b.id) ?? 0));
+    return inOrderOf(order?.authzIds ?? [], authzs);
   }
 
   async saveAuthz(a: AcmeAuthz, expectedRev: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AcmeAccount, AcmeAuthz, AcmeOrder, AcmeProfile, EabKey } from '../../domain/acme/types.ts';
-import { fromBody, toBody, type AcmeStore } from '../acme-store.ts';
+import { fromBody, inOrderOf, toBody, type AcmeStore } from '../acme-store.ts';
 
 type Row = Record<string, unknown>;
 const isUnique = (e: unknown): boolean => /SQLITE_CONSTRAINT/.test(String((e as { code?: string }).code));
@@ -117,7 +117,8 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async listAuthzs(orderId: string): Promise<AcmeAuthz[]> {
-    return (this.st('SELECT body, rev FROM acme_authzs WHERE order_id = ? ORDER BY rowid').all(orderId) as Row[]).map((r) => fromBody<AcmeAuthz>(r));
+    const authzs = (this.st('SELECT body, rev FROM acme_authzs WHERE order_id = ?').all(orderId) as Row[]).map((r) => fromBody<AcmeAuthz>(r));
+    return inOrderOf((await this.getOrder(orderId))?.authzIds ?? [], authzs);
   }
 
   async saveAuthz(a: AcmeAuthz, expectedRev: number): Promise<boolean> {
