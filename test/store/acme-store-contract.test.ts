@@ -50,7 +50,16 @@ const authz = (id: string, orderId = 'ord1'): AcmeAuthz => ({
   rev: 1,
 });
 
-const eab = (kid: string): EabKey => ({ kid, identityId: 1, profile: null, sealedKey: 'sealed', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'admin', revokedAt: null, accountId: null });
+const eab = (kid: string): EabKey => ({
+  kid,
+  identityId: 1,
+  profile: null,
+  sealedKey: 'sealed',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  createdBy: 'admin',
+  revokedAt: null,
+  accountId: null,
+});
 
 forEachStore('ACME store contract', (current) => {
   let store: Store;
