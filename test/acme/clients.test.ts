@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ afterAll(async () => {
   await dns?.close();
 });
 
+const dirs = (dir: string) => ['--config-dir', join(dir, 'config'), '--work-dir', join(dir, 'work'), '--logs-dir', join(dir, 'logs')];
+
 function certbot(name: string, dir: string, profile = '') {
   return run(
     'certbot',
@@ -63,12 +66,7 @@ function certbot(name: string, dir: string, profile = '') {
       '127.0.0.1',
       '--server',
       `${app.url}/ACME${profile}/directory`,
-      '--config-dir',
-      join(dir, 'config'),
-      '--work-dir',
-      join(dir, 'work'),
-      '--logs-dir',
-      join(dir, 'logs'),
+      ...dirs(dir),
       '-d',
       name,
     ],
@@ -117,6 +115,29 @@ describe.runIf(hasCertbot)('certbot certonly --standalone', () => {
     expect(r.code, r.output).toBe(0);
     const chain = readFileSync(join(dir, 'config/live/web.example.test/fullchain.pem'), 'utf8').match(PEM)!;
     expect(opensslVerify(chain[0]!, [...chain.slice(1), app.rootPem])).toContain('OK');
+
+    // certbot revoke: signed by the account that ordered it; recorded in the certificate's history.
+    const revoke = await run(
+      'certbot',
+      [
+        'revoke',
+        '--non-interactive',
+        '--no-delete-after-revoke',
+        '--reason',
+        'keycompromise',
+        '--cert-path',
+        join(dir, 'config/live/web.example.test/cert.pem'),
+        '--server',
+        app.directory,
+        ...dirs(dir),
+      ],
+      { REQUESTS_CA_BUNDLE: rootFile },
+    );
+    expect(revoke.code, revoke.output).toBe(0);
+    const thumbprint = new X509Certificate(chain[0]!).fingerprint.replace(/:/g, '');
+    const cert = (await app.server.services.store.certificates.findCertificate({ thumbprint }))!;
+    const history = await app.server.services.store.certificates.listCertificateHistory(cert.id);
+    expect(history.find((h) => h.action === 'Revoked')?.comment).toMatch(/reason 1/);
   }, 120_000);
 
   it('waits for approval; an approval over the Keyfactor API releases the certificate', async () => {

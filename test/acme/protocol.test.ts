@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as jose from 'jose';
@@ -30,6 +31,10 @@ afterAll(async () => {
 const client = async (profile = '') => new RawAcme(`${app.url}/ACME${profile}/directory`, app.rootPem, await newKey()).init();
 
 function csrFor(names: string[], cn?: string): string {
+  return csrAndKey(names, cn).csr;
+}
+
+function csrAndKey(names: string[], cn?: string): { csr: string; keyPem: string } {
   const dir = tmp();
   const args = [
     'req',
@@ -50,8 +55,10 @@ function csrFor(names: string[], cn?: string): string {
   ];
   args.push('-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`);
   execFileSync('openssl', args, { stdio: 'pipe' });
-  return readFileSync(join(dir, 'r.der')).toString('base64url');
+  return { csr: readFileSync(join(dir, 'r.der')).toString('base64url'), keyPem: readFileSync(join(dir, 'k.pem'), 'utf8') };
 }
+
+const leafOf = (chainPem: string): string => chainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/)![0];
 
 /** An order for `names` with every authorization validated over http-01. */
 async function readyOrder(c: RawAcme, names: string[]): Promise<{ url: string; body: any }> {
@@ -226,6 +233,49 @@ describe('orders', () => {
     expect(two.body.subproblems).toHaveLength(3);
     const bogus = await c.post(c.dir.newOrder!, { identifiers: [{ type: 'email', value: 'a@b.c' }] });
     expect(bogus.body.type).toBe(`${ERR}unsupportedIdentifier`);
+  });
+
+  it('an EAB-bound account enrolls as its Countersign identity', async () => {
+    const c = await strictAccount();
+    const { body } = await readyOrder(c, ['ok.example.test']);
+    const done = await c.post(body.finalize, { csr: csrFor(['ok.example.test']) });
+    expect(done.body.status, done.text).toBe('valid');
+    const leaf = leafOf((await c.post(done.body.certificate, '')).text);
+    const thumbprint = new X509Certificate(leaf).fingerprint.replace(/:/g, '');
+    const cert = await app.server.services.store.certificates.findCertificate({ thumbprint });
+    expect(cert?.requesterName).toBe('carol');
+  });
+
+  it('without EAB the requester is the profile service identity ACME\\<profile>', async () => {
+    const c = await client();
+    await c.register();
+    const { body } = await readyOrder(c, ['ok.example.test']);
+    const done = await c.post(body.finalize, { csr: csrFor(['ok.example.test']) });
+    const leaf = leafOf((await c.post(done.body.certificate, '')).text);
+    const cert = await app.server.services.store.certificates.findCertificate({ thumbprint: new X509Certificate(leaf).fingerprint.replace(/:/g, '') });
+    expect(cert?.requesterName).toBe('ACME\\default');
+  });
+
+  it('revokeCert: not by a stranger; by the certificate key; a second time is alreadyRevoked', async () => {
+    const c = await client();
+    await c.register();
+    const { body } = await readyOrder(c, ['ok.example.test']);
+    const { csr, keyPem } = csrAndKey(['ok.example.test']);
+    const done = await c.post(body.finalize, { csr });
+    const der = new X509Certificate(leafOf((await c.post(done.body.certificate, '')).text)).raw.toString('base64url');
+    const m = await client();
+    await m.register();
+    expect((await m.post(m.dir.revokeCert!, { certificate: der })).body.type).toBe(`${ERR}unauthorized`);
+    expect((await c.post(c.dir.revokeCert!, { certificate: der, reason: 7 })).body.type).toBe(`${ERR}badRevocationReason`);
+    const certKey = {
+      privateKey: createPrivateKey(keyPem) as unknown as CryptoKey,
+      jwk: createPublicKey(keyPem).export({ format: 'jwk' }) as jose.JWK,
+      alg: 'ES256',
+      thumbprint: '',
+    };
+    const byKey = await c.post(c.dir.revokeCert!, { certificate: der, reason: 1 }, { kid: null, key: certKey });
+    expect(byKey.status, byKey.text).toBe(200);
+    expect((await c.post(c.dir.revokeCert!, { certificate: der })).body.type).toBe(`${ERR}alreadyRevoked`);
   });
 
   it('too many pending orders is rateLimited', async () => {
