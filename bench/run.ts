@@ -17,6 +17,7 @@ import { printProfileSummary, summariseProfile, type ProfileSummary } from './pr
 import { SIGNAL_BODY } from './setup.ts';
 import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from './enrollment.ts';
 import { round } from './stats.ts';
+import { printAcme, runAcmeBench, type AcmeBenchResult } from './acme.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
 
 /** The goals from the issue. */
@@ -293,6 +294,13 @@ async function main(): Promise<void> {
     enrollment = await withHardStop('enroll', runEnrollmentBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
     printEnrollment(enrollment);
   }
+  let acmeOrders: AcmeBenchResult | null = null;
+  if (o.phases.includes('acme')) {
+    console.log('\n[acme] ACME orders end to end with acme-client (HTTPS, http-01, no workflow) against raw P-256 signing');
+    await quiet(o, 'acme');
+    acmeOrders = await withHardStop('acme', runAcmeBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
+    printAcme(acmeOrders);
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -316,6 +324,7 @@ async function main(): Promise<void> {
         goals: GOALS,
         runs,
         enrollment,
+        acme: acmeOrders,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,
