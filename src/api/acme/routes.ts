@@ -25,6 +25,11 @@ export function acmeRoutes(service: AcmeService) {
     app.setNotFoundHandler((req, reply) =>
       sendProblem(new AcmeProblem('malformed', `No ACME resource ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}.`, [], 404), req, reply),
     );
+    // Ids are ours (base64url); anything else names nothing and never reaches the store.
+    app.addHook('preValidation', async (req) => {
+      for (const v of Object.values((req.params ?? {}) as Record<string, string>))
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new AcmeProblem('malformed', 'No such ACME resource.', [], 404);
+    });
     app.addHook('onSend', async (req, reply, payload) => {
       reply.header('Cache-Control', 'no-store');
       try {

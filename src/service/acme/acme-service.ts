@@ -204,7 +204,8 @@ export class AcmeService {
     } catch {
       return acmeFail('malformed', 'The externalAccountBinding protected header is not readable.');
     }
-    if (typeof header.kid !== 'string' || !/^HS(256|384|512)$/.test(String(header.alg))) acmeFail('malformed', 'externalAccountBinding needs kid and an HMAC alg (HS256).');
+    if (typeof header.kid !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(header.kid) || !/^HS(256|384|512)$/.test(String(header.alg)))
+      acmeFail('malformed', 'externalAccountBinding needs a kid (as issued) and an HMAC alg (HS256).');
     if (header.url !== url) acmeFail('unauthorized', 'externalAccountBinding url must be the newAccount URL.');
     if ('nonce' in header) acmeFail('malformed', 'externalAccountBinding must not carry a nonce.');
     const eab = await this.acme.getEabKey(header.kid as string);
