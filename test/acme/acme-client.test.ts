@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultProfile } from '../../src/domain/acme/policy.ts';
 import { opensslVerify } from '../certificates/openssl.ts';
 import { challengeServer, startAcmeApp, txtServer, type AcmeTestApp } from './support.ts';
 
@@ -60,5 +62,32 @@ describe('acme-client against Countersign', () => {
       skipChallengeVerification: true,
     });
     expect(cert).toContain('BEGIN CERTIFICATE');
+  }, 60_000);
+
+  it('issues a wildcard over dns-01 where profile and template allow wildcards', async () => {
+    const created = await app.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Wild', TemplatePolicy: { AllowWildcards: true } }, unchecked: true });
+    expect(created.status, created.text).toBe(200);
+    await app.server.services.store.acme.putProfile({ ...defaultProfile('wild'), template: 'Wild', allowWildcards: true });
+    const c = new acme.Client({ directoryUrl: `${app.url}/ACME/wild/directory`, accountKey: await acme.crypto.createPrivateEcdsaKey() });
+    const [, csr] = await acme.crypto.createCsr({ altNames: ['*.wild.example.test'] });
+    const seen: string[] = [];
+    const cert = await c.auto({
+      csr,
+      termsOfServiceAgreed: true,
+      challengePriority: ['http-01', 'dns-01'],
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        seen.push(`${challenge.type} ${authz.identifier.value} ${authz.wildcard}`);
+        dns.records.set(`_acme-challenge.${authz.identifier.value}`, [keyAuthorization]);
+      },
+      challengeRemoveFn: async () => {},
+      skipChallengeVerification: true,
+    });
+    // RFC 8555 §7.1.4: the authorization names the base domain with wildcard: true; only dns-01 is offered.
+    expect(seen).toEqual(['dns-01 wild.example.test true']);
+    expect(new X509Certificate(cert.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/)![0]).subjectAltName).toBe('DNS:*.wild.example.test');
+    // The default profile refuses wildcards.
+    const d = await client();
+    await d.createAccount({ termsOfServiceAgreed: true });
+    await expect(d.createOrder({ identifiers: [{ type: 'dns', value: '*.wild.example.test' }] })).rejects.toThrow(/Wildcard names are not allowed/);
   }, 60_000);
 });
