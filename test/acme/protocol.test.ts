@@ -208,8 +208,8 @@ describe('External Account Binding', () => {
 });
 
 describe('orders', () => {
-  async function strictAccount(): Promise<RawAcme> {
-    const { KeyId, HmacKey } = (await app.call('POST', '/KeyfactorAPI/ACME/EabKeys', { body: { Identity: 'carol', Profile: 'strict' }, unchecked: true })).body;
+  async function strictAccount(identity = 'carol'): Promise<RawAcme> {
+    const { KeyId, HmacKey } = (await app.call('POST', '/KeyfactorAPI/ACME/EabKeys', { body: { Identity: identity, Profile: 'strict' }, unchecked: true })).body;
     const c = await client('/strict');
     const jws = await new jose.FlattenedSign(new TextEncoder().encode(JSON.stringify(c.key.jwk)))
       .setProtectedHeader({ alg: 'HS256', kid: KeyId, url: c.dir.newAccount })
@@ -244,6 +244,16 @@ describe('orders', () => {
     const thumbprint = new X509Certificate(leaf).fingerprint.replace(/:/g, '');
     const cert = await app.server.services.store.certificates.findCertificate({ thumbprint });
     expect(cert?.requesterName).toBe('carol');
+  });
+
+  it('an account whose identity was deleted cannot finalize, and its order stays ready', async () => {
+    const dave = await createUser(app.server.services.store, 'dave');
+    const c = await strictAccount('dave');
+    const { url, body } = await readyOrder(c, ['ok.example.test']);
+    expect(await app.server.services.store.deleteIdentity(dave.id)).toBe(true);
+    const r = await c.post(body.finalize, { csr: csrFor(['ok.example.test']) });
+    expect(r.body.type).toBe(`${ERR}unauthorized`);
+    expect((await c.post(url, '')).body.status).toBe('ready');
   });
 
   it('without EAB the requester is the profile service identity ACME\\<profile>', async () => {

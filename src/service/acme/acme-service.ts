@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { principalFor, type Principal } from '../../security/principal.ts';
 import type { Store } from '../../store/store.ts';
 import type { CertificateService } from '../certificates.ts';
-import { validateDns01, validateHttp01, type ValidationSettings } from './validation.ts';
+import { validateDns01, validateHttp01, type ValidationResult, type ValidationSettings } from './validation.ts';
 
 export const newId = (): string => randomBytes(16).toString('base64url');
 /** Words of the ACME paths, which a profile name would shadow. */
@@ -386,10 +386,14 @@ export class AcmeService {
       return { authz: now, challenge: now.challenges.find((c) => c.id === challengeId)! };
     }
     const keyAuth = keyAuthorization(ch.token, account.thumbprint);
-    const result =
-      ch.type === 'http-01'
-        ? await validateHttp01(this.settings.validation, a.identifier, ch.token, keyAuth)
-        : await validateDns01(this.settings.validation, a.identifier, keyAuth);
+    const result = await (ch.type === 'http-01'
+      ? validateHttp01(this.settings.validation, a.identifier, ch.token, keyAuth)
+      : validateDns01(this.settings.validation, a.identifier, keyAuth)
+    ).catch((err: unknown): ValidationResult => {
+      // A bug, not the client's doing: the challenge must not stay processing.
+      this.log.error({ err, component: 'acme' }, 'challenge validation failed unexpectedly');
+      return { ok: false, problem: problem('serverInternal', 'Validation failed inside the server; it has been logged.'), record: {} };
+    });
     const done: AcmeChallenge = result.ok
       ? { ...ch, status: 'valid', validated: this.now(), error: null, record: result.record }
       : { ...ch, status: 'invalid', error: result.problem, record: result.record };
@@ -423,9 +427,7 @@ export class AcmeService {
       other: Object.entries(others).flatMap(([k, v]) => v.map((x) => `${k}:${x}`)),
     });
     if (mismatches.length) acmeFail('badCSR', `The CSR does not match the order: ${mismatches.join('; ')}.`);
-    const processing: AcmeOrder = { ...order, status: 'processing' };
-    if (!(await this.acme.saveOrder(processing, order.rev))) acmeFail('orderNotReady', 'The order is being finalized by another request.');
-    let current: AcmeOrder = { ...processing, rev: order.rev + 1 };
+    // Everything that can refuse comes before the order is claimed, so a refusal never strands it in processing.
     const principal = await this.requester(profile, account);
     const authzs = await this.acme.listAuthzs(order.id);
     const context: JsonObject = {
@@ -438,6 +440,9 @@ export class AcmeService {
         return `${a.identifier.value}: ${ch ? `${ch.type} valid at ${ch.validated} (${Object.values(ch.record ?? {}).join(', ')})` : a.status}`;
       }),
     };
+    const processing: AcmeOrder = { ...order, status: 'processing' };
+    if (!(await this.acme.saveOrder(processing, order.rev))) acmeFail('orderNotReady', 'The order is being finalized by another request.');
+    let current: AcmeOrder = { ...processing, rev: order.rev + 1 };
     let next: AcmeOrder;
     try {
       const template = profile.template ?? (await this.store.certificates.listTemplates())[0]?.commonName ?? null;
