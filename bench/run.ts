@@ -48,6 +48,8 @@ interface TargetRun {
   rawLabel: string;
   info: Record<string, unknown>;
   http?: HttpLoadResult & { prepareMs: number; serverUsage: NodeUsage[]; clientCpuMs: number; profiled: boolean; otherLoadCores: number | null };
+  /** The same HTTP line with the audit chain off (COUNTERSIGN_AUDIT_LOG=off): what the chain costs. */
+  httpNoAudit?: TargetRun['http'];
   raw?: LoopResult & { otherLoadCores: number | null };
   store?: LoopResult & { otherLoadCores: number | null };
   service?: LoopResult & { otherLoadCores: number | null };
@@ -178,6 +180,7 @@ function report(run: TargetRun, o: Options): void {
     ['store + engine (in-process)', run.store, 'mutateInstance + applySignal'],
     ['service (in-process)', run.service, 'WorkflowService.signal'],
     [`HTTP, ${o.clients} clients`, run.http, 'POST .../Signals, separate server process'],
+    [`HTTP, ${o.clients} clients, audit chain off`, run.httpNoAudit, 'the same with COUNTERSIGN_AUDIT_LOG=off'],
   ];
   console.log('');
   console.log(
@@ -249,7 +252,23 @@ async function main(): Promise<void> {
     };
     runs.push(run);
     try {
-      if (o.phases.includes('http')) await runHttp(t, o, run);
+      if (o.phases.includes('http')) {
+        await runHttp(t, o, run);
+        // The same line once more without the audit chain, in the same run (docs/security/audit.md).
+        const withAudit = run.http;
+        const previous = process.env.COUNTERSIGN_AUDIT_LOG;
+        process.env.COUNTERSIGN_AUDIT_LOG = 'off';
+        try {
+          process.stdout.write('  (audit chain off) ');
+          await runHttp(t, o, run);
+          run.httpNoAudit = run.http;
+        } finally {
+          if (previous === undefined) delete process.env.COUNTERSIGN_AUDIT_LOG;
+          else process.env.COUNTERSIGN_AUDIT_LOG = previous;
+          run.http = withAudit;
+        }
+        if (run.http && run.httpNoAudit) run.ratios['http/http without audit chain'] = run.http.rate / run.httpNoAudit.rate;
+      }
       const depth = o.depth === 'auto' ? Math.min(o.clients, Math.max(1, Math.round(run.http?.meanDepth ?? 4))) : o.depth;
       const lo: LoopOptions = { durationMs: o.durationMs, hardStopMs: HARD_STOP_MS, approvers: o.clients, depth, batch: o.batch, experiments: o.experiments };
       if (o.phases.includes('raw')) run.raw = await runLoop(o, run, 'raw', (x) => t.rawBaseline(x), lo);

@@ -18,6 +18,12 @@ export interface Config {
   authCacheTtlMs: number;
   /** Upper bound on any approval wait (ms) when a step sets no TimeoutAfter. */
   maxWaitMs: number;
+  /** How long an Idempotency-Key's first answer is kept for replay (ms). */
+  idempotencyTtlMs?: number;
+  /** HMAC key that signs the audit chain (COUNTERSIGN_AUDIT_KEY); absent: generated once and kept in the store. */
+  auditKey?: string;
+  /** False (COUNTERSIGN_AUDIT_LOG=off): security events are logged but not appended to the audit chain. */
+  auditLog?: boolean;
   logLevel: string;
   /** How long a claimed job belongs to this process (COUNTERSIGN_JOB_LEASE_MS); default 30 s. */
   jobLeaseMs?: number;
@@ -99,6 +105,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileIntervalMs: int(env, 'COUNTERSIGN_RECONCILE_INTERVAL_MS', 5_000, 100, 3_600_000),
     authCacheTtlMs: int(env, 'COUNTERSIGN_AUTH_CACHE_TTL_MS', 60_000, 0, 3_600_000),
     maxWaitMs: duration(env, 'COUNTERSIGN_MAX_WAIT', 30 * 24 * 3600_000),
+    idempotencyTtlMs: duration(env, 'COUNTERSIGN_IDEMPOTENCY_TTL', 24 * 3600_000),
+    auditKey: env.COUNTERSIGN_AUDIT_KEY || undefined,
+    auditLog: !/^(off|false|0)$/i.test((env.COUNTERSIGN_AUDIT_LOG ?? '').trim()),
     logLevel: env.LOG_LEVEL || 'info',
     jobLeaseMs: int(env, 'COUNTERSIGN_JOB_LEASE_MS', 30_000, 500, 3_600_000),
     stepMaxAttempts: int(env, 'COUNTERSIGN_STEP_MAX_ATTEMPTS', 5, 1, 100),

@@ -31,6 +31,9 @@ import { acmeRoutes } from './api/acme/routes.ts';
 import { acmeAdminRoutes } from './api/acme/admin-routes.ts';
 import { AcmeService } from './service/acme/acme-service.ts';
 import { issueServerCredentials, renewalDue, type ServerCredentials } from './service/tls-self.ts';
+import { AuditLog } from './service/audit.ts';
+import { DelegationService } from './service/delegations.ts';
+import { auditRoutes } from './api/audit-routes.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -42,6 +45,8 @@ export interface Server {
   certificates: CertificateService;
   metrics: Metrics;
   acme: AcmeService;
+  /** The chained audit log (docs/security/audit.md). */
+  audit: AuditLog;
   /** Stops taking requests, finishes background work, closes the store. */
   close(): Promise<void>;
 }
@@ -57,14 +62,18 @@ export interface ServerOptions {
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const log = (msg: string) => logger.info(msg);
-  const events = loggedSecurityEvents(logger);
   const store = await openStore(config.databaseUrl, logger.child({ component: 'store' }));
+  // Every node must sign the audit chain with the same key: configured, else generated once in the store.
+  const auditKey = config.auditKey ?? (await store.getOrCreateSetting('audit_hmac_key', randomBytes(32).toString('base64url')));
+  const audit = new AuditLog(store, auditKey, (m, err) => logger.error({ err, component: 'audit' }, m));
+  const events = config.auditLog === false ? loggedSecurityEvents(logger) : audit.wrap(loggedSecurityEvents(logger));
   const env = runEnvironment(config.steps);
   const metrics = new Metrics();
   const services = makeServices(store, metrics.instrumentSteps(defaultRegistry(env)), {
     reconcileIntervalMs: config.reconcileIntervalMs,
     authCacheTtlMs: config.authCacheTtlMs,
     maxWaitMs: config.maxWaitMs,
+    idempotencyTtlMs: config.idempotencyTtlMs ?? 24 * 3600_000,
     resultBounds: { ...DEFAULT_RESULT_BOUNDS, maxBytes: config.stepMaxResultBytes ?? DEFAULT_RESULT_BOUNDS.maxBytes },
   });
   await ensureAdministrator(store, { user: config.adminUser, password: config.adminPassword }, log, opts.onAdminCreated ?? revealOnStderr);
@@ -81,6 +90,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     events,
   );
   const security = new SecurityService(store, services.now, events);
+  const delegations = new DelegationService(store, services.now, events);
+  workflow.delegations = delegations;
   // Refuses to start (closing the store) when the CA key-encryption key is missing or wrong.
   const certificates = await CertificateService.open(store, workflow, {
     keySource: { key: config.caKey, keyFile: config.caKeyFile, defaultFile: defaultCaKeyFile(config.databaseUrl) },
@@ -114,7 +125,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     authenticator,
     logger,
     events,
-    apiRoutes: [...certificateRoutes(certificates), acmeAdminRoutes(acme)],
+    delegations,
+    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit), acmeAdminRoutes(acme)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
@@ -158,12 +170,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     certificates,
     metrics,
     acme,
+    audit,
     async close() {
       stopTlsRenewal();
       await app.close();
       unlisten();
       await runner.stop();
       await reconciler.stop();
+      // Entries queued by the last requests are written before the store closes.
+      await audit.flush();
       await store.close();
     },
   };

@@ -6,6 +6,10 @@ import type { Services } from '../service/services.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import { definitionRoutes } from './definitions.ts';
+import { installIdempotency } from './idempotency.ts';
+import { approvalRoutes } from './approval-routes.ts';
+import { ApprovalService } from '../service/approvals.ts';
+import type { DelegationService } from '../service/delegations.ts';
 import { instanceRoutes } from './instances.ts';
 import { myRoutes } from './my-routes.ts';
 import { securityRoutes } from './security/index.ts';
@@ -32,6 +36,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Failed log-ins go here (docs/operations.md "Logs"). */
   events?: SecurityEvents;
+  /** Delegation of approvals (absent: the routes are not offered). */
+  delegations?: DelegationService;
   /** More API route plugins, mounted under the base path behind authentication (certificates). */
   apiRoutes?: FastifyPluginAsync[];
   /** Serve HTTPS with this key and certificate chain (PEM). */
@@ -114,9 +120,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         }
         req.principal = principal;
       });
+      installIdempotency(api, { store: opts.services.store, ttlMs: opts.services.config.idempotencyTtlMs });
       await api.register(statusRoutes(opts.services));
       await api.register(definitionRoutes(opts.services, opts.workflow));
-      await api.register(instanceRoutes(opts.services, opts.workflow));
+      const approvals = new ApprovalService(opts.services, opts.workflow, opts.security);
+      await api.register(instanceRoutes(opts.services, opts.workflow, approvals));
+      await api.register(approvalRoutes(approvals, opts.workflow, opts.delegations));
       await api.register(securityRoutes(opts.security));
       await api.register(myRoutes(opts.security));
       for (const routes of opts.apiRoutes ?? []) await api.register(routes);

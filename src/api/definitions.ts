@@ -33,16 +33,19 @@ export const definitionRoutes =
     });
 
     app.post('/Workflow/Definitions', async (req) => {
-      requirePermission(req, P.definitionsModify);
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
       const body = asObject(req.body);
       const v2 = req.apiVersion === 2;
-      const def = await wf.createDefinition({
-        displayName: str(body, 'DisplayName', { required: true, nonEmpty: true, max: 400 }) as string,
-        description: str(body, 'Description', { required: v2, nonEmpty: v2, max: 2000 }),
-        workflowType: str(body, 'WorkflowType', { required: true, nonEmpty: true }) as string,
-        keys: v2 ? readKeys(body) : keyOf(str(body, 'Key', { max: 400 })),
-        enabled: bool(body, 'Enabled') ?? true,
-      });
+      const def = await wf.createDefinition(
+        {
+          displayName: str(body, 'DisplayName', { required: true, nonEmpty: true, max: 400 }) as string,
+          description: str(body, 'Description', { required: v2, nonEmpty: v2, max: 2000 }),
+          workflowType: str(body, 'WorkflowType', { required: true, nonEmpty: true }) as string,
+          keys: v2 ? readKeys(body) : keyOf(str(body, 'Key', { max: 400 })),
+          enabled: bool(body, 'Enabled') ?? true,
+        },
+        by,
+      );
       return respond(req.apiVersion, def);
     });
 
@@ -80,47 +83,51 @@ export const definitionRoutes =
     });
 
     app.put<{ Params: { id: string } }>('/Workflow/Definitions/:id', async (req) => {
-      requirePermission(req, P.definitionsModify);
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
       const id = guid(req.params.id, 'Definition id');
       const body = asObject(req.body);
       const v2 = req.apiVersion === 2;
       const keys = v2 && field(body, 'Keys') !== undefined && field(body, 'Keys') !== null ? readKeys(body) : undefined;
-      const def = await wf.updateDefinition(id, {
-        displayName: str(body, 'DisplayName', { required: true, nonEmpty: true, max: 400 }) as string,
-        description: str(body, 'Description', { max: 2000 }),
-        enabled: bool(body, 'Enabled') ?? undefined,
-        keys,
-      });
+      const def = await wf.updateDefinition(
+        id,
+        {
+          displayName: str(body, 'DisplayName', { required: true, nonEmpty: true, max: 400 }) as string,
+          description: str(body, 'Description', { max: 2000 }),
+          enabled: bool(body, 'Enabled') ?? undefined,
+          keys,
+        },
+        by,
+      );
       return respond(req.apiVersion, def);
     });
 
     app.delete<{ Params: { id: string } }>('/Workflow/Definitions/:id', async (req, reply) => {
-      requirePermission(req, P.definitionsModify);
-      await wf.deleteDefinition(guid(req.params.id, 'Definition id'));
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
+      await wf.deleteDefinition(guid(req.params.id, 'Definition id'), by);
       reply.code(204).send();
     });
 
     app.put<{ Params: { id: string } }>('/Workflow/Definitions/:id/Steps', async (req) => {
-      requirePermission(req, P.definitionsModify);
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
       const id = guid(req.params.id, 'Definition id');
-      const def = await wf.putSteps(id, readSteps(req.body, s.newId));
+      const def = await wf.putSteps(id, readSteps(req.body, s.newId), by);
       return respond(1, def);
     });
 
     app.post<{ Params: { id: string } }>('/Workflow/Definitions/:id/Publish', async (req) => {
-      requirePermission(req, P.definitionsModify);
-      const def = await wf.publish(guid(req.params.id, 'Definition id'));
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
+      const def = await wf.publish(guid(req.params.id, 'Definition id'), undefined, by);
       return respond(1, def);
     });
 
     app.post<{ Params: { id: string; version: string } }>('/Workflow/Definitions/:id/Publish/:version', async (req) => {
-      requirePermission(req, P.definitionsModify);
-      const def = await wf.publish(guid(req.params.id, 'Definition id'), intParam(req.params.version, 'version'));
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
+      const def = await wf.publish(guid(req.params.id, 'Definition id'), intParam(req.params.version, 'version'), by);
       return respond(1, def);
     });
 
     app.put<{ Params: { id: string } }>('/Workflow/Definitions/:id/Status', async (req, reply) => {
-      requirePermission(req, P.definitionsModify);
+      const by = requirePermission(req, P.definitionsModify).identity.accountName;
       const id = guid(req.params.id, 'Definition id');
       const raw = req.body;
       const enabled =
@@ -129,7 +136,7 @@ export const definitionRoutes =
           : typeof raw === 'string' && /^(true|false)$/i.test(raw)
             ? raw.toLowerCase() === 'true'
             : fail('ValidationFailed', 'The body must be the JSON boolean true (enable) or false (disable).');
-      await wf.setEnabled(id, enabled as boolean);
+      await wf.setEnabled(id, enabled as boolean, by);
       reply.code(204).send();
     });
   };

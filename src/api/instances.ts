@@ -4,6 +4,8 @@ import type { JsonObject } from '../domain/types.ts';
 import { P } from '../security/permissions.ts';
 import type { Services } from '../service/services.ts';
 import type { WorkflowService } from '../service/workflow.ts';
+import type { ApprovalService } from '../service/approvals.ts';
+import { prefersRepresentation, signalOutcomeWire } from './approval-routes.ts';
 import { principalOf, requirePermission } from './guard.ts';
 import { listQuery } from './listing.ts';
 import { INSTANCE_FIELDS } from '../store/query-fields.ts';
@@ -12,7 +14,7 @@ import { instanceQuery, instanceV1 } from './workflow-wire.ts';
 
 /** /Workflow/Instances*: queries, reading, signals, stop, restart, delete, and our start extension. */
 export const instanceRoutes =
-  (s: Services, wf: WorkflowService): FastifyPluginAsync =>
+  (s: Services, wf: WorkflowService, approvals?: ApprovalService): FastifyPluginAsync =>
   async (app) => {
     app.get('/Workflow/Instances', async (req) => {
       requirePermission(req, P.instancesReadAll);
@@ -30,7 +32,8 @@ export const instanceRoutes =
       const p = requirePermission(req, P.instancesReadAll, P.instancesReadPending);
       const rows = await s.store.queryInstances({
         ...listQuery(req, INSTANCE_FIELDS, 'CurrentStepDisplayName'),
-        assignedTo: { identityId: p.identity.id, roleIds: p.roleIds },
+        // Delegates see their delegators' waiting items too (docs/approvals.md#delegation).
+        assignedTo: { identityId: p.identity.id, roleIds: await wf.assignedRoleIds(p) },
       });
       return rows.map(instanceQuery);
     });
@@ -73,8 +76,14 @@ export const instanceRoutes =
       const p = principalOf(req);
       const id = guid(req.params.id, 'Instance id');
       const { key, data } = readSignal(req.body);
-      await wf.signal(id, key, data, p);
-      reply.code(204).send();
+      const actingFor = req.body && typeof req.body === 'object' ? str(req.body as JsonObject, 'ActingFor', { max: 400 }) : null;
+      // Extension: the outcome decided in the same transaction, instead of Keyfactor's bare 204.
+      if (approvals && prefersRepresentation(req)) {
+        reply.header('Preference-Applied', 'return=representation');
+        return signalOutcomeWire(await approvals.signal(id, key, data, p, actingFor));
+      }
+      await wf.signal(id, key, data, p, actingFor);
+      return reply.code(204).send();
     });
 
     app.post<{ Params: { id: string } }>('/Workflow/Instances/:id/Stop', async (req, reply) => {
@@ -89,7 +98,7 @@ export const instanceRoutes =
     });
   };
 
-function readSignal(body: unknown): { key: string; data: JsonObject } {
+export function readSignal(body: unknown): { key: string; data: JsonObject } {
   if (body === undefined || body === null) fail('SignalInvalid', 'The request body is required: {"SignalKey": "<StepUniqueName>.<SignalName>", "Data": {...}}.');
   const o = asObject(body);
   const key = field(o, 'SignalKey');

@@ -113,14 +113,19 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     fail('Forbidden', `${input.actor.accountName} holds none of the roles allowed to send ${step.uniqueName}.${signalName}.`);
   const barred = type.barredActors?.(stepContext(instance, step));
   if (barred?.identityIds.includes(input.actor.identityId)) fail('Forbidden', `${input.actor.accountName} may not send ${step.uniqueName}.${signalName}: ${barred.reason}.`);
-  const checked = type.checkSignal!(signalName, input.data);
+  // A delegate is held to the same bars as the one they act for, and to their own.
+  const delegate = input.actor.delegate;
+  if (delegate && barred?.identityIds.includes(delegate.identityId))
+    fail('Forbidden', `${delegate.accountName} may not send ${step.uniqueName}.${signalName}, even acting for ${input.actor.accountName}: ${barred.reason}.`);
+  const who = delegate ? `${delegate.accountName} (acting for ${input.actor.accountName})` : input.actor.accountName;
+  const checked = type.checkSignal!(signalName, input.data, step.config);
   if (!checked.ok) fail('SignalInvalid', checked.message);
   const data = (checked as { data: JsonObject }).data;
 
   const previous = instance.signals.find((s) => s.signal === signalName && s.identityId === input.actor.identityId);
   if (previous) {
     if (sameDecision(type, previous.data, data)) {
-      const history = [entry(ctx, 'SignalRepeated', step.uniqueName, input.actor.accountName, `${input.actor.accountName} repeated the same ${signalName}; counted once.`, data)];
+      const history = [entry(ctx, 'SignalRepeated', step.uniqueName, who, `${who} repeated the same ${signalName}; counted once.`, data)];
       return { instance: touch(instance, ctx), history, effects: [], duplicate: true };
     }
     throw new CountersignError(
@@ -135,9 +140,15 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     accountName: input.actor.accountName,
     data,
     at: ctx.now,
+    ...(delegate ? { by: delegate.accountName } : {}),
   };
   const withSignal = { ...instance, signals: [...instance.signals, recorded] };
-  const received = entry(ctx, 'SignalReceived', step.uniqueName, input.actor.accountName, describeSignal(type, signalName, data), { Signal: signalName, ...data });
+  const described = describeSignal(type, signalName, data);
+  const received = entry(ctx, 'SignalReceived', step.uniqueName, who, delegate ? `${described} (by ${delegate.accountName}, acting for ${input.actor.accountName})` : described, {
+    Signal: signalName,
+    ...data,
+    ...(delegate ? { ActingFor: input.actor.accountName, By: delegate.accountName } : {}),
+  });
   return { ...decideCurrent({ instance: withSignal, history: [received], effects: [] }, version, step, ctx), duplicate: false };
 }
 
@@ -167,6 +178,80 @@ export function stopInstance(instance: Instance, actor: Actor, ctx: EngineContex
   const message = `Stopped by ${actor.accountName}.`;
   const next = finish(instance, 'Rejected', message, ctx);
   return { instance: next, history: [entry(ctx, 'Stopped', instance.currentStep, actor.accountName, message)], effects: [] };
+}
+
+/**
+ * An administrator hands a waiting step to other roles (replacing the roles that may act now).
+ * Decisions already recorded stay and count; the step is re-decided with them.
+ */
+export function reassign(instance: Instance, version: DefinitionVersion, roleIds: number[], actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Suspended' || !instance.currentStep)
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance's step can be reassigned.`);
+  if (roleIds.length === 0) fail('ValidationFailed', 'RoleIds must name at least one role.');
+  const step = findStep(version, instance.currentStep!);
+  const ids = [...new Set(roleIds)].sort((a, b) => a - b);
+  const moved = { ...instance, pendingRoleIds: ids, lastModified: ctx.now };
+  const note = entry(
+    ctx,
+    'Reassigned',
+    step.uniqueName,
+    actor.accountName,
+    `${actor.accountName} reassigned ${step.displayName} from roles ${instance.pendingRoleIds.join(', ') || 'none'} to roles ${ids.join(', ')}.`,
+    {
+      From: instance.pendingRoleIds,
+      To: ids,
+    },
+  );
+  return { instance: moved, history: [note], effects: [] };
+}
+
+/**
+ * Moves a waiting instance to a newer version of its definition without restarting it: the step
+ * it waits at must exist in the new version (same UniqueName, or `mapping[old]`) with the same
+ * step type. Decisions already recorded are kept and re-decided under the new step's settings in
+ * the same transition (the instance may continue, be rejected, or keep waiting there).
+ */
+export function migrateInstance(instance: Instance, from: DefinitionVersion, to: DefinitionVersion, mapping: Record<string, string>, actor: Actor, ctx: EngineContext): Transition {
+  if (instance.status !== 'Suspended' || !instance.currentStep)
+    fail('InstanceWrongState', `Instance ${instance.id} is ${instance.status}; only a Suspended instance can be migrated (restart others).`);
+  if (!to.frozen) fail('ValidationFailed', `Version ${to.version} has never been published; migrate to a published version.`);
+  if (to.version <= from.version) fail('ValidationFailed', `Instance ${instance.id} runs on version ${from.version}; migrate only to a newer version.`);
+  const oldStep = findStep(from, instance.currentStep!);
+  const target = mapping[oldStep.uniqueName] ?? oldStep.uniqueName;
+  const newStep = to.steps.find((s) => s.uniqueName === target);
+  if (!newStep)
+    fail(
+      'ValidationFailed',
+      `Version ${to.version} has no step '${target}' for the waiting step '${oldStep.uniqueName}'; give StepMapping {"${oldStep.uniqueName}": "<UniqueName in version ${to.version}>"}.`,
+    );
+  if (newStep!.extensionName !== oldStep.extensionName)
+    fail('ValidationFailed', `Step '${target}' in version ${to.version} is a ${newStep!.extensionName}, not a ${oldStep.extensionName}; decisions cannot carry over.`);
+  const type = stepType(ctx, newStep!);
+  if (!type.decide) fail('ValidationFailed', `Step '${target}' (${newStep!.extensionName}) does not wait for decisions.`);
+  // A fresh visit of the new step that keeps the decisions recorded so far; suspend() recomputes roles, bars and deadlines.
+  const moved: Instance = {
+    ...instance,
+    definitionVersion: to.version,
+    status: 'Running',
+    currentStep: newStep!.uniqueName,
+    currentStepId: newStep!.id,
+    currentStepDisplayName: newStep!.displayName,
+    signals: instance.signals.filter((s) => s.step === oldStep.uniqueName).map((s) => ({ ...s, step: newStep!.uniqueName })),
+    lastModified: ctx.now,
+  };
+  const note = entry(
+    ctx,
+    'Migrated',
+    newStep!.uniqueName,
+    actor.accountName,
+    `${actor.accountName} moved the instance from version ${from.version} to ${to.version} at step ${oldStep.uniqueName === newStep!.uniqueName ? `'${newStep!.uniqueName}'` : `'${oldStep.uniqueName}' -> '${newStep!.uniqueName}'`}; ${moved.signals.length} decision(s) carried over.`,
+    { FromVersion: from.version, ToVersion: to.version, FromStep: oldStep.uniqueName, ToStep: newStep!.uniqueName },
+  );
+  const t = decideCurrent({ instance: moved, history: [note], effects: [] }, to, newStep!, ctx);
+  // Still waiting at a step of the same name: its deadlines and request mail from the first wait
+  // stand (their jobs name this step), so the new wait plan is not queued twice.
+  const same = newStep!.uniqueName === oldStep.uniqueName && t.instance.status === 'Suspended' && t.instance.currentStep === newStep!.uniqueName;
+  return same ? { ...t, effects: t.effects.filter((e) => !(e.step === newStep!.uniqueName && (e.type === 'timer' || e.type === 'notify'))) } : t;
 }
 
 /** Restart, old half: a Failed or Suspended instance becomes CanceledForRestart. */

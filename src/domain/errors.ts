@@ -35,6 +35,10 @@ export const ERRORS = {
   EnrollmentRefused: { code: '0xA5C00081', status: 400 },
   KeyNotRecoverable: { code: '0xA5C00082', status: 404 },
   CaUnavailable: { code: '0xA5C00083', status: 503 },
+  // Extensions beyond Keyfactor (docs/approvals.md).
+  IdempotencyKeyInvalid: { code: '0xA5C000B0', status: 400 },
+  IdempotencyKeyReused: { code: '0xA5C000B1', status: 422 },
+  IdempotencyKeyInFlight: { code: '0xA5C000B2', status: 409 },
   Internal: { code: '0xA5C000FF', status: 500 },
 } as const;
 

@@ -66,7 +66,7 @@ export function applyOutcome(t: Transition, version: DefinitionVersion, step: St
 
 export function decideCurrent(t: Transition, version: DefinitionVersion, step: StepDef, ctx: EngineContext): Transition {
   const type = stepType(ctx, step);
-  const outcome = type.decide ? type.decide(stepContext(t.instance, step)) : ({ kind: 'suspend', message: t.instance.statusMessage ?? '' } as const);
+  const outcome = type.decide ? type.decide(stepContext(t.instance, step, ctx.roleMembers)) : ({ kind: 'suspend', message: t.instance.statusMessage ?? '' } as const);
   return applyOutcome(t, version, step, outcome, ctx);
 }
 
@@ -109,7 +109,7 @@ function recordContinue(t: Transition, step: StepDef, outcome: Extract<StepOutco
     ...t.instance,
     stateData: outcome.variables ? { ...t.instance.stateData, ...outcome.variables } : t.instance.stateData,
     metadata: outcome.metadata ? { ...t.instance.metadata, ...outcome.metadata } : t.instance.metadata,
-    stepOutputs: withTrustedOutputs(t.instance.stepOutputs, step, outcome, scopeOf(t.instance)),
+    stepOutputs: withDeciders(withTrustedOutputs(t.instance.stepOutputs, step, outcome, scopeOf(t.instance)), t.instance, step),
     signals: [],
     pendingRoleIds: [],
     pendingExcludedIds: [],
@@ -167,6 +167,14 @@ type Continue = Extract<StepOutcome, { kind: 'continue' }>;
  * its conditions resolve from trusted data alone (so whether it ran does not depend on the
  * requester), and only the part the step itself vouches for (outcome.trusted).
  */
+/** Records who decided the step being left, for later steps that exclude earlier deciders. */
+function withDeciders(o: StepOutputs, before: Instance, step: StepDef): StepOutputs {
+  const ids = [...new Set(before.signals.filter((s) => s.step === step.uniqueName).map((s) => s.identityId))].sort((a, b) => a - b);
+  const prior = before.stepOutputs.deciders;
+  if (!ids.length) return prior ? { ...o, deciders: prior } : o;
+  return { ...o, deciders: { ...prior, [step.uniqueName]: ids } };
+}
+
 function withTrustedOutputs(o: StepOutputs, step: StepDef, outcome: Continue, scope: TokenScope): StepOutputs {
   if (!step.conditions.every((c) => resolvesFromTrusted(c.value, scope))) return o;
   const vouched = outcome.trusted ?? { variables: outcome.variables, metadata: outcome.metadata };

@@ -70,6 +70,8 @@ export interface StepContext {
   scope: TokenScope;
   /** Signals recorded at this visit of the step. */
   signals: RecordedSignal[];
+  /** Identities holding a role that may act on the step now, when the shell loaded them (else absent). */
+  members?: number[];
 }
 
 export type SignalCheck = { ok: true; data: JsonObject } | { ok: false; message: string };
@@ -101,7 +103,7 @@ export interface StepType {
   validate?(config: JsonObject, env?: RunEnvironment): string[];
   enter(ctx: StepContext): StepOutcome;
   /** Normalises and checks a signal's Data for this step. */
-  checkSignal?(signal: string, data: JsonObject): SignalCheck;
+  checkSignal?(signal: string, data: JsonObject, config?: JsonObject): SignalCheck;
   /**
    * Pure: whether two checked Data of one identity's signal say the same, so the second counts
    * once (a different one is refused: SignalDecisionChanged). Default: deep equality.
@@ -111,6 +113,8 @@ export interface StepType {
   describeSignal?(signal: string, data: JsonObject): string;
   /** Pure: identities that may not act on this step even with one of its roles, and why. */
   barredActors?(ctx: StepContext): { identityIds: number[]; reason: string };
+  /** Pure: whether deciding this step needs StepContext.members (who holds its roles); the shell then loads them. */
+  needsRoleMembers?(config: JsonObject): boolean;
   /** Decides the step from the signals recorded so far (after a signal, or in the reconciler). */
   decide?(ctx: StepContext): StepOutcome;
   /** Pure: timers and notifications to schedule when the step starts waiting. */
@@ -124,10 +128,27 @@ export interface StepType {
    * null when there is nothing to send. The runner only resolves people, renders links and sends.
    */
   notification?(ctx: NotifyContext, kind: NotifyKind): Notification | null;
+  /**
+   * Pure: what a waiting step needs, for Explain: counts required and received, the decisions
+   * so far, and the deadlines ahead with what happens at each. `since`: when it started waiting.
+   */
+  explainWait?(ctx: NotifyContext, since: string, maxWaitMs: number | undefined): StepWaitExplanation;
   /** Actions a personal one-click link may carry (key: the link's action), as signals on this step. */
   oneClickActions?: Record<string, OneClickAction>;
   /** The side effect of an automatic step; the runner calls it outside any transaction. */
   run?(input: RunInput): Promise<RunResult>;
+}
+
+/** Why a step waits, in the step type's own terms (Explain). */
+export interface StepWaitExplanation {
+  /** One sentence, e.g. "Waiting for 1 more approval at Manager approval (1 of 2)." */
+  summary: string;
+  /** Per decision the step counts: how many are required and received. */
+  counts: { name: string; required: number; received: number }[];
+  decisions: { accountName: string; signal: string; decision: string; comment: string | null; at: string }[];
+  /** Identities who hold a role but may not act, and why (four eyes). */
+  barred: { identityIds: number[]; reason: string } | null;
+  deadlines: { kind: string; at: string; action: string }[];
 }
 
 /** What the notification hook sees: the step, and its history at this visit so far. */

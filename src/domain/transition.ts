@@ -18,6 +18,11 @@ export interface EngineContext {
   maxWaitMs?: number;
   /** Bounds on an automatic step's result (variables, metadata); DEFAULT_RESULT_BOUNDS when absent. */
   resultBounds?: JsonBounds;
+  /**
+   * Who holds each role (identity ids), where the shell loaded it for a decision that needs it
+   * (a step that fails early when its quorum can no longer be reached). Absent: unknown.
+   */
+  roleMembers?: Record<number, number[]>;
 }
 
 /**
@@ -63,8 +68,11 @@ export function scopeOf(instance: Instance): TokenScope {
   return { data: instance.stateData, metadata: instance.metadata, trusted };
 }
 
-export function stepContext(instance: Instance, step: StepDef): StepContext {
-  return { step, instance, scope: scopeOf(instance), signals: instance.signals.filter((s) => s.step === step.uniqueName) };
+export function stepContext(instance: Instance, step: StepDef, roleMembers?: Record<number, number[]>): StepContext {
+  const ctx: StepContext = { step, instance, scope: scopeOf(instance), signals: instance.signals.filter((s) => s.step === step.uniqueName) };
+  // Only while waiting with roles (a step being entered has none yet) and for roles the shell loaded.
+  if (!roleMembers || instance.pendingRoleIds.length === 0 || !instance.pendingRoleIds.every((r) => Object.hasOwn(roleMembers, r))) return ctx;
+  return { ...ctx, members: [...new Set(instance.pendingRoleIds.flatMap((r) => roleMembers[r] ?? []))].sort((a, b) => a - b) };
 }
 
 export function findStep(version: DefinitionVersion, uniqueName: string): StepDef {

@@ -61,6 +61,8 @@ export interface Actor {
   identityId: number;
   accountName: string;
   roleIds: number[];
+  /** Who actually sent it, acting for this identity under a delegation (docs/approvals.md#delegation). */
+  delegate?: { identityId: number; accountName: string };
 }
 
 /** A signal as recorded against the step visit it was given on. */
@@ -71,12 +73,16 @@ export interface RecordedSignal {
   accountName: string;
   data: JsonObject;
   at: string;
+  /** The delegate who sent it acting for accountName, when it was sent under a delegation. */
+  by?: string;
 }
 
 /** Variables and metadata written by steps, kept apart from what the requester sent. */
 export interface StepOutputs {
   variables: JsonObject;
   metadata: JsonObject;
+  /** Who decided each step already left (identity ids by step UniqueName): "exclude earlier deciders". */
+  deciders?: Record<string, number[]>;
 }
 
 export interface Instance {
@@ -143,6 +149,8 @@ export type HistoryKind =
   | 'Reconciled'
   | 'Reminded'
   | 'Escalated'
+  | 'Reassigned'
+  | 'Migrated'
   | 'TimedOut'
   | 'Notified'
   | 'NotificationFailed';

@@ -40,6 +40,7 @@ export const PERMISSIONS = [
   { legacy: 'CertificateTemplates:Modify', path: '/certificate_templates/modify/', description: 'Create, change and delete certificate templates.' },
   { legacy: 'CertificateMetadataTypes:Read', path: '/metadata/types/read/', description: 'Read certificate metadata fields.' },
   { legacy: 'CertificateMetadataTypes:Modify', path: '/metadata/types/modify/', description: 'Create, change and delete certificate metadata fields.' },
+  { legacy: 'AuditLog:Read', path: '/auditing/read/', description: 'Read, validate and download the audit log.' },
 ] as const;
 
 /** Grouping strings accepted in version-2 roles: each grants everything below it. */
@@ -56,6 +57,7 @@ const GROUPS = [
   '/certificate_templates/',
   '/metadata/',
   '/metadata/types/',
+  '/auditing/',
 ];
 
 export const P = {
@@ -80,6 +82,7 @@ export const P = {
   templatesModify: '/certificate_templates/modify/',
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
+  auditRead: '/auditing/read/',
 } as const;
 
 export const ALL_PERMISSIONS = ['/'];

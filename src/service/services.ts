@@ -10,6 +10,8 @@ export interface ServiceConfig {
   authCacheTtlMs: number;
   /** Upper bound on any wait (ms) when a step sets no timeout of its own. */
   maxWaitMs: number;
+  /** How long an Idempotency-Key's first answer is kept for replay (ms). */
+  idempotencyTtlMs: number;
   /** Bounds on what an automatic step's result may put into an instance. */
   resultBounds: JsonBounds;
 }
@@ -28,6 +30,7 @@ export const defaultServiceConfig: ServiceConfig = {
   reconcileIntervalMs: 5_000,
   authCacheTtlMs: 60_000,
   maxWaitMs: 30 * 24 * 3600_000,
+  idempotencyTtlMs: 24 * 3600_000,
   resultBounds: DEFAULT_RESULT_BOUNDS,
 };
 

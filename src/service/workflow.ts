@@ -6,6 +6,8 @@ import {
   addNote,
   completeRun,
   fireTimer,
+  migrateInstance,
+  reassign,
   reconcile,
   startInstance,
   stopInstance,
@@ -15,6 +17,9 @@ import {
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
+import { userClaimNames } from '../domain/membership.ts';
+import { bindQuery, parseQuery } from '../domain/query/index.ts';
+import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { keepSecrets } from '../domain/secrets.ts';
 import { isTerminal } from '../domain/status.ts';
 import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, JsonObject, StepDef } from '../domain/types.ts';
@@ -47,6 +52,27 @@ export function authorize(p: Principal, i: Instance, ...needed: string[]): void 
   if (!canRead(p, i)) instanceNotFound(i.id);
   const missing = needed.filter((n) => !grants(p.permissions, n));
   if (missing.length) fail('Forbidden', `${p.identity.accountName} lacks the permission for this operation; it needs ${missing.join(' and ')}.`);
+}
+
+export interface MigrationRequest {
+  /** Null: the definition's published version. */
+  toVersion: number | null;
+  /** Waiting step's UniqueName in the old version -> its UniqueName in the new one (absent: the same name). */
+  mapping: Record<string, string>;
+  dryRun: boolean;
+}
+
+export interface MigrationOutcome {
+  instanceId: string;
+  fromVersion: number;
+  toVersion: number;
+  fromStep: string | null;
+  toStep: string | null;
+  status: Instance['status'];
+  statusMessage: string | null;
+  /** Decisions carried over to the new step. */
+  carried: number;
+  dryRun: boolean;
 }
 
 export interface NewDefinition {
@@ -93,7 +119,7 @@ export class WorkflowService {
 
   // Definitions -----------------------------------------------------------------------------------
 
-  async createDefinition(input: NewDefinition): Promise<Definition> {
+  async createDefinition(input: NewDefinition, by?: string): Promise<Definition> {
     const now = this.s.now();
     const def: Definition = {
       id: this.s.newId(),
@@ -108,6 +134,7 @@ export class WorkflowService {
       lastModified: now,
     };
     await this.s.store.insertDefinition(def, { definitionId: def.id, version: 1, steps: [], frozen: false });
+    this.events.emit('definition.created', { definitionId: def.id, displayName: def.displayName, workflowType: def.workflowType, by });
     return def;
   }
 
@@ -119,27 +146,31 @@ export class WorkflowService {
     return { definition, version: found };
   }
 
-  async updateDefinition(id: string, patch: Partial<Pick<Definition, 'displayName' | 'description' | 'enabled' | 'keys'>>): Promise<Definition> {
-    return this.s.store.updateDefinition(id, (def) => {
+  async updateDefinition(id: string, patch: Partial<Pick<Definition, 'displayName' | 'description' | 'enabled' | 'keys'>>, by?: string): Promise<Definition> {
+    const updated = await this.s.store.updateDefinition(id, (def) => {
       const definition = { ...def, ...stripUndefined(patch), lastModified: this.s.now() };
       return { definition, result: definition };
     });
+    this.events.emit('definition.changed', { definitionId: id, change: Object.keys(stripUndefined(patch)).join(', '), by });
+    return updated;
   }
 
   /** PUT Steps: replaces the draft, or starts a new version when the latest is already published. */
-  async putSteps(id: string, steps: StepDef[]): Promise<Definition> {
+  async putSteps(id: string, steps: StepDef[], by?: string): Promise<Definition> {
     const current = await this.getDefinition(id);
     const { steps: withSecrets, problems: secretProblems } = keepSecrets(steps, current.version.steps, this.s.registry);
     const problems = [...secretProblems, ...(await this.stepProblems(withSecrets, current.definition.workflowType))];
     if (problems.length) fail('DefinitionInvalid', `The steps are not valid: ${problems.join('; ')}.`);
-    return this.s.store.updateDefinition(id, (def, latest) => {
+    const changed = await this.s.store.updateDefinition(id, (def, latest) => {
       const version = latest.frozen ? latest.version + 1 : latest.version;
       const definition = { ...def, draftVersion: version, lastModified: this.s.now() };
       return { definition, version: { definitionId: id, version, steps: withSecrets, frozen: false }, result: definition };
     });
+    this.events.emit('definition.changed', { definitionId: id, change: `steps of version ${changed.draftVersion}`, steps: steps.map((st) => st.uniqueName), by });
+    return changed;
   }
 
-  async publish(id: string, requested?: number): Promise<Definition> {
+  async publish(id: string, requested?: number, by?: string): Promise<Definition> {
     const { definition, version } = await this.getDefinition(id, requested);
     if (version.steps.length === 0) fail('DefinitionInvalid', `Version ${version.version} of definition ${id} has no steps; PUT Steps first.`);
     // Validated again: roles may have been deleted since the steps were written.
@@ -149,7 +180,7 @@ export class WorkflowService {
       const next = { ...def, publishedVersion: version.version, lastModified: this.s.now() };
       return { definition: next, version: { ...version, frozen: true }, result: next };
     });
-    this.events.emit('definition.published', { definitionId: id, version: version.version, workflowType: definition.workflowType });
+    this.events.emit('definition.published', { definitionId: id, version: version.version, workflowType: definition.workflowType, by });
     return published;
   }
 
@@ -159,14 +190,15 @@ export class WorkflowService {
     return validateSteps(steps, this.s.registry, workflowType, (r) => existing.has(r));
   }
 
-  async setEnabled(id: string, enabled: boolean): Promise<void> {
-    await this.updateDefinition(id, { enabled });
+  async setEnabled(id: string, enabled: boolean, by?: string): Promise<void> {
+    await this.updateDefinition(id, { enabled }, by);
   }
 
-  async deleteDefinition(id: string): Promise<void> {
+  async deleteDefinition(id: string, by?: string): Promise<void> {
     await this.s.store.deleteDefinition(id, (active) => {
       if (active > 0) fail('DefinitionInUse', `Definition ${id} has ${active} running or suspended instance(s); stop or finish them before deleting it.`);
     });
+    this.events.emit('definition.deleted', { definitionId: id, by });
   }
 
   // Instances -------------------------------------------------------------------------------------
@@ -198,6 +230,7 @@ export class WorkflowService {
       return t;
     });
     this.effectSink(effects);
+    this.events.emit('instance.started', { instanceId: instance.id, definitionId: definition.id, workflowType: definition.workflowType, by: principal.identity.accountName });
     return instance;
   }
 
@@ -219,26 +252,74 @@ export class WorkflowService {
     return (await this.s.store.getInstance(id)) ?? instanceNotFound(id);
   }
 
-  /** The instance if the caller may read it; otherwise the same 404 as for an unknown id. */
+  /** The instance if the caller may read it (or may act on it for a delegator); otherwise the same 404 as for an unknown id. */
   async readInstance(id: string, principal: Principal): Promise<Instance> {
     const instance = await this.getInstance(id);
+    if (!canRead(principal, instance) && instance.status === 'Suspended' && this.delegations) {
+      const via = await this.delegations.actorsFor(principal);
+      if (via.some((d) => d.roleIds.some((r) => instance.pendingRoleIds.includes(r)))) return instance;
+    }
     authorize(principal, instance);
     return instance;
   }
 
-  /** Records, evaluates and advances in one transaction under the instance's lock. */
-  async signal(id: string, key: string, data: JsonObject, principal: Principal): Promise<SignalResult> {
+  /** The roles whose waiting instances are the caller's to decide: their own and their delegators'. */
+  async assignedRoleIds(principal: Principal): Promise<number[]> {
+    if (!this.delegations) return principal.roleIds;
+    const via = await this.delegations.actorsFor(principal);
+    return [...new Set([...principal.roleIds, ...via.flatMap((d) => d.roleIds)])];
+  }
+
+  /** Delegation (docs/approvals.md#delegation): who a caller may act for. */
+  delegations: { actorsFor(p: Principal): Promise<Actor[]> } | null = null;
+
+  /**
+   * Records, evaluates and advances in one transaction under the instance's lock. A caller who
+   * holds none of the step's roles may act for someone who delegated to them (`actingFor` picks
+   * whom, else the first who may act); the decision counts as the delegator's.
+   */
+  async signal(id: string, key: string, data: JsonObject, principal: Principal, actingFor?: string | null): Promise<SignalResult> {
     const ctx = this.ctx();
-    const actor = actorOf(principal);
-    const result = await this.withVersion(
-      id,
-      (current, version) => {
-        const r = applySignal(current, version, { key, data, actor }, ctx);
+    let members: Record<number, number[]> | undefined;
+    let delegators: Actor[] | undefined;
+    let result: SignalResult | null = null;
+    // What the decision needs beyond the instance (who holds the step's roles, for a step that fails
+    // early; who delegated to the caller) is loaded outside the lock, then the transaction runs again.
+    for (let round = 0; result === null; round++) {
+      let needMembers: number[] | null = null;
+      let needDelegators = false;
+      result = await this.withVersion(id, (current, version) => {
+        const own = acts(actorOf(principal), current);
+        if (this.delegations && delegators === undefined && round < 3 && (!own || actingFor) && current.status === 'Suspended') {
+          needDelegators = true;
+          return { transition: null, result: null };
+        }
+        const via = (delegators ?? []).filter((d) => d.roleIds.some((r) => current.pendingRoleIds.includes(r)));
+        if (!canRead(principal, current) && !(current.status === 'Suspended' && via.length)) instanceNotFound(current.id);
+        const actor = chooseActor(principal, current, via, actingFor ?? null);
+        const step = current.currentStep ? version.steps.find((st) => st.uniqueName === current.currentStep) : undefined;
+        const wants = step ? this.s.registry.get(step.extensionName)?.needsRoleMembers?.(step.config) : false;
+        if (wants && round < 3 && !current.pendingRoleIds.every((r) => members && Object.hasOwn(members, r))) {
+          needMembers = current.pendingRoleIds;
+          return { transition: null, result: null };
+        }
+        const r = applySignal(current, version, { key, data, actor }, members ? { ...ctx, roleMembers: members } : ctx);
         return { transition: r, result: r };
-      },
-      (current) => authorize(principal, current),
-    );
+      });
+      if (needDelegators) delegators = await this.delegations!.actorsFor(principal);
+      if (needMembers) members = { ...members, ...(await this.roleMembers(needMembers)) };
+    }
     this.effectSink(result.effects);
+    const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
+    this.events.emit('instance.signalled', {
+      instanceId: id,
+      signalKey: key,
+      decision: received?.message ?? null,
+      repeated: result.duplicate,
+      status: result.instance.status,
+      step: result.instance.currentStep,
+      by: principal.identity.accountName,
+    });
     return result;
   }
 
@@ -266,12 +347,97 @@ export class WorkflowService {
     }
   }
 
+  /** An administrator hands the waiting step to other roles; recorded in the history. */
+  async reassign(id: string, roleIds: number[], principal: Principal): Promise<void> {
+    const existing = await this.s.store.existingRoleIds(roleIds);
+    const unknown = roleIds.filter((r) => !existing.has(r));
+    if (unknown.length) fail('ValidationFailed', `Unknown role id(s): ${unknown.join(', ')}.`);
+    const ctx = this.ctx();
+    let step: string | null = null;
+    await this.withVersion(id, (current, version) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      step = current.currentStep;
+      return { transition: reassign(current, version, roleIds, actorOf(principal), ctx), result: null };
+    });
+    this.events.emit('instance.reassigned', { instanceId: id, step, roleIds, by: principal.identity.accountName });
+  }
+
+  /**
+   * Moves a Suspended instance to a newer published version (default: the published one) at the
+   * step it waits at (same UniqueName, or `mapping`); a dry run computes the same and writes nothing.
+   */
+  async migrate(id: string, req: MigrationRequest, principal: Principal): Promise<MigrationOutcome> {
+    const inst = await this.getInstance(id);
+    authorize(principal, inst, P.instancesManage, P.instancesReadAll);
+    const definition = (await this.s.store.getDefinition(inst.definitionId)) ?? fail('NotFound', `The definition of instance ${id} no longer exists.`);
+    const v = req.toVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to migrate to.`);
+    const to = await this.version(definition.id, v);
+    const ctx = this.ctx();
+    let effects: Effect[] = [];
+    const outcome = await this.withVersion(id, (current, from) => {
+      authorize(principal, current, P.instancesManage, P.instancesReadAll);
+      const t = migrateInstance(current, from, to, req.mapping, actorOf(principal), ctx);
+      effects = t.effects;
+      const result: MigrationOutcome = {
+        instanceId: id,
+        fromVersion: from.version,
+        toVersion: to.version,
+        fromStep: current.currentStep,
+        toStep: t.instance.currentStep,
+        status: t.instance.status,
+        statusMessage: t.instance.statusMessage,
+        carried: current.signals.filter((s) => s.step === current.currentStep).length,
+        dryRun: req.dryRun,
+      };
+      return { transition: req.dryRun ? null : t, result };
+    });
+    if (!req.dryRun) {
+      this.effectSink(effects);
+      this.events.emit('instance.migrated', {
+        instanceId: id,
+        fromVersion: outcome.fromVersion,
+        toVersion: outcome.toVersion,
+        status: outcome.status,
+        by: principal.identity.accountName,
+      });
+    }
+    return outcome;
+  }
+
+  /** Migrate for every Suspended instance of a definition on an older version; a result per instance. */
+  async migrateAll(
+    definitionId: string,
+    req: MigrationRequest & { fromVersion: number | null },
+    principal: Principal,
+  ): Promise<(MigrationOutcome | { instanceId: string; error: CountersignError })[]> {
+    const definition = (await this.s.store.getDefinition(definitionId)) ?? fail('NotFound', `No workflow definition has Id ${definitionId}.`);
+    const filter = bindQuery(parseQuery(`DefinitionId -eq "${definition.id}" AND Status -eq 2`), INSTANCE_FIELDS);
+    const out: (MigrationOutcome | { instanceId: string; error: CountersignError })[] = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = await this.s.store.queryInstances({ filter, limit: 500, offset, sortColumn: 'reference_id', ascending: true });
+      for (const i of page) {
+        if (req.fromVersion !== null && i.definitionVersion !== req.fromVersion) continue;
+        if (req.toVersion !== null && i.definitionVersion >= req.toVersion) continue;
+        if (req.toVersion === null && definition.publishedVersion !== null && i.definitionVersion >= definition.publishedVersion) continue;
+        try {
+          out.push(await this.migrate(i.id, req, principal));
+        } catch (e) {
+          if (!(e instanceof CountersignError)) throw e;
+          out.push({ instanceId: i.id, error: e });
+        }
+      }
+      // Migrated instances stay Suspended (still matching): a dry run or refusals keep the offset moving.
+      if (page.length < 500 || out.length > 100_000) return out;
+    }
+  }
+
   async stop(id: string, principal: Principal): Promise<void> {
     const ctx = this.ctx();
     await this.s.store.mutateInstance(id, (current) => {
       authorize(principal, current, P.instancesManage);
       return { transition: stopInstance(current, actorOf(principal), ctx), result: null };
     });
+    this.events.emit('instance.stopped', { instanceId: id, by: principal.identity.accountName });
   }
 
   /** Cancels the old instance and starts a new one (new Id, same data and title) in one transaction. */
@@ -326,6 +492,7 @@ export class WorkflowService {
       if (!isTerminal(inst.status) && inst.status !== 'Running')
         fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
     });
+    this.events.emit('instance.deleted', { instanceId: id, by: principal.identity.accountName });
   }
 
   /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */
@@ -371,6 +538,21 @@ export class WorkflowService {
     await this.s.store.mutateInstance(job.instanceId, (current) => ({ transition: addNote(current, { ...note, step }, ctx), completeJob: { id: job.id, owner }, result: null }));
   }
 
+  /** Who holds each role now (direct members and User claims), for decisions that count eligible people; disabled roles hold no one. */
+  private async roleMembers(roleIds: number[]): Promise<Record<number, number[]>> {
+    const out: Record<number, number[]> = {};
+    for (const roleId of roleIds) {
+      const role = await this.s.store.getRole(roleId);
+      if (!role?.enabled) {
+        out[roleId] = [];
+        continue;
+      }
+      const named = await Promise.all(userClaimNames(role).map((n) => this.s.store.findIdentityByName(n)));
+      out[roleId] = [...new Set([...role.identityIds, ...named.flatMap((i) => (i ? [i.id] : []))])];
+    }
+    return out;
+  }
+
   async version(definitionId: string, v: number): Promise<DefinitionVersion> {
     const key = `${definitionId}:${v}`;
     const cached = this.versions.get(key);
@@ -379,6 +561,29 @@ export class WorkflowService {
     if (found.frozen) this.versions.set(key, found);
     return found;
   }
+}
+
+/** Whether `actor` holds a role the suspended instance waits on and is not barred from it. */
+const acts = (actor: Actor, i: Instance): boolean =>
+  i.status === 'Suspended' && actor.roleIds.some((r) => i.pendingRoleIds.includes(r)) && !i.pendingExcludedIds.includes(actor.identityId);
+
+/**
+ * Who a signal is recorded for: the caller when they may act (unless they name someone they act
+ * for); else the first delegator who may act and has not decided yet, or has (so a repeat is
+ * counted once); else the caller, whom the engine then refuses with the reason.
+ */
+function chooseActor(p: Principal, i: Instance, via: Actor[], actingFor: string | null): Actor {
+  const self = actorOf(p);
+  if (actingFor !== null) {
+    if (actingFor.toLowerCase() === p.identity.accountName.toLowerCase()) return self;
+    return (
+      via.find((d) => d.accountName.toLowerCase() === actingFor.toLowerCase()) ??
+      fail('Forbidden', `${p.identity.accountName} may not act for ${actingFor} on this step: no delegation in force gives them a role it waits on.`)
+    );
+  }
+  if (acts(self, i)) return self;
+  const eligible = via.filter((d) => acts(d, i));
+  return eligible.find((d) => !i.signals.some((s) => s.identityId === d.identityId)) ?? eligible[0] ?? self;
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -41,6 +41,8 @@ export type InstanceColumn = (typeof INSTANCE_COLUMNS)[number];
 
 /** The columns a transition may change (InitialData, trusted data and the identity columns never do). */
 export const CHANGED_COLUMNS = [
+  // Migrate (docs/approvals.md) moves a waiting instance to a newer version of its definition.
+  'definition_version',
   'status',
   'status_message',
   'current_step',

@@ -4,7 +4,9 @@ import type { BoundAst } from '../domain/query/index.ts';
 import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
 import type { AcmeStore } from './acme-store.ts';
+import type { AuditContent, AuditEntry } from '../domain/audit.ts';
 import type { CertificateStore } from './certificate-store.ts';
+import type { Delegation, NewDelegation } from './delegation-rows.ts';
 import type { MigrationState, StoreStats } from './operations.ts';
 
 /**
@@ -72,8 +74,45 @@ export interface Store extends SecurityStore {
    * recording a failure fails, so the job is never run again. Only its lease owner can.
    */
   dropJob(id: number, owner: string): Promise<boolean>;
+  /** The jobs queued for one instance (Explain: retries, timers ahead). */
+  jobsOf(instanceId: string): Promise<QueuedJob[]>;
   /** Milliseconds until the next job is due (null: none queued), for the runner's sleep. */
   nextJobDelay(): Promise<number | null>;
+
+  // Idempotency-Key (docs/approvals.md) ---------------------------------------------------------
+  /**
+   * Claims (scope, key) for a request with this fingerprint: 'claimed' when new, expired, or held
+   * by a lease that ran out (its node died); else the stored answer ('replay'), 'mismatch' (the key
+   * was used with another request) or 'in-flight' (the first request is still being answered).
+   */
+  claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim>;
+  /** Stores the answer of a claimed key; null releases the key (the request may be sent again). */
+  finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void>;
+  /** Deletes up to `limit` keys expired before `now`; returns how many. */
+  sweepIdempotencyKeys(now: string, limit: number): Promise<number>;
+
+  // Audit log (src/domain/audit.ts) ----------------------------------------------------------------
+  /**
+   * Appends one entry, serialised with every other append (on every node): seal receives the hash
+   * of the entry stored last (null for the first) and returns this entry's hash and signature.
+   */
+  appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry>;
+  getAuditEntry(id: number): Promise<AuditEntry | null>;
+  /** The entry stored just before `id` (the greatest smaller id). */
+  previousAuditEntry(id: number): Promise<AuditEntry | null>;
+  /** Up to `limit` entries with id greater than `afterId`, in id order (verification walks). */
+  auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]>;
+  queryAudit(q: ListQuery): Promise<AuditEntry[]>;
+
+  // Delegations (docs/approvals.md#delegation) -----------------------------------------------------
+  createDelegation(d: NewDelegation): Promise<Delegation>;
+  getDelegation(id: number): Promise<Delegation | null>;
+  /** Marks it revoked (kept for the record); false when it was already revoked. */
+  revokeDelegation(id: number, at: string, by: string): Promise<boolean>;
+  /** Unrevoked delegations to or from the identity (either when null) that have not ended by `now`. */
+  listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]>;
+  /** Unrevoked delegations to these delegates in force at `now`. */
+  delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]>;
 
   /** A shared setting; when absent, `value` is stored and returned (the first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;
@@ -104,6 +143,28 @@ export interface Job {
   effect: Effect;
   attempts: number;
   lastError: string | null;
+}
+
+export interface IdempotencyClaimRequest {
+  scope: number;
+  key: string;
+  fingerprint: string;
+  now: string;
+  /** Until when this claim holds the key while the request is answered. */
+  leaseUntil: string;
+  expiresAt: string;
+}
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type IdempotencyClaim = { state: 'claimed' } | { state: 'mismatch' } | { state: 'in-flight' } | ({ state: 'replay' } & StoredAnswer);
+
+export interface QueuedJob extends Job {
+  runAt: string;
 }
 
 export interface DefinitionChange<R> {

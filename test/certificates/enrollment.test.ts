@@ -47,6 +47,24 @@ describe('certificate enrollment over HTTP', () => {
     expect((await t.call('GET', '/KeyfactorAPI/Enrollment/PFX/Context/My', { auth: alice.auth })).status).toBe(200);
   });
 
+  it('a retried enrollment with the same Idempotency-Key gets the first answer, and one certificate is issued', async () => {
+    const { csr } = opensslCsr('p256');
+    const body = { CSR: csr, Template: 'Countersign', CertificateAuthority: CA };
+    const send = (headers: Record<string, string>) =>
+      t.call('POST', '/KeyfactorAPI/Enrollment/CSR', { auth: alice.auth, headers: { ...PEM, 'Idempotency-Key': 'enroll-once', ...headers }, body });
+    const first = await send({});
+    const again = await send({});
+    expect(again.status).toBe(first.status);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.CertificateInformation.KeyfactorID).toBe(first.body.CertificateInformation.KeyfactorID);
+    expect(again.body.CertificateInformation.SerialNumber).toBe(first.body.CertificateInformation.SerialNumber);
+    // The same key asking for another format is another request.
+    expect((await send({ 'x-certificateformat': 'DER' })).status).toBe(422);
+    const serial = first.body.CertificateInformation.SerialNumber as string;
+    const found = await t.call('GET', `/KeyfactorAPI/Certificates?QueryString=${encodeURIComponent(`SerialNumber -eq "${serial}"`)}`, { unchecked: true });
+    expect(found.body).toHaveLength(1);
+  });
+
   it('issues at once with no workflow bound (the built-in global workflow): a chain openssl verifies', async () => {
     const { csr } = opensslCsr('p256');
     const res = await t.call('POST', '/KeyfactorAPI/Enrollment/CSR', {

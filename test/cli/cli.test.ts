@@ -266,12 +266,20 @@ describe('backup and config', () => {
       COUNTERSIGN_SMTP_FROM: 'cs@example.com',
       COUNTERSIGN_SMTP_PASSWORD: 'smtp-secret-value-1',
       COUNTERSIGN_LINK_SECRET: 'link-secret-value-that-is-32-chars-long!',
+      COUNTERSIGN_AUDIT_KEY: 'audit-secret-value-1',
     };
     const r = await cli(['config', 'print', '--json'], { url: 'postgres://cs:db-secret-value-1@db.example/cs', env: { ...secrets, PORT: '9090' } });
     expect(r.code, r.stderr).toBe(0);
     for (const v of [...Object.values(secrets).filter((v) => v.includes('secret')), 'db-secret-value-1']) expect(r.stdout).not.toContain(v);
     const c = JSON.parse(r.stdout);
-    expect(c).toMatchObject({ port: 9090, databaseUrl: 'postgres://cs:***@db.example/cs', adminPassword: '***', metrics: { mode: 'token', token: '***' }, shutdownGraceMs: 10000 });
+    expect(c).toMatchObject({
+      port: 9090,
+      databaseUrl: 'postgres://cs:***@db.example/cs',
+      adminPassword: '***',
+      auditKey: '***',
+      metrics: { mode: 'token', token: '***' },
+      shutdownGraceMs: 10000,
+    });
     expect(c.steps.smtp).toMatchObject({ host: 'mail.example', password: '***' });
     const bad = await cli(['config', 'print'], { url, env: { COUNTERSIGN_SHUTDOWN_GRACE_MS: 'soon' } });
     expect(bad.code).toBe(1);

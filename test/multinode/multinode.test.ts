@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P } from '../../src/security/permissions.ts';
+import { AuditLog } from '../../src/service/audit.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { connectTo, dropTestDatabase, schemaOf, testDatabaseUrl } from '../support/database.ts';
 import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
@@ -223,5 +224,28 @@ describe('three nodes, one database', () => {
       20_000,
       'the remaining node to finish the rest',
     );
+  }, 60_000);
+  it('one Idempotency-Key sent to every node at once starts one instance; the audit chain written by all nodes holds', async () => {
+    const def = await publishedDefinition(nodes[0]!.app, [noop('StartNOOP', 'EndNOOP'), noop('EndNOOP')]);
+    const title = `idempotent across nodes ${Date.now()}`;
+    const answers = await Promise.all(
+      [...nodes, ...nodes].map(async (n) => {
+        const res = await fetch(`${n.url}/KeyfactorAPI/Workflow/Instances`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-keyfactor-requested-with': 'APIClient', authorization: n.app.adminAuth, 'Idempotency-Key': 'cross-node-1' },
+          body: JSON.stringify({ DefinitionId: def, Title: title }),
+        });
+        return { status: res.status, body: (await res.json()) as { Id: string } };
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 201));
+    expect(new Set(answers.map((a) => a.body.Id)).size).toBe(1);
+    expect((await db.query('SELECT COUNT(*)::int AS n FROM instances WHERE title = $1', [title])).rows[0].n).toBe(1);
+
+    // Every node appended security events to one chain, under the key they share through the store.
+    const key = (await db.query("SELECT value FROM settings WHERE name = 'audit_hmac_key'")).rows[0].value as string;
+    const report = await new AuditLog(store, key).verify();
+    expect(report.firstBad).toBeNull();
+    expect(report.checked).toBeGreaterThan(INSTANCES);
   }, 60_000);
 });

@@ -54,7 +54,7 @@ describe('the structured log', () => {
     const raw = log.text.join('');
     const lines = log.lines();
     const events = lines.filter((l) => l.event);
-    expect(events.map((e) => e.event)).toEqual(['identity.created', 'login.failed', 'role.created', 'definition.published']);
+    expect(events.map((e) => e.event)).toEqual(['identity.created', 'login.failed', 'role.created', 'definition.created', 'definition.changed', 'definition.published']);
     expect(events.every((e) => e.level === 30)).toBe(true);
     expect(events.find((e) => e.event === 'login.failed')).toMatchObject({ accountName: 'logger', remoteAddress: '127.0.0.1' });
     expect(events.find((e) => e.event === 'role.created')).toMatchObject({ name: 'Loggers', by: ADMIN.user });

@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-export type ContractDoc = 'workflow-v1' | 'workflow-v2' | 'workflow-v10' | 'security-v1' | 'security-v2' | 'security-v10' | 'certificates-v1';
+export type ContractDoc = 'workflow-v1' | 'workflow-v2' | 'workflow-v10' | 'security-v1' | 'security-v2' | 'security-v10' | 'certificates-v1' | 'audit-more-v1';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -38,6 +38,8 @@ const DOCS: Record<ContractDoc, { file: string; key: string }> = {
   'security-v10': { file: 'keyfactor-security.json', key: 'command-v10-javasdk-normalized' },
   // The certificate side (enrollment, certificates, CAs, templates, metadata fields, patterns).
   'certificates-v1': { file: 'keyfactor-certificates.json', key: 'command-v25-api-v1' },
+  // The audit log, status, certificate collections and the alert schedule.
+  'audit-more-v1': { file: 'keyfactor-audit-more.json', key: 'command-v25-api-v1' },
 };
 
 export const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

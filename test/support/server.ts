@@ -120,15 +120,18 @@ function checkContract(method: string, path: string, res: ApiResponse, headers: 
     return;
   }
   const isCertificates = /^\/KeyfactorAPI\/(Enrollment|Certificates|CertificateAuthority|Templates|MetadataFields|EnrollmentPatterns|Alerts)(\/|\?|$)/i.test(path);
-  const doc: ContractDoc = isCertificates
-    ? 'certificates-v1'
-    : isSecurity
-      ? v2 && /\/Security\/Roles/i.test(path)
-        ? 'security-v2'
-        : 'security-v1'
-      : v2 && isV2WorkflowOp(method, path)
-        ? 'workflow-v2'
-        : 'workflow-v1';
+  const isAudit = /^\/KeyfactorAPI\/Audit(\/|\?|$)/i.test(path);
+  const doc: ContractDoc = isAudit
+    ? 'audit-more-v1'
+    : isCertificates
+      ? 'certificates-v1'
+      : isSecurity
+        ? v2 && /\/Security\/Roles/i.test(path)
+          ? 'security-v2'
+          : 'security-v1'
+        : v2 && isV2WorkflowOp(method, path)
+          ? 'workflow-v2'
+          : 'workflow-v1';
   expectValidResponse({ doc, method, url: path, status: res.status, body: res.body, contentType: res.headers.get('content-type') ?? undefined });
 }
 

@@ -12,6 +12,7 @@ export function maskedConfig(c: Config): Record<string, unknown> {
     databaseUrl: maskUrl(c.databaseUrl),
     adminPassword: c.adminPassword === undefined ? undefined : MASK,
     linkSecret: c.linkSecret === undefined ? '(generated, kept in the store)' : MASK,
+    auditKey: c.auditKey === undefined ? '(generated, kept in the store)' : MASK,
     metrics: c.metrics?.mode === 'token' ? { mode: 'token', token: MASK } : c.metrics,
     steps: c.steps && { ...c.steps, smtp: smtp ? { ...smtp, password: smtp.password === null ? null : MASK } : smtp },
   };

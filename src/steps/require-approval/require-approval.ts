@@ -5,7 +5,9 @@ import { approvalActions, approvalNotification } from './notifications.ts';
 import {
   configValue,
   param,
+  type NotifyContext,
   type NotifyKind,
+  type StepWaitExplanation,
   type TimerKind,
   type SignalCheck,
   type StepContext,
@@ -34,7 +36,9 @@ function pick(data: JsonObject, name: string): unknown {
   return key === undefined ? undefined : data[key];
 }
 
-function checkSignal(signal: string, data: JsonObject): SignalCheck {
+const COMMENT_RULES = { Never: 'Never', OnDeny: 'OnDeny', Always: 'Always' };
+
+function checkSignal(signal: string, data: JsonObject, config: JsonObject = {}): SignalCheck {
   if (signal !== 'ApprovalStatus') return { ok: false, message: `Unknown signal ${signal}` };
   const approvedRaw = pick(data, 'Approved');
   const approved = parseApproved(approvedRaw);
@@ -48,12 +52,30 @@ function checkSignal(signal: string, data: JsonObject): SignalCheck {
   if (typeof comment === 'string' && [...comment].length > COMMENT_MAX) {
     return { ok: false, message: `Data.Comment is ${[...comment].length} characters long; at most ${COMMENT_MAX} are allowed.` };
   }
-  return { ok: true, data: { Approved: approved, Comment: (comment as string | undefined) ?? null } };
+  const text = typeof comment === 'string' ? comment.trim() : '';
+  const rule = String(configValue(requireApprovalStep, config, 'CommentRequired'));
+  if (!text && (rule === 'Always' || (rule === 'OnDeny' && !approved)))
+    return { ok: false, message: `Data.Comment is required ${rule === 'Always' ? 'with every decision' : 'to deny'} at this step.` };
+  const codes = stringList(config.ReasonCodes);
+  const rawCode = pick(data, 'ReasonCode');
+  if (rawCode !== undefined && rawCode !== null && typeof rawCode !== 'string') return { ok: false, message: 'Data.ReasonCode must be a string.' };
+  const code = typeof rawCode === 'string' && rawCode.trim() !== '' ? rawCode.trim() : null;
+  if (code !== null && !codes.includes(code))
+    return { ok: false, message: codes.length ? `Data.ReasonCode must be one of: ${codes.join(', ')}.` : 'This step offers no reason codes; send no Data.ReasonCode.' };
+  if (code === null && codes.length && !approved) return { ok: false, message: `Data.ReasonCode is required to deny at this step: one of ${codes.join(', ')}.` };
+  const normalised: JsonObject = { Approved: approved, Comment: (comment as string | undefined) ?? null };
+  // Only steps that offer reason codes record one, so a Keyfactor client's Data stays as it was.
+  if (code !== null) normalised.ReasonCode = code;
+  return { ok: true, data: normalised };
+}
+
+function stringList(v: Json | undefined): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim()) : [];
 }
 
 function describeSignal(signal: string, data: JsonObject): string {
   if (signal !== 'ApprovalStatus') return `Signal ${signal} received.`;
-  const verb = data.Approved === true ? 'Approved' : 'Denied';
+  const verb = `${data.Approved === true ? 'Approved' : 'Denied'}${typeof data.ReasonCode === 'string' ? ` (${data.ReasonCode})` : ''}`;
   return typeof data.Comment === 'string' && data.Comment !== '' ? `${verb}: ${data.Comment}` : `${verb}.`;
 }
 
@@ -87,11 +109,32 @@ const selfApprovalAllowed = (config: JsonObject): boolean => {
   return v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true');
 };
 
-/** Four eyes: unless the step allows it, the initiator may not act on their own request. */
+const flag = (config: JsonObject, name: string): boolean => {
+  const v = configValue(requireApprovalStep, config, name);
+  return v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true');
+};
+
+/**
+ * Four eyes: unless the step allows it, the initiator may not act on their own request; with
+ * ExcludePriorDeciders, neither may anyone who decided an earlier step of the same instance.
+ */
 function barredActors(ctx: StepContext): { identityIds: number[]; reason: string } {
+  const ids = new Set<number>();
+  const reasons: string[] = [];
   const initiator = ctx.instance.initiatorId;
-  if (initiator === null || selfApprovalAllowed(ctx.step.config)) return { identityIds: [], reason: '' };
-  return { identityIds: [initiator], reason: 'the initiator of this request cannot approve it (AllowSelfApproval is off)' };
+  if (initiator !== null && !selfApprovalAllowed(ctx.step.config)) {
+    ids.add(initiator);
+    reasons.push('the initiator of this request cannot approve it (AllowSelfApproval is off)');
+  }
+  if (flag(ctx.step.config, 'ExcludePriorDeciders')) {
+    const earlier = Object.entries(ctx.instance.stepOutputs.deciders ?? {}).filter(([step]) => step !== ctx.step.uniqueName);
+    const before = earlier.flatMap(([, who]) => who);
+    if (before.length) {
+      for (const id of before) ids.add(id);
+      reasons.push('who decided an earlier step of this request may not decide this one (ExcludePriorDeciders)');
+    }
+  }
+  return { identityIds: [...ids].sort((a, b) => a - b), reason: reasons.join('; ') };
 }
 
 /** A decided step with approvers records 'Approved' (one without signals just completes). */
@@ -114,11 +157,34 @@ function decide(ctx: StepContext): StepOutcome {
       message: `Approved at ${ctx.step.displayName} (${approvals} of ${minimumApprovals} approvals).`,
     };
   }
+  const remaining = undecidedEligible(ctx, barred);
+  if (remaining !== null && approvals + remaining < minimumApprovals) {
+    return {
+      kind: 'reject',
+      message: `Rejected at ${ctx.step.displayName}: the quorum can no longer be reached (${minimumApprovals} approvals needed, ${approvals} received, and only ${remaining} eligible approver${remaining === 1 ? ' has' : 's have'} not decided).`,
+    };
+  }
   return {
     kind: 'suspend',
     message: `Waiting for approval at ${ctx.step.displayName}: ${approvals} of ${minimumApprovals} approvals received.`,
   };
 }
+
+/**
+ * How many people may still approve: holders of the step's roles who are neither barred nor have
+ * decided. Null when the step does not fail early, when the shell did not load who holds the
+ * roles, or while an escalation can still add roles.
+ */
+function undecidedEligible(ctx: StepContext, barred: Set<number>): number | null {
+  if (!flag(ctx.step.config, 'FailWhenQuorumUnreachable') || !ctx.members) return null;
+  const escalationRoles = roleList(ctx.step.config.EscalationRoleIds);
+  if (escalationRoles.some((r) => !ctx.instance.pendingRoleIds.includes(r))) return null;
+  const decided = new Set(ctx.signals.map((s) => s.identityId));
+  return ctx.members.filter((id) => !barred.has(id) && !decided.has(id)).length;
+}
+
+/** Whether deciding this step needs to know who holds its roles (the shell then loads them). */
+const needsRoleMembers = (config: JsonObject): boolean => flag(config, 'FailWhenQuorumUnreachable');
 
 // Deadlines and notifications ---------------------------------------------------------------------
 
@@ -179,6 +245,60 @@ function onTimer(ctx: StepContext, kind: TimerKind, now: string, maxWaitMs: numb
   return { history: 'TimedOut', message: `Timed out. ${outcome.message}`, outcome, notify: has(c, 'RequestSubject') ? ['timeout'] : [] };
 }
 
+/** Explain: how many approvals and denials are needed and in, who decided, what the deadlines do. */
+function explainWait(ctx: NotifyContext, since: string, maxWaitMs: number | undefined): StepWaitExplanation {
+  const c = ctx.step.config;
+  const { minimumApprovals, denialsToReject } = thresholds(c);
+  const barredNow = barredActors(ctx);
+  const barred = new Set(barredNow.identityIds);
+  const { approvals, denials } = tally(ctx.signals.filter((s) => !barred.has(s.identityId)));
+  const more = minimumApprovals - approvals;
+  const summary = `Waiting for ${more} more approval${more === 1 ? '' : 's'} at ${ctx.step.displayName} (${approvals} of ${minimumApprovals} received; ${denials} of ${denialsToReject} denials reject it).`;
+  // Timers already fired at this visit are behind us; the plan is recomputed from when the wait began.
+  const fired = new Set<string>(ctx.history.filter((h) => h.kind === 'Escalated' || h.kind === 'TimedOut').map((h) => (h.kind === 'Escalated' ? 'escalation' : 'timeout')));
+  const lastReminder = [...ctx.history].reverse().find((h) => h.kind === 'Reminded')?.at;
+  const plan = waitPlan(c, since, maxWaitMs);
+  const deadlines = (plan.timers ?? [])
+    .filter((t) => !fired.has(t.kind))
+    .map((t) => {
+      if (t.kind === 'reminder') {
+        const every = durationOf(c, 'ReminderInterval')!;
+        return { kind: 'reminder', at: lastReminder ? addMs(lastReminder, every) : t.at, action: `Those who have not acted are reminded (every ${describeDuration(every)}).` };
+      }
+      if (t.kind === 'escalation') {
+        const roles = roleList(c.EscalationRoleIds);
+        return { kind: 'escalation', at: t.at, action: `Escalated${roles.length ? `: roles ${roles.join(', ')} may act too` : ''}.` };
+      }
+      const onTimeout = durationOf(c, 'TimeoutAfter') ? String(configValue(requireApprovalStep, c, 'TimeoutAction')) : 'Fail';
+      const action =
+        onTimeout === 'Approve'
+          ? 'Approved automatically.'
+          : onTimeout === 'Deny'
+            ? 'Denied automatically (the instance is rejected).'
+            : 'The instance fails (restart it to ask again).';
+      return { kind: 'timeout', at: t.at, action };
+    })
+    .sort((a, b) => a.at.localeCompare(b.at));
+  return {
+    summary,
+    counts: [
+      { name: 'Approvals', required: minimumApprovals, received: approvals },
+      { name: 'Denials', required: denialsToReject, received: denials },
+    ],
+    decisions: ctx.signals
+      .filter((s) => s.signal === 'ApprovalStatus')
+      .map((s) => ({
+        accountName: s.accountName,
+        signal: s.signal,
+        decision: s.data.Approved === true ? 'Approved' : 'Denied',
+        comment: typeof s.data.Comment === 'string' && s.data.Comment !== '' ? s.data.Comment : null,
+        at: s.at,
+      })),
+    barred: barredNow.identityIds.length ? barredNow : null,
+    deadlines,
+  };
+}
+
 function onDecided(ctx: StepContext, outcome: 'continue' | 'reject'): NotifyKind[] {
   const c = ctx.step.config;
   if (outcome === 'continue') return has(c, 'ApprovedSubject') ? ['approved'] : [];
@@ -202,6 +322,22 @@ function checkDurations(config: JsonObject): string[] {
   const ids = config.EscalationRoleIds;
   if (Array.isArray(ids) && ids.some((x) => !/^\d+$/.test(String(x)))) problems.push('EscalationRoleIds: must be a list of role ids (whole numbers)');
   if (has(config, 'TimeoutAction') && !Object.hasOwn(TIMEOUT_ACTIONS, config.TimeoutAction as string)) problems.push('TimeoutAction: must be Deny, Approve or Fail');
+  return problems;
+}
+
+function checkPolicy(config: JsonObject): string[] {
+  const problems: string[] = [];
+  if (has(config, 'CommentRequired') && !Object.hasOwn(COMMENT_RULES, String(config.CommentRequired).trim())) problems.push('CommentRequired: must be Never, OnDeny or Always');
+  const codes = config.ReasonCodes;
+  if (codes !== undefined && codes !== null) {
+    if (!Array.isArray(codes) || codes.some((c) => typeof c !== 'string' || c.trim() === '' || c.length > 100))
+      problems.push('ReasonCodes: must be a list of non-empty texts of at most 100 characters');
+    else if (new Set(codes.map((c) => (c as string).trim())).size !== codes.length) problems.push('ReasonCodes: must not repeat a code');
+  }
+  for (const name of ['ExcludePriorDeciders', 'FailWhenQuorumUnreachable', 'AllowSelfApproval']) {
+    const v = config[name];
+    if (v !== undefined && v !== null && typeof v !== 'boolean' && !(typeof v === 'string' && /^(true|false)$/i.test(v.trim()))) problems.push(`${name}: must be true or false`);
+  }
   return problems;
 }
 
@@ -245,14 +381,25 @@ export const requireApprovalStep: StepType = {
       default: false,
       tooltip: "Whether the request's initiator may approve it when they hold an approver role (off: four eyes).",
     }),
+    ExcludePriorDeciders: param('Exclude earlier deciders', 'boolean', {
+      default: false,
+      tooltip: 'Whoever approved or denied an earlier step of the same request may not decide this one.',
+    }),
+    CommentRequired: param('Comment required', 'string', { default: 'Never', potentialValues: COMMENT_RULES, tooltip: 'Never, OnDeny or Always.' }),
+    ReasonCodes: param('Reason codes', 'stringList', { default: [], tooltip: 'Codes offered to approvers; a denial must name one, and the code is recorded.' }),
+    FailWhenQuorumUnreachable: param('Fail early when the quorum is unreachable', 'boolean', {
+      default: false,
+      tooltip: 'Reject as soon as too few eligible approvers remain to reach MinimumApprovals.',
+    }),
   },
   signals: {
     ApprovalStatus: {
       Approved: param('Approved', 'boolean', { required: true }),
       Comment: param('Comment', 'string', { maxLength: COMMENT_MAX }),
+      ReasonCode: param('Reason code', 'string', { tooltip: "One of the step's ReasonCodes (extension)." }),
     },
   },
-  validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject'), ...checkDurations(config)],
+  validate: (config) => [...positiveInteger(config, 'MinimumApprovals'), ...positiveInteger(config, 'DenialsToReject'), ...checkDurations(config), ...checkPolicy(config)],
   enter: (ctx) => decide(ctx),
   checkSignal,
   // Approved decides; the Comment may differ on a repeat.
@@ -260,9 +407,11 @@ export const requireApprovalStep: StepType = {
   describeSignal,
   barredActors,
   decide,
+  needsRoleMembers,
   onWait: (ctx, now, maxWaitMs) => waitPlan(ctx.step.config, now, maxWaitMs),
   onTimer,
   onDecided,
   notification: approvalNotification,
+  explainWait,
   oneClickActions: approvalActions,
 };

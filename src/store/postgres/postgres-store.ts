@@ -5,7 +5,11 @@ import { CountersignError, fail } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import { idempotencyState } from '../idempotency-rows.ts';
+import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
+import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
 import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
@@ -337,6 +341,18 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return ((await this.pool.query('DELETE FROM jobs WHERE id = $1 AND locked_by = $2', [id, owner])).rowCount ?? 0) > 0;
   }
 
+  async jobsOf(instanceId: string): Promise<QueuedJob[]> {
+    const { rows } = await this.pool.query('SELECT id, instance_id, payload, attempts, last_error, run_at FROM jobs WHERE instance_id = $1 ORDER BY run_at, id', [instanceId]);
+    return rows.map((r: Row) => ({
+      id: Number(r.id),
+      instanceId: r.instance_id as string,
+      effect: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
+      attempts: Number(r.attempts),
+      lastError: (r.last_error as string | null) ?? null,
+      runAt: r.run_at instanceof Date ? r.run_at.toISOString() : String(r.run_at),
+    }));
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = (
       await this.pool.query(
@@ -353,6 +369,133 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   // Settings --------------------------------------------------------------------------------------
 
   /** The first node to ask stores its value; every node then reads that one. */
+  async claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    const won = await this.pool.query(
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
+       VALUES ($1, $2, $3, 'in-flight', $4, $5, $6)
+       ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+       WHERE idempotency_keys.expires_at < $6 OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < $6 AND idempotency_keys.fingerprint = excluded.fingerprint)
+       RETURNING scope`,
+      [c.scope, c.key, c.fingerprint, c.leaseUntil, c.expiresAt, c.now],
+    );
+    if ((won.rowCount ?? 0) > 0) return { state: 'claimed' };
+    const { rows } = await this.pool.query('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = $1 AND key = $2', [c.scope, c.key]);
+    return idempotencyState(rows[0], c.fingerprint);
+  }
+
+  async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
+    if (!answer) await this.pool.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in-flight'", [scope, key]);
+    else
+      await this.pool.query("UPDATE idempotency_keys SET state = 'done', status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5", [
+        answer.status,
+        JSON.stringify(answer.headers),
+        answer.body,
+        scope,
+        key,
+      ]);
+  }
+
+  async sweepIdempotencyKeys(now: string, limit: number): Promise<number> {
+    const r = await this.pool.query('DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2)', [now, limit]);
+    return r.rowCount ?? 0;
+  }
+
+  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
+    return this.tx(async (c) => {
+      // One appender at a time across nodes: the chain has a single head.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const last = (await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0];
+      const sealed = seal((last?.hash as string | undefined) ?? null);
+      const { rows } = await c.query(
+        `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+        [
+          content.at,
+          content.category,
+          content.operation,
+          content.level,
+          content.actor,
+          content.entityType,
+          content.auditIdentifier,
+          content.immutableIdentifier,
+          content.message,
+          content.data,
+          sealed.hash,
+          sealed.signature,
+        ],
+      );
+      return { ...content, ...sealed, id: Number(rows[0].id) };
+    });
+  }
+
+  async getAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id = $1`, [id])).rows[0];
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async previousAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1`, [id])).rows[0];
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]> {
+    return (await this.pool.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])).rows.map(toAuditEntry);
+  }
+
+  async queryAudit(q: ListQuery): Promise<AuditEntry[]> {
+    const { clauses, params, bind: p } = filtered(q.filter);
+    const d = q.ascending ? 'ASC' : 'DESC';
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${
+      clauses
+        .filter(Boolean)
+        .map((cl) => `(${cl})`)
+        .join(' AND ') || 'TRUE'
+    } ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    return (await listQuery(this.pool, sql, params)).map(toAuditEntry);
+  }
+
+  async createDelegation(d: NewDelegation): Promise<Delegation> {
+    const { rows } = await this.pool.query(
+      `INSERT INTO delegations (delegator_id, delegate_id, starts_at, ends_at, comment, created_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${DELEGATION_COLUMNS}`,
+      [d.delegatorId, d.delegateId, d.startsAt, d.endsAt, d.comment, d.createdAt, d.createdBy],
+    );
+    return toDelegation(rows[0]);
+  }
+
+  async getDelegation(id: number): Promise<Delegation | null> {
+    const r = (await this.pool.query(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE id = $1`, [id])).rows[0];
+    return r ? toDelegation(r) : null;
+  }
+
+  async revokeDelegation(id: number, at: string, by: string): Promise<boolean> {
+    return ((await this.pool.query('UPDATE delegations SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [at, by, id])).rowCount ?? 0) > 0;
+  }
+
+  async listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]> {
+    const clauses = ['revoked_at IS NULL'];
+    const params: unknown[] = [];
+    if (!q.includeEnded) {
+      params.push(q.now);
+      clauses.push(`ends_at > $${params.length}`);
+    }
+    if (q.identityId !== null) {
+      params.push(q.identityId);
+      clauses.push(`(delegator_id = $${params.length} OR delegate_id = $${params.length})`);
+    }
+    return (await this.pool.query(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE ${clauses.join(' AND ')} ORDER BY starts_at, id LIMIT 1000`, params)).rows.map(toDelegation);
+  }
+
+  async delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]> {
+    if (!delegateIds.length) return [];
+    const { rows } = await this.pool.query(
+      `SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE delegate_id = ANY($1::bigint[]) AND revoked_at IS NULL AND ends_at > $2 AND starts_at <= $2 ORDER BY id`,
+      [delegateIds, now],
+    );
+    return rows.map(toDelegation);
+  }
+
   async getOrCreateSetting(name: string, value: string): Promise<string> {
     await this.pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
     return (await this.pool.query('SELECT value FROM settings WHERE name = $1', [name])).rows[0].value as string;
@@ -388,3 +531,5 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
     [v.definitionId, v.version, JSON.stringify(v.steps), v.frozen, createdAt],
   );
 }
+/** The advisory lock that serialises audit appends (any fixed number unique to this use). */
+const AUDIT_LOCK = 0x4155_4454;

@@ -62,7 +62,7 @@ export function prepare(db: Database.Database) {
         @trusted_data, @step_outputs, @signals, @pending_role_ids, @pending_excluded_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
     ),
     updateInstance: db.prepare(
-      `UPDATE instances SET status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
+      `UPDATE instances SET definition_version=@definition_version, status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
         current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, step_outputs=@step_outputs, signals=@signals,
         pending_role_ids=@pending_role_ids, pending_excluded_ids=@pending_excluded_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
     ),

@@ -7,7 +7,11 @@ import { compileSql } from '../query-sql.ts';
 import { InstanceStatus } from '../../domain/status.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../domain/types.ts';
 import { changedRow, instanceFromRow, instanceRow } from '../instance-row.ts';
-import type { DefinitionChange, InstanceChange, InstanceQuery, Job, ListQuery, Store } from '../store.ts';
+import type { DefinitionChange, InstanceChange, InstanceQuery, IdempotencyClaim, IdempotencyClaimRequest, Job, ListQuery, QueuedJob, Store, StoredAnswer } from '../store.ts';
+import { idempotencyState } from '../idempotency-rows.ts';
+import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
+import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer } from './checkpointer.ts';
 import { sqliteMigrationStatus, sqliteStats } from '../operations.ts';
@@ -274,10 +278,138 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return this.wf.deleteJob.run(id, owner).changes > 0;
   }
 
+  async jobsOf(instanceId: string): Promise<QueuedJob[]> {
+    const rows = this.conn.prepare('SELECT id, instance_id, payload, attempts, last_error, run_at FROM jobs WHERE instance_id = ? ORDER BY run_at, id').all(instanceId) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      instanceId: r.instance_id as string,
+      effect: JSON.parse(r.payload as string),
+      attempts: r.attempts as number,
+      lastError: (r.last_error as string | null) ?? null,
+      runAt: r.run_at as string,
+    }));
+  }
+
   async nextJobDelay(): Promise<number | null> {
     const row = this.wf.nextJob.get() as Row | undefined;
     if (!row || row.due === null) return null;
     return Math.max(0, new Date(row.due as string).getTime() - Date.now());
+  }
+
+  async claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    const { scope, key, fingerprint, now, leaseUntil, expiresAt } = c;
+    return this.conn
+      .transaction((): IdempotencyClaim => {
+        const won = this.conn
+          .prepare(
+            `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
+       VALUES (@scope, @key, @fingerprint, 'in-flight', @leaseUntil, @expiresAt, @now)
+       ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+       WHERE idempotency_keys.expires_at < @now OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < @now AND idempotency_keys.fingerprint = excluded.fingerprint)
+       RETURNING scope`,
+          )
+          .get({ scope, key, fingerprint, now, leaseUntil, expiresAt });
+        if (won) return { state: 'claimed' };
+        const row = this.conn.prepare('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = ? AND key = ?').get(scope, key) as Row;
+        return idempotencyState(row, fingerprint);
+      })
+      .immediate();
+  }
+
+  async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
+    if (!answer) this.conn.prepare("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'in-flight'").run(scope, key);
+    else
+      this.conn
+        .prepare("UPDATE idempotency_keys SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?")
+        .run(answer.status, JSON.stringify(answer.headers), answer.body, scope, key);
+  }
+
+  async sweepIdempotencyKeys(now: string, limit: number): Promise<number> {
+    return this.conn.prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at < ? LIMIT ?)').run(now, limit).changes;
+  }
+
+  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
+    return this.conn
+      .transaction((): AuditEntry => {
+        const last = this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+        const sealed = seal((last?.hash as string | undefined) ?? null);
+        const row = this.conn
+          .prepare(
+            `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+             VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+          )
+          .get({ ...content, ...sealed }) as Row;
+        return { ...content, ...sealed, id: row.id as number };
+      })
+      .immediate();
+  }
+
+  async getAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id = ?`).get(id) as Row | undefined;
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async previousAuditEntry(id: number): Promise<AuditEntry | null> {
+    const r = this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1`).get(id) as Row | undefined;
+    return r ? toAuditEntry(r) : null;
+  }
+
+  async auditEntriesAfter(afterId: number, limit: number): Promise<AuditEntry[]> {
+    return (this.conn.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, limit) as Row[]).map(toAuditEntry);
+  }
+
+  async queryAudit(q: ListQuery): Promise<AuditEntry[]> {
+    const where = compileSql(q.filter, 'sqlite');
+    const d = q.ascending ? 'ASC' : 'DESC';
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.sql || '1=1'} ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ? OFFSET ?`;
+    return (this.conn.prepare(sql).all(...where.params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)), q.limit, q.offset) as Row[]).map(toAuditEntry);
+  }
+
+  async createDelegation(d: NewDelegation): Promise<Delegation> {
+    const row = this.conn
+      .prepare(
+        `INSERT INTO delegations (delegator_id, delegate_id, starts_at, ends_at, comment, created_at, created_by)
+         VALUES (@delegatorId, @delegateId, @startsAt, @endsAt, @comment, @createdAt, @createdBy) RETURNING ${DELEGATION_COLUMNS}`,
+      )
+      .get(d) as Row;
+    return toDelegation(row);
+  }
+
+  async getDelegation(id: number): Promise<Delegation | null> {
+    const r = this.conn.prepare(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE id = ?`).get(id) as Row | undefined;
+    return r ? toDelegation(r) : null;
+  }
+
+  async revokeDelegation(id: number, at: string, by: string): Promise<boolean> {
+    return this.conn.prepare('UPDATE delegations SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes > 0;
+  }
+
+  async listDelegations(q: { identityId: number | null; now: string; includeEnded?: boolean }): Promise<Delegation[]> {
+    const clauses = ['revoked_at IS NULL'];
+    const params: unknown[] = [];
+    if (!q.includeEnded) {
+      clauses.push('ends_at > ?');
+      params.push(q.now);
+    }
+    if (q.identityId !== null) {
+      clauses.push('(delegator_id = ? OR delegate_id = ?)');
+      params.push(q.identityId, q.identityId);
+    }
+    return (this.conn.prepare(`SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE ${clauses.join(' AND ')} ORDER BY starts_at, id LIMIT 1000`).all(...params) as Row[]).map(
+      toDelegation,
+    );
+  }
+
+  async delegationsTo(delegateIds: number[], now: string): Promise<Delegation[]> {
+    if (!delegateIds.length) return [];
+    return (
+      this.conn
+        .prepare(
+          `SELECT ${DELEGATION_COLUMNS} FROM delegations WHERE delegate_id IN (${delegateIds.map(() => '?').join(',')}) AND revoked_at IS NULL AND ends_at > ? AND starts_at <= ? ORDER BY id`,
+        )
+        .all(...delegateIds, now, now) as Row[]
+    ).map(toDelegation);
   }
 
   async getOrCreateSetting(name: string, value: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { Delegations } from './pages/Delegations.tsx';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, basicAuth, clearSession, loadSession, onUnauthorized, saveSession, type Session } from './api.ts';
 import { abilities, type Abilities } from './perms.ts';
@@ -125,6 +126,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { to: '/inbox', label: 'Assigned to Me', show: (c) => c.inbox },
   { to: '/my', label: 'My Workflows', show: (c) => c.mine },
+  { to: '/delegation', label: 'Delegation', show: (c) => c.inbox },
   { to: '/instances', label: 'Instances', show: (c) => c.instances },
   { to: '/enroll', label: 'Enroll', show: (c) => c.enrollCsr || c.enrollPfx },
   { to: '/certificates', label: 'Certificates', show: (c) => c.certificates },
@@ -188,6 +190,7 @@ function Route({ loc, can }: { loc: Location; can: Abilities }) {
     if (m && can.inbox) return <InstanceDetail key={m.id} id={m.id!} from="inbox" />;
   }
   if (match('/my', p) && can.mine) return <MyWorkflows />;
+  if (match('/delegation', p) && can.inbox) return <Delegations />;
   {
     const m = match('/my/:id', p);
     if (m && can.mine) return <InstanceDetail key={m.id} id={m.id!} from="my" />;

@@ -29,6 +29,7 @@ export const P = {
   templatesModify: '/certificate_templates/modify/',
   metadataTypesRead: '/metadata/types/read/',
   metadataTypesModify: '/metadata/types/modify/',
+  auditRead: '/auditing/read/',
 } as const;
 
 /** Plain-language names of the permissions, for the Security pages. */
@@ -66,6 +67,7 @@ export const PERMISSION_LABELS: Record<string, string> = {
   [P.templatesModify]: 'Create, edit and delete templates',
   [P.metadataTypesRead]: 'Read metadata fields',
   [P.metadataTypesModify]: 'Create, edit and delete metadata fields',
+  [P.auditRead]: 'Read the audit log',
 };
 
 export const grants = (held: readonly string[], needed: string): boolean => held.some((h) => needed.startsWith(h));

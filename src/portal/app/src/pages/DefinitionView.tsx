@@ -1,3 +1,4 @@
+import { MigratePanel } from './MigratePanel.tsx';
 import { useState } from 'react';
 import { api, type DefinitionV2, type StepV2 } from '../api.ts';
 import { versionSummary } from '../definition.ts';
@@ -154,6 +155,8 @@ export function DefinitionView({ id, version }: { id: string; version?: number }
           ) : null}
         </div>
       </div>
+
+      {can.manage && can.restart && d.PublishedVersion ? <MigratePanel definitionId={d.Id} published={d.PublishedVersion} /> : null}
 
       <section aria-labelledby="diagram-h" className="card">
         <h2 id="diagram-h">{versionLabel(d, shown)}: diagram</h2>

@@ -1,3 +1,4 @@
+import { approvalsApi } from '../approvalsApi.ts';
 import { useEffect, useMemo, useState } from 'react';
 import { api, type InstanceRow } from '../api.ts';
 import { describeNeeded } from '../approvals.ts';
@@ -46,13 +47,19 @@ export function Inbox() {
     setResult(null);
     const failed: string[] = [];
     let ok = 0;
-    for (const r of chosen) {
-      try {
-        await api.signal(r.Id, r.CurrentStepUniqueName ?? '', true, comment);
-        ok++;
-      } catch (e) {
-        failed.push(`${r.Title ?? r.Id}: ${(e as Error).message}`);
+    // One call; the server checks each item as if it were signalled alone (docs/approvals.md#bulk-decisions).
+    try {
+      const results = await approvalsApi.bulkApprove(
+        chosen.map((r) => ({ id: r.Id, step: r.CurrentStepUniqueName ?? '' })),
+        comment,
+      );
+      for (const res of results) {
+        const r = chosen.find((c) => c.Id === res.InstanceId);
+        if (res.Succeeded) ok++;
+        else failed.push(`${r?.Title ?? res.InstanceId}: ${res.Error?.Message ?? 'refused'}`);
       }
+    } catch (e) {
+      failed.push((e as Error).message);
     }
     setBusy(false);
     setResult({ ok: ok ? `Approved ${ok} request${ok === 1 ? '' : 's'}.` : null, failed });

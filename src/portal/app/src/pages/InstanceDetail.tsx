@@ -1,3 +1,4 @@
+import { ExplainPanel } from './ExplainPanel.tsx';
 import { useEffect, useState } from 'react';
 import { ApiError, api, type DefinitionV2, type HistoryEntry, type InstanceDetail as Detail, type ReceivedSignal } from '../api.ts';
 import { approvalCount, describeNeeded } from '../approvals.ts';
@@ -152,6 +153,8 @@ export function InstanceDetail({ id, from }: { id: string; from: From }) {
           {enrollmentRequestId(d) ? <DecodedRequest requestId={enrollmentRequestId(d)!} /> : null}
 
           {canDecide && d.CurrentStepUniqueName ? <DecisionForm instanceId={d.Id} step={d.CurrentStepUniqueName} onDone={decided} /> : null}
+
+          <ExplainPanel id={d.Id} version={d.LastModified} />
 
           <section aria-labelledby="data-h" className="card">
             <h2 id="data-h">Request data</h2>

@@ -1,0 +1,37 @@
+import type { AuditEntry } from '../domain/audit.ts';
+import type { FieldSpec } from '../domain/query/index.ts';
+
+/* Row mapping and query fields of the audit log, shared by both stores. */
+
+export const AUDIT_COLUMNS = 'id, at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature';
+
+/** QueryString and SortField of GET /Audit. */
+export const AUDIT_FIELDS: FieldSpec[] = [
+  { name: 'Id', type: 'integer', column: 'id' },
+  { name: 'Timestamp', type: 'string', column: 'at' },
+  { name: 'Category', type: 'integer', column: 'category' },
+  { name: 'Operation', type: 'integer', column: 'operation' },
+  { name: 'Level', type: 'integer', column: 'level' },
+  { name: 'User', type: 'string', column: 'actor' },
+  { name: 'EntityType', type: 'string', column: 'entity_type' },
+  { name: 'AuditIdentifier', type: 'string', column: 'audit_identifier' },
+  { name: 'Message', type: 'string', column: 'message' },
+];
+
+export function toAuditEntry(r: Record<string, unknown>): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: String(r.at),
+    category: Number(r.category),
+    operation: Number(r.operation),
+    level: Number(r.level) as AuditEntry['level'],
+    actor: (r.actor as string | null) ?? null,
+    entityType: (r.entity_type as string | null) ?? null,
+    auditIdentifier: (r.audit_identifier as string | null) ?? null,
+    immutableIdentifier: (r.immutable_identifier as string | null) ?? null,
+    message: String(r.message),
+    data: String(r.data),
+    hash: String(r.hash),
+    signature: String(r.signature),
+  };
+}

@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { P } from '../../src/security/permissions.ts';
+import { connectTo, dropTestDatabase, testDatabaseUrl, usePostgres } from '../support/database.ts';
+import { approval, createRole, createUser, noop, publishedDefinition, startInstance } from '../support/fixtures.ts';
+import { basic, startTestApp, type TestApp } from '../support/server.ts';
+
+/*
+ * The audit log over Keyfactor's API, and its chain: rows edited, deleted or reordered directly
+ * in the store (behind the server's back) are found by Validate and by `countersign audit verify`.
+ */
+
+const AUDIT_KEY = 'audit-test-key-0123456789';
+let t: TestApp;
+let dir: string;
+let url: string;
+let alice: { id: number; auth: string };
+let auditor: { id: number; auth: string };
+
+/** Runs SQL on the test app's own database, as someone with write access to it would. */
+async function sql(text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  if (usePostgres()) {
+    const c = await connectTo(url);
+    let n = 0;
+    try {
+      return (
+        await c.query(
+          text.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows;
+    } finally {
+      await c.end();
+    }
+  }
+  const db = new Database(url.slice('sqlite:'.length));
+  try {
+    const st = db.prepare(text);
+    return st.reader ? (st.all(...params) as Record<string, unknown>[]) : (st.run(...params), []);
+  } finally {
+    db.close();
+  }
+}
+
+const CONTENT = ['at', 'category', 'operation', 'level', 'actor', 'entity_type', 'audit_identifier', 'immutable_identifier', 'message', 'data', 'hash', 'signature'];
+
+/** Moves entry a's stored row to b's place and b's to a's: reordering, as UPDATEs can do it. */
+async function swapRows(a: number, b: number): Promise<void> {
+  const [ra] = await sql(`SELECT ${CONTENT.join(', ')} FROM audit_log WHERE id = ?`, [a]);
+  const [rb] = await sql(`SELECT ${CONTENT.join(', ')} FROM audit_log WHERE id = ?`, [b]);
+  const set = CONTENT.map((c) => `${c} = ?`).join(', ');
+  await sql(`UPDATE audit_log SET ${set} WHERE id = ?`, [...CONTENT.map((c) => rb![c]), a]);
+  await sql(`UPDATE audit_log SET ${set} WHERE id = ?`, [...CONTENT.map((c) => ra![c]), b]);
+}
+
+const ids = async (): Promise<number[]> =>
+  (await t.call('GET', '/KeyfactorAPI/Audit?ReturnLimit=1000&SortAscending=0', { auth: auditor.auth })).body.map((e: { Id: number }) => e.Id);
+const validate = async (id: number) => t.call('GET', `/KeyfactorAPI/Audit/${id}/Validate`, { auth: auditor.auth });
+
+function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: url, COUNTERSIGN_AUDIT_KEY: AUDIT_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout }));
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'countersign-audit-'));
+  url = usePostgres() ? await testDatabaseUrl() : `sqlite:${join(dir, 'audit.db')}`;
+  t = await startTestApp({ databaseUrl: url, auditKey: AUDIT_KEY });
+  const store = t.server.services.store;
+  alice = await createUser(store, 'CORP\\alice');
+  auditor = await createUser(store, 'CORP\\auditor');
+  const approvers = await createRole(store, 'Approvers', [P.instancesReadPending], [alice.id]);
+  await createRole(store, 'Auditors', [P.auditRead], [auditor.id]);
+  // Security-relevant events through the API: a role change, a definition published, a start, a signal, a failed sign-in.
+  const role = await t.call('POST', '/KeyfactorAPI/Security/Roles', {
+    body: { Name: 'Readers', Description: 'read', Permissions: ['WorkflowInstances:ReadAll'] },
+    unchecked: true,
+  });
+  expect(role.status).toBeLessThan(300);
+  const def = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')]);
+  const id = await startInstance(t, def);
+  const signalled = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Signals`, {
+    auth: alice.auth,
+    body: { SignalKey: 'RequireApproval1.ApprovalStatus', Data: { Approved: true, Comment: 'ok' } },
+  });
+  expect(signalled.status).toBe(204);
+  expect((await t.call('GET', '/KeyfactorAPI/Workflow/Definitions', { auth: basic('CORP\\alice', 'wrong') })).status).toBe(401);
+  await t.server.audit.flush();
+});
+
+afterAll(async () => {
+  await t.close();
+  if (usePostgres()) await dropTestDatabase(url);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the audit API', () => {
+  it('lists the security-relevant events in Keyfactor shape (validated against the contract)', async () => {
+    const res = await t.call('GET', '/KeyfactorAPI/Audit?ReturnLimit=100', { auth: auditor.auth });
+    expect(res.status).toBe(200);
+    const messages = res.body.map((e: { Message: string }) => e.Message).join('\n');
+    expect(messages).toContain('Role Readers created by admin');
+    expect(messages).toMatch(/version 1 published by admin/);
+    expect(messages).toMatch(/CORP\\alice sent RequireApproval1\.ApprovalStatus to workflow instance .* \(Approved: ok\); it is now Complete/);
+    expect(messages).toContain('Failed sign-in as CORP\\alice');
+    // Newest first by default.
+    const listed = res.body.map((e: { Id: number }) => e.Id);
+    expect(listed).toEqual([...listed].sort((a: number, b: number) => b - a));
+    // The published contract declares no body for this 200; we answer the entry (docs/compatibility.md).
+    const one = await t.call('GET', `/KeyfactorAPI/Audit/${listed[0]}`, { auth: auditor.auth, unchecked: true });
+    expect(one.body.Id).toBe(listed[0]);
+    expect(one.body.Signature).toMatch(/^[0-9a-f]{64}\.[0-9a-f]{64}$/);
+  });
+
+  it('filters with the QueryString language and needs AuditLog:Read', async () => {
+    const logins = await t.call('GET', '/KeyfactorAPI/Audit?QueryString=Category%20-eq%205', { auth: auditor.auth });
+    expect(logins.body.length).toBeGreaterThan(0);
+    expect(logins.body.every((e: { Category: number }) => e.Category === 5)).toBe(true);
+    expect((await t.call('GET', '/KeyfactorAPI/Audit', { auth: alice.auth })).status).toBe(403);
+    expect((await t.call('GET', '/KeyfactorAPI/Audit/999999', { auth: auditor.auth })).status).toBe(404);
+    expect((await t.call('GET', '/KeyfactorAPI/Audit/abc', { auth: auditor.auth })).status).toBe(400);
+  });
+
+  it('downloads the log as CSV text with formulas neutralised', async () => {
+    const res = await t.call('GET', '/KeyfactorAPI/Audit/Download', { auth: auditor.auth });
+    expect(res.status).toBe(200);
+    const text = res.body as string;
+    expect(text.split('\r\n')[0]).toBe('Id,Timestamp,Category,Operation,Level,User,EntityType,AuditIdentifier,ImmutableIdentifier,Message,Signature');
+    expect(text.split('\r\n').length).toBe((await ids()).length + 1);
+  });
+});
+
+describe('tampering behind the server', () => {
+  it('every entry validates, and the CLI finds the chain intact', async () => {
+    for (const id of await ids()) expect((await validate(id)).body).toBe(true);
+    const ok = await cli(['audit', 'verify', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ firstBad: null, checked: (await ids()).length });
+  });
+
+  it('an edited row fails Validate at that entry, and verify names it', async () => {
+    const all = await ids();
+    const k = all[2]!;
+    await sql("UPDATE audit_log SET message = 'nothing happened' WHERE id = ?", [k]);
+    const v = await validate(k);
+    expect(v.body).toBe(false);
+    expect(v.headers.get('x-countersign-audit-problem')).toContain(`entry ${k}`);
+    expect((await validate(all[1]!)).body).toBe(true);
+    const broken = await cli(['audit', 'verify', '--json']);
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout).firstBad.id).toBe(k);
+  });
+
+  it('a deleted row is found at the entry after it; reordered rows at the first moved one', async () => {
+    const all = await ids();
+    const [a, b, c] = [all[4]!, all[5]!, all[6]!];
+    await sql('DELETE FROM audit_log WHERE id = ?', [a]);
+    expect((await validate(b)).body).toBe(false);
+    await swapRows(b, c);
+    expect((await validate(b)).body).toBe(false);
+    expect((await validate(c)).body).toBe(false);
+    const report = JSON.parse((await cli(['audit', 'verify', '--json'])).stdout);
+    // The first break in id order is still the edit made above.
+    expect(report.firstBad.id).toBeLessThan(b);
+  });
+});
