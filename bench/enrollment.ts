@@ -22,7 +22,7 @@ export interface EnrollmentBenchResult {
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-async function rawSigning(clients: number, durationMs: number): Promise<number> {
+export async function rawSigning(clients: number, durationMs: number): Promise<number> {
   const keys = (await subtle.generateKey(ALG, false, ['sign', 'verify'])) as CryptoKeyPair;
   const data = new Uint8Array(400).fill(7);
   let n = 0;

@@ -12,7 +12,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 export const TARGETS: Target[] = [sqliteTarget, postgresTarget, postgres3Target];
 
-export const PHASES = ['raw', 'store', 'service', 'http', 'enroll', 'scale', 'ocsp'] as const;
+export const PHASES = ['raw', 'store', 'service', 'http', 'enroll', 'scale', 'ocsp', 'acme'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** No phase runs longer than this, whatever the options say. */

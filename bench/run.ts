@@ -20,6 +20,7 @@ import { printEnrollment, runEnrollmentBench, type EnrollmentBenchResult } from 
 import { runScaleBench, type ScaleResult } from './scale.ts';
 import { printRevocation, runRevocationBench, type RevocationBenchResult } from './revocation.ts';
 import { round } from './stats.ts';
+import { printAcme, runAcmeBench, type AcmeBenchResult } from './acme.ts';
 import type { LoopOptions, LoopResult, NodeUsage, Target } from './targets/target.ts';
 
 /** The goals from the issue. */
@@ -368,6 +369,13 @@ async function main(): Promise<void> {
     revocation = await withHardStop('ocsp', runRevocationBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }), 6 * HARD_STOP_MS);
     printRevocation(revocation);
   }
+  let acmeOrders: AcmeBenchResult | null = null;
+  if (o.phases.includes('acme')) {
+    console.log('\n[acme] ACME orders end to end with acme-client (HTTPS, http-01, no workflow) against raw P-256 signing');
+    await quiet(o, 'acme');
+    acmeOrders = await withHardStop('acme', runAcmeBench({ clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs }));
+    printAcme(acmeOrders);
+  }
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(
     o.out,
@@ -393,6 +401,7 @@ async function main(): Promise<void> {
         enrollment,
         scale,
         revocation,
+        acme: acmeOrders,
       },
       (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v),
       2,

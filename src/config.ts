@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DEFAULT_RESULT_BOUNDS } from './domain/bounded-json.ts';
 import { CA_ALGORITHMS, type CaAlgorithm } from './ca/embedded-ca.ts';
 import { parseDuration } from './domain/duration.ts';
@@ -58,7 +59,7 @@ export interface Config {
   /** The embedded CA's keys in a PKCS#11 token (COUNTERSIGN_PKCS11_MODULE, _TOKEN or _SLOT, _PIN or _PIN_FILE). */
   pkcs11?: Pkcs11Settings;
   /** ACME upstream CAs: time limit of one HTTP call (COUNTERSIGN_ACME_TIMEOUT_MS, default 30 s) and of a whole order (COUNTERSIGN_ACME_ORDER_TIMEOUT_MS, default 120 s). */
-  acme?: { timeoutMs: number; orderTimeoutMs: number };
+  acmeUpstream?: { timeoutMs: number; orderTimeoutMs: number };
   /** Mail server, PowerShell, script and REST settings of the automatic steps; defaults when absent. */
   steps?: Partial<StepSettings>;
   /** Who may read /metrics (COUNTERSIGN_METRICS); default open. */
@@ -73,6 +74,10 @@ export interface Config {
   ocspValidityMs?: number;
   /** How stale a node's view of revocations on other nodes may be (COUNTERSIGN_REVOCATION_REFRESH_MS). Default 500. */
   revocationRevisionTtlMs?: number;
+  /** The ACME server's challenge validation (docs/acme.md). */
+  acme?: AcmeConfig;
+  /** HTTPS serving: certificate files, or a certificate from the own CA (`self`); absent: plain HTTP. */
+  tls?: TlsConfig;
   /** How long SIGTERM/SIGINT wait for work to finish before exiting 1 (COUNTERSIGN_SHUTDOWN_GRACE_MS); default 10 s. */
   shutdownGraceMs?: number;
   /** How often the expiration alert scheduler checks for due alerts (COUNTERSIGN_ALERT_POLL_MS); default 60 s. */
@@ -80,6 +85,19 @@ export interface Config {
   /** OAuth/OIDC issuers and the LDAP directory (COUNTERSIGN_OIDC_*, COUNTERSIGN_LDAP_*, COUNTERSIGN_CONFIG_FILE); none when absent. */
   auth?: AuthSettings;
 }
+
+export interface AcmeConfig {
+  /** Port http-01 validation connects to (COUNTERSIGN_ACME_HTTP_PORT); default 80. */
+  httpPort: number;
+  /** Name -> IP overrides for validation (COUNTERSIGN_ACME_RESOLVE, `name=ip,...`). */
+  resolve: Record<string, string>;
+  /** `host:port` of the DNS server dns-01 asks (COUNTERSIGN_ACME_DNS); null: the system resolver. */
+  dnsServer: string | null;
+  /** Time allowed for one validation connection or query (COUNTERSIGN_ACME_VALIDATION_TIMEOUT_MS). */
+  validationTimeoutMs: number;
+}
+
+export type TlsConfig = { mode: 'files'; certFile: string; keyFile: string } | { mode: 'self'; names: string[] };
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/countersign.db';
 
@@ -144,7 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caKeyFile: env.COUNTERSIGN_CA_KEY_FILE || undefined,
     caAlgorithm: caAlgorithm(env),
     pkcs11: pkcs11From(env),
-    acme: {
+    acmeUpstream: {
       timeoutMs: int(env, 'COUNTERSIGN_ACME_TIMEOUT_MS', 30_000, 1000, 600_000),
       orderTimeoutMs: int(env, 'COUNTERSIGN_ACME_ORDER_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     },
@@ -157,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     revocationRevisionTtlMs: int(env, 'COUNTERSIGN_REVOCATION_REFRESH_MS', 500, 0, 60_000),
     alertPollMs: int(env, 'COUNTERSIGN_ALERT_POLL_MS', 60_000, 100, 3_600_000),
     auth: authSettingsFrom(env),
+    acme: acmeConfigFrom(env),
+    tls: tlsConfigFrom(env),
   };
 }
 
@@ -184,6 +204,44 @@ function localAccountsFrom(env: NodeJS.ProcessEnv): LocalAccounts {
   if (breakGlass && (breakGlass.includes(':') || /[\u0000-\u001f\u007f]/.test(breakGlass)))
     throw new Error(`COUNTERSIGN_BREAK_GLASS '${breakGlass}' is not a valid account name (no colons or control characters).`);
   return { enabled: raw !== 'off', breakGlass };
+}
+
+function acmeConfigFrom(env: NodeJS.ProcessEnv): AcmeConfig {
+  const resolve: Record<string, string> = {};
+  for (const entry of (env.COUNTERSIGN_ACME_RESOLVE ?? '').split(',')) {
+    if (entry.trim() === '') continue;
+    const m = /^\s*([A-Za-z0-9.*_-]+)\s*=\s*([0-9A-Fa-f.:]+)\s*$/.exec(entry);
+    if (!m || !isIP(m[2]!)) throw new Error(`COUNTERSIGN_ACME_RESOLVE entries are name=ip; '${entry.trim()}' is not.`);
+    resolve[m[1]!.toLowerCase().replace(/\.$/, '')] = m[2]!;
+  }
+  const dns = env.COUNTERSIGN_ACME_DNS?.trim() || null;
+  if (dns !== null && !/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$/.test(dns)) throw new Error(`COUNTERSIGN_ACME_DNS must be ip[:port] (IPv6 in brackets); it is '${dns}'.`);
+  return {
+    httpPort: int(env, 'COUNTERSIGN_ACME_HTTP_PORT', 80, 1, 65535),
+    resolve,
+    dnsServer: dns,
+    validationTimeoutMs: int(env, 'COUNTERSIGN_ACME_VALIDATION_TIMEOUT_MS', 10_000, 100, 120_000),
+  };
+}
+
+function tlsConfigFrom(env: NodeJS.ProcessEnv): TlsConfig | undefined {
+  const mode = env.COUNTERSIGN_TLS?.trim().toLowerCase();
+  const cert = env.COUNTERSIGN_TLS_CERT?.trim();
+  const key = env.COUNTERSIGN_TLS_KEY?.trim();
+  if (mode === 'self') {
+    if (cert || key) throw new Error('COUNTERSIGN_TLS=self and COUNTERSIGN_TLS_CERT/KEY exclude each other.');
+    const names = (env.COUNTERSIGN_TLS_NAMES ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
+    return { mode: 'self', names };
+  }
+  if (mode && mode !== 'off') throw new Error(`COUNTERSIGN_TLS must be self or off; it is '${env.COUNTERSIGN_TLS}'.`);
+  if (cert || key) {
+    if (!cert || !key) throw new Error('COUNTERSIGN_TLS_CERT and COUNTERSIGN_TLS_KEY go together (PEM files).');
+    return { mode: 'files', certFile: cert, keyFile: key };
+  }
+  return undefined;
 }
 
 function loginSettingsFrom(env: NodeJS.ProcessEnv): LoginSettings {

@@ -38,6 +38,12 @@ import { CertificateService } from './service/certificates.ts';
 import { ENROLLMENT_ENV } from './steps/enroll/enroll-step.ts';
 import { REVOCATION_ENV } from './steps/revoke/revoke-step.ts';
 import { pkiRoutes } from './api/pki-routes.ts';
+import { readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import { acmeRoutes } from './api/acme/routes.ts';
+import { acmeAdminRoutes } from './api/acme/admin-routes.ts';
+import { AcmeService } from './service/acme/acme-service.ts';
+import { issueServerCredentials, renewalDue, type ServerCredentials } from './service/tls-self.ts';
 import { AuditLog } from './service/audit.ts';
 import { DelegationService } from './service/delegations.ts';
 import { auditRoutes } from './api/audit-routes.ts';
@@ -59,6 +65,7 @@ export interface Server {
   alerts: AlertService;
   alertScheduler: AlertScheduler;
   metrics: Metrics;
+  acme: AcmeService;
   /** The chained audit log (docs/security/audit.md). */
   audit: AuditLog;
   /** Stops taking requests, finishes background work, closes the store. */
@@ -127,7 +134,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     algorithm: config.caAlgorithm ?? 'P-256',
     egress: stepSettings(env).egress,
     pkcs11: config.pkcs11,
-    acme: config.acme,
+    acme: config.acmeUpstream,
     log,
     events,
     publicBaseUrl: () => config.publicUrl ?? listeningUrl,
@@ -155,7 +162,23 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await sendMail(smtp, m, AbortSignal.timeout(smtp.timeoutMs * 2));
     },
   });
+  const acme = new AcmeService(
+    store,
+    certificates,
+    {
+      validation: {
+        httpPort: config.acme?.httpPort ?? 80,
+        resolve: config.acme?.resolve ?? {},
+        dnsServer: config.acme?.dnsServer ?? null,
+        egress: stepSettings(env).egress,
+        timeoutMs: config.acme?.validationTimeoutMs ?? 10_000,
+      },
+    },
+    logger.child({ component: 'acme' }),
+  );
+  const tls = await serverCredentials(config, certificates);
   const app = await buildApp({
+    https: tls ?? undefined,
     services,
     workflow,
     security,
@@ -164,7 +187,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     events,
     delegations,
     tracing: tracing !== null,
-    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit), alertRoutes(alerts, certificates, renewal)],
+    apiRoutes: [...certificateRoutes(certificates), auditRoutes(audit), alertRoutes(alerts, certificates, renewal), acmeAdminRoutes(acme)],
     extra: async (app) => {
       metrics.instrument(app);
       await app.register(healthRoutes({ store, runner: { isAlive: () => runner.isAlive() }, metrics, metricsAccess: config.metrics ?? { mode: 'open' } }));
@@ -175,12 +198,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await app.register(actionPages(services, workflow, linkSecret));
       await app.register(pkiRoutes(certificates.revocationStatus));
       await app.register(acmeChallengeRoutes(certificates.challenges));
+      await app.register(acmeRoutes(acme), { prefix: '/ACME' });
     },
   });
   app.addHook('onListen', async () => {
     const a = app.server.address();
-    if (a && typeof a === 'object') listeningUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    if (a && typeof a === 'object') listeningUrl = `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   });
+  const stopTlsRenewal = config.tls?.mode === 'self' && tls ? renewSelfTls(app, certificates, selfTlsNames(config), tls, logger) : () => {};
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
@@ -221,8 +246,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     alerts,
     alertScheduler,
     metrics,
+    acme,
     audit,
     async close() {
+      stopTlsRenewal();
       await app.close();
       certificates.revocationStatus.stop();
       unlisten();
@@ -282,4 +309,39 @@ function buildAuthenticator(
     onRefused: (reason) => authLog.info({ reason }, 'bearer token refused'),
   });
   return { authenticator: new ChainedAuthenticator([bearer, basic]), directory, bearer };
+}
+
+/** COUNTERSIGN_TLS_CERT/KEY read once; COUNTERSIGN_TLS=self: issued from the first CA. */
+async function serverCredentials(config: Config, certificates: CertificateService): Promise<ServerCredentials | { key: string; cert: string } | null> {
+  if (!config.tls) return null;
+  if (config.tls.mode === 'files') return { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') };
+  const ca = certificates.listCas()[0];
+  if (!ca) throw new Error('COUNTERSIGN_TLS=self needs a CA, and none is loaded.');
+  return issueServerCredentials(ca, selfTlsNames(config));
+}
+
+const selfTlsNames = (config: Config): string[] => [config.host, ...(config.tls?.mode === 'self' ? config.tls.names : [])];
+
+/** Checks hourly; past two thirds of its lifetime the certificate is re-issued and swapped into the listening server. */
+function renewSelfTls(
+  app: FastifyInstance,
+  certificates: CertificateService,
+  names: string[],
+  first: ServerCredentials | { key: string; cert: string },
+  logger: Logger,
+): () => void {
+  let current = first as ServerCredentials;
+  const timer = setInterval(() => {
+    if (!renewalDue(current, new Date())) return;
+    issueServerCredentials(certificates.listCas()[0]!, names).then(
+      (next) => {
+        (app.server as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+        current = next;
+        logger.info({ component: 'tls', notAfter: next.notAfter.toISOString() }, 'renewed the self-issued TLS certificate');
+      },
+      (err) => logger.warn({ err, component: 'tls' }, 'could not renew the self-issued TLS certificate; retrying in an hour'),
+    );
+  }, 3600_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

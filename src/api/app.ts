@@ -44,6 +44,8 @@ export interface AppOptions {
   apiRoutes?: FastifyPluginAsync[];
   /** A span per request (the OTEL_* variables turned tracing on: observability/tracing.ts). */
   tracing?: boolean;
+  /** Serve HTTPS with this key and certificate chain (PEM). */
+  https?: { key: string; cert: string };
   /** Extra plugins mounted beside the API (the portal). */
   extra?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -65,6 +67,7 @@ export function normaliseQuery(raw: Record<string, unknown>): Query {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const events = opts.events ?? NO_SECURITY_EVENTS;
   const app = Fastify({
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // maxParamLength: one-click link tokens are path parameters of a few hundred characters.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.ts';
 import { backupCommand } from './commands/backup.ts';
+import { caCommand } from './commands/ca.ts';
 import { configCommand } from './commands/config.ts';
 import { definitionsCommand } from './commands/definitions.ts';
 import { identitiesCommand } from './commands/identities.ts';
@@ -21,7 +22,7 @@ export function program(): Command {
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage error. Configuration comes from the environment (docs/configuration.md).')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [serveCommand, migrateCommand, identitiesCommand, rolesCommand, definitionsCommand, backupCommand, auditCommand, configCommand]) add(p);
+  for (const add of [serveCommand, migrateCommand, identitiesCommand, rolesCommand, definitionsCommand, backupCommand, auditCommand, configCommand, caCommand]) add(p);
   // Subcommands inherit exitOverride and output settings only when set before they are added.
   for (const c of allCommands(p)) c.exitOverride().showHelpAfterError();
   return p;

@@ -61,7 +61,9 @@ export type SecurityEventName =
   | 'delegation.revoked'
   | 'certificate.issued'
   | 'certificate.deleted'
-  | 'certificate.revoked';
+  | 'certificate.revoked'
+  | 'acme.eab.created'
+  | 'acme.eab.revoked';
 
 export const NO_SECURITY_EVENTS: SecurityEvents = { emit() {} };
 

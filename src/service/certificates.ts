@@ -8,7 +8,7 @@ import { buildPkcs12 } from '../certificates/pkcs12.ts';
 import { defaultTemplate } from '../certificates/policy.ts';
 import { retainsKeys } from '../certificates/request.ts';
 import type { Template } from '../certificates/types.ts';
-import { fail } from '../domain/errors.ts';
+import { CountersignError, fail } from '../domain/errors.ts';
 import { grants, P } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
 import type { CaRecord, CertificateRecord } from '../store/certificate-store.ts';
@@ -247,5 +247,30 @@ export class CertificateService {
     if (!template || !retainsKeys(template)) await this.store.certificates.clearCertificateKey(cert.id);
     await this.store.certificates.addCertificateHistory(cert.id, { at: new Date().toISOString(), username: p.identity.accountName, action: 'KeyRecovered', comment: null });
     return pfx;
+  }
+
+  /**
+   * Revocation as far as this branch knows it: a `Revoked` entry in the certificate's history
+   * (once; false when it is revoked already). The revocation service (CRL, OCSP) replaces this
+   * when merged; ACME's revokeCert calls only this method.
+   */
+  /**
+   * A revocation asked for over ACME (revokeCert): through the same Revocation workflow as
+   * POST /Certificates/Revoke, so CRL and OCSP show it; the ACME actor is the requester. False when
+   * the certificate is revoked already. Refusals other than that are the caller's to report.
+   */
+  async revokeCertificate(cert: CertificateRecord, reason: number, actor: string): Promise<boolean> {
+    const known = await this.store.findIdentityByName(actor);
+    const identity = known ?? { id: 0, accountName: actor, identityType: 'User' as const, sid: null, email: null, passwordHash: null, createdAt: new Date().toISOString() };
+    try {
+      await this.revocation.revoke(
+        { certificateIds: [cert.id], reason, comment: `Revoked over ACME by ${actor}.`, effectiveDate: null, collectionId: null },
+        { identity, roleIds: [], permissions: [] },
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof CountersignError && e.errorName === 'RevocationRefused' && (cert.revocation?.reason ?? null) !== null) return false;
+      throw e;
+    }
   }
 }

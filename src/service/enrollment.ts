@@ -46,6 +46,8 @@ export interface EnrollInput {
   includeChain: boolean;
   /** The caller receives the generated key in this answer (PFX/PEM); false: kept for one Recover. */
   deliverKeyNow: boolean;
+  /** ACME orders: account, identifiers and validation results, shown to approvers as InitialData.ACME. */
+  acme?: JsonObject;
 }
 
 export type Disposition = 'ISSUED' | 'PENDING' | 'DENIED' | 'FAILED';
@@ -155,9 +157,17 @@ export class Enrollment {
       const certificate = await this.issueForRequest(request, now);
       return this.outcome('ISSUED', 'Issued.', request, null, certificate, input.includeChain, now);
     }
-    const title = `Enrollment of ${facts.subjectParts.CN?.[0] ?? requested.subject} (request ${request.id})`;
+    // A CSR with an empty subject (certbot's) is named by its first SAN.
+    const title = `Enrollment of ${facts.subjectParts.CN?.[0] ?? Object.values(sans).flat()[0] ?? requested.subject} (request ${request.id})`;
     const instance = await this.workflow.start(
-      { definitionId: definition.id, workflowType: null, key: null, title, initialData: enrollmentInitialData(facts), trustedData: serverSetData(facts) as unknown as JsonObject },
+      {
+        definitionId: definition.id,
+        workflowType: null,
+        key: null,
+        title,
+        initialData: { ...enrollmentInitialData(facts), ...(input.acme ? { ACME: input.acme } : {}) },
+        trustedData: serverSetData(facts) as unknown as JsonObject,
+      },
       principal,
     );
     await this.store.setRequestInstance(request.id, instance.id);

@@ -3,6 +3,7 @@ import type { LoginThrottleState } from '../domain/login-throttle.ts';
 import type { BoundAst } from '../domain/query/index.ts';
 import type { SecuritySnapshot } from '../domain/security/roles.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../domain/types.ts';
+import type { AcmeStore } from './acme-store.ts';
 import type { AuditContent, AuditEntry } from '../domain/audit.ts';
 import type { AlertStore } from './alert-store.ts';
 import type { CertificateStore } from './certificate-store.ts';
@@ -23,6 +24,8 @@ export interface Store extends SecurityStore {
   readonly certificates: CertificateStore;
   /** Certificate collections, expiration alerts and their claims, renewals (alert-store.ts). */
   readonly alerts: AlertStore;
+  /** The ACME server's accounts, orders, authorizations, nonces, EAB keys and profiles (acme-store.ts). */
+  readonly acme: AcmeStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

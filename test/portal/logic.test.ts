@@ -92,6 +92,8 @@ describe('permissions', () => {
       enrollPfx: true,
       certificates: true,
       certificatesAll: true,
+      acme: true,
+      casModify: true,
     });
     // A requester enrolls and sees only their own certificates; Read alone lists all, enrolls nothing.
     expect(abilities([P.enrollCsr])).toMatchObject({ enrollCsr: true, enrollPfx: false, certificates: true, certificatesAll: false });

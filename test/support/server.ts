@@ -78,7 +78,8 @@ export async function startTestApp(overrides: Partial<Config> = {}, serverOption
   };
 }
 
-export function makeCaller(base: string, defaultAuth: string) {
+/** `fetchImpl`: another fetch (e.g. one trusting a test CA, for a server speaking HTTPS). */
+export function makeCaller(base: string, defaultAuth: string, fetchImpl: typeof fetch = fetch) {
   return async (method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> => {
     const headers: Record<string, string> = { 'x-keyfactor-requested-with': 'APIClient', accept: 'application/json', ...opts.headers };
     const auth = opts.auth === undefined ? defaultAuth : opts.auth;
@@ -87,7 +88,7 @@ export function makeCaller(base: string, defaultAuth: string) {
     if (opts.raw !== undefined) body = opts.raw;
     else if (opts.body !== undefined) body = JSON.stringify(opts.body);
     if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    const res = await fetch(base + path, { method, headers, body });
+    const res = await fetchImpl(base + path, { method, headers, body });
     const text = await res.text();
     let parsed: unknown;
     if (text) {

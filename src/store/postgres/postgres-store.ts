@@ -32,6 +32,7 @@ import { migrate } from './pg-migrate.ts';
 import { PostgresSecurityStore } from './postgres-security.ts';
 import { PgCertificateStore } from './pg-certificates.ts';
 import { PgAlertStore } from './pg-alerts.ts';
+import { PgAcmeStore } from './pg-acme.ts';
 import { type Durability, pgMigrationStatus, pgStats } from '../operations.ts';
 import { CREATED_AT_PARAM, definitionParams, toDefinition } from './pg-definition-rows.ts';
 
@@ -60,6 +61,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
   private readonly listener: PgListener;
   readonly certificates: PgCertificateStore;
   readonly alerts: PgAlertStore;
+  readonly acme: PgAcmeStore;
   /** Added to every write that queues jobs. */
   private readonly notify: { channel: string; payload: string };
 
@@ -72,6 +74,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     super(pool);
     this.certificates = new PgCertificateStore(pool);
     this.alerts = new PgAlertStore(pool);
+    this.acme = new PgAcmeStore(pool);
     this.listener = new PgListener(connectionString, JOBS_CHANNEL, schema, log);
     this.notify = { channel: JOBS_CHANNEL, payload: schema };
   }

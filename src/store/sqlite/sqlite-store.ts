@@ -34,6 +34,7 @@ import { keysetClause } from '../keyset.ts';
 import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import { SqliteCertificateStore } from './sqlite-certificates.ts';
 import { SqliteAlertStore } from './sqlite-alerts.ts';
+import { SqliteAcmeStore } from './sqlite-acme.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
 
 const require = createRequire(import.meta.url);
@@ -52,6 +53,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   /** Instance writes that arrive together commit together (group-commit.ts). */
   readonly group: GroupCommit;
+  readonly acme: SqliteAcmeStore;
 
   private constructor(
     private readonly conn: Database.Database,
@@ -62,6 +64,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     this.certificates = new SqliteCertificateStore(conn);
     this.group = new GroupCommit(conn);
     this.alerts = new SqliteAlertStore(conn);
+    this.acme = new SqliteAcmeStore(conn);
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */

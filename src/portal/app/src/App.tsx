@@ -20,6 +20,7 @@ import { IdentityDetail } from './pages/IdentityDetail.tsx';
 import { RoleDetail } from './pages/RoleDetail.tsx';
 import { Security } from './pages/Security.tsx';
 import { Account } from './pages/Account.tsx';
+import { Acme } from './pages/Acme.tsx';
 
 type Boot = { state: 'checking' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; value: SignedIn };
 
@@ -178,6 +179,7 @@ const NAV: NavItem[] = [
   { to: '/certificates', label: 'Certificates', show: (c) => c.certificates },
   { to: '/definitions', label: 'Definitions', show: (c) => c.definitionsRead },
   { to: '/security', label: 'Security', show: (c) => c.securityRead },
+  { to: '/acme', label: 'ACME', show: (c) => c.acme },
 ];
 
 function Shell() {
@@ -262,6 +264,7 @@ function Route({ loc, can }: { loc: Location; can: Abilities }) {
     if (m && can.definitionsRead) return <DefinitionView key={`${m.id}:${loc.search.get('version') ?? ''}`} id={m.id!} version={Number(loc.search.get('version')) || undefined} />;
   }
   if (match('/security', p) && can.securityRead) return <Security />;
+  if (match('/acme', p) && can.acme) return <Acme />;
   {
     const m = match('/security/roles/:id', p);
     if (m && can.securityRead) return <RoleDetail key={m.id} id={Number(m.id)} />;

@@ -106,6 +106,10 @@ export interface Abilities {
   certificates: boolean;
   /** Reads every certificate, not only one's own. */
   certificatesAll: boolean;
+  /** The ACME page: profiles (CA read). */
+  acme: boolean;
+  /** EAB keys (CA modify). */
+  casModify: boolean;
 }
 
 export function abilities(held: readonly string[]): Abilities {
@@ -124,6 +128,8 @@ export function abilities(held: readonly string[]): Abilities {
     enrollPfx: g(P.enrollPfx),
     certificates: g(P.certificatesRead) || g(P.enrollCsr) || g(P.enrollPfx),
     certificatesAll: g(P.certificatesRead),
+    acme: g(P.casRead) || g(P.casModify),
+    casModify: g(P.casModify),
   };
 }
 
