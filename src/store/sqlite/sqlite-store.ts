@@ -470,7 +470,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
 // -------------------------------------------------------------------------------------------------
 
-/** The FTS5 trigram table over the instances' text fields (migration 0013). */
+/** The FTS5 trigram table over the instances' text fields (migration 0012). */
 const INSTANCE_TEXT_INDEX: TextIndex = {
   columns: new Set(['title', 'initiator_name', 'workflow_type', 'current_step_display_name', 'current_step']),
   filter: (column, pattern) => `reference_id IN (SELECT rowid FROM instances_text WHERE instances_text.${column} LIKE ${pattern})`,
