@@ -50,30 +50,30 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
-    await this.pool.query('DELETE FROM acme_challenges WHERE expires_at < now()');
+    await this.pool.query('DELETE FROM upstream_acme_challenges WHERE expires_at < now()');
     await this.pool.query(
-      'INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES ($1, $2, $3) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+      'INSERT INTO upstream_acme_challenges (token, key_authorization, expires_at) VALUES ($1, $2, $3) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
       [token, keyAuthorization, expiresAt],
     );
   }
 
   async getAcmeChallenge(token: string, now: string): Promise<string | null> {
-    const r = await this.pool.query('SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at >= $2', [token, now]);
+    const r = await this.pool.query('SELECT key_authorization FROM upstream_acme_challenges WHERE token = $1 AND expires_at >= $2', [token, now]);
     return r.rows[0] ? String(r.rows[0].key_authorization) : null;
   }
 
   async deleteAcmeChallenge(token: string): Promise<void> {
-    await this.pool.query('DELETE FROM acme_challenges WHERE token = $1', [token]);
+    await this.pool.query('DELETE FROM upstream_acme_challenges WHERE token = $1', [token]);
   }
 
   async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
-    const r = await this.pool.query('SELECT order_url FROM acme_orders WHERE ca_id = $1 AND idempotency_key = $2', [caId, idempotencyKey]);
+    const r = await this.pool.query('SELECT order_url FROM upstream_acme_orders WHERE ca_id = $1 AND idempotency_key = $2', [caId, idempotencyKey]);
     return r.rows[0] ? String(r.rows[0].order_url) : null;
   }
 
   async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
     await this.pool.query(
-      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+      'INSERT INTO upstream_acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
       [caId, idempotencyKey, orderUrl, createdAt],
     );
   }

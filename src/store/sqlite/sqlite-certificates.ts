@@ -61,30 +61,30 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
     this.db.transaction(() => {
-      this.st('DELETE FROM acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
+      this.st('DELETE FROM upstream_acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
       this.st(
-        'INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+        'INSERT INTO upstream_acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
       ).run(token, keyAuthorization, expiresAt);
     })();
   }
 
   async getAcmeChallenge(token: string, now: string): Promise<string | null> {
-    const row = this.st('SELECT key_authorization FROM acme_challenges WHERE token = ? AND expires_at >= ?').get(token, now) as Row | undefined;
+    const row = this.st('SELECT key_authorization FROM upstream_acme_challenges WHERE token = ? AND expires_at >= ?').get(token, now) as Row | undefined;
     return row ? String(row.key_authorization) : null;
   }
 
   async deleteAcmeChallenge(token: string): Promise<void> {
-    this.st('DELETE FROM acme_challenges WHERE token = ?').run(token);
+    this.st('DELETE FROM upstream_acme_challenges WHERE token = ?').run(token);
   }
 
   async getAcmeOrder(caId: number, idempotencyKey: string): Promise<string | null> {
-    const row = this.st('SELECT order_url FROM acme_orders WHERE ca_id = ? AND idempotency_key = ?').get(caId, idempotencyKey) as Row | undefined;
+    const row = this.st('SELECT order_url FROM upstream_acme_orders WHERE ca_id = ? AND idempotency_key = ?').get(caId, idempotencyKey) as Row | undefined;
     return row ? String(row.order_url) : null;
   }
 
   async putAcmeOrder(caId: number, idempotencyKey: string, orderUrl: string, createdAt: string): Promise<void> {
     this.st(
-      'INSERT INTO acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
+      'INSERT INTO upstream_acme_orders (ca_id, idempotency_key, order_url, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (ca_id, idempotency_key) DO UPDATE SET order_url = excluded.order_url, created_at = excluded.created_at',
     ).run(caId, idempotencyKey, orderUrl, createdAt);
   }
 

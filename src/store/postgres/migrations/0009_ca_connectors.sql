@@ -4,14 +4,14 @@ ALTER TABLE cert_authorities ADD COLUMN connector text NOT NULL DEFAULT 'embedde
 ALTER TABLE cert_authorities ADD COLUMN config jsonb;
 -- http-01 answers of ACME orders in progress, readable by every node (the CA's validation request
 -- may reach any node behind the load balancer). Public by design (RFC 8555 8.3); short-lived.
-CREATE TABLE acme_challenges (
+CREATE TABLE upstream_acme_challenges (
   token             text PRIMARY KEY,
   key_authorization text NOT NULL,
   expires_at        timestamptz NOT NULL
 );
 -- The ACME order placed for each request (idempotency key), so a retry resumes it instead of
 -- ordering a second certificate.
-CREATE TABLE acme_orders (
+CREATE TABLE upstream_acme_orders (
   ca_id           bigint NOT NULL,
   idempotency_key text NOT NULL,
   order_url       text NOT NULL,
