@@ -137,7 +137,9 @@ describe.runIf(hasCertbot)('certbot certonly --standalone', () => {
     const thumbprint = new X509Certificate(chain[0]!).fingerprint.replace(/:/g, '');
     const cert = (await app.server.services.store.certificates.findCertificate({ thumbprint }))!;
     const history = await app.server.services.store.certificates.listCertificateHistory(cert.id);
-    expect(history.find((h) => h.action === 'Revoked')?.comment).toMatch(/reason 1/);
+    // Through the Revocation workflow: recorded with the reason, and in the CA's revocation status (CRL, OCSP).
+    expect(history.find((h) => h.action === 'Revoked')?.comment).toMatch(/Key compromised: Revoked over ACME/);
+    expect((await app.server.services.store.certificates.getCertificate(cert.id))?.revocation?.reason).toBe(1);
   }, 120_000);
 
   it('waits for approval; an approval over the Keyfactor API releases the certificate', async () => {
