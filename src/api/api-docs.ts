@@ -70,8 +70,16 @@ export async function installApiDocs(app: FastifyInstance, opts: ApiDocsOptions)
   SERVED.set(app, served);
   app.addHook('onRoute', (route) => {
     attachSchema(route);
-    const hide = (route.schema as { hide?: boolean } | undefined)?.hide === true;
-    for (const method of [route.method].flat()) served.push({ method, url: route.url, hidden: hide || method === 'HEAD' });
+    // Read when asked: a plugin's own onRoute hook (run after this one) may still hide its routes.
+    const hide = () => (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of [route.method].flat())
+      served.push({
+        method,
+        url: route.url,
+        get hidden() {
+          return hide() || method === 'HEAD';
+        },
+      });
   });
 
   // Routes with Keyfactor's schemas or extension() ones (attachSchema) are validated in the

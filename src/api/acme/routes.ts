@@ -21,6 +21,10 @@ interface Ctx {
 
 export function acmeRoutes(service: AcmeService) {
   return async (app: FastifyInstance): Promise<void> => {
+    // RFC 8555's resources, not Keyfactor's API: described by the RFC and docs/acme.md, not in the OpenAPI document.
+    app.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
     app.setErrorHandler((err, req, reply) => sendProblem(err as Error, req, reply));
     app.setNotFoundHandler((req, reply) =>
       sendProblem(new AcmeProblem('malformed', `No ACME resource ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}.`, [], 404), req, reply),

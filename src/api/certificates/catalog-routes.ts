@@ -56,28 +56,48 @@ export const catalogRoutes =
     });
 
     // Extension: an external ACME CA (RFC 8555) to issue through; the account is registered now.
-    app.post('/CertificateAuthority/Acme', async (req) => {
-      requirePermission(req, P.casModify);
-      const b = asObject(req.body ?? null);
-      const eab = b.ExternalAccountBinding === undefined || b.ExternalAccountBinding === null ? null : asObject(b.ExternalAccountBinding, 'ExternalAccountBinding');
-      const contact =
-        b.Contact === undefined || b.Contact === null
-          ? []
-          : asArray(b.Contact, 'Contact').map((c, i) => {
-              if (typeof c !== 'string' || !/^(mailto:)?[^\s@,]+@[^\s@,]+$/.test(c) || c.length > 254) return fail('ValidationFailed', `Contact[${i}] must be an e-mail address.`);
-              return c;
-            });
-      const ca = await certs.addAcmeCa({
-        logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
-        hostName: str(b, 'HostName', { max: 253 }) ?? 'acme',
-        directoryUrl: str(b, 'DirectoryUrl', { required: true, nonEmpty: true, max: 2048 })!,
-        contact,
-        caBundlePem: str(b, 'CaBundlePem', { max: 256 * 1024 }) ?? null,
-        eab: eab ? { kid: str(eab, 'KeyId', { required: true, nonEmpty: true, max: 1024 })!, hmacKey: str(eab, 'HmacKey', { required: true, nonEmpty: true, max: 1024 })! } : null,
-        termsOfServiceAgreed: bool(b, 'TermsOfServiceAgreed') ?? false,
-      });
-      return caWire(ca);
-    });
+    app.post(
+      '/CertificateAuthority/Acme',
+      {
+        schema: extension({
+          summary: 'Add an external ACME CA to issue through (the account is registered now)',
+          body: Type.Object({
+            LogicalName: Type.String(),
+            HostName: Type.String(),
+            DirectoryUrl: Type.String(),
+            Contact: Type.Optional(Type.Array(Type.String())),
+            TermsOfServiceAgreed: Type.Optional(Type.Boolean()),
+            CaBundlePem: Type.Optional(Type.String()),
+            ExternalAccountBinding: Type.Optional(Type.Object({ KeyId: Type.String(), HmacKey: Type.String() })),
+          }),
+        }),
+      },
+      async (req) => {
+        requirePermission(req, P.casModify);
+        const b = asObject(req.body ?? null);
+        const eab = b.ExternalAccountBinding === undefined || b.ExternalAccountBinding === null ? null : asObject(b.ExternalAccountBinding, 'ExternalAccountBinding');
+        const contact =
+          b.Contact === undefined || b.Contact === null
+            ? []
+            : asArray(b.Contact, 'Contact').map((c, i) => {
+                if (typeof c !== 'string' || !/^(mailto:)?[^\s@,]+@[^\s@,]+$/.test(c) || c.length > 254)
+                  return fail('ValidationFailed', `Contact[${i}] must be an e-mail address.`);
+                return c;
+              });
+        const ca = await certs.addAcmeCa({
+          logicalName: str(b, 'LogicalName', { required: true, nonEmpty: true, max: 100 })!,
+          hostName: str(b, 'HostName', { max: 253 }) ?? 'acme',
+          directoryUrl: str(b, 'DirectoryUrl', { required: true, nonEmpty: true, max: 2048 })!,
+          contact,
+          caBundlePem: str(b, 'CaBundlePem', { max: 256 * 1024 }) ?? null,
+          eab: eab
+            ? { kid: str(eab, 'KeyId', { required: true, nonEmpty: true, max: 1024 })!, hmacKey: str(eab, 'HmacKey', { required: true, nonEmpty: true, max: 1024 })! }
+            : null,
+          termsOfServiceAgreed: bool(b, 'TermsOfServiceAgreed') ?? false,
+        });
+        return caWire(ca);
+      },
+    );
 
     app.get('/Templates', async (req) => {
       requirePermission(req, P.templatesRead, ...ENROLL);

@@ -179,6 +179,10 @@ export interface TxOptions {
 async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>, opts: TxOptions): Promise<R> {
   const c = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection that dies between two queries emits 'error' on the client: without a
+  // listener that is an uncaught exception (the process would crash on a database failover).
+  const onError = (err: Error) => (broken = err);
+  c.on('error', onError);
   try {
     if (!opts.selfBegin) await c.query('BEGIN');
     const result = await fn(c);
@@ -189,6 +193,7 @@ async function once<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>, opts
     await c.query('ROLLBACK').catch((err: Error) => (broken = err));
     throw e;
   } finally {
+    c.off('error', onError);
     c.release(broken);
   }
 }

@@ -129,6 +129,9 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     const key = `countersign:${this.schema}:${name}`;
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // Held while fn runs, idle between queries: a connection dying meanwhile must not be an uncaught 'error'.
+    const onError = (err: Error) => (broken = err);
+    c.on('error', onError);
     try {
       const got = (await c.query('SELECT pg_try_advisory_lock(hashtext($1)) AS got', [key])).rows[0].got as boolean;
       if (!got) return false;
@@ -140,6 +143,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       }
       return true;
     } finally {
+      c.off('error', onError);
       c.release(broken);
     }
   }
