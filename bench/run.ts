@@ -306,7 +306,6 @@ async function main(): Promise<void> {
           else process.env.COUNTERSIGN_AUDIT_LOG = previous;
           run.http = withAudit;
         }
-        if (run.http && run.httpNoAudit) run.ratios['http/http without audit chain'] = run.http.rate / run.httpNoAudit.rate;
         // A profile or breakdown is about the Basic line; the bearer line is measured plain.
         if (!o.profileDir && !o.breakdown) await runHttp(t, o, run, 'bearer');
       }
@@ -333,6 +332,7 @@ async function main(): Promise<void> {
     run.ratios = {
       'HTTP / raw DB': ratio(run.http?.rate, run.raw?.rate),
       'HTTP bearer / HTTP Basic': ratio(run.httpBearer?.rate, run.http?.rate),
+      'HTTP / HTTP without the audit chain': ratio(run.http?.rate, run.httpNoAudit?.rate),
       'HTTP / store+engine': ratio(run.http?.rate, run.store?.rate),
       'HTTP / service': ratio(run.http?.rate, run.service?.rate),
       'store+engine / raw DB': ratio(run.store?.rate, run.raw?.rate),
