@@ -207,7 +207,8 @@ export class Enrollment {
    */
   async issueForRequest(request: RequestRecord, generatedKey: Uint8Array | null = null): Promise<CertificateRecord> {
     const existing = await this.store.findCertificateByRequest(request.id);
-    if (existing) return existing;
+    // Issued before, perhaps by a run that died before recording it in the history: finish that record.
+    if (existing) return this.announceIssued(existing, request, false);
     const template = await this.store.getTemplate(request.templateId);
     const ca = this.certs.caById(request.caId);
     const p = request.data.issue as unknown as IssueParams;
@@ -265,23 +266,32 @@ export class Enrollment {
       metadata: (request.data.metadata ?? {}) as Record<string, string>,
       sealedKey: keep ? this.certs.protector.seal(key!, `certificate-key:${request.id}`) : null,
     });
-    if (created)
-      this.certs.events.emit('certificate.issued', {
-        certificateId: certificate.id,
-        requestId: request.id,
-        serialNumber: certificate.serialNumber,
-        issuedDn: certificate.issuedDn,
-        requester: request.requesterName,
-        ca: ca.logicalName,
-      });
-    if (created)
-      await this.store.addCertificateHistory(certificate.id, {
-        at: new Date().toISOString(),
-        username: request.requesterName,
-        action: 'Issued',
-        comment: `Issued by ${ca.logicalName} for request ${request.id}.`,
-      });
+    await this.announceIssued(certificate, request, created);
     if (request.sealedKey) await this.store.clearRequestKey(request.id);
+    return certificate;
+  }
+
+  /**
+   * The issuance's history entry and security event, once per certificate: the run that stored it
+   * writes them, and a later run finds them missing only when that run died in between.
+   */
+  private async announceIssued(certificate: CertificateRecord, request: RequestRecord, created: boolean): Promise<CertificateRecord> {
+    if (!created && (await this.store.listCertificateHistory(certificate.id)).some((h) => h.action === 'Issued')) return certificate;
+    const ca = this.certs.caById(request.caId);
+    this.certs.events.emit('certificate.issued', {
+      certificateId: certificate.id,
+      requestId: request.id,
+      serialNumber: certificate.serialNumber,
+      issuedDn: certificate.issuedDn,
+      requester: request.requesterName,
+      ca: ca.logicalName,
+    });
+    await this.store.addCertificateHistory(certificate.id, {
+      at: new Date().toISOString(),
+      username: request.requesterName,
+      action: 'Issued',
+      comment: `Issued by ${ca.logicalName} for request ${request.id}.`,
+    });
     return certificate;
   }
 

@@ -158,7 +158,8 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT, http/json)', () => {
     const step = await waitFor('the step span', () => spans().find((s) => s.name === 'step Script' && attr(s, 'countersign.instance.id') === instanceId), 60_000);
     expect(attr(step, 'countersign.step.unique_name')).toBe('Greet');
     expect(step.status?.code ?? 0).not.toBe(2);
-    const job = spans().find((s) => s.spanId === step.parentSpanId);
+    // The step span ends first, so its parent may arrive in a later export batch.
+    const job = await waitFor('the job span', () => spans().find((s) => s.spanId === step.parentSpanId), 30_000);
     expect(job?.name).toBe('job runStep');
     expect(attr(job!, 'countersign.instance.id')).toBe(instanceId);
     await waitFor('store calls inside the job', () => spans().some((s) => s.parentSpanId === job!.spanId && s.name.startsWith('store.')), 30_000);
