@@ -16,8 +16,9 @@ import type { ListQuery, Store } from '../store/store.ts';
 
 /*
  * The audit log (docs/security/audit.md): every security-relevant event the services emit is also
- * appended here, chained and signed (src/domain/audit.ts). Appends are queued in emit order and
- * written one at a time; the store serialises them across nodes.
+ * appended here, chained and signed (src/domain/audit.ts). Appends are queued in emit order; while
+ * one batch is being written the next events wait, then go together in one transaction (a busy
+ * server pays one commit for many events, not one each). The store serialises batches across nodes.
  */
 
 type Mapping = { category: number; operation: number; level: AuditLevel; entityType: string | null; id: (f: Fields) => unknown; message: (f: Fields) => string };
@@ -202,8 +203,12 @@ const MAPPINGS: Partial<Record<SecurityEventName, Mapping>> = {
   },
 };
 
+/** Entries per append transaction at most (bounded pauses on the embedded store). */
+const MAX_BATCH = 500;
+
 export class AuditLog {
-  private queue: Promise<unknown> = Promise.resolve();
+  private waiting: { content: AuditContent; done: (entry: AuditEntry | null) => void }[] = [];
+  private writing: Promise<void> | null = null;
   private readonly crypto: AuditCrypto;
 
   constructor(
@@ -243,18 +248,33 @@ export class AuditLog {
       message: m ? m.message(fields) : `${event}.`,
       data: JSON.stringify({ event, ...fields }),
     };
-    const appended = this.queue.then(() => this.store.appendAudit(content, (prev) => seal(prev, content, this.crypto)));
-    const settled = appended.catch((err) => {
-      this.onError(`audit entry for ${event} not written`, err);
-      return null;
+    return new Promise((done) => {
+      this.waiting.push({ content, done });
+      this.writing ??= this.write();
     });
-    this.queue = settled;
-    return settled;
+  }
+
+  /** Writes what waits, batch after batch, until nothing does. */
+  private async write(): Promise<void> {
+    while (this.waiting.length) {
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      try {
+        const entries = await this.store.appendAudit(
+          batch.map((b) => b.content),
+          (prev, content) => seal(prev, content, this.crypto),
+        );
+        batch.forEach((b, i) => b.done(entries[i] ?? null));
+      } catch (err) {
+        this.onError(`audit entries not written (${batch.map((b) => b.content.immutableIdentifier).join(', ')})`, err);
+        for (const b of batch) b.done(null);
+      }
+    }
+    this.writing = null;
   }
 
   /** Waits for every queued append (tests, shutdown). */
   async flush(): Promise<void> {
-    await this.queue;
+    while (this.writing) await this.writing;
   }
 
   get(id: number): Promise<AuditEntry | null> {

@@ -101,10 +101,12 @@ export interface Store extends SecurityStore {
 
   // Audit log (src/domain/audit.ts) ----------------------------------------------------------------
   /**
-   * Appends one entry, serialised with every other append (on every node): seal receives the hash
-   * of the entry stored last (null for the first) and returns this entry's hash and signature.
+   * Appends entries in order, in one transaction, serialised with every other append (on every
+   * node): seal receives the hash of the entry stored just before (null for the very first) and
+   * returns this entry's hash and signature. One transaction for many entries is the audit log's
+   * group commit: a busy server pays one commit for all the events that queued meanwhile.
    */
-  appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry>;
+  appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]>;
   getAuditEntry(id: number): Promise<AuditEntry | null>;
   /** The entry stored just before `id` (the greatest smaller id). */
   previousAuditEntry(id: number): Promise<AuditEntry | null>;

@@ -142,6 +142,29 @@ describe('the audit API', () => {
   });
 });
 
+describe('the audit log under load', () => {
+  it('events that queue while a batch is written go together in one transaction, in emit order, chained', async () => {
+    const store = t.server.services.store;
+    const append = store.appendAudit.bind(store);
+    const batches: number[] = [];
+    store.appendAudit = (contents, seal) => {
+      batches.push(contents.length);
+      return append(contents, seal);
+    };
+    try {
+      const written = await Promise.all(Array.from({ length: 120 }, (_, i) => t.server.audit.record('role.created', { name: `Burst ${i}`, by: 'admin' })));
+      // The first event is written alone; the 119 that queued meanwhile share one transaction.
+      expect(batches).toEqual([1, 119]);
+      const entryIds = written.map((e) => e!.id);
+      expect(entryIds).toEqual([...entryIds].sort((a, b) => a - b));
+      expect(written.map((e) => e!.message)).toEqual(Array.from({ length: 120 }, (_, i) => `Role Burst ${i} created by admin.`));
+      for (const id of [entryIds[0]!, entryIds[1]!, entryIds[119]!]) expect((await validate(id)).body).toBe(true);
+    } finally {
+      store.appendAudit = append;
+    }
+  });
+});
+
 describe('tampering behind the server', { timeout: 120_000 }, () => {
   it('every entry validates, and the CLI finds the chain intact', async () => {
     for (const id of await ids()) expect((await validate(id)).body).toBe(true);

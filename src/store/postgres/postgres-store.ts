@@ -426,31 +426,36 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return r.rowCount ?? 0;
   }
 
-  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
+  async appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
     return this.tx(async (c) => {
       // One appender at a time across nodes: the chain has a single head.
       await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      const last = (await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0];
-      const sealed = seal((last?.hash as string | undefined) ?? null);
-      const { rows } = await c.query(
-        `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-        [
-          content.at,
-          content.category,
-          content.operation,
-          content.level,
-          content.actor,
-          content.entityType,
-          content.auditIdentifier,
-          content.immutableIdentifier,
-          content.message,
-          content.data,
-          sealed.hash,
-          sealed.signature,
-        ],
-      );
-      return { ...content, ...sealed, id: Number(rows[0].id) };
+      let prev = ((await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0]?.hash as string | undefined) ?? null;
+      const entries: AuditEntry[] = [];
+      for (const content of contents) {
+        const sealed = seal(prev, content);
+        prev = sealed.hash;
+        const { rows } = await c.query(
+          `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+          [
+            content.at,
+            content.category,
+            content.operation,
+            content.level,
+            content.actor,
+            content.entityType,
+            content.auditIdentifier,
+            content.immutableIdentifier,
+            content.message,
+            content.data,
+            sealed.hash,
+            sealed.signature,
+          ],
+        );
+        entries.push({ ...content, ...sealed, id: Number(rows[0].id) });
+      }
+      return entries;
     });
   }
 

@@ -359,20 +359,21 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return this.conn.prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at < ? LIMIT ?)').run(now, limit).changes;
   }
 
-  async appendAudit(content: AuditContent, seal: (prevHash: string | null) => { hash: string; signature: string }): Promise<AuditEntry> {
-    return this.conn
-      .transaction((): AuditEntry => {
-        const last = this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined;
-        const sealed = seal((last?.hash as string | undefined) ?? null);
-        const row = this.conn
-          .prepare(
-            `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-             VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
-          )
-          .get({ ...content, ...sealed }) as Row;
+  async appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
+    // In the group transaction: the entries share the commit of whatever else arrived with them.
+    return this.group.run((): AuditEntry[] => {
+      let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
+      const insert = this.conn.prepare(
+        `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+      );
+      return contents.map((content) => {
+        const sealed = seal(prev, content);
+        prev = sealed.hash;
+        const row = insert.get({ ...content, ...sealed }) as Row;
         return { ...content, ...sealed, id: row.id as number };
-      })
-      .immediate();
+      });
+    });
   }
 
   async getAuditEntry(id: number): Promise<AuditEntry | null> {
