@@ -50,6 +50,30 @@ describe('SQLite group commit', () => {
     expect(committed()).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('lazy work rides with the next requests, and alone is still committed (and only then answered)', async () => {
+    let lazyAnswered = false;
+    const lazy = group.run(insert('audit-1'), { lazy: true }).then((r) => {
+      lazyAnswered = true;
+      return r;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(group.counts.batches).toBe(0); // it did not start a transaction of its own
+    expect(lazyAnswered).toBe(false);
+    await Promise.all([group.run(insert('x')), lazy]);
+    expect(group.counts).toEqual({ batches: 1, requests: 2 });
+    // Alone, it waits a few milliseconds for company, then commits before it is answered.
+    const alone = await group.run(
+      () => {
+        insert('audit-2')();
+        return committed().includes('audit-2');
+      },
+      { lazy: true },
+    );
+    expect(alone).toBe(false); // not visible to the observer inside the transaction ...
+    expect(committed()).toEqual(['audit-1', 'audit-2', 'x']); // ... but committed when answered
+    expect(group.counts).toEqual({ batches: 2, requests: 3 });
+  });
+
   it('a request that fails is undone alone; the others of its group are committed and answered', async () => {
     const results = await Promise.allSettled([
       group.run(insert('a')),

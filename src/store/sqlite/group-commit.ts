@@ -25,30 +25,48 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** More than this many waiting requests are split over several transactions (bounded event-loop pauses). */
 const MAX_BATCH = 256;
+/** How long lazy work waits for a batch of requests to ride with before committing alone. */
+const LAZY_MS = 10;
 
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
+  private lazyTimer: NodeJS.Timeout | null = null;
   /** Transactions committed (or attempted) and requests they carried, for tests and metrics. */
   readonly counts = { batches: 0, requests: 0 };
 
   constructor(private readonly db: Database.Database) {}
 
-  /** Runs `work` inside the next group transaction; settles after that transaction's COMMIT. */
-  run<R>(work: () => R): Promise<R> {
+  /**
+   * Runs `work` inside the next group transaction; settles after that transaction's COMMIT.
+   * `lazy` work (written after its request was answered, such as audit entries) does not start a
+   * transaction of its own: it rides with the next batch of requests, or waits at most LAZY_MS.
+   * Without it, every batch of requests would be followed by a second commit for their entries.
+   */
+  run<R>(work: () => R, options: { lazy?: boolean } = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the current turn's I/O callbacks: requests parsed together land in one batch.
-        setImmediate(() => this.flush());
+      if (this.scheduled) return;
+      if (options.lazy) {
+        this.lazyTimer ??= setTimeout(() => this.schedule(), LAZY_MS);
+        return;
       }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After the current turn's I/O callbacks: requests parsed together land in one batch.
+    setImmediate(() => this.flush());
   }
 
   /** Runs what is queued now (also at close, so nothing queued is left unanswered). */
   flush(): void {
     this.scheduled = false;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
     while (this.queue.length) this.commitBatch(this.queue.splice(0, MAX_BATCH));
   }
 

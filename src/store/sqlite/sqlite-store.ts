@@ -360,20 +360,23 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
-    // In the group transaction: the entries share the commit of whatever else arrived with them.
-    return this.group.run((): AuditEntry[] => {
-      let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
-      const insert = this.conn.prepare(
-        `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+    // Lazily in the group transaction: the entries share the commit of the next requests.
+    return this.group.run(
+      (): AuditEntry[] => {
+        let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
+        const insert = this.conn.prepare(
+          `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
          VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
-      );
-      return contents.map((content) => {
-        const sealed = seal(prev, content);
-        prev = sealed.hash;
-        const row = insert.get({ ...content, ...sealed }) as Row;
-        return { ...content, ...sealed, id: row.id as number };
-      });
-    });
+        );
+        return contents.map((content) => {
+          const sealed = seal(prev, content);
+          prev = sealed.hash;
+          const row = insert.get({ ...content, ...sealed }) as Row;
+          return { ...content, ...sealed, id: row.id as number };
+        });
+      },
+      { lazy: true },
+    );
   }
 
   async getAuditEntry(id: number): Promise<AuditEntry | null> {
