@@ -61,11 +61,6 @@ export function prepare(db: Database.Database) {
         @current_step, @current_step_id, @current_step_display_name, @title, @initiator_id, @initiator_name, @initial_data, @state_data, @metadata,
         @trusted_data, @step_outputs, @signals, @pending_role_ids, @pending_excluded_ids, @start_date, @last_modified, @restarted_from, @restarted_to, @rev)`,
     ),
-    updateInstance: db.prepare(
-      `UPDATE instances SET definition_version=@definition_version, status=@status, status_message=@status_message, current_step=@current_step, current_step_id=@current_step_id,
-        current_step_display_name=@current_step_display_name, title=@title, state_data=@state_data, metadata=@metadata, step_outputs=@step_outputs, signals=@signals,
-        pending_role_ids=@pending_role_ids, pending_excluded_ids=@pending_excluded_ids, last_modified=@last_modified, restarted_to=@restarted_to, rev=@rev WHERE id=@id`,
-    ),
     getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
     deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
     deleteHistory: db.prepare('DELETE FROM instance_history WHERE instance_id = ?'),
