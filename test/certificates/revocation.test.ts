@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
-import { approval, createRole, createUser, noop, publishedDefinition } from '../support/fixtures.ts';
+import { approval, type EnrollmentApp, noop, publishedDefinition, startEnrollmentApp, step, type TestUser } from '../support/fixtures.ts';
 import { startTestApp, type TestApp } from '../support/server.ts';
-import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
+import type { HttpStandIn } from '../support/stand-ins/http.ts';
 import { until } from '../support/until.ts';
 import { opensslCsr } from './openssl.ts';
 import { certText, crlText, ocspCheck, ocspRequest, ocspVerifyResponse, verifyWithCrl } from './relying-party.ts';
@@ -26,24 +26,13 @@ interface Issued {
   chain: string[];
 }
 
-const step = (UniqueName: string, ExtensionName: string, next?: string, extra: Record<string, unknown> = {}) => ({
-  UniqueName,
-  DisplayName: UniqueName,
-  ExtensionName,
-  Enabled: true,
-  ConfigurationParameters: {},
-  Signals: [],
-  Conditions: [],
-  Outputs: next ? { continue: next } : {},
-  ...extra,
-});
-
 describe('revocation, CRL and OCSP', () => {
+  let app: EnrollmentApp<'alice' | 'rita' | 'bob'>;
   let t: TestApp;
   let api: HttpStandIn;
-  let alice: { id: number; auth: string };
-  let rita: { id: number; auth: string };
-  let bob: { id: number; auth: string };
+  let alice: TestUser;
+  let rita: TestUser;
+  let bob: TestUser;
   let approvers: number;
   let caId: number;
   let crlUrl: string;
@@ -72,23 +61,19 @@ describe('revocation, CRL and OCSP', () => {
   const cert = async (id: number) => (await t.call('GET', `/KeyfactorAPI/Certificates/${id}`)).body;
 
   beforeAll(async () => {
-    t = await startTestApp();
-    api = await startHttp((_req, res) => json(res, 200, { ok: true }));
-    const s = t.server.services.store;
-    alice = await createUser(s, 'alice');
-    rita = await createUser(s, 'rita');
-    bob = await createUser(s, 'bob');
-    await createRole(s, 'Requesters', [P.enrollCsr, P.enrollPfx], [alice.id]);
-    await createRole(s, 'Revokers', [P.certificatesRevoke, P.certificatesRead], [rita.id]);
-    approvers = await createRole(s, 'Approvers', [P.instancesReadPending], [bob.id]);
+    app = await startEnrollmentApp({
+      users: ['alice', 'rita', 'bob'],
+      requesters: ['alice'],
+      roles: [{ name: 'Revokers', permissions: [P.certificatesRevoke, P.certificatesRead], members: ['rita'] }],
+      approvers: ['bob'],
+    });
+    ({ t, api, approvers } = app);
+    ({ alice, rita, bob } = app.users);
     caId = (await t.call('GET', '/KeyfactorAPI/CertificateAuthority')).body[0].Id;
     crlUrl = `${t.url}/pki/${caId}/crl`;
     ocspUrl = `${t.url}/pki/${caId}/ocsp`;
   });
-  afterAll(async () => {
-    await t?.close();
-    await api?.close();
-  });
+  afterAll(async () => app?.close());
 
   it('issued certificates name the CRL and the OCSP responder; the inventory lists the CRL URL', async () => {
     const c = await enroll('urls.example.com');

@@ -1,49 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceStatus } from '../../src/domain/status.ts';
 import { P } from '../../src/security/permissions.ts';
-import { approval, createRole, createUser, noop, publishedDefinition } from '../support/fixtures.ts';
-import { startTestApp, type TestApp } from '../support/server.ts';
-import { json, startHttp, type HttpStandIn } from '../support/stand-ins/http.ts';
+import { approval, type EnrollmentApp, noop, publishedDefinition, startEnrollmentApp, step, type TestUser } from '../support/fixtures.ts';
+import type { TestApp } from '../support/server.ts';
+import type { HttpStandIn } from '../support/stand-ins/http.ts';
 import { opensslCsr, opensslPkcs12 } from './openssl.ts';
 import { until } from '../support/until.ts';
 
-const step = (UniqueName: string, ExtensionName: string, next?: string, extra: Record<string, unknown> = {}) => ({
-  UniqueName,
-  DisplayName: UniqueName,
-  ExtensionName,
-  Enabled: true,
-  ConfigurationParameters: {},
-  Signals: [],
-  Conditions: [],
-  Outputs: next ? { continue: next } : {},
-  ...extra,
-});
-
 describe('Enrollment workflows and the EnrollStep', () => {
+  let app: EnrollmentApp<'alice' | 'bob' | 'mallory'>;
   let t: TestApp;
   let api: HttpStandIn;
-  let alice: { id: number; auth: string };
-  let bob: { id: number; auth: string };
-  let mallory: { id: number; auth: string };
+  let alice: TestUser;
+  let bob: TestUser;
+  let mallory: TestUser;
   let approvers: number;
   let templateId: number;
 
   beforeAll(async () => {
-    t = await startTestApp();
-    api = await startHttp((_req, res) => json(res, 200, { ok: true }));
-    const s = t.server.services.store;
-    alice = await createUser(s, 'alice');
-    bob = await createUser(s, 'bob');
-    mallory = await createUser(s, 'mallory');
-    await createRole(s, 'Requesters', [P.enrollCsr, P.enrollPfx], [alice.id, mallory.id]);
-    await createRole(s, 'Starters', [P.instancesStart, P.instancesReadMine], [mallory.id]);
-    approvers = await createRole(s, 'Approvers', [P.instancesReadPending], [bob.id]);
+    app = await startEnrollmentApp({
+      users: ['alice', 'bob', 'mallory'],
+      requesters: ['alice', 'mallory'],
+      roles: [{ name: 'Starters', permissions: [P.instancesStart, P.instancesReadMine], members: ['mallory'] }],
+      approvers: ['bob'],
+    });
+    ({ t, api, approvers } = app);
+    ({ alice, bob, mallory } = app.users);
     templateId = (await t.call('POST', '/KeyfactorAPI/Templates', { body: { CommonName: 'Tls', ValidityDays: 30 }, unchecked: true })).body.Id;
   });
-  afterAll(async () => {
-    await t?.close();
-    await api?.close();
-  });
+  afterAll(async () => app?.close());
 
   it('EnrollStep: Enrollment workflows only, at most one, no conditions, no parameters', async () => {
     const def = await t.call('POST', '/KeyfactorAPI/Workflow/Definitions', { body: { DisplayName: 'v', Description: 'v', WorkflowType: 'Enrollment', Key: '999' } });

@@ -1,10 +1,18 @@
 import { hashPassword } from '../../src/security/password.ts';
 import { GLOBAL_PERMISSION_SET_ID } from '../../src/security/permission-set.ts';
+import { P } from '../../src/security/permissions.ts';
 import type { NewRole, Store } from '../../src/store/store.ts';
-import { basic, type TestApp } from './server.ts';
+import { basic, startTestApp, type TestApp } from './server.ts';
+import { json, startHttp, type HttpStandIn } from './stand-ins/http.ts';
+
+export interface TestUser {
+  id: number;
+  /** Basic authorization header. */
+  auth: string;
+}
 
 /** Creates an identity with a password directly in the store; returns its id and Basic header. */
-export async function createUser(store: Store, accountName: string, password = `${accountName}-pw-123`): Promise<{ id: number; auth: string }> {
+export async function createUser(store: Store, accountName: string, password = `${accountName}-pw-123`): Promise<TestUser> {
   const identity = await store.createIdentity({
     accountName,
     identityType: 'User',
@@ -47,6 +55,19 @@ export const noop = (uniqueName: string, next?: string) => ({
   Outputs: next ? { continue: next } : {},
 });
 
+/** Any step type, in the wire shape; `extra` overrides fields (Conditions, ConfigurationParameters...). */
+export const step = (UniqueName: string, ExtensionName: string, next?: string, extra: Record<string, unknown> = {}) => ({
+  UniqueName,
+  DisplayName: UniqueName,
+  ExtensionName,
+  Enabled: true,
+  ConfigurationParameters: {},
+  Signals: [],
+  Conditions: [],
+  Outputs: next ? { continue: next } : {},
+  ...extra,
+});
+
 export const approval = (uniqueName: string, next: string, roleIds: number[], config: Record<string, unknown> = {}, conditions: string[] = []) => ({
   ExtensionName: 'RequireApproval',
   UniqueName: uniqueName,
@@ -84,4 +105,48 @@ export async function startInstance(t: TestApp, definitionId: string, extra: Rec
   });
   if (res.status !== 201) throw new Error(`start: ${res.status} ${res.text}`);
   return res.body.Id as string;
+}
+
+export interface EnrollmentApp<U extends string> {
+  t: TestApp;
+  /** Answers every request 200 `{ ok: true }` and records it: the endpoint the REST steps call. */
+  api: HttpStandIn;
+  users: Record<U, TestUser>;
+  /** Id of the Approvers role, for approval steps. */
+  approvers: number;
+  close: () => Promise<void>;
+}
+
+/**
+ * The setup of the certificate workflow tests: a server, the REST stand-in, the users (created in
+ * the order given), then the roles in this order: Requesters (may enroll by CSR and PFX), `roles`,
+ * Approvers (may read pending instances).
+ */
+export async function startEnrollmentApp<U extends string>(opts: {
+  users: readonly U[];
+  requesters: readonly U[];
+  roles?: readonly { name: string; permissions: string[]; members: readonly U[] }[];
+  approvers: readonly U[];
+}): Promise<EnrollmentApp<U>> {
+  const t = await startTestApp();
+  let api: HttpStandIn | undefined;
+  const close = async () => {
+    await t.close();
+    await api?.close();
+  };
+  try {
+    api = await startHttp((_req, res) => json(res, 200, { ok: true }));
+    const s = t.server.services.store;
+    const users = {} as Record<U, TestUser>;
+    for (const name of opts.users) users[name] = await createUser(s, name);
+    const ids = (names: readonly U[]) => names.map((name) => users[name].id);
+    await createRole(s, 'Requesters', [P.enrollCsr, P.enrollPfx], ids(opts.requesters));
+    for (const role of opts.roles ?? []) await createRole(s, role.name, role.permissions, ids(role.members));
+    const approvers = await createRole(s, 'Approvers', [P.instancesReadPending], ids(opts.approvers));
+    return { t, api, users, approvers, close };
+  } catch (e) {
+    // The caller gets no handle to close: nothing may be left running.
+    await close();
+    throw e;
+  }
 }
