@@ -33,7 +33,7 @@ export class ApprovalService {
   async signal(id: string, key: string, data: JsonObject, principal: Principal, actingFor?: string | null): Promise<SignalOutcome> {
     const r = await this.wf.signal(id, key, data, principal, actingFor);
     const version = await this.wf.version(r.instance.definitionId, r.instance.definitionVersion);
-    return signalOutcome(key.slice(0, key.lastIndexOf('.')), r.instance, r.duplicate, version, this.ctx());
+    return signalOutcome(key.slice(0, key.lastIndexOf('.')), r.instance, r.duplicate, version, this.wf.engineContext());
   }
 
   /** One decision per item, each checked as if signalled alone; a refusal is that item's result. */
@@ -65,10 +65,6 @@ export class ApprovalService {
       }
     }
     const queued = jobs.map((j) => ({ kind: j.effect.type, step: j.effect.step, runAt: j.runAt, attempts: j.attempts, lastError: j.lastError }));
-    return explainInstance({ instance, version, history, roles, queued }, this.ctx());
-  }
-
-  private ctx() {
-    return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs, resultBounds: this.s.config.resultBounds };
+    return explainInstance({ instance, version, history, roles, queued }, this.wf.engineContext());
   }
 }

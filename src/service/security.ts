@@ -1,5 +1,5 @@
 import { fail } from '../domain/errors.ts';
-import { USER_CLAIM, membersOf, userClaimNames } from '../domain/membership.ts';
+import { USER_CLAIM, userClaimNames } from '../domain/membership.ts';
 import { RetryLaterError } from '../domain/errors.ts';
 import { beginAttempt, DEFAULT_LOGIN_THROTTLE, retryAfterSeconds, type LoginThrottlePolicy } from '../domain/login-throttle.ts';
 import { resetEscalation } from '../domain/security/password-policy.ts';
@@ -14,6 +14,7 @@ import { P, grants } from '../security/permissions.ts';
 import { principalFor, type Principal } from '../security/principal.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import type { Identity, ListQuery, NewRole, Paging, Role, SecurityGuard, Store } from '../store/store.ts';
+import { identitiesNamed, roleMembers } from './role-members.ts';
 
 /*
  * Security orchestration: identities, roles, membership and "my" permissions. Loads what a rule
@@ -245,7 +246,7 @@ export class SecurityService {
 
   /** Version-1 membership: direct members become `identityIds`; User claims naming left-out identities go. */
   async membershipV1(role: Role, identityIds: number[]): Promise<Pick<NewRole, 'identityIds' | 'claims'>> {
-    return membershipV1(role, identityIds, await this.identitiesNamed(userClaimNames(role)));
+    return membershipV1(role, identityIds, await identitiesNamed(this.store, userClaimNames(role)));
   }
 
   /** Version-1 Ids (the complete list) or Add/Remove applied to the role's members. */
@@ -264,13 +265,7 @@ export class SecurityService {
 
   /** The identities the role binds. */
   async withMembers(role: Role): Promise<RoleWithMembers> {
-    const known = new Map<number, Identity>();
-    for (const id of role.identityIds) {
-      const i = await this.store.getIdentity(id);
-      if (i) known.set(i.id, i);
-    }
-    for (const i of await this.identitiesNamed(userClaimNames(role))) known.set(i.id, i);
-    return { role, members: membersOf(role, [...known.values()]) };
+    return { role, members: await roleMembers(this.store, role) };
   }
 
   /**
@@ -298,15 +293,6 @@ export class SecurityService {
   }
 
   // Internals -----------------------------------------------------------------------------------
-
-  private async identitiesNamed(names: readonly string[]): Promise<Identity[]> {
-    const out = new Map<number, Identity>();
-    for (const name of new Set(names.map((n) => n.toLowerCase()))) {
-      const i = await this.store.findIdentityByName(name);
-      if (i) out.set(i.id, i);
-    }
-    return [...out.values()];
-  }
 
   /** The privilege rules, as the store runs them inside the write's transaction. */
   private guard(caller: Principal, change: SecurityChange): SecurityGuard {

@@ -17,7 +17,6 @@ import {
   type SignalResult,
 } from '../domain/engine.ts';
 import { CountersignError, fail } from '../domain/errors.ts';
-import { userClaimNames } from '../domain/membership.ts';
 import { bindQuery, parseQuery } from '../domain/query/index.ts';
 import { INSTANCE_FIELDS } from '../store/query-fields.ts';
 import { keepSecrets } from '../domain/secrets.ts';
@@ -26,6 +25,7 @@ import type { Actor, Definition, DefinitionKey, DefinitionVersion, Instance, Jso
 import { P, grants } from '../security/permissions.ts';
 import type { Principal } from '../security/principal.ts';
 import type { AlertClaim, InstanceChange, Job } from '../store/store.ts';
+import { roleMembers } from './role-members.ts';
 import type { Services } from './services.ts';
 import { canonicalWorkflowType, keyByDisplayName } from './workflow-types.ts';
 
@@ -113,7 +113,8 @@ export class WorkflowService {
     private readonly events: SecurityEvents = NO_SECURITY_EVENTS,
   ) {}
 
-  private ctx(): EngineContext {
+  /** What the pure engine needs of this server (clock, step types, limits); also for Explain and signal answers. */
+  engineContext(): EngineContext {
     return { now: this.s.now(), registry: this.s.registry, maxWaitMs: this.s.config.maxWaitMs, resultBounds: this.s.config.resultBounds };
   }
 
@@ -208,7 +209,7 @@ export class WorkflowService {
     if (!definition.enabled) fail('DefinitionDisabled', `Definition ${definition.id} is disabled; enable it to start instances.`);
     if (definition.publishedVersion === null) fail('DefinitionNotPublished', `Definition ${definition.id} has no published version; publish it first.`);
     const version = await this.version(definition.id, definition.publishedVersion!);
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const id = this.s.newId();
     let effects: Effect[] = [];
     const instance = await this.s.store.createInstance((referenceId) => {
@@ -241,7 +242,7 @@ export class WorkflowService {
    */
   async startForAlert(claim: AlertClaim, definition: Definition, title: string, initialData: JsonObject, trustedData: JsonObject): Promise<Instance | null> {
     const version = await this.version(definition.id, definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version.`));
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const id = this.s.newId();
     let effects: Effect[] = [];
     const instance = await this.s.store.startInstanceOnce(claim, (referenceId) => {
@@ -298,7 +299,7 @@ export class WorkflowService {
    * whom, else the first who may act); the decision counts as the delegator's.
    */
   async signal(id: string, key: string, data: JsonObject, principal: Principal, actingFor?: string | null): Promise<SignalResult> {
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     let members: Record<number, number[]> | undefined;
     let delegators: Actor[] | undefined;
     let result: SignalResult | null = null;
@@ -326,7 +327,7 @@ export class WorkflowService {
         return { transition: r, result: r };
       });
       if (needDelegators) delegators = await this.delegations!.actorsFor(principal);
-      if (needMembers) members = { ...members, ...(await this.roleMembers(needMembers)) };
+      if (needMembers) members = { ...members, ...(await this.membersByRole(needMembers)) };
     }
     this.effectSink(result.effects);
     const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
@@ -371,7 +372,7 @@ export class WorkflowService {
     const existing = await this.s.store.existingRoleIds(roleIds);
     const unknown = roleIds.filter((r) => !existing.has(r));
     if (unknown.length) fail('ValidationFailed', `Unknown role id(s): ${unknown.join(', ')}.`);
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     let step: string | null = null;
     await this.withVersion(id, (current, version) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
@@ -391,7 +392,7 @@ export class WorkflowService {
     const definition = (await this.s.store.getDefinition(inst.definitionId)) ?? fail('NotFound', `The definition of instance ${id} no longer exists.`);
     const v = req.toVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to migrate to.`);
     const to = await this.version(definition.id, v);
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     let effects: Effect[] = [];
     const outcome = await this.withVersion(id, (current, from) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
@@ -451,7 +452,7 @@ export class WorkflowService {
   }
 
   async stop(id: string, principal: Principal): Promise<void> {
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     await this.s.store.mutateInstance(id, (current) => {
       authorize(principal, current, P.instancesManage);
       return { transition: stopInstance(current, actorOf(principal), ctx), result: null };
@@ -467,7 +468,7 @@ export class WorkflowService {
     const v = requestedVersion ?? definition.publishedVersion ?? fail('DefinitionNotPublished', `Definition ${definition.id} has no published version to restart on.`);
     const version = await this.version(definition.id, v);
     if (!version.frozen) fail('ValidationFailed', `Version ${v} of definition ${definition.id} has never been published; restart on a published version.`);
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const newId = this.s.newId();
     const actor = actorOf(principal);
     let effects: Effect[] = [];
@@ -516,7 +517,7 @@ export class WorkflowService {
 
   /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */
   async reconcileOne(id: string): Promise<boolean> {
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const t = await this.withVersion(id, (current, version) => {
       const r = reconcile(current, version, ctx);
       return { transition: r, result: r };
@@ -530,7 +531,7 @@ export class WorkflowService {
 
   /** Feeds an automatic step's result back, completing its job in the same transaction. */
   async completeStep(job: Job, owner: string, result: RunOutcome): Promise<void> {
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = completeRun(current, version, { step: job.effect.step, ...result }, ctx);
       return { transition: r, completeJob: { id: job.id, owner }, result: r };
@@ -542,7 +543,7 @@ export class WorkflowService {
   async fireTimer(job: Job, owner: string): Promise<void> {
     const effect = job.effect;
     if (effect.type !== 'timer') fail('Internal', `Job ${job.id} is not a timer.`);
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const t = await this.withVersion(job.instanceId, (current, version) => {
       const r = fireTimer(current, version, effect as Extract<typeof effect, { type: 'timer' }>, ctx);
       return { transition: r, completeJob: { id: job.id, owner }, result: r };
@@ -552,13 +553,13 @@ export class WorkflowService {
 
   /** Records in the history what became of a notification, completing its job. */
   async noteNotification(job: Job, owner: string, note: { kind: 'Notified' | 'NotificationFailed'; message: string; data?: JsonObject }): Promise<void> {
-    const ctx = this.ctx();
+    const ctx = this.engineContext();
     const step = job.effect.step;
     await this.s.store.mutateInstance(job.instanceId, (current) => ({ transition: addNote(current, { ...note, step }, ctx), completeJob: { id: job.id, owner }, result: null }));
   }
 
   /** Who holds each role now (direct members and User claims), for decisions that count eligible people; disabled roles hold no one. */
-  private async roleMembers(roleIds: number[]): Promise<Record<number, number[]>> {
+  private async membersByRole(roleIds: number[]): Promise<Record<number, number[]>> {
     const out: Record<number, number[]> = {};
     for (const roleId of roleIds) {
       const role = await this.s.store.getRole(roleId);
@@ -566,8 +567,7 @@ export class WorkflowService {
         out[roleId] = [];
         continue;
       }
-      const named = await Promise.all(userClaimNames(role).map((n) => this.s.store.findIdentityByName(n)));
-      out[roleId] = [...new Set([...role.identityIds, ...named.flatMap((i) => (i ? [i.id] : []))])];
+      out[roleId] = (await roleMembers(this.s.store, role)).map((i) => i.id);
     }
     return out;
   }

@@ -1,7 +1,7 @@
 import { requestIdOf } from '../../certificates/request.ts';
-import { CountersignError } from '../../domain/errors.ts';
-import { StepFailure, type RunInput, type RunResult, type StepType } from '../../domain/step-type.ts';
+import type { RunResult } from '../../domain/step-type.ts';
 import type { Instance } from '../../domain/types.ts';
+import { serverPortStep } from '../support/server-port-step.ts';
 
 /** What the step needs from the server: issuing for the request an instance was started for (the enrollment service). */
 export interface InstanceIssuer {
@@ -12,34 +12,19 @@ export interface InstanceIssuer {
 export const ENROLLMENT_ENV = 'enrollment';
 
 /**
- * Keyfactor's EnrollStep: where an Enrollment workflow issues its certificate. At most one per
- * definition, no conditions, no parameters; a definition without one gets it at its end
- * (implicitAtEnd). Issuing is idempotent per request (Enrollment.issueForRequest), so the
- * runner's at-least-once retries still issue exactly one certificate.
+ * Keyfactor's EnrollStep: where an Enrollment workflow issues its certificate. Issuing is
+ * idempotent per request (Enrollment.issueForRequest), so the runner's at-least-once retries
+ * still issue exactly one certificate. A request the template refuses fails the instance.
  */
-export const enrollStep: StepType = {
+export const enrollStep = serverPortStep<InstanceIssuer>({
   extensionName: 'EnrollStep',
   displayName: 'Enroll',
   description: 'Issues the requested certificate through the certificate authority. Added at the end of an Enrollment workflow that has none.',
-  outputs: ['continue'],
-  workflowTypes: ['Enrollment'],
-  parameters: {},
-  signals: {},
-  maxPerDefinition: 1,
-  conditionsAllowed: false,
-  implicitAtEnd: true,
-  // Instances started by hand (POST /Workflow/Instances) carry no request: nothing to issue.
-  enter: (ctx) =>
-    requestIdOf(ctx.instance.trustedData) === null ? { kind: 'continue', message: 'No certificate request belongs to this instance; nothing to enroll.' } : { kind: 'run' },
-  async run(input: RunInput): Promise<RunResult> {
-    const enrollment = input.env[ENROLLMENT_ENV] as InstanceIssuer | undefined;
-    if (!enrollment) throw new StepFailure('Certificate enrollment is not configured on this server.', false);
-    try {
-      return await enrollment.issueForInstance(input.instance);
-    } catch (e) {
-      if (e instanceof CountersignError && e.errorName === 'CaUnavailable') throw new StepFailure(e.message, true);
-      if (e instanceof CountersignError && e.errorName === 'EnrollmentRefused') throw new StepFailure(e.message, false);
-      throw e;
-    }
-  },
-};
+  workflowType: 'Enrollment',
+  envKey: ENROLLMENT_ENV,
+  notConfigured: 'Certificate enrollment is not configured on this server.',
+  hasWork: (instance) => requestIdOf(instance.trustedData) !== null,
+  nothingToDo: 'No certificate request belongs to this instance; nothing to enroll.',
+  call: (issuer, instance) => issuer.issueForInstance(instance),
+  isRefusal: (e) => e.errorName === 'EnrollmentRefused',
+});
