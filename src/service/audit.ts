@@ -263,7 +263,7 @@ export class AuditLog {
           batch.map((b) => b.content),
           (prev, content) => seal(prev, content, this.crypto),
         );
-        batch.forEach((b, i) => b.done(entries[i] ?? null));
+        for (const [i, b] of batch.entries()) b.done(entries[i] ?? null);
       } catch (err) {
         this.onError(`audit entries not written (${batch.map((b) => b.content.immutableIdentifier).join(', ')})`, err);
         for (const b of batch) b.done(null);
