@@ -75,7 +75,7 @@ export class SqliteAcmeStore implements AcmeStore {
         o.rev,
       );
       for (const a of authzs) this.st('INSERT INTO acme_authzs (id, order_id, body, rev) VALUES (?, ?, ?, ?)').run(a.id, a.orderId, toBody(a), a.rev);
-    })();
+    }).immediate();
   }
 
   async getOrder(id: string): Promise<AcmeOrder | null> {
@@ -145,7 +145,7 @@ export class SqliteAcmeStore implements AcmeStore {
       const k = JSON.parse(row.body as string) as EabKey;
       if (!k.revokedAt) this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify({ ...k, revokedAt: at }), kid);
       return true;
-    })();
+    }).immediate();
   }
 
   async bindEabKey(kid: string, accountId: string): Promise<boolean> {

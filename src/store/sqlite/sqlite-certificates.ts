@@ -65,7 +65,7 @@ export class SqliteCertificateStore implements CertificateStore {
       this.st(
         'INSERT INTO upstream_acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
       ).run(token, keyAuthorization, expiresAt);
-    })();
+    }).immediate();
   }
 
   async getAcmeChallenge(token: string, now: string): Promise<string | null> {

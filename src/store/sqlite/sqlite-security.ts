@@ -82,7 +82,7 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return { ...identity, id };
     });
-    return tx();
+    return tx.immediate();
   }
 
   async getIdentity(id: number): Promise<Identity | null> {
@@ -119,7 +119,7 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return toIdentity(next);
     });
-    return tx();
+    return tx.immediate();
   }
 
   async replacePasswordHash(id: number, expected: string, next: string, securityChange: boolean): Promise<boolean> {
@@ -213,7 +213,7 @@ export class SqliteSecurityStore implements SecurityStore {
       this.bump();
       return this.loadRole(roleId);
     });
-    return tx();
+    return tx.immediate();
   }
 
   async rolesOfIdentity(identity: Identity, matches: readonly ClaimMatch[] = []): Promise<Role[]> {
@@ -264,7 +264,7 @@ export class SqliteSecurityStore implements SecurityStore {
         'INSERT OR IGNORE INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM identities WHERE id = ?)',
       );
       for (const r of wanted) ins.run(identityId, r.t, r.v, r.s, identityId);
-    })();
+    }).immediate();
   }
 
   async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
