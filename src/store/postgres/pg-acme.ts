@@ -22,6 +22,10 @@ import {
 import { inTransaction, isUniqueViolation, type Row } from './pg-db.ts';
 
 const insertSql = (table: string, columns: readonly string[]): string => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+/* Built once: the ACME paths are hot. */
+const INSERT_ACCOUNT = `${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`;
+const INSERT_ORDER = insertSql('acme_orders', ORDER_COLUMNS);
+const INSERT_AUTHZ = insertSql('acme_authzs', AUTHZ_COLUMNS);
 
 /** The ACME side of the PostgreSQL store: single statements, conditional on the revision; EAB binding under a row lock. */
 export class PgAcmeStore implements AcmeStore {
@@ -42,7 +46,7 @@ export class PgAcmeStore implements AcmeStore {
   }
 
   async insertAccount(a: AcmeAccount): Promise<{ account: AcmeAccount; created: boolean }> {
-    const r = await this.pool.query(`${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`, accountValues(a));
+    const r = await this.pool.query(INSERT_ACCOUNT, accountValues(a));
     if ((r.rowCount ?? 0) > 0) return { account: a, created: true };
     return { account: (await this.findAccountByThumbprint(a.profile, a.thumbprint))!, created: false };
   }
@@ -75,8 +79,8 @@ export class PgAcmeStore implements AcmeStore {
 
   async insertOrder(o: AcmeOrder, authzs: AcmeAuthz[]): Promise<void> {
     await inTransaction(this.pool, async (c) => {
-      await c.query(insertSql('acme_orders', ORDER_COLUMNS), orderValues(o));
-      for (const a of authzs) await c.query(insertSql('acme_authzs', AUTHZ_COLUMNS), authzValues(a));
+      await c.query(INSERT_ORDER, orderValues(o));
+      for (const a of authzs) await c.query(INSERT_AUTHZ, authzValues(a));
     });
   }
 

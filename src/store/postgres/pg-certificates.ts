@@ -47,6 +47,9 @@ const conflict = (taken: () => Error) => (e: unknown) => {
   throw e;
 };
 const placeholders = (columns: readonly string[]): string => columns.map((_, i) => `$${i + 1}`).join(', ');
+const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
+const INSERT_REQUEST = `INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)}) RETURNING id`;
+const INSERT_CERTIFICATE = `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)}) ON CONFLICT (request_id) DO NOTHING RETURNING id`;
 const INSERT_HISTORY = 'INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)';
 
 /** The certificate side of the PostgreSQL store. Single statements are atomic; recordIssued relies on the unique request id. */
@@ -91,10 +94,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
-    await this.pool.query(
-      `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`,
-      caValues(ca, ca.imported),
-    );
+    await this.pool.query(INSERT_CA, caValues(ca, ca.imported));
     return toCa((await this.pool.query('SELECT * FROM cert_authorities WHERE logical_name = $1', [ca.logicalName])).rows[0]);
   }
 
@@ -158,7 +158,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = await this.pool.query(`INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)}) RETURNING id`, requestValues(r));
+    const res = await this.pool.query(INSERT_REQUEST, requestValues(r));
     return insertedRequest(r, Number(res.rows[0].id));
   }
 
@@ -176,10 +176,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
-    const inserted = await this.pool.query(
-      `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)}) ON CONFLICT (request_id) DO NOTHING RETURNING id`,
-      certificateValues(c),
-    );
+    const inserted = await this.pool.query(INSERT_CERTIFICATE, certificateValues(c));
     if (inserted.rowCount) return { certificate: insertedCertificate(c, Number(inserted.rows[0].id)), created: true };
     return { certificate: (await this.findCertificateByRequest(c.requestId!))!, created: false };
   }

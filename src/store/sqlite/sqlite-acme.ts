@@ -22,6 +22,10 @@ import {
 import type { Row } from '../row-values.ts';
 
 const insertSql = (table: string, columns: readonly string[]): string => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+/* Built once: the ACME paths are hot. */
+const INSERT_ACCOUNT = `${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`;
+const INSERT_ORDER = insertSql('acme_orders', ORDER_COLUMNS);
+const INSERT_AUTHZ = insertSql('acme_authzs', AUTHZ_COLUMNS);
 const isUnique = (e: unknown): boolean => /SQLITE_CONSTRAINT/.test(String((e as { code?: string }).code));
 
 /** The ACME side of the embedded store; each method is one synchronous (so atomic) statement or transaction. */
@@ -49,7 +53,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async insertAccount(a: AcmeAccount): Promise<{ account: AcmeAccount; created: boolean }> {
-    const r = this.st(`${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`).run(...accountValues(a));
+    const r = this.st(INSERT_ACCOUNT).run(...accountValues(a));
     if (r.changes > 0) return { account: a, created: true };
     return { account: (await this.findAccountByThumbprint(a.profile, a.thumbprint))!, created: false };
   }
@@ -77,8 +81,8 @@ export class SqliteAcmeStore implements AcmeStore {
 
   async insertOrder(o: AcmeOrder, authzs: AcmeAuthz[]): Promise<void> {
     this.db.transaction(() => {
-      this.st(insertSql('acme_orders', ORDER_COLUMNS)).run(...orderValues(o));
-      for (const a of authzs) this.st(insertSql('acme_authzs', AUTHZ_COLUMNS)).run(...authzValues(a));
+      this.st(INSERT_ORDER).run(...orderValues(o));
+      for (const a of authzs) this.st(INSERT_AUTHZ).run(...authzValues(a));
     })();
   }
 

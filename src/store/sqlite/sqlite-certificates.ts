@@ -45,6 +45,9 @@ import type { Row } from '../row-values.ts';
 import { isUniqueViolation as isUnique, sqliteParam } from './sqlite-sql.ts';
 
 const placeholders = (columns: readonly string[]): string => columns.map(() => '?').join(', ');
+const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
+const INSERT_REQUEST = `INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)})`;
+const INSERT_CERTIFICATE = `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)})`;
 const INSERT_HISTORY = 'INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)';
 
 /** The certificate side of the embedded store. better-sqlite3 is synchronous: each method is atomic. */
@@ -100,9 +103,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
-    this.db
-      .prepare(`INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`)
-      .run(...caValues(ca, ca.imported ? 1 : 0));
+    this.st(INSERT_CA).run(...caValues(ca, ca.imported ? 1 : 0));
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 
@@ -173,7 +174,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = this.st(`INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)})`).run(...requestValues(r));
+    const res = this.st(INSERT_REQUEST).run(...requestValues(r));
     return insertedRequest(r, Number(res.lastInsertRowid));
   }
 
@@ -197,7 +198,7 @@ export class SqliteCertificateStore implements CertificateStore {
           const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
           if (existing) return { certificate: toCertificate(existing), created: false };
         }
-        const r = this.st(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)})`).run(...certificateValues(c));
+        const r = this.st(INSERT_CERTIFICATE).run(...certificateValues(c));
         return { certificate: insertedCertificate(c, Number(r.lastInsertRowid)), created: true };
       })
       .immediate();
