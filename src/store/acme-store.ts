@@ -46,21 +46,3 @@ export interface AcmeStore {
   putProfile(p: AcmeProfile): Promise<void>;
   deleteProfile(name: string): Promise<boolean>;
 }
-
-type Row = Record<string, unknown>;
-export const fromBody = <T>(row: Row): T => {
-  const body = JSON.parse(row.body as string) as T & { rev?: number };
-  if (row.rev !== undefined) body.rev = Number(row.rev);
-  return body;
-};
-/** The JSON body without the revision (kept in its own column). */
-export const toBody = (o: { rev?: number }): string => {
-  const { rev: _rev, ...rest } = o;
-  return JSON.stringify(rest);
-};
-
-/** Authorizations in the order their order lists them (neither table keeps insertion order reliably). */
-export function inOrderOf(ids: string[], authzs: AcmeAuthz[]): AcmeAuthz[] {
-  const pos = new Map(ids.map((id, i) => [id, i]));
-  return [...authzs].sort((a, b) => (pos.get(a.id) ?? 0) - (pos.get(b.id) ?? 0));
-}

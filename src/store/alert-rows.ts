@@ -1,10 +1,7 @@
 import type { AlertedRecord, AlertRecord, CollectionRecord, RenewalRecord } from './alert-store.ts';
+import { iso, json, nullableNumber, type Row } from './row-values.ts';
 
 /* Row mapping shared by the SQLite and PostgreSQL alert stores. */
-
-type Row = Record<string, any>;
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
-const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 
 export const collectionBody = (c: Omit<CollectionRecord, 'id' | 'name'>): string =>
   JSON.stringify({ description: c.description, query: c.query, duplicationField: c.duplicationField, showOnDashboard: c.showOnDashboard, favorite: c.favorite });
@@ -36,6 +33,6 @@ export const toRenewal = (r: Row): RenewalRecord => ({
   idempotencyKey: r.idempotency_key,
   oldCertificateId: Number(r.old_certificate_id),
   requestId: Number(r.request_id),
-  newCertificateId: r.new_certificate_id == null ? null : Number(r.new_certificate_id),
+  newCertificateId: nullableNumber(r.new_certificate_id),
   at: iso(r.at),
 });

@@ -1,11 +1,24 @@
 import type { Template } from '../certificates/types.ts';
-import type { CaRecord, CertificateHistoryEntry, CertificateRecord, MetadataField, RequestRecord, RevokedEntry, StoredCrl } from './certificate-store.ts';
+import type { RevocationState } from '../certificates/revocation.ts';
+import { CountersignError } from '../domain/errors.ts';
+import type {
+  CaRecord,
+  CaRevocationState,
+  CertificateHistoryEntry,
+  CertificateRecord,
+  MetadataField,
+  NewCertificate,
+  NewRequest,
+  RequestRecord,
+  RevokedEntry,
+  StoredCrl,
+} from './certificate-store.ts';
+import { bool, iso, json, nullableNumber as num, type Row } from './row-values.ts';
 
-/* Row <-> record mapping shared by both stores (SQLite keeps JSON as text, PostgreSQL as jsonb). */
-
-type Row = Record<string, any>;
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+/*
+ * Row <-> record mapping of certificates, requests, templates and CAs, shared by both stores
+ * (SQLite keeps JSON as text, PostgreSQL as jsonb; row-values.ts reads either). SQL stays in the stores.
+ */
 
 export const toCa = (r: Row): CaRecord => ({
   id: Number(r.id),
@@ -14,11 +27,30 @@ export const toCa = (r: Row): CaRecord => ({
   chainPem: json<string[]>(r.chain_pem),
   sealedKey: r.sealed_key,
   sealedRootKey: r.sealed_root_key ?? null,
-  imported: r.imported === true || r.imported === 1,
+  imported: bool(r.imported),
   createdAt: iso(r.created_at),
   connector: r.connector === 'acme' ? 'acme' : 'embedded',
   config: r.config == null ? null : json<Record<string, unknown>>(r.config),
 });
+
+/** Column order for inserting a CA. */
+export const CA_COLUMNS = ['logical_name', 'host_name', 'chain_pem', 'sealed_key', 'sealed_root_key', 'imported', 'created_at', 'connector', 'config'] as const;
+
+/** `imported` is the store's boolean (SQLite 0/1, PostgreSQL boolean). */
+export const caValues = (ca: Omit<CaRecord, 'id'>, imported: unknown): unknown[] => [
+  ca.logicalName,
+  ca.hostName,
+  JSON.stringify(ca.chainPem),
+  ca.sealedKey,
+  ca.sealedRootKey,
+  imported,
+  ca.createdAt,
+  ca.connector,
+  ca.config === null ? null : JSON.stringify(ca.config),
+];
+
+export const templateTaken = (commonName: string) => new CountersignError('Conflict', `A template named '${commonName}' exists already.`);
+export const metadataFieldTaken = (name: string) => new CountersignError('Conflict', `A metadata field named '${name}' exists already.`);
 
 export const toTemplate = (r: Row): Template => ({ ...json<Omit<Template, 'id'>>(r.body), id: Number(r.id) });
 export const templateBody = (t: Omit<Template, 'id'> & { id?: number }): string => {
@@ -45,7 +77,11 @@ export const toRequest = (r: Row): RequestRecord => ({
   createdAt: iso(r.created_at),
 });
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** Column order for inserting a request. */
+export const REQUEST_COLUMNS = ['kind', 'requester_id', 'requester_name', 'template_id', 'ca_id', 'data', 'sealed_key', 'created_at'] as const;
+export const requestValues = (r: NewRequest): unknown[] => [r.kind, r.requesterId, r.requesterName, r.templateId, r.caId, JSON.stringify(r.data), r.sealedKey, r.createdAt];
+/** The record of a request just inserted (no workflow instance yet). */
+export const insertedRequest = (r: NewRequest, id: number): RequestRecord => ({ ...r, id, instanceId: null });
 
 export const toCertificate = (r: Row): CertificateRecord => ({
   id: Number(r.id),
@@ -73,6 +109,12 @@ export const toCertificate = (r: Row): CertificateRecord => ({
       : { reason: Number(r.revocation_reason), effectiveDate: iso(r.revocation_date), comment: r.revocation_comment ?? null },
 });
 
+/** The record of a certificate just inserted (not revoked). */
+export const insertedCertificate = (c: NewCertificate, id: number): CertificateRecord => ({ ...c, id, revocation: null });
+
+/** Values of revocation_reason, revocation_date, revocation_comment (all null: not revoked). */
+export const revocationValues = (next: RevocationState | null): unknown[] => [next?.reason ?? null, next?.effectiveDate ?? null, next?.comment ?? null];
+
 export const toRevokedEntry = (r: Row): RevokedEntry => ({
   certificateId: Number(r.id),
   serialNumber: r.serial_number,
@@ -91,7 +133,16 @@ export const toStoredCrl = (r: Row): StoredCrl | null =>
         der: new Uint8Array(r.crl_der),
       };
 
+/** A CA's ca_revocation_state row; no row yet: revision 0, no CRL. */
+export const toRevocationState = (r: Row | undefined): CaRevocationState => (r ? { revision: Number(r.revision), crl: toStoredCrl(r) } : { revision: 0, crl: null });
+
+/** Values of crl_number, crl_revision, crl_this_update, crl_next_update, crl_der. */
+export const crlValues = (crl: StoredCrl): unknown[] => [crl.number, crl.revision, crl.thisUpdate, crl.nextUpdate, Buffer.from(crl.der)];
+
 export const toHistory = (r: Row): CertificateHistoryEntry => ({ id: Number(r.id), at: iso(r.at), username: r.username ?? null, action: r.action, comment: r.comment ?? null });
+
+/** Values of certificate_history (certificate_id, at, username, action, comment). */
+export const historyValues = (certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): unknown[] => [certificateId, e.at, e.username, e.action, e.comment];
 
 /** Column order for inserting a certificate. */
 export const CERT_COLUMNS = [
@@ -115,7 +166,8 @@ export const CERT_COLUMNS = [
   'sealed_key',
 ] as const;
 
-export function certificateValues(c: Omit<CertificateRecord, 'id'>, der: unknown): unknown[] {
+/** Values in CERT_COLUMNS order; the DER as a Buffer, which both drivers bind as a blob/bytea. */
+export function certificateValues(c: NewCertificate): unknown[] {
   return [
     c.requestId,
     c.thumbprint,
@@ -132,7 +184,7 @@ export function certificateValues(c: Omit<CertificateRecord, 'id'>, der: unknown
     c.requesterName,
     c.keyType,
     c.keySize,
-    der,
+    Buffer.from(c.der),
     JSON.stringify(c.metadata),
     c.sealedKey,
   ];

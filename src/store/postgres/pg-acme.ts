@@ -1,7 +1,31 @@
 import type pg from 'pg';
 import type { AcmeAccount, AcmeAuthz, AcmeOrder, AcmeProfile, EabKey } from '../../domain/acme/types.ts';
-import { fromBody, inOrderOf, toBody, type AcmeStore } from '../acme-store.ts';
+import type { AcmeStore } from '../acme-store.ts';
+import {
+  ACCOUNT_COLUMNS,
+  AUTHZ_COLUMNS,
+  NONCE_PRUNE_EVERY,
+  ORDER_COLUMNS,
+  accountValues,
+  authzValues,
+  boundEabKey,
+  fromBody,
+  inOrderOf,
+  nonceWasValid,
+  orderValues,
+  profileKey,
+  revokedEabKey,
+  toBody,
+  toEabKey,
+  toProfile,
+} from '../acme-rows.ts';
 import { inTransaction, isUniqueViolation, type Row } from './pg-db.ts';
+
+const insertSql = (table: string, columns: readonly string[]): string => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+/* Built once: the ACME paths are hot. */
+const INSERT_ACCOUNT = `${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`;
+const INSERT_ORDER = insertSql('acme_orders', ORDER_COLUMNS);
+const INSERT_AUTHZ = insertSql('acme_authzs', AUTHZ_COLUMNS);
 
 /** The ACME side of the PostgreSQL store: single statements, conditional on the revision; EAB binding under a row lock. */
 export class PgAcmeStore implements AcmeStore {
@@ -17,19 +41,12 @@ export class PgAcmeStore implements AcmeStore {
   }
 
   async consumeNonce(nonce: string, nowMs: number): Promise<boolean> {
-    if (++this.consumed % 200 === 0) await this.pool.query('DELETE FROM acme_nonces WHERE expires_at <= $1', [nowMs]);
-    const row = await this.one('DELETE FROM acme_nonces WHERE nonce = $1 RETURNING expires_at', [nonce]);
-    return row !== undefined && Number(row.expires_at) > nowMs;
+    if (++this.consumed % NONCE_PRUNE_EVERY === 0) await this.pool.query('DELETE FROM acme_nonces WHERE expires_at <= $1', [nowMs]);
+    return nonceWasValid(await this.one('DELETE FROM acme_nonces WHERE nonce = $1 RETURNING expires_at', [nonce]), nowMs);
   }
 
   async insertAccount(a: AcmeAccount): Promise<{ account: AcmeAccount; created: boolean }> {
-    const r = await this.pool.query('INSERT INTO acme_accounts (id, profile, thumbprint, body, rev) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (profile, thumbprint) DO NOTHING', [
-      a.id,
-      a.profile,
-      a.thumbprint,
-      toBody(a),
-      a.rev,
-    ]);
+    const r = await this.pool.query(INSERT_ACCOUNT, accountValues(a));
     if ((r.rowCount ?? 0) > 0) return { account: a, created: true };
     return { account: (await this.findAccountByThumbprint(a.profile, a.thumbprint))!, created: false };
   }
@@ -62,16 +79,8 @@ export class PgAcmeStore implements AcmeStore {
 
   async insertOrder(o: AcmeOrder, authzs: AcmeAuthz[]): Promise<void> {
     await inTransaction(this.pool, async (c) => {
-      await c.query('INSERT INTO acme_orders (id, account_id, status, expires, certificate_id, body, rev) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        o.id,
-        o.accountId,
-        o.status,
-        o.expires,
-        o.certificateId,
-        toBody(o),
-        o.rev,
-      ]);
-      for (const a of authzs) await c.query('INSERT INTO acme_authzs (id, order_id, body, rev) VALUES ($1, $2, $3, $4)', [a.id, a.orderId, toBody(a), a.rev]);
+      await c.query(INSERT_ORDER, orderValues(o));
+      for (const a of authzs) await c.query(INSERT_AUTHZ, authzValues(a));
     });
   }
 
@@ -129,19 +138,19 @@ export class PgAcmeStore implements AcmeStore {
 
   async getEabKey(kid: string): Promise<EabKey | null> {
     const row = await this.one('SELECT body FROM acme_eab_keys WHERE kid = $1', [kid]);
-    return row ? (JSON.parse(row.body) as EabKey) : null;
+    return row ? toEabKey(row) : null;
   }
 
   async listEabKeys(): Promise<EabKey[]> {
-    return (await this.pool.query('SELECT body FROM acme_eab_keys ORDER BY kid')).rows.map((r) => JSON.parse(r.body) as EabKey);
+    return (await this.pool.query('SELECT body FROM acme_eab_keys ORDER BY kid')).rows.map(toEabKey);
   }
 
   async revokeEabKey(kid: string, at: string): Promise<boolean> {
     return inTransaction(this.pool, async (c) => {
       const row = (await c.query('SELECT body FROM acme_eab_keys WHERE kid = $1 FOR UPDATE', [kid])).rows[0];
       if (!row) return false;
-      const k = JSON.parse(row.body) as EabKey;
-      if (!k.revokedAt) await c.query('UPDATE acme_eab_keys SET body = $1 WHERE kid = $2', [JSON.stringify({ ...k, revokedAt: at }), kid]);
+      const revoked = revokedEabKey(toEabKey(row), at);
+      if (revoked) await c.query('UPDATE acme_eab_keys SET body = $1 WHERE kid = $2', [JSON.stringify(revoked), kid]);
       return true;
     });
   }
@@ -150,30 +159,27 @@ export class PgAcmeStore implements AcmeStore {
     return inTransaction(this.pool, async (c) => {
       const row = (await c.query('SELECT body FROM acme_eab_keys WHERE kid = $1 FOR UPDATE', [kid])).rows[0];
       if (!row) return false;
-      const k = JSON.parse(row.body) as EabKey;
-      if (k.revokedAt || (k.accountId !== null && k.accountId !== accountId)) return false;
-      await c.query('UPDATE acme_eab_keys SET body = $1 WHERE kid = $2', [JSON.stringify({ ...k, accountId }), kid]);
+      const bound = boundEabKey(toEabKey(row), accountId);
+      if (!bound) return false;
+      await c.query('UPDATE acme_eab_keys SET body = $1 WHERE kid = $2', [JSON.stringify(bound), kid]);
       return true;
     });
   }
 
   async listProfiles(): Promise<AcmeProfile[]> {
-    return (await this.pool.query('SELECT body FROM acme_profiles ORDER BY name')).rows.map((r) => JSON.parse(r.body) as AcmeProfile);
+    return (await this.pool.query('SELECT body FROM acme_profiles ORDER BY name')).rows.map(toProfile);
   }
 
   async getProfile(name: string): Promise<AcmeProfile | null> {
-    const row = await this.one('SELECT body FROM acme_profiles WHERE name = $1', [name.toLowerCase()]);
-    return row ? (JSON.parse(row.body) as AcmeProfile) : null;
+    const row = await this.one('SELECT body FROM acme_profiles WHERE name = $1', [profileKey(name)]);
+    return row ? toProfile(row) : null;
   }
 
   async putProfile(p: AcmeProfile): Promise<void> {
-    await this.pool.query('INSERT INTO acme_profiles (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body', [
-      p.name.toLowerCase(),
-      JSON.stringify(p),
-    ]);
+    await this.pool.query('INSERT INTO acme_profiles (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body', [profileKey(p.name), JSON.stringify(p)]);
   }
 
   async deleteProfile(name: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM acme_profiles WHERE name = $1', [name.toLowerCase()])).rowCount ?? 0) > 0;
+    return ((await this.pool.query('DELETE FROM acme_profiles WHERE name = $1', [profileKey(name)])).rowCount ?? 0) > 0;
   }
 }

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { CountersignError } from '../../domain/errors.ts';
 import type { Template } from '../../certificates/types.ts';
 import type {
   CaRecord,
@@ -17,25 +16,41 @@ import type {
 } from '../certificate-store.ts';
 import type { RevocationState } from '../../certificates/revocation.ts';
 import {
+  CA_COLUMNS,
   CERT_COLUMNS,
+  REQUEST_COLUMNS,
+  caValues,
   certificateValues,
+  crlValues,
+  historyValues,
+  insertedCertificate,
+  insertedRequest,
   metadataFieldBody,
+  metadataFieldTaken,
+  requestValues,
+  revocationValues,
   templateBody,
+  templateTaken,
   toCa,
   toCertificate,
   toHistory,
   toMetadataField,
   toRequest,
+  toRevocationState,
   toRevokedEntry,
-  toStoredCrl,
   toTemplate,
 } from '../certificate-rows.ts';
 import { filtered, inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
 
-const conflict = (what: string) => (e: unknown) => {
-  if (isUniqueViolation(e)) throw new CountersignError('Conflict', `${what} exists already.`);
+const conflict = (taken: () => Error) => (e: unknown) => {
+  if (isUniqueViolation(e)) throw taken();
   throw e;
 };
+const placeholders = (columns: readonly string[]): string => columns.map((_, i) => `$${i + 1}`).join(', ');
+const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
+const INSERT_REQUEST = `INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)}) RETURNING id`;
+const INSERT_CERTIFICATE = `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)}) ON CONFLICT (request_id) DO NOTHING RETURNING id`;
+const INSERT_HISTORY = 'INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)';
 
 /** The certificate side of the PostgreSQL store. Single statements are atomic; recordIssued relies on the unique request id. */
 export class PgCertificateStore implements CertificateStore {
@@ -79,20 +94,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
-    await this.pool.query(
-      'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (logical_name) DO NOTHING',
-      [
-        ca.logicalName,
-        ca.hostName,
-        JSON.stringify(ca.chainPem),
-        ca.sealedKey,
-        ca.sealedRootKey,
-        ca.imported,
-        ca.createdAt,
-        ca.connector,
-        ca.config === null ? null : JSON.stringify(ca.config),
-      ],
-    );
+    await this.pool.query(INSERT_CA, caValues(ca, ca.imported));
     return toCa((await this.pool.query('SELECT * FROM cert_authorities WHERE logical_name = $1', [ca.logicalName])).rows[0]);
   }
 
@@ -108,7 +110,7 @@ export class PgCertificateStore implements CertificateStore {
   async insertTemplate(t: Omit<Template, 'id'>): Promise<Template> {
     const r = await this.pool
       .query('INSERT INTO cert_templates (common_name, body) VALUES ($1, $2) RETURNING id', [t.commonName, templateBody(t)])
-      .catch(conflict(`A template named '${t.commonName}'`));
+      .catch(conflict(() => templateTaken(t.commonName)));
     return { ...t, id: Number(r.rows[0].id) };
   }
 
@@ -125,7 +127,7 @@ export class PgCertificateStore implements CertificateStore {
   async updateTemplate(t: Template): Promise<Template | null> {
     const r = await this.pool
       .query('UPDATE cert_templates SET common_name = $1, body = $2 WHERE id = $3', [t.commonName, templateBody(t), t.id])
-      .catch(conflict(`A template named '${t.commonName}'`));
+      .catch(conflict(() => templateTaken(t.commonName)));
     return r.rowCount ? t : null;
   }
 
@@ -140,14 +142,14 @@ export class PgCertificateStore implements CertificateStore {
   async insertMetadataField(f: Omit<MetadataField, 'id'>): Promise<MetadataField> {
     const r = await this.pool
       .query('INSERT INTO cert_metadata_fields (name, body) VALUES ($1, $2) RETURNING id', [f.name, metadataFieldBody(f)])
-      .catch(conflict(`A metadata field named '${f.name}'`));
+      .catch(conflict(() => metadataFieldTaken(f.name)));
     return { ...f, id: Number(r.rows[0].id) };
   }
 
   async updateMetadataField(f: MetadataField): Promise<MetadataField | null> {
     const r = await this.pool
       .query('UPDATE cert_metadata_fields SET name = $1, body = $2 WHERE id = $3', [f.name, metadataFieldBody(f), f.id])
-      .catch(conflict(`A metadata field named '${f.name}'`));
+      .catch(conflict(() => metadataFieldTaken(f.name)));
     return r.rowCount ? f : null;
   }
 
@@ -156,11 +158,8 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = await this.pool.query(
-      'INSERT INTO cert_requests (kind, requester_id, requester_name, template_id, ca_id, data, sealed_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
-      [r.kind, r.requesterId, r.requesterName, r.templateId, r.caId, JSON.stringify(r.data), r.sealedKey, r.createdAt],
-    );
-    return { ...r, id: Number(res.rows[0].id), instanceId: null };
+    const res = await this.pool.query(INSERT_REQUEST, requestValues(r));
+    return insertedRequest(r, Number(res.rows[0].id));
   }
 
   async getRequest(id: number): Promise<RequestRecord | null> {
@@ -177,12 +176,8 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async recordIssued(c: NewCertificate): Promise<{ certificate: CertificateRecord; created: boolean }> {
-    const placeholders = CERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
-    const inserted = await this.pool.query(
-      `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING RETURNING id`,
-      certificateValues(c, Buffer.from(c.der)),
-    );
-    if (inserted.rowCount) return { certificate: { ...c, id: Number(inserted.rows[0].id), revocation: null }, created: true };
+    const inserted = await this.pool.query(INSERT_CERTIFICATE, certificateValues(c));
+    if (inserted.rowCount) return { certificate: insertedCertificate(c, Number(inserted.rows[0].id)), created: true };
     return { certificate: (await this.findCertificateByRequest(c.requestId!))!, created: false };
   }
 
@@ -229,13 +224,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
-    await this.pool.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [
-      certificateId,
-      e.at,
-      e.username,
-      e.action,
-      e.comment,
-    ]);
+    await this.pool.query(INSERT_HISTORY, historyValues(certificateId, e));
   }
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
@@ -254,19 +243,8 @@ export class PgCertificateStore implements CertificateStore {
       const current = certificate.revocation ?? null;
       const next = decide(current, certificate);
       if (JSON.stringify(next) === JSON.stringify(current)) return { certificate, changed: false };
-      await c.query('UPDATE certificates SET revocation_reason = $1, revocation_date = $2, revocation_comment = $3 WHERE id = $4', [
-        next?.reason ?? null,
-        next?.effectiveDate ?? null,
-        next?.comment ?? null,
-        certificateId,
-      ]);
-      await c.query('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)', [
-        certificateId,
-        history.at,
-        history.username,
-        history.action,
-        history.comment,
-      ]);
+      await c.query('UPDATE certificates SET revocation_reason = $1, revocation_date = $2, revocation_comment = $3 WHERE id = $4', [...revocationValues(next), certificateId]);
+      await c.query(INSERT_HISTORY, historyValues(certificateId, history));
       if (certificate.caId !== null)
         await c.query('INSERT INTO ca_revocation_state (ca_id, revision) VALUES ($1, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = ca_revocation_state.revision + 1', [
           certificate.caId,
@@ -289,8 +267,7 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async revocationState(caId: number): Promise<CaRevocationState> {
-    const row = (await this.pool.query('SELECT * FROM ca_revocation_state WHERE ca_id = $1', [caId])).rows[0];
-    return row ? { revision: Number(row.revision), crl: toStoredCrl(row) } : { revision: 0, crl: null };
+    return toRevocationState((await this.pool.query('SELECT * FROM ca_revocation_state WHERE ca_id = $1', [caId])).rows[0]);
   }
 
   async saveCrl(caId: number, crl: StoredCrl): Promise<boolean> {
@@ -298,7 +275,7 @@ export class PgCertificateStore implements CertificateStore {
       await c.query('INSERT INTO ca_revocation_state (ca_id, revision) VALUES ($1, 0) ON CONFLICT (ca_id) DO NOTHING', [caId]);
       const r = await c.query(
         'UPDATE ca_revocation_state SET crl_number = $1, crl_revision = $2, crl_this_update = $3, crl_next_update = $4, crl_der = $5 WHERE ca_id = $6 AND crl_number < $1',
-        [crl.number, crl.revision, crl.thisUpdate, crl.nextUpdate, Buffer.from(crl.der), caId],
+        [...crlValues(crl), caId],
       );
       return (r.rowCount ?? 0) > 0;
     });

@@ -1,8 +1,31 @@
 import type Database from 'better-sqlite3';
 import type { AcmeAccount, AcmeAuthz, AcmeOrder, AcmeProfile, EabKey } from '../../domain/acme/types.ts';
-import { fromBody, inOrderOf, toBody, type AcmeStore } from '../acme-store.ts';
+import type { AcmeStore } from '../acme-store.ts';
+import {
+  ACCOUNT_COLUMNS,
+  AUTHZ_COLUMNS,
+  NONCE_PRUNE_EVERY,
+  ORDER_COLUMNS,
+  accountValues,
+  authzValues,
+  boundEabKey,
+  fromBody,
+  inOrderOf,
+  nonceWasValid,
+  orderValues,
+  profileKey,
+  revokedEabKey,
+  toBody,
+  toEabKey,
+  toProfile,
+} from '../acme-rows.ts';
+import type { Row } from '../row-values.ts';
 
-type Row = Record<string, unknown>;
+const insertSql = (table: string, columns: readonly string[]): string => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+/* Built once: the ACME paths are hot. */
+const INSERT_ACCOUNT = `${insertSql('acme_accounts', ACCOUNT_COLUMNS)} ON CONFLICT (profile, thumbprint) DO NOTHING`;
+const INSERT_ORDER = insertSql('acme_orders', ORDER_COLUMNS);
+const INSERT_AUTHZ = insertSql('acme_authzs', AUTHZ_COLUMNS);
 const isUnique = (e: unknown): boolean => /SQLITE_CONSTRAINT/.test(String((e as { code?: string }).code));
 
 /** The ACME side of the embedded store; each method is one synchronous (so atomic) statement or transaction. */
@@ -25,19 +48,12 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async consumeNonce(nonce: string, nowMs: number): Promise<boolean> {
-    if (++this.consumed % 200 === 0) this.st('DELETE FROM acme_nonces WHERE expires_at <= ?').run(nowMs);
-    const row = this.st('DELETE FROM acme_nonces WHERE nonce = ? RETURNING expires_at').get(nonce) as Row | undefined;
-    return row !== undefined && Number(row.expires_at) > nowMs;
+    if (++this.consumed % NONCE_PRUNE_EVERY === 0) this.st('DELETE FROM acme_nonces WHERE expires_at <= ?').run(nowMs);
+    return nonceWasValid(this.st('DELETE FROM acme_nonces WHERE nonce = ? RETURNING expires_at').get(nonce) as Row | undefined, nowMs);
   }
 
   async insertAccount(a: AcmeAccount): Promise<{ account: AcmeAccount; created: boolean }> {
-    const r = this.st('INSERT INTO acme_accounts (id, profile, thumbprint, body, rev) VALUES (?, ?, ?, ?, ?) ON CONFLICT (profile, thumbprint) DO NOTHING').run(
-      a.id,
-      a.profile,
-      a.thumbprint,
-      toBody(a),
-      a.rev,
-    );
+    const r = this.st(INSERT_ACCOUNT).run(...accountValues(a));
     if (r.changes > 0) return { account: a, created: true };
     return { account: (await this.findAccountByThumbprint(a.profile, a.thumbprint))!, created: false };
   }
@@ -65,16 +81,8 @@ export class SqliteAcmeStore implements AcmeStore {
 
   async insertOrder(o: AcmeOrder, authzs: AcmeAuthz[]): Promise<void> {
     this.db.transaction(() => {
-      this.st('INSERT INTO acme_orders (id, account_id, status, expires, certificate_id, body, rev) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-        o.id,
-        o.accountId,
-        o.status,
-        o.expires,
-        o.certificateId,
-        toBody(o),
-        o.rev,
-      );
-      for (const a of authzs) this.st('INSERT INTO acme_authzs (id, order_id, body, rev) VALUES (?, ?, ?, ?)').run(a.id, a.orderId, toBody(a), a.rev);
+      this.st(INSERT_ORDER).run(...orderValues(o));
+      for (const a of authzs) this.st(INSERT_AUTHZ).run(...authzValues(a));
     }).immediate();
   }
 
@@ -131,19 +139,19 @@ export class SqliteAcmeStore implements AcmeStore {
 
   async getEabKey(kid: string): Promise<EabKey | null> {
     const row = this.st('SELECT body FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
-    return row ? (JSON.parse(row.body as string) as EabKey) : null;
+    return row ? toEabKey(row) : null;
   }
 
   async listEabKeys(): Promise<EabKey[]> {
-    return (this.st('SELECT body FROM acme_eab_keys ORDER BY kid').all() as Row[]).map((r) => JSON.parse(r.body as string) as EabKey);
+    return (this.st('SELECT body FROM acme_eab_keys ORDER BY kid').all() as Row[]).map(toEabKey);
   }
 
   async revokeEabKey(kid: string, at: string): Promise<boolean> {
     return this.db.transaction(() => {
       const row = this.st('SELECT body FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
       if (!row) return false;
-      const k = JSON.parse(row.body as string) as EabKey;
-      if (!k.revokedAt) this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify({ ...k, revokedAt: at }), kid);
+      const revoked = revokedEabKey(toEabKey(row), at);
+      if (revoked) this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify(revoked), kid);
       return true;
     }).immediate();
   }
@@ -153,28 +161,28 @@ export class SqliteAcmeStore implements AcmeStore {
       .transaction(() => {
         const row = this.st('SELECT body FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
         if (!row) return false;
-        const k = JSON.parse(row.body as string) as EabKey;
-        if (k.revokedAt || (k.accountId !== null && k.accountId !== accountId)) return false;
-        this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify({ ...k, accountId }), kid);
+        const bound = boundEabKey(toEabKey(row), accountId);
+        if (!bound) return false;
+        this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify(bound), kid);
         return true;
       })
       .immediate();
   }
 
   async listProfiles(): Promise<AcmeProfile[]> {
-    return (this.st('SELECT body FROM acme_profiles ORDER BY name').all() as Row[]).map((r) => JSON.parse(r.body as string) as AcmeProfile);
+    return (this.st('SELECT body FROM acme_profiles ORDER BY name').all() as Row[]).map(toProfile);
   }
 
   async getProfile(name: string): Promise<AcmeProfile | null> {
-    const row = this.st('SELECT body FROM acme_profiles WHERE name = ?').get(name.toLowerCase()) as Row | undefined;
-    return row ? (JSON.parse(row.body as string) as AcmeProfile) : null;
+    const row = this.st('SELECT body FROM acme_profiles WHERE name = ?').get(profileKey(name)) as Row | undefined;
+    return row ? toProfile(row) : null;
   }
 
   async putProfile(p: AcmeProfile): Promise<void> {
-    this.st('INSERT INTO acme_profiles (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body').run(p.name.toLowerCase(), JSON.stringify(p));
+    this.st('INSERT INTO acme_profiles (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body').run(profileKey(p.name), JSON.stringify(p));
   }
 
   async deleteProfile(name: string): Promise<boolean> {
-    return this.st('DELETE FROM acme_profiles WHERE name = ?').run(name.toLowerCase()).changes > 0;
+    return this.st('DELETE FROM acme_profiles WHERE name = ?').run(profileKey(name)).changes > 0;
   }
 }

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import { CountersignError } from '../../domain/errors.ts';
 import { compileSql } from '../query-sql.ts';
 import type { Template } from '../../certificates/types.ts';
 import type {
@@ -18,23 +17,38 @@ import type {
 } from '../certificate-store.ts';
 import type { RevocationState } from '../../certificates/revocation.ts';
 import {
+  CA_COLUMNS,
   CERT_COLUMNS,
+  REQUEST_COLUMNS,
+  caValues,
   certificateValues,
+  crlValues,
+  historyValues,
+  insertedCertificate,
+  insertedRequest,
   metadataFieldBody,
+  metadataFieldTaken,
+  requestValues,
+  revocationValues,
   templateBody,
+  templateTaken,
   toCa,
   toCertificate,
   toHistory,
   toMetadataField,
   toRequest,
+  toRevocationState,
   toRevokedEntry,
-  toStoredCrl,
   toTemplate,
 } from '../certificate-rows.ts';
+import type { Row } from '../row-values.ts';
+import { isUniqueViolation as isUnique, sqliteParam } from './sqlite-sql.ts';
 
-type Row = Record<string, unknown>;
-const isUnique = (e: unknown): boolean => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
-const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
+const placeholders = (columns: readonly string[]): string => columns.map(() => '?').join(', ');
+const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
+const INSERT_REQUEST = `INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)})`;
+const INSERT_CERTIFICATE = `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)})`;
+const INSERT_HISTORY = 'INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)';
 
 /** The certificate side of the embedded store. better-sqlite3 is synchronous: each method is atomic. */
 export class SqliteCertificateStore implements CertificateStore {
@@ -89,21 +103,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async insertCaIfAbsent(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
-    this.db
-      .prepare(
-        'INSERT INTO cert_authorities (logical_name, host_name, chain_pem, sealed_key, sealed_root_key, imported, created_at, connector, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (logical_name) DO NOTHING',
-      )
-      .run(
-        ca.logicalName,
-        ca.hostName,
-        JSON.stringify(ca.chainPem),
-        ca.sealedKey,
-        ca.sealedRootKey,
-        ca.imported ? 1 : 0,
-        ca.createdAt,
-        ca.connector,
-        ca.config === null ? null : JSON.stringify(ca.config),
-      );
+    this.st(INSERT_CA).run(...caValues(ca, ca.imported ? 1 : 0));
     return toCa(this.st('SELECT * FROM cert_authorities WHERE logical_name = ?').get(ca.logicalName) as Row);
   }
 
@@ -121,7 +121,7 @@ export class SqliteCertificateStore implements CertificateStore {
       const r = this.st('INSERT INTO cert_templates (common_name, body) VALUES (?, ?)').run(t.commonName, templateBody(t));
       return { ...t, id: Number(r.lastInsertRowid) };
     } catch (e) {
-      if (isUnique(e)) throw new CountersignError('Conflict', `A template named '${t.commonName}' exists already.`);
+      if (isUnique(e)) throw templateTaken(t.commonName);
       throw e;
     }
   }
@@ -154,7 +154,7 @@ export class SqliteCertificateStore implements CertificateStore {
       const r = this.st('INSERT INTO cert_metadata_fields (name, body) VALUES (?, ?)').run(f.name, metadataFieldBody(f));
       return { ...f, id: Number(r.lastInsertRowid) };
     } catch (e) {
-      if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
+      if (isUnique(e)) throw metadataFieldTaken(f.name);
       throw e;
     }
   }
@@ -164,7 +164,7 @@ export class SqliteCertificateStore implements CertificateStore {
       const r = this.st('UPDATE cert_metadata_fields SET name = ?, body = ? WHERE id = ?').run(f.name, metadataFieldBody(f), f.id);
       return r.changes ? f : null;
     } catch (e) {
-      if (isUnique(e)) throw new CountersignError('Conflict', `A metadata field named '${f.name}' exists already.`);
+      if (isUnique(e)) throw metadataFieldTaken(f.name);
       throw e;
     }
   }
@@ -174,10 +174,8 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = this.db
-      .prepare('INSERT INTO cert_requests (kind, requester_id, requester_name, template_id, ca_id, data, sealed_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(r.kind, r.requesterId, r.requesterName, r.templateId, r.caId, JSON.stringify(r.data), r.sealedKey, r.createdAt);
-    return { ...r, id: Number(res.lastInsertRowid), instanceId: null };
+    const res = this.st(INSERT_REQUEST).run(...requestValues(r));
+    return insertedRequest(r, Number(res.lastInsertRowid));
   }
 
   async getRequest(id: number): Promise<RequestRecord | null> {
@@ -200,10 +198,8 @@ export class SqliteCertificateStore implements CertificateStore {
           const existing = this.st('SELECT * FROM certificates WHERE request_id = ?').get(c.requestId) as Row | undefined;
           if (existing) return { certificate: toCertificate(existing), created: false };
         }
-        const r = this.db
-          .prepare(`INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${CERT_COLUMNS.map(() => '?').join(', ')})`)
-          .run(...certificateValues(c, Buffer.from(c.der)));
-        return { certificate: { ...c, id: Number(r.lastInsertRowid), revocation: null }, created: true };
+        const r = this.st(INSERT_CERTIFICATE).run(...certificateValues(c));
+        return { certificate: insertedCertificate(c, Number(r.lastInsertRowid)), created: true };
       })
       .immediate();
   }
@@ -262,7 +258,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async addCertificateHistory(certificateId: number, e: Omit<CertificateHistoryEntry, 'id'>): Promise<void> {
-    this.st('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(certificateId, e.at, e.username, e.action, e.comment);
+    this.st(INSERT_HISTORY).run(...historyValues(certificateId, e));
   }
 
   async listCertificateHistory(certificateId: number): Promise<CertificateHistoryEntry[]> {
@@ -282,19 +278,8 @@ export class SqliteCertificateStore implements CertificateStore {
         const current = certificate.revocation ?? null;
         const next = decide(current, certificate);
         if (JSON.stringify(next) === JSON.stringify(current)) return { certificate, changed: false };
-        this.st('UPDATE certificates SET revocation_reason = ?, revocation_date = ?, revocation_comment = ? WHERE id = ?').run(
-          next?.reason ?? null,
-          next?.effectiveDate ?? null,
-          next?.comment ?? null,
-          certificateId,
-        );
-        this.st('INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES (?, ?, ?, ?, ?)').run(
-          certificateId,
-          history.at,
-          history.username,
-          history.action,
-          history.comment,
-        );
+        this.st('UPDATE certificates SET revocation_reason = ?, revocation_date = ?, revocation_comment = ? WHERE id = ?').run(...revocationValues(next), certificateId);
+        this.st(INSERT_HISTORY).run(...historyValues(certificateId, history));
         if (certificate.caId !== null)
           this.st('INSERT INTO ca_revocation_state (ca_id, revision) VALUES (?, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = revision + 1').run(certificate.caId);
         return { certificate: { ...certificate, revocation: next }, changed: true };
@@ -314,8 +299,7 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async revocationState(caId: number): Promise<CaRevocationState> {
-    const row = this.st('SELECT * FROM ca_revocation_state WHERE ca_id = ?').get(caId) as Row | undefined;
-    return row ? { revision: Number(row.revision), crl: toStoredCrl(row) } : { revision: 0, crl: null };
+    return toRevocationState(this.st('SELECT * FROM ca_revocation_state WHERE ca_id = ?').get(caId) as Row | undefined);
   }
 
   async saveCrl(caId: number, crl: StoredCrl): Promise<boolean> {
@@ -324,7 +308,7 @@ export class SqliteCertificateStore implements CertificateStore {
         this.st('INSERT INTO ca_revocation_state (ca_id, revision) VALUES (?, 0) ON CONFLICT (ca_id) DO NOTHING').run(caId);
         const r = this.st(
           'UPDATE ca_revocation_state SET crl_number = ?, crl_revision = ?, crl_this_update = ?, crl_next_update = ?, crl_der = ? WHERE ca_id = ? AND crl_number < ?',
-        ).run(crl.number, crl.revision, crl.thisUpdate, crl.nextUpdate, Buffer.from(crl.der), caId, crl.number);
+        ).run(...crlValues(crl), caId, crl.number);
         return r.changes > 0;
       })
       .immediate();

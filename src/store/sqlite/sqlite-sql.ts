@@ -1,6 +1,6 @@
 import type { NewRole, Paging } from '../store.ts';
 
-/* Small SQL helpers of the SQLite security store: IN-list chunks, ORDER BY, paging, role columns. */
+/* Small SQL helpers of the SQLite stores: parameters, IN-list chunks, ORDER BY, paging, role columns. */
 
 /** SQLite allows 999+ parameters; stay well below for IN (...) lists. */
 export const CHUNK = 500;
@@ -18,6 +18,9 @@ export const roleValues = (role: NewRole): unknown[] => [
   JSON.stringify(role.permissions),
   role.permissionSetId.toLowerCase(),
 ];
+
+/** SQLite has no boolean: a QueryString comparison with true/false binds 1/0. */
+export const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
 
 export const isUniqueViolation = (e: unknown): boolean => typeof e === 'object' && e !== null && String((e as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
 

@@ -36,6 +36,7 @@ import { SqliteCertificateStore } from './sqlite-certificates.ts';
 import { SqliteAlertStore } from './sqlite-alerts.ts';
 import { SqliteAcmeStore } from './sqlite-acme.ts';
 import { migrate, prepare } from './sqlite-schema.ts';
+import { sqliteParam } from './sqlite-sql.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -415,7 +416,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     const where = compileSql(q.filter, 'sqlite');
     const d = q.ascending ? 'ASC' : 'DESC';
     const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.sql || '1=1'} ORDER BY ${q.sortColumn} ${d}, id ${d} LIMIT ? OFFSET ?`;
-    return (this.conn.prepare(sql).all(...where.params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)), q.limit, q.offset) as Row[]).map(toAuditEntry);
+    return (this.conn.prepare(sql).all(...where.params.map(sqliteParam), q.limit, q.offset) as Row[]).map(toAuditEntry);
   }
 
   async createDelegation(d: NewDelegation): Promise<Delegation> {
@@ -527,8 +528,6 @@ export function instanceListSql(q: InstanceQuery): { sql: string; params: unknow
 }
 
 const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
-
-const sqliteParam = (p: unknown): unknown => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
 
 function definitionRow(d: Definition): Row {
   return {
