@@ -80,10 +80,12 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async insertOrder(o: AcmeOrder, authzs: AcmeAuthz[]): Promise<void> {
-    this.db.transaction(() => {
-      this.st(INSERT_ORDER).run(...orderValues(o));
-      for (const a of authzs) this.st(INSERT_AUTHZ).run(...authzValues(a));
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.st(INSERT_ORDER).run(...orderValues(o));
+        for (const a of authzs) this.st(INSERT_AUTHZ).run(...authzValues(a));
+      })
+      .immediate();
   }
 
   async getOrder(id: string): Promise<AcmeOrder | null> {
@@ -147,13 +149,15 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async revokeEabKey(kid: string, at: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      const row = this.st('SELECT body FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
-      if (!row) return false;
-      const revoked = revokedEabKey(toEabKey(row), at);
-      if (revoked) this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify(revoked), kid);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.st('SELECT body FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
+        if (!row) return false;
+        const revoked = revokedEabKey(toEabKey(row), at);
+        if (revoked) this.st('UPDATE acme_eab_keys SET body = ? WHERE kid = ?').run(JSON.stringify(revoked), kid);
+        return true;
+      })
+      .immediate();
   }
 
   async bindEabKey(kid: string, accountId: string): Promise<boolean> {

@@ -74,12 +74,14 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async putAcmeChallenge(token: string, keyAuthorization: string, expiresAt: string): Promise<void> {
-    this.db.transaction(() => {
-      this.st('DELETE FROM upstream_acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
-      this.st(
-        'INSERT INTO upstream_acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
-      ).run(token, keyAuthorization, expiresAt);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.st('DELETE FROM upstream_acme_challenges WHERE expires_at < ?').run(new Date().toISOString());
+        this.st(
+          'INSERT INTO upstream_acme_challenges (token, key_authorization, expires_at) VALUES (?, ?, ?) ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, expires_at = excluded.expires_at',
+        ).run(token, keyAuthorization, expiresAt);
+      })
+      .immediate();
   }
 
   async getAcmeChallenge(token: string, now: string): Promise<string | null> {

@@ -249,22 +249,24 @@ export class SqliteSecurityStore implements SecurityStore {
   async recordExternalClaims(identityId: number, matches: readonly ClaimMatch[]): Promise<void> {
     const wanted = matchRows(matches);
     const key = (r: { t: number; v: string; s: string }) => `${r.t}\u0000${r.v}\u0000${r.s}`;
-    this.db.transaction(() => {
-      const have = (
-        this.db.prepare('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = ?').all(identityId) as {
-          t: number;
-          v: string;
-          s: string;
-        }[]
-      ).map(key);
-      const next = wanted.map(key);
-      if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
-      this.db.prepare('DELETE FROM identity_external_claims WHERE identity_id = ?').run(identityId);
-      const ins = this.db.prepare(
-        'INSERT OR IGNORE INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM identities WHERE id = ?)',
-      );
-      for (const r of wanted) ins.run(identityId, r.t, r.v, r.s, identityId);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const have = (
+          this.db.prepare('SELECT claim_type AS t, claim_value AS v, provider_scheme AS s FROM identity_external_claims WHERE identity_id = ?').all(identityId) as {
+            t: number;
+            v: string;
+            s: string;
+          }[]
+        ).map(key);
+        const next = wanted.map(key);
+        if (have.length === next.length && new Set([...have, ...next]).size === have.length) return;
+        this.db.prepare('DELETE FROM identity_external_claims WHERE identity_id = ?').run(identityId);
+        const ins = this.db.prepare(
+          'INSERT OR IGNORE INTO identity_external_claims (identity_id, claim_type, claim_value, provider_scheme) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM identities WHERE id = ?)',
+        );
+        for (const r of wanted) ins.run(identityId, r.t, r.v, r.s, identityId);
+      })
+      .immediate();
   }
 
   async identitiesWithExternalClaims(claims: readonly Pick<RoleClaim, 'claimType' | 'claimValue' | 'providerScheme'>[], limit: number): Promise<Identity[]> {
