@@ -34,6 +34,8 @@ export interface Options {
   strict: boolean;
   /** Instance counts the scale phase builds and measures at (bench/scale.ts). */
   sizes: number[];
+  /** Scale phase, SQLite: keep each built history here and start later runs from a copy of it. */
+  scaleCache: string | null;
   /** Before each phase, wait up to this long for the machine to be quiet (other load < QUIET_CORES). */
   quietWaitMs: number;
 }
@@ -52,6 +54,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof [DIR]   CPU-profile the server during the measured HTTP window and print a summary
   --breakdown        instrument the server: time per SQL statement and store call during the HTTP window
   --sizes LIST       scale phase: instance counts to build and measure at, e.g. 10000,100000,1000000 (default 2000)
+  --scale-cache DIR  scale phase, SQLite: keep each built history in DIR and measure later runs on a copy of it
+                     (a 1M history takes about half an hour to build; delete DIR to rebuild)
   --experiment LIST  try proposed changes (bench/experiments.ts); bg-checkpoint and no-preread are shipped now
   --out FILE         results JSON (default bench/results/latest.json)
   --quiet-wait S     before each phase wait up to S s for the machine to be idle (default 30; 0 = do not wait)
@@ -74,6 +78,7 @@ export function parseArgs(argv: string[]): Options {
     strict: false,
     quietWaitMs: 30_000,
     sizes: [2000],
+    scaleCache: null,
   };
   const num = (v: string | undefined, name: string, min: number, max: number): number => {
     const n = Number(v);
@@ -128,6 +133,9 @@ export function parseArgs(argv: string[]): Options {
         break;
       case '--sizes':
         o.sizes = (value() ?? '').split(',').map((x) => num(x.trim(), '--sizes', 100, 10_000_000));
+        break;
+      case '--scale-cache':
+        o.scaleCache = value() ?? null;
         break;
       case '--experiment':
         o.experiments = parseExperiments(value());

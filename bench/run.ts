@@ -360,7 +360,7 @@ async function main(): Promise<void> {
     const stores = o.targets.map((t) => t.name).filter((n): n is 'sqlite' | 'postgres' => n === 'sqlite' || n === 'postgres');
     console.log(`\n[scale] history sizes ${o.sizes.join(', ')} on ${stores.join(', ')} (90 % Complete), against a minimal Fastify floor`);
     await quiet(o, 'scale');
-    scale = await runScaleBench({ stores, sizes: o.sizes, clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs });
+    scale = await runScaleBench({ stores, sizes: o.sizes, clients: o.clients, durationMs: o.durationMs, warmupMs: o.warmupMs, cache: o.scaleCache });
   }
   let revocation: RevocationBenchResult | null = null;
   if (o.phases.includes('ocsp')) {

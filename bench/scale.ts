@@ -15,6 +15,8 @@
  * HTTP signal rate against the floor's.
  */
 import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -39,6 +41,8 @@ export interface ScaleOptions {
   clients: number;
   durationMs: number;
   warmupMs: number;
+  /** SQLite: a folder keeping each built history; later runs measure on a copy (see `history`). */
+  cache?: string | null;
 }
 
 export interface SizeResult {
@@ -97,16 +101,73 @@ async function startLoad(base: string, definitionId: string, durationMs: number)
   return { rate: lat.length / ((performance.now() - t0) / 1000), latency: summarise(Float64Array.from(lat)) };
 }
 
-async function measureSize(store: 'sqlite' | 'postgres', size: number, o: ScaleOptions): Promise<SizeResult> {
+/** What a built history holds: the signal load's approvers and instances, and the populated part. */
+interface History {
+  prepared: { approvers: string[]; instanceIds: string[]; definitionId: string };
+  pop: { ms: number; requester: string; sampleId: string };
+}
+
+async function build(child: ServerChild, size: number, label: string, approvers: number): Promise<History> {
+  // Enough waiting instances for the signal load at any plausible rate.
+  const prepared = await child.request({ cmd: 'prepare', approvers, instances: 6000, password: PASSWORD }, 'prepared', 600_000);
+  process.stdout.write(`  ${label}: populating ... `);
+  const pop = await child.request({ cmd: 'populate', count: size, password: PASSWORD }, 'populated', 24 * 3600_000);
+  console.log(`${Math.round(pop.ms / 1000)} s`);
+  return {
+    prepared: { approvers: prepared.approvers, instanceIds: prepared.instanceIds, definitionId: prepared.definitionId },
+    pop: { ms: pop.ms, requester: pop.requester, sampleId: pop.sampleId },
+  };
+}
+
+/**
+ * A server on a history of `size` instances. Without a cache it is built in a fresh database.
+ * With one (SQLite), it is built once into the cache folder (server stopped, so the file is
+ * whole), and every measurement runs on a copy of that file: the same starting state each time,
+ * with whatever migrations the code under test adds applied on opening.
+ */
+async function serverWithHistory(store: 'sqlite' | 'postgres', size: number, o: ScaleOptions): Promise<{ child: ServerChild; history: History; cleanup: () => Promise<void> }> {
+  const label = `${store} ${size}`;
+  if (store === 'sqlite' && o.cache) {
+    mkdirSync(o.cache, { recursive: true });
+    const file = join(o.cache, `sqlite-${size}.db`);
+    const sidecar = `${file}.json`;
+    if (!existsSync(sidecar)) {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+      const builder = await ServerChild.start({ env: { BENCH_DATABASE_URL: `sqlite:${file}` } });
+      try {
+        writeFileSync(`${sidecar}.part`, JSON.stringify(await build(builder, size, label, o.clients)));
+      } finally {
+        await builder.stop();
+      }
+      renameSync(`${sidecar}.part`, sidecar);
+    } else console.log(`  ${label}: history from ${file}`);
+    const dir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
+    const history = JSON.parse(readFileSync(sidecar, 'utf8')) as History;
+    if (history.prepared.approvers.length < o.clients) throw new Error(`${file} was built for ${history.prepared.approvers.length} clients; delete it or use --clients ${history.prepared.approvers.length}`);
+    copyFileSync(file, join(dir, 'bench.db'));
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, join(dir, 'bench.db-wal'));
+    // The embedded CA's key-encryption key, which the server keeps beside its database.
+    const kek = join(o.cache, 'countersign-ca.key');
+    if (existsSync(kek)) copyFileSync(kek, join(dir, 'countersign-ca.key'));
+    const child = await ServerChild.start({ env: { BENCH_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}` } });
+    return { child, history, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
   const db = store === 'postgres' ? await freshSchema() : null;
   const child = await ServerChild.start({ env: db ? { BENCH_DATABASE_URL: db.url } : {} });
   try {
+    return { child, history: await build(child, size, label, o.clients), cleanup: async () => void (await db?.drop()) };
+  } catch (e) {
+    await child.stop();
+    await db?.drop();
+    throw e;
+  }
+}
+
+async function measureSize(store: 'sqlite' | 'postgres', size: number, o: ScaleOptions): Promise<SizeResult> {
+  const { child, history, cleanup } = await serverWithHistory(store, size, o);
+  const { prepared, pop } = history;
+  try {
     const base = child.url;
-    // Enough waiting instances for the signal load at any plausible rate.
-    const prepared = await child.request({ cmd: 'prepare', approvers: o.clients, instances: 6000, password: PASSWORD }, 'prepared', 600_000);
-    process.stdout.write(`  ${store} ${size}: populating ... `);
-    const pop = await child.request({ cmd: 'populate', count: size, password: PASSWORD }, 'populated', 24 * 3600_000);
-    console.log(`${Math.round(pop.ms / 1000)} s`);
     const approverAuth = `Basic ${Buffer.from(`${prepared.approvers[0]}:${PASSWORD}`).toString('base64')}`;
     const requesterAuth = `Basic ${Buffer.from(`${pop.requester}:${PASSWORD}`).toString('base64')}`;
     const api = `${base}/KeyfactorAPI/Workflow`;
@@ -158,7 +219,7 @@ async function measureSize(store: 'sqlite' | 'postgres', size: number, o: ScaleO
     };
   } finally {
     await child.stop();
-    await db?.drop();
+    await cleanup();
   }
 }
 
