@@ -143,7 +143,8 @@ async function serverWithHistory(store: 'sqlite' | 'postgres', size: number, o: 
     } else console.log(`  ${label}: history from ${file}`);
     const dir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
     const history = JSON.parse(readFileSync(sidecar, 'utf8')) as History;
-    if (history.prepared.approvers.length < o.clients) throw new Error(`${file} was built for ${history.prepared.approvers.length} clients; delete it or use --clients ${history.prepared.approvers.length}`);
+    if (history.prepared.approvers.length < o.clients)
+      throw new Error(`${file} was built for ${history.prepared.approvers.length} clients; delete it or use --clients ${history.prepared.approvers.length}`);
     copyFileSync(file, join(dir, 'bench.db'));
     if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, join(dir, 'bench.db-wal'));
     // The embedded CA's key-encryption key, which the server keeps beside its database.

@@ -160,6 +160,20 @@ for (const kind of STORE_KINDS) {
       expect(p).not.toMatch(kind === 'sqlite' ? /SCAN instances/ : /Seq Scan/);
     });
 
+    it("AssignedToMe, when most of what waits is the caller's (SQLite: dense plan), walks the list order and stops at the page", async () => {
+      if (kind !== 'sqlite') return;
+      const { sql: text, params } = instanceListSql(ASSIGNED, 'dense');
+      const p = await plan(text, params);
+      noScan(p);
+      expect(p).toMatch(/SEARCH instances USING INDEX instances_status_step_name \(status=\?\)/);
+      expect(p).toMatch(/SEARCH p USING (PRIMARY KEY \(role_id=\? AND instance_id=\?\)|COVERING INDEX pending_roles_instance \(instance_id=\? AND role_id=\?\))/);
+      // Both plans answer the same.
+      const sparse = instanceListSql(ASSIGNED, 'sparse');
+      const db = (store as unknown as { conn: Database.Database }).conn;
+      expect(db.prepare(text).all(...params)).toEqual(db.prepare(sparse.sql).all(...sparse.params));
+      expect((db.prepare(text).all(...params) as unknown[]).length).toBe(40);
+    });
+
     it('-contains on a text field starts from the trigram index, and finds the same rows as a scan', async () => {
       const q = query({ filter: bound('Title -contains "quest 12"', INSTANCE_FIELDS), sortColumn: 'reference_id', limit: 1000 });
       const { sql: text, params } = listSql(q);

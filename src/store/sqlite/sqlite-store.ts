@@ -282,7 +282,16 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async queryInstances(q: InstanceQuery): Promise<Instance[]> {
-    const { sql, params } = instanceListSql(q);
+    let plan: AssignedPlan = 'sparse';
+    const roles = q.assignedTo?.roleIds ?? [];
+    if (roles.length) {
+      // How many items wait on the caller's roles, counted no further than the threshold (an index range).
+      const n = this.conn
+        .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM pending_roles WHERE role_id IN (${roles.map(() => '?').join(',')}) LIMIT ${DENSE_ASSIGNED})`)
+        .get(...roles) as Row;
+      if ((n.n as number) >= DENSE_ASSIGNED) plan = 'dense';
+    }
+    const { sql, params } = instanceListSql(q, plan);
     return (this.conn.prepare(sql).all(...params) as Row[]).map(toInstance);
   }
 
@@ -499,11 +508,22 @@ const INSTANCE_TEXT_INDEX: TextIndex = {
   filter: (column, pattern) => `reference_id IN (SELECT rowid FROM instances_text WHERE instances_text.${column} LIKE ${pattern})`,
 };
 
+/**
+ * AssignedToMe has two plans. `sparse`: from the caller's pending items (pending_roles), then sort
+ * them: costs what waits on the caller's roles. `dense`: walk the waiting instances in list order
+ * (an index) and keep those the caller's roles may act on, until the page is full: costs the
+ * page, when most of what waits is the caller's. The store picks dense from DENSE_ASSIGNED items on.
+ */
+export type AssignedPlan = 'sparse' | 'dense';
+const DENSE_ASSIGNED = 2000;
+
 /** The SQL of an instance list (exported for the query-plan tests). */
-export function instanceListSql(q: InstanceQuery): { sql: string; params: unknown[] } {
+export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse'): { sql: string; params: unknown[] } {
   const where = compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX);
   const clauses = [where.sql || '1=1'];
   const params: unknown[] = where.params.map(sqliteParam);
+  let from = 'instances';
+  const fromParams: unknown[] = [];
   if (q.initiatorId !== undefined) {
     clauses.push('initiator_id = ?');
     params.push(q.initiatorId);
@@ -512,8 +532,12 @@ export function instanceListSql(q: InstanceQuery): { sql: string; params: unknow
     // Index look-ups by role and by identity (pending-approvals.ts), not a scan of Suspended instances.
     const roles = q.assignedTo.roleIds;
     clauses.push(`status = ${InstanceStatus.Suspended}`);
-    clauses.push(roles.length ? `id IN (SELECT instance_id FROM pending_roles WHERE role_id IN (${roles.map(() => '?').join(',')}))` : '0');
-    params.push(...roles);
+    const inRoles = `role_id IN (${roles.map(() => '?').join(',')})`;
+    if (!roles.length) clauses.push('0');
+    else if (plan === 'dense') clauses.push(`EXISTS (SELECT 1 FROM pending_roles p WHERE p.instance_id = instances.id AND p.${inRoles})`);
+    else from = `(SELECT DISTINCT instance_id FROM pending_roles WHERE ${inRoles}) AS mine CROSS JOIN instances ON instances.id = mine.instance_id`;
+    // The role ids come first: in the sparse plan they are in the FROM clause, before the WHERE's parameters.
+    if (roles.length) (plan === 'dense' ? params : fromParams).push(...roles);
     clauses.push('NOT EXISTS (SELECT 1 FROM pending_barred b WHERE b.instance_id = instances.id AND b.identity_id = ?)');
     params.push(q.assignedTo.identityId);
   }
@@ -523,8 +547,8 @@ export function instanceListSql(q: InstanceQuery): { sql: string; params: unknow
     params.push(...k.params);
   }
   const dir = q.ascending ? 'ASC' : 'DESC';
-  const sql = `SELECT * FROM instances WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
-  return { sql, params: [...params, q.limit, q.offset] };
+  const sql = `SELECT instances.* FROM ${from} WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
+  return { sql, params: [...fromParams, ...params, q.limit, q.offset] };
 }
 
 const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
