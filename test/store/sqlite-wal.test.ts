@@ -3,7 +3,11 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Checkpointer } from '../../src/store/sqlite/checkpointer.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 import { waitFor } from '../support/until.ts';
 import { createIn } from './store-fixtures.ts';
 
@@ -37,6 +41,32 @@ describe('SQLite WAL housekeeping', () => {
       other.close();
     } finally {
       await store.close();
+    }
+  });
+
+  it('under writes that never pause, the WAL still starts over once it outgrows its limit', async () => {
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma(`journal_size_limit = ${1024 * 1024}`);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)');
+    const checkpointer = new Checkpointer(file, require.resolve('better-sqlite3'), { intervalMs: 10, idleMs: 60_000, journalSizeLimit: 1024 * 1024 });
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    const body = Buffer.alloc(16 * 1024, 7);
+    let largest = 0;
+    try {
+      // About 64 MB through the WAL, a commit at a time, the event loop turning between them (as a busy server's).
+      for (let i = 0; i < 4096; i++) {
+        db.transaction(() => insert.run(body)).immediate();
+        if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+        largest = Math.max(largest, walSize());
+      }
+      expect((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(4096);
+      expect(largest).toBeLessThan(24 * 1024 * 1024);
+    } finally {
+      await checkpointer.stop();
+      db.close();
     }
   });
 

@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
  * WAL checkpoints off the request thread. SQLite's automatic checkpoint runs inside whichever
  * COMMIT crosses the threshold, freezing the event loop for milliseconds (the p99 of signals in
  * docs/benchmarks.md). So the request connection turns it off, and this worker thread, with its
- * own connection, runs PASSIVE checkpoints (they never block writers) a few times a second, and
- * a TRUNCATE once the database has been idle for a second (issue 16: a WAL of 478 MB beside a
+ * own connection, runs PASSIVE checkpoints (they never block writers) a few times a second, a
+ * RESTART when the WAL outgrows journal_size_limit under writes that never pause, and a TRUNCATE
+ * once the database has been idle for a second (issue 16: a WAL of 478 MB beside a
  * 29 MB database, cut only at shutdown).
  */
 const WORKER = `
@@ -14,11 +15,23 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
 db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
+const limitFrames = Math.max(1, Math.floor(workerData.journalSizeLimit / db.pragma('page_size', { simple: true })));
 let lastFrames = -1;
 let idleTicks = 0;
 const timer = setInterval(() => {
   try {
     const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
+    if (r.log > limitFrames) {
+      // Under writes that never pause, PASSIVE copies the frames back but the WAL never starts
+      // over (a writer restarts it only when every frame was copied when it began): the file grew
+      // to 2.4 GB beside a 376 MB database while a history was built. RESTART finishes the copy
+      // holding the write lock (writers wait for the last few frames, a millisecond or so, since
+      // PASSIVE keeps up) and makes the next writer start the WAL over, cut to journal_size_limit.
+      db.pragma('busy_timeout = 100');
+      try { db.pragma('wal_checkpoint(RESTART)'); } finally { db.pragma('busy_timeout = 1000'); }
+      lastFrames = -1;
+      return;
+    }
     // Idle: every frame copied back and none added for idleMs. Then the WAL file is cut to zero,
     // so a burst's WAL does not stay on disk (journal_size_limit only trims it to the limit).
     idleTicks = r.log > 0 && r.log === r.checkpointed && r.log === lastFrames ? idleTicks + 1 : 0;
