@@ -160,6 +160,27 @@ for (const kind of STORE_KINDS) {
       expect(p).not.toMatch(kind === 'sqlite' ? /SCAN instances/ : /Seq Scan/);
     });
 
+    it('-contains (SQLite) tries the first rows in list order, then the trigram index: the same answers either way', async () => {
+      if (kind !== 'sqlite') return;
+      const db = (store as unknown as { conn: Database.Database }).conn;
+      for (const [needle, offset] of [
+        ['Request', 0], // in most titles: the window fills the page
+        ['Request', 400], // deep: past the window's matches, so the index answers
+        ['quest 12', 0], // rare: the index answers
+      ] as const) {
+        const q = query({ filter: bound(`Title -contains "${needle}"`, INSTANCE_FIELDS), limit: 50, offset });
+        const indexed = instanceListSql(q);
+        const windowed = instanceListSql(q, 'sparse', 100);
+        expect(await plan(windowed.sql, windowed.params)).not.toMatch(/instances_text|TEMP B-TREE/);
+        const want = (db.prepare(indexed.sql).all(...indexed.params) as { title: string }[]).map((r) => r.title);
+        expect((await store.queryInstances(q)).map((i) => i.title)).toEqual(want);
+        const fromWindow = (db.prepare(windowed.sql).all(...windowed.params) as { title: string }[]).map((r) => r.title);
+        // A full page from the window is the answer; a short one is only a prefix of it.
+        if (fromWindow.length === 50) expect(fromWindow).toEqual(want);
+        else expect(want.slice(0, fromWindow.length)).toEqual(fromWindow);
+      }
+    });
+
     it("AssignedToMe, when most of what waits is the caller's (SQLite: dense plan), walks the list order and stops at the page", async () => {
       if (kind !== 'sqlite') return;
       const { sql: text, params } = instanceListSql(ASSIGNED, 'dense');

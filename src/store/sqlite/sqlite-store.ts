@@ -291,6 +291,14 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         .get(...roles) as Row;
       if ((n.n as number) >= DENSE_ASSIGNED) plan = 'dense';
     }
+    if (usesTextIndex(q)) {
+      // -contains through the trigram index costs what the needle matches: little for a rare one,
+      // seconds for one in every title ('example' at a million). A common one fills the page from
+      // the first rows in list order, so those are tried first: a full page there is the answer.
+      const { sql, params } = instanceListSql(q, plan, TEXT_WINDOW);
+      const rows = this.conn.prepare(sql).all(...params) as Row[];
+      if (rows.length === q.limit) return rows.map(toInstance);
+    }
     const { sql, params } = instanceListSql(q, plan);
     return (this.conn.prepare(sql).all(...params) as Row[]).map(toInstance);
   }
@@ -515,13 +523,22 @@ const INSTANCE_TEXT_INDEX: TextIndex = {
  * page, when most of what waits is the caller's. The store picks dense from DENSE_ASSIGNED items on.
  */
 export type AssignedPlan = 'sparse' | 'dense';
+
+/** Rows in list order a -contains filter is first tried on (see queryInstances). */
+const TEXT_WINDOW = 5_000;
+
+/** Whether the query's filter goes through the trigram index (a -contains on an indexed field). */
+function usesTextIndex(q: InstanceQuery): boolean {
+  return q.filter !== null && compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX).sql !== compileSql(q.filter, 'sqlite', 1).sql;
+}
 const DENSE_ASSIGNED = 2000;
 
 /** The SQL of an instance list (exported for the query-plan tests). */
-export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse'): { sql: string; params: unknown[] } {
-  const where = compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX);
-  const clauses = [where.sql || '1=1'];
-  const params: unknown[] = where.params.map(sqliteParam);
+export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse', window?: number): { sql: string; params: unknown[] } {
+  // In a window the text filter is the plain test: the window is what bounds the work.
+  const where = compileSql(q.filter, 'sqlite', 1, window ? undefined : INSTANCE_TEXT_INDEX);
+  const clauses: string[] = [];
+  const params: unknown[] = [];
   let from = 'instances';
   const fromParams: unknown[] = [];
   if (q.initiatorId !== undefined) {
@@ -547,8 +564,17 @@ export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse')
     params.push(...k.params);
   }
   const dir = q.ascending ? 'ASC' : 'DESC';
-  const sql = `SELECT instances.* FROM ${from} WHERE ${clauses.map((c) => `(${c})`).join(' AND ')} ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir} LIMIT ? OFFSET ?`;
-  return { sql, params: [...fromParams, ...params, q.limit, q.offset] };
+  const order = `ORDER BY ${q.sortColumn} ${dir}, reference_id ${dir}`;
+  const and = (cs: string[]) => cs.map((c) => `(${c})`).join(' AND ') || '1=1';
+  const filter = where.sql || '1=1';
+  const filterParams = where.params.map(sqliteParam);
+  if (window) {
+    // The first `window` rows in list order (through the same indexes as the plain list), then the filter.
+    const sql = `SELECT * FROM (SELECT instances.* FROM ${from} WHERE ${and(clauses)} ${order} LIMIT ${window}) AS instances WHERE ${filter} ${order} LIMIT ? OFFSET ?`;
+    return { sql, params: [...fromParams, ...params, ...filterParams, q.limit, q.offset] };
+  }
+  const sql = `SELECT instances.* FROM ${from} WHERE ${and([filter, ...clauses])} ${order} LIMIT ? OFFSET ?`;
+  return { sql, params: [...fromParams, ...filterParams, ...params, q.limit, q.offset] };
 }
 
 const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
