@@ -156,7 +156,9 @@ async function serverWithHistory(store: 'sqlite' | 'postgres', size: number, o: 
   const db = store === 'postgres' ? await freshSchema() : null;
   const child = await ServerChild.start({ env: db ? { BENCH_DATABASE_URL: db.url } : {} });
   try {
-    return { child, history: await build(child, size, label, o.clients), cleanup: async () => void (await db?.drop()) };
+    const history = await build(child, size, label, o.clients);
+    await db?.analyze();
+    return { child, history, cleanup: async () => void (await db?.drop()) };
   } catch (e) {
     await child.stop();
     await db?.drop();
