@@ -523,6 +523,7 @@ const INSTANCE_TEXT_INDEX: TextIndex = {
  * page, when most of what waits is the caller's. The store picks dense from DENSE_ASSIGNED items on.
  */
 export type AssignedPlan = 'sparse' | 'dense';
+const DENSE_ASSIGNED = 2000;
 
 /** Rows in list order a -contains filter is first tried on (see queryInstances). */
 const TEXT_WINDOW = 5_000;
@@ -531,7 +532,6 @@ const TEXT_WINDOW = 5_000;
 function usesTextIndex(q: InstanceQuery): boolean {
   return q.filter !== null && compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX).sql !== compileSql(q.filter, 'sqlite', 1).sql;
 }
-const DENSE_ASSIGNED = 2000;
 
 /** The SQL of an instance list (exported for the query-plan tests). */
 export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse', window?: number): { sql: string; params: unknown[] } {
