@@ -87,6 +87,9 @@ describe('portal: ACME', () => {
       'the ACME request in the inbox',
       async () => {
         await page.goto(`${t.url}/KeyfactorPortal/inbox`);
+        // The list loads after the page: counting links before it has would see none, every time
+        // the load takes longer than the poll (it did on PostgreSQL on a loaded machine).
+        await page.getByText('Loading your requests').waitFor({ state: 'detached', timeout: 15_000 });
         return (await page.getByRole('link', { name: /inbox\.example\.test/ }).count()) > 0;
       },
       60_000,

@@ -55,15 +55,22 @@ describe('SQLite WAL housekeeping', () => {
     const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
     const body = Buffer.alloc(16 * 1024, 7);
     let largest = 0;
+    let startedOver = 0;
     try {
       // About 64 MB through the WAL, a commit at a time, the event loop turning between them (as a busy server's).
       for (let i = 0; i < 4096; i++) {
         db.transaction(() => insert.run(body)).immediate();
-        if (i % 8 === 0) await new Promise((r) => setImmediate(r));
-        largest = Math.max(largest, walSize());
+        if (i % 8 === 0) await new Promise((r) => setTimeout(r, 1));
+        const size = walSize();
+        // The file only shrinks when a checkpoint let the WAL start over (then trimmed to the limit).
+        if (size < largest) startedOver++;
+        largest = Math.max(largest, size);
       }
       expect((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(4096);
-      expect(largest).toBeLessThan(24 * 1024 * 1024);
+      // Without the RESTART it only grows, to the whole 64 MB and more; with it, it starts over
+      // (how often depends on how much CPU the checkpointer's thread gets on a loaded machine).
+      expect(startedOver).toBeGreaterThan(0);
+      expect(largest).toBeLessThan(56 * 1024 * 1024);
     } finally {
       await checkpointer.stop();
       db.close();

@@ -92,12 +92,14 @@ export function acmeRoutes(service: AcmeService) {
         url: `${prefix}/new-nonce`,
         handler: async (req, reply) => {
           await ctx(req);
-          reply.code(200).send();
+          // Returned: an async handler that sends without returning the reply races Fastify's own
+          // send (the Replay-Nonce hook is async on PostgreSQL), and the nonce header was lost.
+          return reply.code(200).send();
         },
       });
       app.get(`${prefix}/new-nonce`, async (req, reply) => {
         await ctx(req);
-        reply.code(204).send();
+        return reply.code(204).send();
       });
 
       app.post(`${prefix}/new-account`, async (req, reply) => {
