@@ -18,10 +18,10 @@ export const escapeLike = (v: string): string => v.replace(/[\\%_]/g, '\\$&');
  * Values only ever travel as parameters; column names come from FieldSpec.column (trusted).
  * Every and/or node is parenthesized so the text never depends on SQL precedence.
  */
-export function compileSql(bound: BoundAst | null, dialect: Dialect, firstParam = 1, textIndex?: TextIndex): { sql: string; params: unknown[] } {
+export function compileSql(bound: BoundAst | null, dialect: Dialect, firstParam = 1, textIndex?: TextIndex): { sql: string; params: unknown[]; usedTextIndex: boolean } {
   const c = new SqlCompiler(dialect, firstParam, textIndex);
   const sql = bound === null ? (dialect === 'postgres' ? 'TRUE' : '1=1') : c.node(bound);
-  return { sql, params: c.params };
+  return { sql, params: c.params, usedTextIndex: c.usedTextIndex };
 }
 
 /**
@@ -39,6 +39,8 @@ const indexable = (v: string): boolean => [...v].length >= 3 && !/[\\%_]/.test(v
 
 class SqlCompiler {
   readonly params: unknown[] = [];
+  /** Whether some `-contains` went through the text index (the store then weighs other plans). */
+  usedTextIndex = false;
   constructor(
     readonly dialect: Dialect,
     readonly firstParam: number,
@@ -85,6 +87,7 @@ class SqlCompiler {
       // The pre-filter's parameter first: SQLite's `?` placeholders bind in text order.
       const pre = op === 'contains' && this.textIndex?.columns.has(col) && indexable(v) ? `${this.textIndex.filter(col, this.param(`%${v}%`, 'text'))} AND ` : '';
       const exact = `${this.lower(col)} LIKE ${this.lower(this.param(like(escapeLike(v)), 'text'))} ESCAPE '\\'`;
+      if (pre) this.usedTextIndex = true;
       return pre ? `(${pre}${exact})` : exact;
     }
     switch (b.field.type) {

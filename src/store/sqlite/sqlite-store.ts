@@ -291,7 +291,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         .get(...roles) as Row;
       if ((n.n as number) >= DENSE_ASSIGNED) plan = 'dense';
     }
-    if (usesTextIndex(q)) {
+    const indexed = instanceListSql(q, plan);
+    if (indexed.usesTextIndex) {
       // -contains through the trigram index costs what the needle matches: little for a rare one,
       // seconds for one in every title ('example' at a million). A common one fills the page from
       // the first rows in list order, so those are tried first: a full page there is the answer.
@@ -299,8 +300,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       const rows = this.conn.prepare(sql).all(...params) as Row[];
       if (rows.length === q.limit) return rows.map(toInstance);
     }
-    const { sql, params } = instanceListSql(q, plan);
-    return (this.conn.prepare(sql).all(...params) as Row[]).map(toInstance);
+    return (this.conn.prepare(indexed.sql).all(...indexed.params) as Row[]).map(toInstance);
   }
 
   async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
@@ -528,13 +528,8 @@ const DENSE_ASSIGNED = 2000;
 /** Rows in list order a -contains filter is first tried on (see queryInstances). */
 const TEXT_WINDOW = 5_000;
 
-/** Whether the query's filter goes through the trigram index (a -contains on an indexed field). */
-function usesTextIndex(q: InstanceQuery): boolean {
-  return q.filter !== null && compileSql(q.filter, 'sqlite', 1, INSTANCE_TEXT_INDEX).sql !== compileSql(q.filter, 'sqlite', 1).sql;
-}
-
 /** The SQL of an instance list (exported for the query-plan tests). */
-export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse', window?: number): { sql: string; params: unknown[] } {
+export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse', window?: number): { sql: string; params: unknown[]; usesTextIndex: boolean } {
   // In a window the text filter is the plain test: the window is what bounds the work.
   const where = compileSql(q.filter, 'sqlite', 1, window ? undefined : INSTANCE_TEXT_INDEX);
   const clauses: string[] = [];
@@ -571,10 +566,10 @@ export function instanceListSql(q: InstanceQuery, plan: AssignedPlan = 'sparse',
   if (window) {
     // The first `window` rows in list order (through the same indexes as the plain list), then the filter.
     const sql = `SELECT * FROM (SELECT instances.* FROM ${from} WHERE ${and(clauses)} ${order} LIMIT ${window}) AS instances WHERE ${filter} ${order} LIMIT ? OFFSET ?`;
-    return { sql, params: [...fromParams, ...params, ...filterParams, q.limit, q.offset] };
+    return { sql, params: [...fromParams, ...params, ...filterParams, q.limit, q.offset], usesTextIndex: false };
   }
   const sql = `SELECT instances.* FROM ${from} WHERE ${and([filter, ...clauses])} ${order} LIMIT ? OFFSET ?`;
-  return { sql, params: [...fromParams, ...filterParams, ...params, q.limit, q.offset] };
+  return { sql, params: [...fromParams, ...filterParams, ...params, q.limit, q.offset], usesTextIndex: where.usedTextIndex };
 }
 
 const EMPTY_PENDING: PendingRows = { roleIds: [], barredIds: [] };
