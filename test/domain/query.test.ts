@@ -326,8 +326,8 @@ describe('printQuery', () => {
 
 describe('compileSql', () => {
   it('uses a no-op condition without a query', () => {
-    expect(compileSql(null, 'sqlite')).toEqual({ sql: '1=1', params: [] });
-    expect(compileSql(null, 'postgres')).toEqual({ sql: 'TRUE', params: [] });
+    expect(compileSql(null, 'sqlite')).toEqual({ sql: '1=1', params: [], usedTextIndex: false });
+    expect(compileSql(null, 'postgres')).toEqual({ sql: 'TRUE', params: [], usedTextIndex: false });
   });
 
   it('never puts values into the SQL text', () => {
@@ -344,7 +344,21 @@ describe('compileSql', () => {
     expect(compileSql(bound, 'sqlite')).toEqual({
       sql: `(((title IS NULL OR NOT (LOWER(title) LIKE LOWER(?) ESCAPE '\\')) AND is_published = ?) OR LOWER(id) = ?)`,
       params: ['%a\\_b%', 1, 'aaaaaaaa-0000-0000-0000-000000000001'],
+      usedTextIndex: false,
     });
+  });
+
+  it('says when a -contains went through the text index, with the exact test kept beside it', () => {
+    const textIndex = { columns: new Set(['title']), filter: (col: string, p: string) => `rowid IN (SELECT rowid FROM fts WHERE ${col} LIKE ${p})` };
+    const indexed = compileSql(bindQuery(parseQuery('Title -contains Web'), FIELDS), 'sqlite', 1, textIndex);
+    expect(indexed).toEqual({
+      sql: `(rowid IN (SELECT rowid FROM fts WHERE title LIKE ?) AND LOWER(title) LIKE LOWER(?) ESCAPE '\\')`,
+      params: ['%Web%', '%Web%'],
+      usedTextIndex: true,
+    });
+    // Two characters are too short for trigrams, and LIKE escapes do not survive the index.
+    expect(compileSql(bindQuery(parseQuery('Title -contains We'), FIELDS), 'sqlite', 1, textIndex).usedTextIndex).toBe(false);
+    expect(compileSql(bindQuery(parseQuery('Title -contains "a_b"'), FIELDS), 'sqlite', 1, textIndex).usedTextIndex).toBe(false);
   });
 
   it('postgres text and $n numbering from firstParam', () => {
@@ -355,6 +369,7 @@ describe('compileSql', () => {
         `((start_date >= $5::timestamptz AND start_date < $6::timestamptz) OR (is_published IS NULL OR NOT (is_published = $7)))) AND ` +
         `reference_id >= $8) AND status = $9)`,
       params: ['Web%', '2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z', false, 3, 3],
+      usedTextIndex: false,
     });
   });
 
@@ -363,6 +378,7 @@ describe('compileSql', () => {
     expect(compileSql(bound, 'postgres')).toEqual({
       sql: `(((title IS NULL OR NOT (LOWER(title COLLATE "C") = LOWER($1::text COLLATE "C"))) OR id IS NULL) OR start_date < $2::timestamptz)`,
       params: ['Web', '2024-05-01T08:00:00.000Z'],
+      usedTextIndex: false,
     });
   });
 });
