@@ -83,7 +83,10 @@ export const approvalRoutes =
         const id = field(o, 'InstanceId');
         if (typeof id !== 'string') fail('ValidationFailed', `Items[${i}].InstanceId is required.`);
         const { key, data } = readSignal(o);
-        return { instanceId: guid(id as string, `Items[${i}].InstanceId`), key, data };
+        const actingFor = field(o, 'ActingFor') ?? null;
+        if (actingFor !== null && (typeof actingFor !== 'string' || actingFor.length > 400))
+          fail('ValidationFailed', `Items[${i}].ActingFor must be an account name (a string of at most 400 characters).`);
+        return { instanceId: guid(id as string, `Items[${i}].InstanceId`), key, data, actingFor: actingFor as string | null };
       });
       const results = await approvals.bulk(parsed, p);
       return {
@@ -150,7 +153,11 @@ const S = {
   bulk: extension({
     summary: 'Decide many instances in one call',
     description: 'Each item is checked and recorded as if signalled alone; a result per item.',
-    body: Type.Object({ Items: Type.Array(Type.Object({ InstanceId: Type.String(), SignalKey: Type.String(), Data: Type.Optional(Nullable(FreeObject())) })) }),
+    body: Type.Object({
+      Items: Type.Array(
+        Type.Object({ InstanceId: Type.String(), SignalKey: Type.String(), Data: Type.Optional(Nullable(FreeObject())), ActingFor: Type.Optional(Nullable(Type.String())) }),
+      ),
+    }),
     response: { 200: Type.Object({ Results: Type.Array(FreeObject('{InstanceId, Succeeded, Outcome} or {InstanceId, Succeeded: false, HttpStatus, Error}')) }) },
   }),
   reassign: extension({

@@ -1,4 +1,5 @@
 import { fail } from './errors.ts';
+import type { RecordedSignal } from './types.ts';
 
 /*
  * Delegation (docs/approvals.md#delegation), pure: who a delegate may act for through chains of
@@ -48,4 +49,10 @@ export function checkDelegation(r: DelegationRequest): { startsAt: string; endsA
   if (end <= Date.parse(r.now)) fail('ValidationFailed', 'End must be in the future.');
   if (end - start > MAX_DELEGATION_DAYS * 86_400_000) fail('ValidationFailed', `A delegation covers at most ${MAX_DELEGATION_DAYS} days.`);
   return { startsAt: new Date(start).toISOString(), endsAt: new Date(end).toISOString() };
+}
+
+/** Whether this person sent the signal, for themselves or acting for someone (records before byIdentityId name them only). */
+export function sentBy(s: RecordedSignal, person: { identityId: number; accountName: string }): boolean {
+  if (s.by === undefined) return s.identityId === person.identityId;
+  return s.byIdentityId !== undefined ? s.byIdentityId === person.identityId : s.by.toLowerCase() === person.accountName.toLowerCase();
 }

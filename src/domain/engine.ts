@@ -1,5 +1,6 @@
 import { boundJson, DEFAULT_RESULT_BOUNDS, wellFormedText, type JsonBounds } from './bounded-json.ts';
 import { findStart } from './definition.ts';
+import { sentBy } from './delegation.ts';
 import { CountersignError, fail } from './errors.ts';
 import { applyOutcome, decideCurrent, runFrom } from './run-loop.ts';
 import type { StepOutcome, StepType, TimerKind } from './step-type.ts';
@@ -122,6 +123,15 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
   if (!checked.ok) fail('SignalInvalid', checked.message);
   const data = (checked as { data: JsonObject }).data;
 
+  // One person, one decision per step: whoever sent a signal here, for themselves or for someone
+  // else, may not send another for a different seat (else one delegate of two approvers is a quorum).
+  const sender = delegate ?? input.actor;
+  const other = instance.signals.find((s) => s.step === step.uniqueName && sentBy(s, sender) && s.identityId !== input.actor.identityId);
+  if (other)
+    fail(
+      'Forbidden',
+      `${sender.accountName} already decided step '${step.uniqueName}'${other.identityId === sender.identityId ? '' : ` acting for ${other.accountName}`}; one person makes one decision per step, whoever they act for.`,
+    );
   const previous = instance.signals.find((s) => s.signal === signalName && s.identityId === input.actor.identityId);
   if (previous) {
     if (sameDecision(type, previous.data, data)) {
@@ -140,7 +150,7 @@ export function applySignal(instance: Instance, version: DefinitionVersion, inpu
     accountName: input.actor.accountName,
     data,
     at: ctx.now,
-    ...(delegate ? { by: delegate.accountName } : {}),
+    ...(delegate ? { by: delegate.accountName, byIdentityId: delegate.identityId } : {}),
   };
   const withSignal = { ...instance, signals: [...instance.signals, recorded] };
   const described = describeSignal(type, signalName, data);

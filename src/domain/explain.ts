@@ -66,7 +66,7 @@ export function explainInstance(input: ExplainInput, ctx: EngineContext): Explan
     const since = visit.find((h) => h.kind === 'Suspended')?.at ?? instance.lastModified;
     const wait = type?.explainWait?.({ ...sctx, history: visit }, since, ctx.maxWaitMs) ?? null;
     const barred = new Set(type?.barredActors?.(sctx).identityIds ?? []);
-    const acted = new Set(sctx.signals.map((s) => s.identityId));
+    const acted = new Set(sctx.signals.flatMap((s) => (s.byIdentityId === undefined ? [s.identityId] : [s.identityId, s.byIdentityId])));
     const seen = new Set<number>();
     const identities: PersonRef[] = [];
     for (const r of input.roles)

@@ -75,6 +75,8 @@ export interface RecordedSignal {
   at: string;
   /** The delegate who sent it acting for accountName, when it was sent under a delegation. */
   by?: string;
+  /** That delegate's identity (recorded since one person may make only one decision per step). */
+  byIdentityId?: number;
 }
 
 /** Variables and metadata written by steps, kept apart from what the requester sent. */

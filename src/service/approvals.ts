@@ -15,6 +15,8 @@ export interface BulkItem {
   instanceId: string;
   key: string;
   data: JsonObject;
+  /** The delegator this decision is made for (docs/approvals.md#delegation), as on a single signal. */
+  actingFor?: string | null;
 }
 
 export type BulkResult = { instanceId: string; ok: true; outcome: SignalOutcome } | { instanceId: string; ok: false; error: CountersignError };
@@ -41,7 +43,7 @@ export class ApprovalService {
     const out: BulkResult[] = [];
     for (const item of items) {
       try {
-        out.push({ instanceId: item.instanceId, ok: true, outcome: await this.signal(item.instanceId, item.key, item.data, principal) });
+        out.push({ instanceId: item.instanceId, ok: true, outcome: await this.signal(item.instanceId, item.key, item.data, principal, item.actingFor) });
       } catch (e) {
         if (!(e instanceof CountersignError)) throw e;
         out.push({ instanceId: item.instanceId, ok: false, error: e });

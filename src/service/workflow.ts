@@ -1,4 +1,5 @@
 import { validateSteps } from '../domain/definition.ts';
+import { sentBy } from '../domain/delegation.ts';
 import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
 import {
   applySignal,
@@ -588,8 +589,8 @@ const acts = (actor: Actor, i: Instance): boolean =>
 
 /**
  * Who a signal is recorded for: the caller when they may act (unless they name someone they act
- * for); else the first delegator who may act and has not decided yet, or has (so a repeat is
- * counted once); else the caller, whom the engine then refuses with the reason.
+ * for); else the delegator the caller already decided for (so a repeat is counted once), else the
+ * first who may act and has not decided yet; else the caller, whom the engine then refuses with the reason.
  */
 function chooseActor(p: Principal, i: Instance, via: Actor[], actingFor: string | null): Actor {
   const self = actorOf(p);
@@ -602,7 +603,14 @@ function chooseActor(p: Principal, i: Instance, via: Actor[], actingFor: string 
   }
   if (acts(self, i)) return self;
   const eligible = via.filter((d) => acts(d, i));
-  return eligible.find((d) => !i.signals.some((s) => s.identityId === d.identityId)) ?? eligible[0] ?? self;
+  // The seat this caller already decided for (a repeat is then counted once), else one undecided.
+  const sender = { identityId: p.identity.id, accountName: p.identity.accountName };
+  return (
+    eligible.find((d) => i.signals.some((s) => s.identityId === d.identityId && sentBy(s, sender))) ??
+    eligible.find((d) => !i.signals.some((s) => s.identityId === d.identityId)) ??
+    eligible[0] ??
+    self
+  );
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -4,7 +4,8 @@ import type { Instance } from '../domain/types.ts';
  * AssignedToMe as an index look-up. Beside each instance the stores keep two small tables, written
  * in the same transaction as the instance row:
  *   pending_roles (role_id, instance_id): the roles that may act on a Suspended instance's step;
- *   pending_barred (instance_id, identity_id): who may not (already signalled, or excluded by four eyes).
+ *   pending_barred (instance_id, identity_id): who may not (already signalled, for themselves or as a
+ *     delegate, or excluded by four eyes).
  * An instance that is not Suspended has no rows in either. `isAssignedTo` is the definition the
  * tables must agree with (the old json scan); the store contract tests compare the two.
  */
@@ -21,7 +22,8 @@ export function pendingRows(i: Instance): PendingRows {
   if (i.status !== 'Suspended') return { roleIds: [], barredIds: [] };
   return {
     roleIds: sortedUnique(i.pendingRoleIds),
-    barredIds: sortedUnique([...i.signals.map((s) => s.identityId), ...i.pendingExcludedIds]),
+    // A delegate who decided (for someone) has made their one decision on the step too.
+    barredIds: sortedUnique([...i.signals.flatMap((s) => (s.byIdentityId === undefined ? [s.identityId] : [s.identityId, s.byIdentityId])), ...i.pendingExcludedIds]),
   };
 }
 

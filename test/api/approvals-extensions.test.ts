@@ -445,6 +445,52 @@ describe('delegation', () => {
     expect(refused.body.Message).toContain('even acting for CORP\\bob');
   });
 
+  it('one person, one decision per step: a delegate of two approvers is not a quorum of two, and drops what they decided from their inbox', async () => {
+    const gina = await createUser(t.server.services.store, 'CORP\\gina');
+    await createRole(t.server.services.store, 'Gina inbox', [P.instancesReadPending], [gina.id]);
+    const fromAlice = await delegate({ Delegate: 'CORP\\gina', End: inAWeek() }, alice.auth);
+    const fromBob = await delegate({ Delegate: 'CORP\\gina', End: inAWeek() }, bob.auth);
+    const id = await startInstance(t, twoApprovals, {}, dave.auth);
+    expect(await assigned(gina.auth)).toContain(id);
+
+    const first = await signal(id, { ...APPROVE, ActingFor: 'CORP\\alice' }, gina.auth, { Prefer: 'return=representation' });
+    expect(first.body).toMatchObject({ Outcome: 'Recorded', Counts: [{ Required: 2, Received: 1 }, { Received: 0 }] });
+    expect(await assigned(gina.auth)).not.toContain(id);
+    // The second seat is refused, with why, and changes nothing; without ActingFor it is a repeat of the first.
+    const second = await signal(id, { ...APPROVE, ActingFor: 'CORP\\bob' }, gina.auth);
+    expect(second.status).toBe(403);
+    expect(second.body.Message).toContain("CORP\\gina already decided step 'RequireApproval1' acting for CORP\\alice");
+    expect((await signal(id, APPROVE, gina.auth, { Prefer: 'return=representation' })).body.Outcome).toBe('Repeated');
+    expect((await explain(id)).body.Wait.Decisions.map((d: { AccountName: string }) => d.AccountName)).toEqual(['CORP\\alice']);
+    // Bob, another person, decides his own seat: the quorum is met by two people, and the next step is gina's to decide again.
+    expect((await signal(id, APPROVE, bob.auth, { Prefer: 'return=representation' })).body).toMatchObject({ Outcome: 'Advanced', CurrentStepUniqueName: 'RequireApproval2' });
+    expect(await assigned(gina.auth)).toContain(id);
+
+    // Bulk decisions take ActingFor per item, under the same rule.
+    const other = await startInstance(t, twoApprovals, {}, dave.auth);
+    const bulk = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
+      auth: gina.auth,
+      unchecked: true,
+      body: {
+        Items: [
+          { InstanceId: other, ...APPROVE, ActingFor: 'CORP\\bob' },
+          { InstanceId: other, ...APPROVE, ActingFor: 'CORP\\alice' },
+        ],
+      },
+    });
+    expect(bulk.body.Results[0]).toMatchObject({ Succeeded: true, Outcome: { Outcome: 'Recorded' } });
+    expect(bulk.body.Results[1]).toMatchObject({ Succeeded: false, HttpStatus: 403 });
+    expect((await history(other)).find((e) => e.Kind === 'SignalReceived')!.Actor).toBe('CORP\\gina (acting for CORP\\bob)');
+    const bad = await t.call('POST', '/KeyfactorAPI/Workflow/Instances/BulkSignals', {
+      auth: gina.auth,
+      unchecked: true,
+      body: { Items: [{ InstanceId: other, ...APPROVE, ActingFor: 7 }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.Message).toContain('Items[0].ActingFor');
+    for (const d of [fromAlice, fromBob]) await t.call('DELETE', `/KeyfactorAPI/Workflow/Delegations/${d.body.Id}`, { auth: t.adminAuth, unchecked: true });
+  });
+
   it('refuses what cannot be a delegation', async () => {
     expect((await delegate({ Delegate: 'CORP\\alice', End: inAWeek() }, alice.auth)).status).toBe(400);
     expect((await delegate({ Delegate: 'CORP\\nobody', End: inAWeek() }, alice.auth)).status).toBe(400);
