@@ -176,10 +176,35 @@ export interface OneClickAction {
   done: string;
   signal: string;
   data: JsonObject;
-  /** The Data field the page's optional comment goes into. */
+  /** The Data field the page's comment goes into (no comment box without it). */
   commentField?: string;
   /** Styles the button: positive (green) or negative (red). */
   tone?: 'positive' | 'negative';
+  /**
+   * Pure: what the confirmation form asks at a step with this configuration (the step's own
+   * rules for a decision). Absent: an optional comment (when commentField is set) and no choices.
+   * The page enforces it (a choice must be one of its options) before the signal is sent;
+   * checkSignal stays the final authority.
+   */
+  form?(config: JsonObject): OneClickForm;
+}
+
+/** The fields a one-click confirmation form shows besides its button. */
+export interface OneClickForm {
+  /** Whether the comment (into commentField) is optional or required; absent: optional. */
+  comment?: 'optional' | 'required';
+  /** Each a <select> whose chosen option goes into Data[field] (nothing when none is chosen). */
+  choices?: OneClickChoice[];
+}
+
+export interface OneClickChoice {
+  /** The Data field the chosen option goes into. */
+  field: string;
+  /** The field's label on the page ("Reason code"). */
+  label: string;
+  options: string[];
+  /** A choice is required to send the action. */
+  required: boolean;
 }
 
 export interface WaitPlan {

@@ -156,6 +156,97 @@ describe('approval notifications and one-click links', () => {
     expect(inst.History.find((h: any) => h.Kind === 'SignalReceived').Message).toBe('Denied: No');
   });
 
+  it("a link's confirmation form asks what the step's rules need: a reason code and a comment to deny", async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { CommentRequired: 'OnDeny', ReasonCodes: ['Policy', 'Duplicate'] }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, def, { InitialData: { cn: 'policy.example.com' } });
+    await until(async () => (await t.server.services.store.getInstance(id))?.status === 'Suspended');
+    const secret = await t.server.services.store.getOrCreateSetting('action_link_secret', 'unused');
+    const link = (who: number, action: string) =>
+      `${t.url}${ACTION_PATH}/${signAction({ instanceId: id, step: 'RequireApproval1', identityId: who, action, expires: Date.now() + 60_000 }, secret)}`;
+    const post = (url: string, form: Record<string, string>) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    const recorded = async () => (await t.server.services.store.getInstance(id))!.signals;
+
+    const denyUrl = link(ids.alice, 'Deny');
+    const denyPage = await fetch(denyUrl);
+    expect(denyPage.status).toBe(200);
+    expect(denyPage.headers.get('referrer-policy')).toBe('no-referrer');
+    const deny = await denyPage.text();
+    expect(deny).toMatch(/<label for="choice-0">Reason code \(required\)<\/label>\s*<select id="choice-0" name="choice.ReasonCode" required/);
+    expect(deny).toContain('<option value="">Choose one</option><option value="Policy">Policy</option><option value="Duplicate">Duplicate</option></select>');
+    expect(deny).toContain('<label for="comment">Comment (required, at most 500 characters)</label>');
+    expect(deny).toMatch(/<textarea id="comment" name="comment"[^>]* required/);
+
+    const approvePage = await (await fetch(link(ids.alice, 'Approve'))).text();
+    expect(approvePage).not.toContain('<select');
+    expect(approvePage).toContain('<label for="comment">Comment (optional, at most 500 characters)</label>');
+    expect(approvePage).not.toMatch(/<textarea[^>]* required/);
+
+    // A value the form never offered is refused before anything is sent.
+    const forged = await post(denyUrl, { 'choice.ReasonCode': 'Whatever', comment: 'No' });
+    expect(forged.status).toBe(400);
+    const forgedText = await forged.text();
+    expect(forgedText).toContain('<h1>Not recorded</h1>');
+    expect(forgedText).toContain('Reason code must be one of: Policy, Duplicate.');
+    expect(await recorded()).toEqual([]);
+    // No code: refused, and the form comes back with what was entered.
+    const noCode = await post(denyUrl, { comment: 'Keep <this>' });
+    expect(noCode.status).toBe(400);
+    const noCodeText = await noCode.text();
+    expect(noCodeText).toContain('Reason code is required');
+    expect(noCodeText).toContain('>Keep &lt;this&gt;</textarea>');
+    // No comment: the step's own check refuses (the engine is the final authority); the chosen code stays selected.
+    const noComment = await post(denyUrl, { 'choice.ReasonCode': 'Duplicate', comment: '  ' });
+    expect(noComment.status).toBe(400);
+    const noCommentText = await noComment.text();
+    expect(noCommentText).toContain('<h1>Not recorded</h1>');
+    expect(noCommentText).toContain('Data.Comment is required to deny at this step.');
+    expect(noCommentText).toContain('<option value="Duplicate" selected>Duplicate</option>');
+    expect(await recorded()).toEqual([]);
+    expect((await history(id)).History.some((h: any) => h.Kind === 'SignalReceived')).toBe(false);
+
+    const done = await post(denyUrl, { 'choice.ReasonCode': 'Duplicate', comment: 'Already issued' });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('<h1>Denied</h1>');
+    const [signal] = await recorded();
+    expect(signal.data).toEqual({ Approved: false, Comment: 'Already issued', ReasonCode: 'Duplicate' });
+    const inst = await history(id);
+    expect(inst.Status).toBe(4);
+    expect(inst.History.find((h: any) => h.Kind === 'SignalReceived').Message).toBe('Denied (Duplicate): Already issued');
+  });
+
+  it('the form escapes what the step offers, and approving there needs no reason code', async () => {
+    const def = await publishedDefinition(t, [
+      noop('StartNOOP', 'RequireApproval1'),
+      approval('RequireApproval1', 'EndNOOP', [approvers], { CommentRequired: 'Always', ReasonCodes: ['Risk & "harm"', '<b>x</b>'] }),
+      noop('EndNOOP'),
+    ]);
+    const id = await startInstance(t, def, { InitialData: { cn: 'escape.example.com' } });
+    await until(async () => (await t.server.services.store.getInstance(id))?.status === 'Suspended');
+    const secret = await t.server.services.store.getOrCreateSetting('action_link_secret', 'unused');
+    const link = (action: string) =>
+      `${t.url}${ACTION_PATH}/${signAction({ instanceId: id, step: 'RequireApproval1', identityId: ids.bob, action, expires: Date.now() + 60_000 }, secret)}`;
+    const deny = await (await fetch(link('Deny'))).text();
+    expect(deny).toContain('<option value="Risk &amp; &quot;harm&quot;">Risk &amp; &quot;harm&quot;</option><option value="&lt;b&gt;x&lt;/b&gt;">&lt;b&gt;x&lt;/b&gt;</option>');
+    expect(deny).not.toContain('<b>x</b>');
+    const approve = await (await fetch(link('Approve'))).text();
+    expect(approve).not.toContain('<select');
+    expect(approve).toContain('Comment (required, at most 500 characters)');
+    const done = await fetch(link('Approve'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ comment: 'Fine', 'choice.ReasonCode': '<b>x</b>' }).toString(),
+    });
+    expect(done.status).toBe(200);
+    // A choice the Approve form does not offer is not sent.
+    const received = (await history(id)).History.filter((h: any) => h.Kind === 'SignalReceived');
+    expect(received.map((h: any) => h.Data)).toEqual([{ Signal: 'ApprovalStatus', Approved: true, Comment: 'Fine' }]);
+  });
+
   it('reminds those who have not acted, escalates to more roles, and times out with the configured action', async () => {
     const def = await publishedDefinition(t, [
       noop('StartNOOP', 'RequireApproval1'),

@@ -3,6 +3,7 @@ import type { Notification, NotifyContext, NotifyKind, OneClickAction } from '..
 import { replaceTokens, resolveValue, type TokenScope } from '../../domain/tokens.ts';
 import type { Instance, JsonObject, StepDef } from '../../domain/types.ts';
 import { recipientsOf } from '../email/email.ts';
+import { decisionForm } from './policy.ts';
 
 /*
  * The approval emails a RequireApproval step asks for: the request (to the identities who may act
@@ -23,10 +24,26 @@ const TEMPLATES: Record<string, { subject: string; message: string; recipients: 
 /** Kinds that ask for a decision, so their personal copies may carry one-click links. */
 const ASKS_FOR_DECISION = new Set<NotifyKind>(['request', 'reminder', 'escalation']);
 
-/** What a one-click link may do: send ApprovalStatus with Approved true or false. */
+/** What a one-click link may do: send ApprovalStatus with Approved true or false, asking what the step's policy needs. */
 export const approvalActions: Record<string, OneClickAction> = {
-  Approve: { label: 'Approve', done: 'Approved', signal: 'ApprovalStatus', data: { Approved: true }, commentField: 'Comment', tone: 'positive' },
-  Deny: { label: 'Deny', done: 'Denied', signal: 'ApprovalStatus', data: { Approved: false }, commentField: 'Comment', tone: 'negative' },
+  Approve: {
+    label: 'Approve',
+    done: 'Approved',
+    signal: 'ApprovalStatus',
+    data: { Approved: true },
+    commentField: 'Comment',
+    tone: 'positive',
+    form: (config) => decisionForm(true, config),
+  },
+  Deny: {
+    label: 'Deny',
+    done: 'Denied',
+    signal: 'ApprovalStatus',
+    data: { Approved: false },
+    commentField: 'Comment',
+    tone: 'negative',
+    form: (config) => decisionForm(false, config),
+  },
 };
 
 export function approvalNotification(ctx: NotifyContext, kind: NotifyKind): Notification | null {

@@ -2,6 +2,7 @@ import type { JsonObject, RecordedSignal } from '../../domain/types.ts';
 import { addMs, describeDuration, parseDuration } from '../../domain/duration.ts';
 import type { Json } from '../../domain/types.ts';
 import { approvalActions, approvalNotification } from './notifications.ts';
+import { COMMENT_RULES, commentRequired, commentRule, reasonCodes } from './policy.ts';
 import {
   configValue,
   param,
@@ -36,8 +37,6 @@ function pick(data: JsonObject, name: string): unknown {
   return key === undefined ? undefined : data[key];
 }
 
-const COMMENT_RULES = { Never: 'Never', OnDeny: 'OnDeny', Always: 'Always' };
-
 function checkSignal(signal: string, data: JsonObject, config: JsonObject = {}): SignalCheck {
   if (signal !== 'ApprovalStatus') return { ok: false, message: `Unknown signal ${signal}` };
   const approvedRaw = pick(data, 'Approved');
@@ -53,10 +52,9 @@ function checkSignal(signal: string, data: JsonObject, config: JsonObject = {}):
     return { ok: false, message: `Data.Comment is ${[...comment].length} characters long; at most ${COMMENT_MAX} are allowed.` };
   }
   const text = typeof comment === 'string' ? comment.trim() : '';
-  const rule = String(configValue(requireApprovalStep, config, 'CommentRequired'));
-  if (!text && (rule === 'Always' || (rule === 'OnDeny' && !approved)))
-    return { ok: false, message: `Data.Comment is required ${rule === 'Always' ? 'with every decision' : 'to deny'} at this step.` };
-  const codes = stringList(config.ReasonCodes);
+  if (!text && commentRequired(config, approved))
+    return { ok: false, message: `Data.Comment is required ${commentRule(config) === 'Always' ? 'with every decision' : 'to deny'} at this step.` };
+  const codes = reasonCodes(config);
   const rawCode = pick(data, 'ReasonCode');
   if (rawCode !== undefined && rawCode !== null && typeof rawCode !== 'string') return { ok: false, message: 'Data.ReasonCode must be a string.' };
   const code = typeof rawCode === 'string' && rawCode.trim() !== '' ? rawCode.trim() : null;
@@ -67,10 +65,6 @@ function checkSignal(signal: string, data: JsonObject, config: JsonObject = {}):
   // Only steps that offer reason codes record one, so a Keyfactor client's Data stays as it was.
   if (code !== null) normalised.ReasonCode = code;
   return { ok: true, data: normalised };
-}
-
-function stringList(v: Json | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim()) : [];
 }
 
 function describeSignal(signal: string, data: JsonObject): string {
