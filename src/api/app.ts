@@ -133,7 +133,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         }
         req.principal = principal;
       });
-      installIdempotency(api, { store: opts.services.store, ttlMs: opts.services.config.idempotencyTtlMs });
+      installIdempotency(api, { store: opts.services.store, ttlMs: opts.services.config.idempotencyTtlMs, now: () => Date.parse(opts.services.now()) });
       await api.register(statusRoutes(opts.services));
       await api.register(definitionRoutes(opts.services, opts.workflow));
       const approvals = new ApprovalService(opts.services, opts.workflow, opts.security);

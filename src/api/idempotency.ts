@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail } from '../domain/errors.ts';
+import { type HeldIdempotencyKey, holdingIdempotencyKey } from '../store/idempotency-rows.ts';
 import type { Store } from '../store/store.ts';
 
 /*
@@ -10,6 +11,11 @@ import type { Store } from '../store/store.ts';
  * same request, without acting again. The same key with another request is 422; a retry while the
  * first is being answered waits for it. Keys belong to the caller who sent them and expire after
  * COUNTERSIGN_IDEMPOTENCY_TTL. The store holds them, so retries may reach any node.
+ *
+ * The handler runs holding its key (holdingIdempotencyKey): the store marks the key acted upon in
+ * the action's own transaction. A key acted upon whose answer was never stored (the node died
+ * between the commit and onSend) is not acted on again: its retries get 409
+ * IdempotencyKeyOutcomeUnknown once the lease is over.
  */
 
 /** Method and route pattern (as registered, under the API base) of the operations that honour the header. */
@@ -31,7 +37,7 @@ const REPLAYED_HEADERS = ['location', 'content-type', 'retry-after'];
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotency: { scope: number; key: string } | null;
+    idempotency: HeldIdempotencyKey | null;
   }
 }
 
@@ -52,6 +58,12 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (!methods.some((m) => IDEMPOTENT_ROUTES.has(`${m} ${route.url}`))) return;
     route.preHandler = [...asArray(route.preHandler), claim];
+    // The handler acts under the key it claimed: the store's transactions read it (idempotency-rows.ts).
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+      const held = req.idempotency;
+      return held ? holdingIdempotencyKey(held, () => handler.call(this, req, reply)) : handler.call(this, req, reply);
+    };
     route.onSend = [...asArray(route.onSend), store];
     route.onResponse = [...asArray(route.onResponse), release];
   });
@@ -75,11 +87,16 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
         expiresAt: new Date(t + o.ttlMs).toISOString(),
       });
       if (claim.state === 'claimed') {
-        req.idempotency = { scope, key };
+        req.idempotency = { scope, key, open: true };
         break;
       }
       if (claim.state === 'mismatch') fail('IdempotencyKeyReused', `Idempotency-Key '${key}' was already used with a different request; use a new key for a new request.`);
       if (claim.state === 'replay') return replay(reply, claim);
+      if (claim.state === 'acted')
+        fail(
+          'IdempotencyKeyOutcomeUnknown',
+          `The request with Idempotency-Key '${key}' was carried out, but its answer was lost (the server stopped before sending it); it is not carried out again. ${LOOK_UP[req.routeOptions.url ?? ''] ?? ''}Send a new key only to act anew.`,
+        );
       if (now() + delay > deadline) {
         reply.header('Retry-After', '5');
         fail('IdempotencyKeyInFlight', `A request with Idempotency-Key '${key}' is still being answered; retry in a few seconds.`);
@@ -97,7 +114,9 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
     const held = req.idempotency;
     if (!held) return payload;
     req.idempotency = null;
-    // A 5xx (store unavailable) acted on nothing: release the key so the retry is tried again.
+    held.open = false;
+    // A 5xx (store unavailable) releases the key so the retry is tried again; but a key whose
+    // action committed is kept by the store (its retries learn IdempotencyKeyOutcomeUnknown).
     const answer =
       reply.statusCode >= 500 || (payload !== null && payload !== undefined && typeof payload !== 'string' && !Buffer.isBuffer(payload))
         ? null
@@ -111,9 +130,22 @@ export function installIdempotency(api: FastifyInstance, o: IdempotencyOptions):
     const held = req.idempotency;
     if (!held) return;
     req.idempotency = null;
+    held.open = false;
     await o.store.finishIdempotencyKey(held.scope, held.key, null).catch(() => {});
   }
 }
+
+/** Where a client finds what a request whose answer was lost did. */
+const LOOK_UP: Record<string, string> = {
+  '/KeyfactorAPI/Workflow/Instances': 'Find the instance it started among yours (GET /KeyfactorAPI/Workflow/Instances/My). ',
+  '/KeyfactorAPI/Workflow/Instances/:id/Signals': "Read the instance's history (GET /KeyfactorAPI/Workflow/Instances/{id}?includeHistory=true). ",
+  '/KeyfactorAPI/Workflow/Instances/BulkSignals': "Read each instance's history (GET /KeyfactorAPI/Workflow/Instances/{id}?includeHistory=true). ",
+  '/KeyfactorAPI/Enrollment/CSR':
+    'Look the request up among your workflow instances (GET /KeyfactorAPI/Workflow/Instances/My) or the certificate (GET /KeyfactorAPI/Certificates). ',
+  '/KeyfactorAPI/Enrollment/PFX':
+    'Look the request up among your workflow instances (GET /KeyfactorAPI/Workflow/Instances/My) or the certificate (GET /KeyfactorAPI/Certificates). ',
+  '/KeyfactorAPI/Certificates/Revoke': "Read the certificates' state (GET /KeyfactorAPI/Certificates/{id}). ",
+};
 
 const asArray = (h: any): any[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
 

@@ -41,6 +41,7 @@ export const ERRORS = {
   IdempotencyKeyInvalid: { code: '0xA5C000B0', status: 400 },
   IdempotencyKeyReused: { code: '0xA5C000B1', status: 422 },
   IdempotencyKeyInFlight: { code: '0xA5C000B2', status: 409 },
+  IdempotencyKeyOutcomeUnknown: { code: '0xA5C000B3', status: 409 },
   Internal: { code: '0xA5C000FF', status: 500 },
 } as const;
 

@@ -90,11 +90,21 @@ export interface Store extends SecurityStore {
   // Idempotency-Key (docs/approvals.md) ---------------------------------------------------------
   /**
    * Claims (scope, key) for a request with this fingerprint: 'claimed' when new, expired, or held
-   * by a lease that ran out (its node died); else the stored answer ('replay'), 'mismatch' (the key
-   * was used with another request) or 'in-flight' (the first request is still being answered).
+   * by a lease that ran out (its node died) before its request acted; else the stored answer
+   * ('replay'), 'mismatch' (the key was used with another request), 'in-flight' (the first request
+   * is still being answered) or 'acted' (the first request's action committed, but its answer was
+   * never stored and its lease is over: it must not act again).
+   *
+   * A request acts under its key (holdingIdempotencyKey, idempotency-rows.ts): the store methods of
+   * the idempotent operations (createInstance, mutateInstance when it writes, createRequest,
+   * reviseRevocation when it changes the certificate) mark the row `acted_at` in their own
+   * transaction, so the mark commits if and only if the action does.
    */
   claimIdempotencyKey(c: IdempotencyClaimRequest): Promise<IdempotencyClaim>;
-  /** Stores the answer of a claimed key; null releases the key (the request may be sent again). */
+  /**
+   * Stores the answer of a claimed key; null releases the key (the request may be sent again),
+   * unless it acted: then its lease ends now, and retries get 'acted' rather than acting again.
+   */
   finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void>;
   /** Deletes up to `limit` keys expired before `now`; returns how many. */
   sweepIdempotencyKeys(now: string, limit: number): Promise<number>;
@@ -177,7 +187,7 @@ export interface StoredAnswer {
   body: string;
 }
 
-export type IdempotencyClaim = { state: 'claimed' } | { state: 'mismatch' } | { state: 'in-flight' } | ({ state: 'replay' } & StoredAnswer);
+export type IdempotencyClaim = { state: 'claimed' } | { state: 'mismatch' } | { state: 'in-flight' } | { state: 'acted' } | ({ state: 'replay' } & StoredAnswer);
 
 export interface QueuedJob extends Job {
   runAt: string;

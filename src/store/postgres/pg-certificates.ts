@@ -41,6 +41,7 @@ import {
   toTemplate,
 } from '../certificate-rows.ts';
 import { filtered, inTransaction, isUniqueViolation, listQuery } from './pg-db.ts';
+import { actingIdempotencyKey, MARK_ACTED_PG } from '../idempotency-rows.ts';
 
 const conflict = (taken: () => Error) => (e: unknown) => {
   if (isUniqueViolation(e)) throw taken();
@@ -49,6 +50,9 @@ const conflict = (taken: () => Error) => (e: unknown) => {
 const placeholders = (columns: readonly string[]): string => columns.map((_, i) => `$${i + 1}`).join(', ');
 const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
 const INSERT_REQUEST = `INSERT INTO cert_requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${placeholders(REQUEST_COLUMNS)}) RETURNING id`;
+/** The same insert marking the Idempotency-Key it acts under, in the same statement (idempotency-rows.ts). */
+const INSERT_REQUEST_ACTED = `WITH ik AS (UPDATE idempotency_keys SET acted_at = now() WHERE scope = $${REQUEST_COLUMNS.length + 1} AND key = $${REQUEST_COLUMNS.length + 2}
+  AND state = 'in-flight' AND acted_at IS NULL) ${INSERT_REQUEST}`;
 const INSERT_CERTIFICATE = `INSERT INTO certificates (${CERT_COLUMNS.join(', ')}) VALUES (${placeholders(CERT_COLUMNS)}) ON CONFLICT (request_id) DO NOTHING RETURNING id`;
 const INSERT_HISTORY = 'INSERT INTO certificate_history (certificate_id, at, username, action, comment) VALUES ($1, $2, $3, $4, $5)';
 
@@ -158,7 +162,8 @@ export class PgCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = await this.pool.query(INSERT_REQUEST, requestValues(r));
+    const acting = actingIdempotencyKey();
+    const res = acting ? await this.pool.query(INSERT_REQUEST_ACTED, [...requestValues(r), acting.scope, acting.key]) : await this.pool.query(INSERT_REQUEST, requestValues(r));
     return insertedRequest(r, Number(res.rows[0].id));
   }
 
@@ -236,6 +241,7 @@ export class PgCertificateStore implements CertificateStore {
     decide: (current: RevocationState | null, certificate: CertificateRecord) => RevocationState | null,
     history: Omit<CertificateHistoryEntry, 'id'>,
   ): Promise<{ certificate: CertificateRecord; changed: boolean } | null> {
+    const acting = actingIdempotencyKey();
     return inTransaction(this.pool, async (c) => {
       const row = (await c.query('SELECT * FROM certificates WHERE id = $1 FOR UPDATE', [certificateId])).rows[0];
       if (!row) return null;
@@ -249,6 +255,7 @@ export class PgCertificateStore implements CertificateStore {
         await c.query('INSERT INTO ca_revocation_state (ca_id, revision) VALUES ($1, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = ca_revocation_state.revision + 1', [
           certificate.caId,
         ]);
+      if (acting) await c.query(MARK_ACTED_PG, [acting.scope, acting.key]);
       return { certificate: { ...certificate, revocation: next }, changed: true };
     });
   }

@@ -44,6 +44,8 @@ export interface TransitionWrite {
   dropWaitingTimers?: boolean;
   /** Sent when the statement queued jobs; delivered on commit. */
   notify?: { channel: string; payload: string };
+  /** The Idempotency-Key the write acts under: its row is marked acted by the same statement (idempotency-rows.ts). */
+  acted?: { scope: number; key: string } | null;
 }
 
 /** Collects parameters and hands out their `$n` placeholders. */
@@ -76,6 +78,12 @@ export function transitionStatement(w: TransitionWrite): pg.QueryConfig | null {
   const effects = w.transition?.effects ?? [];
   if (effects.length && id) ctes.push(['j', insertJobs(p, id, effects)]);
   if (!ctes.length) return null;
+  // Only with something else to write: a change that wrote nothing did not act.
+  if (w.acted)
+    ctes.push([
+      'ik',
+      `UPDATE idempotency_keys SET acted_at = now() WHERE scope = ${p.add(w.acted.scope, 'bigint')} AND key = ${p.add(w.acted.key, 'text')} AND state = 'in-flight' AND acted_at IS NULL`,
+    ]);
   const done = w.completeJob ? '(SELECT COUNT(*) FROM d)::int' : '1';
   const notify = effects.length && w.notify ? `, pg_notify(${p.add(w.notify.channel)}, ${p.add(w.notify.payload)})` : '';
   const text = `WITH ${ctes.map(([name, body]) => `${name} AS (${body})`).join(', ')} SELECT ${done} AS done${notify}`;

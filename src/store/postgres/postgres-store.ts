@@ -18,7 +18,7 @@ import type {
   Store,
   StoredAnswer,
 } from '../store.ts';
-import { idempotencyState } from '../idempotency-rows.ts';
+import { actingIdempotencyKey, idempotencyState } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
@@ -252,7 +252,8 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
    * writes the instance, its history and its jobs: atomic without BEGIN/COMMIT.
    */
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
-    const { instance, write } = this.newInstance(await this.nextReference(this.pool), build);
+    const acting = actingIdempotencyKey();
+    const { instance, write } = this.newInstance(await this.nextReference(this.pool), build, acting);
     await this.pool.query(write);
     return instance;
   }
@@ -277,10 +278,10 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return (await c.query(named('cs_next_reference', `SELECT nextval('reference_ids') AS ref`, []))).rows[0].ref as number;
   }
 
-  private newInstance(ref: number, build: (referenceId: number) => Transition): { instance: Instance; write: pg.QueryConfig } {
+  private newInstance(ref: number, build: (referenceId: number) => Transition, acted?: { scope: number; key: string } | null): { instance: Instance; write: pg.QueryConfig } {
     const t = build(ref);
     const instance = { ...t.instance, rev: 1 };
-    return { instance, write: transitionStatement({ insert: instance, transition: t, notify: this.notify })! };
+    return { instance, write: transitionStatement({ insert: instance, transition: t, notify: this.notify, acted })! };
   }
 
   async getInstance(id: string): Promise<Instance | null> {
@@ -298,6 +299,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
    * instance on every node), one statement writing everything fn decided, COMMIT.
    */
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
+    const acting = actingIdempotencyKey();
     return this.tx(
       async (c) => {
         const row = (await beginAndLock(c, 'instances', INSTANCE_SELECT, id)) ?? fail('NotFound', `No workflow instance has Id ${id}.`);
@@ -311,6 +313,8 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
           pendingBefore: pendingRows(current),
           dropWaitingTimers: update !== undefined && leftWaitingStep(current, update),
           notify: this.notify,
+          // Only a change that writes acted: a round that merely looked (transition null) did not.
+          acted: change.transition || change.spawn ? acting : null,
         });
         const done = write ? ((await c.query(write)).rows[0].done as number) : 1;
         if (change.completeJob && !done) fail('Conflict', `Job ${change.completeJob.id} is no longer held by ${change.completeJob.owner}.`);
@@ -399,19 +403,30 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
        VALUES ($1, $2, $3, 'in-flight', $4, $5, $6)
        ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
-         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-       WHERE idempotency_keys.expires_at < $6 OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < $6 AND idempotency_keys.fingerprint = excluded.fingerprint)
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at, acted_at = NULL
+       WHERE idempotency_keys.expires_at < $6
+          OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < $6 AND idempotency_keys.fingerprint = excluded.fingerprint
+              AND idempotency_keys.acted_at IS NULL)
        RETURNING scope`,
       [c.scope, c.key, c.fingerprint, c.leaseUntil, c.expiresAt, c.now],
     );
     if ((won.rowCount ?? 0) > 0) return { state: 'claimed' };
-    const { rows } = await this.pool.query('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = $1 AND key = $2', [c.scope, c.key]);
+    const { rows } = await this.pool.query(
+      'SELECT fingerprint, state, status, headers, body, (acted_at IS NOT NULL AND locked_until < $3) AS lost FROM idempotency_keys WHERE scope = $1 AND key = $2',
+      [c.scope, c.key, c.now],
+    );
     return idempotencyState(rows[0], c.fingerprint);
   }
 
   async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
-    if (!answer) await this.pool.query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in-flight'", [scope, key]);
-    else
+    if (!answer) {
+      // Nothing acted: the request may be sent again. Acted: keep the key, its lease ending now.
+      await this.pool.query(
+        `WITH released AS (DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in-flight' AND acted_at IS NULL)
+         UPDATE idempotency_keys SET locked_until = created_at WHERE scope = $1 AND key = $2 AND state = 'in-flight' AND acted_at IS NOT NULL`,
+        [scope, key],
+      );
+    } else
       await this.pool.query("UPDATE idempotency_keys SET state = 'done', status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5", [
         answer.status,
         JSON.stringify(answer.headers),

@@ -43,6 +43,7 @@ import {
 } from '../certificate-rows.ts';
 import type { Row } from '../row-values.ts';
 import { isUniqueViolation as isUnique, sqliteParam } from './sqlite-sql.ts';
+import { actingIdempotencyKey, MARK_ACTED_SQLITE } from '../idempotency-rows.ts';
 
 const placeholders = (columns: readonly string[]): string => columns.map(() => '?').join(', ');
 const INSERT_CA = `INSERT INTO cert_authorities (${CA_COLUMNS.join(', ')}) VALUES (${placeholders(CA_COLUMNS)}) ON CONFLICT (logical_name) DO NOTHING`;
@@ -176,8 +177,19 @@ export class SqliteCertificateStore implements CertificateStore {
   }
 
   async createRequest(r: NewRequest): Promise<RequestRecord> {
-    const res = this.st(INSERT_REQUEST).run(...requestValues(r));
-    return insertedRequest(r, Number(res.lastInsertRowid));
+    const acting = actingIdempotencyKey();
+    return this.db
+      .transaction(() => {
+        const res = this.st(INSERT_REQUEST).run(...requestValues(r));
+        this.markActed(acting);
+        return insertedRequest(r, Number(res.lastInsertRowid));
+      })
+      .immediate();
+  }
+
+  /** Marks the Idempotency-Key the work acts under, in the work's own transaction (idempotency-rows.ts). */
+  private markActed(acting: { scope: number; key: string } | null): void {
+    if (acting) this.st(MARK_ACTED_SQLITE).run(new Date().toISOString(), acting.scope, acting.key);
   }
 
   async getRequest(id: number): Promise<RequestRecord | null> {
@@ -272,6 +284,7 @@ export class SqliteCertificateStore implements CertificateStore {
     decide: (current: RevocationState | null, certificate: CertificateRecord) => RevocationState | null,
     history: Omit<CertificateHistoryEntry, 'id'>,
   ): Promise<{ certificate: CertificateRecord; changed: boolean } | null> {
+    const acting = actingIdempotencyKey();
     return this.db
       .transaction(() => {
         const row = this.st('SELECT * FROM certificates WHERE id = ?').get(certificateId) as Row | undefined;
@@ -284,6 +297,7 @@ export class SqliteCertificateStore implements CertificateStore {
         this.st(INSERT_HISTORY).run(...historyValues(certificateId, history));
         if (certificate.caId !== null)
           this.st('INSERT INTO ca_revocation_state (ca_id, revision) VALUES (?, 1) ON CONFLICT (ca_id) DO UPDATE SET revision = revision + 1').run(certificate.caId);
+        this.markActed(acting);
         return { certificate: { ...certificate, revocation: next }, changed: true };
       })
       .immediate();

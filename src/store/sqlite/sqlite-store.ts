@@ -20,7 +20,7 @@ import type {
   Store,
   StoredAnswer,
 } from '../store.ts';
-import { idempotencyState } from '../idempotency-rows.ts';
+import { actingIdempotencyKey, idempotencyState, MARK_ACTED_SQLITE } from '../idempotency-rows.ts';
 import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
@@ -198,7 +198,18 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   // Instances -------------------------------------------------------------------------------------
 
   async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
-    return this.group.run(() => this.insertNew(build));
+    // Read when the work is submitted: the group's batch runs in whichever request's context came first.
+    const acting = actingIdempotencyKey();
+    return this.group.run(() => {
+      // Under this request's savepoint: undone with the instance if its insert fails.
+      this.markActed(acting);
+      return this.insertNew(build);
+    });
+  }
+
+  /** Marks the Idempotency-Key the work acts under, in the work's own transaction (its savepoint in a group). */
+  private markActed(acting: { scope: number; key: string } | null): void {
+    if (acting) this.conn.prepare(MARK_ACTED_SQLITE).run(new Date().toISOString(), acting.scope, acting.key);
   }
 
   async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
@@ -242,6 +253,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R> {
+    const acting = actingIdempotencyKey();
     return this.group.run(() => {
       const row = this.wf.getInstance.get(id) as Row | undefined;
       if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
@@ -260,6 +272,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         this.writePending(id, pendingRows(current), pendingRows(next));
       }
       if (change.spawn) this.insertNew(change.spawn);
+      // Only a change that writes acted: a round that merely looked (transition null) did not.
+      if (change.transition || change.spawn) this.markActed(acting);
       return change.result;
     });
   }
@@ -371,21 +385,28 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
             `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at, created_at)
        VALUES (@scope, @key, @fingerprint, 'in-flight', @leaseUntil, @expiresAt, @now)
        ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', status = NULL, headers = NULL, body = NULL,
-         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-       WHERE idempotency_keys.expires_at < @now OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < @now AND idempotency_keys.fingerprint = excluded.fingerprint)
+         locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at, acted_at = NULL
+       WHERE idempotency_keys.expires_at < @now
+          OR (idempotency_keys.state = 'in-flight' AND idempotency_keys.locked_until < @now AND idempotency_keys.fingerprint = excluded.fingerprint
+              AND idempotency_keys.acted_at IS NULL)
        RETURNING scope`,
           )
           .get({ scope, key, fingerprint, now, leaseUntil, expiresAt });
         if (won) return { state: 'claimed' };
-        const row = this.conn.prepare('SELECT fingerprint, state, status, headers, body FROM idempotency_keys WHERE scope = ? AND key = ?').get(scope, key) as Row;
+        const row = this.conn
+          .prepare('SELECT fingerprint, state, status, headers, body, (acted_at IS NOT NULL AND locked_until < ?) AS lost FROM idempotency_keys WHERE scope = ? AND key = ?')
+          .get(now, scope, key) as Row;
         return idempotencyState(row, fingerprint);
       })
       .immediate();
   }
 
   async finishIdempotencyKey(scope: number, key: string, answer: StoredAnswer | null): Promise<void> {
-    if (!answer) this.conn.prepare("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'in-flight'").run(scope, key);
-    else
+    if (!answer) {
+      // Nothing acted: the request may be sent again. Acted: keep the key, its lease ending now.
+      this.conn.prepare("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'in-flight' AND acted_at IS NULL").run(scope, key);
+      this.conn.prepare("UPDATE idempotency_keys SET locked_until = created_at WHERE scope = ? AND key = ? AND state = 'in-flight' AND acted_at IS NOT NULL").run(scope, key);
+    } else
       this.conn
         .prepare("UPDATE idempotency_keys SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?")
         .run(answer.status, JSON.stringify(answer.headers), answer.body, scope, key);
