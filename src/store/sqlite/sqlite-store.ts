@@ -21,7 +21,7 @@ import type {
   StoredAnswer,
 } from '../store.ts';
 import { idempotencyState } from '../idempotency-rows.ts';
-import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { AUDIT_COLUMNS, AUDIT_CONTENT_COLUMNS, auditContentValues, toAuditContent, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
@@ -197,11 +197,15 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   // Instances -------------------------------------------------------------------------------------
 
-  async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
-    return this.group.run(() => this.insertNew(build));
+  async createInstance(build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance> {
+    return this.group.run(() => {
+      const inst = this.insertNew(build);
+      this.writeOutbox(audit);
+      return inst;
+    });
   }
 
-  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance | null> {
     return this.conn
       .transaction(() => {
         const claimed = this.conn
@@ -210,6 +214,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         if (!claimed.changes) return null;
         const inst = this.insertNew(build);
         this.conn.prepare('UPDATE expiration_alerted SET instance_id = ? WHERE alert_id = ? AND certificate_id = ?').run(inst.id, claim.alertId, claim.certificateId);
+        this.writeOutbox(audit);
         return inst;
       })
       .immediate();
@@ -260,8 +265,18 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         this.writePending(id, pendingRows(current), pendingRows(next));
       }
       if (change.spawn) this.insertNew(change.spawn);
+      this.writeOutbox(change.audit);
       return change.result;
     });
+  }
+
+  private outboxInsert: Database.Statement | null = null;
+
+  /** An action's audit entries, unsealed, in its own transaction (sealAuditOutbox chains them). */
+  private writeOutbox(audit: AuditContent[] | undefined): void {
+    if (!audit?.length) return;
+    this.outboxInsert ??= this.conn.prepare(`INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (${AUDIT_CONTENT_COLUMNS.split(',').map(() => '?').join(', ')})`);
+    for (const c of audit) this.outboxInsert.run(...(auditContentValues(c) as unknown[]));
   }
 
   /**
@@ -397,22 +412,40 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
     // Lazily in the group transaction: the entries share the commit of the next requests.
+    return this.group.run((): AuditEntry[] => this.chain(contents, seal), { lazy: true });
+  }
+
+  async sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
+    // Nothing waiting (a read, which never waits for the writer): no transaction at all.
+    if (!this.conn.prepare('SELECT 1 FROM audit_outbox LIMIT 1').get()) return [];
+    // Lazily in the group transaction, like appendAudit: the actions whose rows these are committed
+    // already (or commit in this same transaction, in a savepoint before this one).
     return this.group.run(
       (): AuditEntry[] => {
-        let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
-        const insert = this.conn.prepare(
-          `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
-        );
-        return contents.map((content) => {
-          const sealed = seal(prev, content);
-          prev = sealed.hash;
-          const row = insert.get({ ...content, ...sealed }) as Row;
-          return { ...content, ...sealed, id: row.id as number };
-        });
+        const rows = this.conn.prepare(`SELECT id, ${AUDIT_CONTENT_COLUMNS} FROM audit_outbox ORDER BY id LIMIT ?`).all(limit) as Row[];
+        if (!rows.length) return [];
+        const entries = this.chain(rows.map(toAuditContent), seal);
+        // Writers are serialised (one write transaction at a time): no row below the last one read is still to come.
+        this.conn.prepare('DELETE FROM audit_outbox WHERE id <= ?').run(rows[rows.length - 1]!.id);
+        return entries;
       },
       { lazy: true },
     );
+  }
+
+  /** Appends contents to the chain, inside the caller's write transaction. */
+  private chain(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): AuditEntry[] {
+    let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
+    const insert = this.conn.prepare(
+      `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+    );
+    return contents.map((content) => {
+      const sealed = seal(prev, content);
+      prev = sealed.hash;
+      const row = insert.get({ ...content, ...sealed }) as Row;
+      return { ...content, ...sealed, id: row.id as number };
+    });
   }
 
   async getAuditEntry(id: number): Promise<AuditEntry | null> {
