@@ -214,7 +214,12 @@ export class WorkflowService {
     const id = this.s.newId();
     let effects: Effect[] = [];
     // The entry is written with the instance (the audit outbox): an acknowledged start always has it.
-    const event = stageEvent(this.events, 'instance.started', { instanceId: id, definitionId: definition.id, workflowType: definition.workflowType, by: principal.identity.accountName });
+    const event = stageEvent(this.events, 'instance.started', {
+      instanceId: id,
+      definitionId: definition.id,
+      workflowType: definition.workflowType,
+      by: principal.identity.accountName,
+    });
     const instance = await this.s.store.createInstance((referenceId) => {
       const t = startInstance(
         {

@@ -127,7 +127,12 @@ function insertHistory(p: Params, instanceId: string, history: Transition['histo
 
 /** Numbered in VALUES order, as history rows are: the sealer takes them in id order. */
 function insertOutbox(p: Params, audit: AuditContent[]): string {
-  const rows = audit.map((c) => `(${auditContentValues(c).map((v, k) => p.add(v, k === 1 || k === 2 || k === 3 ? 'integer' : 'text')).join(', ')})`);
+  const rows = audit.map(
+    (c) =>
+      `(${auditContentValues(c)
+        .map((v, k) => p.add(v, k === 1 || k === 2 || k === 3 ? 'integer' : 'text'))
+        .join(', ')})`,
+  );
   return `INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES ${rows.join(', ')}`;
 }
 

@@ -601,11 +601,7 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
 const AUDIT_LOCK = 0x4155_4454;
 
 /** Appends contents to the chain inside the caller's transaction, which holds AUDIT_LOCK: one INSERT, ids in VALUES order. */
-async function chainAudit(
-  c: Q,
-  contents: AuditContent[],
-  seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string },
-): Promise<AuditEntry[]> {
+async function chainAudit(c: Q, contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
   if (!contents.length) return [];
   let prev = ((await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0]?.hash as string | undefined) ?? null;
   const sealed = contents.map((content) => {

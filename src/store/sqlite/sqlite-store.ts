@@ -275,7 +275,11 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   /** An action's audit entries, unsealed, in its own transaction (sealAuditOutbox chains them). */
   private writeOutbox(audit: AuditContent[] | undefined): void {
     if (!audit?.length) return;
-    this.outboxInsert ??= this.conn.prepare(`INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (${AUDIT_CONTENT_COLUMNS.split(',').map(() => '?').join(', ')})`);
+    this.outboxInsert ??= this.conn.prepare(
+      `INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (${AUDIT_CONTENT_COLUMNS.split(',')
+        .map(() => '?')
+        .join(', ')})`,
+    );
     for (const c of audit) this.outboxInsert.run(...(auditContentValues(c) as unknown[]));
   }
 
