@@ -50,7 +50,14 @@ export interface SecurityEvents {
  * An event written in its action's transaction: `audit` goes with the store call (InstanceChange.audit,
  * createInstance's), `done()` after the commit. Without an audit log: no entry, and done() emits.
  */
-export function stageEvent(events: SecurityEvents, event: SecurityEventName, fields: Record<string, unknown>): { audit: AuditContent[] | undefined; done(): void } {
+export interface StagedEvent {
+  /** For the store call's `audit` (undefined: no audit log kept). */
+  audit: AuditContent[] | undefined;
+  /** After the commit: the log line (and the outbox is sealed soon). */
+  done(): void;
+}
+
+export function stageEvent(events: SecurityEvents, event: SecurityEventName, fields: Record<string, unknown>): StagedEvent {
   if (events.stage && events.committed) {
     const content = events.stage(event, fields);
     return { audit: [content], done: () => events.committed!(event, fields) };

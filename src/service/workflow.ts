@@ -1,6 +1,6 @@
 import { validateSteps } from '../domain/definition.ts';
 import { sentBy } from '../domain/delegation.ts';
-import { NO_SECURITY_EVENTS, type SecurityEvents, stageEvent } from '../observability/logger.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents, type StagedEvent, stageEvent } from '../observability/logger.ts';
 import {
   applySignal,
   cancelForRestart,
@@ -311,7 +311,7 @@ export class WorkflowService {
     let members: Record<number, number[]> | undefined;
     let delegators: Actor[] | undefined;
     let result: SignalResult | null = null;
-    let event: ReturnType<typeof stageEvent> | null = null;
+    let event: StagedEvent | null = null;
     // What the decision needs beyond the instance (who holds the step's roles, for a step that fails
     // early; who delegated to the caller) is loaded outside the lock, then the transaction runs again.
     for (let round = 0; result === null; round++) {
@@ -350,7 +350,7 @@ export class WorkflowService {
       if (needMembers) members = { ...members, ...(await this.membersByRole(needMembers)) };
     }
     this.effectSink(result.effects);
-    (event as ReturnType<typeof stageEvent> | null)?.done();
+    (event as StagedEvent | null)?.done();
     return result;
   }
 
@@ -384,14 +384,14 @@ export class WorkflowService {
     const unknown = roleIds.filter((r) => !existing.has(r));
     if (unknown.length) fail('ValidationFailed', `Unknown role id(s): ${unknown.join(', ')}.`);
     const ctx = this.engineContext();
-    let event: ReturnType<typeof stageEvent> | null = null;
+    let event: StagedEvent | null = null;
     await this.withVersion(id, (current, version) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
       const transition = reassign(current, version, roleIds, actorOf(principal), ctx);
       event = stageEvent(this.events, 'instance.reassigned', { instanceId: id, step: current.currentStep, roleIds, by: principal.identity.accountName });
       return { transition, result: null, audit: event.audit };
     });
-    (event as ReturnType<typeof stageEvent> | null)?.done();
+    (event as StagedEvent | null)?.done();
   }
 
   /**
@@ -406,7 +406,7 @@ export class WorkflowService {
     const to = await this.version(definition.id, v);
     const ctx = this.engineContext();
     let effects: Effect[] = [];
-    let event: ReturnType<typeof stageEvent> | null = null;
+    let event: StagedEvent | null = null;
     const outcome = await this.withVersion(id, (current, from) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
       const t = migrateInstance(current, from, to, req.mapping, actorOf(principal), ctx);
@@ -434,7 +434,7 @@ export class WorkflowService {
     });
     if (!req.dryRun) {
       this.effectSink(effects);
-      (event as ReturnType<typeof stageEvent> | null)?.done();
+      (event as StagedEvent | null)?.done();
     }
     return outcome;
   }
