@@ -166,7 +166,7 @@ describe('the audit log under load', () => {
 });
 
 describe('entries written in the action transaction (the audit outbox)', () => {
-  it('start, reassign, restart and stop each commit their entry with the action: sealed later, none is missing, in order', async () => {
+  it('start, reassign, migrate, restart and stop each commit their entry with the action: sealed later, none is missing, in order', async () => {
     const store = t.server.services.store;
     const approvers = await createRole(store, 'Outbox approvers', [P.instancesReadPending], [alice.id]);
     const def = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')]);
@@ -181,6 +181,11 @@ describe('entries written in the action transaction (the audit outbox)', () => {
     try {
       id = await startInstance(t, def);
       expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Reassign`, { body: { RoleIds: [approvers] }, unchecked: true })).status).toBe(204);
+      // A second version (same steps), and the instance moved to it.
+      const steps = [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')];
+      expect((await t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def}/Steps`, { body: steps })).status).toBe(200);
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Definitions/${def}/Publish`)).status).toBe(200);
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Migrate`, { body: {}, unchecked: true })).status).toBe(200);
       const restarted = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Restart`);
       expect(restarted.status).toBe(204);
       restartedAs = restarted.headers.get('location')!.split('/').pop()!;
@@ -197,7 +202,8 @@ describe('entries written in the action transaction (the audit outbox)', () => {
     expect(entries.map((e) => e.Message)).toEqual([
       `Workflow instance ${id} started by admin.`,
       `Workflow instance ${id} step RequireApproval1 reassigned to roles ${approvers} by admin.`,
-      `Workflow instance ${id} restarted as ${restartedAs} on version 1 by admin.`,
+      `Workflow instance ${id} moved from version 1 to 2; it is now Suspended by admin.`,
+      `Workflow instance ${id} restarted as ${restartedAs} on version 2 by admin.`,
       `Workflow instance ${restartedAs} stopped by admin.`,
     ]);
     for (const e of entries) expect((await validate(e.Id)).body).toBe(true);
