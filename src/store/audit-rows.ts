@@ -9,7 +9,7 @@ export const AUDIT_COLUMNS = 'id, at, category, operation, level, actor, entity_
 export const AUDIT_CONTENT_COLUMNS = 'at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data';
 
 /** An outbox row's content, in the order AUDIT_CONTENT_COLUMNS names it (for positional parameters). */
-export const auditContentValues = (c: AuditContent): unknown[] => [
+export const auditContentValues = (c: AuditContent): (string | number | null)[] => [
   c.at,
   c.category,
   c.operation,
@@ -23,8 +23,18 @@ export const auditContentValues = (c: AuditContent): unknown[] => [
 ];
 
 export function toAuditContent(r: Record<string, unknown>): AuditContent {
-  const { id: _id, hash: _hash, signature: _signature, ...content } = toAuditEntry({ ...r, id: 0, hash: '', signature: '' });
-  return content;
+  return {
+    at: String(r.at),
+    category: Number(r.category),
+    operation: Number(r.operation),
+    level: Number(r.level) as AuditContent['level'],
+    actor: (r.actor as string | null) ?? null,
+    entityType: (r.entity_type as string | null) ?? null,
+    auditIdentifier: (r.audit_identifier as string | null) ?? null,
+    immutableIdentifier: (r.immutable_identifier as string | null) ?? null,
+    message: String(r.message),
+    data: String(r.data),
+  };
 }
 
 /** QueryString and SortField of GET /Audit. */

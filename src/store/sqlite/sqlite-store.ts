@@ -270,17 +270,17 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     });
   }
 
-  private outboxInsert: Database.Statement | null = null;
+  /** The audit statements, prepared once (the sealer runs once per group commit on a busy server). */
+  private auditStatements: ReturnType<typeof prepareAudit> | null = null;
+  private get audit(): ReturnType<typeof prepareAudit> {
+    this.auditStatements ??= prepareAudit(this.conn);
+    return this.auditStatements;
+  }
 
   /** An action's audit entries, unsealed, in its own transaction (sealAuditOutbox chains them). */
   private writeOutbox(audit: AuditContent[] | undefined): void {
     if (!audit?.length) return;
-    this.outboxInsert ??= this.conn.prepare(
-      `INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (${AUDIT_CONTENT_COLUMNS.split(',')
-        .map(() => '?')
-        .join(', ')})`,
-    );
-    for (const c of audit) this.outboxInsert.run(...(auditContentValues(c) as unknown[]));
+    for (const c of audit) this.audit.outboxInsert.run(...auditContentValues(c));
   }
 
   /**
@@ -421,16 +421,16 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
     // Nothing waiting (a read, which never waits for the writer): no transaction at all.
-    if (!this.conn.prepare('SELECT 1 FROM audit_outbox LIMIT 1').get()) return [];
+    if (!this.audit.outboxAny.get()) return [];
     // Lazily in the group transaction, like appendAudit: the actions whose rows these are committed
     // already (or commit in this same transaction, in a savepoint before this one).
     return this.group.run(
       (): AuditEntry[] => {
-        const rows = this.conn.prepare(`SELECT id, ${AUDIT_CONTENT_COLUMNS} FROM audit_outbox ORDER BY id LIMIT ?`).all(limit) as Row[];
+        const rows = this.audit.outboxFirst.all(limit) as Row[];
         if (!rows.length) return [];
         const entries = this.chain(rows.map(toAuditContent), seal);
         // Writers are serialised (one write transaction at a time): no row below the last one read is still to come.
-        this.conn.prepare('DELETE FROM audit_outbox WHERE id <= ?').run(rows[rows.length - 1]!.id);
+        this.audit.outboxDeleteTo.run(rows[rows.length - 1]!.id);
         return entries;
       },
       { lazy: true },
@@ -439,11 +439,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   /** Appends contents to the chain, inside the caller's write transaction. */
   private chain(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): AuditEntry[] {
-    let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
-    const insert = this.conn.prepare(
-      `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
-    );
+    let prev = ((this.audit.head.get() as Row | undefined)?.hash as string | undefined) ?? null;
+    const insert = this.audit.append;
     return contents.map((content) => {
       const sealed = seal(prev, content);
       prev = sealed.hash;
@@ -643,3 +640,17 @@ function toDefinition(r: Row): Definition {
 }
 
 const toInstance = (r: Row): Instance => instanceFromRow(r, (v) => JSON.parse(v as string));
+
+function prepareAudit(conn: Database.Database) {
+  return {
+    head: conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1'),
+    append: conn.prepare(
+      `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+    ),
+    outboxInsert: conn.prepare(`INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    outboxAny: conn.prepare('SELECT 1 FROM audit_outbox LIMIT 1'),
+    outboxFirst: conn.prepare(`SELECT id, ${AUDIT_CONTENT_COLUMNS} FROM audit_outbox ORDER BY id LIMIT ?`),
+    outboxDeleteTo: conn.prepare('DELETE FROM audit_outbox WHERE id <= ?'),
+  };
+}
