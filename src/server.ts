@@ -208,6 +208,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const stopTlsRenewal = config.tls?.mode === 'self' && tls ? renewSelfTls(app, certificates, selfTlsNames(config), tls, logger) : () => {};
   const reconciler = new Reconciler(store, workflow, config.reconcileIntervalMs, (m, err) => logger.warn({ err, component: 'reconciler' }, m));
   reconciler.start();
+  // Rows a crash left in the audit outbox are sealed now; another node's leftovers every few seconds.
+  if (config.auditLog !== false) audit.start();
   env[ENROLLMENT_ENV] = certificates.enrollment;
   env[REVOCATION_ENV] = certificates.revocation;
   certificates.revocationStatus.start(() => certificates.listCas().map((c) => c.id));
@@ -257,7 +259,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       await runner.stop();
       await reconciler.stop();
       await directory?.close();
-      // Entries queued by the last requests are written before the store closes.
+      // Entries queued by the last requests are written (and the outbox sealed) before the store closes.
+      audit.stop();
       await audit.flush();
       await store.close();
       await tracing?.shutdown();

@@ -1,3 +1,4 @@
+import type { AuditContent } from '../domain/audit.ts';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
@@ -35,6 +36,33 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  */
 export interface SecurityEvents {
   emit(event: SecurityEventName, fields?: Record<string, unknown>): void;
+  /**
+   * Present when an audit log is kept: the audit entry of an event whose action writes it in its own
+   * transaction (the store's audit outbox), computed now. The action calls `committed` after its
+   * commit, instead of `emit`. See stageEvent.
+   */
+  stage?(event: SecurityEventName, fields: Record<string, unknown>): AuditContent;
+  /** After the commit of an action that wrote its staged entry: the log line, and the outbox is sealed soon. */
+  committed?(event: SecurityEventName, fields: Record<string, unknown>): void;
+}
+
+/**
+ * An event written in its action's transaction: `audit` goes with the store call (InstanceChange.audit,
+ * createInstance's), `done()` after the commit. Without an audit log: no entry, and done() emits.
+ */
+export interface StagedEvent {
+  /** For the store call's `audit` (undefined: no audit log kept). */
+  audit: AuditContent[] | undefined;
+  /** After the commit: the log line (and the outbox is sealed soon). */
+  done(): void;
+}
+
+export function stageEvent(events: SecurityEvents, event: SecurityEventName, fields: Record<string, unknown>): StagedEvent {
+  if (events.stage && events.committed) {
+    const content = events.stage(event, fields);
+    return { audit: [content], done: () => events.committed!(event, fields) };
+  }
+  return { audit: undefined, done: () => events.emit(event, fields) };
 }
 
 export type SecurityEventName =
@@ -54,6 +82,7 @@ export type SecurityEventName =
   | 'instance.started'
   | 'instance.signalled'
   | 'instance.stopped'
+  | 'instance.restarted'
   | 'instance.deleted'
   | 'instance.reassigned'
   | 'instance.migrated'

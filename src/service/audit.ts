@@ -136,6 +136,14 @@ const MAPPINGS: Partial<Record<SecurityEventName, Mapping>> = {
     id: (f) => f.instanceId,
     message: (f) => `Workflow instance ${String(f.instanceId)} stopped${by(f)}.`,
   },
+  'instance.restarted': {
+    category: C.WorkflowInstance,
+    operation: O.Start,
+    level: 0,
+    entityType: 'WorkflowInstance',
+    id: (f) => f.instanceId,
+    message: (f) => `Workflow instance ${String(f.instanceId)} restarted as ${String(f.newInstanceId)} on version ${String(f.version)}${by(f)}.`,
+  },
   'instance.deleted': {
     category: C.WorkflowInstance,
     operation: O.Delete,
@@ -205,11 +213,35 @@ const MAPPINGS: Partial<Record<SecurityEventName, Mapping>> = {
 
 /** Entries per append transaction at most (bounded pauses on the embedded store). */
 const MAX_BATCH = 500;
+/** How often the outbox is sealed without being told (rows another node, or a crash, left). */
+const SEAL_INTERVAL_MS = 5_000;
+
+/** An event's entry in the log: what the mapping says it means, at `at`. Pure. */
+export function auditContent(event: string, fields: Fields, at: string): AuditContent {
+  const m = MAPPINGS[event as SecurityEventName];
+  const actor = [fields.by, fields.accountName].find((v) => typeof v === 'string') as string | undefined;
+  return {
+    at,
+    category: m?.category ?? 0,
+    operation: m?.operation ?? 0,
+    level: m?.level ?? 0,
+    actor: actor ?? null,
+    entityType: m?.entityType ?? null,
+    auditIdentifier: m ? stringOrNull(m.id(fields)) : null,
+    immutableIdentifier: event,
+    message: m ? m.message(fields) : `${event}.`,
+    data: JSON.stringify({ event, ...fields }),
+  };
+}
+
+/** What waits to be written: one entry to append, or a turn of the outbox sealer. */
+type Waiting = { content: AuditContent; done: (entry: AuditEntry | null) => void } | { seal: true };
 
 export class AuditLog {
-  private waiting: { content: AuditContent; done: (entry: AuditEntry | null) => void }[] = [];
+  private waiting: Waiting[] = [];
   private writing: Promise<void> | null = null;
   private readonly crypto: AuditCrypto;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Store,
@@ -223,41 +255,65 @@ export class AuditLog {
     };
   }
 
-  /** Security events go to `inner` (the log) and are appended here. */
+  /**
+   * Security events go to `inner` (the log) and are appended here. Events whose action writes its
+   * own entry in its transaction (`stage`, then `committed`) go to the audit outbox instead.
+   */
   wrap(inner: SecurityEvents): SecurityEvents {
     return {
       emit: (event, fields) => {
         inner.emit(event, fields);
         this.record(event, fields ?? {});
       },
+      stage: (event, fields) => auditContent(event, fields, this.now()),
+      committed: (event, fields) => {
+        inner.emit(event, fields);
+        this.sealSoon();
+      },
     };
   }
 
   record(event: string, fields: Fields): Promise<AuditEntry | null> {
-    const m = MAPPINGS[event as SecurityEventName];
-    const actor = [fields.by, fields.accountName].find((v) => typeof v === 'string') as string | undefined;
-    const content: AuditContent = {
-      at: this.now(),
-      category: m?.category ?? 0,
-      operation: m?.operation ?? 0,
-      level: m?.level ?? 0,
-      actor: actor ?? null,
-      entityType: m?.entityType ?? null,
-      auditIdentifier: m ? stringOrNull(m.id(fields)) : null,
-      immutableIdentifier: event,
-      message: m ? m.message(fields) : `${event}.`,
-      data: JSON.stringify({ event, ...fields }),
-    };
+    const content = auditContent(event, fields, this.now());
     return new Promise((done) => {
       this.waiting.push({ content, done });
       this.writing ??= this.write();
     });
   }
 
+  /**
+   * Outbox rows were committed: seal them, after what is queued now. Turns asked for while one
+   * waits are one turn (the sealer takes every row there is then, in batches).
+   */
+  sealSoon(): void {
+    const last = this.waiting[this.waiting.length - 1];
+    if (!(last && 'seal' in last)) this.waiting.push({ seal: true });
+    this.writing ??= this.write();
+  }
+
+  /** Seals what the outbox holds now (rows a crash left), then every few seconds (another node's). */
+  start(intervalMs = SEAL_INTERVAL_MS): void {
+    this.sealSoon();
+    this.timer ??= setInterval(() => this.sealSoon(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the periodic sealing; what is queued is still written (flush). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
   /** Writes what waits, batch after batch, until nothing does. */
   private async write(): Promise<void> {
     while (this.waiting.length) {
-      const batch = this.waiting.splice(0, MAX_BATCH);
+      if ('seal' in this.waiting[0]!) {
+        this.waiting.shift();
+        await this.sealOutbox();
+        continue;
+      }
+      const end = this.waiting.findIndex((w) => 'seal' in w);
+      const batch = this.waiting.splice(0, Math.min(MAX_BATCH, end < 0 ? this.waiting.length : end)) as Extract<Waiting, { content: AuditContent }>[];
       try {
         const entries = await this.store.appendAudit(
           batch.map((b) => b.content),
@@ -272,9 +328,25 @@ export class AuditLog {
     this.writing = null;
   }
 
-  /** Waits for every queued append (tests, shutdown). */
+  /** Moves the outbox into the chain, MAX_BATCH rows per transaction, until it is empty. */
+  private async sealOutbox(): Promise<void> {
+    try {
+      while ((await this.store.sealAuditOutbox(MAX_BATCH, (prev, content) => seal(prev, content, this.crypto))).length === MAX_BATCH);
+    } catch (err) {
+      // The rows stay in the outbox: the next turn (at the latest the periodic one) seals them.
+      this.onError('audit outbox not sealed', err);
+    }
+  }
+
+  /** Waits for every queued append and outbox turn (tests, shutdown). */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
+  }
+
+  /** Seals everything in the outbox now and waits for it (tests, the CLI). */
+  async sealNow(): Promise<void> {
+    this.sealSoon();
+    await this.flush();
   }
 
   get(id: number): Promise<AuditEntry | null> {

@@ -1,6 +1,6 @@
 import { validateSteps } from '../domain/definition.ts';
 import { sentBy } from '../domain/delegation.ts';
-import { NO_SECURITY_EVENTS, type SecurityEvents } from '../observability/logger.ts';
+import { NO_SECURITY_EVENTS, type SecurityEvents, type StagedEvent, stageEvent } from '../observability/logger.ts';
 import {
   applySignal,
   cancelForRestart,
@@ -213,6 +213,13 @@ export class WorkflowService {
     const ctx = this.engineContext();
     const id = this.s.newId();
     let effects: Effect[] = [];
+    // The entry is written with the instance (the audit outbox): an acknowledged start always has it.
+    const event = stageEvent(this.events, 'instance.started', {
+      instanceId: id,
+      definitionId: definition.id,
+      workflowType: definition.workflowType,
+      by: principal.identity.accountName,
+    });
     const instance = await this.s.store.createInstance((referenceId) => {
       const t = startInstance(
         {
@@ -230,9 +237,9 @@ export class WorkflowService {
       );
       effects = t.effects;
       return t;
-    });
+    }, event.audit);
     this.effectSink(effects);
-    this.events.emit('instance.started', { instanceId: instance.id, definitionId: definition.id, workflowType: definition.workflowType, by: principal.identity.accountName });
+    event.done();
     return instance;
   }
 
@@ -304,6 +311,7 @@ export class WorkflowService {
     let members: Record<number, number[]> | undefined;
     let delegators: Actor[] | undefined;
     let result: SignalResult | null = null;
+    let event: StagedEvent | null = null;
     // What the decision needs beyond the instance (who holds the step's roles, for a step that fails
     // early; who delegated to the caller) is loaded outside the lock, then the transaction runs again.
     for (let round = 0; result === null; round++) {
@@ -325,22 +333,24 @@ export class WorkflowService {
           return { transition: null, result: null };
         }
         const r = applySignal(current, version, { key, data, actor }, members ? { ...ctx, roleMembers: members } : ctx);
-        return { transition: r, result: r };
+        // The entry is written with the signal (the audit outbox): an acknowledged signal always has it.
+        const received = r.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
+        event = stageEvent(this.events, 'instance.signalled', {
+          instanceId: id,
+          signalKey: key,
+          decision: received?.message ?? null,
+          repeated: r.duplicate,
+          status: r.instance.status,
+          step: r.instance.currentStep,
+          by: principal.identity.accountName,
+        });
+        return { transition: r, result: r, audit: event.audit };
       });
       if (needDelegators) delegators = await this.delegations!.actorsFor(principal);
       if (needMembers) members = { ...members, ...(await this.membersByRole(needMembers)) };
     }
     this.effectSink(result.effects);
-    const received = result.history.find((h) => h.kind === 'SignalReceived' || h.kind === 'SignalRepeated');
-    this.events.emit('instance.signalled', {
-      instanceId: id,
-      signalKey: key,
-      decision: received?.message ?? null,
-      repeated: result.duplicate,
-      status: result.instance.status,
-      step: result.instance.currentStep,
-      by: principal.identity.accountName,
-    });
+    (event as StagedEvent | null)?.done();
     return result;
   }
 
@@ -374,13 +384,14 @@ export class WorkflowService {
     const unknown = roleIds.filter((r) => !existing.has(r));
     if (unknown.length) fail('ValidationFailed', `Unknown role id(s): ${unknown.join(', ')}.`);
     const ctx = this.engineContext();
-    let step: string | null = null;
+    let event: StagedEvent | null = null;
     await this.withVersion(id, (current, version) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
-      step = current.currentStep;
-      return { transition: reassign(current, version, roleIds, actorOf(principal), ctx), result: null };
+      const transition = reassign(current, version, roleIds, actorOf(principal), ctx);
+      event = stageEvent(this.events, 'instance.reassigned', { instanceId: id, step: current.currentStep, roleIds, by: principal.identity.accountName });
+      return { transition, result: null, audit: event.audit };
     });
-    this.events.emit('instance.reassigned', { instanceId: id, step, roleIds, by: principal.identity.accountName });
+    (event as StagedEvent | null)?.done();
   }
 
   /**
@@ -395,6 +406,7 @@ export class WorkflowService {
     const to = await this.version(definition.id, v);
     const ctx = this.engineContext();
     let effects: Effect[] = [];
+    let event: StagedEvent | null = null;
     const outcome = await this.withVersion(id, (current, from) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
       const t = migrateInstance(current, from, to, req.mapping, actorOf(principal), ctx);
@@ -410,17 +422,19 @@ export class WorkflowService {
         carried: current.signals.filter((s) => s.step === current.currentStep).length,
         dryRun: req.dryRun,
       };
-      return { transition: req.dryRun ? null : t, result };
+      if (req.dryRun) return { transition: null, result };
+      event = stageEvent(this.events, 'instance.migrated', {
+        instanceId: id,
+        fromVersion: result.fromVersion,
+        toVersion: result.toVersion,
+        status: result.status,
+        by: principal.identity.accountName,
+      });
+      return { transition: t, result, audit: event.audit };
     });
     if (!req.dryRun) {
       this.effectSink(effects);
-      this.events.emit('instance.migrated', {
-        instanceId: id,
-        fromVersion: outcome.fromVersion,
-        toVersion: outcome.toVersion,
-        status: outcome.status,
-        by: principal.identity.accountName,
-      });
+      (event as StagedEvent | null)?.done();
     }
     return outcome;
   }
@@ -454,11 +468,12 @@ export class WorkflowService {
 
   async stop(id: string, principal: Principal): Promise<void> {
     const ctx = this.engineContext();
+    const event = stageEvent(this.events, 'instance.stopped', { instanceId: id, by: principal.identity.accountName });
     await this.s.store.mutateInstance(id, (current) => {
       authorize(principal, current, P.instancesManage);
-      return { transition: stopInstance(current, actorOf(principal), ctx), result: null };
+      return { transition: stopInstance(current, actorOf(principal), ctx), result: null, audit: event.audit };
     });
-    this.events.emit('instance.stopped', { instanceId: id, by: principal.identity.accountName });
+    event.done();
   }
 
   /** Cancels the old instance and starts a new one (new Id, same data and title) in one transaction. */
@@ -473,9 +488,11 @@ export class WorkflowService {
     const newId = this.s.newId();
     const actor = actorOf(principal);
     let effects: Effect[] = [];
+    const event = stageEvent(this.events, 'instance.restarted', { instanceId: id, newInstanceId: newId, version: v, by: principal.identity.accountName });
     await this.s.store.mutateInstance(id, (current) => {
       authorize(principal, current, P.instancesManage, P.instancesReadAll);
       return {
+        audit: event.audit,
         transition: cancelForRestart(current, newId, actor, ctx),
         spawn: (referenceId) => {
           const t = startInstance(
@@ -499,6 +516,7 @@ export class WorkflowService {
       };
     });
     this.effectSink(effects);
+    event.done();
     return newId;
   }
 

@@ -1,9 +1,41 @@
-import type { AuditEntry } from '../domain/audit.ts';
+import type { AuditContent, AuditEntry } from '../domain/audit.ts';
 import type { FieldSpec } from '../domain/query/index.ts';
 
 /* Row mapping and query fields of the audit log, shared by both stores. */
 
 export const AUDIT_COLUMNS = 'id, at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature';
+
+/** The content columns (audit_outbox holds exactly these, audit_log these plus id, hash and signature). */
+export const AUDIT_CONTENT_COLUMNS = 'at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data';
+
+/** An outbox row's content, in the order AUDIT_CONTENT_COLUMNS names it (for positional parameters). */
+export const auditContentValues = (c: AuditContent): (string | number | null)[] => [
+  c.at,
+  c.category,
+  c.operation,
+  c.level,
+  c.actor,
+  c.entityType,
+  c.auditIdentifier,
+  c.immutableIdentifier,
+  c.message,
+  c.data,
+];
+
+export function toAuditContent(r: Record<string, unknown>): AuditContent {
+  return {
+    at: String(r.at),
+    category: Number(r.category),
+    operation: Number(r.operation),
+    level: Number(r.level) as AuditContent['level'],
+    actor: (r.actor as string | null) ?? null,
+    entityType: (r.entity_type as string | null) ?? null,
+    auditIdentifier: (r.audit_identifier as string | null) ?? null,
+    immutableIdentifier: (r.immutable_identifier as string | null) ?? null,
+    message: String(r.message),
+    data: String(r.data),
+  };
+}
 
 /** QueryString and SortField of GET /Audit. */
 export const AUDIT_FIELDS: FieldSpec[] = [

@@ -48,13 +48,16 @@ export interface Store extends SecurityStore {
   findBoundDefinition(workflowType: string, key: string | null): Promise<Definition | null>;
 
   // Instances -----------------------------------------------------------------------------------
-  /** Creates an instance; the store assigns the next ReferenceId. */
-  createInstance(build: (referenceId: number) => Transition): Promise<Instance>;
+  /**
+   * Creates an instance; the store assigns the next ReferenceId. `audit`: entries for the audit
+   * outbox, written in the same transaction (see sealAuditOutbox).
+   */
+  createInstance(build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance>;
   /**
    * Claims (alert, certificate) and creates the instance in one transaction: null, and nothing
    * created, when the pair was claimed before (an earlier run, a restart, another node).
    */
-  startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null>;
+  startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance | null>;
   getInstance(id: string): Promise<Instance | null>;
   getHistory(id: string): Promise<HistoryEntry[]>;
   /**
@@ -117,6 +120,13 @@ export interface Store extends SecurityStore {
    * group commit: a busy server pays one commit for all the events that queued meanwhile.
    */
   appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]>;
+  /**
+   * The audit outbox's sealer: in one transaction, serialised with appendAudit and every other
+   * sealer (on every node), takes up to `limit` outbox rows in id order (the content that actions
+   * wrote in their own transactions: InstanceChange.audit, createInstance's `audit`), appends them
+   * to the chain exactly as appendAudit does, and deletes them. An empty list: nothing was waiting.
+   */
+  sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]>;
   getAuditEntry(id: number): Promise<AuditEntry | null>;
   /** The entry stored just before `id` (the greatest smaller id). */
   previousAuditEntry(id: number): Promise<AuditEntry | null>;
@@ -205,6 +215,12 @@ export interface InstanceChange<R> {
   /** A claimed job this change completes: deleted in the same transaction, if `owner` still holds it. */
   completeJob?: { id: number; owner: string };
   spawn?: (referenceId: number) => Transition;
+  /**
+   * Audit entries of this change, written to the audit outbox in the same transaction (in this
+   * order), so a committed change never lacks its entry; the sealer chains them later
+   * (Store.sealAuditOutbox). Written even when `transition` is null.
+   */
+  audit?: AuditContent[];
   result: R;
 }
 

@@ -165,6 +165,53 @@ describe('the audit log under load', () => {
   });
 });
 
+describe('entries written in the action transaction (the audit outbox)', () => {
+  it('start, reassign, migrate, restart and stop each commit their entry with the action: sealed later, none is missing, in order', async () => {
+    const store = t.server.services.store;
+    const approvers = await createRole(store, 'Outbox approvers', [P.instancesReadPending], [alice.id]);
+    const def = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')]);
+    const sealOutbox = store.sealAuditOutbox.bind(store);
+    // The sealer is down (as if the node died right after answering): the actions still succeed,
+    // and their entries wait in the outbox, committed with them.
+    store.sealAuditOutbox = async () => {
+      throw new Error('sealer down');
+    };
+    let id: string;
+    let restartedAs: string;
+    try {
+      id = await startInstance(t, def);
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Reassign`, { body: { RoleIds: [approvers] }, unchecked: true })).status).toBe(204);
+      // A second version (same steps), and the instance moved to it.
+      const steps = [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')];
+      expect((await t.call('PUT', `/KeyfactorAPI/Workflow/Definitions/${def}/Steps`, { body: steps })).status).toBe(200);
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Definitions/${def}/Publish`)).status).toBe(200);
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Migrate`, { body: {}, unchecked: true })).status).toBe(200);
+      const restarted = await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${id}/Restart`);
+      expect(restarted.status).toBe(204);
+      restartedAs = restarted.headers.get('location')!.split('/').pop()!;
+      expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${restartedAs}/Stop`)).status).toBe(204);
+      await t.server.audit.flush();
+      const meanwhile = (await t.call('GET', '/KeyfactorAPI/Audit?ReturnLimit=1000', { auth: auditor.auth })).body.map((e: { Message: string }) => e.Message).join('\n');
+      expect(meanwhile).not.toContain(`Workflow instance ${id} started`);
+    } finally {
+      store.sealAuditOutbox = sealOutbox;
+    }
+    await t.server.audit.sealNow();
+    const all = (await t.call('GET', '/KeyfactorAPI/Audit?ReturnLimit=1000&SortAscending=0', { auth: auditor.auth })).body as { Id: number; Message: string }[];
+    const entries = all.filter((e) => e.Message.includes(id) || e.Message.includes(restartedAs));
+    expect(entries.map((e) => e.Message)).toEqual([
+      `Workflow instance ${id} started by admin.`,
+      `Workflow instance ${id} step RequireApproval1 reassigned to roles ${approvers} by admin.`,
+      `Workflow instance ${id} moved from version 1 to 2; it is now Suspended by admin.`,
+      `Workflow instance ${id} restarted as ${restartedAs} on version 2 by admin.`,
+      `Workflow instance ${restartedAs} stopped by admin.`,
+    ]);
+    for (const e of entries) expect((await validate(e.Id)).body).toBe(true);
+    // Sealed once: the outbox is empty.
+    expect(await store.sealAuditOutbox(100, () => ({ hash: 'x', signature: 'x' }))).toEqual([]);
+  });
+});
+
 describe('tampering behind the server', { timeout: 120_000 }, () => {
   it('every entry validates, and the CLI finds the chain intact', async () => {
     for (const id of await ids()) expect((await validate(id)).body).toBe(true);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P } from '../../src/security/permissions.ts';
+import { AuditLog } from '../../src/service/audit.ts';
 import { openStore } from '../../src/store/open.ts';
 import { startChildServer } from '../support/child-server.ts';
 import { dropTestDatabase, testDatabaseUrl, usePostgres } from '../support/database.ts';
@@ -13,7 +14,7 @@ import { ADMIN, basic, makeCaller, startTestApp } from '../support/server.ts';
 /*
  * Never lose an acknowledged decision (issue 16). A real server process takes a storm of
  * approvals and is killed with SIGKILL in the middle of it; started again on the same database,
- * every signal it answered 204 to is there. And the durability setting in force is the one the
+ * every signal it answered 204 to is there, with its audit entry. And the durability setting in force is the one the
  * configuration asks for, read back from the database connection of a running server.
  */
 
@@ -25,6 +26,7 @@ const KILL_AFTER = 30;
 let dir: string;
 let url: string;
 const running: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startServer() {
   const s = await startChildServer<{ url: string }>('test/runner/server-process.ts', { PATH: process.env.PATH ?? '/usr/bin:/bin' }, { DATABASE_URL: url });
@@ -43,7 +45,7 @@ afterAll(async () => {
 });
 
 describe('durability', () => {
-  it('SIGKILL during a signal storm loses no acknowledged signal', async () => {
+  it('SIGKILL during a signal storm loses no acknowledged signal, nor its audit entry', async () => {
     let server = await startServer();
     // The approver and its role, written beside the running server into the database it uses.
     const store = await openStore(url);
@@ -105,6 +107,24 @@ describe('durability', () => {
       if (res.body.Status !== 3) lost.push(id);
     }
     expect(lost).toEqual([]);
+
+    // ... and every acknowledged signal has its audit entry (written with the signal, in the audit
+    // outbox; the restarted server seals what the killed one left), in a chain that verifies.
+    const reader = await openStore(url);
+    try {
+      let missing: string[] = acknowledged;
+      for (const until = Date.now() + 20_000; missing.length && Date.now() < until; await sleep(200)) {
+        const signalled = new Set((await reader.auditEntriesAfter(0, 100_000)).filter((e) => e.immutableIdentifier === 'instance.signalled').map((e) => e.auditIdentifier));
+        missing = acknowledged.filter((id) => !signalled.has(id));
+      }
+      expect(missing).toEqual([]);
+      const key = await reader.getOrCreateSetting('audit_hmac_key', 'none yet');
+      const report = await new AuditLog(reader, key).verify();
+      expect(report.firstBad).toBeNull();
+      expect(report.checked).toBeGreaterThanOrEqual(INSTANCES + acknowledged.length);
+    } finally {
+      await reader.close();
+    }
     server.child.kill('SIGKILL');
     await server.exited;
   }, 180_000);

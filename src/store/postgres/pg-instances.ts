@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { Effect, Transition } from '../../domain/engine.ts';
+import type { AuditContent } from '../../domain/audit.ts';
 import type { Instance } from '../../domain/types.ts';
+import { AUDIT_CONTENT_COLUMNS, auditContentValues } from '../audit-rows.ts';
 import { CHANGED_COLUMNS, INSTANCE_COLUMNS, instanceFromRow, instanceRow } from '../instance-row.ts';
 import { pendingChanged, pendingRows, type PendingRows } from '../pending-approvals.ts';
 import type { Row } from './pg-db.ts';
@@ -42,6 +44,8 @@ export interface TransitionWrite {
   pendingBefore?: PendingRows;
   /** Delete the instance's unclaimed timers (it left the step they were set for), before queueing new jobs. */
   dropWaitingTimers?: boolean;
+  /** Audit entries for the audit outbox (in this order), written by the same statement. */
+  audit?: AuditContent[];
   /** Sent when the statement queued jobs; delivered on commit. */
   notify?: { channel: string; payload: string };
   /** The Idempotency-Key the write acts under: its row is marked acted by the same statement (idempotency-rows.ts). */
@@ -77,6 +81,7 @@ export function transitionStatement(w: TransitionWrite): pg.QueryConfig | null {
   if (history.length && id) ctes.push(['h', insertHistory(p, id, history)]);
   const effects = w.transition?.effects ?? [];
   if (effects.length && id) ctes.push(['j', insertJobs(p, id, effects)]);
+  if (w.audit?.length) ctes.push(['a', insertOutbox(p, w.audit)]);
   if (!ctes.length) return null;
   // Only with something else to write: a change that wrote nothing did not act.
   if (w.acted)
@@ -126,6 +131,17 @@ function insertHistory(p: Params, instanceId: string, history: Transition['histo
   );
   // Rows are numbered in VALUES order, and getHistory reads them back by that number.
   return `INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ${rows.join(', ')}`;
+}
+
+/** Numbered in VALUES order, as history rows are: the sealer takes them in id order. */
+function insertOutbox(p: Params, audit: AuditContent[]): string {
+  const rows = audit.map(
+    (c) =>
+      `(${auditContentValues(c)
+        .map((v, k) => p.add(v, k === 1 || k === 2 || k === 3 ? 'integer' : 'text'))
+        .join(', ')})`,
+  );
+  return `INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES ${rows.join(', ')}`;
 }
 
 /** Due now by the database clock, which is the clock leases are measured with; timers at their time. */

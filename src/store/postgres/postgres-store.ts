@@ -19,7 +19,7 @@ import type {
   StoredAnswer,
 } from '../store.ts';
 import { actingIdempotencyKey, idempotencyState } from '../idempotency-rows.ts';
-import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { AUDIT_COLUMNS, AUDIT_CONTENT_COLUMNS, auditContentValues, toAuditContent, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, inTransaction, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
@@ -251,15 +251,15 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
    * The reference id comes first (a sequence, outside any transaction); then one statement
    * writes the instance, its history and its jobs: atomic without BEGIN/COMMIT.
    */
-  async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
+  async createInstance(build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance> {
     const acting = actingIdempotencyKey();
-    const { instance, write } = this.newInstance(await this.nextReference(this.pool), build, acting);
+    const { instance, write } = this.newInstance(await this.nextReference(this.pool), build, audit, acting);
     await this.pool.query(write);
     return instance;
   }
 
   /** The claim's primary key serialises nodes: a second INSERT waits for the first to commit, then does nothing. */
-  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance | null> {
     return inTransaction(this.pool, async (c) => {
       const claimed = await c.query('INSERT INTO expiration_alerted (alert_id, certificate_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
         claim.alertId,
@@ -267,7 +267,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
         claim.at,
       ]);
       if (!claimed.rowCount) return null;
-      const { instance, write } = this.newInstance(await this.nextReference(c), build);
+      const { instance, write } = this.newInstance(await this.nextReference(c), build, audit);
       await c.query(write);
       await c.query('UPDATE expiration_alerted SET instance_id = $1 WHERE alert_id = $2 AND certificate_id = $3', [instance.id, claim.alertId, claim.certificateId]);
       return instance;
@@ -278,10 +278,15 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return (await c.query(named('cs_next_reference', `SELECT nextval('reference_ids') AS ref`, []))).rows[0].ref as number;
   }
 
-  private newInstance(ref: number, build: (referenceId: number) => Transition, acted?: { scope: number; key: string } | null): { instance: Instance; write: pg.QueryConfig } {
+  private newInstance(
+    ref: number,
+    build: (referenceId: number) => Transition,
+    audit?: AuditContent[],
+    acted?: { scope: number; key: string } | null,
+  ): { instance: Instance; write: pg.QueryConfig } {
     const t = build(ref);
     const instance = { ...t.instance, rev: 1 };
-    return { instance, write: transitionStatement({ insert: instance, transition: t, notify: this.notify, acted })! };
+    return { instance, write: transitionStatement({ insert: instance, transition: t, audit, notify: this.notify, acted })! };
   }
 
   async getInstance(id: string): Promise<Instance | null> {
@@ -312,6 +317,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
           completeJob: change.completeJob,
           pendingBefore: pendingRows(current),
           dropWaitingTimers: update !== undefined && leftWaitingStep(current, update),
+          audit: change.audit,
           notify: this.notify,
           // Only a change that writes acted: a round that merely looked (transition null) did not.
           acted: change.transition || change.spawn ? acting : null,
@@ -445,31 +451,20 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return this.tx(async (c) => {
       // One appender at a time across nodes: the chain has a single head.
       await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      let prev = ((await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0]?.hash as string | undefined) ?? null;
-      const entries: AuditEntry[] = [];
-      for (const content of contents) {
-        const sealed = seal(prev, content);
-        prev = sealed.hash;
-        const { rows } = await c.query(
-          `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-          [
-            content.at,
-            content.category,
-            content.operation,
-            content.level,
-            content.actor,
-            content.entityType,
-            content.auditIdentifier,
-            content.immutableIdentifier,
-            content.message,
-            content.data,
-            sealed.hash,
-            sealed.signature,
-          ],
-        );
-        entries.push({ ...content, ...sealed, id: Number(rows[0].id) });
-      }
+      return chainAudit(c, contents, seal);
+    });
+  }
+
+  async sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
+    return this.tx(async (c) => {
+      // The appenders' lock: one sealer or appender at a time, on every node. Read after taking it,
+      // so a sealer that waited sees the rows the one before it deleted as gone.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const { rows } = await c.query(`SELECT id, ${AUDIT_CONTENT_COLUMNS} FROM audit_outbox ORDER BY id LIMIT $1`, [limit]);
+      if (!rows.length) return [];
+      const entries = await chainAudit(c, rows.map(toAuditContent), seal);
+      // By id, never by range: a smaller id may belong to a transaction still open, sealed next time.
+      await c.query('DELETE FROM audit_outbox WHERE id = ANY($1::bigint[])', [rows.map((r: Row) => r.id)]);
       return entries;
     });
   }
@@ -624,3 +619,24 @@ async function upsertVersion(c: Q, v: DefinitionVersion, createdAt: string): Pro
 }
 /** The advisory lock that serialises audit appends (any fixed number unique to this use). */
 const AUDIT_LOCK = 0x4155_4454;
+
+/** Appends contents to the chain inside the caller's transaction, which holds AUDIT_LOCK: one INSERT, ids in VALUES order. */
+async function chainAudit(c: Q, contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
+  if (!contents.length) return [];
+  let prev = ((await c.query('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1')).rows[0]?.hash as string | undefined) ?? null;
+  const sealed = contents.map((content) => {
+    const s = seal(prev, content);
+    prev = s.hash;
+    return { ...content, ...s };
+  });
+  const values: unknown[] = [];
+  const tuples = sealed.map((e) => {
+    const row = [...auditContentValues(e), e.hash, e.signature];
+    const base = values.length;
+    values.push(...row);
+    return `(${row.map((_, k) => `$${base + k + 1}`).join(', ')})`;
+  });
+  const { rows } = await c.query(`INSERT INTO audit_log (${AUDIT_CONTENT_COLUMNS}, hash, signature) VALUES ${tuples.join(', ')} RETURNING id`, values);
+  const ids = rows.map((r: Row) => Number(r.id)).sort((a: number, b: number) => a - b);
+  return sealed.map((e, k) => ({ ...e, id: ids[k]! }));
+}

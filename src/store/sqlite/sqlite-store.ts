@@ -21,7 +21,7 @@ import type {
   StoredAnswer,
 } from '../store.ts';
 import { actingIdempotencyKey, idempotencyState, MARK_ACTED_SQLITE } from '../idempotency-rows.ts';
-import { AUDIT_COLUMNS, toAuditEntry } from '../audit-rows.ts';
+import { AUDIT_COLUMNS, AUDIT_CONTENT_COLUMNS, auditContentValues, toAuditContent, toAuditEntry } from '../audit-rows.ts';
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
@@ -197,13 +197,15 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   // Instances -------------------------------------------------------------------------------------
 
-  async createInstance(build: (referenceId: number) => Transition): Promise<Instance> {
+  async createInstance(build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance> {
     // Read when the work is submitted: the group's batch runs in whichever request's context came first.
     const acting = actingIdempotencyKey();
     return this.group.run(() => {
       // Under this request's savepoint: undone with the instance if its insert fails.
       this.markActed(acting);
-      return this.insertNew(build);
+      const inst = this.insertNew(build);
+      this.writeOutbox(audit);
+      return inst;
     });
   }
 
@@ -212,7 +214,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     if (acting) this.conn.prepare(MARK_ACTED_SQLITE).run(new Date().toISOString(), acting.scope, acting.key);
   }
 
-  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition): Promise<Instance | null> {
+  async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance | null> {
     return this.conn
       .transaction(() => {
         const claimed = this.conn
@@ -221,6 +223,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
         if (!claimed.changes) return null;
         const inst = this.insertNew(build);
         this.conn.prepare('UPDATE expiration_alerted SET instance_id = ? WHERE alert_id = ? AND certificate_id = ?').run(inst.id, claim.alertId, claim.certificateId);
+        this.writeOutbox(audit);
         return inst;
       })
       .immediate();
@@ -274,8 +277,22 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       if (change.spawn) this.insertNew(change.spawn);
       // Only a change that writes acted: a round that merely looked (transition null) did not.
       if (change.transition || change.spawn) this.markActed(acting);
+      this.writeOutbox(change.audit);
       return change.result;
     });
+  }
+
+  /** The audit statements, prepared once (the sealer runs once per group commit on a busy server). */
+  private auditStatements: ReturnType<typeof prepareAudit> | null = null;
+  private get audit(): ReturnType<typeof prepareAudit> {
+    this.auditStatements ??= prepareAudit(this.conn);
+    return this.auditStatements;
+  }
+
+  /** An action's audit entries, unsealed, in its own transaction (sealAuditOutbox chains them). */
+  private writeOutbox(audit: AuditContent[] | undefined): void {
+    if (!audit?.length) return;
+    for (const c of audit) this.audit.outboxInsert.run(...auditContentValues(c));
   }
 
   /**
@@ -418,22 +435,37 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
 
   async appendAudit(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
     // Lazily in the group transaction: the entries share the commit of the next requests.
+    return this.group.run((): AuditEntry[] => this.chain(contents, seal), { lazy: true });
+  }
+
+  async sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]> {
+    // Nothing waiting (a read, which never waits for the writer): no transaction at all.
+    if (!this.audit.outboxAny.get()) return [];
+    // Lazily in the group transaction, like appendAudit: the actions whose rows these are committed
+    // already (or commit in this same transaction, in a savepoint before this one).
     return this.group.run(
       (): AuditEntry[] => {
-        let prev = ((this.conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as Row | undefined)?.hash as string | undefined) ?? null;
-        const insert = this.conn.prepare(
-          `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
-         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
-        );
-        return contents.map((content) => {
-          const sealed = seal(prev, content);
-          prev = sealed.hash;
-          const row = insert.get({ ...content, ...sealed }) as Row;
-          return { ...content, ...sealed, id: row.id as number };
-        });
+        const rows = this.audit.outboxFirst.all(limit) as Row[];
+        if (!rows.length) return [];
+        const entries = this.chain(rows.map(toAuditContent), seal);
+        // Writers are serialised (one write transaction at a time): no row below the last one read is still to come.
+        this.audit.outboxDeleteTo.run(rows[rows.length - 1]!.id);
+        return entries;
       },
       { lazy: true },
     );
+  }
+
+  /** Appends contents to the chain, inside the caller's write transaction. */
+  private chain(contents: AuditContent[], seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): AuditEntry[] {
+    let prev = ((this.audit.head.get() as Row | undefined)?.hash as string | undefined) ?? null;
+    const insert = this.audit.append;
+    return contents.map((content) => {
+      const sealed = seal(prev, content);
+      prev = sealed.hash;
+      const row = insert.get({ ...content, ...sealed }) as Row;
+      return { ...content, ...sealed, id: row.id as number };
+    });
   }
 
   async getAuditEntry(id: number): Promise<AuditEntry | null> {
@@ -627,3 +659,17 @@ function toDefinition(r: Row): Definition {
 }
 
 const toInstance = (r: Row): Instance => instanceFromRow(r, (v) => JSON.parse(v as string));
+
+function prepareAudit(conn: Database.Database) {
+  return {
+    head: conn.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1'),
+    append: conn.prepare(
+      `INSERT INTO audit_log (at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature)
+         VALUES (@at, @category, @operation, @level, @actor, @entityType, @auditIdentifier, @immutableIdentifier, @message, @data, @hash, @signature) RETURNING id`,
+    ),
+    outboxInsert: conn.prepare(`INSERT INTO audit_outbox (${AUDIT_CONTENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    outboxAny: conn.prepare('SELECT 1 FROM audit_outbox LIMIT 1'),
+    outboxFirst: conn.prepare(`SELECT id, ${AUDIT_CONTENT_COLUMNS} FROM audit_outbox ORDER BY id LIMIT ?`),
+    outboxDeleteTo: conn.prepare('DELETE FROM audit_outbox WHERE id <= ?'),
+  };
+}
