@@ -10,6 +10,8 @@
  *                  stays like for like.
  *   no-preread     WorkflowService.signal skips its getInstance() before the transaction and
  *                  takes the (cached, immutable) definition version inside it.
+ *   inline-wal-flush  the group commit flushes the WAL inside COMMIT (synchronous=FULL) as before
+ *                  wal-sync.ts, instead of in the thread pool: the baseline of that change.
  */
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
@@ -20,7 +22,7 @@ import type { Principal } from '../src/security/principal.ts';
 import type { Services } from '../src/service/services.ts';
 import { actorOf, WorkflowService } from '../src/service/workflow.ts';
 
-export const EXPERIMENTS = ['bg-checkpoint', 'no-preread'] as const;
+export const EXPERIMENTS = ['bg-checkpoint', 'no-preread', 'inline-wal-flush'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
 
 export const parseExperiments = (s: string | undefined): Experiment[] =>
@@ -72,6 +74,12 @@ export function backgroundCheckpointer(conn: Database.Database, file: string, in
 
 /** The better-sqlite3 connection inside a SqliteStore (private field). */
 export const connectionOf = (store: unknown): Database.Database => (store as { conn: Database.Database }).conn;
+
+/** The group commit without its WalSync: each group's COMMIT flushes in line (synchronous=FULL). */
+export function inlineWalFlush(store: unknown): void {
+  const group = (store as { group?: { wal: unknown } }).group;
+  if (group) group.wal = null;
+}
 
 const NEED_VERSION = Symbol('need version');
 

@@ -56,7 +56,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --sizes LIST       scale phase: instance counts to build and measure at, e.g. 10000,100000,1000000 (default 2000)
   --scale-cache DIR  scale phase, SQLite: keep each built history in DIR and measure later runs on a copy of it
                      (a 1M history takes about half an hour to build; delete DIR to rebuild)
-  --experiment LIST  try proposed changes (bench/experiments.ts); bg-checkpoint and no-preread are shipped now
+  --experiment LIST  try proposed changes (bench/experiments.ts); bg-checkpoint and no-preread are shipped now;
+                     inline-wal-flush measures the baseline of the WAL flush in the thread pool
   --out FILE         results JSON (default bench/results/latest.json)
   --quiet-wait S     before each phase wait up to S s for the machine to be idle (default 30; 0 = do not wait)
   --strict           exit 1 when a goal is missed (the run always exits 1 when it is invalid)`;

@@ -24,7 +24,7 @@ import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import { loadConfig, type Config } from '../src/config.ts';
 import { createServer } from '../src/server.ts';
-import { backgroundCheckpointer, connectionOf, parseExperiments, patchSignalWithoutPreread } from './experiments.ts';
+import { backgroundCheckpointer, connectionOf, inlineWalFlush, parseExperiments, patchSignalWithoutPreread } from './experiments.ts';
 import { breakdown, instrument } from './instrument.ts';
 import { populate } from './scale-setup.ts';
 import { prepareWorkload, startInstances, type Workload } from './setup.ts';
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   const server = await createServer(config);
   const experiments = parseExperiments(process.env.BENCH_EXPERIMENTS);
   if (experiments.includes('no-preread')) patchSignalWithoutPreread();
+  if (experiments.includes('inline-wal-flush')) inlineWalFlush(server.services.store);
   const checkpointer = experiments.includes('bg-checkpoint') && dir ? backgroundCheckpointer(connectionOf(server.services.store), join(dir, 'bench.db')) : null;
   const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/store/sqlite/group-commit.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { WalSync } from '../../src/store/sqlite/wal-sync.ts';
 import { createIn, note } from './store-fixtures.ts';
 
 /*
@@ -112,6 +113,83 @@ describe('SQLite group commit', () => {
       ),
     );
     expect(seen).toEqual(Array(20).fill(true));
+  });
+
+  describe('with the WAL flushed off the event loop', () => {
+    /** A WAL flush the test completes by hand. */
+    const manualFlush = () => {
+      const waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+      return { waiting, wal: { sync: () => new Promise<void>((resolve, reject) => waiting.push({ resolve, reject })) } };
+    };
+    const turn = () => new Promise((r) => setImmediate(r));
+    const synchronous = () => db.pragma('synchronous', { simple: true });
+
+    it('commits the batch with synchronous=NORMAL, answers only after the flush, and leaves the connection at FULL', async () => {
+      const f = manualFlush();
+      group = new GroupCommit(db, f.wal);
+      let answered = 0;
+      const during: unknown[] = [];
+      const writes = ['a', 'b'].map((k) =>
+        group
+          .run(() => {
+            during.push(synchronous());
+            return insert(k)();
+          })
+          .then(() => answered++),
+      );
+      await turn();
+      await turn();
+      expect(committed()).toEqual(['a', 'b']); // committed...
+      expect(answered).toBe(0); // ...but not answered before the WAL is on disk
+      expect(during).toEqual([1, 1]);
+      expect(synchronous()).toBe(2);
+      f.waiting[0]!.resolve();
+      await Promise.all(writes);
+      expect(answered).toBe(2);
+    });
+
+    it('runs the next batch while the previous one flushes, and a failed flush acknowledges none of its batch', async () => {
+      const f = manualFlush();
+      group = new GroupCommit(db, f.wal);
+      const first = Promise.allSettled([group.run(insert('a')), group.run(insert('b'))]);
+      await turn();
+      const second = group.run(insert('c'));
+      await turn();
+      expect(group.counts.batches).toBe(2);
+      expect(f.waiting).toHaveLength(2);
+      f.waiting[1]!.resolve();
+      await expect(second).resolves.toBe(1);
+      const broken = new Error('EIO: fdatasync failed');
+      f.waiting[0]!.reject(broken);
+      expect((await first).map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([broken, broken]);
+    });
+
+    it('drain waits for every flush, so closing answers everything first', async () => {
+      const f = manualFlush();
+      group = new GroupCommit(db, f.wal);
+      let answered = false;
+      void group.run(insert('a')).then(() => (answered = true));
+      const drained = group.drain();
+      await turn();
+      expect(answered).toBe(false);
+      f.waiting[0]!.resolve();
+      await drained;
+      expect(answered).toBe(true);
+    });
+
+    it("WalSync flushes the database's own WAL file, also after a checkpoint truncated it", async () => {
+      const wal = new WalSync(join(dir, 'g.db-wal'));
+      group = new GroupCommit(db, wal);
+      await group.run(insert('a'));
+      expect(committed()).toEqual(['a']);
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      await group.run(insert('b'));
+      expect(committed()).toEqual(['a', 'b']);
+      // A WAL that is gone (the store closed under it) fails the flush: the write is not acknowledged.
+      const missing = new WalSync(join(dir, 'nothing.db-wal'));
+      await expect(new GroupCommit(db, missing).run(insert('c'))).rejects.toThrow(/ENOENT/);
+      wal.close();
+    });
   });
 
   it('through the store: concurrent instance writes share commits; an unknown id fails alone', async () => {

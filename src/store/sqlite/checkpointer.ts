@@ -14,6 +14,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
+// Checkpoints sync the WAL before copying it and the database after (group commits may have left the WAL unflushed).
+db.pragma('synchronous = FULL');
 db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
 const limitFrames = Math.max(1, Math.floor(workerData.journalSizeLimit / db.pragma('page_size', { simple: true })));
 let lastFrames = -1;

@@ -13,6 +13,12 @@ import type Database from 'better-sqlite3';
  *
  * The work functions are synchronous (better-sqlite3), so a batch runs start to end without
  * anything else touching the connection in between.
+ *
+ * With a WalSync (file databases, durability full), the batch's COMMIT runs with
+ * synchronous=NORMAL and its requests are answered after WalSync.sync() has flushed the WAL in the
+ * thread pool: the same guarantee, but the main thread runs the next batch while the disk
+ * flushes, instead of waiting inside COMMIT (about 30 % of its time at 32 clients). Every other
+ * transaction on the connection still commits with synchronous=FULL.
  */
 
 interface Pending {
@@ -35,7 +41,14 @@ export class GroupCommit {
   /** Transactions committed (or attempted) and requests they carried, for tests and metrics. */
   readonly counts = { batches: 0, requests: 0 };
 
-  constructor(private readonly db: Database.Database) {}
+  /** Flushes of committed batches not yet answered (close waits for them). */
+  private readonly syncing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Database.Database,
+    /** Flushes the WAL (wal-sync.ts); null: each COMMIT flushes in line, as the connection's setting says. */
+    private readonly wal: { sync(): Promise<void> } | null = null,
+  ) {}
 
   /**
    * Runs `work` inside the next group transaction; settles after that transaction's COMMIT.
@@ -70,10 +83,18 @@ export class GroupCommit {
     while (this.queue.length) this.commitBatch(this.queue.splice(0, MAX_BATCH));
   }
 
+  /** Runs what is queued and waits until every committed batch is flushed and answered. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.syncing.size) await Promise.allSettled([...this.syncing]);
+  }
+
   private commitBatch(batch: Pending[]): void {
     const outcomes: Outcome[] = [];
     let lost: unknown = null;
     const db = this.db;
+    // Restored below, so only this batch's COMMIT skips the in-line flush (the WAL sync replaces it).
+    if (this.wal) db.pragma('synchronous = NORMAL');
     try {
       db.transaction(() => {
         for (const item of batch) {
@@ -91,6 +112,7 @@ export class GroupCommit {
     } catch (error) {
       lost = error instanceof TransactionLost ? error.cause : error;
     } finally {
+      if (this.wal) db.pragma('synchronous = FULL');
       this.counts.batches++;
       this.counts.requests += batch.length;
     }
@@ -103,11 +125,23 @@ export class GroupCommit {
       if (failed.length < batch.length) this.queue.unshift(...batch.slice(ran));
       return;
     }
-    batch.forEach((item, k) => {
-      const o = outcomes[k]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.error);
+    const answer = () =>
+      batch.forEach((item, k) => {
+        const o = outcomes[k]!;
+        if (o.ok) item.resolve(o.value);
+        else item.reject(o.error);
+      });
+    if (!this.wal) {
+      answer();
+      return;
+    }
+    // Committed, but on disk only once the WAL is flushed: no request is answered before that,
+    // and if the flush fails none is acknowledged (the write may not survive a power loss).
+    const flushed = this.wal.sync().then(answer, (error) => {
+      for (const item of batch) item.reject(error);
     });
+    this.syncing.add(flushed);
+    void flushed.finally(() => this.syncing.delete(flushed));
   }
 }
 

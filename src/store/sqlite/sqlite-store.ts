@@ -26,6 +26,7 @@ import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation }
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { createRequire } from 'node:module';
 import { Checkpointer, JOURNAL_SIZE_LIMIT } from './checkpointer.ts';
+import { WalSync } from './wal-sync.ts';
 import { GroupCommit } from './group-commit.ts';
 import { type Durability, sqliteDurability, sqliteMigrationStatus, sqliteStats } from '../operations.ts';
 import { SqliteSecurityStore } from './sqlite-security.ts';
@@ -60,11 +61,12 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   private constructor(
     private readonly conn: Database.Database,
     private readonly checkpointer: Checkpointer | null,
+    private readonly wal: WalSync | null = null,
   ) {
     super(conn);
     this.wf = prepare(conn);
     this.certificates = new SqliteCertificateStore(conn);
-    this.group = new GroupCommit(conn);
+    this.group = new GroupCommit(conn, wal);
     this.alerts = new SqliteAlertStore(conn);
     this.acme = new SqliteAcmeStore(conn);
   }
@@ -77,7 +79,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     // FULL: the WAL is synced at every COMMIT, so an acknowledged write survives power loss;
     // group commit pays that sync once per batch. NORMAL ("relaxed") survives a process crash
     // only: an OS crash or power loss can lose the last commits (docs/operations.md).
-    db.pragma(`synchronous = ${(opts.durability ?? 'full') === 'full' ? 'FULL' : 'NORMAL'}`);
+    const full = (opts.durability ?? 'full') === 'full';
+    db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
@@ -85,7 +88,8 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     if (file === ':memory:') return new SqliteStore(db, null);
     // Checkpoints happen in a worker thread instead of inside a request's COMMIT (checkpointer.ts).
     db.pragma('wal_autocheckpoint = 0');
-    return new SqliteStore(db, new Checkpointer(file, require.resolve('better-sqlite3')));
+    // Group commits flush the WAL in the thread pool instead of inside COMMIT (wal-sync.ts).
+    return new SqliteStore(db, new Checkpointer(file, require.resolve('better-sqlite3')), full ? new WalSync(`${file}-wal`) : null);
   }
 
   async migrate(): Promise<void> {
@@ -93,9 +97,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.group.flush();
+    await this.group.drain();
     await this.checkpointer?.stop();
     this.conn.close();
+    this.wal?.close();
   }
 
   /** The counts scan the tables: on a file database they run in the worker thread, off the event loop. */
