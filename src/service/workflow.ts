@@ -526,12 +526,18 @@ export class WorkflowService {
    * A Suspended instance waits for people, who were asked to act: Stop it first (it ends Rejected).
    */
   async deleteInstance(id: string, principal: Principal): Promise<void> {
-    await this.s.store.deleteInstance(id, (inst) => {
-      authorize(principal, inst, P.instancesManage);
-      if (!isTerminal(inst.status) && inst.status !== 'Running')
-        fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
-    });
-    this.events.emit('instance.deleted', { instanceId: id, by: principal.identity.accountName });
+    // The entry is written with the delete (the audit outbox): an acknowledged delete always has it.
+    const event = stageEvent(this.events, 'instance.deleted', { instanceId: id, by: principal.identity.accountName });
+    await this.s.store.deleteInstance(
+      id,
+      (inst) => {
+        authorize(principal, inst, P.instancesManage);
+        if (!isTerminal(inst.status) && inst.status !== 'Running')
+          fail('InstanceNotTerminal', `Instance ${id} is ${inst.status}; approvers are waiting on it. Stop it first (it ends Rejected), then delete it.`);
+      },
+      event.audit,
+    );
+    event.done();
   }
 
   /** The reconciler's unit of work: advance one suspended instance whose signals already decide it. */

@@ -67,8 +67,11 @@ export interface Store extends SecurityStore {
    */
   mutateInstance<R>(id: string, fn: (instance: Instance) => InstanceChange<R>): Promise<R>;
   queryInstances(q: InstanceQuery): Promise<Instance[]>;
-  /** Deletes an instance and its history; guard may veto (throw). */
-  deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void>;
+  /**
+   * Deletes an instance and its history; guard may veto (throw: nothing is deleted or written).
+   * `audit`: entries for the audit outbox, written in the same transaction (see sealAuditOutbox).
+   */
+  deleteInstance(id: string, guard: (instance: Instance) => void, audit?: AuditContent[]): Promise<void>;
   /** Ids of Suspended instances holding signals, for the reconciler. */
   listReconcileCandidates(limit: number): Promise<string[]>;
 
@@ -123,10 +126,13 @@ export interface Store extends SecurityStore {
   /**
    * The audit outbox's sealer: in one transaction, serialised with appendAudit and every other
    * sealer (on every node), takes up to `limit` outbox rows in id order (the content that actions
-   * wrote in their own transactions: InstanceChange.audit, createInstance's `audit`), appends them
-   * to the chain exactly as appendAudit does, and deletes them. An empty list: nothing was waiting.
+   * wrote in their own transactions: InstanceChange.audit, createInstance's and deleteInstance's
+   * `audit`), appends them to the chain exactly as appendAudit does, and deletes them. An empty
+   * list: nothing was waiting.
    */
   sealAuditOutbox(limit: number, seal: (prevHash: string | null, content: AuditContent) => { hash: string; signature: string }): Promise<AuditEntry[]>;
+  /** How many entries wait in the audit outbox (committed with their actions, not sealed into the chain yet). */
+  countAuditOutbox(): Promise<number>;
   getAuditEntry(id: number): Promise<AuditEntry | null>;
   /** The entry stored just before `id` (the greatest smaller id). */
   previousAuditEntry(id: number): Promise<AuditEntry | null>;

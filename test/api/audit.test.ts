@@ -166,10 +166,11 @@ describe('the audit log under load', () => {
 });
 
 describe('entries written in the action transaction (the audit outbox)', () => {
-  it('start, reassign, migrate, restart and stop each commit their entry with the action: sealed later, none is missing, in order', async () => {
+  it('start, reassign, migrate, restart, stop and delete each commit their entry with the action: sealed later, none is missing, in order', { timeout: 60_000 }, async () => {
     const store = t.server.services.store;
     const approvers = await createRole(store, 'Outbox approvers', [P.instancesReadPending], [alice.id]);
     const def = await publishedDefinition(t, [noop('StartNOOP', 'RequireApproval1'), approval('RequireApproval1', 'EndNOOP', [approvers]), noop('EndNOOP')]);
+    const waitingBefore = await store.countAuditOutbox();
     const sealOutbox = store.sealAuditOutbox.bind(store);
     // The sealer is down (as if the node died right after answering): the actions still succeed,
     // and their entries wait in the outbox, committed with them.
@@ -190,9 +191,19 @@ describe('entries written in the action transaction (the audit outbox)', () => {
       expect(restarted.status).toBe(204);
       restartedAs = restarted.headers.get('location')!.split('/').pop()!;
       expect((await t.call('POST', `/KeyfactorAPI/Workflow/Instances/${restartedAs}/Stop`)).status).toBe(204);
+      expect((await t.call('DELETE', `/KeyfactorAPI/Workflow/Instances/${restartedAs}`)).status).toBe(204);
       await t.server.audit.flush();
       const meanwhile = (await t.call('GET', '/KeyfactorAPI/Audit?ReturnLimit=1000', { auth: auditor.auth })).body.map((e: { Message: string }) => e.Message).join('\n');
       expect(meanwhile).not.toContain(`Workflow instance ${id} started`);
+      expect(meanwhile).not.toContain(`Workflow instance ${restartedAs} deleted`);
+      // verify says the six entries wait to be sealed; the chain itself is intact (exit 0).
+      const json = await cli(['audit', 'verify', '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({ firstBad: null, waitingToBeSealed: waitingBefore + 6 });
+      const text = await cli(['audit', 'verify']);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain('Audit chain intact');
+      expect(text.stdout).toContain(`${waitingBefore + 6} entries waiting to be sealed (written with their actions; sealed within seconds by a running server).`);
     } finally {
       store.sealAuditOutbox = sealOutbox;
     }
@@ -205,9 +216,11 @@ describe('entries written in the action transaction (the audit outbox)', () => {
       `Workflow instance ${id} moved from version 1 to 2; it is now Suspended by admin.`,
       `Workflow instance ${id} restarted as ${restartedAs} on version 2 by admin.`,
       `Workflow instance ${restartedAs} stopped by admin.`,
+      `Workflow instance ${restartedAs} deleted by admin.`,
     ]);
     for (const e of entries) expect((await validate(e.Id)).body).toBe(true);
     // Sealed once: the outbox is empty.
+    expect(await store.countAuditOutbox()).toBe(0);
     expect(await store.sealAuditOutbox(100, () => ({ hash: 'x', signature: 'x' }))).toEqual([]);
   });
 });
@@ -217,7 +230,9 @@ describe('tampering behind the server', { timeout: 120_000 }, () => {
     for (const id of await ids()) expect((await validate(id)).body).toBe(true);
     const ok = await cli(['audit', 'verify', '--json']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ firstBad: null, checked: (await ids()).length });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ firstBad: null, checked: (await ids()).length, waitingToBeSealed: 0 });
+    // Nothing waiting: no line about it.
+    expect((await cli(['audit', 'verify'])).stdout).not.toContain('waiting');
   });
 
   it('an edited row fails Validate at that entry, and verify names it', async () => {

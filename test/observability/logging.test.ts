@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
-import { noop } from '../support/fixtures.ts';
+import { noop, startInstance } from '../support/fixtures.ts';
 import { ADMIN, basic, startTestApp, type TestApp } from '../support/server.ts';
 
 /** The server's JSON log, written to memory through a real pino destination stream. */
@@ -46,6 +46,9 @@ describe('the structured log', () => {
     const D = `/KeyfactorAPI/Workflow/Definitions/${def.body.Id}`;
     expect((await app.call('PUT', `${D}/Steps`, { body: [noop('StartNOOP', 'EndNOOP'), noop('EndNOOP')] })).status).toBe(200);
     expect((await app.call('POST', `${D}/Publish`)).status).toBe(200);
+    // Events whose audit entry is written with the action (the outbox) still log their line after the commit.
+    const instanceId = await startInstance(app, def.body.Id);
+    expect((await app.call('DELETE', `/KeyfactorAPI/Workflow/Instances/${instanceId}`)).status).toBe(204);
     // A successful call with Basic credentials.
     expect((await app.call('GET', '/KeyfactorAPI/Workflow/Definitions', { unchecked: true })).status).toBe(200);
     await app.close();
@@ -54,11 +57,21 @@ describe('the structured log', () => {
     const raw = log.text.join('');
     const lines = log.lines();
     const events = lines.filter((l) => l.event);
-    expect(events.map((e) => e.event)).toEqual(['identity.created', 'login.failed', 'role.created', 'definition.created', 'definition.changed', 'definition.published']);
+    expect(events.map((e) => e.event)).toEqual([
+      'identity.created',
+      'login.failed',
+      'role.created',
+      'definition.created',
+      'definition.changed',
+      'definition.published',
+      'instance.started',
+      'instance.deleted',
+    ]);
     expect(events.every((e) => e.level === 30)).toBe(true);
     expect(events.find((e) => e.event === 'login.failed')).toMatchObject({ accountName: 'logger', remoteAddress: '127.0.0.1' });
     expect(events.find((e) => e.event === 'role.created')).toMatchObject({ name: 'Loggers', by: ADMIN.user });
     expect(events.find((e) => e.event === 'definition.published')).toMatchObject({ definitionId: def.body.Id, version: 1 });
+    expect(events.find((e) => e.event === 'instance.deleted')).toMatchObject({ instanceId, by: ADMIN.user });
 
     const access = lines.filter((l) => l.msg === 'request');
     expect(access.length).toBeGreaterThanOrEqual(8);

@@ -90,6 +90,34 @@ forEachStore('Audit outbox contract', (current) => {
       expect(await store.startInstanceOnce(claim, (ref) => started(instance(ref)), [content('alert start again')])).toBeNull();
       expect((await store.sealAuditOutbox(100, sealer)).map((e) => e.message)).toEqual(['started', 'alert start']);
     });
+
+    it('deleteInstance writes its audit content with the delete; a guard that throws writes neither', async () => {
+      const kept = await createIn(store);
+      const refused = await errorOf(store.deleteInstance(kept.id, () => fail('InstanceNotTerminal', 'waiting'), [content('never deleted')]));
+      expect(refused.errorName).toBe('InstanceNotTerminal');
+      expect(await store.getInstance(kept.id)).not.toBeNull();
+      expect(await store.countAuditOutbox()).toBe(0);
+      // An unknown id: NotFound, and nothing written either.
+      expect((await errorOf(store.deleteInstance('no-such-instance', () => {}, [content('nothing')]))).errorName).toBe('NotFound');
+      expect(await store.countAuditOutbox()).toBe(0);
+      await store.deleteInstance(kept.id, () => {}, [content('deleted')]);
+      expect(await store.getInstance(kept.id)).toBeNull();
+      expect(await store.countAuditOutbox()).toBe(1);
+      expect((await store.sealAuditOutbox(100, sealer)).map((e) => e.message)).toEqual(['deleted']);
+      expect((await chain(store)).messages).toEqual(['deleted']);
+    });
+
+    it('countAuditOutbox counts the rows waiting, and none once they are sealed', async () => {
+      expect(await store.countAuditOutbox()).toBe(0);
+      const inst = await createIn(store);
+      await store.mutateInstance(inst.id, () => ({ transition: null, audit: [content('a'), content('b')], result: null }));
+      await store.createInstance((ref) => started(instance(ref)), [content('c')]);
+      expect(await store.countAuditOutbox()).toBe(3);
+      await store.sealAuditOutbox(2, sealer);
+      expect(await store.countAuditOutbox()).toBe(1);
+      await store.sealAuditOutbox(2, sealer);
+      expect(await store.countAuditOutbox()).toBe(0);
+    });
   });
 
   describe('the sealer', () => {

@@ -133,6 +133,12 @@ function insertHistory(p: Params, instanceId: string, history: Transition['histo
   return `INSERT INTO instance_history (instance_id, at, kind, step, actor, message, data) VALUES ${rows.join(', ')}`;
 }
 
+/** An action's audit outbox rows as a statement of their own (deleteInstance: nothing else goes through transitionStatement). */
+export function outboxStatement(audit: AuditContent[]): pg.QueryConfig {
+  const p = new Params();
+  return { text: insertOutbox(p, audit), values: p.values };
+}
+
 /** Numbered in VALUES order, as history rows are: the sealer takes them in id order. */
 function insertOutbox(p: Params, audit: AuditContent[]): string {
   const rows = audit.map(

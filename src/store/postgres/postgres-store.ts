@@ -23,7 +23,7 @@ import { AUDIT_COLUMNS, AUDIT_CONTENT_COLUMNS, auditContentValues, toAuditConten
 import { DELEGATION_COLUMNS, type Delegation, type NewDelegation, toDelegation } from '../delegation-rows.ts';
 import type { AuditContent, AuditEntry } from '../../domain/audit.ts';
 import { beginAndLock, createPool, inTransaction, filtered, listQuery, parseUrl, type PoolOptions, type Q, type Row } from './pg-db.ts';
-import { INSTANCE_SELECT, toInstance, transitionStatement } from './pg-instances.ts';
+import { INSTANCE_SELECT, outboxStatement, toInstance, transitionStatement } from './pg-instances.ts';
 import { PgListener } from './pg-listener.ts';
 import { leftWaitingStep } from '../jobs.ts';
 import { keysetClause, NOT_NULL_INSTANCE_COLUMNS } from '../keyset.ts';
@@ -336,7 +336,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
     return (await listQuery(this.pool, sql, params)).map(toInstance);
   }
 
-  async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
+  async deleteInstance(id: string, guard: (instance: Instance) => void, audit?: AuditContent[]): Promise<void> {
     await this.tx(async (c) => {
       const row = (await c.query('SELECT * FROM instances WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
@@ -346,6 +346,7 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       await c.query('DELETE FROM pending_roles WHERE instance_id = $1', [id]);
       await c.query('DELETE FROM pending_barred WHERE instance_id = $1', [id]);
       await c.query('DELETE FROM instances WHERE id = $1', [id]);
+      if (audit?.length) await c.query(outboxStatement(audit));
     });
   }
 
@@ -467,6 +468,10 @@ export class PostgresStore extends PostgresSecurityStore implements Store {
       await c.query('DELETE FROM audit_outbox WHERE id = ANY($1::bigint[])', [rows.map((r: Row) => r.id)]);
       return entries;
     });
+  }
+
+  async countAuditOutbox(): Promise<number> {
+    return Number((await this.pool.query('SELECT count(*) AS n FROM audit_outbox')).rows[0].n);
   }
 
   async getAuditEntry(id: number): Promise<AuditEntry | null> {

@@ -339,7 +339,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     return (this.conn.prepare(indexed.sql).all(...indexed.params) as Row[]).map(toInstance);
   }
 
-  async deleteInstance(id: string, guard: (instance: Instance) => void): Promise<void> {
+  async deleteInstance(id: string, guard: (instance: Instance) => void, audit?: AuditContent[]): Promise<void> {
     await this.group.run(() => {
       const row = this.wf.getInstance.get(id) as Row | undefined;
       if (!row) fail('NotFound', `No workflow instance has Id ${id}.`);
@@ -349,6 +349,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       this.wf.deletePendingRoles.run(id);
       this.wf.deletePendingBarred.run(id);
       this.wf.deleteInstance.run(id);
+      this.writeOutbox(audit);
     });
   }
 
@@ -459,6 +460,10 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
       },
       { lazy: true },
     );
+  }
+
+  async countAuditOutbox(): Promise<number> {
+    return (this.conn.prepare('SELECT count(*) AS n FROM audit_outbox').get() as Row).n as number;
   }
 
   /** Appends contents to the chain, inside the caller's write transaction. */
