@@ -75,7 +75,7 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
   static open(file: string, opts: { durability?: Durability } = {}): SqliteStore {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const wal = db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
     // FULL: the WAL is synced at every COMMIT, so an acknowledged write survives power loss;
     // group commit pays that sync once per batch. NORMAL ("relaxed") survives a process crash
     // only: an OS crash or power loss can lose the last commits (docs/operations.md).
@@ -88,8 +88,9 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     if (file === ':memory:') return new SqliteStore(db, null);
     // Checkpoints happen in a worker thread instead of inside a request's COMMIT (checkpointer.ts).
     db.pragma('wal_autocheckpoint = 0');
-    // Group commits flush the WAL in the thread pool instead of inside COMMIT (wal-sync.ts).
-    return new SqliteStore(db, new Checkpointer(file, require.resolve('better-sqlite3')), full ? new WalSync(`${file}-wal`) : null);
+    // Group commits flush the WAL in the thread pool instead of inside COMMIT (wal-sync.ts); a
+    // file system without WAL support keeps the rollback journal and FULL's in-line sync.
+    return new SqliteStore(db, new Checkpointer(file, require.resolve('better-sqlite3')), full && wal ? new WalSync(`${file}-wal`) : null);
   }
 
   async migrate(): Promise<void> {
