@@ -48,7 +48,8 @@ async function main(): Promise<void> {
     databaseUrl,
     adminUser: BENCH_ADMIN.user,
     adminPassword: BENCH_ADMIN.password,
-    logLevel: 'silent',
+    // BENCH_LOG_LEVEL=warn shows the server's warnings (e.g. why a request got 503) in the run's output.
+    logLevel: (process.env.BENCH_LOG_LEVEL as 'warn' | undefined) ?? 'silent',
   };
   const traced = process.env.BENCH_BREAKDOWN === '1';
   if (traced) instrument();
