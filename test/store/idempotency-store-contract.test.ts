@@ -1,10 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { NewCertificate } from '../../src/store/certificate-store.ts';
 import { holdingIdempotencyKey } from '../../src/store/idempotency-rows.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { forEachStore } from '../support/stores.ts';
-import { createIn, note } from './store-fixtures.ts';
+import { createIn, newCertificate, note } from './store-fixtures.ts';
 
 /*
  * Idempotency-Key in the store (docs/approvals.md#idempotency-key): the action's own transaction
@@ -25,31 +24,6 @@ const under = <R>(key: string, fn: () => Promise<R>) => holdingIdempotencyKey({ 
 
 const rename = (store: Store, id: string, title: string) =>
   store.mutateInstance(id, (cur) => ({ transition: { instance: { ...cur, title }, history: [note(title)], effects: [] }, result: title }));
-
-let serial = 0x2000;
-const newCert = (): NewCertificate => {
-  serial += 1;
-  return {
-    requestId: null,
-    thumbprint: `CD${serial.toString(16).toUpperCase()}`,
-    serialNumber: `6E${serial.toString(16).toUpperCase()}`,
-    issuerDn: 'CN=Issuing',
-    issuedDn: 'CN=leaf',
-    issuedCn: 'leaf',
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2027-01-01T00:00:00.000Z',
-    importDate: '2026-01-01T00:00:00.000Z',
-    templateId: null,
-    caId: 1,
-    requesterId: null,
-    requesterName: null,
-    keyType: 'ECC',
-    keySize: 256,
-    der: new Uint8Array([0x30, 0x00]),
-    metadata: {},
-    sealedKey: null,
-  };
-};
 
 forEachStore('Idempotency-Key store contract', (current, kind) => {
   let store: Store;
@@ -107,7 +81,7 @@ forEachStore('Idempotency-Key store contract', (current, kind) => {
       );
       expect(await claim(store, 'enroll', LEASE + 1_000)).toEqual({ state: 'acted' });
 
-      const { certificate } = await store.certificates.recordIssued(newCert());
+      const { certificate } = await store.certificates.recordIssued(newCertificate());
       const history = { at: at(0), username: 'rita', action: 'Revoked', comment: null };
       await claim(store, 'revoke');
       // A revision that changes nothing did not act.

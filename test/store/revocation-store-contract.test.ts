@@ -1,37 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RevocationState } from '../../src/certificates/revocation.ts';
 import { CountersignError } from '../../src/domain/errors.ts';
-import type { NewCertificate } from '../../src/store/certificate-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { forEachStore } from '../support/stores.ts';
+import { newCertificate } from './store-fixtures.ts';
 
 /* The revocation part of the CertificateStore port, the same on SQLite and PostgreSQL. */
-
-let serial = 0x1000;
-const newCert = (caId: number, over: Partial<NewCertificate> = {}): NewCertificate => {
-  serial += 1;
-  return {
-    requestId: null,
-    thumbprint: `AB${serial.toString(16).toUpperCase()}`,
-    serialNumber: `7F${serial.toString(16).toUpperCase()}`,
-    issuerDn: 'CN=Issuing',
-    issuedDn: 'CN=leaf',
-    issuedCn: 'leaf',
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2027-01-01T00:00:00.000Z',
-    importDate: '2026-01-01T00:00:00.000Z',
-    templateId: null,
-    caId,
-    requesterId: null,
-    requesterName: null,
-    keyType: 'ECC',
-    keySize: 256,
-    der: new Uint8Array([0x30, 0x00]),
-    metadata: {},
-    sealedKey: null,
-    ...over,
-  };
-};
 
 const history = (action: string) => ({ at: '2026-02-01T00:00:00.000Z', username: 'rita', action, comment: null });
 const revoked = (reason: number, at = '2026-02-01T00:00:00.000Z'): RevocationState => ({ reason, effectiveDate: at, comment: 'why' });
@@ -44,7 +18,7 @@ forEachStore('Revocation store contract', (current) => {
 
   describe('reviseRevocation', () => {
     it('changes state, adds history and raises the CA revision in one step; no change when decide returns the same', async () => {
-      const { certificate } = await store.certificates.recordIssued(newCert(1));
+      const { certificate } = await store.certificates.recordIssued(newCertificate(1));
       expect(certificate.revocation).toBeNull();
       expect(await store.certificates.revocationState(1)).toEqual({ revision: 0, crl: null });
       const r = await store.certificates.reviseRevocation(certificate.id, (cur) => (cur === null ? revoked(6) : cur), history('OnHold'));
@@ -63,7 +37,7 @@ forEachStore('Revocation store contract', (current) => {
     });
 
     it('writes nothing when decide throws; null for an unknown certificate', async () => {
-      const { certificate } = await store.certificates.recordIssued(newCert(1));
+      const { certificate } = await store.certificates.recordIssued(newCertificate(1));
       await expect(
         store.certificates.reviseRevocation(
           certificate.id,
@@ -80,7 +54,7 @@ forEachStore('Revocation store contract', (current) => {
     });
 
     it('serialises concurrent changes of one certificate: exactly one of ten "revoke if not revoked" wins', async () => {
-      const { certificate } = await store.certificates.recordIssued(newCert(1));
+      const { certificate } = await store.certificates.recordIssued(newCertificate(1));
       const results = await Promise.allSettled(
         Array.from({ length: 10 }, (_, i) =>
           store.certificates.reviseRevocation(
@@ -100,9 +74,9 @@ forEachStore('Revocation store contract', (current) => {
   });
 
   it("listRevoked lists a CA's revoked and held certificates; findBySerial finds by CA and serial; queries leave revoked out unless asked", async () => {
-    const a = (await store.certificates.recordIssued(newCert(1))).certificate;
-    const b = (await store.certificates.recordIssued(newCert(1))).certificate;
-    const c = (await store.certificates.recordIssued(newCert(2))).certificate;
+    const a = (await store.certificates.recordIssued(newCertificate(1))).certificate;
+    const b = (await store.certificates.recordIssued(newCertificate(1))).certificate;
+    const c = (await store.certificates.recordIssued(newCertificate(2))).certificate;
     await store.certificates.reviseRevocation(a.id, () => revoked(1, '2026-03-04T05:06:07.000Z'), history('Revoked'));
     await store.certificates.reviseRevocation(c.id, () => revoked(6), history('OnHold'));
     expect(await store.certificates.listRevoked(1)).toEqual([{ certificateId: a.id, serialNumber: a.serialNumber, reason: 1, effectiveDate: '2026-03-04T05:06:07.000Z' }]);

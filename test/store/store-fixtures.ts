@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Effect, Transition } from '../../src/domain/engine.ts';
 import { bindQuery, parseQuery, type FieldSpec } from '../../src/domain/query/index.ts';
 import type { Definition, DefinitionVersion, HistoryEntry, Instance } from '../../src/domain/types.ts';
+import type { NewCertificate } from '../../src/store/certificate-store.ts';
 import type { InstanceQuery, Store } from '../../src/store/store.ts';
 
 /* Rows and queries for the store contract tests (store-contract*.test.ts). */
@@ -77,3 +78,31 @@ export const createIn = (store: Store, over: Partial<Instance> = {}, effects?: (
     const inst = instance(ref, over);
     return started(inst, effects?.(inst.id));
   });
+
+let certificateSerial = 0x1000;
+/** A certificate row to record, with a thumbprint and serial number of its own (both stores' contract tests). */
+export function newCertificate(caId = 1, over: Partial<NewCertificate> = {}): NewCertificate {
+  certificateSerial += 1;
+  const n = certificateSerial.toString(16).toUpperCase();
+  return {
+    requestId: null,
+    thumbprint: `AB${n}`,
+    serialNumber: `7F${n}`,
+    issuerDn: 'CN=Issuing',
+    issuedDn: 'CN=leaf',
+    issuedCn: 'leaf',
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2027-01-01T00:00:00.000Z',
+    importDate: '2026-01-01T00:00:00.000Z',
+    templateId: null,
+    caId,
+    requesterId: null,
+    requesterName: null,
+    keyType: 'ECC',
+    keySize: 256,
+    der: new Uint8Array([0x30, 0x00]),
+    metadata: {},
+    sealedKey: null,
+    ...over,
+  };
+}
