@@ -3,10 +3,10 @@ import type { FieldSpec } from '../domain/query/index.ts';
 
 /* Row mapping and query fields of the audit log, shared by both stores. */
 
-export const AUDIT_COLUMNS = 'id, at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data, hash, signature';
-
 /** The content columns (audit_outbox holds exactly these, audit_log these plus id, hash and signature). */
 export const AUDIT_CONTENT_COLUMNS = 'at, category, operation, level, actor, entity_type, audit_identifier, immutable_identifier, message, data';
+
+export const AUDIT_COLUMNS = `id, ${AUDIT_CONTENT_COLUMNS}, hash, signature`;
 
 /** An outbox row's content, in the order AUDIT_CONTENT_COLUMNS names it (for positional parameters). */
 export const auditContentValues = (c: AuditContent): (string | number | null)[] => [
@@ -50,20 +50,7 @@ export const AUDIT_FIELDS: FieldSpec[] = [
   { name: 'Message', type: 'string', column: 'message' },
 ];
 
+/** An audit_log row: an outbox row's content, sealed into the chain. */
 export function toAuditEntry(r: Record<string, unknown>): AuditEntry {
-  return {
-    id: Number(r.id),
-    at: String(r.at),
-    category: Number(r.category),
-    operation: Number(r.operation),
-    level: Number(r.level) as AuditEntry['level'],
-    actor: (r.actor as string | null) ?? null,
-    entityType: (r.entity_type as string | null) ?? null,
-    auditIdentifier: (r.audit_identifier as string | null) ?? null,
-    immutableIdentifier: (r.immutable_identifier as string | null) ?? null,
-    message: String(r.message),
-    data: String(r.data),
-    hash: String(r.hash),
-    signature: String(r.signature),
-  };
+  return { id: Number(r.id), ...toAuditContent(r), hash: String(r.hash), signature: String(r.signature) };
 }
