@@ -56,3 +56,6 @@ export function sentBy(s: RecordedSignal, person: { identityId: number; accountN
   if (s.by === undefined) return s.identityId === person.identityId;
   return s.byIdentityId !== undefined ? s.byIdentityId === person.identityId : s.by.toLowerCase() === person.accountName.toLowerCase();
 }
+
+/** Who a signal's decision used up: the seat it counts for and, under a delegation, the delegate who sent it. */
+export const decidedBy = (s: RecordedSignal): number[] => (s.byIdentityId === undefined ? [s.identityId] : [s.identityId, s.byIdentityId]);

@@ -1,3 +1,4 @@
+import { decidedBy } from './delegation.ts';
 import type { StepWaitExplanation } from './step-type.ts';
 import { findStep, stepContext, type EngineContext } from './transition.ts';
 import type { DefinitionVersion, HistoryEntry, Instance } from './types.ts';
@@ -66,7 +67,7 @@ export function explainInstance(input: ExplainInput, ctx: EngineContext): Explan
     const since = visit.find((h) => h.kind === 'Suspended')?.at ?? instance.lastModified;
     const wait = type?.explainWait?.({ ...sctx, history: visit }, since, ctx.maxWaitMs) ?? null;
     const barred = new Set(type?.barredActors?.(sctx).identityIds ?? []);
-    const acted = new Set(sctx.signals.flatMap((s) => (s.byIdentityId === undefined ? [s.identityId] : [s.identityId, s.byIdentityId])));
+    const acted = new Set(sctx.signals.flatMap(decidedBy));
     const seen = new Set<number>();
     const identities: PersonRef[] = [];
     for (const r of input.roles)

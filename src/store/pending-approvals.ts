@@ -1,3 +1,4 @@
+import { decidedBy } from '../domain/delegation.ts';
 import type { Instance } from '../domain/types.ts';
 
 /*
@@ -23,7 +24,7 @@ export function pendingRows(i: Instance): PendingRows {
   return {
     roleIds: sortedUnique(i.pendingRoleIds),
     // A delegate who decided (for someone) has made their one decision on the step too.
-    barredIds: sortedUnique([...i.signals.flatMap((s) => (s.byIdentityId === undefined ? [s.identityId] : [s.identityId, s.byIdentityId])), ...i.pendingExcludedIds]),
+    barredIds: sortedUnique([...i.signals.flatMap(decidedBy), ...i.pendingExcludedIds]),
   };
 }
 
