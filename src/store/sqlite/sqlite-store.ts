@@ -215,9 +215,13 @@ export class SqliteStore extends SqliteSecurityStore implements Store {
     });
   }
 
+  private markActedStatement: Database.Statement | null = null;
+
   /** Marks the Idempotency-Key the work acts under, in the work's own transaction (its savepoint in a group). */
   private markActed(acting: { scope: number; key: string } | null): void {
-    if (acting) this.conn.prepare(MARK_ACTED_SQLITE).run(new Date().toISOString(), acting.scope, acting.key);
+    if (!acting) return;
+    this.markActedStatement ??= this.conn.prepare(MARK_ACTED_SQLITE);
+    this.markActedStatement.run(new Date().toISOString(), acting.scope, acting.key);
   }
 
   async startInstanceOnce(claim: AlertClaim, build: (referenceId: number) => Transition, audit?: AuditContent[]): Promise<Instance | null> {
